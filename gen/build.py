@@ -1,0 +1,143 @@
+"""Verilog and manifest generation, written atomically, cached per parameter set."""
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.hdl import Const, Value
+from amaranth.lib import data
+from amaranth.lib.wiring import In
+from filelock import FileLock
+
+from .units import get_unit
+
+__all__ = ["elaborate", "manifest", "write_outputs", "generated", "cache_root", "atomic_dir"]
+
+_SOURCE_DIRS = ("hw", "golden", "gen")
+
+
+def elaborate(unit, params):
+    return unit.component(params)
+
+
+def _port_entry(path, member, value):
+    value_cast = Value.cast(value)
+    entry = {
+        "name": "__".join(str(p) for p in path),
+        "dir": "in" if member.flow == In else "out",
+        "width": len(value_cast),
+        "signed": value_cast.shape().signed,
+    }
+    if isinstance(value, data.View) and isinstance(value.shape(), data.StructLayout):
+        entry["fields"] = {
+            name: {"offset": field.offset, "width": field.width,
+                   "signed": field.shape.signed if hasattr(field.shape, "signed")
+                   else Value.cast(getattr(value, name)).shape().signed}
+            for name, field in value.shape()
+        }
+    return entry
+
+
+def manifest(unit, params, component):
+    """What every consumer of a generated unit needs: params, ports, latency, widths."""
+    ports = [{"name": "clk", "dir": "in", "width": 1, "signed": False},
+             {"name": "rst", "dir": "in", "width": 1, "signed": False}]
+    for path, member, value in component.signature.flatten(component):
+        if isinstance(value, Const):
+            continue
+        ports.append(_port_entry(path, member, value))
+    out = {
+        "unit": unit.name,
+        "top": unit.top,
+        "verilog": f"{unit.top}.v",
+        "params": dataclasses.asdict(params),
+        "ports": ports,
+        "source_hash": source_hash(),
+    }
+    for attr in ("latency", "widths", "stages"):
+        if hasattr(component, attr):
+            value = getattr(component, attr)
+            out[attr] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def source_hash():
+    """Hash of the generator's own sources, so a cache never outlives a code change."""
+    h = hashlib.sha256()
+    for d in _SOURCE_DIRS:
+        base = Path(importlib.import_module(f"lowbit.{d}").__file__).parent
+        for f in sorted(base.glob("*.py")):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class atomic_dir:
+    """Context manager: build into a temporary sibling, then move each file into ``target``.
+
+    Nothing lands in ``target`` unless the block finishes without an exception.
+    """
+
+    def __init__(self, target):
+        self.target = Path(target)
+
+    def __enter__(self):
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.target.mkdir(parents=True, exist_ok=True)
+                for f in sorted(self.tmp.rglob("*")):
+                    if f.is_file():
+                        dest = self.target / f.relative_to(self.tmp)
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(f, dest)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+
+def write_outputs(unit, params, outdir):
+    """Write ``<top>.v`` and ``<top>.json`` into ``outdir``; return the manifest."""
+    component = elaborate(unit, params)
+    man = manifest(unit, params, component)
+    text = verilog.convert(component, name=unit.top, emit_src=False)
+    with atomic_dir(outdir) as tmp:
+        (tmp / man["verilog"]).write_text(text)
+        (tmp / f"{unit.top}.json").write_text(json.dumps(man, indent=2) + "\n")
+    return man
+
+
+def cache_root():
+    return Path(os.environ.get("LOWBIT_CACHE", Path.cwd() / ".lowbit-cache"))
+
+
+def params_key(unit, params):
+    blob = json.dumps({"unit": unit.name, "params": dataclasses.asdict(params), "src": source_hash()},
+                      sort_keys=True)
+    return f"{unit.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
+def generated(unit_name, params):
+    """The generated Verilog and manifest for one parameter set, built once and reused.
+
+    Returns ``(directory, manifest)``. Safe under pytest-xdist: a file lock serializes the
+    first build of each key.
+    """
+    unit = get_unit(unit_name)
+    d = cache_root() / "gen" / params_key(unit, params)
+    man_path = d / f"{unit.top}.json"
+    d.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(d) + ".lock"):
+        if not man_path.exists():
+            write_outputs(unit, params, d)
+    return d, json.loads(man_path.read_text())

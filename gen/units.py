@@ -1,0 +1,79 @@
+"""The unit registry: one entry per generated unit, tying its parameter object to hardware."""
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..golden import LFSRParams, MACParams
+from ..hw import LFSR, FixedPointMAC
+
+__all__ = ["Unit", "UNITS", "get_unit", "parse_params", "UsageError"]
+
+
+class UsageError(ValueError):
+    """Bad input from the user: reported as one message, exit status 2."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    summary: str
+    params_cls: type
+    component: type
+    top: str
+
+    def fields(self):
+        return dataclasses.fields(self.params_cls)
+
+    def defaults(self):
+        return self.params_cls()
+
+
+UNITS = {
+    "mac": Unit("mac", "fixed-point multiply-accumulate with stochastic rounding (Gupta 2015)",
+                MACParams, FixedPointMAC, "lowbit_mac"),
+    "lfsr": Unit("lfsr", "leap-forward maximal-length LFSR (XAPP052 taps)",
+                 LFSRParams, LFSR, "lowbit_lfsr"),
+}
+
+
+def get_unit(name):
+    try:
+        return UNITS[name]
+    except KeyError:
+        raise UsageError(f"unknown unit {name!r}; choose one of: {', '.join(UNITS)}") from None
+
+
+def _convert(field, text):
+    kind = type(field.default)
+    if kind is bool:
+        low = text.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise UsageError(f"parameter {field.name} must be true or false, not {text!r}")
+    if kind is int:
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise UsageError(f"parameter {field.name} must be an integer, not {text!r}") from None
+    return text
+
+
+def parse_params(unit, items=()):
+    """Build ``unit``'s parameter object from ``key=value`` strings (validated on creation)."""
+    fields = {f.name: f for f in unit.fields()}
+    values = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise UsageError(f"parameter {item!r} must be written key=value")
+        if key not in fields:
+            raise UsageError(f"unknown parameter {key!r} for unit {unit.name}; "
+                             f"allowed: {', '.join(fields)}")
+        values[key] = _convert(fields[key], text.strip())
+    try:
+        return unit.params_cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{unit.name}: {exc}") from None

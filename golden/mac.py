@@ -1,0 +1,177 @@
+"""Fixed-point multiply-accumulate: parameters and the bit-exact reference model.
+
+The MAC (SPEC section 2): signed ``a: <il_a, fl_a>`` times ``b: <il_b, fl_b>``, exact product
+of ``WL_a + WL_b`` bits, exact accumulator with ``guard`` extra bits (room for ``2**guard``
+full-scale terms; past that it wraps, as two's complement hardware does), one rounding to the
+output ``<il_o, fl_o>`` and saturation with an overflow flag.
+
+With ``round_products`` each product is rounded to ``fl_o`` fractional bits before it is
+accumulated (the other variant Gupta et al. studied); the final conversion then only
+saturates. Stochastic rounding takes one LFSR sample per rounding event, in stream order.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fixed import FixedFormat, check_format, check_rounding, round_shift, saturate
+from .lfsr import LFSRModel, LFSRParams, check_lfsr
+
+__all__ = ["MACParams", "mac_golden", "MAX_GUARD", "MAX_PIPELINE"]
+
+MAX_GUARD = 32
+MAX_PIPELINE = 4
+
+
+@dataclass(frozen=True)
+class MACParams:
+    """One object for the MAC's hardware, golden model and generator.
+
+    Parameters
+    ----------
+    il_a, fl_a, il_b, fl_b : int
+        Input formats ``<IL, FL>``; IL >= 1 counts the sign bit, FL >= 0, IL + FL <= 32.
+    il_o, fl_o : int
+        Output format.
+    guard : int
+        Accumulator guard bits G (0..32): exact for up to 2**G full-scale terms.
+    rounding : str
+        ``truncate``, ``nearest``, ``nearest_even`` or ``stochastic``.
+    round_products : bool
+        Round each product to ``fl_o`` before accumulating, instead of once at the output.
+    saturate : bool
+        Saturate on output overflow (default); False wraps. The flag is raised either way.
+    lfsr_width, r_bits, seed : int
+        The stochastic-rounding LFSR: L (2..64), R random bits per sample (1..L), nonzero seed.
+    pipeline : int
+        Extra register stages, 0..4, added in this order: product, input, output, rounding.
+    """
+
+    il_a: int = 4
+    fl_a: int = 12
+    il_b: int = 4
+    fl_b: int = 12
+    il_o: int = 8
+    fl_o: int = 8
+    guard: int = 8
+    rounding: str = "nearest"
+    round_products: bool = False
+    saturate: bool = True
+    lfsr_width: int = 16
+    r_bits: int = 8
+    seed: int = 1
+    pipeline: int = 2
+
+    def __post_init__(self):
+        check_format(self.il_a, self.fl_a, il_name="il_a", fl_name="fl_a")
+        check_format(self.il_b, self.fl_b, il_name="il_b", fl_name="fl_b")
+        check_format(self.il_o, self.fl_o, il_name="il_o", fl_name="fl_o")
+        check_rounding(self.rounding)
+        for name in ("guard", "pipeline"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be an integer, not {value!r}")
+        if not 0 <= self.guard <= MAX_GUARD:
+            raise ValueError(f"guard must be between 0 and {MAX_GUARD}, not {self.guard!r}")
+        if not 0 <= self.pipeline <= MAX_PIPELINE:
+            raise ValueError(
+                f"pipeline must be between 0 and {MAX_PIPELINE}, not {self.pipeline!r}")
+        for name in ("round_products", "saturate"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a boolean, not {getattr(self, name)!r}")
+        check_lfsr(self.lfsr_width, self.r_bits, self.seed)
+
+    # Formats and derived widths, shared by hardware, golden and manifest.
+    @property
+    def fmt_a(self):
+        return FixedFormat(self.il_a, self.fl_a)
+
+    @property
+    def fmt_b(self):
+        return FixedFormat(self.il_b, self.fl_b)
+
+    @property
+    def fmt_o(self):
+        return FixedFormat(self.il_o, self.fl_o)
+
+    @property
+    def product_width(self):
+        return self.fmt_a.wl + self.fmt_b.wl
+
+    @property
+    def product_fl(self):
+        return self.fl_a + self.fl_b
+
+    @property
+    def product_drop(self):
+        """Bits dropped when a product is rounded (``round_products``); <= 0 means none."""
+        return self.product_fl - self.fl_o if self.round_products else 0
+
+    @property
+    def term_width(self):
+        """Width of one accumulated term: the product, or the rounded product."""
+        d = self.product_drop
+        if d > 0:
+            # Rounding up can carry into one more bit; fewer bits are needed after the shift.
+            return max(self.product_width - d + 1, 2)
+        return self.product_width - d
+
+    @property
+    def acc_width(self):
+        return self.term_width + self.guard
+
+    @property
+    def acc_fl(self):
+        return self.fl_o if self.round_products else self.product_fl
+
+    @property
+    def output_drop(self):
+        """Bits dropped at the output conversion."""
+        return self.acc_fl - self.fl_o
+
+    @property
+    def lfsr(self):
+        return LFSRParams(self.lfsr_width, self.r_bits, self.seed)
+
+
+def _wrap(v, width):
+    lo = 1 << (width - 1)
+    return ((v + lo) % (1 << width)) - lo
+
+
+def mac_golden(params, a, b, first, last):
+    """Stream of MAC beats in, list of results out: ``(values, overflow)`` int arrays.
+
+    ``a``, ``b`` are raw two's complement codes of the input formats; ``first`` starts a new
+    sum (the previous one is discarded unless ``last`` ended it), ``last`` ends a sum and
+    produces one result. Beats before the first ``first`` add onto an accumulator of 0.
+    """
+    p = params
+    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    first, last = np.asarray(first).astype(bool), np.asarray(last).astype(bool)
+    if not (a.shape == b.shape == first.shape == last.shape):
+        raise ValueError("a, b, first and last must have the same length")
+    for name, codes, fmt in (("a", a, p.fmt_a), ("b", b, p.fmt_b)):
+        if len(codes) and not all(fmt.min_int <= int(c) <= fmt.max_int for c in codes):
+            raise ValueError(f"{name} codes must lie in [{fmt.min_int}, {fmt.max_int}] "
+                             f"for {name}: {fmt}")
+    lfsr = LFSRModel(p.lfsr) if p.rounding == "stochastic" else None
+
+    products = a * b
+    if p.product_drop > 0:
+        samples = lfsr.samples(len(products)) if lfsr else None
+        terms = round_shift(products, p.product_drop, p.rounding, samples, p.r_bits)
+    else:
+        terms = products * (1 << -p.product_drop)
+
+    sums = []
+    acc = 0
+    for t, f, la in zip(terms, first, last):
+        acc = _wrap(int(t) + (0 if f else acc), p.acc_width)
+        if la:
+            sums.append(acc)
+    sums = np.array(sums, dtype=object)
+    d = p.output_drop
+    samples = lfsr.samples(len(sums)) if (lfsr and d > 0) else None
+    rounded = round_shift(sums, d, p.rounding, samples, p.r_bits)
+    return saturate(rounded, p.fmt_o.wl, wrap=not p.saturate)

@@ -1,0 +1,178 @@
+"""MAC vectors (directed and seeded random), the RTL run, and the scoreboard against golden."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..golden import mac_golden
+from .payload import pack, port, unpack
+from .runner import run_testbench
+
+__all__ = ["MacVectors", "directed_vectors", "random_vectors", "run_mac", "Scoreboard",
+           "score_mac"]
+
+
+@dataclass
+class MacVectors:
+    """A stream of MAC beats; ``labels`` names the case of each result (each ``last``)."""
+
+    a: list = field(default_factory=list)
+    b: list = field(default_factory=list)
+    first: list = field(default_factory=list)
+    last: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+
+    def add_sum(self, label, pairs, *, first=True):
+        """Append one sum of the ``(a, b)`` pairs, ending in a result labelled ``label``."""
+        pairs = list(pairs)
+        for k, (a, b) in enumerate(pairs):
+            self.a.append(int(a))
+            self.b.append(int(b))
+            self.first.append(int(first and k == 0))
+            self.last.append(int(k == len(pairs) - 1))
+        self.labels.append(label)
+
+    def extend(self, other):
+        for name in ("a", "b", "first", "last", "labels"):
+            getattr(self, name).extend(getattr(other, name))
+
+    def __len__(self):
+        return len(self.a)
+
+
+def _pow2_pair(p, sign, k):
+    """Codes (a, b) with a * b == sign * 2**k, or None when the formats cannot hold it."""
+    wa, wb = p.fmt_a.wl, p.fmt_b.wl
+    top_i = wa - 1 if sign < 0 else wa - 2  # -2**(wa-1) is a code; +2**(wa-1) is not
+    for i in range(top_i + 1):
+        j = k - i
+        if 0 <= j <= wb - 2:
+            return sign * (1 << i), 1 << j
+    return None
+
+
+def _corners(fmt):
+    """Most negative, most positive, zero, +-1 and one above the most negative, if codes."""
+    candidates = {fmt.min_int, fmt.max_int, 0, 1, -1, fmt.min_int + 1}
+    return sorted(c for c in candidates if fmt.min_int <= c <= fmt.max_int)
+
+
+def directed_vectors(p):
+    """Edge cases of SPEC section 2 for the formats of ``p``: extremes, zero, exact ties,
+    saturation on both sides, and (when the guard is small) an accumulator that wraps."""
+    v = MacVectors()
+    fa, fb = p.fmt_a, p.fmt_b
+    for a in _corners(fa):
+        for b in _corners(fb):
+            v.add_sum(f"extreme a={a} b={b}", [(a, b)])
+    v.add_sum("zero sum", [(0, 0)] * 5)
+    v.add_sum("cancel", [(fa.max_int, fb.max_int), (-fa.max_int, fb.max_int)])
+
+    # Exact ties at the rounding point: +-2**(D-1), and with an odd quotient (+-3 * 2**(D-1)).
+    d = p.product_drop if p.product_drop > 0 else p.output_drop
+    if d > 0:
+        half, one = d - 1, d
+        for sign in (1, -1):
+            tie = _pow2_pair(p, sign, half)
+            whole = _pow2_pair(p, sign, one)
+            if tie:
+                v.add_sum(f"tie {sign:+d}*2^{half}", [tie])
+                if whole:
+                    v.add_sum(f"tie {sign:+d}*3*2^{half}", [tie, whole])
+                    v.add_sum(f"tie {sign:+d}*5*2^{half}", [tie, whole, whole])
+
+    # Saturation both sides: repeat the largest product of each sign until the output overflows.
+    max_o = p.fmt_o.max_int * (1 << max(p.output_drop, 0))
+    for label, pair in (("saturate +", (fa.min_int, fb.min_int)),
+                        ("saturate -", (fa.min_int, fb.max_int))):
+        prod = abs(pair[0] * pair[1])
+        if prod == 0:
+            continue
+        n = max_o // prod + 2
+        n = min(n, 1 << p.guard, 4096)
+        v.add_sum(f"{label} x{n}", [pair] * n)
+
+    # Accumulator wrap: more than 2**(guard+1) full-scale terms (documented two's complement).
+    n_wrap = (1 << (p.guard + 1)) + 1
+    if n_wrap <= 1024:
+        v.add_sum(f"acc wrap x{n_wrap}", [(fa.min_int, fb.min_int)] * n_wrap)
+    return v
+
+
+def random_vectors(p, rng, n, *, max_len=16):
+    """About ``n`` beats of seeded random sums: full-range and small operands, sums of 1 to
+    ``max_len`` terms, one in eight sums continuing the previous accumulator (no ``first``)."""
+    v = MacVectors()
+    fa, fb = p.fmt_a, p.fmt_b
+    while len(v) < n:
+        length = int(rng.integers(1, max_len + 1)) if rng.random() < 0.8 else 1
+        if rng.random() < 0.7:
+            a = rng.integers(fa.min_int, fa.max_int + 1, size=length)
+            b = rng.integers(fb.min_int, fb.max_int + 1, size=length)
+            kind = "random full"
+        else:
+            sa = int(rng.integers(1, fa.wl + 1))
+            sb = int(rng.integers(1, fb.wl + 1))
+            a = rng.integers(-(1 << (sa - 1)), 1 << (sa - 1), size=length)
+            b = rng.integers(-(1 << (sb - 1)), 1 << (sb - 1), size=length)
+            kind = "random small"
+        v.add_sum(kind, zip(a.tolist(), b.tolist()), first=rng.random() >= 0.125)
+    return v
+
+
+def run_mac(gen_dir, manifest, vectors, *, sim="verilator", seed=1, idle=0.1,
+            backpressure=0.1, calm_beats=64):
+    """Drive ``vectors`` through the generated MAC; return its results and timing."""
+    pin = port(manifest, "i__payload")
+    beats = pack(pin, a=vectors.a, b=vectors.b, first=vectors.first, last=vectors.last)
+    spec = {"mode": "stream", "in": "i", "out": "o", "beats": beats,
+            "expect": sum(vectors.last), "seed": seed, "idle": idle,
+            "backpressure": backpressure, "calm_beats": calm_beats}
+    resp = run_testbench(gen_dir, manifest, spec, sim=sim, seed=seed)
+    out = unpack(port(manifest, "o__payload"), resp["out"])
+    return out, resp
+
+
+@dataclass
+class Scoreboard:
+    total: int
+    mismatches: list
+    latency_seen: set
+
+    @property
+    def ok(self):
+        return not self.mismatches
+
+    def describe(self, limit=8):
+        lines = [f"{len(self.mismatches)} of {self.total} results differ from golden"]
+        for m in self.mismatches[:limit]:
+            lines.append("  " + ", ".join(f"{k}={v}" for k, v in m.items()))
+        return "\n".join(lines)
+
+
+def score_mac(params, vectors, out, resp, latency=None):
+    """Compare RTL results with :func:`lowbit.golden.mac_golden`, result by result."""
+    value, ovf = mac_golden(params, vectors.a, vectors.b, vectors.first, vectors.last)
+    n = len(value)
+    mism = []
+    got_v, got_o = list(out["value"]), list(out["overflow"])
+    if len(got_v) != n:
+        mism.append({"case": "count", "expected": n, "got": len(got_v),
+                     "timed_out": resp.get("timed_out")})
+    for k in range(min(n, len(got_v))):
+        if got_v[k] != value[k] or got_o[k] != ovf[k]:
+            mism.append({"result": k, "case": vectors.labels[k], "expected": int(value[k]),
+                         "expected_ovf": int(ovf[k]), "got": int(got_v[k]),
+                         "got_ovf": int(got_o[k])})
+    # Latency: exact for every result taken before the first back-pressure cycle.
+    last_idx = [i for i, la in enumerate(vectors.last) if la]
+    seen = set()
+    stall = resp.get("first_stall")
+    for k, oc in enumerate(resp["out_cycles"][:len(last_idx)]):
+        if stall is not None and oc >= stall:
+            break
+        if last_idx[k] < len(resp["in_cycles"]):
+            seen.add(oc - resp["in_cycles"][last_idx[k]])
+    if latency is not None and seen and seen != {latency}:
+        mism.append({"case": "latency", "expected": latency, "got": sorted(seen)})
+    return Scoreboard(n, mism, seen)

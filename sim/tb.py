@@ -1,0 +1,111 @@
+"""The one generic cocotb testbench: drives stimulus from a JSON file, records the response.
+
+Run by :func:`lowbit.sim.runner.run_testbench`, never imported by pytest itself. Two modes:
+
+``stream``
+    Beats (packed payload integers) go into stream ``in`` (``<in>__valid/ready/payload``),
+    with seeded idle cycles; stream ``out`` gets seeded back-pressure on ``<out>__ready``.
+    Records each output payload, the cycle it was taken, the cycle each input beat was
+    accepted, and the first cycle with back-pressure (latency is exact before it).
+``cycles``
+    Per-cycle values for input ports; every named output port is sampled every cycle.
+
+Inputs change just after a rising edge; outputs and handshakes are sampled at the falling
+edge, when all combinational logic has settled, so a handshake seen there fires at the next
+rising edge.
+"""
+
+import json
+import os
+import random
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, RisingEdge
+
+
+async def _reset(dut):
+    dut.rst.value = 1
+    for _ in range(2):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
+
+
+async def _stream(dut, spec):
+    rng = random.Random(spec.get("seed", 1))
+    beats = spec["beats"]
+    expect = spec["expect"]
+    p_idle, p_bp = spec.get("idle", 0.0), spec.get("backpressure", 0.0)
+    calm = spec.get("calm_beats", 0)
+    src, snk = spec["in"], spec["out"]
+    i_valid, i_ready, i_payload = (getattr(dut, f"{src}__{n}") for n in ("valid", "ready",
+                                                                           "payload"))
+    o_valid, o_ready, o_payload = (getattr(dut, f"{snk}__{n}") for n in ("valid", "ready",
+                                                                           "payload"))
+    i_valid.value = 0
+    i_payload.value = 0
+    o_ready.value = 1
+    await _reset(dut)
+
+    outs, out_cycles, in_cycles = [], [], []
+    first_stall = None
+    idx, cycle = 0, 0
+    limit = spec.get("max_cycles", 50 * (len(beats) + expect) + 1000)
+    cur_valid, cur_ready = 0, 1
+    while (idx < len(beats) or len(outs) < expect) and cycle < limit:
+        # Choose this cycle's drive (just after the rising edge).
+        calm_now = idx < calm
+        cur_valid = int(idx < len(beats) and (calm_now or rng.random() >= p_idle))
+        cur_ready = int(calm_now or rng.random() >= p_bp)
+        if not cur_ready and first_stall is None:
+            first_stall = cycle
+        i_valid.value = cur_valid
+        if idx < len(beats):
+            i_payload.value = beats[idx]
+        o_ready.value = cur_ready
+        await FallingEdge(dut.clk)
+        if cur_valid and int(i_ready.value):
+            in_cycles.append(cycle)
+            idx += 1
+        if cur_ready and int(o_valid.value):
+            outs.append(int(o_payload.value))
+            out_cycles.append(cycle)
+        await RisingEdge(dut.clk)
+        cycle += 1
+    return {"out": outs, "out_cycles": out_cycles, "in_cycles": in_cycles,
+            "first_stall": first_stall, "cycles": cycle, "timed_out": cycle >= limit}
+
+
+async def _cycles(dut, spec):
+    drive = spec["drive"]
+    sample = spec["sample"]
+    n = spec["n"]
+    for name in drive:
+        getattr(dut, name).value = 0
+    await _reset(dut)
+    got = {name: [] for name in sample}
+    for c in range(n):
+        for name, values in drive.items():
+            getattr(dut, name).value = values[c]
+        await FallingEdge(dut.clk)
+        for name in sample:
+            got[name].append(int(getattr(dut, name).value))
+        await RisingEdge(dut.clk)
+    return {"samples": got, "cycles": n}
+
+
+@cocotb.test()
+async def run(dut):
+    with open(os.environ["LOWBIT_TB_IN"]) as f:
+        spec = json.load(f)
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    if spec["mode"] == "stream":
+        resp = await _stream(dut, spec)
+    elif spec["mode"] == "cycles":
+        resp = await _cycles(dut, spec)
+    else:
+        raise ValueError(f"unknown testbench mode {spec['mode']!r}")
+    tmp = os.environ["LOWBIT_TB_OUT"] + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(resp, f)
+    os.replace(tmp, os.environ["LOWBIT_TB_OUT"])
