@@ -122,8 +122,8 @@ def cache_root():
 
 
 def params_key(unit, params):
-    blob = json.dumps({"unit": unit.name, "params": dataclasses.asdict(params), "src": source_hash()},
-                      sort_keys=True)
+    blob = json.dumps({"unit": unit.name, "params": dataclasses.asdict(params),
+                       "src": source_hash()}, sort_keys=True)
     return f"{unit.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 

@@ -17,7 +17,7 @@ the low ``R`` bits after ``R`` steps are all fresh feedback bits: successive sam
 bits.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -77,9 +77,9 @@ class LFSRParams:
         Initial state, nonzero, below 2**L.
     """
 
-    width: int = 16
-    r_bits: int = 8
-    seed: int = 1
+    width: int = field(default=16, metadata={"help": "state width L (2..64, XAPP052 taps)"})
+    r_bits: int = field(default=8, metadata={"help": "bits R per sample; R steps per sample"})
+    seed: int = field(default=1, metadata={"help": "initial state (nonzero, < 2**L)"})
 
     def __post_init__(self):
         check_lfsr(self.width, self.r_bits, self.seed, prefix="")

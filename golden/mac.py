@@ -10,7 +10,7 @@ accumulated (the other variant Gupta et al. studied); the final conversion then 
 saturates. Stochastic rounding takes one LFSR sample per rounding event, in stream order.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,20 +47,26 @@ class MACParams:
         Extra register stages, 0..4, added in this order: product, input, output, rounding.
     """
 
-    il_a: int = 4
-    fl_a: int = 12
-    il_b: int = 4
-    fl_b: int = 12
-    il_o: int = 8
-    fl_o: int = 8
-    guard: int = 8
-    rounding: str = "nearest"
-    round_products: bool = False
-    saturate: bool = True
-    lfsr_width: int = 16
-    r_bits: int = 8
-    seed: int = 1
-    pipeline: int = 2
+    il_a: int = field(default=4, metadata={"help": "integer bits of a, sign included (>= 1)"})
+    fl_a: int = field(default=12, metadata={"help": "fractional bits of a (>= 0)"})
+    il_b: int = field(default=4, metadata={"help": "integer bits of b, sign included"})
+    fl_b: int = field(default=12, metadata={"help": "fractional bits of b"})
+    il_o: int = field(default=8, metadata={"help": "integer bits of the output"})
+    fl_o: int = field(default=8, metadata={"help": "fractional bits of the output"})
+    guard: int = field(default=8, metadata={
+        "help": "accumulator guard bits G: exact for 2**G full-scale terms (0..32)"})
+    rounding: str = field(default="nearest", metadata={
+        "help": "truncate | nearest | nearest_even | stochastic"})
+    round_products: bool = field(default=False, metadata={
+        "help": "round every product to fl_o before accumulating"})
+    saturate: bool = field(default=True, metadata={
+        "help": "saturate on overflow (false: wrap); the overflow flag is set either way"})
+    lfsr_width: int = field(default=16, metadata={
+        "help": "stochastic rounding LFSR width L (2..64, XAPP052 taps)"})
+    r_bits: int = field(default=8, metadata={"help": "random bits R per rounding (1..L)"})
+    seed: int = field(default=1, metadata={"help": "LFSR seed (nonzero, < 2**L)"})
+    pipeline: int = field(default=2, metadata={
+        "help": "extra register stages 0..4: product, input, output, rounding"})
 
     def __post_init__(self):
         check_format(self.il_a, self.fl_a, il_name="il_a", fl_name="fl_a")

@@ -1,15 +1,14 @@
 """MAC vectors (directed and seeded random), the RTL run, and the scoreboard against golden."""
 
 from dataclasses import dataclass, field
-
-import numpy as np
+from fractions import Fraction
 
 from ..golden import mac_golden
 from .payload import pack, port, unpack
 from .runner import run_testbench
 
 __all__ = ["MacVectors", "directed_vectors", "random_vectors", "run_mac", "Scoreboard",
-           "score_mac"]
+           "score_mac", "sum_of_products", "small_increments"]
 
 
 @dataclass
@@ -176,3 +175,27 @@ def score_mac(params, vectors, out, resp, latency=None):
     if latency is not None and seen and seen != {latency}:
         mism.append({"case": "latency", "expected": latency, "got": sorted(seen)})
     return Scoreboard(n, mism, seen)
+
+
+def sum_of_products(params, a, b, length):
+    """Vectors for consecutive sums of ``length`` terms of the pairs ``a[k] * b[k]``."""
+    v = MacVectors()
+    for k in range(0, len(a), length):
+        v.add_sum("sum", zip(a[k:k + length], b[k:k + length]))
+    return v
+
+
+def small_increments(gen_dir, manifest, params, n_terms, a_code, b_code, *, sim="verilator",
+                     seed=1):
+    """Gupta et al.'s effect on the RTL: one sum of ``n_terms`` equal increments.
+
+    Returns ``(hw_code, golden_code, exact)``: the MAC's result code, the golden model's, and
+    the exact sum in output LSBs (a Fraction). With ``round_products`` and increments below
+    eps/2, ``nearest`` rounds every term to zero while ``stochastic`` tracks the true sum.
+    """
+    vectors = sum_of_products(params, [a_code] * n_terms, [b_code] * n_terms, n_terms)
+    out, resp = run_mac(gen_dir, manifest, vectors, sim=sim, seed=seed, idle=0, backpressure=0)
+    value, _ = mac_golden(params, vectors.a, vectors.b, vectors.first, vectors.last)
+    exact = Fraction(a_code * b_code * n_terms, 1 << (params.product_fl - params.fl_o))
+    return int(out["value"][0]), int(value[0]), exact
+

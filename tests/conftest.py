@@ -1,6 +1,18 @@
 import pytest
-
 from lowbit.sim.runner import SIMULATORS, simulator_available
+
+MARKERS = {
+    "sim": "runs an HDL simulator on generated Verilog",
+    "synth": "runs Yosys/nextpnr to a bitstream",
+    "mac": "fixed-point MAC",
+    "lfsr": "LFSR",
+}
+
+
+def pytest_configure(config):
+    # Registered here, not in pyproject.toml, so 'lowbit test' works from any directory.
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
 
 
 def pytest_addoption(parser):

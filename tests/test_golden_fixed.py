@@ -5,7 +5,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from lowbit.golden import FixedFormat, convert, quantize, round_shift, saturate, to_float
 
 

@@ -1,7 +1,6 @@
 """LFSR golden model: exact periods, primitive tap polynomials, seeds."""
 
 import pytest
-
 from lowbit.golden import XAPP052_TAPS, LFSRModel, LFSRParams, lane_seeds
 from lowbit.hw import leap_network
 

@@ -9,7 +9,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from lowbit.gen import generated
 from lowbit.golden import MACParams
 from lowbit.sim.mac import directed_vectors, random_vectors, run_mac, score_mac

@@ -1,7 +1,6 @@
 """Every parameter rule has a test that asserts its message."""
 
 import pytest
-
 from lowbit.gen import UsageError, get_unit, parse_params
 from lowbit.golden import LFSRParams, MACParams
 
@@ -24,7 +23,8 @@ from lowbit.golden import LFSRParams, MACParams
     ({"lfsr_width": 8, "r_bits": 9}, "r_bits must be between 1 and lfsr_width = 8"),
     ({"r_bits": 0}, "r_bits must be between 1 and lfsr_width = 16"),
     ({"seed": 0}, "seed must not be 0: the all-zero LFSR state locks up"),
-    ({"lfsr_width": 4, "r_bits": 4, "seed": 16}, "seed must be between 1 and 2**lfsr_width - 1 = 15"),
+    ({"lfsr_width": 4, "r_bits": 4, "seed": 16},
+     "seed must be between 1 and 2**lfsr_width - 1 = 15"),
 ])
 def test_mac_param_rules(kwargs, message):
     with pytest.raises(ValueError) as exc:
