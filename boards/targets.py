@@ -1,0 +1,191 @@
+"""Board targets: which amaranth-boards platform, which pins, which synthesis options.
+
+Each :class:`Board` names an amaranth-boards platform class and everything the synthesis
+flow needs on top of it: the FPGA family, the four pins the scan harness uses, the bitstream
+suffix, the place-and-route clock target and the Yosys cell names that count as LUTs, flip-flops,
+carry cells, DSP blocks and block RAMs.
+"""
+
+from dataclasses import dataclass, field
+
+from amaranth.build import Attrs, Clock, Pins, Resource, Subsignal
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+from ..gen.units import UsageError
+
+__all__ = ["Board", "BOARDS", "DEFAULT_BOARD", "HARNESS_PINS", "CELL_CLASSES", "get_board"]
+
+#: The four harness signals, in the order :attr:`Board.pins` lists their connector pins.
+HARNESS_PINS = ("din", "shift", "capture", "dout")
+
+#: Resource categories reported for a netlist, in report order.
+CELL_CLASSES = ("lut", "ff", "carry", "dsp", "bram")
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board target.
+
+    Parameters
+    ----------
+    name : str
+        The name users type (``--board``).
+    summary : str
+        One line for ``lowbit list``.
+    platform : type
+        The amaranth-boards platform class.
+    family : str
+        ``"ice40"`` or ``"ecp5"``; selects ``synth_<family>`` and ``nextpnr-<family>``.
+    connector : tuple of (str, int)
+        The connector that carries the harness pins.
+    pins : tuple of str
+        Connector pin names for ``din``, ``shift``, ``capture`` and ``dout``, in that order.
+    io_attrs : dict
+        I/O standard attributes for the harness pins.
+    bitstream_ext : str
+        Suffix of the bitstream the platform's build writes (``.bin`` or ``.bit``).
+    pnr_target_mhz : float
+        Clock constraint given to nextpnr, set above what the board oscillator needs so the
+        placer and router work for Fmax instead of stopping at the board clock.
+    synth_opts : tuple of str
+        Extra options for ``synth_<family>`` (``-dsp`` on iCE40: without it the UP5K's
+        SB_MAC16 blocks go unused, TOOLCHAIN pitfall 8).
+    cells : dict of str to tuple of str
+        Yosys cell types (after ``synth_<family>``) counted in each of :data:`CELL_CLASSES`.
+        A name ending in ``*`` is a prefix.
+    pnr_cells : tuple of str
+        nextpnr cell (bel) types the report always lists, used or not.
+    """
+
+    name: str
+    summary: str
+    platform: type
+    family: str
+    connector: tuple
+    pins: tuple
+    io_attrs: dict
+    bitstream_ext: str
+    pnr_target_mhz: float
+    synth_opts: tuple = ()
+    cells: dict = field(default_factory=dict)
+    pnr_cells: tuple = ()
+
+    @property
+    def device(self):
+        """The FPGA part, as the platform names it (``iCE40UP5K``, ``LFE5U-85F``)."""
+        return self.platform.device
+
+    @property
+    def package(self):
+        return self.platform.package
+
+    @property
+    def clock_resource(self):
+        """Name of the platform's default clock resource (the board oscillator)."""
+        return self.platform.default_clk
+
+    @property
+    def board_clock_mhz(self):
+        """Frequency of the board oscillator that clocks the design, in MHz."""
+        for res in self.platform.resources:
+            if res.name == self.clock_resource and res.clock is not None:
+                return res.clock.frequency / 1e6
+        raise ValueError(f"board {self.name}: platform {self.platform.__name__} has no clock "
+                         f"constraint on its default clock {self.clock_resource!r}")
+
+    @property
+    def synth_command(self):
+        return f"synth_{self.family}"
+
+    @property
+    def nextpnr(self):
+        return f"nextpnr-{self.family}"
+
+    def harness_resource(self, name="scan", number=0):
+        """The harness pins as one amaranth-boards resource with subsignals
+        ``din``, ``shift``, ``capture`` (inputs) and ``dout`` (output)."""
+        subsignals = [
+            Subsignal(sig, Pins(pin, dir="o" if sig == "dout" else "i", conn=self.connector))
+            for sig, pin in zip(HARNESS_PINS, self.pins, strict=True)
+        ]
+        return Resource(name, number, *subsignals, Attrs(**self.io_attrs))
+
+    def make_platform(self, clock_mhz=None):
+        """An instance of the board's platform, its oscillator constrained to ``clock_mhz``.
+
+        The constraint only steers nextpnr (``set_frequency`` / ``FREQUENCY PORT``); the design
+        still runs from the board oscillator. ``None`` keeps the board's own frequency.
+        """
+        if clock_mhz is None:
+            return self.platform()
+        resources = []
+        for res in self.platform.resources:
+            if res.name == self.clock_resource and res.clock is not None:
+                res = Resource(res.name, res.number, *res.ios, Clock(clock_mhz * 1e6), res.attrs)
+            resources.append(res)
+        retimed = type(self.platform.__name__, (self.platform,), {"resources": resources})
+        return retimed()
+
+
+BOARDS = {
+    "icebreaker": Board(
+        name="icebreaker",
+        summary="1BitSquared iCEBreaker, Lattice iCE40UP5K (5280 LCs, 8 DSPs), 12 MHz",
+        platform=ICEBreakerPlatform,
+        family="ice40",
+        connector=("pmod", 0),                     # PMOD1A
+        pins=("1", "2", "3", "4"),
+        io_attrs={"IO_STANDARD": "SB_LVCMOS"},
+        bitstream_ext=".bin",
+        # The UP5K's SB_MAC16 path and LUT carry chains top out around 50-70 MHz.
+        pnr_target_mhz=60.0,
+        synth_opts=("-dsp",),
+        cells={
+            "lut": ("SB_LUT4",),
+            "ff": ("SB_DFF*",),
+            "carry": ("SB_CARRY",),
+            "dsp": ("SB_MAC16",),
+            "bram": ("SB_RAM40_4K",),
+        },
+        pnr_cells=("ICESTORM_LC", "ICESTORM_DSP", "ICESTORM_RAM", "ICESTORM_SPRAM", "SB_IO"),
+    ),
+    "ulx3s-85f": Board(
+        name="ulx3s-85f",
+        summary="Radiona ULX3S, Lattice ECP5 LFE5U-85F (84k LUTs, 156 DSP multipliers), 25 MHz",
+        platform=ULX3S_85F_Platform,
+        family="ecp5",
+        connector=("gpio", 0),
+        pins=("0+", "0-", "1+", "1-"),
+        io_attrs={"IO_TYPE": "LVCMOS33"},
+        bitstream_ext=".bit",
+        # Speed grade 6 fabric and MULT18X18D reach roughly 100-250 MHz.
+        pnr_target_mhz=200.0,
+        cells={
+            "lut": ("LUT4",),
+            "ff": ("TRELLIS_FF",),
+            "carry": ("CCU2C",),
+            "dsp": ("MULT18X18D",),
+            "bram": ("DP16KD", "PDPW16KD"),
+        },
+        pnr_cells=("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "ALU54B", "DP16KD",
+                   "TRELLIS_IO"),
+    ),
+}
+
+DEFAULT_BOARD = "icebreaker"
+
+
+def get_board(name):
+    """The :class:`Board` called ``name``.
+
+    Raises
+    ------
+    lowbit.gen.units.UsageError
+        When no board has that name; the message lists the boards there are.
+    """
+    try:
+        return BOARDS[name]
+    except (KeyError, TypeError):
+        raise UsageError(f"unknown board {name!r}; choose one of: {', '.join(BOARDS)} "
+                         f"(default: {DEFAULT_BOARD})") from None

@@ -1,0 +1,51 @@
+"""Synthesis to a bitstream with the YoWASP tools: the default MAC on both boards.
+
+Each run takes a few seconds once the YoWASP caches are warm (the first call of each tool
+compiles WebAssembly for about 40 s; TOOLCHAIN pitfall 2). Both runs share one xdist worker.
+"""
+
+import json
+
+import pytest
+from lowbit.boards import BOARDS, get_board, synth
+from lowbit.gen.units import UsageError
+from lowbit.golden import MACParams
+
+pytestmark = [pytest.mark.synth, pytest.mark.mac, pytest.mark.xdist_group("synth")]
+
+# SB_MAC16 (with synth_ice40 -dsp) on the UP5K, MULT18X18D on the ECP5.
+DSP_CELL = {"icebreaker": "SB_MAC16", "ulx3s-85f": "MULT18X18D"}
+
+
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s-85f"])
+def test_mac_default_to_bitstream(board, tmp_path):
+    out = tmp_path / board
+    report = synth("mac", MACParams(), board, out)
+
+    bitstream = out / report["bitstream"]
+    assert bitstream.suffix == get_board(board).bitstream_ext
+    assert bitstream.stat().st_size > 0
+    assert json.loads((out / "report.json").read_text()) == report
+    assert "Fmax" in (out / "report.txt").read_text()
+
+    unit = report["unit_resources"]
+    assert unit["dsp"] == 1, f"unit cells on {board}: {report['unit_cells']}"
+    assert report["unit_cells"][DSP_CELL[board]] == 1
+    assert unit["lut"] > 0 and unit["ff"] > 0
+    # The harness adds registers, never DSPs: the one multiplier is the unit's.
+    assert report["harness_resources"]["dsp"] == 0
+
+    fmax = report["fmax_mhz"]
+    assert fmax is not None and fmax > 0, report["notes"]
+    assert report["board_clock_mhz"] == {"icebreaker": 12.0, "ulx3s-85f": 25.0}[board]
+    assert report["target_mhz"] == get_board(board).pnr_target_mhz
+    assert report["meets_board_clock"] == (fmax >= report["board_clock_mhz"])
+    assert report["meets_target"] == (fmax >= report["target_mhz"])
+
+
+def test_unknown_board_lists_the_boards(tmp_path):
+    with pytest.raises(UsageError, match="unknown board 'nexys'") as info:
+        synth("mac", MACParams(), "nexys", tmp_path / "out")
+    for name in BOARDS:
+        assert name in str(info.value)
+    assert not (tmp_path / "out").exists()
