@@ -21,6 +21,7 @@ __all__ = ["MACParams", "mac_golden", "MAX_GUARD", "MAX_PIPELINE"]
 
 MAX_GUARD = 32
 MAX_PIPELINE = 4
+MIN_CARRY_CHAIN, MAX_CARRY_CHAIN = 4, 128
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class MACParams:
         The stochastic-rounding LFSR: L (2..64), R random bits per sample (1..L), nonzero seed.
     pipeline : int
         Extra register stages, 0..4, added in this order: product, input, output, rounding.
+    carry_chain : int
+        0, or the longest carry chain (4..128 bits) the accumulator and the rounding adders may
+        have; each further segment adds one cycle of latency. Timing only: results are the same.
     """
 
     il_a: int = field(default=4, metadata={"help": "integer bits of a, sign included (>= 1)"})
@@ -67,13 +71,15 @@ class MACParams:
     seed: int = field(default=1, metadata={"help": "LFSR seed (nonzero, < 2**L)"})
     pipeline: int = field(default=2, metadata={
         "help": "extra register stages 0..4: product, input, output, rounding"})
+    carry_chain: int = field(default=0, metadata={
+        "help": "cut accumulator and rounding adders every N bits, +1 cycle per cut (0: no cut)"})
 
     def __post_init__(self):
         check_format(self.il_a, self.fl_a, il_name="il_a", fl_name="fl_a")
         check_format(self.il_b, self.fl_b, il_name="il_b", fl_name="fl_b")
         check_format(self.il_o, self.fl_o, il_name="il_o", fl_name="fl_o")
         check_rounding(self.rounding)
-        for name in ("guard", "pipeline"):
+        for name in ("guard", "pipeline", "carry_chain"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"{name} must be an integer, not {value!r}")
@@ -82,6 +88,10 @@ class MACParams:
         if not 0 <= self.pipeline <= MAX_PIPELINE:
             raise ValueError(
                 f"pipeline must be between 0 and {MAX_PIPELINE}, not {self.pipeline!r}")
+        if self.carry_chain != 0 and not MIN_CARRY_CHAIN <= self.carry_chain <= MAX_CARRY_CHAIN:
+            raise ValueError(
+                f"carry_chain must be 0 (no cut) or between {MIN_CARRY_CHAIN} and "
+                f"{MAX_CARRY_CHAIN}, not {self.carry_chain!r}")
         for name in ("round_products", "saturate"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a boolean, not {getattr(self, name)!r}")

@@ -1,33 +1,31 @@
-"""Fixed-point conversion logic: rounding shifter and saturator (SPEC section 2).
+"""Fixed-point conversion logic: rounding offsets and the saturator (SPEC section 2).
 
-These build combinational Amaranth expressions; the units decide where registers go.
+Every rounding mode is ``(x + offset) >> d`` with a small ``offset < 2**d``, so a conversion
+is one carry chain (which :func:`lowbit.hw.arith.pipelined_add` may cut) and a shift.
 """
 
 from amaranth.hdl import Const, Mux, signed
 
-__all__ = ["round_shift", "saturate"]
+__all__ = ["round_offset", "saturate"]
 
 
-def round_shift(x, d, mode, r=None, r_bits=0):
-    """Drop ``d`` low bits of the signed value ``x`` with rounding ``mode``.
+def round_offset(x, d, mode, r=None, r_bits=0):
+    """The offset that makes ``(x + offset) >> d`` round ``x`` by ``mode``; None for none.
 
-    Every mode is one add of a small value followed by an arithmetic shift, so the whole
-    conversion is one carry chain. ``r`` is the ``r_bits``-bit random value (stochastic only);
-    it is added at bit ``d - r_bits``. ``d <= 0`` shifts left, exactly.
+    ``nearest``: half. ``nearest_even``: half - 1 plus the quotient's LSB, so a tie rounds up
+    only when the quotient is odd. ``stochastic``: the ``r_bits``-bit random ``r`` placed at
+    bit ``d - r_bits``.
     """
-    if d <= 0:
-        return x << -d
-    if mode == "truncate":
-        return x >> d
+    if d <= 0 or mode == "truncate":
+        return None
     if mode == "nearest":
-        return (x + Const(1 << (d - 1))) >> d
+        return Const(1 << (d - 1), d)
     if mode == "nearest_even":
-        # x + (half - 1) + lsb_of_quotient: a tie rounds up only when the quotient is odd.
-        q_lsb = (x >> d)[0]
-        return (x + Const((1 << (d - 1)) - 1) + q_lsb) >> d
+        q_lsb = (x >> d)[0]  # x >> d keeps the sign bit when d >= len(x)
+        return Const((1 << (d - 1)) - 1, d) + q_lsb
     if mode == "stochastic":
         assert r is not None and 1 <= r_bits <= d
-        return (x + (r[:r_bits] << (d - r_bits))) >> d
+        return r[:r_bits] << (d - r_bits)
     raise ValueError(f"unknown rounding mode {mode!r}")
 
 
@@ -35,7 +33,7 @@ def saturate(v, wl, *, wrap=False):
     """Fit the signed value ``v`` into ``wl`` bits. Returns ``(value, overflow)`` expressions."""
     width = len(v)
     if width <= wl:
-        return v.as_signed() if v.shape().signed else v, Const(0, 1)
+        return v, Const(0, 1)
     lo, hi = -(1 << (wl - 1)), (1 << (wl - 1)) - 1
     # The value fits when every bit from wl-1 up is a copy of the sign.
     top = v[wl - 1:]
@@ -43,8 +41,5 @@ def saturate(v, wl, *, wrap=False):
     ovf = ~fits
     if wrap:
         return v[:wl].as_signed(), ovf
-    sign = v[-1]
-    clipped = Mux(sign, Const(lo, signed(wl)), Const(hi, signed(wl)))
+    clipped = Mux(v[-1], Const(lo, signed(wl)), Const(hi, signed(wl)))
     return Mux(fits, v[:wl].as_signed(), clipped), ovf
-
-

@@ -18,6 +18,8 @@ from lowbit.golden import LFSRParams, MACParams
     ({"guard": 33}, "guard must be between 0 and 32, not 33"),
     ({"guard": -1}, "guard must be between 0 and 32, not -1"),
     ({"pipeline": 5}, "pipeline must be between 0 and 4, not 5"),
+    ({"carry_chain": 3}, "carry_chain must be 0 (no cut) or between 4 and 128, not 3"),
+    ({"carry_chain": -1}, "carry_chain must be 0 (no cut) or between 4 and 128, not -1"),
     ({"lfsr_width": 1}, "lfsr_width must be between 2 and 64, not 1"),
     ({"lfsr_width": 65}, "lfsr_width must be between 2 and 64, not 65"),
     ({"lfsr_width": 8, "r_bits": 9}, "r_bits must be between 1 and lfsr_width = 8"),
