@@ -20,11 +20,6 @@ PARAM_HELP = ("unit parameter as key=value; repeat for several (see 'lowbit list
               "unit's parameters, defaults and limits)")
 
 
-def _board_names():
-    from ..boards import BOARDS
-    return list(BOARDS)
-
-
 def _add_params(p):
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help=PARAM_HELP)
@@ -115,10 +110,8 @@ def _parser():
 
 
 def _check_board(name):
-    boards = _board_names()
-    if name not in boards:
-        raise UsageError(f"unknown board {name!r}; choose one of: {', '.join(boards)}")
-    return name
+    from ..boards import get_board
+    return get_board(name).name
 
 
 def cmd_list(args):

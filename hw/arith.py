@@ -6,9 +6,9 @@ cost of one cycle per extra segment. Everything here registers under a clock ena
 a stalled pipeline holds still.
 """
 
-from amaranth.hdl import Cat, Const, Signal
+from amaranth.hdl import Cat, Signal
 
-__all__ = ["segments", "delay", "pipelined_add"]
+__all__ = ["segments", "delay", "add", "pipelined_add"]
 
 
 def segments(width, seg):
@@ -28,6 +28,11 @@ def delay(m, ce, value, cycles, *, name="dly", reset_less=True):
     return value
 
 
+def add(a, b, carry=None):
+    """``a + b + carry``, or ``a + b`` when there is no carry (``None``)."""
+    return a + b if carry is None else a + b + carry
+
+
 def pipelined_add(m, ce, a, b, seg, *, name="padd"):
     """``(a + b) mod 2**n`` for two ``n``-bit values, the carry chain cut every ``seg`` bits.
 
@@ -38,11 +43,11 @@ def pipelined_add(m, ce, a, b, seg, *, name="padd"):
     n = len(a)
     assert len(b) == n
     bounds = segments(n, seg)
-    done, carry = [], Const(0, 1)
+    done, carry = [], None
     a_rest, b_rest = a.as_unsigned(), b.as_unsigned()
     for k, (lo, hi) in enumerate(bounds):
         w = hi - lo
-        s = a_rest[:w] + b_rest[:w] + carry
+        s = add(a_rest[:w], b_rest[:w], carry)
         if k == len(bounds) - 1:
             return Cat(*done, s[:w]), k
         done = [delay(m, ce, x, 1, name=f"{name}_r{k}_{i}") for i, x in enumerate(done)]
