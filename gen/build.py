@@ -44,10 +44,11 @@ def _port_entry(path, member, value):
     return entry
 
 
-def manifest(unit, params, component):
+def manifest(unit, params, component, verilog_text):
     """What every consumer of a generated unit needs: params, ports, latency, widths."""
-    ports = [{"name": "clk", "dir": "in", "width": 1, "signed": False},
-             {"name": "rst", "dir": "in", "width": 1, "signed": False}]
+    # A purely combinational unit has no clock or reset port.
+    ports = [{"name": name, "dir": "in", "width": 1, "signed": False}
+             for name in ("clk", "rst") if f"input {name};" in verilog_text]
     for path, member, value in component.signature.flatten(component):
         if isinstance(value, Const):
             continue
@@ -109,8 +110,8 @@ class atomic_dir:
 def write_outputs(unit, params, outdir):
     """Write ``<top>.v`` and ``<top>.json`` into ``outdir``; return the manifest."""
     component = elaborate(unit, params)
-    man = manifest(unit, params, component)
     text = verilog.convert(component, name=unit.top, emit_src=False)
+    man = manifest(unit, params, component, text)
     with atomic_dir(outdir) as tmp:
         (tmp / man["verilog"]).write_text(text)
         (tmp / f"{unit.top}.json").write_text(json.dumps(man, indent=2) + "\n")

@@ -4,7 +4,9 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..golden import LFSRParams, MACParams
+from ..golden.binary import PopcountParams, XnorParams
 from ..hw import LFSR, FixedPointMAC
+from ..hw.popcount import Popcount, XnorPopcount
 
 __all__ = ["Unit", "UNITS", "get_unit", "parse_params", "UsageError"]
 
@@ -33,6 +35,10 @@ UNITS = {
                 MACParams, FixedPointMAC, "lowbit_mac"),
     "lfsr": Unit("lfsr", "leap-forward maximal-length LFSR (XAPP052 taps)",
                  LFSRParams, LFSR, "lowbit_lfsr"),
+    "popcount": Unit("popcount", "pipelined popcount of any width (compressor tree)",
+                     PopcountParams, Popcount, "lowbit_popcount"),
+    "xnor": Unit("xnor", "XNOR-popcount binary dot product over N-bit chunks (BinaryNet)",
+                 XnorParams, XnorPopcount, "lowbit_xnor"),
 }
 
 

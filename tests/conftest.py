@@ -6,6 +6,7 @@ MARKERS = {
     "synth": "runs Yosys/nextpnr to a bitstream",
     "mac": "fixed-point MAC",
     "lfsr": "LFSR",
+    "binary": "popcount, XNOR-popcount and the binary matrix-vector unit",
 }
 
 

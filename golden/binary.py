@@ -1,0 +1,324 @@
+"""Binarized arithmetic: XNOR-popcount dot products and FINN-style thresholds (SPEC section 4).
+
+Encoding (BinaryNet, Courbariaux et al. 2016; XNOR-Net, Rastegari et al. 2016): bit 1 means +1,
+bit 0 means -1. For ``n`` valid bits, ``dot(a, w) = 2 * popcount(~(a ^ w) & mask) - n``.
+:func:`binarize` maps 0 to +1 (bit 1), as ``sign`` with ``x >= 0``; BinaryNet does the same.
+
+Thresholds (FINN, Umuroglu et al. 2017): batch norm followed by sign (or by a k-level
+quantizer) folds into integer thresholds on the accumulator. A neuron with a negative
+batch-norm scale compares the negated accumulator: ``out = #{i : T_i <= s * acc}`` with
+``s = -1`` for an inverted neuron, ``+1`` otherwise, and ``T_1 <= ... <= T_k``.
+
+Bit vectors are packed little-endian: element ``j`` is bit ``j`` of the integer.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "PopcountParams", "XnorParams", "BMVUParams", "MAX_N", "binarize", "pack_bits",
+    "unpack_bits", "popcount", "xnor_dot", "threshold", "fold_batchnorm", "bmvu_golden",
+    "acc_width", "count_width", "threshold_width", "xnor_stream_golden", "POPCOUNT_STYLES",
+]
+
+#: Widest popcount / chunk / SIMD the generator accepts.
+MAX_N = 4096
+POPCOUNT_STYLES = ("tree", "plain")
+
+
+def _check_int(name, value, lo, hi=None):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        allowed = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+        raise ValueError(f"{name} must be {allowed}, not {value!r}")
+
+
+def count_width(n):
+    """Bits of an unsigned count 0..n."""
+    return max(1, n.bit_length())
+
+
+def acc_width(length):
+    """Bits of a signed dot product in [-length, length]."""
+    return length.bit_length() + 1
+
+
+def threshold_width(length):
+    """Bits of a threshold: the dot range plus one, so 'never' and 'always' fit."""
+    return acc_width(length) + 1
+
+
+@dataclass(frozen=True)
+class PopcountParams:
+    """A pipelined popcount of ``n`` bits.
+
+    Parameters
+    ----------
+    n : int
+        Input width, 1..4096 (any, not only powers of two).
+    spacing : int
+        Register every ``spacing`` levels of the adder tree (0: no registers, combinational).
+    style : str
+        ``tree`` (full adders, then a balanced adder tree) or ``plain`` (the baseline: the
+        bits summed in a row, left to Yosys).
+    """
+
+    n: int = field(default=64, metadata={"help": "input bits N (1..4096)"})
+    spacing: int = field(default=2, metadata={
+        "help": "register every S adder-tree levels (0: combinational)"})
+    style: str = field(default="tree", metadata={
+        "help": "tree: lowbit's compressor tree; plain: a sum of bits Yosys maps itself"})
+
+    def __post_init__(self):
+        _check_int("n", self.n, 1, MAX_N)
+        _check_int("spacing", self.spacing, 0, 16)
+        if self.style not in POPCOUNT_STYLES:
+            raise ValueError(f"style must be one of {', '.join(map(repr, POPCOUNT_STYLES))}, "
+                             f"not {self.style!r}")
+
+
+@dataclass(frozen=True)
+class XnorParams:
+    """XNOR-popcount over ``n``-bit chunks, accumulated over vectors up to ``max_length`` bits.
+
+    Parameters
+    ----------
+    n : int
+        Chunk width N per cycle, 1..4096.
+    max_length : int
+        Longest vector (bits) a dot product may span; sizes the accumulator.
+    spacing : int
+        Register spacing of the popcount tree.
+    """
+
+    n: int = field(default=32, metadata={"help": "chunk bits N per cycle (1..4096)"})
+    max_length: int = field(default=1024, metadata={
+        "help": "longest vector in bits (sizes the accumulator), >= N"})
+    spacing: int = field(default=2, metadata={"help": "popcount register spacing (0: none)"})
+
+    def __post_init__(self):
+        _check_int("n", self.n, 1, MAX_N)
+        _check_int("max_length", self.max_length, self.n, 1 << 24)
+        _check_int("spacing", self.spacing, 0, 16)
+
+
+@dataclass(frozen=True)
+class BMVUParams:
+    """FINN-class binary matrix-vector-threshold unit.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Matrix height H (neurons) and width W (input bits).
+    pe, simd : int
+        Neurons in parallel, input bits per cycle: ceil(H/PE) * ceil(W/SIMD) cycles a vector.
+    thresholds : int
+        0: output the raw dot products; k >= 1: k sorted thresholds per neuron, output the
+        count met (1: a binary activation).
+    spacing : int
+        Register spacing of each PE's popcount tree.
+    """
+
+    rows: int = field(default=16, metadata={"help": "matrix rows H (output neurons)"})
+    cols: int = field(default=64, metadata={"help": "matrix columns W (input bits)"})
+    pe: int = field(default=4, metadata={"help": "processing elements (rows in parallel)"})
+    simd: int = field(default=16, metadata={"help": "input bits per cycle per PE"})
+    thresholds: int = field(default=1, metadata={
+        "help": "0: raw dot products out; k >= 1: k thresholds, output = count met"})
+    spacing: int = field(default=2, metadata={"help": "popcount register spacing (0: none)"})
+
+    def __post_init__(self):
+        _check_int("rows", self.rows, 1, 1 << 16)
+        _check_int("cols", self.cols, 1, 1 << 16)
+        _check_int("pe", self.pe, 1, 1024)
+        _check_int("simd", self.simd, 1, MAX_N)
+        _check_int("thresholds", self.thresholds, 0, 15)
+        _check_int("spacing", self.spacing, 0, 16)
+        if self.pe > self.rows:
+            raise ValueError(f"pe must be <= rows = {self.rows}, not {self.pe}")
+        if self.simd > self.cols:
+            raise ValueError(f"simd must be <= cols = {self.cols}, not {self.simd}")
+
+    @property
+    def nf(self):
+        """Neuron folds: ceil(rows / pe)."""
+        return -(-self.rows // self.pe)
+
+    @property
+    def sf(self):
+        """Synapse folds: ceil(cols / simd)."""
+        return -(-self.cols // self.simd)
+
+    @property
+    def cycles_per_vector(self):
+        return self.nf * self.sf
+
+    @property
+    def acc_width(self):
+        return acc_width(self.cols)
+
+    @property
+    def threshold_width(self):
+        return threshold_width(self.cols)
+
+    @property
+    def out_width(self):
+        return self.acc_width if self.thresholds == 0 else count_width(self.thresholds)
+
+
+def binarize(x):
+    """Real values to bits: 1 (+1) where ``x >= 0``, 0 (-1) where ``x < 0``."""
+    return (np.asarray(x) >= 0).astype(np.uint8)
+
+
+def pack_bits(bits):
+    """Rows of bits (..., n) to Python ints, element j at bit j."""
+    bits = np.asarray(bits, dtype=np.uint8)
+    flat = bits.reshape(-1, bits.shape[-1])
+    out = [int("".join("1" if b else "0" for b in row[::-1]) or "0", 2) for row in flat]
+    return np.array(out, dtype=object).reshape(bits.shape[:-1])
+
+
+def unpack_bits(words, n):
+    """Python ints to rows of ``n`` bits (element j from bit j)."""
+    words = np.asarray(words, dtype=object)
+    flat = [[(int(w) >> j) & 1 for j in range(n)] for w in words.reshape(-1)]
+    return np.array(flat, dtype=np.uint8).reshape(words.shape + (n,))
+
+
+def popcount(bits):
+    """Number of ones along the last axis."""
+    return np.asarray(bits, dtype=np.int64).sum(axis=-1)
+
+
+def xnor_dot(a_bits, w_bits):
+    """±1 dot products of bit vectors (last axis), broadcasting: ``2*popcount(xnor) - n``."""
+    a = np.asarray(a_bits, dtype=np.int64)
+    w = np.asarray(w_bits, dtype=np.int64)
+    n = a.shape[-1]
+    if w.shape[-1] != n:
+        raise ValueError(f"vectors of {n} and {w.shape[-1]} bits")
+    agree = (a == w).astype(np.int64).sum(axis=-1)
+    return 2 * agree - n
+
+
+def threshold(acc, thresholds, invert=None):
+    """FINN multi-threshold activation.
+
+    ``acc`` (..., H); ``thresholds`` (H, k) sorted along k; ``invert`` (H,) booleans.
+    Returns the number of thresholds met by ``s * acc`` (``s = -1`` where inverted).
+    """
+    acc = np.asarray(acc, dtype=np.int64)
+    t = np.asarray(thresholds, dtype=np.int64)
+    if t.ndim != 2 or t.shape[0] != acc.shape[-1]:
+        raise ValueError(f"thresholds must have shape ({acc.shape[-1]}, k), not {t.shape}")
+    if np.any(np.diff(t, axis=1) < 0):
+        raise ValueError("thresholds must be sorted (non-decreasing) for every neuron")
+    s = np.where(np.asarray(invert, dtype=bool), -1, 1) if invert is not None else 1
+    val = acc * s
+    return (val[..., None] >= t).sum(axis=-1)
+
+
+def fold_batchnorm(gamma, beta, mean, var, *, eps=1e-5, bias=None, levels=1, length=None):
+    """Fold ``BN(acc + bias)`` followed by a quantizer into integer thresholds (FINN).
+
+    With ``y = gamma * (acc + bias - mean) / sqrt(var + eps) + beta``, a binary activation
+    (``levels=1``) is ``y >= 0``; a ``levels``-threshold activation counts the ``y >= j``
+    for ``j = 0 .. levels-1``. For an integer ``acc`` and ``gamma > 0``, ``y >= j`` holds iff
+    ``acc >= ceil(tau_j)``; for ``gamma < 0`` iff ``-acc >= ceil(-tau_j)``, an inverted neuron;
+    for ``gamma == 0`` the answer is constant and the threshold is set past the range
+    ``[-length, length]`` (given ``length``).
+
+    Returns ``(thresholds (H, levels) int64, invert (H,) bool)``.
+    """
+    gamma, beta, mean, var = (np.asarray(v, dtype=np.float64) for v in (gamma, beta, mean, var))
+    bias = np.zeros_like(mean) if bias is None else np.asarray(bias, dtype=np.float64)
+    for name, v in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var),
+                    ("bias", bias)):
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"batch-norm {name} holds NaN or infinite values")
+    if np.any(var < 0):
+        raise ValueError("batch-norm variances must be >= 0")
+    sigma = np.sqrt(var + eps)
+    h = gamma.shape[0]
+    lim = None if length is None else length + 1
+    t = np.zeros((h, levels), dtype=np.int64)
+    invert = gamma < 0
+    for i in range(h):
+        for j in range(levels):
+            if gamma[i] == 0:
+                met = beta[i] >= j
+                if lim is None:
+                    raise ValueError("a zero batch-norm scale needs length= for its threshold")
+                t[i, j] = -lim if met else lim
+                continue
+            with np.errstate(over="ignore"):
+                tau = (j - beta[i]) * sigma[i] / gamma[i] + mean[i] - bias[i]
+            tau = -tau if invert[i] else tau
+            if lim is not None and (not math.isfinite(tau) or abs(tau) > lim):
+                # A tiny scale puts the threshold past any accumulator value: clamp first.
+                t[i, j] = lim if tau > 0 else -lim
+            elif not math.isfinite(tau):
+                raise ValueError("a vanishing batch-norm scale needs length= for its threshold")
+            else:
+                t[i, j] = math.ceil(tau)
+    return t, invert
+
+
+def _wrap(v, width):
+    half = 1 << (width - 1)
+    return ((v + half) % (1 << width)) - half
+
+
+def xnor_stream_golden(params, a, w, length, first, last):
+    """What :class:`XnorPopcount` outputs for a stream of chunks (words, lengths, flags).
+
+    Matches and valid-bit counts accumulate in ``count_width(max_length)``-bit registers and
+    the dot is ``2 * matches - bits`` in ``acc_width(max_length)`` bits; both wrap, as the
+    hardware does, only past ``max_length``.
+    """
+    n = params.n
+    cw = count_width(params.max_length)
+    matches = total = 0
+    out = []
+    for aw, ww, ln, f, la in zip(a, w, length, first, last):
+        ln = int(ln)
+        if not 0 <= ln <= n:
+            raise ValueError(f"chunk length must be between 0 and {n}, not {ln}")
+        agree = ~(int(aw) ^ int(ww)) & ((1 << ln) - 1)
+        pc = bin(agree).count("1")
+        matches = (pc + (0 if f else matches)) % (1 << cw)
+        total = (ln + (0 if f else total)) % (1 << cw)
+        if la:
+            out.append(_wrap(2 * matches - total, acc_width(params.max_length)))
+    return np.array(out, dtype=np.int64)
+
+
+def bmvu_golden(params, weights, x_bits, thresholds=None, invert=None):
+    """What the BinaryMVU outputs for each input vector.
+
+    ``weights`` (H, W) bits, ``x_bits`` (V, W) bits; thresholds (H, k) and invert (H,) when
+    ``params.thresholds > 0``. Returns (V, H) dot products or activation counts.
+    """
+    w = np.asarray(weights)
+    x = np.asarray(x_bits)
+    if w.shape != (params.rows, params.cols):
+        raise ValueError(f"weights must have shape ({params.rows}, {params.cols}), "
+                         f"not {w.shape}")
+    if x.ndim != 2 or x.shape[1] != params.cols:
+        raise ValueError(f"inputs must have shape (vectors, {params.cols}), not {x.shape}")
+    for name, bits in (("weights", w), ("inputs", x)):
+        if not np.isin(bits, (0, 1)).all():
+            raise ValueError(f"{name} must be bits (0 for -1, 1 for +1)")
+    # The ±1 matrix product equals 2 * popcount(xnor) - W, without a V x H x W temporary.
+    dots = (2 * x.astype(np.int64) - 1) @ (2 * w.astype(np.int64) - 1).T
+    if params.thresholds == 0:
+        return dots
+    t = np.asarray(thresholds)
+    if t.shape != (params.rows, params.thresholds):
+        raise ValueError(f"thresholds must have shape ({params.rows}, {params.thresholds}), "
+                         f"not {t.shape}")
+    return threshold(dots, t, invert)
