@@ -168,7 +168,7 @@ def cmd_test(args):
     if args.jobs and args.jobs > 1:
         cmd += ["-n", str(args.jobs), "--dist", "loadgroup"]
     if args.unit:
-        cmd += ["-m", args.unit]
+        cmd += ["-m", get_unit(args.unit).marker]
     if args.k:
         cmd += ["-k", args.k]
     print("running:", " ".join(cmd), flush=True)

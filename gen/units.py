@@ -4,8 +4,9 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..golden import LFSRParams, MACParams
-from ..golden.binary import PopcountParams, XnorParams
+from ..golden.binary import BMVUParams, PopcountParams, XnorParams
 from ..hw import LFSR, FixedPointMAC
+from ..hw.bmvu import BinaryMVU
 from ..hw.popcount import Popcount, XnorPopcount
 
 __all__ = ["Unit", "UNITS", "get_unit", "parse_params", "UsageError"]
@@ -22,6 +23,7 @@ class Unit:
     params_cls: type
     component: type
     top: str
+    marker: str  # the pytest marker of the unit's tests (``lowbit test UNIT``)
 
     def fields(self):
         return dataclasses.fields(self.params_cls)
@@ -32,13 +34,15 @@ class Unit:
 
 UNITS = {
     "mac": Unit("mac", "fixed-point multiply-accumulate with stochastic rounding (Gupta 2015)",
-                MACParams, FixedPointMAC, "lowbit_mac"),
+                MACParams, FixedPointMAC, "lowbit_mac", "mac"),
     "lfsr": Unit("lfsr", "leap-forward maximal-length LFSR (XAPP052 taps)",
-                 LFSRParams, LFSR, "lowbit_lfsr"),
+                 LFSRParams, LFSR, "lowbit_lfsr", "lfsr"),
     "popcount": Unit("popcount", "pipelined popcount of any width (compressor tree)",
-                     PopcountParams, Popcount, "lowbit_popcount"),
+                     PopcountParams, Popcount, "lowbit_popcount", "binary"),
     "xnor": Unit("xnor", "XNOR-popcount binary dot product over N-bit chunks (BinaryNet)",
-                 XnorParams, XnorPopcount, "lowbit_xnor"),
+                 XnorParams, XnorPopcount, "lowbit_xnor", "binary"),
+    "bmvu": Unit("bmvu", "binary matrix-vector-threshold unit, PE x SIMD (FINN MVTU)",
+                 BMVUParams, BinaryMVU, "lowbit_bmvu", "binary"),
 }
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "PopcountParams", "XnorParams", "BMVUParams", "MAX_N", "binarize", "pack_bits",
     "unpack_bits", "popcount", "xnor_dot", "threshold", "fold_batchnorm", "bmvu_golden",
     "acc_width", "count_width", "threshold_width", "xnor_stream_golden", "POPCOUNT_STYLES",
+    "bmvu_images",
 ]
 
 #: Widest popcount / chunk / SIMD the generator accepts.
@@ -295,6 +296,56 @@ def xnor_stream_golden(params, a, w, length, first, last):
         if la:
             out.append(_wrap(2 * matches - total, acc_width(params.max_length)))
     return np.array(out, dtype=np.int64)
+
+
+def bmvu_images(params, weights, thresholds=None, invert=None):
+    """The BinaryMVU's memory images: ``(weight words, threshold words)`` as Python ints.
+
+    Weight word ``nf * sf_count + s``: for lane ``p`` (row ``nf * pe + p``), bits
+    ``[p*simd, (p+1)*simd)`` hold columns ``s*simd ..``; padding rows and columns are 0.
+    Threshold word ``nf``: per lane, ``k`` thresholds of ``threshold_width`` bits (two's
+    complement) then the invert bit.
+    """
+    p = params
+    w = np.asarray(weights)
+    if w.shape != (p.rows, p.cols):
+        raise ValueError(f"weights must have shape ({p.rows}, {p.cols}), not {w.shape}")
+    wpad = np.zeros((p.nf * p.pe, p.sf * p.simd), dtype=np.uint8)
+    wpad[:p.rows, :p.cols] = w
+    words = []
+    for f in range(p.nf):
+        for s in range(p.sf):
+            word = 0
+            for lane in range(p.pe):
+                chunk = wpad[f * p.pe + lane, s * p.simd:(s + 1) * p.simd]
+                word |= int(pack_bits(chunk)) << (lane * p.simd)
+            words.append(word)
+    if p.thresholds == 0:
+        return words, []
+    t = np.asarray(thresholds, dtype=np.int64)
+    if t.shape != (p.rows, p.thresholds):
+        raise ValueError(f"thresholds must have shape ({p.rows}, {p.thresholds}), not {t.shape}")
+    if np.any(np.diff(t, axis=1) < 0):
+        raise ValueError("thresholds must be sorted (non-decreasing) for every neuron")
+    inv = np.zeros(p.rows, dtype=bool) if invert is None else np.asarray(invert, dtype=bool)
+    tw = p.threshold_width
+    lo, hi = -(1 << (tw - 1)), (1 << (tw - 1)) - 1
+    if t.min(initial=0) < lo or t.max(initial=0) > hi:
+        raise ValueError(f"thresholds must lie in [{lo}, {hi}] for cols = {p.cols}")
+    lane_w = p.thresholds * tw + 1
+    t_words = []
+    for f in range(p.nf):
+        word = 0
+        for lane in range(p.pe):
+            r = f * p.pe + lane
+            if r >= p.rows:
+                continue
+            bits = sum((int(t[r, i]) & ((1 << tw) - 1)) << (i * tw)
+                       for i in range(p.thresholds))
+            bits |= int(inv[r]) << (p.thresholds * tw)
+            word |= bits << (lane * lane_w)
+        t_words.append(word)
+    return words, t_words
 
 
 def bmvu_golden(params, weights, x_bits, thresholds=None, invert=None):

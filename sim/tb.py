@@ -7,6 +7,7 @@ Run by :func:`lowbit.sim.runner.run_testbench`, never imported by pytest itself.
     with seeded idle cycles; stream ``out`` gets seeded back-pressure on ``<out>__ready``.
     Records each output payload, the cycle it was taken, the cycle each input beat was
     accepted, and the first cycle with back-pressure (latency is exact before it).
+    An optional ``preload`` (per-cycle values for load ports) runs first.
 ``cycles``
     Per-cycle values for input ports; every named output port is sampled every cycle.
 
@@ -50,6 +51,18 @@ async def _reset(dut, clock):
     dut.rst.value = 0
 
 
+async def _preload(dut, preload, clock):
+    """Drive per-cycle values (memory load ports) before the stream starts, then zero them."""
+    if not preload:
+        return
+    for c in range(preload["n"]):
+        for name, values in preload["drive"].items():
+            getattr(dut, name).value = values[c]
+        await clock.rise()
+    for name in preload["drive"]:
+        getattr(dut, name).value = 0
+
+
 async def _stream(dut, spec, clock):
     rng = random.Random(spec.get("seed", 1))
     beats = spec["beats"]
@@ -65,6 +78,7 @@ async def _stream(dut, spec, clock):
     i_payload.value = 0
     o_ready.value = 1
     await _reset(dut, clock)
+    await _preload(dut, spec.get("preload"), clock)
 
     outs, out_cycles, in_cycles = [], [], []
     first_stall = None

@@ -4,6 +4,7 @@ lowbit.sim.lint (one place, each with its reason)."""
 import pytest
 from lowbit.gen import generated
 from lowbit.golden import LFSRParams, MACParams
+from lowbit.golden.binary import BMVUParams, PopcountParams, XnorParams
 from lowbit.sim.lint import WAIVERS, lint
 
 from .test_mac_sim import SWEEP
@@ -20,6 +21,21 @@ def test_mac_lint_clean(overrides):
 @pytest.mark.parametrize("width,r_bits", [(3, 1), (16, 8), (64, 16)])
 def test_lfsr_lint_clean(width, r_bits):
     gen_dir, man = generated("lfsr", LFSRParams(width=width, r_bits=r_bits))
+    assert lint(gen_dir / man["verilog"]) == []
+
+
+BINARY = [("popcount", PopcountParams(n=100, spacing=3)),
+          ("popcount", PopcountParams(n=7, spacing=0)),
+          ("popcount", PopcountParams(n=64, style="plain")),
+          ("xnor", XnorParams(n=33, max_length=200, spacing=1)),
+          ("bmvu", BMVUParams(rows=10, cols=100, pe=3, simd=7, thresholds=3)),
+          ("bmvu", BMVUParams(rows=5, cols=37, pe=2, simd=5, thresholds=0, spacing=0))]
+
+
+@pytest.mark.parametrize("unit,params", BINARY, ids=[f"{u}-{i}" for i, (u, _) in
+                                                     enumerate(BINARY)])
+def test_binary_units_lint_clean(unit, params):
+    gen_dir, man = generated(unit, params)
     assert lint(gen_dir / man["verilog"]) == []
 
 

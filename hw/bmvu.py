@@ -1,0 +1,177 @@
+"""FINN-class binary matrix-vector-threshold unit (Umuroglu et al., FPGA 2017; SPEC section 4)."""
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.binary import count_width
+from .arith import delay
+from .popcount import popcount_tree, tree_latency
+
+__all__ = ["BinaryMVU"]
+
+
+class BinaryMVU(wiring.Component):
+    """PE neurons x SIMD input bits per cycle, weights and thresholds in on-chip memories.
+
+    A vector of ``cols`` bits arrives as ``sf = ceil(cols/simd)`` chunks; the unit keeps it in
+    an input buffer and runs ``nf = ceil(rows/pe)`` neuron folds over it, one chunk per cycle:
+    ``nf * sf`` cycles a vector, one output beat (``pe`` lanes) per fold. Columns past
+    ``cols`` in the last chunk are masked; lanes past ``rows`` in the last fold are
+    don't-care.
+
+    Parameters
+    ----------
+    params : lowbit.golden.binary.BMVUParams
+
+    Members
+    -------
+    i : In(stream.Signature(simd))
+        Input chunks, element ``j`` of chunk ``s`` is column ``s * simd + j`` (bit 1 = +1).
+    o : Out(stream.Signature(StructLayout({"lane0": ..., "lane<pe-1>": ...})))
+        Per fold, each lane's dot product (``thresholds = 0``, signed) or the number of
+        thresholds it meets.
+    w_addr, w_data, w_en : In
+        Weight memory write port: word ``nf * sf + s`` holds chunk ``s`` of the rows of fold
+        ``nf``, lane ``p`` in bits ``[p*simd, (p+1)*simd)``
+        (:func:`lowbit.golden.binary.bmvu_images` builds the image).
+    t_addr, t_data, t_en : In
+        Threshold memory write port (``thresholds > 0``): word ``nf`` holds, per lane, ``k``
+        thresholds of ``threshold_width`` bits then one invert bit.
+
+    Latency and throughput
+    ----------------------
+    One chunk per cycle; a fold's result appears :attr:`latency` cycles after its last chunk
+    is processed (the weight read, the popcount tree, the accumulator).
+    """
+
+    def __init__(self, params):
+        self.params = params
+        p = params
+        lane = signed(p.acc_width) if p.thresholds == 0 else count_width(p.thresholds)
+        self._out = data.StructLayout({f"lane{j}": lane for j in range(p.pe)})
+        ports = {
+            "i": In(stream.Signature(p.simd)),
+            "o": Out(stream.Signature(self._out)),
+            "w_addr": In(max(1, (p.nf * p.sf - 1).bit_length())),
+            "w_data": In(p.pe * p.simd),
+            "w_en": In(1),
+        }
+        if p.thresholds:
+            ports.update({
+                "t_addr": In(max(1, (p.nf - 1).bit_length())),
+                "t_data": In(p.pe * self.threshold_lane_width),
+                "t_en": In(1),
+            })
+        super().__init__(ports)
+
+    @property
+    def threshold_lane_width(self):
+        p = self.params
+        return p.thresholds * p.threshold_width + 1
+
+    @property
+    def latency(self):
+        return tree_latency(self.params.simd, self.params.spacing) + 2
+
+    @property
+    def widths(self):
+        p = self.params
+        return {"nf": p.nf, "sf": p.sf, "cycles_per_vector": p.cycles_per_vector,
+                "acc": p.acc_width, "threshold": p.threshold_width, "lane": p.out_width}
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        ce = Signal()
+        m.d.comb += ce.eq(self.o.ready | ~self.o.valid)
+
+        m.submodules.wmem = wmem = memory.Memory(shape=p.pe * p.simd, depth=p.nf * p.sf,
+                                                 init=[])
+        m.submodules.xbuf = xbuf = memory.Memory(shape=p.simd, depth=p.sf, init=[])
+        wr = wmem.write_port()
+        m.d.comb += [wr.addr.eq(self.w_addr), wr.data.eq(self.w_data), wr.en.eq(self.w_en)]
+
+        # Stage A: fold counters; a step fires when its chunk is available.
+        nf = Signal(range(p.nf))
+        sf = Signal(range(p.sf))
+        waddr = Signal(range(p.nf * p.sf))
+        fresh = nf == 0  # fold 0 takes chunks from the stream, later folds from the buffer
+        fire = Signal()
+        m.d.comb += [fire.eq(ce & (~fresh | self.i.valid)), self.i.ready.eq(ce & fresh)]
+        with m.If(fire):
+            m.d.sync += [sf.eq(Mux(sf == p.sf - 1, 0, sf + 1)),
+                         waddr.eq(Mux(waddr == p.nf * p.sf - 1, 0, waddr + 1))]
+            with m.If(sf == p.sf - 1):
+                m.d.sync += nf.eq(Mux(nf == p.nf - 1, 0, nf + 1))
+
+        xw = xbuf.write_port()
+        m.d.comb += [xw.addr.eq(sf), xw.data.eq(self.i.payload), xw.en.eq(fire & fresh)]
+        xr = xbuf.read_port()
+        wrd = wmem.read_port()
+        m.d.comb += [xr.addr.eq(sf), xr.en.eq(ce), wrd.addr.eq(waddr), wrd.en.eq(ce)]
+
+        # Stage B: weights and the chunk (this cycle's input, or the buffered copy).
+        def reg(value, name, reset_less=True):
+            return delay(m, ce, value, 1, name=name, reset_less=reset_less)
+
+        v_b = reg(fire, "valid_b", reset_less=False)
+        fresh_b = reg(fresh, "fresh_b")
+        first_b = reg(sf == 0, "first_b")
+        last_b = reg(sf == p.sf - 1, "last_b")
+        nf_b = reg(nf, "nf_b")
+        x_in = reg(self.i.payload, "x_in")
+        x = Signal(p.simd)
+        m.d.comb += x.eq(Mux(fresh_b, x_in, xr.data))
+        tail = p.cols - (p.sf - 1) * p.simd  # valid columns of the last chunk
+        mask = Mux(last_b, Const((1 << tail) - 1, p.simd), Const((1 << p.simd) - 1, p.simd))
+
+        counts = []
+        for j in range(p.pe):
+            agree = Signal(p.simd, name=f"agree{j}")
+            m.d.comb += agree.eq(~(x ^ wrd.data[j * p.simd:(j + 1) * p.simd]) & mask)
+            count, lat = popcount_tree(m, ce, agree, p.spacing, name=f"pe{j}")
+            counts.append(count)
+        v_c = delay(m, ce, v_b, lat, name="valid_c", reset_less=False)
+        first_c = delay(m, ce, first_b, lat, name="first_c")
+        last_c = delay(m, ce, last_b, lat, name="last_c")
+        nf_c = delay(m, ce, nf_b, lat, name="nf_c")
+
+        # Stage C: per-lane match counts over the folds' chunks; a result on the last chunk.
+        done = Signal()
+        matches = [Signal(count_width(p.cols), name=f"matches{j}") for j in range(p.pe)]
+        with m.If(ce):
+            m.d.sync += done.eq(v_c & last_c)
+            with m.If(v_c):
+                for j in range(p.pe):
+                    m.d.sync += matches[j].eq(Mux(first_c, 0, matches[j]) + counts[j])
+        dots = []
+        for j in range(p.pe):
+            dot = Signal(signed(p.acc_width), name=f"dot{j}")
+            m.d.comb += dot.eq((matches[j] << 1) - p.cols)
+            dots.append(dot)
+
+        m.d.comb += self.o.valid.eq(done)
+        if p.thresholds == 0:
+            for j in range(p.pe):
+                m.d.comb += getattr(self.o.payload, f"lane{j}").eq(dots[j])
+            return m
+
+        # Thresholds: read with the fold number one cycle ahead of `done`.
+        m.submodules.tmem = tmem = memory.Memory(shape=p.pe * self.threshold_lane_width,
+                                                 depth=p.nf, init=[])
+        tw = tmem.write_port()
+        m.d.comb += [tw.addr.eq(self.t_addr), tw.data.eq(self.t_data), tw.en.eq(self.t_en)]
+        trd = tmem.read_port()
+        m.d.comb += [trd.addr.eq(nf_c), trd.en.eq(ce)]
+        lw, tbits = self.threshold_lane_width, p.threshold_width
+        for j in range(p.pe):
+            word = trd.data[j * lw:(j + 1) * lw]
+            invert = word[-1]
+            s = Signal(signed(p.acc_width + 1), name=f"s{j}")
+            m.d.comb += s.eq(Mux(invert, -dots[j], dots[j]))
+            met = [s >= word[i * tbits:(i + 1) * tbits].as_signed()
+                   for i in range(p.thresholds)]
+            m.d.comb += getattr(self.o.payload, f"lane{j}").eq(sum(met[1:], met[0]))
+        return m
+
