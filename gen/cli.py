@@ -77,19 +77,28 @@ def _parser():
 
     p = sub.add_parser("compare", help="run your data through the RTL and the golden model",
                        description="Feed FILE.npy through the RTL simulation and the golden "
-                                   "model; report mismatches and the error against exact "
-                                   "arithmetic. For mac: shape (n, 2) pairs (a, b), summed "
+                                   "model; report mismatches (and for mac the error against "
+                                   "exact arithmetic). mac: shape (n, 2) pairs (a, b), summed "
                                    "--terms at a time, or (m, k, 2) for m dot products of "
                                    "length k; floats are quantized to the input formats, "
-                                   "integers are raw codes.")
+                                   "integers are raw codes. popcount: (words, n) bits. xnor: "
+                                   "(vectors, 2, L) bit pairs. bmvu: (vectors, cols) bits with "
+                                   "--weights and --thresholds. Bits are 0/1 (0 is -1); real "
+                                   "numbers are binarized (x >= 0 is +1).")
     p.add_argument("unit", choices=units, help="the unit to compare")
     p.add_argument("--input", required=True, type=Path, metavar="FILE.npy", help="input data")
     _add_params(p)
     p.add_argument("--terms", type=int, default=None,
-                   help="terms per sum for (n, 2) input (default 1)")
-    p.add_argument("--quantize", default="nearest",
+                   help="mac: terms per sum for (n, 2) input (default 1)")
+    p.add_argument("--quantize", default=None,
                    choices=("truncate", "nearest", "nearest_even"),
-                   help="rounding used to quantize float input (default: nearest)")
+                   help="mac: rounding used to quantize float input (default: nearest)")
+    p.add_argument("--weights", type=Path, metavar="FILE.npy",
+                   help="bmvu: weight bits, shape (rows, cols)")
+    p.add_argument("--thresholds", type=Path, metavar="FILE.npy",
+                   help="bmvu: sorted integer thresholds, shape (rows, k)")
+    p.add_argument("--invert", type=Path, metavar="FILE.npy",
+                   help="bmvu: per-row invert flags (negative batch-norm scale), shape (rows,)")
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
                    help="HDL simulator (default: verilator)")
     p.add_argument("--seed", type=int, default=1, help="seed for idle/back-pressure cycles")
@@ -190,27 +199,40 @@ def cmd_synth(args):
     return 0
 
 
+#: compare options that only some units take
+_UNIT_OPTIONS = {"terms": {"mac"}, "quantize": {"mac"}, "weights": {"bmvu"},
+                 "thresholds": {"bmvu"}, "invert": {"bmvu"}}
+
+
 def cmd_compare(args):
-    from .compare import compare_mac, load_array
+    from .compare import COMPARE, load_array
 
     unit = get_unit(args.unit)
-    if unit.name != "mac":
-        raise UsageError(f"compare is available for: mac, not {unit.name!r}")
+    if unit.name not in COMPARE:
+        raise UsageError(f"compare is available for: {', '.join(COMPARE)}, not {unit.name!r}")
+    for opt, units in _UNIT_OPTIONS.items():
+        value = getattr(args, opt)
+        if value is not None and unit.name not in units:
+            raise UsageError(f"--{opt} applies to {', '.join(sorted(units))}, not {unit.name}")
     params = parse_params(unit, args.param)
     arr = load_array(args.input)
-    report = compare_mac(params, arr, terms=args.terms, sim=args.sim, seed=args.seed,
-                         quantize_mode=args.quantize)
-    e = report["error_vs_exact_eps"]
-    print(f"mac {params.fmt_a} x {params.fmt_b} -> {params.fmt_o}, {params.rounding} rounding, "
-          f"{report['results']} results of {report['terms_per_result']} term(s), "
-          f"simulator {report['simulator']}")
+    extra = {name: load_array(getattr(args, name), option=f"--{name}")
+             for name in ("weights", "thresholds", "invert") if getattr(args, name)}
+    report = COMPARE[unit.name](params, arr, terms=args.terms, sim=args.sim, seed=args.seed,
+                                quantize_mode=args.quantize or "nearest", **extra)
+    print(f"{unit.name}: {report['results']} results through the RTL ({report['simulator']}) "
+          f"and the golden model")
     print(f"  RTL vs golden mismatches: {report['mismatches_rtl_vs_golden']}")
     for m in report["first_mismatches"]:
         print("    ", m)
-    print(f"  error vs exact arithmetic (output eps): mean {e['mean']:+.4f}, "
-          f"std {e['std']:.4f}, max |err| {e['max_abs']:.4f}")
-    print(f"  saturated results: {report['output_overflow']}; inputs saturated when "
-          f"quantizing: {report['input_overflow_when_quantizing']}")
+    if unit.name == "mac":
+        e = report["error_vs_exact_eps"]
+        print(f"  {params.fmt_a} x {params.fmt_b} -> {params.fmt_o}, {params.rounding} rounding, "
+              f"{report['terms_per_result']} term(s) per result")
+        print(f"  error vs exact arithmetic (output eps): mean {e['mean']:+.4f}, "
+              f"std {e['std']:.4f}, max |err| {e['max_abs']:.4f}")
+        print(f"  saturated results: {report['output_overflow']}; inputs saturated when "
+              f"quantizing: {report['input_overflow_when_quantizing']}")
     if args.output:
         _write_json(args.output, report)
         print(f"wrote {args.output}")

@@ -1,28 +1,33 @@
 """``lowbit compare``: a user's data through the RTL simulation and the golden model."""
 
+import dataclasses
 from fractions import Fraction
 
 import numpy as np
 
 from ..golden import quantize
+from ..golden.binary import binarize, bmvu_golden, bmvu_images, xnor_stream_golden
+from ..sim.binary import XnorVectors, run_bmvu, run_popcount, run_xnor
 from ..sim.mac import MacVectors, run_mac, score_mac
+from ..sim.score import compare_results
 from .build import generated
 from .units import UsageError
 
-__all__ = ["load_array", "compare_mac"]
+__all__ = ["load_array", "compare_mac", "compare_popcount", "compare_xnor", "compare_bmvu",
+           "COMPARE"]
 
 
-def load_array(path):
-    """Load a ``.npy`` file, or raise UsageError naming the file and the reason."""
+def load_array(path, option="--input"):
+    """Load a ``.npy`` file, or raise UsageError naming the option, the file and the reason."""
     try:
         arr = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise UsageError(f"cannot read --input {path}: no such file") from None
+        raise UsageError(f"cannot read {option} {path}: no such file") from None
     except (OSError, ValueError, EOFError) as exc:
-        raise UsageError(f"cannot read --input {path}: not a readable .npy array ({exc})") \
+        raise UsageError(f"cannot read {option} {path}: not a readable .npy array ({exc})") \
             from None
     if not isinstance(arr, np.ndarray):
-        raise UsageError(f"--input {path} holds an archive, not one array")
+        raise UsageError(f"{option} {path} holds an archive, not one array")
     return arr
 
 
@@ -43,7 +48,8 @@ def _codes(column, fmt, name, quantize_mode):
     raise UsageError(f"--input must hold integers or floats, not {column.dtype}")
 
 
-def compare_mac(params, arr, *, terms=None, sim="verilator", seed=1, quantize_mode="nearest"):
+def compare_mac(params, arr, *, terms=None, sim="verilator", seed=1, quantize_mode="nearest",
+                **_):
     """Run the user's operand pairs through the MAC RTL and golden model.
 
     ``arr`` is ``(n, 2)``: n pairs (a, b), summed ``terms`` at a time (default 1: n products);
@@ -98,3 +104,93 @@ def compare_mac(params, arr, *, terms=None, sim="verilator", seed=1, quantize_mo
         "simulator": sim,
     }
     return report
+
+
+def _bits(arr, what):
+    """0/1 integers or booleans as they are; real numbers binarized (x >= 0 is +1)."""
+    if arr.dtype == bool or np.issubdtype(arr.dtype, np.integer):
+        if not np.isin(arr, (0, 1)).all():
+            raise UsageError(f"{what} must hold bits 0 (-1) and 1 (+1), or real numbers to "
+                             f"binarize; found values {sorted(set(np.unique(arr)) - {0, 1})[:5]}")
+        return arr.astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            raise UsageError(f"{what} holds NaN or infinite values")
+        return binarize(arr)
+    raise UsageError(f"{what} must hold integers, booleans or floats, not {arr.dtype}")
+
+
+def _summary(unit, params, got, want, resp, sim, extra=None):
+    mism = compare_results([int(g) for g in got], [int(w) for w in want], resp)
+    return {"unit": unit, "params": dataclasses.asdict(params), "results": len(want),
+            "mismatches_rtl_vs_golden": len(mism), "first_mismatches": mism[:5],
+            "rtl_values": [int(g) for g in got], "cycles": resp["cycles"], "simulator": sim,
+            **(extra or {})}
+
+
+def compare_popcount(params, arr, *, sim="verilator", seed=1, **_):
+    """``arr`` (V, n): V words of n bits."""
+    if arr.ndim != 2 or arr.shape[1] != params.n or arr.shape[0] == 0:
+        raise UsageError(f"--input for popcount must have shape (words, n={params.n}), "
+                         f"not {arr.shape}")
+    bits = _bits(arr, "--input")
+    words = [sum(int(b) << j for j, b in enumerate(row)) for row in bits]
+    gen_dir, man = generated("popcount", params)
+    got, resp = run_popcount(gen_dir, man, words, sim=sim, seed=seed)
+    return _summary("popcount", params, got, bits.sum(axis=1), resp, sim)
+
+
+def compare_xnor(params, arr, *, sim="verilator", seed=1, **_):
+    """``arr`` (V, 2, L): V pairs (activations, weights) of L <= max_length bits."""
+    if arr.ndim != 3 or arr.shape[1] != 2 or not 1 <= arr.shape[2] <= params.max_length \
+            or arr.shape[0] == 0:
+        raise UsageError(f"--input for xnor must have shape (vectors, 2, L) with "
+                         f"1 <= L <= max_length={params.max_length}, not {arr.shape}")
+    bits = _bits(arr, "--input")
+    v = XnorVectors()
+    for a, w in bits:
+        v.add_vector("user", a, w, params.n)
+    gen_dir, man = generated("xnor", params)
+    got, resp = run_xnor(gen_dir, man, v, sim=sim, seed=seed)
+    want = xnor_stream_golden(params, v.a, v.w, v.length, v.first, v.last)
+    return _summary("xnor", params, got, want, resp, sim)
+
+
+def compare_bmvu(params, arr, *, weights=None, thresholds=None, invert=None,
+                 sim="verilator", seed=1, **_):
+    """``arr`` (V, cols) input vectors; ``weights`` (rows, cols); ``thresholds`` (rows, k)
+    and optional ``invert`` (rows,) when the unit has thresholds."""
+    if arr.ndim != 2 or arr.shape[1] != params.cols or arr.shape[0] == 0:
+        raise UsageError(f"--input for bmvu must have shape (vectors, cols={params.cols}), "
+                         f"not {arr.shape}")
+    if weights is None:
+        raise UsageError("bmvu needs --weights FILE.npy of shape (rows, cols)")
+    if weights.shape != (params.rows, params.cols):
+        raise UsageError(f"--weights must have shape (rows={params.rows}, "
+                         f"cols={params.cols}), not {weights.shape}")
+    x, w = _bits(arr, "--input"), _bits(weights, "--weights")
+    if params.thresholds:
+        if thresholds is None:
+            raise UsageError(f"bmvu with thresholds={params.thresholds} needs --thresholds "
+                             f"FILE.npy of shape (rows, {params.thresholds})")
+        if not np.issubdtype(thresholds.dtype, np.integer):
+            raise UsageError(f"--thresholds must hold integers, not {thresholds.dtype}")
+        if invert is not None and invert.shape != (params.rows,):
+            raise UsageError(f"--invert must have shape (rows={params.rows},), "
+                             f"not {invert.shape}")
+        try:
+            bmvu_images(params, w, thresholds, invert)
+        except ValueError as exc:
+            raise UsageError(f"--thresholds: {exc}") from None
+    elif thresholds is not None:
+        raise UsageError("--thresholds given, but the unit has thresholds=0 (raw dot products)")
+    gen_dir, man = generated("bmvu", params)
+    got, resp = run_bmvu(gen_dir, man, params, w, x, thresholds, invert, sim=sim, seed=seed)
+    want = bmvu_golden(params, w, x, thresholds, invert)
+    flat_got = got.reshape(-1) if got is not None else np.array(resp["out"])
+    return _summary("bmvu", params, flat_got, want.reshape(-1), resp, sim,
+                    {"shape": list(want.shape)})
+
+
+COMPARE = {"mac": compare_mac, "popcount": compare_popcount, "xnor": compare_xnor,
+           "bmvu": compare_bmvu}

@@ -50,7 +50,8 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys):
     (["synth", "mac", "--board", "de0-nano"], "unknown board 'de0-nano'; choose one of: "
                                               "icebreaker, ulx3s-85f"),
     (["synth", "mac", "--target-mhz", "0"], "--target-mhz must be between 1 and 1000"),
-    (["compare", "lfsr", "--input", "x.npy"], "compare is available for: mac"),
+    (["compare", "lfsr", "--input", "x.npy"],
+     "compare is available for: mac, popcount, xnor, bmvu"),
 ])
 def test_bad_input_one_message_exit_2_nothing_written(argv, message, tmp_path, capsys,
                                                       monkeypatch):
