@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..sim.runner import SIMULATORS
 from .units import UNITS, UsageError, get_unit, parse_params
 
 __all__ = ["main"]
@@ -23,6 +24,12 @@ PARAM_HELP = ("unit parameter as key=value; repeat for several (see 'lowbit list
 def _add_params(p):
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help=PARAM_HELP)
+
+
+def _add_sim(p):
+    p.add_argument("--sim", choices=SIMULATORS, default="verilator",
+                   help="HDL simulator (default: verilator; icarus needs 'apt-get install "
+                        "iverilog')")
 
 
 def _parser():
@@ -53,9 +60,7 @@ def _parser():
                                    "against the golden models, over parameter sweeps) with "
                                    "pytest; UNIT restricts it to one unit's tests.")
     p.add_argument("unit", nargs="?", choices=units, help="only this unit's tests")
-    p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
-                   help="HDL simulator (default: verilator; icarus needs 'apt-get install "
-                        "iverilog')")
+    _add_sim(p)
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                    help="parallel pytest workers (default: number of CPUs)")
     p.add_argument("-k", metavar="EXPR", help="pytest -k expression to select tests")
@@ -99,8 +104,7 @@ def _parser():
                    help="bmvu: sorted integer thresholds, shape (rows, k)")
     p.add_argument("--invert", type=Path, metavar="FILE.npy",
                    help="bmvu: per-row invert flags (negative batch-norm scale), shape (rows,)")
-    p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
-                   help="HDL simulator (default: verilator)")
+    _add_sim(p)
     p.add_argument("--seed", type=int, default=1, help="seed for idle/back-pressure cycles")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="also write the full report, RTL values included, as JSON here")
@@ -113,8 +117,7 @@ def _parser():
                    help="target board (default: icebreaker)")
     p.add_argument("-o", "--output", type=Path, default=Path("demo-out"),
                    help="output directory (default: ./demo-out)")
-    p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
-                   help="HDL simulator (default: verilator)")
+    _add_sim(p)
     return parser
 
 

@@ -59,22 +59,23 @@ def test_bmvu_bad_files(tmp_path, capsys):
 @pytest.mark.binary
 def test_compare_binary_units_through_rtl(tmp_path, capsys):
     rng = np.random.default_rng(11)
-    bits = _save(tmp_path, "words.npy", rng.integers(0, 2, size=(40, 12)))
-    assert main(["compare", "popcount", "-p", "n=12", "--input", bits]) == 0
+    # Parameter sets of the simulation sweeps, so their builds are reused.
+    bits = _save(tmp_path, "words.npy", rng.integers(0, 2, size=(40, 9)))
+    assert main(["compare", "popcount", "-p", "n=9", "-p", "spacing=3", "--input", bits]) == 0
     assert "RTL vs golden mismatches: 0" in capsys.readouterr().out
 
     pairs = _save(tmp_path, "pairs.npy", rng.normal(size=(30, 2, 70)))  # binarized by sign
-    assert main(["compare", "xnor", "-p", "n=16", "-p", "max_length=100", "--input",
-                 pairs]) == 0
+    assert main(["compare", "xnor", "-p", "n=33", "-p", "max_length=200", "-p", "spacing=1",
+                 "--input", pairs]) == 0
     assert "RTL vs golden mismatches: 0" in capsys.readouterr().out
 
-    x = _save(tmp_path, "x.npy", rng.integers(0, 2, size=(25, 30)))
-    w = _save(tmp_path, "w.npy", rng.integers(0, 2, size=(6, 30)))
-    t = _save(tmp_path, "t.npy", np.sort(rng.integers(-30, 31, size=(6, 2)), axis=1))
-    inv = _save(tmp_path, "inv.npy", rng.random(6) < 0.5)
+    x = _save(tmp_path, "x.npy", rng.integers(0, 2, size=(25, 100)))
+    w = _save(tmp_path, "w.npy", rng.integers(0, 2, size=(10, 100)))
+    t = _save(tmp_path, "t.npy", np.sort(rng.integers(-100, 101, size=(10, 3)), axis=1))
+    inv = _save(tmp_path, "inv.npy", rng.random(10) < 0.5)
     report = tmp_path / "bmvu.json"
-    assert main(["compare", "bmvu", "-p", "rows=6", "-p", "cols=30", "-p", "pe=4", "-p",
-                 "simd=8", "-p", "thresholds=2", "--input", x, "--weights", w,
+    assert main(["compare", "bmvu", "-p", "rows=10", "-p", "cols=100", "-p", "pe=3", "-p",
+                 "simd=7", "-p", "thresholds=3", "--input", x, "--weights", w,
                  "--thresholds", t, "--invert", inv, "-o", str(report)]) == 0
     r = json.loads(report.read_text())
-    assert r["mismatches_rtl_vs_golden"] == 0 and r["shape"] == [25, 6]
+    assert r["mismatches_rtl_vs_golden"] == 0 and r["shape"] == [25, 10]
