@@ -1,0 +1,920 @@
+"""Winograd F(2,3) convolution: parameters, the bit-exact model, and exact stage widths.
+
+Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks" (SPEC section 3).
+"Convolution" here is what CNNs compute, correlation: ``y[i] = sum_k d[i + k] g[k]``.
+::
+
+    B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]]
+    G   = [[1,0,0],[1/2,1/2,1/2],[1/2,-1/2,1/2],[0,0,1]]        G' = 2G (integers)
+    A^T = [[1,1,1,0],[0,1,-1,-1]]
+    1-D: y' = A^T [(G' g) * (B^T d)] = 2y,              y = y' >> 1
+    2-D: Y' = A^T [(G' g G'^T) * (B^T d B)] A = 4Y,     Y = Y' >> 2
+
+The shifts are exact (the low bits of ``y'`` / ``Y'`` are zero) because ``y'`` is exactly
+twice the correlation, so the hardware needs no rounding. With ``C`` input channels the
+elementwise products are summed over channels in the transform domain and transformed back once.
+
+Stage widths
+------------
+Every stage value is, per channel, linear in the data tile ``d`` (input transform), linear in the
+filter ``g`` (filter transform), or a bilinear form ``d^T Q g`` (product and everything after
+it); channel sums add ``C`` independent copies. :func:`stage_ranges` computes the exact
+minimum and maximum of each stage over all signed ``Wd``-bit tiles and ``Wg``-bit filters:
+
+- linear: ``max = sum_i max(c_i hi, c_i lo)`` (each input at the extreme its coefficient's sign
+  asks for), the min likewise;
+- bilinear: for a fixed ``g`` the best ``d`` is the linear case again, and that maximum is
+  convex in ``g``, so it suffices to try the ``2**3`` (1-D) or ``2**9`` (2-D) corners of the
+  filter box;
+- channel stages: ``C`` times the one-channel extreme (every channel takes the same pattern).
+
+So every bound is attained, and :func:`worst_case_patterns` returns the tile and filter that
+attain it. Classical interval arithmetic, which forgets that all elements of ``M`` come from the
+same ``d`` and ``g``, is available as ``stage_ranges(..., exact=False)``; it agrees with the exact
+ranges up to the channel sum and overestimates the output transform.
+
+What the matrices give (``Wd``-bit data, ``Wg``-bit weights, signed):
+
+- input transform: ``B^T`` rows have absolute sums 2, 2, 2, 2: +1 bit in 1-D, +2 bits in 2-D
+  (``B^T d`` is +1, ``B^T d B`` +2), for every ``Wd``; the extremes are ``2 lo_d``, ``4 lo_d``.
+- filter transform: ``G'`` rows 2, 3, 3, 2: ``G' g`` is +2 bits (factor 3), ``G' g G'^T`` +4
+  bits (factor 9), for every ``Wg``.
+- product: ``Wd + Wg + 2`` bits in 1-D, ``Wd + Wg + 5`` in 2-D, one bit less than a full
+  multiplier of the transformed words, ``(Wd + 1) + (Wg + 2)`` or ``(Wd + 2) + (Wg + 4)``,
+  because the most negative times the most negative word is out of reach; the extremes are
+  ``(2 lo_d)(3 lo_g)`` in 1-D and ``(4 lo_d)(9 lo_g)`` in 2-D.
+- channel sum: exactly ``C`` times the product range, i.e. up to ``ceil(log2 C)`` more bits and
+  sometimes fewer (8-bit 2-D, C = 3: +1, not +2).
+- output transform: ``A^T`` rows have absolute sums 3, 3 (9 in 2-D), but ``y' = 2 C corr`` and
+  ``Y' = 4 C corr`` exactly, whose extremes lie inside the channel sum's: the exact output
+  transform, and its first pass ``A^T S``, need no more bits than the channel sum.
+- output: ``y = y' >> 1``, ``Y = Y' >> 2``: the direct correlation's range, ``C * taps`` times a
+  ``Wd x Wg`` product's.
+
+For 8-bit data and weights (exact; 2-D passes are ``B^T d``, ``G' g``, ``A^T S``)::
+
+                     1-D: C=1  C=3  C=16     2-D: C=1  C=3  C=16
+    input transform        9    9    9             10   10   10   (pass 1: 9)
+    filter transform      10   10   10             12   12   12   (pass 1: 10)
+    product               18   18   18             21   21   21
+    channel sum           18   20   22             21   22   25
+    output transform      18   20   22             21   22   25   (pass 1: 21 22 25)
+    output (shifted)      17   19   21             19   20   23
+
+Entrywise interval arithmetic (``exact=False``) gives the output transform 19, 21, 23 bits
+(1-D) and 23, 25, 27 bits (2-D); the rule of thumb "product + ceil(log2 C) + 2 bits (1-D),
++ 4 bits (2-D)" gives 20, 22, 24 and 25, 27, 29.
+"""
+
+import functools
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = [
+    "B_T", "G", "G_SCALED", "A_T", "MIN_WIDTH", "MAX_WIDTH", "MAX_CHANNELS", "MAX_PIPELINE",
+    "MAX_IMAGE", "FILTER_TRANSFORMS", "PADDINGS", "STAGES_1D", "STAGES_2D",
+    "transform_input_1d", "transform_input_2d", "transform_filter_1d", "transform_filter_2d",
+    "transform_output_1d", "transform_output_2d", "winograd_stages_1d", "winograd_stages_2d",
+    "winograd_1d", "winograd_1d_channels", "winograd_2d", "winograd_2d_channels",
+    "direct_1d", "direct_1d_channels", "direct_2d", "direct_2d_channels",
+    "correlate2d", "winograd_correlate2d", "output_shape",
+    "signed_width", "StageRange", "WorstCase", "stage_ranges", "direct_stage_ranges",
+    "worst_case_patterns", "check_filter_shape",
+    "Winograd1DParams", "Winograd2DParams", "Direct3x3Params", "Conv2dParams",
+]
+
+
+def _const(rows, dtype=np.int64):
+    a = np.array(rows, dtype=dtype)
+    a.flags.writeable = False
+    return a
+
+
+#: The F(2,3) matrices exactly as in SPEC section 3 (G holds halves, exact in float64).
+B_T = _const([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
+G = _const([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
+A_T = _const([[1, 1, 1, 0], [0, 1, -1, -1]])
+#: G' = 2G, all integers: the filter transform the hardware computes.
+G_SCALED = _const([[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]])
+
+MIN_WIDTH, MAX_WIDTH = 2, 16
+MAX_CHANNELS = 1024
+MAX_PIPELINE = 6
+MAX_IMAGE = 4096
+FILTER_TRANSFORMS = ("offline", "onchip")
+PADDINGS = ("valid", "same")
+
+#: Stage names in datapath order. Per-channel stages come before ``channel_sum``.
+STAGES_1D = ("input_transform", "filter_transform", "product", "channel_sum",
+             "output_transform", "output")
+STAGES_2D = ("input_transform_pass1", "input_transform", "filter_transform_pass1",
+             "filter_transform", "product", "channel_sum", "output_transform_pass1",
+             "output_transform", "output")
+_PER_CHANNEL = {"input_transform_pass1", "input_transform", "filter_transform_pass1",
+                "filter_transform", "product"}
+_SHIFT = {1: 1, 2: 2}
+
+
+# ---------------------------------------------------------------------------------------------
+# Integer arrays: int64 when the worst case provably fits, Python ints (object) otherwise.
+
+def _int_array(name, x):
+    a = np.asarray(x)
+    if a.dtype.kind == "O":
+        for v in a.flat:
+            if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"{name} must hold integers, not {v!r}")
+        return a
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, not dtype {a.dtype}")
+    if a.dtype == np.uint64:
+        return a.astype(object)
+    return a.astype(np.int64)
+
+
+def _max_abs(a):
+    return max((abs(int(v)) for v in (a.min(), a.max())), default=0) if a.size else 0
+
+
+def _promote(d, g, growth):
+    """d and g as int64 if ``max|d| * max|g| * growth`` fits in 62 bits, else as object."""
+    if (d.dtype == np.int64 and g.dtype == np.int64
+            and _max_abs(d) * _max_abs(g) * growth < (1 << 62)):
+        return d, g
+    return d.astype(object), g.astype(object)
+
+
+def _like(m, a):
+    return m if a.dtype == m.dtype else m.astype(a.dtype)
+
+
+def _check_last(name, a, tail):
+    if a.shape[a.ndim - len(tail):] != tail or a.ndim < len(tail):
+        shape = "(..., " + ", ".join(map(str, tail)) + ")"
+        raise ValueError(f"{name} must have shape {shape}, not {a.shape}")
+
+
+def _check_channels(d, g, nd):
+    if d.ndim < nd + 1 or g.ndim < nd + 1 or d.shape[-nd - 1] != g.shape[-nd - 1]:
+        raise ValueError(f"d and g must have the same channel axis (..., C, ...), "
+                         f"not {d.shape} and {g.shape}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Transforms (on the last axes; leading axes broadcast).
+
+def transform_input_1d(d):
+    """``V = B^T d`` for 4-input tiles ``d (..., 4)``."""
+    d = _int_array("d", d)
+    _check_last("d", d, (4,))
+    return d @ _like(B_T, d).T
+
+
+def _input_pass1(d):
+    return _like(B_T, d) @ d
+
+
+def transform_input_2d(d):
+    """``V = B^T d B`` for 4x4 tiles ``d (..., 4, 4)``."""
+    d = _int_array("d", d)
+    _check_last("d", d, (4, 4))
+    return _input_pass1(d) @ _like(B_T, d).T
+
+
+def transform_filter_1d(g):
+    """``U' = G' g = 2U`` for 3-tap filters ``g (..., 3)``."""
+    g = _int_array("g", g)
+    _check_last("g", g, (3,))
+    return g @ _like(G_SCALED, g).T
+
+
+def _filter_pass1(g):
+    return _like(G_SCALED, g) @ g
+
+
+def transform_filter_2d(g):
+    """``U' = G' g G'^T = 4U`` for 3x3 filters ``g (..., 3, 3)``."""
+    g = _int_array("g", g)
+    _check_last("g", g, (3, 3))
+    return _filter_pass1(g) @ _like(G_SCALED, g).T
+
+
+def transform_output_1d(m):
+    """``y' = A^T m`` for ``m (..., 4)``; not shifted (``y = y' >> 1``)."""
+    m = _int_array("m", m)
+    _check_last("m", m, (4,))
+    return m @ _like(A_T, m).T
+
+
+def transform_output_2d(m):
+    """``Y' = A^T m A`` for ``m (..., 4, 4)``; not shifted (``Y = Y' >> 2``)."""
+    m = _int_array("m", m)
+    _check_last("m", m, (4, 4))
+    return (_like(A_T, m) @ m) @ _like(A_T, m).T
+
+
+# ---------------------------------------------------------------------------------------------
+# The Winograd path, stage by stage, and the direct correlation it must equal.
+
+def _prepare(d, g, dtail, gtail, nd):
+    d, g = _int_array("d", d), _int_array("g", g)
+    _check_last("d", d, dtail)
+    _check_last("g", g, gtail)
+    _check_channels(d, g, nd)
+    channels = d.shape[-nd - 1]
+    return _promote(d, g, 324 * max(channels, 1))
+
+
+def winograd_stages_1d(d, g):
+    """Every intermediate of 1-D F(2,3) with channels: ``d (..., C, 4)``, ``g (..., C, 3)``.
+
+    Returns a dict keyed by :data:`STAGES_1D`: per-channel stages have shape ``(..., C, 4)``,
+    ``channel_sum`` ``(..., 4)``, ``output_transform`` (``y'``) and ``output`` (``y``)
+    ``(..., 2)``.
+    """
+    d, g = _prepare(d, g, (4,), (3,), 1)
+    v = d @ _like(B_T, d).T
+    u = g @ _like(G_SCALED, g).T
+    m = u * v
+    s = m.sum(axis=-2)
+    yt = s @ _like(A_T, s).T
+    return {"input_transform": v, "filter_transform": u, "product": m, "channel_sum": s,
+            "output_transform": yt, "output": yt >> 1}
+
+
+def winograd_stages_2d(d, g):
+    """Every intermediate of 2-D F(2x2,3x3) with channels: ``d (..., C, 4, 4)``,
+    ``g (..., C, 3, 3)``.
+
+    Returns a dict keyed by :data:`STAGES_2D`. The two-pass transforms are computed left
+    first: ``input_transform_pass1 = B^T d``, ``filter_transform_pass1 = G' g`` (4x3),
+    ``output_transform_pass1 = A^T S`` (2x4).
+    """
+    d, g = _prepare(d, g, (4, 4), (3, 3), 2)
+    v1 = _input_pass1(d)
+    v = v1 @ _like(B_T, d).T
+    u1 = _filter_pass1(g)
+    u = u1 @ _like(G_SCALED, g).T
+    m = u * v
+    s = m.sum(axis=-3)
+    y1 = _like(A_T, s) @ s
+    yt = y1 @ _like(A_T, s).T
+    return {"input_transform_pass1": v1, "input_transform": v, "filter_transform_pass1": u1,
+            "filter_transform": u, "product": m, "channel_sum": s,
+            "output_transform_pass1": y1, "output_transform": yt, "output": yt >> 2}
+
+
+def winograd_1d_channels(d, g):
+    """2 outputs from ``d (..., C, 4)`` and ``g (..., C, 3)``, channels summed before A^T."""
+    return winograd_stages_1d(d, g)["output"]
+
+
+def winograd_2d_channels(d, g):
+    """2x2 outputs from ``d (..., C, 4, 4)`` and ``g (..., C, 3, 3)``, one output transform."""
+    return winograd_stages_2d(d, g)["output"]
+
+
+def winograd_1d(d, g):
+    """2 outputs of a 3-tap filter ``g (..., 3)`` over 4 inputs ``d (..., 4)``."""
+    d, g = _int_array("d", d), _int_array("g", g)
+    _check_last("d", d, (4,))
+    _check_last("g", g, (3,))
+    return winograd_1d_channels(d[..., None, :], g[..., None, :])
+
+
+def winograd_2d(d, g):
+    """2x2 outputs of a 3x3 filter ``g (..., 3, 3)`` over a 4x4 tile ``d (..., 4, 4)``."""
+    d, g = _int_array("d", d), _int_array("g", g)
+    _check_last("d", d, (4, 4))
+    _check_last("g", g, (3, 3))
+    return winograd_2d_channels(d[..., None, :, :], g[..., None, :, :])
+
+
+def direct_1d(d, g):
+    """Direct correlation ``y[i] = sum_k d[i+k] g[k]``: ``d (..., 4)``, ``g (..., 3)`` -> 2."""
+    d, g = _int_array("d", d), _int_array("g", g)
+    _check_last("d", d, (4,))
+    _check_last("g", g, (3,))
+    d, g = _promote(d, g, 3)
+    return (sliding_window_view(d, 3, axis=-1) * g[..., None, :]).sum(axis=-1)
+
+
+def direct_1d_channels(d, g):
+    """Direct correlation summed over channels: ``d (..., C, 4)``, ``g (..., C, 3)``."""
+    d, g = _prepare(d, g, (4,), (3,), 1)
+    return direct_1d(d, g).sum(axis=-2)
+
+
+def direct_2d(d, g):
+    """Direct 2-D correlation: ``d (..., 4, 4)``, ``g (..., 3, 3)`` -> ``(..., 2, 2)``."""
+    d, g = _int_array("d", d), _int_array("g", g)
+    _check_last("d", d, (4, 4))
+    _check_last("g", g, (3, 3))
+    d, g = _promote(d, g, 9)
+    windows = sliding_window_view(d, (3, 3), axis=(-2, -1))
+    return (windows * g[..., None, None, :, :]).sum(axis=(-2, -1))
+
+
+def direct_2d_channels(d, g):
+    """Direct 2-D correlation summed over channels: ``d (..., C, 4, 4)``, ``g (..., C, 3, 3)``."""
+    d, g = _prepare(d, g, (4, 4), (3, 3), 2)
+    return direct_2d(d, g).sum(axis=-3)
+
+
+def check_filter_shape(filt, expected, name="filter"):
+    """``filt`` as an integer array of shape ``expected``; ValueError naming both shapes."""
+    a = _int_array(name, filt)
+    if a.shape != tuple(expected):
+        raise ValueError(f"{name} must have shape {tuple(expected)}, not {a.shape}")
+    return a
+
+
+def _check_padding(padding):
+    if padding not in PADDINGS:
+        allowed = ", ".join(map(repr, PADDINGS))
+        raise ValueError(f"padding must be one of {allowed}, not {padding!r}")
+
+
+def output_shape(height, width, padding):
+    """Output size of a 3x3 correlation: ``(H - 2, W - 2)`` for valid, ``(H, W)`` for same."""
+    _check_padding(padding)
+    return (height, width) if padding == "same" else (height - 2, width - 2)
+
+
+def _prepare_image(image, filt, padding):
+    _check_padding(padding)
+    image = _int_array("image", image)
+    if image.ndim != 3:
+        raise ValueError(f"image must have shape (C, H, W), not {image.shape}")
+    c, h, w = image.shape
+    filt = check_filter_shape(filt, (c, 3, 3))
+    if padding == "valid" and (h < 3 or w < 3):
+        raise ValueError(f"image of {h}x{w} is smaller than the 3x3 filter (padding='valid')")
+    image, filt = _promote(image, filt, 324 * max(c, 1))
+    if padding == "same":
+        image = np.pad(image, ((0, 0), (1, 1), (1, 1)))
+    return image, filt, output_shape(h, w, padding)
+
+
+def correlate2d(image, filt, padding="valid"):
+    """Direct multi-channel 3x3 correlation: ``image (C, H, W)``, ``filt (C, 3, 3)``.
+
+    ``out[y, x] = sum_{c, i, j} image[c, y + i, x + j] * filt[c, i, j]``, with one ring of
+    zeros around the image for ``padding="same"`` (output ``H x W``; ``valid``: ``H-2 x W-2``).
+    """
+    x, filt, (ho, wo) = _prepare_image(image, filt, padding)
+    out = np.zeros((ho, wo), dtype=x.dtype)
+    for i in range(3):
+        for j in range(3):
+            out += (filt[:, i, j][:, None, None] * x[:, i:i + ho, j:j + wo]).sum(axis=0)
+    return out
+
+
+def winograd_correlate2d(image, filt, padding="valid"):
+    """:func:`correlate2d` computed as F(2x2,3x3) tiles: equal to it bit for bit.
+
+    The output is cut into 2x2 tiles read from 4x4 input tiles at stride 2; for odd output
+    sizes the image is extended by zeros and the extra row/column is dropped.
+    """
+    x, filt, (ho, wo) = _prepare_image(image, filt, padding)
+    th, tw = -(-ho // 2), -(-wo // 2)
+    x = np.pad(x, ((0, 0), (0, 2 * th + 2 - x.shape[1]), (0, 2 * tw + 2 - x.shape[2])))
+    tiles = sliding_window_view(x, (4, 4), axis=(1, 2))[:, ::2, ::2]   # (C, th, tw, 4, 4)
+    u = _filter_pass1(filt) @ _like(G_SCALED, filt).T                  # (C, 4, 4)
+    v = _input_pass1(tiles) @ _like(B_T, tiles).T
+    s = (u[:, None, None] * v).sum(axis=0)                             # (th, tw, 4, 4)
+    y = ((_like(A_T, s) @ s) @ _like(A_T, s).T) >> 2                   # (th, tw, 2, 2)
+    return y.transpose(0, 2, 1, 3).reshape(2 * th, 2 * tw)[:ho, :wo]
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact stage ranges.
+
+def signed_width(lo, hi):
+    """Fewest bits of a two's complement word that holds every integer in ``[lo, hi]``."""
+    lo, hi = int(lo), int(hi)
+    mag = max((v if v >= 0 else ~v).bit_length() for v in (lo, hi))
+    return mag + 1
+
+
+def _nested(a):
+    a = np.asarray(a)
+    return tuple(_nested(x) for x in a) if a.ndim > 1 else tuple(int(v) for v in a)
+
+
+@dataclass(frozen=True)
+class StageRange:
+    """The range of one datapath stage over all valid inputs.
+
+    ``lo``/``hi`` bound the whole stage (its widest element), ``element_lo``/``element_hi``
+    each element (nested tuples shaped like the stage, without channels), so hardware may size
+    lanes one by one. ``per_channel``: the stage exists once per input channel.
+    """
+
+    name: str
+    lo: int
+    hi: int
+    element_lo: tuple
+    element_hi: tuple
+    per_channel: bool
+
+    @property
+    def width(self):
+        """Signed bits the stage needs."""
+        return signed_width(self.lo, self.hi)
+
+    @property
+    def shape(self):
+        return np.shape(self.element_lo)
+
+    @property
+    def element_widths(self):
+        lo, hi = np.array(self.element_lo, dtype=object), np.array(self.element_hi, dtype=object)
+        return np.vectorize(signed_width, otypes=[np.int64])(lo, hi)
+
+
+@dataclass(frozen=True, eq=False)
+class WorstCase:
+    """A tile and filter that drive ``stage`` to its ``bound`` (``"min"``/``"max"``).
+
+    ``data`` is ``(C, 4)`` or ``(C, 4, 4)``, ``filt`` ``(C, 3)`` or ``(C, 3, 3)`` (int64, every
+    channel the same); the stage reaches ``value`` at element ``index`` (no channel axis).
+    Inputs that do not matter are 0.
+    """
+
+    stage: str
+    bound: str
+    value: int
+    index: tuple
+    data: np.ndarray
+    filt: np.ndarray
+
+
+def _check_int(name, value, lo, hi):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, not {value!r}")
+
+
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, "
+                         f"not {value!r}")
+
+
+def _check_widths(dim, data_width, weight_width, channels):
+    if dim not in (1, 2):
+        raise ValueError(f"dim must be 1 or 2, not {dim!r}")
+    _check_int("data_width", data_width, MIN_WIDTH, MAX_WIDTH)
+    _check_int("weight_width", weight_width, MIN_WIDTH, MAX_WIDTH)
+    _check_int("channels", channels, 1, MAX_CHANNELS)
+
+
+def _box(width):
+    return -(1 << (width - 1)), (1 << (width - 1)) - 1
+
+
+@functools.cache
+def _forms(dim):
+    """Per-channel stage forms on flattened (row-major) tiles and filters.
+
+    name -> (kind, shape, coefficients): ``"d"`` (n_out, 16|4) linear in d, ``"g"`` (n_out,
+    9|3) linear in g, ``"dg"`` (n_out, n_d, n_g) bilinear. ``vec(X Y Z) = (X kron Z^T) vec(Y)``.
+    """
+    if dim == 1:
+        kd, kg = B_T, G_SCALED
+        q = kd[:, :, None] * kg[:, None, :]
+        return {"input_transform": ("d", (4,), kd), "filter_transform": ("g", (4,), kg),
+                "product": ("dg", (4,), q), "channel_sum": ("dg", (4,), q),
+                "output_transform": ("dg", (2,), np.einsum("oe,eij->oij", A_T, q))}
+    i3, i4 = np.eye(3, dtype=np.int64), np.eye(4, dtype=np.int64)
+    kd, kg = np.kron(B_T, B_T), np.kron(G_SCALED, G_SCALED)
+    q = kd[:, :, None] * kg[:, None, :]
+    return {"input_transform_pass1": ("d", (4, 4), np.kron(B_T, i4)),
+            "input_transform": ("d", (4, 4), kd),
+            "filter_transform_pass1": ("g", (4, 3), np.kron(G_SCALED, i3)),
+            "filter_transform": ("g", (4, 4), kg),
+            "product": ("dg", (4, 4), q), "channel_sum": ("dg", (4, 4), q),
+            "output_transform_pass1": ("dg", (2, 4), np.einsum("oe,eij->oij",
+                                                               np.kron(A_T, i4), q)),
+            "output_transform": ("dg", (2, 2), np.einsum("oe,eij->oij", np.kron(A_T, A_T), q))}
+
+
+def _linear(c, lo, hi):
+    """Per row of ``c``: (min, max, argmin input, argmax input) over the box [lo, hi]^n."""
+    top = np.where(c > 0, hi, np.where(c < 0, lo, 0))
+    bot = np.where(c > 0, lo, np.where(c < 0, hi, 0))
+    return (c * bot).sum(axis=-1), (c * top).sum(axis=-1), bot, top
+
+
+@functools.cache
+def _exact_one_channel(dim, data_width, weight_width):
+    """name -> (lo, hi, (d_min, g_min), (d_max, g_max)) per element, flattened, one channel.
+
+    int64 is exact here: with widths <= 16 every value is below 2**40.
+    """
+    (dl, dh), (gl, gh) = _box(data_width), _box(weight_width)
+    n_d, n_g = (4, 3) if dim == 1 else (16, 9)
+    out = {}
+    for name, (kind, _, c) in _forms(dim).items():
+        if kind == "d":
+            lo, hi, dmin, dmax = _linear(c, dl, dh)
+            zero = np.zeros((len(c), n_g), dtype=np.int64)
+            out[name] = (lo, hi, (dmin, zero), (dmax, zero))
+        elif kind == "g":
+            lo, hi, gmin, gmax = _linear(c, gl, gh)
+            zero = np.zeros((len(c), n_d), dtype=np.int64)
+            out[name] = (lo, hi, (zero, gmin), (zero, gmax))
+        else:
+            corners = np.array(list(itertools.product((gl, gh), repeat=n_g)), dtype=np.int64)
+            cd = np.einsum("eij,vj->evi", c, corners)        # d-coefficients per filter corner
+            vlo, vhi, dlo, dhi = _linear(cd, dl, dh)         # (n_e, n_v), (n_e, n_v, n_d)
+            e = np.arange(len(c))
+            imin, imax = vlo.argmin(axis=1), vhi.argmax(axis=1)
+            used = (c != 0).any(axis=1)                      # (n_e, n_g): filter taps that count
+            gmin = np.where(used, corners[imin], 0)
+            gmax = np.where(used, corners[imax], 0)
+            out[name] = (vlo[e, imin], vhi[e, imax], (dlo[e, imin], gmin), (dhi[e, imax], gmax))
+    return out
+
+
+def _interval_linear(k, lo, hi):
+    return np.minimum(k * lo, k * hi).sum(axis=1), np.maximum(k * lo, k * hi).sum(axis=1)
+
+
+def _naive(dim, data_width, weight_width, channels):
+    """name -> (lo, hi) per element by entrywise interval arithmetic, stage after stage."""
+    (dl, dh), (gl, gh) = _box(data_width), _box(weight_width)
+    out = {}
+    if dim == 1:
+        out["input_transform"] = v = _interval_linear(B_T, dl, dh)
+        out["filter_transform"] = u = _interval_linear(G_SCALED, gl, gh)
+    else:
+        i2, i3, i4 = (np.eye(n, dtype=np.int64) for n in (2, 3, 4))
+        out["input_transform_pass1"] = v1 = _interval_linear(np.kron(B_T, i4), dl, dh)
+        out["input_transform"] = v = _interval_linear(np.kron(i4, B_T), *v1)
+        out["filter_transform_pass1"] = u1 = _interval_linear(np.kron(G_SCALED, i3), gl, gh)
+        out["filter_transform"] = u = _interval_linear(np.kron(i4, G_SCALED), *u1)
+    ends = np.stack([u[0] * v[0], u[0] * v[1], u[1] * v[0], u[1] * v[1]])
+    out["product"] = p = (ends.min(axis=0), ends.max(axis=0))
+    out["channel_sum"] = s = (p[0] * channels, p[1] * channels)
+    if dim == 1:
+        out["output_transform"] = _interval_linear(A_T, *s)
+    else:
+        out["output_transform_pass1"] = y1 = _interval_linear(np.kron(A_T, i4), *s)
+        out["output_transform"] = _interval_linear(np.kron(i2, A_T), *y1)
+    return out
+
+
+def stage_ranges(dim, *, data_width, weight_width, channels=1, exact=True):
+    """The range and signed width of every stage of ``dim``-D F(2,3).
+
+    Data are signed ``data_width``-bit, weights signed ``weight_width``-bit (2..16 each),
+    ``channels`` 1..1024. ``exact=True`` (default): the true extremes over all inputs, each
+    attained (see :func:`worst_case_patterns`). ``exact=False``: classical interval arithmetic
+    stage after stage, treating each stage's elements as independent; an upper bound, loose
+    for the output transform. Returns ``{name: StageRange}`` in :data:`STAGES_1D` /
+    :data:`STAGES_2D` order; a channel accumulator's partial sums never leave its range.
+    """
+    _check_widths(dim, data_width, weight_width, channels)
+    shapes = {name: shape for name, (_, shape, _) in _forms(dim).items()}
+    if exact:
+        one = _exact_one_channel(dim, data_width, weight_width)
+        per = {name: (lo, hi) if name in _PER_CHANNEL else (lo * channels, hi * channels)
+               for name, (lo, hi, _, _) in one.items()}
+    else:
+        per = _naive(dim, data_width, weight_width, channels)
+    out = {}
+    for name in (STAGES_1D if dim == 1 else STAGES_2D):
+        if name == "output":
+            lo, hi = (x >> _SHIFT[dim] for x in per["output_transform"])
+            shape = shapes["output_transform"]
+        else:
+            (lo, hi), shape = per[name], shapes[name]
+        out[name] = StageRange(name, int(lo.min()), int(hi.max()),
+                               _nested(lo.reshape(shape)), _nested(hi.reshape(shape)),
+                               name in _PER_CHANNEL)
+    return out
+
+
+def direct_stage_ranges(*, data_width, weight_width, channels=1, taps=9):
+    """Exact ranges of a direct engine: one ``product`` and the ``taps * channels`` ``sum``."""
+    _check_widths(2, data_width, weight_width, channels)
+    (dl, dh), (gl, gh) = _box(data_width), _box(weight_width)
+    ends = (dl * gl, dl * gh, dh * gl, dh * gh)
+    plo, phi = min(ends), max(ends)
+    n = taps * channels
+    return {name: StageRange(name, lo, hi, (lo,), (hi,), name == "product")
+            for name, lo, hi in (("product", plo, phi), ("sum", plo * n, phi * n))}
+
+
+def worst_case_patterns(dim, *, data_width, weight_width, channels=1):
+    """For every stage, a data tile and filter that reach its exact min and max.
+
+    Returns ``{stage: {"min": WorstCase, "max": WorstCase}}``; feeding ``data``/``filt`` to
+    :func:`winograd_stages_1d` / :func:`winograd_stages_2d` gives ``value`` at ``index`` of
+    that stage (every channel, for per-channel stages), and ``value`` is the bound of
+    :func:`stage_ranges`. Meant for directed hardware tests: these are the overflow corners.
+    """
+    _check_widths(dim, data_width, weight_width, channels)
+    one = _exact_one_channel(dim, data_width, weight_width)
+    forms = _forms(dim)
+    dshape, gshape = ((4,), (3,)) if dim == 1 else ((4, 4), (3, 3))
+    out = {}
+    for name in (STAGES_1D if dim == 1 else STAGES_2D):
+        src = "output_transform" if name == "output" else name
+        scale = 1 if src in _PER_CHANNEL else channels
+        lo, hi, at_min, at_max = one[src]
+        shape = forms[src][1]
+        cases = {}
+        for bound, values, (dpat, gpat) in (("min", lo, at_min), ("max", hi, at_max)):
+            e = int(values.argmin() if bound == "min" else values.argmax())
+            value = int(values[e]) * scale
+            if name == "output":
+                value >>= _SHIFT[dim]
+            data = np.broadcast_to(dpat[e].reshape(dshape), (channels, *dshape)).copy()
+            filt = np.broadcast_to(gpat[e].reshape(gshape), (channels, *gshape)).copy()
+            index = tuple(int(i) for i in np.unravel_index(e, shape))
+            cases[bound] = WorstCase(name, bound, value, index, data, filt)
+        out[name] = cases
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter objects.
+
+def _check_values(name, a, width, width_name):
+    lo, hi = _box(width)
+    if a.size and (int(a.min()) < lo or int(a.max()) > hi):
+        bad = next(int(v) for v in a.flat if not lo <= int(v) <= hi)
+        raise ValueError(f"{name} values must lie in [{lo}, {hi}] ({width_name} = {width}), "
+                         f"not {bad}")
+    return a
+
+
+@dataclass(frozen=True)
+class _EngineParams:
+    data_width: int = field(default=8, metadata={
+        "help": f"signed data bits Wd ({MIN_WIDTH}..{MAX_WIDTH})"})
+    weight_width: int = field(default=8, metadata={
+        "help": f"signed weight bits Wg ({MIN_WIDTH}..{MAX_WIDTH})"})
+    channels: int = field(default=1, metadata={
+        "help": f"input channels C summed into each output (1..{MAX_CHANNELS})"})
+    pipeline: int = field(default=1, metadata={
+        "help": f"extra register stages 0..{MAX_PIPELINE} (latency only, same results)"})
+
+    def __post_init__(self):
+        _check_int("data_width", self.data_width, MIN_WIDTH, MAX_WIDTH)
+        _check_int("weight_width", self.weight_width, MIN_WIDTH, MAX_WIDTH)
+        _check_int("channels", self.channels, 1, MAX_CHANNELS)
+        _check_int("pipeline", self.pipeline, 0, MAX_PIPELINE)
+
+    def check_data(self, d):
+        """``d`` as an int array of shape ``(C, *tile)`` with ``data_width``-bit values."""
+        a = check_filter_shape(d, (self.channels, *self.tile_shape), name="data")
+        return _check_values("data", a, self.data_width, "data_width")
+
+    def check_filter(self, g):
+        """``g`` as an int array of shape ``(C, 3[, 3])`` with ``weight_width``-bit values."""
+        a = check_filter_shape(g, (self.channels, *self.filter_shape))
+        return _check_values("filter", a, self.weight_width, "weight_width")
+
+
+@dataclass(frozen=True)
+class _WinogradParams(_EngineParams):
+    filter_transform: str = field(default="offline", metadata={
+        "help": "offline: load U' = G' g G'^T computed by the generator; onchip: load g"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_choice("filter_transform", self.filter_transform, FILTER_TRANSFORMS)
+
+    @property
+    def stages(self):
+        """``{name: StageRange}``, exact (see :func:`stage_ranges`)."""
+        return stage_ranges(self.dim, data_width=self.data_width,
+                            weight_width=self.weight_width, channels=self.channels)
+
+    @property
+    def stage_widths(self):
+        return {name: r.width for name, r in self.stages.items()}
+
+    @property
+    def input_transform_width(self):
+        return self.stage_widths["input_transform"]
+
+    @property
+    def filter_transform_width(self):
+        return self.stage_widths["filter_transform"]
+
+    @property
+    def product_width(self):
+        return self.stage_widths["product"]
+
+    @property
+    def channel_sum_width(self):
+        return self.stage_widths["channel_sum"]
+
+    @property
+    def output_transform_width(self):
+        """Width of ``y'`` / ``Y'`` before the shift."""
+        return self.stage_widths["output_transform"]
+
+    @property
+    def output_width(self):
+        """Width of the result ``y = y' >> 1`` / ``Y = Y' >> 2``."""
+        return self.stage_widths["output"]
+
+    @property
+    def filter_word_width(self):
+        """Width of one loaded filter word: U' (offline) or the raw weight (onchip)."""
+        if self.filter_transform == "offline":
+            return self.filter_transform_width
+        return self.weight_width
+
+    @property
+    def multiplies(self):
+        """Multiplies per output tile: 4 (1-D) or 16 (2-D) per channel."""
+        return 4 ** self.dim * self.channels
+
+    def worst_case_patterns(self):
+        return worst_case_patterns(self.dim, data_width=self.data_width,
+                                   weight_width=self.weight_width, channels=self.channels)
+
+
+@dataclass(frozen=True)
+class Winograd1DParams(_WinogradParams):
+    """One object for the 1-D F(2,3) engine: 2 outputs of a 3-tap filter from 4 inputs.
+
+    Parameters
+    ----------
+    data_width, weight_width : int
+        Signed data and weight bits (2..16).
+    channels : int
+        Input channels C (1..1024), accumulated in the transform domain.
+    pipeline : int
+        Extra register stages (0..6); latency only.
+    filter_transform : str
+        ``offline`` (the generator computes ``U' = G' g`` and loads it) or ``onchip``.
+
+    Tiles are ``(C, 4)``, filters ``(C, 3)``, outputs ``(2,)``; ``y = (A^T sum_c U'_c V_c) >> 1``.
+    """
+
+    dim = 1
+    tile_shape = (4,)
+    filter_shape = (3,)
+    output_shape = (2,)
+
+    def transform_filter(self, g):
+        """``U' = G' g`` for the offline load, ``(C, 4)``."""
+        return transform_filter_1d(self.check_filter(g))
+
+    def compute(self, d, g):
+        """The 2 outputs for tile ``d (C, 4)`` and filter ``g (C, 3)``."""
+        return winograd_1d_channels(self.check_data(d), self.check_filter(g))
+
+
+@dataclass(frozen=True)
+class Winograd2DParams(_WinogradParams):
+    """One object for the 2-D F(2x2,3x3) engine: a 2x2 output tile of a 3x3 filter.
+
+    Parameters
+    ----------
+    data_width, weight_width : int
+        Signed data and weight bits (2..16).
+    channels : int
+        Input channels C (1..1024), accumulated in the transform domain.
+    pipeline : int
+        Extra register stages (0..6); latency only.
+    filter_transform : str
+        ``offline`` (the generator computes ``U' = G' g G'^T`` and loads it) or ``onchip``.
+
+    Tiles are ``(C, 4, 4)``, filters ``(C, 3, 3)``, outputs ``(2, 2)``;
+    ``Y = (A^T (sum_c U'_c * V_c) A) >> 2``. 16 multiplies per channel, direct needs 36.
+    """
+
+    dim = 2
+    tile_shape = (4, 4)
+    filter_shape = (3, 3)
+    output_shape = (2, 2)
+
+    def transform_filter(self, g):
+        """``U' = G' g G'^T`` for the offline load, ``(C, 4, 4)``."""
+        return transform_filter_2d(self.check_filter(g))
+
+    def compute(self, d, g):
+        """The 2x2 outputs for tile ``d (C, 4, 4)`` and filter ``g (C, 3, 3)``."""
+        return winograd_2d_channels(self.check_data(d), self.check_filter(g))
+
+
+@dataclass(frozen=True)
+class Direct3x3Params(_EngineParams):
+    """The baseline: a direct 3x3 engine with the Winograd 2-D engine's tile interface.
+
+    Parameters
+    ----------
+    data_width, weight_width : int
+        Signed data and weight bits (2..16).
+    channels : int
+        Input channels C (1..1024).
+    pipeline : int
+        Extra register stages (0..6); latency only.
+
+    It has no filter transform: the weights are loaded as they are (like Winograd's
+    ``onchip`` option). Tiles ``(C, 4, 4)``, filters ``(C, 3, 3)``, outputs ``(2, 2)``.
+    """
+
+    dim = 2
+    tile_shape = (4, 4)
+    filter_shape = (3, 3)
+    output_shape = (2, 2)
+
+    @property
+    def stages(self):
+        """``product`` and ``sum`` (9 C products), exact."""
+        return direct_stage_ranges(data_width=self.data_width, weight_width=self.weight_width,
+                                   channels=self.channels)
+
+    @property
+    def product_width(self):
+        return self.stages["product"].width
+
+    @property
+    def output_width(self):
+        """Width of the exact sum, the same as the Winograd engine's output."""
+        return self.stages["sum"].width
+
+    @property
+    def multiplies(self):
+        """Multiplies per 2x2 output tile: 36 per channel."""
+        return 36 * self.channels
+
+    def compute(self, d, g):
+        return direct_2d_channels(self.check_data(d), self.check_filter(g))
+
+
+@dataclass(frozen=True)
+class Conv2dParams(_WinogradParams):
+    """A whole-image 3x3 correlation built from F(2x2,3x3) tiles.
+
+    Parameters
+    ----------
+    data_width, weight_width, channels, pipeline, filter_transform
+        As :class:`Winograd2DParams`.
+    height, width : int
+        Image size (1..4096 each); at least 3 for ``padding="valid"``.
+    padding : str
+        ``valid`` (output ``H-2 x W-2``) or ``same`` (one ring of zeros, output ``H x W``).
+
+    Outputs whose size is odd are computed from zero-extended tiles, extra row/column dropped.
+    """
+
+    height: int = field(default=8, metadata={"help": f"image height H (1..{MAX_IMAGE})"})
+    width: int = field(default=8, metadata={"help": f"image width W (1..{MAX_IMAGE})"})
+    padding: str = field(default="same", metadata={
+        "help": "valid: H-2 x W-2 outputs; same: zero ring, H x W outputs"})
+
+    dim = 2
+    tile_shape = (4, 4)
+    filter_shape = (3, 3)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_int("height", self.height, 1, MAX_IMAGE)
+        _check_int("width", self.width, 1, MAX_IMAGE)
+        _check_choice("padding", self.padding, PADDINGS)
+        if self.padding == "valid":
+            for name in ("height", "width"):
+                if getattr(self, name) < 3:
+                    raise ValueError(f"{name} must be >= 3 (the filter size) with "
+                                     f"padding='valid', not {getattr(self, name)!r}")
+
+    @property
+    def output_shape(self):
+        return output_shape(self.height, self.width, self.padding)
+
+    @property
+    def tiles(self):
+        """2x2 output tiles per image: ``(ceil(Ho / 2), ceil(Wo / 2))``."""
+        ho, wo = self.output_shape
+        return -(-ho // 2), -(-wo // 2)
+
+    @property
+    def winograd(self):
+        """The tile engine's parameters."""
+        return Winograd2DParams(data_width=self.data_width, weight_width=self.weight_width,
+                                channels=self.channels, pipeline=self.pipeline,
+                                filter_transform=self.filter_transform)
+
+    def check_image(self, image):
+        a = check_filter_shape(image, (self.channels, self.height, self.width), name="image")
+        return _check_values("image", a, self.data_width, "data_width")
+
+    def compute(self, image, filt):
+        """The ``output_shape`` correlation of ``image (C, H, W)`` with ``filt (C, 3, 3)``."""
+        return winograd_correlate2d(self.check_image(image), self.check_filter(filt),
+                                    self.padding)
