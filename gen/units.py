@@ -5,9 +5,11 @@ from dataclasses import dataclass
 
 from ..golden import LFSRParams, MACParams
 from ..golden.binary import BMVUParams, PopcountParams, XnorParams
+from ..golden.winograd import Direct3x3Params, Winograd2DParams
 from ..hw import LFSR, FixedPointMAC
 from ..hw.bmvu import BinaryMVU
 from ..hw.popcount import Popcount, XnorPopcount
+from ..hw.winograd import DirectConv3x3, WinogradF23x23
 
 __all__ = ["Unit", "UNITS", "get_unit", "parse_params", "UsageError"]
 
@@ -43,6 +45,10 @@ UNITS = {
                  XnorParams, XnorPopcount, "lowbit_xnor", "binary"),
     "bmvu": Unit("bmvu", "binary matrix-vector-threshold unit, PE x SIMD (FINN MVTU)",
                  BMVUParams, BinaryMVU, "lowbit_bmvu", "binary"),
+    "winograd2d": Unit("winograd2d", "Winograd F(2x2,3x3) tile engine, 16 multiplies a channel",
+                       Winograd2DParams, WinogradF23x23, "lowbit_winograd2d", "winograd"),
+    "direct3x3": Unit("direct3x3", "direct 3x3 tile engine, 36 multiplies a channel (baseline)",
+                      Direct3x3Params, DirectConv3x3, "lowbit_direct3x3", "winograd"),
 }
 
 

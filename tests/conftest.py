@@ -7,6 +7,7 @@ MARKERS = {
     "mac": "fixed-point MAC",
     "lfsr": "LFSR",
     "binary": "popcount, XNOR-popcount and the binary matrix-vector unit",
+    "winograd": "Winograd F(2,3) and direct 3x3 tile engines",
 }
 
 

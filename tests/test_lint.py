@@ -5,6 +5,7 @@ import pytest
 from lowbit.gen import generated
 from lowbit.golden import LFSRParams, MACParams
 from lowbit.golden.binary import BMVUParams, PopcountParams, XnorParams
+from lowbit.golden.winograd import Direct3x3Params, Winograd2DParams
 from lowbit.sim.lint import WAIVERS, lint
 
 from .test_mac_sim import SWEEP
@@ -24,17 +25,20 @@ def test_lfsr_lint_clean(width, r_bits):
     assert lint(gen_dir / man["verilog"]) == []
 
 
-BINARY = [("popcount", PopcountParams(n=100, spacing=3)),
+MORE_UNITS = [("popcount", PopcountParams(n=100, spacing=3)),
           ("popcount", PopcountParams(n=7, spacing=0)),
           ("popcount", PopcountParams(n=64, style="plain")),
           ("xnor", XnorParams(n=33, max_length=200, spacing=1)),
           ("bmvu", BMVUParams(rows=10, cols=100, pe=3, simd=7, thresholds=3)),
-          ("bmvu", BMVUParams(rows=5, cols=37, pe=2, simd=5, thresholds=0, spacing=0))]
+          ("bmvu", BMVUParams(rows=5, cols=37, pe=2, simd=5, thresholds=0, spacing=0)),
+          ("winograd2d", Winograd2DParams(channels=3, pipeline=3, filter_transform="onchip")),
+          ("winograd2d", Winograd2DParams(pipeline=0)),
+          ("direct3x3", Direct3x3Params(channels=3, pipeline=3))]
 
 
-@pytest.mark.parametrize("unit,params", BINARY, ids=[f"{u}-{i}" for i, (u, _) in
-                                                     enumerate(BINARY)])
-def test_binary_units_lint_clean(unit, params):
+@pytest.mark.parametrize("unit,params", MORE_UNITS,
+                         ids=[f"{u}-{i}" for i, (u, _) in enumerate(MORE_UNITS)])
+def test_more_units_lint_clean(unit, params):
     gen_dir, man = generated(unit, params)
     assert lint(gen_dir / man["verilog"]) == []
 

@@ -1,0 +1,219 @@
+"""Winograd F(2x2, 3x3) tile engine and its direct 3x3 baseline (Lavin & Gray 2016; SPEC 3).
+
+Both take one 4x4 input tile of one channel per cycle with its filter, accumulate over the
+``channels`` beats between ``first`` and ``last``, and give one 2x2 output tile: the same
+stream interface and throughput, so every comparison between them is like for like.
+"""
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.winograd import A_T, B_T, G_SCALED
+from .arith import delay
+
+__all__ = ["WinogradF23x23", "DirectConv3x3"]
+
+
+def _lin(coeffs, values):
+    """``sum(c * v)`` for small integer constants (0, +-1, +-2): adds and shifts only."""
+    terms = []
+    for c, v in zip(coeffs, values):
+        c = int(c)
+        if c == 0:
+            continue
+        mag = v if abs(c) == 1 else (v << (abs(c).bit_length() - 1))
+        assert abs(c) in (1, 2)
+        terms.append((c > 0, mag))
+    assert terms
+    pos = [t for s, t in terms if s]
+    neg = [t for s, t in terms if not s]
+    total = pos[0] if pos else -neg.pop(0)
+    for t in pos[1:]:
+        total = total + t
+    for t in neg:
+        total = total - t
+    return total
+
+
+def _sandwich(m, left, x, right_t, width1, width2, name):
+    """``left @ x @ right_t.T`` with integer constant matrices, each pass in a signal of
+    its exact worst-case width (``width1`` after the first pass, ``width2`` after both)."""
+    rows, inner = len(left), len(x[0])
+    first = [[Signal(signed(width1), name=f"{name}_p{i}{j}") for j in range(inner)]
+             for i in range(rows)]
+    for i in range(rows):
+        for j in range(inner):
+            m.d.comb += first[i][j].eq(_lin(left[i], [x[k][j] for k in range(len(x))]))
+    out = [[Signal(signed(width2), name=f"{name}_{i}{j}") for j in range(len(right_t))]
+           for i in range(rows)]
+    for i in range(rows):
+        for j in range(len(right_t)):
+            m.d.comb += out[i][j].eq(_lin(right_t[j], first[i]))
+    return out
+
+
+class _TileEngine(wiring.Component):
+    """Shared stream plumbing: ports, the clock enable, the channel accumulator."""
+
+    def __init__(self, params, filter_words, filter_width, out_width):
+        self.params = params
+        p = params
+        fields = {f"d{k}": signed(p.data_width) for k in range(16)}
+        fields.update({f"f{k}": signed(filter_width) for k in range(filter_words)})
+        fields.update({"first": 1, "last": 1})
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout(fields))),
+            "o": Out(stream.Signature(data.StructLayout(
+                {f"y{k}": signed(out_width) for k in range(4)}))),
+        })
+
+    def _front(self, m):
+        ce = Signal()
+        m.d.comb += [ce.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(ce)]
+        pl = self.i.payload
+        d = [[getattr(pl, f"d{4 * r + c}") for c in range(4)] for r in range(4)]
+        return ce, d
+
+    def _accumulate(self, m, ce, terms, width, valid, first, last):
+        """Sum ``terms`` over the channel beats; returns (sums, done)."""
+        acc = [Signal(signed(width), name=f"acc{k}") for k in range(len(terms))]
+        done = Signal()
+        with m.If(ce):
+            m.d.sync += done.eq(valid & last)
+            with m.If(valid):
+                for a, t in zip(acc, terms):
+                    with m.If(first):
+                        m.d.sync += a.eq(t)
+                    with m.Else():
+                        m.d.sync += a.eq(a + t)
+        return acc, done
+
+
+class WinogradF23x23(_TileEngine):
+    """F(2x2, 3x3): 16 multiplies per channel for a 2x2 output tile (direct: 36).
+
+    Parameters
+    ----------
+    params : lowbit.golden.winograd.Winograd2DParams
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"d0".."d15": signed(Wd), "f0"..: ..., "first", "last"})))
+        A 4x4 tile (row-major) of one channel and its filter: ``U' = G' g G'^T`` (16 words,
+        offline) or ``g`` (9 words, ``filter_transform = "onchip"``).
+    o : Out(stream.Signature(StructLayout({"y0".."y3": signed(output_width)})))
+        ``Y = (A^T (sum over channels of U' * V) A) >> 2``, row-major, after ``last``.
+
+    Every stage is a signal exactly as wide as its worst case (golden interval arithmetic).
+    """
+
+    def __init__(self, params):
+        offline = params.filter_transform == "offline"
+        super().__init__(params, 16 if offline else 9, params.filter_word_width,
+                         params.output_width)
+
+    @property
+    def latency(self):
+        return 1 + min(self.params.pipeline, 3)
+
+    @property
+    def widths(self):
+        return dict(self.params.stage_widths)
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        w = p.stage_widths
+        ce, d = self._front(m)
+        pl = self.i.payload
+        v = _sandwich(m, B_T, d, B_T, w["input_transform_pass1"], w["input_transform"], "v")
+        if p.filter_transform == "offline":
+            u = [[getattr(pl, f"f{4 * r + c}") for c in range(4)] for r in range(4)]
+        else:
+            g = [[getattr(pl, f"f{3 * r + c}") for c in range(3)] for r in range(3)]
+            u = _sandwich(m, G_SCALED, g, G_SCALED, w["filter_transform_pass1"],
+                          w["filter_transform"], "u")
+        stage1 = p.pipeline >= 1
+        v = [delay(m, ce, x, int(stage1), name="v_q") for row in v for x in row]
+        u = [delay(m, ce, x, int(stage1), name="u_q") for row in u for x in row]
+        valid = delay(m, ce, self.i.valid, int(stage1), name="valid1", reset_less=False)
+        first = delay(m, ce, pl.first, int(stage1), name="first1")
+        last = delay(m, ce, pl.last, int(stage1), name="last1")
+
+        prods = []
+        for k in range(16):
+            s = Signal(signed(w["product"]), name=f"m{k}")
+            m.d.comb += s.eq(u[k] * v[k])
+            prods.append(delay(m, ce, s, int(p.pipeline >= 2), name=f"m{k}_q"))
+        valid = delay(m, ce, valid, int(p.pipeline >= 2), name="valid2", reset_less=False)
+        first = delay(m, ce, first, int(p.pipeline >= 2), name="first2")
+        last = delay(m, ce, last, int(p.pipeline >= 2), name="last2")
+
+        acc, done = self._accumulate(m, ce, prods, w["channel_sum"], valid, first, last)
+        grid = [acc[4 * r:4 * r + 4] for r in range(4)]
+        y = _sandwich(m, A_T, grid, A_T, w["output_transform_pass1"], w["output_transform"],
+                      "y")
+        outs = [delay(m, ce, (x >> 2), int(p.pipeline >= 3), name="y_q")
+                for row in y for x in row]
+        m.d.comb += self.o.valid.eq(delay(m, ce, done, int(p.pipeline >= 3), name="valid3",
+                                          reset_less=False))
+        for k in range(4):
+            m.d.comb += getattr(self.o.payload, f"y{k}").eq(outs[k])
+        return m
+
+
+class DirectConv3x3(_TileEngine):
+    """The baseline: the same tiles, filters (``g``, 9 words) and outputs, 36 multiplies.
+
+    Parameters
+    ----------
+    params : lowbit.golden.winograd.Direct3x3Params
+    """
+
+    def __init__(self, params):
+        super().__init__(params, 9, params.weight_width, params.output_width)
+
+    @property
+    def latency(self):
+        return 1 + min(self.params.pipeline, 3)
+
+    @property
+    def widths(self):
+        p = self.params
+        return {"product": p.product_width, "output": p.output_width}
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        ce, d = self._front(m)
+        pl = self.i.payload
+        g = [[getattr(pl, f"f{3 * r + c}") for c in range(3)] for r in range(3)]
+        d = [[delay(m, ce, x, int(p.pipeline >= 1), name="d_q") for x in row] for row in d]
+        g = [[delay(m, ce, x, int(p.pipeline >= 1), name="g_q") for x in row] for row in g]
+        valid = delay(m, ce, self.i.valid, int(p.pipeline >= 1), name="valid1",
+                      reset_less=False)
+        first = delay(m, ce, pl.first, int(p.pipeline >= 1), name="first1")
+        last = delay(m, ce, pl.last, int(p.pipeline >= 1), name="last1")
+        sums = []
+        for i in range(2):
+            for j in range(2):
+                prods = []
+                for a in range(3):
+                    for b in range(3):
+                        s = Signal(signed(p.product_width), name=f"p{i}{j}_{a}{b}")
+                        m.d.comb += s.eq(d[i + a][j + b] * g[a][b])
+                        prods.append(delay(m, ce, s, int(p.pipeline >= 2), name="p_q"))
+                total = Signal(signed(p.output_width), name=f"s{i}{j}")
+                m.d.comb += total.eq(sum(prods[1:], prods[0]))
+                sums.append(total)
+        valid = delay(m, ce, valid, int(p.pipeline >= 2), name="valid2", reset_less=False)
+        first = delay(m, ce, first, int(p.pipeline >= 2), name="first2")
+        last = delay(m, ce, last, int(p.pipeline >= 2), name="last2")
+        acc, done = self._accumulate(m, ce, sums, p.output_width, valid, first, last)
+        outs = [delay(m, ce, a, int(p.pipeline >= 3), name="y_q") for a in acc]
+        m.d.comb += self.o.valid.eq(delay(m, ce, done, int(p.pipeline >= 3), name="valid3",
+                                          reset_less=False))
+        for k in range(4):
+            m.d.comb += getattr(self.o.payload, f"y{k}").eq(outs[k])
+        return m
