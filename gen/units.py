@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 from ..golden import LFSRParams, MACParams
 from ..golden.binary import BMVUParams, PopcountParams, XnorParams
-from ..golden.winograd import Direct3x3Params, Winograd2DParams
+from ..golden.winograd import Direct3x3Params, Winograd1DParams, Winograd2DParams
 from ..hw import LFSR, FixedPointMAC
 from ..hw.bmvu import BinaryMVU
 from ..hw.popcount import Popcount, XnorPopcount
-from ..hw.winograd import DirectConv3x3, WinogradF23x23
+from ..hw.winograd import DirectConv3x3, WinogradF23, WinogradF23x23
 
 __all__ = ["Unit", "UNITS", "get_unit", "parse_params", "UsageError"]
 
@@ -45,6 +45,8 @@ UNITS = {
                  XnorParams, XnorPopcount, "lowbit_xnor", "binary"),
     "bmvu": Unit("bmvu", "binary matrix-vector-threshold unit, PE x SIMD (FINN MVTU)",
                  BMVUParams, BinaryMVU, "lowbit_bmvu", "binary"),
+    "winograd1d": Unit("winograd1d", "Winograd F(2,3) 1-D engine, 4 multiplies a channel",
+                       Winograd1DParams, WinogradF23, "lowbit_winograd1d", "winograd"),
     "winograd2d": Unit("winograd2d", "Winograd F(2x2,3x3) tile engine, 16 multiplies a channel",
                        Winograd2DParams, WinogradF23x23, "lowbit_winograd2d", "winograd"),
     "direct3x3": Unit("direct3x3", "direct 3x3 tile engine, 36 multiplies a channel (baseline)",

@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from ..golden.winograd import A_T, B_T, G_SCALED
 from .arith import delay
 
-__all__ = ["WinogradF23x23", "DirectConv3x3"]
+__all__ = ["WinogradF23", "WinogradF23x23", "DirectConv3x3"]
 
 
 def _lin(coeffs, values):
@@ -56,16 +56,17 @@ def _sandwich(m, left, x, right_t, width1, width2, name):
 class _TileEngine(wiring.Component):
     """Shared stream plumbing: ports, the clock enable, the channel accumulator."""
 
-    def __init__(self, params, filter_words, filter_width, out_width):
+    def __init__(self, params, filter_words, filter_width, out_width, data_words=16,
+                 out_words=4):
         self.params = params
         p = params
-        fields = {f"d{k}": signed(p.data_width) for k in range(16)}
+        fields = {f"d{k}": signed(p.data_width) for k in range(data_words)}
         fields.update({f"f{k}": signed(filter_width) for k in range(filter_words)})
         fields.update({"first": 1, "last": 1})
         super().__init__({
             "i": In(stream.Signature(data.StructLayout(fields))),
             "o": Out(stream.Signature(data.StructLayout(
-                {f"y{k}": signed(out_width) for k in range(4)}))),
+                {f"y{k}": signed(out_width) for k in range(out_words)}))),
         })
 
     def _front(self, m):
@@ -88,6 +89,80 @@ class _TileEngine(wiring.Component):
                     with m.Else():
                         m.d.sync += a.eq(a + t)
         return acc, done
+
+
+class WinogradF23(_TileEngine):
+    """1-D F(2,3): 4 inputs, a 3-tap filter, 2 outputs, 4 multiplies per channel (direct: 6).
+
+    Parameters
+    ----------
+    params : lowbit.golden.winograd.Winograd1DParams
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"d0".."d3", "f0"..: ..., "first", "last"})))
+        Four inputs of one channel and ``U' = G' g`` (4 words, offline) or ``g`` (3, onchip).
+    o : Out(stream.Signature(StructLayout({"y0", "y1"})))
+        ``y = (A^T sum over channels of U' * V) >> 1``.
+    """
+
+    def __init__(self, params):
+        offline = params.filter_transform == "offline"
+        super().__init__(params, 4 if offline else 3, params.filter_word_width,
+                         params.output_width, data_words=4, out_words=2)
+
+    @property
+    def latency(self):
+        return 1 + min(self.params.pipeline, 3)
+
+    @property
+    def widths(self):
+        return dict(self.params.stage_widths)
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        w = p.stage_widths
+        ce = Signal()
+        m.d.comb += [ce.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(ce)]
+        pl = self.i.payload
+        d = [getattr(pl, f"d{k}") for k in range(4)]
+        v = []
+        for k in range(4):
+            s = Signal(signed(w["input_transform"]), name=f"v{k}")
+            m.d.comb += s.eq(_lin(B_T[k], d))
+            v.append(s)
+        if p.filter_transform == "offline":
+            u = [getattr(pl, f"f{k}") for k in range(4)]
+        else:
+            g = [getattr(pl, f"f{k}") for k in range(3)]
+            u = []
+            for k in range(4):
+                s = Signal(signed(w["filter_transform"]), name=f"u{k}")
+                m.d.comb += s.eq(_lin(G_SCALED[k], g))
+                u.append(s)
+        st1, st2, st3 = (int(p.pipeline >= k) for k in (1, 2, 3))
+        v = [delay(m, ce, x, st1, name="v_q") for x in v]
+        u = [delay(m, ce, x, st1, name="u_q") for x in u]
+        valid = delay(m, ce, self.i.valid, st1, name="valid1", reset_less=False)
+        first = delay(m, ce, pl.first, st1, name="first1")
+        last = delay(m, ce, pl.last, st1, name="last1")
+        prods = []
+        for k in range(4):
+            s = Signal(signed(w["product"]), name=f"m{k}")
+            m.d.comb += s.eq(u[k] * v[k])
+            prods.append(delay(m, ce, s, st2, name=f"m{k}_q"))
+        valid = delay(m, ce, valid, st2, name="valid2", reset_less=False)
+        first = delay(m, ce, first, st2, name="first2")
+        last = delay(m, ce, last, st2, name="last2")
+        acc, done = self._accumulate(m, ce, prods, w["channel_sum"], valid, first, last)
+        for k in range(2):
+            y = Signal(signed(w["output_transform"]), name=f"yt{k}")
+            m.d.comb += y.eq(_lin(A_T[k], acc))
+            m.d.comb += getattr(self.o.payload, f"y{k}").eq(delay(m, ce, y >> 1, st3,
+                                                                  name=f"y{k}_q"))
+        m.d.comb += self.o.valid.eq(delay(m, ce, done, st3, name="valid3", reset_less=False))
+        return m
 
 
 class WinogradF23x23(_TileEngine):

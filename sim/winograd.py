@@ -11,6 +11,7 @@ __all__ = ["run_tiles"]
 def run_tiles(gen_dir, manifest, params, tiles, filters, *, sim="verilator", seed=1, idle=0.1,
               backpressure=0.1):
     """Stream ``tiles (N, C, 4, 4)`` with ``filters (N, C, 3, 3)``; return ``(N, 2, 2)``.
+    (1-D engines: tiles ``(N, C, 4)``, filters ``(N, C, 3)``, results ``(N, 2)``.)
 
     The filter words are ``U' = G' g G'^T`` for an offline Winograd engine (computed by the
     golden model, as the generator would), else the raw ``g``.
@@ -21,8 +22,8 @@ def run_tiles(gen_dir, manifest, params, tiles, filters, *, sim="verilator", see
     offline = getattr(params, "filter_transform", None) == "offline"
     words = np.stack([params.transform_filter(f) for f in filters]) if offline else filters
     words = words.reshape(n * c, -1)
-    flat = tiles.reshape(n * c, 16)
-    fields = {f"d{k}": flat[:, k].tolist() for k in range(16)}
+    flat = tiles.reshape(n * c, -1)
+    fields = {f"d{k}": flat[:, k].tolist() for k in range(flat.shape[1])}
     fields.update({f"f{k}": words[:, k].tolist() for k in range(words.shape[1])})
     fields["first"] = [int(b % c == 0) for b in range(n * c)]
     fields["last"] = [int(b % c == c - 1) for b in range(n * c)]
@@ -32,6 +33,7 @@ def run_tiles(gen_dir, manifest, params, tiles, filters, *, sim="verilator", see
             "calm_beats": 3 * c + 8}  # calm long enough to see whole sums: exact latency
     resp = run_testbench(gen_dir, manifest, spec, sim=sim, seed=seed)
     out = unpack(port(manifest, "o__payload"), resp["out"])
-    got = np.array([[int(out[f"y{k}"][i]) for k in range(4)] for i in range(len(resp["out"]))],
-                   dtype=np.int64).reshape(-1, 2, 2)
-    return got, resp
+    words = len(out)
+    got = np.array([[int(out[f"y{k}"][i]) for k in range(words)]
+                    for i in range(len(resp["out"]))], dtype=np.int64)
+    return got.reshape(-1, *params.output_shape), resp

@@ -5,7 +5,7 @@ import pytest
 from lowbit.gen import generated
 from lowbit.golden import LFSRParams, MACParams
 from lowbit.golden.binary import BMVUParams, PopcountParams, XnorParams
-from lowbit.golden.winograd import Direct3x3Params, Winograd2DParams
+from lowbit.golden.winograd import Direct3x3Params, Winograd1DParams, Winograd2DParams
 from lowbit.sim.lint import WAIVERS, lint
 
 from .test_mac_sim import SWEEP
@@ -33,6 +33,7 @@ MORE_UNITS = [("popcount", PopcountParams(n=100, spacing=3)),
           ("bmvu", BMVUParams(rows=5, cols=37, pe=2, simd=5, thresholds=0, spacing=0)),
           ("winograd2d", Winograd2DParams(channels=3, pipeline=3, filter_transform="onchip")),
           ("winograd2d", Winograd2DParams(pipeline=0)),
+          ("winograd1d", Winograd1DParams(channels=3, filter_transform="onchip")),
           ("direct3x3", Direct3x3Params(channels=3, pipeline=3))]
 
 
