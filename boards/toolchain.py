@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["TOOLS", "FAMILY_TOOLS", "tool_env_var", "tool_path", "toolchain_env", "activated",
-           "check_tools"]
+           "check_tools", "warm_up"]
 
 #: Tool name as Amaranth spells it -> the YoWASP script that provides it.
 TOOLS = {
@@ -134,3 +134,21 @@ def activated(tools=None):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def warm_up(tools=tuple(TOOLS)):
+    """Run each YoWASP tool once, one after another, so its WebAssembly is compiled and cached.
+
+    The first run of a YoWASP tool compiles it (35-41 s) into ``~/.cache/YoWASP``. Two processes
+    doing that at once (pytest-xdist workers on a fresh machine) can leave one of them reading a
+    cache entry the other is still writing, and that tool dies mid-run; compiling first, serially,
+    avoids the race. Cheap once cached (about a second a tool).
+    """
+    import subprocess
+
+    for name in tools:
+        try:
+            subprocess.run([tool_path(name), "--version"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, check=False)
+        except (RuntimeError, OSError):
+            pass  # a missing tool is reported by the test or command that needs it

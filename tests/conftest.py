@@ -15,6 +15,9 @@ def pytest_configure(config):
     # Registered here, not in pyproject.toml, so 'lowbit test' works from any directory.
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    if not hasattr(config, "workerinput"):  # the controller, before any worker starts
+        from lowbit.boards.toolchain import warm_up
+        warm_up()
 
 
 def pytest_addoption(parser):
