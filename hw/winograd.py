@@ -76,6 +76,14 @@ class _TileEngine(wiring.Component):
         d = [[getattr(pl, f"d{4 * r + c}") for c in range(4)] for r in range(4)]
         return ce, d
 
+    @staticmethod
+    def _control(m, ce, ctl, cycles, stage):
+        """Delay the (valid, first, last) flags by ``cycles`` registers (stage ``stage``)."""
+        valid, first, last = ctl
+        return (delay(m, ce, valid, cycles, name=f"valid{stage}", reset_less=False),
+                delay(m, ce, first, cycles, name=f"first{stage}"),
+                delay(m, ce, last, cycles, name=f"last{stage}"))
+
     def _accumulate(self, m, ce, terms, width, valid, first, last):
         """Sum ``terms`` over the channel beats; returns (sums, done)."""
         acc = [Signal(signed(width), name=f"acc{k}") for k in range(len(terms))]
@@ -144,18 +152,14 @@ class WinogradF23(_TileEngine):
         st1, st2, st3 = (int(p.pipeline >= k) for k in (1, 2, 3))
         v = [delay(m, ce, x, st1, name="v_q") for x in v]
         u = [delay(m, ce, x, st1, name="u_q") for x in u]
-        valid = delay(m, ce, self.i.valid, st1, name="valid1", reset_less=False)
-        first = delay(m, ce, pl.first, st1, name="first1")
-        last = delay(m, ce, pl.last, st1, name="last1")
+        ctl = self._control(m, ce, (self.i.valid, pl.first, pl.last), st1, 1)
         prods = []
         for k in range(4):
             s = Signal(signed(w["product"]), name=f"m{k}")
             m.d.comb += s.eq(u[k] * v[k])
             prods.append(delay(m, ce, s, st2, name=f"m{k}_q"))
-        valid = delay(m, ce, valid, st2, name="valid2", reset_less=False)
-        first = delay(m, ce, first, st2, name="first2")
-        last = delay(m, ce, last, st2, name="last2")
-        acc, done = self._accumulate(m, ce, prods, w["channel_sum"], valid, first, last)
+        ctl = self._control(m, ce, ctl, st2, 2)
+        acc, done = self._accumulate(m, ce, prods, w["channel_sum"], *ctl)
         for k in range(2):
             y = Signal(signed(w["output_transform"]), name=f"yt{k}")
             m.d.comb += y.eq(_lin(A_T[k], acc))
@@ -212,20 +216,16 @@ class WinogradF23x23(_TileEngine):
         stage1 = p.pipeline >= 1
         v = [delay(m, ce, x, int(stage1), name="v_q") for row in v for x in row]
         u = [delay(m, ce, x, int(stage1), name="u_q") for row in u for x in row]
-        valid = delay(m, ce, self.i.valid, int(stage1), name="valid1", reset_less=False)
-        first = delay(m, ce, pl.first, int(stage1), name="first1")
-        last = delay(m, ce, pl.last, int(stage1), name="last1")
+        ctl = self._control(m, ce, (self.i.valid, pl.first, pl.last), int(stage1), 1)
 
         prods = []
         for k in range(16):
             s = Signal(signed(w["product"]), name=f"m{k}")
             m.d.comb += s.eq(u[k] * v[k])
             prods.append(delay(m, ce, s, int(p.pipeline >= 2), name=f"m{k}_q"))
-        valid = delay(m, ce, valid, int(p.pipeline >= 2), name="valid2", reset_less=False)
-        first = delay(m, ce, first, int(p.pipeline >= 2), name="first2")
-        last = delay(m, ce, last, int(p.pipeline >= 2), name="last2")
+        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2), 2)
 
-        acc, done = self._accumulate(m, ce, prods, w["channel_sum"], valid, first, last)
+        acc, done = self._accumulate(m, ce, prods, w["channel_sum"], *ctl)
         grid = [acc[4 * r:4 * r + 4] for r in range(4)]
         y = _sandwich(m, A_T, grid, A_T, w["output_transform_pass1"], w["output_transform"],
                       "y")
@@ -266,10 +266,7 @@ class DirectConv3x3(_TileEngine):
         g = [[getattr(pl, f"f{3 * r + c}") for c in range(3)] for r in range(3)]
         d = [[delay(m, ce, x, int(p.pipeline >= 1), name="d_q") for x in row] for row in d]
         g = [[delay(m, ce, x, int(p.pipeline >= 1), name="g_q") for x in row] for row in g]
-        valid = delay(m, ce, self.i.valid, int(p.pipeline >= 1), name="valid1",
-                      reset_less=False)
-        first = delay(m, ce, pl.first, int(p.pipeline >= 1), name="first1")
-        last = delay(m, ce, pl.last, int(p.pipeline >= 1), name="last1")
+        ctl = self._control(m, ce, (self.i.valid, pl.first, pl.last), int(p.pipeline >= 1), 1)
         sums = []
         for i in range(2):
             for j in range(2):
@@ -282,10 +279,8 @@ class DirectConv3x3(_TileEngine):
                 total = Signal(signed(p.output_width), name=f"s{i}{j}")
                 m.d.comb += total.eq(sum(prods[1:], prods[0]))
                 sums.append(total)
-        valid = delay(m, ce, valid, int(p.pipeline >= 2), name="valid2", reset_less=False)
-        first = delay(m, ce, first, int(p.pipeline >= 2), name="first2")
-        last = delay(m, ce, last, int(p.pipeline >= 2), name="last2")
-        acc, done = self._accumulate(m, ce, sums, p.output_width, valid, first, last)
+        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2), 2)
+        acc, done = self._accumulate(m, ce, sums, p.output_width, *ctl)
         outs = [delay(m, ce, a, int(p.pipeline >= 3), name="y_q") for a in acc]
         m.d.comb += self.o.valid.eq(delay(m, ce, done, int(p.pipeline >= 3), name="valid3",
                                           reset_less=False))
