@@ -69,6 +69,19 @@ class _TileEngine(wiring.Component):
                 {f"y{k}": signed(out_width) for k in range(out_words)}))),
         })
 
+    @property
+    def latency(self):
+        """The channel accumulator plus the stages ``pipeline`` adds (at most 3 are used)."""
+        return 1 + min(self.params.pipeline, 3)
+
+    @property
+    def widths(self):
+        """Every stage's width (exact worst case, from the golden interval arithmetic)."""
+        p = self.params
+        if hasattr(p, "stage_widths"):
+            return dict(p.stage_widths)
+        return {"product": p.product_width, "output": p.output_width}
+
     def _front(self, m):
         ce = Signal()
         m.d.comb += [ce.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(ce)]
@@ -118,14 +131,6 @@ class WinogradF23(_TileEngine):
         offline = params.filter_transform == "offline"
         super().__init__(params, 4 if offline else 3, params.filter_word_width,
                          params.output_width, data_words=4, out_words=2)
-
-    @property
-    def latency(self):
-        return 1 + min(self.params.pipeline, 3)
-
-    @property
-    def widths(self):
-        return dict(self.params.stage_widths)
 
     def elaborate(self, platform):
         m = Module()
@@ -192,14 +197,6 @@ class WinogradF23x23(_TileEngine):
         super().__init__(params, 16 if offline else 9, params.filter_word_width,
                          params.output_width)
 
-    @property
-    def latency(self):
-        return 1 + min(self.params.pipeline, 3)
-
-    @property
-    def widths(self):
-        return dict(self.params.stage_widths)
-
     def elaborate(self, platform):
         m = Module()
         p = self.params
@@ -248,15 +245,6 @@ class DirectConv3x3(_TileEngine):
 
     def __init__(self, params):
         super().__init__(params, 9, params.weight_width, params.output_width)
-
-    @property
-    def latency(self):
-        return 1 + min(self.params.pipeline, 3)
-
-    @property
-    def widths(self):
-        p = self.params
-        return {"product": p.product_width, "output": p.output_width}
 
     def elaborate(self, platform):
         m = Module()
