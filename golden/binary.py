@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .fixed import wrap_signed
+
 __all__ = [
     "PopcountParams", "XnorParams", "BMVUParams", "MAX_N", "binarize", "pack_bits",
     "unpack_bits", "popcount", "xnor_dot", "threshold", "fold_batchnorm", "bmvu_golden",
@@ -269,11 +271,6 @@ def fold_batchnorm(gamma, beta, mean, var, *, eps=1e-5, bias=None, levels=1, len
     return t, invert
 
 
-def _wrap(v, width):
-    half = 1 << (width - 1)
-    return ((v + half) % (1 << width)) - half
-
-
 def xnor_stream_golden(params, a, w, length, first, last):
     """What :class:`XnorPopcount` outputs for a stream of chunks (words, lengths, flags).
 
@@ -294,7 +291,7 @@ def xnor_stream_golden(params, a, w, length, first, last):
         matches = (pc + (0 if f else matches)) % (1 << cw)
         total = (ln + (0 if f else total)) % (1 << cw)
         if la:
-            out.append(_wrap(2 * matches - total, acc_width(params.max_length)))
+            out.append(wrap_signed(2 * matches - total, acc_width(params.max_length)))
     return np.array(out, dtype=np.int64)
 
 

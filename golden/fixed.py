@@ -29,7 +29,7 @@ import numpy as np
 
 __all__ = [
     "ROUNDING_MODES", "MAX_WL", "FixedFormat", "check_format", "check_rounding",
-    "round_shift", "saturate", "convert", "quantize", "to_float", "as_int_array",
+    "round_shift", "saturate", "convert", "quantize", "to_float", "as_int_array", "wrap_signed",
 ]
 
 ROUNDING_MODES = ("truncate", "nearest", "nearest_even", "stochastic")
@@ -131,6 +131,13 @@ def round_shift(x, d, mode, samples=None, r_bits=None):
     return (x + r * (1 << (d - rp))) // scale
 
 
+def wrap_signed(v, width):
+    """The Python integer ``v`` as a ``width``-bit two's complement value (what a register
+    of that width holds after an overflow)."""
+    half = 1 << (width - 1)
+    return ((int(v) + half) % (1 << width)) - half
+
+
 def saturate(y, wl, *, wrap=False):
     """Fit integers into a signed ``wl``-bit word: saturate (default) or wrap.
 
@@ -140,8 +147,7 @@ def saturate(y, wl, *, wrap=False):
     lo, hi = -(1 << (wl - 1)), (1 << (wl - 1)) - 1
     ovf = np.array([int(v < lo or v > hi) for v in y], dtype=object)
     if wrap:
-        mod = 1 << wl
-        out = np.array([((v - lo) % mod) + lo for v in y], dtype=object)
+        out = np.array([wrap_signed(v, wl) for v in y], dtype=object)
     else:
         out = np.array([min(max(v, lo), hi) for v in y], dtype=object)
     return out, ovf

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .fixed import FixedFormat, check_format, check_rounding, round_shift, saturate
+from .fixed import FixedFormat, check_format, check_rounding, round_shift, saturate, wrap_signed
 from .lfsr import LFSRModel, LFSRParams, check_lfsr
 
 __all__ = ["MACParams", "mac_golden", "MAX_GUARD", "MAX_PIPELINE"]
@@ -150,11 +150,6 @@ class MACParams:
         return LFSRParams(self.lfsr_width, self.r_bits, self.seed)
 
 
-def _wrap(v, width):
-    lo = 1 << (width - 1)
-    return ((v + lo) % (1 << width)) - lo
-
-
 def mac_golden(params, a, b, first, last):
     """Stream of MAC beats in, list of results out: ``(values, overflow)`` int arrays.
 
@@ -183,7 +178,7 @@ def mac_golden(params, a, b, first, last):
     sums = []
     acc = 0
     for t, f, la in zip(terms, first, last):
-        acc = _wrap(int(t) + (0 if f else acc), p.acc_width)
+        acc = wrap_signed(int(t) + (0 if f else acc), p.acc_width)
         if la:
             sums.append(acc)
     sums = np.array(sums, dtype=object)
