@@ -5,9 +5,10 @@ from dataclasses import dataclass
 
 from ..golden import LFSRParams, MACParams
 from ..golden.binary import BMVUParams, PopcountParams, XnorParams
-from ..golden.winograd import Direct3x3Params, Winograd1DParams, Winograd2DParams
+from ..golden.winograd import Conv2dParams, Direct3x3Params, Winograd1DParams, Winograd2DParams
 from ..hw import LFSR, FixedPointMAC
 from ..hw.bmvu import BinaryMVU
+from ..hw.conv2d import Conv2dLayer
 from ..hw.popcount import Popcount, XnorPopcount
 from ..hw.winograd import DirectConv3x3, WinogradF23, WinogradF23x23
 
@@ -51,6 +52,8 @@ UNITS = {
                        Winograd2DParams, WinogradF23x23, "lowbit_winograd2d", "winograd"),
     "direct3x3": Unit("direct3x3", "direct 3x3 tile engine, 36 multiplies a channel (baseline)",
                       Direct3x3Params, DirectConv3x3, "lowbit_direct3x3", "winograd"),
+    "conv2d": Unit("conv2d", "streaming 3x3xC convolution layer: line buffers + Winograd tiles",
+                   Conv2dParams, Conv2dLayer, "lowbit_conv2d", "winograd"),
 }
 
 

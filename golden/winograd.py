@@ -914,6 +914,16 @@ class Conv2dParams(_WinogradParams):
         a = check_filter_shape(image, (self.channels, self.height, self.width), name="image")
         return _check_values("image", a, self.data_width, "data_width")
 
+    def filter_image(self, filt):
+        """The filter memory's words, one per channel: the engine's filter words (``U'``,
+        offline, or ``g``, onchip) row-major, word ``k`` in bits ``[k * fw, (k + 1) * fw)``
+        (``fw = filter_word_width``), two's complement."""
+        g = self.check_filter(filt)
+        words = self.winograd.transform_filter(g) if self.filter_transform == "offline" else g
+        fw = self.filter_word_width
+        mask = (1 << fw) - 1
+        return [sum((int(v) & mask) << (k * fw) for k, v in enumerate(w.flat)) for w in words]
+
     def compute(self, image, filt):
         """The ``output_shape`` correlation of ``image (C, H, W)`` with ``filt (C, 3, 3)``."""
         return winograd_correlate2d(self.check_image(image), self.check_filter(filt),

@@ -5,7 +5,7 @@ import numpy as np
 from .payload import pack, port, unpack
 from .runner import run_testbench
 
-__all__ = ["run_tiles"]
+__all__ = ["run_tiles", "run_conv2d"]
 
 
 def run_tiles(gen_dir, manifest, params, tiles, filters, *, sim="verilator", seed=1, idle=0.1,
@@ -37,3 +37,28 @@ def run_tiles(gen_dir, manifest, params, tiles, filters, *, sim="verilator", see
     got = np.array([[int(out[f"y{k}"][i]) for k in range(words)]
                     for i in range(len(resp["out"]))], dtype=np.int64)
     return got.reshape(-1, *params.output_shape), resp
+
+
+def run_conv2d(gen_dir, manifest, params, images, filt, *, sim="verilator", seed=1, idle=0.1,
+               backpressure=0.1):
+    """Load ``filt (C, 3, 3)``, stream ``images (N, C, H, W)`` back to back through the
+    Conv2dLayer; returns ``(feature maps (N, Ho, Wo), response)`` (``None`` for the maps if
+    the count of pixels or the ``last`` flags are wrong: the caller reports the response)."""
+    images = np.asarray(images, dtype=np.int64)
+    n = len(images)
+    words = params.filter_image(filt)
+    drive = {"f_addr": list(range(len(words))), "f_data": words, "f_en": [1] * len(words)}
+    flat = images.transpose(0, 2, 3, 1).reshape(-1)  # raster order, channels innermost
+    beats = pack(port(manifest, "i__payload"), x=flat.tolist())
+    ho, wo = params.output_shape
+    spec = {"mode": "stream", "in": "i", "out": "o", "beats": beats, "expect": n * ho * wo,
+            "seed": seed, "idle": idle, "backpressure": backpressure,
+            "preload": {"drive": drive, "n": len(words)}}
+    resp = run_testbench(gen_dir, manifest, spec, sim=sim, seed=seed)
+    out = unpack(port(manifest, "o__payload"), resp["out"])
+    if len(resp["out"]) != n * ho * wo:
+        return None, resp
+    lasts = np.flatnonzero(np.asarray(out["last"], dtype=np.int64))
+    if not np.array_equal(lasts, np.arange(1, n + 1) * ho * wo - 1):
+        return None, resp
+    return np.asarray(out["y"], dtype=np.int64).reshape(n, ho, wo), resp

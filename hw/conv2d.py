@@ -1,0 +1,241 @@
+"""A streaming 3x3 convolution layer on the F(2x2,3x3) tile engine (SPEC section 3).
+
+The image streams in raster order, one value a beat; a line buffer (one memory, each word the
+three rows above one column) keeps the rows above the current one, a shift register per row
+keeps the last four columns, and every second
+column of every second row cuts a 4x4 tile (stride 2) for the engine. The 2x2 output tiles
+are put back into raster order: the top row goes straight out, the bottom row waits in an
+output line buffer until the tile row is done.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .arith import delay
+from .winograd import WinogradF23x23
+
+__all__ = ["Conv2dLayer"]
+
+
+class Conv2dLayer(wiring.Component):
+    """``H x W x C`` image in, ``Ho x Wo`` output feature map out, one 3x3xC filter.
+
+    The layer works on a virtual image of ``Hp x Wp`` (:attr:`virtual_shape`): the real
+    image at offset ``(1, 1)`` for ``padding="same"`` (``(0, 0)`` for ``valid``) and zeros
+    around it, extended so that the output tiles cover an odd-sized output (the extra row or
+    column is dropped on the way out). The zeros are made here, never sent.
+
+    Parameters
+    ----------
+    params : lowbit.golden.winograd.Conv2dParams
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"x": signed(data_width)})))
+        The image in raster order, channels innermost: beat ``(y * W + x) * C + c`` is
+        ``image[c, y, x]``. Frames follow each other with no gap or marker.
+    o : Out(stream.Signature(StructLayout({"y": signed(output_width), "last": 1})))
+        The output feature map in raster order; ``last`` marks each frame's last pixel.
+    f_addr, f_data, f_en : In
+        Filter memory write port, one word per channel ``c``: the engine's filter words
+        (``U' = G' g_c G'^T``, 16 words, for ``filter_transform="offline"``; ``g_c``, 9 words,
+        for ``onchip``), row-major, word ``k`` in bits ``[k * fw, (k + 1) * fw)``.
+
+    Latency and throughput
+    ----------------------
+    One input value a cycle, plus one cycle for each padding value the layer makes itself:
+    :attr:`cycles_per_frame` when the output is never stalled. The engine takes a tile every
+    second value of every second row, so it idles three quarters of the time; the layer is
+    bound by the input stream, not by the multipliers.
+    """
+
+    def __init__(self, params):
+        self.params = params
+        p = params
+        self.engine_params = p.winograd
+        self._fw = p.filter_word_width
+        self._fwords = 16 if p.filter_transform == "offline" else 9
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({"x": signed(p.data_width)}))),
+            "o": Out(stream.Signature(data.StructLayout({"y": signed(p.output_width),
+                                                          "last": 1}))),
+            "f_addr": In(max(1, (p.channels - 1).bit_length())),
+            "f_data": In(self._fwords * self._fw),
+            "f_en": In(1),
+        })
+
+    @property
+    def virtual_shape(self):
+        """``(Hp, Wp)``: the zero-padded image whose 4x4 tiles at stride 2 cover the output."""
+        th, tw = self.params.tiles
+        return 2 * th + 2, 2 * tw + 2
+
+    @property
+    def pad(self):
+        return 1 if self.params.padding == "same" else 0
+
+    @property
+    def cycles_per_frame(self):
+        """Cycles a frame takes with the input always valid and the output always ready."""
+        hp, wp = self.virtual_shape
+        return hp * wp * self.params.channels
+
+    @property
+    def line_buffer_words(self):
+        """Depth of the line buffers (each word holds the three rows above)."""
+        return self.virtual_shape[1] * self.params.channels
+
+    @property
+    def widths(self):
+        p = self.params
+        hp, wp = self.virtual_shape
+        return {**dict(p.stage_widths), "virtual_height": hp, "virtual_width": wp,
+                "tiles_high": p.tiles[0], "tiles_wide": p.tiles[1],
+                "line_buffer_words": self.line_buffer_words,
+                "cycles_per_frame": self.cycles_per_frame,
+                "filter_words": self._fwords, "filter_word_width": self._fw}
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = eng = WinogradF23x23(self.engine_params)
+        self._front(m, eng)
+        self._back(m, eng)
+        return m
+
+    def _front(self, m, eng):
+        """Virtual raster counters, line buffers, column shift registers, tiles."""
+        p = self.params
+        c_n, wd = p.channels, p.data_width
+        hp, wp = self.virtual_shape
+        pad = self.pad
+
+        # fce: the front end advances unless a tile waits for the engine.
+        fce = Signal()
+        tile_valid = Signal()
+        m.d.comb += fce.eq(eng.i.ready | ~tile_valid)
+
+        vr = Signal(range(hp))
+        vc = Signal(range(wp))
+        ch = Signal(range(max(c_n, 2)))  # never 0 bits wide: no [-1:0] vectors in Verilog
+        addr = Signal(range(wp * c_n))
+        is_pad = Signal()
+        outside = [vr >= pad + p.height, vc >= pad + p.width]
+        if pad:
+            outside += [vr < pad, vc < pad]
+        m.d.comb += is_pad.eq(Cat(*outside).any())
+        beat = Signal()
+        m.d.comb += [beat.eq(fce & (is_pad | self.i.valid)),
+                     self.i.ready.eq(fce & ~is_pad)]
+        last_ch, last_col, last_row = ch == c_n - 1, vc == wp - 1, vr == hp - 1
+        with m.If(beat):
+            m.d.sync += [ch.eq(Mux(last_ch, 0, ch + 1)),
+                         addr.eq(Mux(last_ch & last_col, 0, addr + 1))]
+            with m.If(last_ch):
+                m.d.sync += vc.eq(Mux(last_col, 0, vc + 1))
+                with m.If(last_col):
+                    m.d.sync += vr.eq(Mux(last_row, 0, vr + 1))
+
+        # Stage 1: the value (or a made zero), its place, and what the memories read for it.
+        def reg(value, name, reset_less=True):
+            return delay(m, fce, value, 1, name=name, reset_less=reset_less)
+
+        valid1 = reg(beat, "valid1", reset_less=False)
+        x1 = reg(Mux(is_pad, 0, self.i.payload.x), "x1")
+        emit1 = reg((vr >= 3) & vr[0] & (vc >= 3) & vc[0], "emit1")
+        first1 = reg(ch == 0, "first1")
+        last1 = reg(last_ch, "last1")
+        addr1 = reg(addr, "addr1")
+
+        # Line buffers: word a holds rows r-1, r-2, r-3 at column/channel a; each pass shifts
+        # the word down one row and puts the new value on top.
+        m.submodules.lines = lines = memory.Memory(shape=3 * wd, depth=wp * c_n, init=[])
+        lr = lines.read_port()
+        lw = lines.write_port()
+        m.d.comb += [lr.addr.eq(addr), lr.en.eq(fce),
+                     lw.addr.eq(addr1), lw.en.eq(fce & valid1),
+                     lw.data.eq(Cat(x1, lr.data[:2 * wd]))]
+        column = [lr.data[2 * wd:3 * wd].as_signed(), lr.data[wd:2 * wd].as_signed(),
+                  lr.data[:wd].as_signed(), x1]  # rows r-3 .. r
+
+        # Column shift registers: 3C deep, so taps 0, C, 2C, 3C are one channel's last
+        # four columns.
+        taps = []
+        for r, value in enumerate(column):
+            chain = [Signal(signed(wd), name=f"sr{r}_{n}") for n in range(3 * c_n)]
+            with m.If(fce & valid1):
+                m.d.sync += chain[0].eq(value)
+                for n in range(1, 3 * c_n):
+                    m.d.sync += chain[n].eq(chain[n - 1])
+            taps.append([chain[3 * c_n - 1], chain[2 * c_n - 1], chain[c_n - 1], value])
+
+        # Filter memory, read with the channel number so the words arrive with the tile.
+        m.submodules.filters = filters = memory.Memory(
+            shape=self._fwords * self._fw, depth=max(c_n, 2), init=[])
+        fw_port = filters.write_port()
+        m.d.comb += [fw_port.addr.eq(self.f_addr), fw_port.data.eq(self.f_data),
+                     fw_port.en.eq(self.f_en)]
+        fr = filters.read_port()
+        m.d.comb += [fr.addr.eq(ch), fr.en.eq(fce)]
+
+        m.d.comb += [tile_valid.eq(valid1 & emit1), eng.i.valid.eq(tile_valid)]
+        pl = eng.i.payload
+        for r in range(4):
+            for c in range(4):
+                m.d.comb += getattr(pl, f"d{4 * r + c}").eq(taps[r][c])
+        for k in range(self._fwords):
+            word = fr.data[k * self._fw:(k + 1) * self._fw].as_signed()
+            m.d.comb += getattr(pl, f"f{k}").eq(word)
+        m.d.comb += [pl.first.eq(first1), pl.last.eq(last1)]
+
+    def _back(self, m, eng):
+        """2x2 output tiles back to raster order."""
+        p = self.params
+        ho, wo = p.output_shape
+        th, tw = p.tiles
+        ow = p.output_width
+        tr = Signal(range(max(th, 2)))
+        tc = Signal(range(max(tw, 2)))
+        sub = Signal()      # which pixel of the tile's top row is on the output
+        bottom = Signal()   # sending the bottom row of a tile row from the buffer
+        j = Signal(range(max(wo, 2)))  # pixel of the bottom row being sent
+        last_tr, last_tc = tr == th - 1, tc == tw - 1
+        # The last tile of a row has a second column unless Wo is odd; the last tile row has
+        # a bottom row unless Ho is odd.
+        two_cols = ~last_tc | Const(wo % 2 == 0)
+        has_bottom = ~last_tr | Const(ho % 2 == 0)
+
+        # The bottom rows wait here; the read port sees this cycle's write, so the first word
+        # (read while the last tile of the row is written) is right even with one tile a row.
+        m.submodules.bottom_buf = buf = memory.Memory(shape=2 * ow, depth=max(tw, 2), init=[])
+        bw = buf.write_port()
+        br = buf.read_port(transparent_for=[bw])
+        y = [getattr(eng.o.payload, f"y{k}") for k in range(4)]
+        m.d.comb += [bw.addr.eq(tc), bw.data.eq(Cat(y[2], y[3]))]
+        done_tile = sub | ~two_cols
+        with m.If(~bottom):
+            m.d.comb += [self.o.valid.eq(eng.o.valid),
+                         self.o.payload.y.eq(Mux(sub, y[1], y[0])),
+                         self.o.payload.last.eq(last_tr & ~has_bottom & last_tc & done_tile),
+                         eng.o.ready.eq(self.o.ready & done_tile),
+                         bw.en.eq(self.o.ready & eng.o.valid & done_tile),
+                         br.addr.eq(0), br.en.eq(1)]
+            with m.If(self.o.valid & self.o.ready):
+                m.d.sync += sub.eq(~done_tile)
+                with m.If(done_tile):
+                    m.d.sync += tc.eq(Mux(last_tc, 0, tc + 1))
+                    with m.If(last_tc):
+                        m.d.sync += [bottom.eq(has_bottom), j.eq(0)]
+                        with m.If(~has_bottom):
+                            m.d.sync += tr.eq(0)
+        with m.Else():
+            word = br.data
+            send = self.o.ready
+            m.d.comb += [self.o.valid.eq(1),
+                         self.o.payload.y.eq(Mux(j[0], word[ow:], word[:ow]).as_signed()),
+                         self.o.payload.last.eq(last_tr & (j == wo - 1)),
+                         br.addr.eq((j >> 1) + 1), br.en.eq(send & j[0] & (j != wo - 1))]
+            with m.If(send):
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == wo - 1):
+                    m.d.sync += [tr.eq(Mux(last_tr, 0, tr + 1)), bottom.eq(0)]

@@ -1,0 +1,103 @@
+"""The streaming Conv2dLayer under cocotb, pixel for pixel against numpy direct correlation:
+a sweep of widths, channels, paddings and odd sizes with random and extreme images, every
+scikit-learn digit, and a crop of a real RGB photograph, with edge, blur and random filters."""
+
+import numpy as np
+import pytest
+from lowbit.gen import generated
+from lowbit.golden.images import digits, named_filter, photo, to_signed8
+from lowbit.golden.winograd import Conv2dParams, correlate2d
+from lowbit.sim.winograd import run_conv2d
+
+pytestmark = [pytest.mark.sim, pytest.mark.winograd]
+
+# (data_width, weight_width, channels, height, width, padding, pipeline, filter_transform)
+SWEEP = [
+    (8, 8, 1, 8, 8, "same", 1, "offline"),
+    (2, 2, 1, 5, 7, "valid", 0, "offline"),      # odd output both ways
+    (4, 3, 3, 6, 3, "valid", 2, "onchip"),       # one output column
+    (12, 6, 3, 7, 9, "same", 3, "offline"),
+    (16, 16, 16, 4, 5, "same", 1, "onchip"),
+    (8, 5, 16, 3, 4, "valid", 3, "offline"),     # one output row
+    (4, 4, 1, 1, 1, "same", 1, "offline"),       # one pixel
+    (8, 8, 2, 2, 13, "same", 2, "onchip"),
+]
+
+
+def _images(params, rng, n):
+    lo, hi = -(1 << (params.data_width - 1)), (1 << (params.data_width - 1)) - 1
+    shape = (params.channels, params.height, params.width)
+    imgs = [rng.integers(lo, hi + 1, size=(n, *shape)),
+            np.full((1, *shape), lo), np.full((1, *shape), hi),
+            # a checkerboard of extremes: every tile sees both signs
+            np.where(np.indices(shape).sum(axis=0) % 2, lo, hi)[None]]
+    return np.concatenate(imgs)
+
+
+def _check(params, images, filt, sim, seed, idle=0.1, backpressure=0.1):
+    gen_dir, man = generated("conv2d", params)
+    got, resp = run_conv2d(gen_dir, man, params, images, filt, sim=sim, seed=seed, idle=idle,
+                           backpressure=backpressure)
+    assert got is not None, (f"seed={seed}: {len(resp['out'])} pixels out, "
+                             f"timed out: {resp['timed_out']} (or 'last' misplaced)")
+    want = np.array([correlate2d(im, filt, params.padding) for im in images])
+    bad = np.argwhere(got != want)
+    assert not len(bad), f"seed={seed}: {len(bad)} pixels differ, first (n, y, x) {bad[:5]}"
+    return resp
+
+
+@pytest.mark.parametrize("cfg", SWEEP, ids=["-".join(map(str, c)) for c in SWEEP])
+def test_conv2d_equals_direct_correlation(cfg, sim):
+    wd, wg, c, h, w, padding, pipe, ft = cfg
+    params = Conv2dParams(data_width=wd, weight_width=wg, channels=c, height=h, width=w,
+                          padding=padding, pipeline=pipe, filter_transform=ft)
+    seed = 900 + wd * 31 + c * 7 + h
+    rng = np.random.default_rng(seed)
+    wl, wh = -(1 << (wg - 1)), (1 << (wg - 1)) - 1
+    for k, filt in enumerate([rng.integers(wl, wh + 1, size=(c, 3, 3)),
+                              np.full((c, 3, 3), wl)]):
+        _check(params, _images(params, rng, 3), filt, sim, seed + k)
+
+
+# Each filter is a separate run of the same build (the filter memory is loaded first).
+DIGIT_FILTERS = ["laplacian", "blur", "random"]
+
+
+@pytest.mark.parametrize("name", DIGIT_FILTERS)
+def test_conv2d_every_sklearn_digit(name, sim):
+    params = Conv2dParams(data_width=6, weight_width=8, height=8, width=8, padding="same")
+    filt = (np.random.default_rng(3).integers(-128, 128, size=(1, 3, 3)) if name == "random"
+            else named_filter(name))
+    images = digits()
+    assert images.shape == (1797, 1, 8, 8)
+    resp = _check(params, images, filt, sim, seed=41, idle=0.02, backpressure=0.02)
+    assert resp["first_stall"] is not None
+
+
+PHOTO_FILTERS = ["sobel_x", "blur", "sharpen", "random"]
+
+
+@pytest.mark.parametrize("name", PHOTO_FILTERS)
+def test_conv2d_rgb_photo(name, sim):
+    """A 45x61 crop (odd both ways) of scikit-learn's china.jpg, RGB, as signed 8-bit."""
+    image = to_signed8(photo(top=200, left=300, height=45, width=61))
+    params = Conv2dParams(data_width=8, weight_width=8, channels=3, height=45, width=61,
+                          padding="same", pipeline=2)
+    filt = (np.random.default_rng(5).integers(-128, 128, size=(3, 3, 3)) if name == "random"
+            else named_filter(name, 3))
+    _check(params, image[None], filt, sim, seed=43, idle=0.05, backpressure=0.05)
+
+
+def test_conv2d_throughput_is_one_value_a_cycle(sim):
+    """With the input always valid and the output always ready, a frame takes exactly
+    ``cycles_per_frame`` cycles (one per value of the zero-padded image) in steady state."""
+    params = Conv2dParams(height=9, width=6, channels=2, padding="same")
+    rng = np.random.default_rng(11)
+    images = rng.integers(-128, 128, size=(6, 2, 9, 6))
+    resp = _check(params, images, rng.integers(-128, 128, size=(2, 3, 3)), sim, seed=11,
+                  idle=0.0, backpressure=0.0)
+    gen_dir, man = generated("conv2d", params)
+    per_frame = man["widths"]["cycles_per_frame"]
+    ho, wo = params.output_shape
+    lasts = [resp["out_cycles"][k * ho * wo + ho * wo - 1] for k in range(len(images))]
+    assert set(np.diff(lasts).tolist()) == {per_frame}
