@@ -89,7 +89,11 @@ def _parser():
                                    "integers are raw codes. popcount: (words, n) bits. xnor: "
                                    "(vectors, 2, L) bit pairs. bmvu: (vectors, cols) bits with "
                                    "--weights and --thresholds. Bits are 0/1 (0 is -1); real "
-                                   "numbers are binarized (x >= 0 is +1).")
+                                   "numbers are binarized (x >= 0 is +1). winograd2d/direct3x3: "
+                                   "(tiles, C, 4, 4) integer tiles with --filter; winograd1d: "
+                                   "(tiles, C, 4). conv2d: an integer image (H, W), (C, H, W) "
+                                   "or images (N, C, H, W) with --filter; channels, height and "
+                                   "width default to the image's shape.")
     p.add_argument("unit", choices=units, help="the unit to compare")
     p.add_argument("--input", required=True, type=Path, metavar="FILE.npy", help="input data")
     _add_params(p)
@@ -104,6 +108,9 @@ def _parser():
                    help="bmvu: sorted integer thresholds, shape (rows, k)")
     p.add_argument("--invert", type=Path, metavar="FILE.npy",
                    help="bmvu: per-row invert flags (negative batch-norm scale), shape (rows,)")
+    p.add_argument("--filter", type=Path, metavar="FILE.npy",
+                   help="winograd1d/winograd2d/direct3x3: integer filter (C, 3[, 3]) for "
+                        "every tile or (tiles, C, 3[, 3]); conv2d: (C, 3, 3), or (3, 3) for C=1")
     _add_sim(p)
     p.add_argument("--seed", type=int, default=1, help="seed for idle/back-pressure cycles")
     p.add_argument("-o", "--output", type=Path, default=None,
@@ -204,11 +211,12 @@ def cmd_synth(args):
 
 #: compare options that only some units take
 _UNIT_OPTIONS = {"terms": {"mac"}, "quantize": {"mac"}, "weights": {"bmvu"},
-                 "thresholds": {"bmvu"}, "invert": {"bmvu"}}
+                 "thresholds": {"bmvu"}, "invert": {"bmvu"},
+                 "filter": {"winograd1d", "winograd2d", "direct3x3", "conv2d"}}
 
 
 def cmd_compare(args):
-    from .compare import COMPARE, load_array
+    from .compare import COMPARE, conv2d_shape_params, load_array
 
     unit = get_unit(args.unit)
     if unit.name not in COMPARE:
@@ -217,15 +225,24 @@ def cmd_compare(args):
         value = getattr(args, opt)
         if value is not None and unit.name not in units:
             raise UsageError(f"--{opt} applies to {', '.join(sorted(units))}, not {unit.name}")
-    params = parse_params(unit, args.param)
     arr = load_array(args.input)
+    items = conv2d_shape_params(arr, args.param) if unit.name == "conv2d" else args.param
+    params = parse_params(unit, items)
     extra = {name: load_array(getattr(args, name), option=f"--{name}")
              for name in ("weights", "thresholds", "invert") if getattr(args, name)}
+    if args.filter:
+        extra["filt"] = load_array(args.filter, option="--filter")
     report = COMPARE[unit.name](params, arr, terms=args.terms, sim=args.sim, seed=args.seed,
-                                quantize_mode=args.quantize or "nearest", **extra)
+                                quantize_mode=args.quantize or "nearest", unit=unit.name,
+                                **extra)
     print(f"{unit.name}: {report['results']} results through the RTL ({report['simulator']}) "
           f"and the golden model")
     print(f"  RTL vs golden mismatches: {report['mismatches_rtl_vs_golden']}")
+    if "shape" in report:
+        print(f"  result shape: {' x '.join(map(str, report['shape']))}")
+    if "values_per_cycle" in report:
+        print(f"  {report['values_per_cycle']} input values a cycle ({report['cycles']} cycles, "
+              f"with the seeded idle and back-pressure cycles)")
     for m in report["first_mismatches"]:
         print("    ", m)
     if unit.name == "mac":

@@ -10,11 +10,12 @@ from ..golden.binary import binarize, bmvu_golden, bmvu_images, xnor_stream_gold
 from ..sim.binary import XnorVectors, run_bmvu, run_popcount, run_xnor
 from ..sim.mac import MacVectors, run_mac, score_mac
 from ..sim.score import compare_results
+from ..sim.winograd import run_conv2d, run_tiles
 from .build import generated
 from .units import UsageError
 
 __all__ = ["load_array", "compare_mac", "compare_popcount", "compare_xnor", "compare_bmvu",
-           "COMPARE"]
+           "compare_tiles", "compare_conv2d", "conv2d_shape_params", "COMPARE"]
 
 
 def load_array(path, option="--input"):
@@ -192,5 +193,87 @@ def compare_bmvu(params, arr, *, weights=None, thresholds=None, invert=None,
                     {"shape": list(want.shape)})
 
 
+def _ints(arr, what):
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise UsageError(f"{what} must hold integers (raw two's complement codes), "
+                         f"not {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def _checked(check, what, arr):
+    try:
+        return check(arr)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+
+
+def compare_tiles(params, arr, *, filt=None, sim="verilator", seed=1, unit="winograd2d", **_):
+    """Tile engines: ``arr`` (N, C, 4, 4) tiles (1-D: (N, C, 4)); ``filt`` (C, 3, 3) for
+    every tile or (N, C, 3, 3) one per tile (1-D: (C, 3) or (N, C, 3)). The golden model is
+    direct correlation."""
+    tile, fshape, c = params.tile_shape, params.filter_shape, params.channels
+    if arr.ndim != 2 + len(tile) or arr.shape[1:] != (c, *tile) or arr.shape[0] == 0:
+        raise UsageError(f"--input for {unit} must have shape (tiles, channels={c}, "
+                         f"{', '.join(map(str, tile))}), not {arr.shape}")
+    if filt is None:
+        raise UsageError(f"{unit} needs --filter FILE.npy of shape "
+                         f"({', '.join(map(str, (c, *fshape)))})")
+    tiles, filt = _ints(arr, "--input"), _ints(filt, "--filter")
+    if filt.shape == (c, *fshape):
+        filt = np.broadcast_to(filt, (len(tiles), *filt.shape))
+    elif filt.shape != (len(tiles), c, *fshape):
+        raise UsageError(f"--filter for {unit} must have shape "
+                         f"({', '.join(map(str, (c, *fshape)))}) or (tiles={len(tiles)}, "
+                         f"{', '.join(map(str, (c, *fshape)))}), not {filt.shape}")
+    want = np.array([_checked(lambda x: params.compute(*x), "--input/--filter", (t, f))
+                     for t, f in zip(tiles, filt)])
+    gen_dir, man = generated(unit, params)
+    got, resp = run_tiles(gen_dir, man, params, tiles, filt, sim=sim, seed=seed)
+    return _summary(unit, params, got.reshape(-1), want.reshape(-1), resp, sim,
+                    {"shape": list(want.shape)})
+
+
+def conv2d_shape_params(arr, items):
+    """``-p`` items for conv2d with ``channels``, ``height`` and ``width`` taken from the
+    image's shape ((H, W), (C, H, W) or (N, C, H, W)) where the user did not give them."""
+    given = {item.partition("=")[0].strip() for item in items}
+    if arr.ndim not in (2, 3, 4):
+        raise UsageError(f"--input for conv2d must have shape (H, W), (C, H, W) or "
+                         f"(images, C, H, W), not {arr.shape}")
+    c, h, w = (1, *arr.shape) if arr.ndim == 2 else arr.shape[-3:]
+    inferred = {"channels": c, "height": h, "width": w}
+    return list(items) + [f"{k}={v}" for k, v in inferred.items() if k not in given]
+
+
+def compare_conv2d(params, arr, *, filt=None, sim="verilator", seed=1, **_):
+    """``arr`` one image (H, W) or (C, H, W), or images (N, C, H, W); ``filt`` (3, 3) or
+    (C, 3, 3). The golden model is direct correlation with the layer's padding."""
+    shape = (params.channels, params.height, params.width)
+    images = _ints(arr, "--input")
+    images = images.reshape(-1, *shape) if images.shape in (shape, shape[1:]) else images
+    if images.ndim != 4 or images.shape[1:] != shape or images.shape[0] == 0:
+        raise UsageError(f"--input for conv2d must have shape (C, H, W) = {shape} or "
+                         f"(images, {', '.join(map(str, shape))}), not {arr.shape}")
+    if filt is None:
+        raise UsageError(f"conv2d needs --filter FILE.npy of shape ({params.channels}, 3, 3)")
+    filt = _ints(filt, "--filter")
+    if filt.shape == (3, 3) and params.channels == 1:
+        filt = filt[None]
+    if filt.shape != (params.channels, 3, 3):
+        raise UsageError(f"--filter for conv2d must have shape (channels={params.channels}, 3, 3)"
+                         f"{' or (3, 3)' if params.channels == 1 else ''}, not {filt.shape}")
+    want = np.array([_checked(lambda x: params.compute(x, filt), "--input/--filter", im)
+                     for im in images])
+    gen_dir, man = generated("conv2d", params)
+    got, resp = run_conv2d(gen_dir, man, params, images, filt, sim=sim, seed=seed)
+    # A wrong pixel count or a misplaced 'last' is reported as every result mismatching.
+    flat = got.reshape(-1) if got is not None else np.full(want.size, np.iinfo(np.int64).min)
+    report = _summary("conv2d", params, flat, want.reshape(-1), resp, sim,
+                      {"shape": list(want.shape)})
+    report["values_per_cycle"] = round(images.size / max(resp["cycles"], 1), 4)
+    return report
+
+
 COMPARE = {"mac": compare_mac, "popcount": compare_popcount, "xnor": compare_xnor,
-           "bmvu": compare_bmvu}
+           "bmvu": compare_bmvu, "winograd1d": compare_tiles, "winograd2d": compare_tiles,
+           "direct3x3": compare_tiles, "conv2d": compare_conv2d}
