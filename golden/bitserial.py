@@ -1,0 +1,849 @@
+"""Bit-serial matrix multiplication (BISMO semantics) and the P2S converter (SPEC section 5).
+
+Umuroglu, Rasnayake and Sjalander, "BISMO: A Scalable Bit-Serial Matrix Multiplication
+Overlay for Reconfigurable Computing", FPL 2018.
+
+``C = A B`` with ``A`` an ``M x K`` matrix of ``wa``-bit elements and ``B`` a ``K x N`` matrix
+of ``wb``-bit elements, each operand signed (two's complement) or unsigned, all four chosen at
+run time up to a generated maximum. With the bit planes ``A_i = (A >> i) & 1`` and
+``B_j = (B >> j) & 1`` (binary matrices) and the plane signs ``s_i = -1`` for the MSB plane of a
+signed operand, ``+1`` otherwise::
+
+    C = sum_i sum_j s_i s_j 2**(i + j) popcount(A_i AND B_j along K)
+
+A ``wa x wb``-bit product therefore costs ``wa * wb`` binary matrix products.
+
+The engine is an array of ``Dm x Dn`` dot-product units (DPUs), each taking ``Dk`` bits of a row
+of ``A_i`` and ``Dk`` bits of a column of ``B_j`` per cycle: AND, popcount, then
+``acc = (first ? 0 : acc) + (negate ? -1 : +1) * (popcount << shift)`` with ``shift = i + j``
+and ``negate = s_i s_j < 0``. Peak binary operations per cycle: ``2 Dm Dk Dn`` (an AND and an
+add per bit). BISMO's numbers for reference (Xilinx LUT6): ``1.17 Dk + 44.1`` LUTs per DPU plus
+120.1 for its result logic; 6.5 binary TOPS with an 8x256x8 array at 200 MHz (PYNQ-Z1) and
+15.4 binary TOPS on the Ultra96.
+
+Conventions the hardware follows
+--------------------------------
+- Bit planes are taken LSB first everywhere: plane ``i`` is bit ``i`` of the two's complement
+  pattern. The sum above may run in any order (BISMO's hardware does not care); lowbit's P2S
+  emits planes ``0 .. w-1`` and the controller runs ``i`` and ``j`` upwards from 0.
+- Bit vectors are packed little-endian, as in :mod:`lowbit.golden.binary`: element ``e`` of a
+  word is bit ``e`` of the integer.
+- Matrices that are not multiples of the array are zero-padded: ``M`` up to a multiple of
+  ``Dm``, ``K`` of ``Dk``, ``N`` of ``Dn``. A zero element has all planes zero, so padding in
+  ``K`` adds nothing to any popcount, and padded rows and columns of ``C`` are dropped.
+- The schedule (:func:`schedule`) is ``for m_tile: for n_tile: for i in range(wa): for j in
+  range(wb): for k_chunk``, one step per cycle, ``Dm x Dn`` DPUs busy in every step;
+  ``first`` marks the first step of an output tile, ``last`` its last step, when the ``Dm x Dn``
+  accumulators hold the finished tile.
+- The accumulator is ``accumulator_width`` bits of two's complement and wraps (what a register
+  does). By default it is the exact worst case, ``P.bit_length() + 1`` with
+  ``P = max_k (2**max_wa - 1)(2**max_wb - 1)``: ``P`` is the largest result (unsigned times
+  unsigned, all ones), and every partial sum of the schedule, in any order and for any
+  signedness, is at most ``P`` in magnitude (the sum of the absolute values of the terms), so
+  nothing ever wraps at run-time sizes within the generated maxima.
+
+Buffers (:func:`lhs_words`, :func:`rhs_words`, :func:`result_words`)
+--------------------------------------------------------------------
+- Left buffer, ``Dm`` banks of ``Dk`` bits (one word of ``Dm * Dk`` bits, bank ``r`` at bits
+  ``[r Dk, (r + 1) Dk)``): address ``(m_tile * wa + i) * k_chunks + k_chunk`` holds bits
+  ``A_i[m_tile Dm + r, k_chunk Dk + t]`` at bit ``t`` of bank ``r``.
+- Right buffer, ``Dn`` banks of ``Dk`` bits: address ``(n_tile * wb + j) * k_chunks + k_chunk``,
+  bank ``c`` holds ``B_j[k_chunk Dk + t, n_tile Dn + c]`` at bit ``t``. The engine reads ``B``
+  by columns: feed it ``B^T``, whose rows are ``B``'s columns.
+- Result buffer: address ``m_tile * n_tiles + n_tile``, DPU ``(r, c)`` at bits
+  ``[(r Dn + c) W, (r Dn + c + 1) W)``, ``W = accumulator_width``, two's complement.
+
+The addresses use the run-time ``wa``, ``wb`` and ``k_chunks``, so a run packs densely. One
+P2S input word of ``E = Dk`` elements (a row chunk ``A[row, k_chunk Dk : (k_chunk + 1) Dk]``)
+gives ``wa`` output planes, which are the bank words of addresses ``(m_tile * wa + i) *
+k_chunks + k_chunk`` for ``i = 0 .. wa-1``: P2S feeds the left buffer directly (and, with
+``B^T``, the right one).
+
+P2S (parallel to serial)
+------------------------
+A stream of words of ``E`` elements (``W``-bit fields, run-time precision ``w <= W``) becomes,
+for every input word in order, the ``w`` plane words ``0 .. w-1`` (LSB plane first), each
+``E`` bits with element ``e`` at bit ``e``: ``plane_i = (x >> i) & 1``, packed. Elements are
+taken as ``w``-bit two's complement patterns (``x & (2**w - 1)``), so signed and unsigned
+inputs convert the same way. One input word lasts ``w`` output cycles: ``E * w`` bits in, ``E
+* w`` bits out.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .fixed import wrap_signed
+
+__all__ = [
+    "MAX_BITS", "MAX_PRECISION", "MAX_ARRAY", "MAX_DK", "MAX_SIZE", "MAX_ACC_WIDTH",
+    "MAX_ELEMENTS", "MAX_P2S_WIDTH",
+    "check_fits", "value_range", "bit_planes", "plane_sign", "plane_weights", "from_planes",
+    "bitserial_matmul",
+    "p2s", "s2p", "pack_elements", "unpack_elements",
+    "DPUParams", "DPUBeat", "dpu_step", "dpu_golden",
+    "BitSerialParams", "ScheduleStep", "schedule", "run_schedule", "needed_acc_width",
+    "lhs_words", "rhs_words", "result_words", "results_from_words",
+    "P2SParams",
+]
+
+#: Widest plane decomposition (int64 arithmetic).
+MAX_BITS = 63
+#: Largest generated operand precision (max_wa, max_wb).
+MAX_PRECISION = 16
+#: Largest DPU array side (dm, dn).
+MAX_ARRAY = 64
+#: Largest Dk (bits per DPU per cycle).
+MAX_DK = 1024
+#: Largest matrix dimension the buffers may be generated for (max_m, max_k, max_n).
+MAX_SIZE = 4096
+#: Widest accumulator.
+MAX_ACC_WIDTH = 64
+#: Largest P2S word: E elements of up to W bits.
+MAX_ELEMENTS = 4096
+MAX_P2S_WIDTH = 32
+_MAX_SPACING = 16
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks (the same wording as golden.winograd and golden.binary).
+
+def _check_int(name, value, lo, hi):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, not {value!r}")
+    return int(value)
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a boolean, not {value!r}")
+    return bool(value)
+
+
+def _check_max(name, value, max_name, max_value):
+    """A run-time value against a generated maximum: ``1 .. max_value``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if not 1 <= value <= max_value:
+        raise ValueError(f"{name} must be between 1 and {max_name} (= {max_value}), "
+                         f"not {value!r}")
+    return int(value)
+
+
+def _int_array(name, x):
+    """``x`` as an integer array: int64, or Python ints (object) for uint64 and object input."""
+    a = np.asarray(x)
+    if a.dtype.kind == "O":
+        for v in a.flat:
+            if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"{name} must hold integers, not {v!r}")
+        return a
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, not dtype {a.dtype}")
+    if a.dtype == np.uint64:
+        return a.astype(object)
+    return a.astype(np.int64)
+
+
+def _matrix(name, x):
+    a = _int_array(name, x)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D matrix, not shape {a.shape}")
+    return a
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bit planes.
+
+def value_range(bits, signed):
+    """``(lo, hi)`` of a ``bits``-bit element: ``[-2**(bits-1), 2**(bits-1) - 1]`` signed,
+    ``[0, 2**bits - 1]`` unsigned."""
+    bits = _check_int("bits", bits, 1, MAX_BITS)
+    if _check_bool("signed", signed):
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def check_fits(name, x, bits, signed):
+    """``x`` as an int64 array after checking every value fits ``bits``-bit elements.
+
+    Raises
+    ------
+    TypeError
+        ``x`` does not hold integers.
+    ValueError
+        A value is out of range; the message names ``name``, the first bad value, its index
+        and the allowed range, e.g. ``A values must lie in [-8, 7] (4-bit signed), not 9 at
+        index (1, 2)``.
+    """
+    lo, hi = value_range(bits, signed)
+    a = _int_array(name, x)
+    if a.size and (int(a.min()) < lo or int(a.max()) > hi):
+        flat = next(n for n, v in enumerate(a.flat) if not lo <= int(v) <= hi)
+        index = tuple(int(i) for i in np.unravel_index(flat, a.shape))
+        kind = "signed" if signed else "unsigned"
+        raise ValueError(f"{name} values must lie in [{lo}, {hi}] ({bits}-bit {kind}), "
+                         f"not {int(a.flat[flat])} at index {index}")
+    return a.astype(np.int64)
+
+
+def bit_planes(x, bits, signed, *, name="x"):
+    """The bit planes of ``x``: uint8 array of shape ``(bits, *x.shape)``, LSB plane first.
+
+    Plane ``i`` is ``(x >> i) & 1`` on the ``bits``-bit two's complement pattern of ``x``. The
+    values must fit (:func:`check_fits`; ``name`` is used in the message).
+    """
+    a = check_fits(name, x, bits, signed)
+    shifts = np.arange(bits, dtype=np.int64).reshape((bits,) + (1,) * a.ndim)
+    # >> on int64 is arithmetic, so the sign bits of a negative value are ones, as required.
+    return ((a[None, ...] >> shifts) & 1).astype(np.uint8)
+
+
+def plane_sign(i, bits, signed):
+    """``s_i``: -1 for the MSB plane (``i = bits - 1``) of a signed operand, +1 otherwise."""
+    bits = _check_int("bits", bits, 1, MAX_BITS)
+    _check_int("i", i, 0, bits - 1)
+    return -1 if _check_bool("signed", signed) and i == bits - 1 else 1
+
+
+def plane_weights(bits, signed):
+    """``[s_i * 2**i for i in range(bits)]``: the weight of each plane (MSB negative if signed)."""
+    return [plane_sign(i, bits, signed) << i for i in range(bits)]
+
+
+def from_planes(planes, signed):
+    """Inverse of :func:`bit_planes`: ``sum_i s_i 2**i planes[i]`` as int64.
+
+    ``planes`` has shape ``(bits, ...)`` and holds only 0 and 1.
+    """
+    p = _int_array("planes", planes)
+    if p.ndim < 1 or p.shape[0] < 1:
+        raise ValueError(f"planes must have shape (bits, ...) with bits >= 1, not {p.shape}")
+    if not np.isin(p, (0, 1)).all():
+        raise ValueError("planes must hold only bits 0 and 1")
+    weights = np.array(plane_weights(p.shape[0], signed), dtype=np.int64)
+    return np.tensordot(weights, p.astype(np.int64), axes=(0, 0))
+
+
+def bitserial_matmul(A, B, wa, wb, a_signed, b_signed):
+    """``C = A B`` as the weighted sum of binary matrix products, from the bit planes.
+
+    ``C = sum_i sum_j s_i s_j 2**(i + j) (A_i @ B_j)``, where the 0/1 product ``A_i @ B_j`` is
+    the popcount of ``A_i AND B_j`` along ``K``. Never multiplies the integer matrices.
+
+    Parameters
+    ----------
+    A : (M, K) integer array, ``wa``-bit elements.
+    B : (K, N) integer array, ``wb``-bit elements.
+    wa, wb : int
+        Precisions, 1..63.
+    a_signed, b_signed : bool
+        Two's complement (True) or unsigned (False) operands.
+
+    Returns
+    -------
+    (M, N) int64 array (Python ints, dtype object, if ``K (2**wa - 1)(2**wb - 1)`` might not
+    fit in 62 bits).
+    """
+    A, B = _matrix("A", A), _matrix("B", B)
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"A and B must agree on K: A is {A.shape}, B is {B.shape}")
+    pa = bit_planes(A, wa, a_signed, name="A").astype(np.int64)
+    pb = bit_planes(B, wb, b_signed, name="B").astype(np.int64)
+    bound = A.shape[1] * ((1 << wa) - 1) * ((1 << wb) - 1)
+    dtype = np.int64 if bound < (1 << 62) else object
+    C = np.zeros((A.shape[0], B.shape[1]), dtype=dtype)
+    for i, wi in enumerate(plane_weights(wa, a_signed)):
+        for j, wj in enumerate(plane_weights(wb, b_signed)):
+            C += (pa[i] @ pb[j]).astype(dtype) * (wi * wj)
+    return C
+
+
+# ---------------------------------------------------------------------------------------------
+# P2S and word packing.
+
+def pack_elements(values, width):
+    """Pack a 1-D sequence into one Python int: element ``e`` at bits ``[e width, (e+1) width)``,
+    each taken as a ``width``-bit two's complement pattern (``x & (2**width - 1)``)."""
+    width = _check_int("width", width, 1, MAX_ACC_WIDTH)
+    mask = (1 << width) - 1
+    word = 0
+    for e, v in enumerate(_int_array("values", values).reshape(-1)):
+        word |= (int(v) & mask) << (e * width)
+    return word
+
+
+def unpack_elements(word, count, width, signed=False):
+    """Inverse of :func:`pack_elements`: ``count`` fields of ``width`` bits as an int64 array
+    (Python ints for unsigned 64-bit fields), sign-extended if ``signed``."""
+    width = _check_int("width", width, 1, MAX_ACC_WIDTH)
+    mask = (1 << width) - 1
+    out = [(int(word) >> (e * width)) & mask for e in range(count)]
+    if signed:
+        out = [wrap_signed(v, width) for v in out]
+    return np.array(out, dtype=np.int64 if signed or width < 64 else object)
+
+
+def p2s(words, w):
+    """The P2S output stream for input ``words`` at run-time precision ``w``.
+
+    Parameters
+    ----------
+    words : (n, E) integer array
+        ``n`` input words of ``E`` elements; each element is taken as a ``w``-bit two's
+        complement pattern, ``x & (2**w - 1)``.
+    w : int
+        Planes per word, 1..63.
+
+    Returns
+    -------
+    list of ``n * w`` Python ints: for each input word in order, the planes ``i = 0 .. w-1``
+    (LSB plane first), plane ``i`` holding bit ``i`` of element ``e`` at bit ``e``.
+    """
+    w = _check_int("w", w, 1, MAX_BITS)
+    a = _int_array("words", words)
+    if a.ndim != 2:
+        raise ValueError(f"words must have shape (n, E), not {a.shape}")
+    out = []
+    for row in a:
+        patterns = [int(v) & ((1 << w) - 1) for v in row]
+        for i in range(w):
+            out.append(sum(((x >> i) & 1) << e for e, x in enumerate(patterns)))
+    return out
+
+
+def s2p(planes, w, E, signed=False):
+    """Inverse of :func:`p2s`: ``n * w`` plane words back to an ``(n, E)`` int64 array.
+
+    Values are the ``w``-bit patterns (0 .. 2**w - 1), or sign-extended if ``signed``.
+    """
+    w = _check_int("w", w, 1, MAX_BITS)
+    E = _check_int("E", E, 1, MAX_ELEMENTS)
+    planes = [int(p) for p in planes]
+    if len(planes) % w:
+        raise ValueError(f"the number of plane words must be a multiple of w = {w}, "
+                         f"not {len(planes)}")
+    out = np.zeros((len(planes) // w, E), dtype=np.int64)
+    for n in range(len(planes) // w):
+        for e in range(E):
+            v = sum(((planes[n * w + i] >> e) & 1) << i for i in range(w))
+            out[n, e] = wrap_signed(v, w) if signed else v
+    return out
+
+
+@dataclass(frozen=True)
+class P2SParams:
+    """One object for the parallel-to-serial converter.
+
+    Parameters
+    ----------
+    elements : int
+        Elements E per word (1..4096); the output plane word is E bits.
+    max_width : int
+        Bits W of each element field (1..32); run-time precision ``w`` is 1..W.
+
+    Input word: ``E * W`` bits, element ``e`` at bits ``[e W, (e + 1) W)``; only the low ``w``
+    bits of each field are used. Each input word gives ``w`` plane words, LSB plane first.
+    """
+
+    elements: int = field(default=8, metadata={
+        "help": f"elements E per word (1..{MAX_ELEMENTS}); output planes are E bits"})
+    max_width: int = field(default=8, metadata={
+        "help": f"element field bits W (1..{MAX_P2S_WIDTH}); run-time w is 1..W"})
+
+    def __post_init__(self):
+        _check_int("elements", self.elements, 1, MAX_ELEMENTS)
+        _check_int("max_width", self.max_width, 1, MAX_P2S_WIDTH)
+
+    @property
+    def in_width(self):
+        """Input word bits, ``E * W``."""
+        return self.elements * self.max_width
+
+    @property
+    def out_width(self):
+        """Output plane word bits, ``E``."""
+        return self.elements
+
+    def check_w(self, w):
+        """Run-time precision ``w`` must be 1..W."""
+        return _check_max("w", w, "max_width", self.max_width)
+
+    def check_words(self, words):
+        """``words`` as an ``(n, E)`` int64 array of values a ``W``-bit field can hold
+        (``-2**(W-1) .. 2**W - 1``)."""
+        a = _int_array("words", words)
+        if a.ndim != 2 or a.shape[1] != self.elements:
+            raise ValueError(f"words must have shape (n, {self.elements}), not {a.shape}")
+        lo, hi = -(1 << (self.max_width - 1)), (1 << self.max_width) - 1
+        if a.size and (int(a.min()) < lo or int(a.max()) > hi):
+            bad = next(int(v) for v in a.flat if not lo <= int(v) <= hi)
+            raise ValueError(f"words values must lie in [{lo}, {hi}] "
+                             f"(max_width = {self.max_width}), not {bad}")
+        return a.astype(np.int64)
+
+    def pack_input(self, words):
+        """The input bus values, one Python int per word (``W``-bit fields)."""
+        return [pack_elements(row, self.max_width) for row in self.check_words(words)]
+
+    def compute(self, words, w):
+        """The output plane words for input ``words (n, E)`` at precision ``w`` (:func:`p2s`)."""
+        return p2s(self.check_words(words), self.check_w(w))
+
+
+# ---------------------------------------------------------------------------------------------
+# The dot-product unit.
+
+@dataclass(frozen=True)
+class DPUBeat:
+    """One DPU input cycle: ``dk``-bit operand words, shift ``i + j``, sign, tile flags."""
+
+    a: int
+    b: int
+    shift: int
+    negate: bool
+    first: bool
+    last: bool
+
+
+def dpu_step(acc, a, b, shift, negate, first, acc_width):
+    """One DPU cycle: ``(0 if first else acc) +/- (popcount(a & b) << shift)``, wrapped to
+    ``acc_width`` bits of two's complement. All arguments are Python ints/bools."""
+    term = (int(a) & int(b)).bit_count() << int(shift)
+    return wrap_signed((0 if first else acc) + (-term if negate else term), acc_width)
+
+
+@dataclass(frozen=True)
+class DPUParams:
+    """One object for a standalone dot-product unit (AND + popcount + shift/negate accumulate).
+
+    Parameters
+    ----------
+    dk : int
+        Operand bits per cycle (1..1024, any value, not only powers of two).
+    max_shift : int
+        Largest shift (0..30); ``max_wa + max_wb - 2`` in the engine.
+    acc_width : int
+        Accumulator bits (2..64), two's complement; it wraps like a register. One beat needs
+        :attr:`term_width` bits, but in the engine the popcount never exceeds ``K`` (padding
+        is zero), so the engine gives its DPUs the exact :func:`needed_acc_width`, which may
+        be fewer.
+    spacing : int
+        Register every ``spacing`` popcount adder-tree levels (0: combinational); latency
+        only, results are the same.
+
+    Each cycle: ``acc = (first ? 0 : acc) + (negate ? -1 : +1) * (popcount(a & b) << shift)``;
+    the accumulator is output when ``last`` is set.
+    """
+
+    dk: int = field(default=64, metadata={"help": f"operand bits Dk per cycle (1..{MAX_DK})"})
+    max_shift: int = field(default=14, metadata={
+        "help": "largest shift i + j (0..30): max_wa + max_wb - 2"})
+    acc_width: int = field(default=32, metadata={
+        "help": f"accumulator bits (2..{MAX_ACC_WIDTH}, two's complement, wraps)"})
+    spacing: int = field(default=2, metadata={
+        "help": "popcount register spacing (0: none); latency only"})
+
+    def __post_init__(self):
+        _check_int("dk", self.dk, 1, MAX_DK)
+        _check_int("max_shift", self.max_shift, 0, 2 * MAX_PRECISION - 2)
+        _check_int("acc_width", self.acc_width, 2, MAX_ACC_WIDTH)
+        _check_int("spacing", self.spacing, 0, _MAX_SPACING)
+
+    @property
+    def popcount_width(self):
+        """Bits of the unsigned popcount 0..dk."""
+        return self.dk.bit_length()
+
+    @property
+    def shift_width(self):
+        """Bits of the shift control 0..max_shift."""
+        return max(1, self.max_shift.bit_length())
+
+    @property
+    def term_width(self):
+        """Signed bits of one beat's ``+/- popcount << shift``."""
+        return (self.dk << self.max_shift).bit_length() + 1
+
+    def check_beat(self, beat):
+        """``beat`` as a :class:`DPUBeat` after checking its operands and shift."""
+        beat = beat if isinstance(beat, DPUBeat) else DPUBeat(*beat)
+        top = (1 << self.dk) - 1
+        _check_int("a", beat.a, 0, top)
+        _check_int("b", beat.b, 0, top)
+        _check_int("shift", beat.shift, 0, self.max_shift)
+        for name in ("negate", "first", "last"):
+            _check_bool(name, getattr(beat, name))
+        return beat
+
+
+def dpu_golden(params, beats):
+    """What a DPU outputs for a stream of beats: the accumulator after each ``last`` beat.
+
+    ``beats`` is a sequence of :class:`DPUBeat` or tuples ``(a, b, shift, negate, first,
+    last)``. Before the first ``first`` beat the accumulator is 0 (the reset value). Returns an
+    int64 array, one value per ``last``.
+    """
+    acc = 0
+    out = []
+    for beat in beats:
+        beat = params.check_beat(beat)
+        acc = dpu_step(acc, beat.a, beat.b, beat.shift, beat.negate, beat.first,
+                       params.acc_width)
+        if beat.last:
+            out.append(acc)
+    return np.array(out, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine.
+
+def needed_acc_width(max_k, max_wa, max_wb):
+    """The exact accumulator width: ``P.bit_length() + 1``, ``P = max_k (2**max_wa - 1)
+    (2**max_wb - 1)``.
+
+    ``P`` is reached (unsigned x unsigned, all ones, ``K = max_k``) and bounds every partial
+    sum of every schedule and signedness in magnitude, so one bit less is too few and this many
+    never wraps.
+    """
+    return (max_k * ((1 << max_wa) - 1) * ((1 << max_wb) - 1)).bit_length() + 1
+
+
+@dataclass(frozen=True)
+class ScheduleStep:
+    """One cycle of the engine's controller (see :func:`schedule`).
+
+    ``m_tile``, ``n_tile``: the output tile; ``i``, ``j``: the planes of A and B; ``k_chunk``:
+    which ``Dk`` bits of K; ``first``/``last``: first and last step of the output tile;
+    ``shift = i + j``; ``negate``: ``s_i s_j = -1``; ``lhs_addr``, ``rhs_addr``: the operand
+    buffer addresses read (see :func:`lhs_words`, :func:`rhs_words`).
+    """
+
+    m_tile: int
+    n_tile: int
+    i: int
+    j: int
+    k_chunk: int
+    first: bool
+    last: bool
+    shift: int
+    negate: bool
+    lhs_addr: int
+    rhs_addr: int
+
+
+@dataclass(frozen=True)
+class BitSerialParams:
+    """One object for the bit-serial matrix engine (BISMO semantics).
+
+    Parameters
+    ----------
+    dm, dn : int
+        Rows and columns of the DPU array (1..64 each; ``dm != dn`` is fine).
+    dk : int
+        Bits per DPU per cycle (1..1024, any value, e.g. 48).
+    max_wa, max_wb : int
+        Generated maximum precisions of A and B (1..16); run-time ``wa``, ``wb`` are 1..max.
+    max_m, max_k, max_n : int
+        Largest matrix sizes the buffers hold (1..4096 each); run-time M, K, N are 1..max.
+    acc_width : int
+        0 (default): the exact worst case, :func:`needed_acc_width`; otherwise at least that
+        and at most 64. Read the width in use from :attr:`accumulator_width`.
+    spacing : int
+        Popcount register spacing in each DPU (0: none); latency only.
+
+    Signedness of each operand is a run-time choice and costs no parameter.
+    Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
+    """
+
+    dm: int = field(default=2, metadata={"help": f"rows Dm of the DPU array (1..{MAX_ARRAY})"})
+    dn: int = field(default=2, metadata={
+        "help": f"columns Dn of the DPU array (1..{MAX_ARRAY})"})
+    dk: int = field(default=64, metadata={
+        "help": f"bits Dk per DPU per cycle (1..{MAX_DK}, any value)"})
+    max_wa: int = field(default=8, metadata={
+        "help": f"largest run-time precision of A, wa (1..{MAX_PRECISION})"})
+    max_wb: int = field(default=8, metadata={
+        "help": f"largest run-time precision of B, wb (1..{MAX_PRECISION})"})
+    max_m: int = field(default=16, metadata={
+        "help": f"largest M (rows of A) the buffers hold (1..{MAX_SIZE})"})
+    max_k: int = field(default=256, metadata={
+        "help": f"largest K (columns of A, rows of B) the buffers hold (1..{MAX_SIZE})"})
+    max_n: int = field(default=16, metadata={
+        "help": f"largest N (columns of B) the buffers hold (1..{MAX_SIZE})"})
+    acc_width: int = field(default=0, metadata={
+        "help": f"accumulator bits: 0 = exact worst case, else >= that and <= {MAX_ACC_WIDTH}"})
+    spacing: int = field(default=2, metadata={
+        "help": "popcount register spacing (0: none); latency only"})
+
+    def __post_init__(self):
+        _check_int("dm", self.dm, 1, MAX_ARRAY)
+        _check_int("dn", self.dn, 1, MAX_ARRAY)
+        _check_int("dk", self.dk, 1, MAX_DK)
+        _check_int("max_wa", self.max_wa, 1, MAX_PRECISION)
+        _check_int("max_wb", self.max_wb, 1, MAX_PRECISION)
+        _check_int("max_m", self.max_m, 1, MAX_SIZE)
+        _check_int("max_k", self.max_k, 1, MAX_SIZE)
+        _check_int("max_n", self.max_n, 1, MAX_SIZE)
+        _check_int("spacing", self.spacing, 0, _MAX_SPACING)
+        if not isinstance(self.acc_width, int) or isinstance(self.acc_width, bool):
+            raise TypeError(f"acc_width must be an integer, not {self.acc_width!r}")
+        need = self.needed_acc_width
+        if self.acc_width != 0 and not need <= self.acc_width <= MAX_ACC_WIDTH:
+            raise ValueError(
+                f"acc_width must be 0 (auto) or between {need} (exact for max_k = {self.max_k}, "
+                f"max_wa = {self.max_wa}, max_wb = {self.max_wb}) and {MAX_ACC_WIDTH}, "
+                f"not {self.acc_width!r}")
+
+    # Widths and sizes, shared by hardware, golden, manifest and cost model.
+    @property
+    def needed_acc_width(self):
+        """The exact worst-case accumulator width for the generated maxima."""
+        return needed_acc_width(self.max_k, self.max_wa, self.max_wb)
+
+    @property
+    def accumulator_width(self):
+        """The accumulator width in use: ``acc_width``, or the exact one when that is 0."""
+        return self.acc_width or self.needed_acc_width
+
+    @property
+    def max_shift(self):
+        """Largest shift ``i + j``: ``max_wa + max_wb - 2``."""
+        return self.max_wa + self.max_wb - 2
+
+    @property
+    def dpu(self):
+        """The parameters of each DPU of the array."""
+        return DPUParams(dk=self.dk, max_shift=self.max_shift, acc_width=self.accumulator_width,
+                         spacing=self.spacing)
+
+    @property
+    def dpus(self):
+        return self.dm * self.dn
+
+    @property
+    def peak_binary_ops_per_cycle(self):
+        """``2 Dm Dk Dn``: an AND and an add per operand bit of every DPU."""
+        return 2 * self.dm * self.dk * self.dn
+
+    def effective_ops_per_cycle(self, wa, wb):
+        """Integer multiply-add ops (2 per MAC) per cycle at ``wa x wb`` bits, at peak:
+        ``2 Dm Dk Dn / (wa wb)``."""
+        wa = _check_max("wa", wa, "max_wa", self.max_wa)
+        wb = _check_max("wb", wb, "max_wb", self.max_wb)
+        return self.peak_binary_ops_per_cycle / (wa * wb)
+
+    def k_chunks(self, K):
+        """``ceil(K / Dk)``."""
+        return _ceil_div(_check_int("K", K, 1, MAX_SIZE), self.dk)
+
+    def m_tiles(self, M):
+        """``ceil(M / Dm)``."""
+        return _ceil_div(_check_int("M", M, 1, MAX_SIZE), self.dm)
+
+    def n_tiles(self, N):
+        """``ceil(N / Dn)``."""
+        return _ceil_div(_check_int("N", N, 1, MAX_SIZE), self.dn)
+
+    @property
+    def lhs_width(self):
+        """Left buffer word bits: ``Dm`` banks of ``Dk``."""
+        return self.dm * self.dk
+
+    @property
+    def rhs_width(self):
+        """Right buffer word bits: ``Dn`` banks of ``Dk``."""
+        return self.dn * self.dk
+
+    @property
+    def result_width(self):
+        """Result buffer word bits: ``Dm * Dn`` accumulators."""
+        return self.dm * self.dn * self.accumulator_width
+
+    @property
+    def lhs_depth(self):
+        """Left buffer words: ``m_tiles(max_m) * max_wa * k_chunks(max_k)``."""
+        return self.m_tiles(self.max_m) * self.max_wa * self.k_chunks(self.max_k)
+
+    @property
+    def rhs_depth(self):
+        """Right buffer words: ``n_tiles(max_n) * max_wb * k_chunks(max_k)``."""
+        return self.n_tiles(self.max_n) * self.max_wb * self.k_chunks(self.max_k)
+
+    @property
+    def result_depth(self):
+        """Result buffer words: ``m_tiles(max_m) * n_tiles(max_n)``."""
+        return self.m_tiles(self.max_m) * self.n_tiles(self.max_n)
+
+    def check_run(self, M, K, N, wa, wb, a_signed, b_signed):
+        """Check a run-time configuration against the generated maxima.
+
+        Raises TypeError for non-integers (non-booleans for the signedness) and ValueError
+        for zero or too large sizes and precisions, e.g. ``wa must be between 1 and max_wa
+        (= 8), not 9``.
+        """
+        _check_max("M", M, "max_m", self.max_m)
+        _check_max("K", K, "max_k", self.max_k)
+        _check_max("N", N, "max_n", self.max_n)
+        _check_max("wa", wa, "max_wa", self.max_wa)
+        _check_max("wb", wb, "max_wb", self.max_wb)
+        _check_bool("a_signed", a_signed)
+        _check_bool("b_signed", b_signed)
+
+    def cycles(self, M, K, N, wa, wb):
+        """Compute cycles of a run: ``m_tiles * n_tiles * wa * wb * k_chunks``, one schedule
+        step each. Excludes pipeline fill and drain, buffer loading and result readout."""
+        self.check_run(M, K, N, wa, wb, False, False)
+        return self.m_tiles(M) * self.n_tiles(N) * wa * wb * self.k_chunks(K)
+
+    def compute(self, A, B, wa, wb, a_signed, b_signed):
+        """``C = A B`` as the engine computes it (:func:`run_schedule`)."""
+        return run_schedule(self, A, B, wa, wb, a_signed, b_signed)
+
+
+def schedule(params, M, K, N, wa, wb, *, a_signed=False, b_signed=False):
+    """Yield the :class:`ScheduleStep` s of a run in the order the controller runs them.
+
+    ``for m_tile: for n_tile: for i in range(wa): for j in range(wb): for k_chunk``; there are
+    ``params.cycles(M, K, N, wa, wb)`` steps. ``a_signed``/``b_signed`` only set ``negate``.
+    """
+    params.check_run(M, K, N, wa, wb, a_signed, b_signed)
+    mt, nt, kc = params.m_tiles(M), params.n_tiles(N), params.k_chunks(K)
+    for m_tile in range(mt):
+        for n_tile in range(nt):
+            for i in range(wa):
+                for j in range(wb):
+                    negate = (plane_sign(i, wa, a_signed) * plane_sign(j, wb, b_signed)) < 0
+                    for k in range(kc):
+                        yield ScheduleStep(
+                            m_tile=m_tile, n_tile=n_tile, i=i, j=j, k_chunk=k,
+                            first=i == 0 and j == 0 and k == 0,
+                            last=i == wa - 1 and j == wb - 1 and k == kc - 1,
+                            shift=i + j, negate=negate,
+                            lhs_addr=(m_tile * wa + i) * kc + k,
+                            rhs_addr=(n_tile * wb + j) * kc + k)
+
+
+def _operand_words(params, planes, side, tiles, w, kc):
+    # planes: (w, rows, K) zero-padded to (w, tiles * side, kc * dk); returns bank-packed words.
+    dk = params.dk
+    padded = np.zeros((w, tiles * side, kc * dk), dtype=np.uint8)
+    padded[:, :planes.shape[1], :planes.shape[2]] = planes
+    # Bit t of each Dk chunk, as Python ints: little-endian bytes -> int.
+    chunks = np.packbits(padded.reshape(w, tiles * side, kc, dk), axis=-1, bitorder="little")
+    words = []
+    for tile in range(tiles):
+        for i in range(w):
+            for k in range(kc):
+                word = 0
+                for r in range(side):
+                    bank = int.from_bytes(chunks[i, tile * side + r, k].tobytes(), "little")
+                    word |= bank << (r * dk)
+                words.append(word)
+    return words
+
+
+def lhs_words(params, A, wa, signed):
+    """The left buffer image for ``A (M, K)`` at ``wa`` bits: a list of Python ints.
+
+    Address ``(m_tile * wa + i) * k_chunks + k_chunk``; bank ``r`` (bits ``[r Dk, (r+1) Dk)``)
+    holds ``A_i[m_tile Dm + r, k_chunk Dk + t]`` at bit ``t``; padding is zero.
+    """
+    A = _matrix("A", A)
+    M, K = A.shape
+    _check_max("M", M, "max_m", params.max_m)
+    _check_max("K", K, "max_k", params.max_k)
+    _check_max("wa", wa, "max_wa", params.max_wa)
+    planes = bit_planes(A, wa, signed, name="A")
+    return _operand_words(params, planes, params.dm, params.m_tiles(M), wa, params.k_chunks(K))
+
+
+def rhs_words(params, B, wb, signed):
+    """The right buffer image for ``B (K, N)`` at ``wb`` bits: a list of Python ints.
+
+    Address ``(n_tile * wb + j) * k_chunks + k_chunk``; bank ``c`` holds
+    ``B_j[k_chunk Dk + t, n_tile Dn + c]`` at bit ``t``; padding is zero.
+    """
+    B = _matrix("B", B)
+    K, N = B.shape
+    _check_max("K", K, "max_k", params.max_k)
+    _check_max("N", N, "max_n", params.max_n)
+    _check_max("wb", wb, "max_wb", params.max_wb)
+    planes = bit_planes(B, wb, signed, name="B").transpose(0, 2, 1)  # columns of B as rows
+    return _operand_words(params, planes, params.dn, params.n_tiles(N), wb, params.k_chunks(K))
+
+
+def result_words(params, C):
+    """The result buffer image for ``C (M, N)``: a list of Python ints, one per output tile.
+
+    Address ``m_tile * n_tiles + n_tile``; DPU ``(r, c)`` holds ``C[m_tile Dm + r, n_tile Dn +
+    c]`` (0 in padding) at bits ``[(r Dn + c) W, (r Dn + c + 1) W)``, ``W =
+    accumulator_width``, two's complement.
+    """
+    C = _matrix("C", C)
+    M, N = C.shape
+    mt, nt = params.m_tiles(M), params.n_tiles(N)
+    dm, dn, aw = params.dm, params.dn, params.accumulator_width
+    padded = np.zeros((mt * dm, nt * dn), dtype=C.dtype)
+    padded[:M, :N] = C
+    return [pack_elements(padded[a * dm:(a + 1) * dm, b * dn:(b + 1) * dn].reshape(-1), aw)
+            for a in range(mt) for b in range(nt)]
+
+
+def results_from_words(params, words, M, N):
+    """Inverse of :func:`result_words`: the ``(M, N)`` int64 matrix from the result words."""
+    mt, nt = params.m_tiles(M), params.n_tiles(N)
+    if len(words) != mt * nt:
+        raise ValueError(f"expected {mt * nt} result words for M = {M}, N = {N}, "
+                         f"not {len(words)}")
+    dm, dn, aw = params.dm, params.dn, params.accumulator_width
+    C = np.zeros((mt * dm, nt * dn), dtype=np.int64)
+    for a in range(mt):
+        for b in range(nt):
+            tile = unpack_elements(words[a * nt + b], dm * dn, aw, signed=True)
+            C[a * dm:(a + 1) * dm, b * dn:(b + 1) * dn] = tile.reshape(dm, dn)
+    return C[:M, :N]
+
+
+def run_schedule(params, A, B, wa, wb, a_signed, b_signed, *, return_words=False):
+    """``C = A B`` computed the way the engine does, step by step.
+
+    Packs the zero-padded bit-plane tiles into the buffer images (:func:`lhs_words`,
+    :func:`rhs_words`), walks :func:`schedule`, and in every step lets each of the ``Dm x Dn``
+    DPUs AND its ``Dk``-bit banks, popcount, shift by ``i + j``, negate when ``s_i s_j = -1``
+    and accumulate in ``accumulator_width`` bits of two's complement (:func:`dpu_step`). At
+    each ``last`` step the tile goes to the result buffer.
+
+    Returns the ``(M, N)`` int64 result, or the result buffer words (:func:`result_words`
+    layout) when ``return_words`` is set.
+    """
+    A, B = _matrix("A", A), _matrix("B", B)
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"A and B must agree on K: A is {A.shape}, B is {B.shape}")
+    (M, K), N = A.shape, B.shape[1]
+    params.check_run(M, K, N, wa, wb, a_signed, b_signed)
+    lhs = lhs_words(params, A, wa, a_signed)
+    rhs = rhs_words(params, B, wb, b_signed)
+    dm, dn, dk, aw = params.dm, params.dn, params.dk, params.accumulator_width
+    mask = (1 << dk) - 1
+    nt = params.n_tiles(N)
+    results = [0] * (params.m_tiles(M) * nt)
+    acc = [0] * (dm * dn)
+    for step in schedule(params, M, K, N, wa, wb, a_signed=a_signed, b_signed=b_signed):
+        lw, rw = lhs[step.lhs_addr], rhs[step.rhs_addr]
+        a_banks = [(lw >> (r * dk)) & mask for r in range(dm)]
+        b_banks = [(rw >> (c * dk)) & mask for c in range(dn)]
+        acc = [dpu_step(acc[r * dn + c], a_banks[r], b_banks[c], step.shift, step.negate,
+                        step.first, aw)
+               for r in range(dm) for c in range(dn)]
+        if step.last:
+            results[step.m_tile * nt + step.n_tile] = pack_elements(acc, aw)
+    if return_words:
+        return results
+    return results_from_words(params, results, M, N)
