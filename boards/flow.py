@@ -19,6 +19,7 @@ import dataclasses
 import importlib.metadata
 import json
 import math
+import re
 import shutil
 import subprocess
 import tempfile
@@ -245,14 +246,23 @@ def _versions():
     return out
 
 
-def _unit_synth(unit, params, board, work, env, say):
+def synth_options(board, dsp=True):
+    """``synth_<family>`` options: the board's own, with DSP inference on or off (``dsp=False``
+    maps every multiply to LUTs: iCE40 without ``-dsp``, ECP5 with ``-nodsp``)."""
+    opts = list(board.synth_opts)
+    if dsp:
+        return opts
+    return [o for o in opts if o != "-dsp"] + (["-nodsp"] if board.family == "ecp5" else [])
+
+
+def _unit_synth(unit, params, board, work, env, say, dsp=True):
     """Out-of-context synthesis of the bare unit: ``(cells by type, gen. seconds, seconds)``."""
     start = time.perf_counter()
     component = elaborate(unit, params)
     (work / f"{unit.top}.il").write_text(rtlil.convert(component, name=unit.top,
                                                        emit_src=False))
     generate = time.perf_counter() - start
-    synth = " ".join([board.synth_command, *board.synth_opts, "-top", unit.top])
+    synth = " ".join([board.synth_command, *synth_options(board, dsp), "-top", unit.top])
     (work / "unit.ys").write_text(f"read_rtlil {unit.top}.il\n{synth}\n"
                                   "tee -q -o unit_stat.json stat -json\n")
     say(f"{unit.name} on {board.name}: out-of-context {synth}")
@@ -262,7 +272,7 @@ def _unit_synth(unit, params, board, work, env, say):
     return _cells_by_type(work / "unit_stat.json"), generate, seconds
 
 
-def _board_build(unit, params, board, target_mhz, work, env, say):
+def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True):
     """The harnessed unit through the platform's build: ``(harness, times)``."""
     start = time.perf_counter()
     harness = ScanHarness(elaborate(unit, params))
@@ -270,7 +280,7 @@ def _board_build(unit, params, board, target_mhz, work, env, say):
     platform.add_resources([board.harness_resource("scan", 0)])
     plan = platform.build(
         ScanTop(harness, ("scan", 0)), name=_TOP, do_build=False,
-        synth_opts=" ".join(board.synth_opts),
+        synth_opts=" ".join(synth_options(board, dsp)),
         script_after_synth="tee -q -o design_stat.json stat -json",
         nextpnr_opts="--timing-allow-fail --report report.json",
     )
@@ -288,7 +298,26 @@ def _board_build(unit, params, board, target_mhz, work, env, say):
     return harness, times
 
 
-def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None):
+def _does_not_fit(unit, board, unit_cells, work, dsp):
+    """The message for a placement that ran out of cells: what the design needs, what the
+    device has (nextpnr's utilisation lines), and what to try."""
+    need = count_cells(unit_cells, board)
+    over = []
+    log = work / f"{_TOP}.tim"
+    if log.exists():
+        for line in log.read_text(errors="replace").splitlines():
+            match = re.match(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", line.strip())
+            if match and int(match[2]) > int(match[3]):
+                over.append(f"{match[1]} {match[2]} of {match[3]}")
+    hint = ("smaller parameters, or a larger board" if not dsp or board.family != "ice40"
+            else "smaller parameters, a larger board, or --no-dsp if it ran out of DSPs")
+    return (f"unit {unit.name} does not fit the {board.device} ({board.name}): "
+            f"{', '.join(over) or 'placement ran out of cells'}; the unit alone needs "
+            f"{need['lut']} LUTs, {need['ff']} FFs, {need['dsp']} DSPs, {need['bram']} block "
+            f"RAMs after Yosys. Try {hint}.")
+
+
+def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, dsp=True):
     """Synthesize one unit for one board: bitstream, resources and post-route Fmax.
 
     Parameters
@@ -306,6 +335,9 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None):
         Clock constraint for place and route (default: the board's ``pnr_target_mhz``).
     log : callable, optional
         Called with one line of text at the start of each step (e.g. ``print``).
+    dsp : bool
+        Map multiplies to DSP blocks (default); ``False`` puts them in LUTs, for a unit with
+        more multiplies than the device has DSPs (the UP5K has 8 SB_MAC16).
 
     Returns
     -------
@@ -352,8 +384,15 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None):
         work_unit.mkdir()
         work_board.mkdir()
 
-        unit_cells, t_generate, t_unit = _unit_synth(unit, params, board, work_unit, env, say)
-        harness, times = _board_build(unit, params, board, target_mhz, work_board, env, say)
+        unit_cells, t_generate, t_unit = _unit_synth(unit, params, board, work_unit, env, say,
+                                                     dsp)
+        try:
+            harness, times = _board_build(unit, params, board, target_mhz, work_board, env,
+                                          say, dsp)
+        except SynthError as exc:
+            if "no BELs remaining" not in str(exc):
+                raise
+            raise SynthError(_does_not_fit(unit, board, unit_cells, work_board, dsp)) from None
 
         pnr_path = work_board / "report.json"
         if not pnr_path.exists():
@@ -391,6 +430,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None):
             "device": board.device,
             "package": board.package,
             "params": dataclasses.asdict(params),
+            "dsp_inference": dsp,
             "unit_resources": unit_res,
             "harness_resources": harness_res,
             "design_resources": design_res,

@@ -61,6 +61,8 @@ def format_report(report):
     params = " ".join(f"{k}={v}" for k, v in r["params"].items())
     lines += textwrap.wrap(f"params: {params}", _WIDTH, subsequent_indent="        ")
 
+    if not r.get("dsp_inference", True):
+        lines.append("multiplies in LUTs: DSP inference off (--no-dsp)")
     lines += ["", "resources after Yosys (unit out of context; harness = total - unit)"]
     unit, harness, design = r["unit_resources"], r["harness_resources"], r["design_resources"]
     lines += _table(["", "unit", "harness", "total"],

@@ -76,6 +76,9 @@ def _parser():
     _add_params(p)
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="output directory (default: ./lowbit-out/UNIT-BOARD)")
+    p.add_argument("--no-dsp", action="store_true",
+                   help="map multiplies to LUTs instead of DSP blocks (for units with more "
+                        "multiplies than the device has DSPs: the UP5K has 8)")
     p.add_argument("--target-mhz", type=float, default=None,
                    help="clock constraint given to nextpnr, which it works toward (default: "
                         "the board's own target, see 'lowbit list')")
@@ -203,7 +206,8 @@ def cmd_synth(args):
     if args.target_mhz is not None and not 1 <= args.target_mhz <= 1000:
         raise UsageError(f"--target-mhz must be between 1 and 1000, not {args.target_mhz:g}")
     out = args.output or Path("lowbit-out") / f"{unit.name}-{board}"
-    report = synth(unit.name, params, board, out, target_mhz=args.target_mhz)
+    report = synth(unit.name, params, board, out, target_mhz=args.target_mhz,
+                   dsp=not args.no_dsp)
     print(format_report(report))
     print(f"\nwrote {out}")
     return 0
