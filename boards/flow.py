@@ -35,7 +35,7 @@ from .report import format_report
 from .targets import CELL_CLASSES, HARNESS_PINS, get_board
 from .toolchain import check_tools, tool_env_var, toolchain_env
 
-__all__ = ["synth", "SynthError", "count_cells", "REPORT_VERSION"]
+__all__ = ["synth", "netlist_resources", "SynthError", "count_cells", "REPORT_VERSION"]
 
 #: Bumped when the layout of the report dict changes.
 REPORT_VERSION = 1
@@ -270,6 +270,20 @@ def _unit_synth(unit, params, board, work, env, say, dsp=True):
                    console=work / "unit-yosys.console", tool_log="unit-yosys.log",
                    what=f"out-of-context synthesis of unit {unit.name} for {board.name}")
     return _cells_by_type(work / "unit_stat.json"), generate, seconds
+
+
+def netlist_resources(unit_name, params, board_name, *, dsp=True):
+    """The unit's resources after Yosys alone (out of context, no place and route), in
+    seconds rather than minutes: ``({"lut", "ff", "carry", "dsp", "bram"}, cells by type)``.
+    For a unit too big to place, and for fitting cost models."""
+    unit = get_unit(unit_name)
+    board = get_board(board_name)
+    params = _resolve_params(unit, params)
+    env = toolchain_env(check_tools(board.family))
+    with tempfile.TemporaryDirectory(prefix="lowbit-netlist-") as scratch:
+        cells, _, _ = _unit_synth(unit, params, board, Path(scratch), env, lambda line: None,
+                                  dsp)
+    return count_cells(cells, board), cells
 
 
 def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True):

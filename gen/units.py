@@ -5,10 +5,13 @@ from dataclasses import dataclass
 
 from ..golden import LFSRParams, MACParams
 from ..golden.binary import BMVUParams, PopcountParams, XnorParams
+from ..golden.bitserial import BitSerialParams, DPUParams, P2SParams
 from ..golden.winograd import Conv2dParams, Direct3x3Params, Winograd1DParams, Winograd2DParams
 from ..hw import LFSR, FixedPointMAC
+from ..hw.bitserial import P2S, DotProductUnit
 from ..hw.bmvu import BinaryMVU
 from ..hw.conv2d import Conv2dLayer
+from ..hw.matmul import BitSerialMatmul
 from ..hw.popcount import Popcount, XnorPopcount
 from ..hw.winograd import DirectConv3x3, WinogradF23, WinogradF23x23
 
@@ -54,6 +57,13 @@ UNITS = {
                       Direct3x3Params, DirectConv3x3, "lowbit_direct3x3", "winograd"),
     "conv2d": Unit("conv2d", "streaming 3x3xC convolution layer: line buffers + Winograd tiles",
                    Conv2dParams, Conv2dLayer, "lowbit_conv2d", "winograd"),
+    "dpu": Unit("dpu", "bit-serial dot product: AND, popcount, shift/negate accumulate (BISMO DPU)",
+                DPUParams, DotProductUnit, "lowbit_dpu", "bitserial"),
+    "p2s": Unit("p2s", "parallel-to-serial converter: words of E elements to bit planes, LSB first",
+                P2SParams, P2S, "lowbit_p2s", "bitserial"),
+    "bitserial": Unit("bitserial", "bit-serial matrix engine, run-time precision (BISMO): P2S, "
+                      "Dm x Dn DPUs, C out", BitSerialParams, BitSerialMatmul,
+                      "lowbit_bitserial", "bitserial"),
 }
 
 

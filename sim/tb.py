@@ -11,6 +11,12 @@ Run by :func:`lowbit.sim.runner.run_testbench`, never imported by pytest itself.
 ``cycles``
     Per-cycle values for input ports; every named output port is sampled every cycle.
 
+In both modes an optional ``hold`` (``{port: value}``) drives constant inputs, such as a
+run-time configuration port, from before reset to the end of the run. In stream mode,
+``beat_ports`` (``{port: [value per beat]}``) drives side inputs together with each input beat
+(and keeps the last beat's values after it), for units that sample a configuration with a
+run's first beat.
+
 Inputs change just after a rising edge; outputs and handshakes are sampled at the falling
 edge, when all combinational logic has settled, so a handshake seen there fires at the next
 rising edge.
@@ -69,6 +75,7 @@ async def _stream(dut, spec, clock):
     expect = spec["expect"]
     p_idle, p_bp = spec.get("idle", 0.0), spec.get("backpressure", 0.0)
     calm = spec.get("calm_beats", 0)
+    side = spec.get("beat_ports", {})
     src, snk = spec["in"], spec["out"]
     i_valid, i_ready, i_payload = (getattr(dut, f"{src}__{n}") for n in ("valid", "ready",
                                                                            "payload"))
@@ -95,6 +102,8 @@ async def _stream(dut, spec, clock):
         i_valid.value = cur_valid
         if idx < len(beats):
             i_payload.value = beats[idx]
+            for name, values in side.items():
+                getattr(dut, name).value = values[idx]
         o_ready.value = cur_ready
         await clock.fall()
         if cur_valid and int(i_ready.value):
@@ -132,6 +141,8 @@ async def run(dut):
     with open(os.environ["LOWBIT_TB_IN"]) as f:
         spec = json.load(f)
     clock = _Clock(dut)
+    for name, value in spec.get("hold", {}).items():  # set before reset, never changed
+        getattr(dut, name).value = value
     if spec["mode"] == "stream":
         resp = await _stream(dut, spec, clock)
     elif spec["mode"] == "cycles":

@@ -5,10 +5,13 @@ import pytest
 from lowbit.gen import generated
 from lowbit.golden import LFSRParams, MACParams
 from lowbit.golden.binary import BMVUParams, PopcountParams, XnorParams
-from lowbit.golden.winograd import Direct3x3Params, Winograd1DParams, Winograd2DParams
+from lowbit.golden.bitserial import DPUParams, P2SParams
+from lowbit.golden.winograd import Conv2dParams, Direct3x3Params, Winograd1DParams, Winograd2DParams
 from lowbit.sim.lint import WAIVERS, lint
 
+from .test_conv2d_sim import SWEEP as CONV2D_SWEEP
 from .test_mac_sim import SWEEP
+from .test_matmul_sim import SHAPES, TINY
 
 pytestmark = pytest.mark.sim
 
@@ -34,7 +37,23 @@ MORE_UNITS = [("popcount", PopcountParams(n=100, spacing=3)),
           ("winograd2d", Winograd2DParams(channels=3, pipeline=3, filter_transform="onchip")),
           ("winograd2d", Winograd2DParams(pipeline=0)),
           ("winograd1d", Winograd1DParams(channels=3, filter_transform="onchip")),
-          ("direct3x3", Direct3x3Params(channels=3, pipeline=3))]
+          ("direct3x3", Direct3x3Params(channels=3, pipeline=3)),
+          ("dpu", DPUParams(dk=1, max_shift=0, acc_width=2, spacing=0)),
+          ("dpu", DPUParams(dk=7, max_shift=3, acc_width=6, spacing=1)),
+          ("dpu", DPUParams(dk=64, max_shift=30, acc_width=64, spacing=1)),
+          ("p2s", P2SParams(elements=1, max_width=1)),
+          ("p2s", P2SParams(elements=5, max_width=3)),
+          ("p2s", P2SParams(elements=64, max_width=16)),
+          ("bitserial", TINY), *(("bitserial", p) for p in SHAPES.values())]
+
+
+def _conv2d(cfg):
+    wd, wg, c, h, w, padding, pipe, ft = cfg
+    return Conv2dParams(data_width=wd, weight_width=wg, channels=c, height=h, width=w,
+                        padding=padding, pipeline=pipe, filter_transform=ft)
+
+
+MORE_UNITS += [("conv2d", _conv2d(CONV2D_SWEEP[k])) for k in (1, 4, 6)]
 
 
 @pytest.mark.parametrize("unit,params", MORE_UNITS,

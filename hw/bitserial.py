@@ -1,0 +1,218 @@
+"""Bit-serial dot-product unit and parallel-to-serial converter (BISMO; SPEC section 5).
+
+Umuroglu, Rasnayake and Sjalander, "BISMO: A Scalable Bit-Serial Matrix Multiplication
+Overlay for Reconfigurable Computing", FPL 2018. The arithmetic and the bit orders are those of
+:mod:`lowbit.golden.bitserial`.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .arith import delay
+from .popcount import popcount_tree, tree_latency
+
+__all__ = ["DotProductUnit", "P2S", "shift_negate_accumulate"]
+
+
+def shift_negate_accumulate(m, ce, count, shift, negate, first, valid, *, acc_width, max_shift,
+                            name="acc"):
+    """The DPU's accumulate step, shared by :class:`DotProductUnit` and the matrix engine:
+    ``acc = (first ? 0 : acc) + (negate ? -1 : +1) * (count << shift)`` in ``acc_width`` bits of
+    two's complement (it wraps), when ``ce & valid``. Returns ``acc`` (reset to 0).
+
+    Only the low ``acc_width`` bits of the term matter and the shift never exceeds
+    ``max_shift``, so the shifter is no wider than ``min(acc_width, len(count) + max_shift)``;
+    ``-t = ~t + 1`` makes the negation an XOR and the adder's carry-in, not a second adder.
+    """
+    shifted = Signal(min(acc_width, len(count) + max_shift), name=f"{name}_shifted")
+    m.d.comb += shifted.eq(count << shift if max_shift else count)
+    ext = Signal(acc_width, name=f"{name}_ext")
+    term = Signal(acc_width, name=f"{name}_term")
+    m.d.comb += [ext.eq(shifted), term.eq(Mux(negate, ~ext, ext))]
+    acc = Signal(signed(acc_width), name=name)
+    with m.If(ce & valid):
+        m.d.sync += acc.eq(Mux(first, 0, acc) + term + negate)
+    return acc
+
+
+class DotProductUnit(wiring.Component):
+    """AND + popcount over ``dk`` bits per cycle, then shift, negate and accumulate.
+
+    Each accepted beat computes ``term = popcount(a & b) << shift``, negated when ``negate``
+    is set, and ``acc = (first ? 0 : acc) + term`` in ``acc_width`` bits of two's complement
+    (the register wraps, as :func:`lowbit.golden.bitserial.dpu_step` does). A beat with
+    ``last`` set produces one output beat with the accumulator after that beat. This is the
+    DPU of BISMO (Umuroglu et al., FPL 2018, section III-B): the engine feeds it bit planes
+    ``A_i``, ``B_j`` with ``shift = i + j`` and ``negate = s_i s_j < 0``.
+
+    Parameters
+    ----------
+    params : lowbit.golden.bitserial.DPUParams
+        ``dk`` operand bits, ``max_shift``, ``acc_width`` and the popcount register
+        ``spacing``.
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"a": dk, "b": dk, "shift": shift_width,
+                                          "negate": 1, "first": 1, "last": 1})))
+        Operand beats. ``shift`` is 0..``max_shift`` (``shift_width =
+        max(1, max_shift.bit_length())`` bits; larger values are not allowed). ``first``
+        starts a new sum (the accumulator restarts from 0); without a ``first`` the beat adds
+        to whatever the accumulator holds (0 after reset), also after a ``last``.
+    o : Out(stream.Signature(StructLayout({"acc": signed(acc_width)})))
+        The accumulator, once per ``last`` beat.
+
+    Latency and throughput
+    ----------------------
+    One beat per cycle while ``o.ready`` is high. The result of a ``last`` beat is valid
+    :attr:`latency` ``= tree_latency(dk, spacing) + 1`` cycles after the edge that accepts
+    the beat: the popcount tree's register stages, then the accumulator. Back-pressure stalls
+    the whole pipeline with one global clock enable (``i.ready = o.ready | ~o.valid``).
+    Peak: ``2 dk`` binary operations (an AND and an add per bit) per cycle.
+    """
+
+    def __init__(self, params):
+        self.params = params
+        p = params
+        self._in = data.StructLayout({"a": p.dk, "b": p.dk, "shift": p.shift_width,
+                                      "negate": 1, "first": 1, "last": 1})
+        self._out = data.StructLayout({"acc": signed(p.acc_width)})
+        super().__init__({
+            "i": In(stream.Signature(self._in)),
+            "o": Out(stream.Signature(self._out)),
+        })
+
+    @property
+    def latency(self):
+        """Cycles from accepting a ``last`` beat to its result: popcount stages + 1."""
+        return tree_latency(self.params.dk, self.params.spacing) + 1
+
+    @property
+    def widths(self):
+        p = self.params
+        return {"dk": p.dk, "popcount": p.popcount_width, "shift": p.shift_width,
+                "term": p.term_width, "accumulator": p.acc_width,
+                "popcount_stages": tree_latency(p.dk, p.spacing)}
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        aw = p.acc_width
+        ce = Signal()
+        m.d.comb += [ce.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(ce)]
+
+        pl = self.i.payload
+        anded = Signal(p.dk)
+        m.d.comb += anded.eq(pl.a & pl.b)
+        count, lat = popcount_tree(m, ce, anded, p.spacing)
+        # The controls ride along the tree; only valid needs a reset.
+        valid = delay(m, ce, self.i.valid, lat, name="valid", reset_less=False)
+        shift = delay(m, ce, pl.shift, lat, name="shift")
+        negate = delay(m, ce, pl.negate, lat, name="negate")
+        first = delay(m, ce, pl.first, lat, name="first")
+        last = delay(m, ce, pl.last, lat, name="last")
+
+        # acc resets to 0: a sum before the first `first` starts from 0.
+        acc = shift_negate_accumulate(m, ce, count, shift, negate, first, valid,
+                                      acc_width=aw, max_shift=p.max_shift)
+        done = Signal()
+        with m.If(ce):
+            m.d.sync += done.eq(valid & last)
+        m.d.comb += [
+            self.o.valid.eq(done),
+            self.o.payload.acc.eq(acc),
+        ]
+        return m
+
+
+class P2S(wiring.Component):
+    """Parallel to serial: words of ``E`` elements become ``w`` bit-plane words each.
+
+    For every input word, in order, the output carries planes ``0 .. w-1`` (LSB plane first);
+    bit ``e`` of plane ``i`` is bit ``i`` of element ``e`` (:func:`lowbit.golden.bitserial.p2s`).
+    Bits ``w .. W-1`` of each element field are ignored, so signed and unsigned elements
+    convert alike. The word is held in a shift register, every field shifting right once per
+    plane: ``E W`` flip-flops and a 2:1 multiplexer each, no ``W``:1 multiplexers.
+
+    Parameters
+    ----------
+    params : lowbit.golden.bitserial.P2SParams
+        ``elements`` E and ``max_width`` W.
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout({"data": E * W})))
+        Input words, element ``e`` at bits ``[e W, (e + 1) W)``.
+    w : In(range(1, W + 1))
+        Run-time precision: planes per word, 1..W. It must be held stable while any word is
+        in flight (from the cycle a word is accepted until its last plane has left); 0 and
+        values above W are not allowed (the count of planes is then undefined).
+    o : Out(stream.Signature(StructLayout({"plane": E})))
+        Plane words, element ``e`` at bit ``e``.
+
+    Latency and throughput
+    ----------------------
+    The first plane of a word is valid :attr:`latency` ``= 1`` cycle after the edge that
+    accepts the word; plane ``i`` follows ``i`` cycles later without back-pressure. One plane
+    per cycle: the next word is accepted in the cycle the last plane of the current one
+    leaves, so a word takes exactly ``w`` cycles and the bit rate is the same on both sides
+    (``E w`` bits in, ``E w`` bits out), with no bubbles between words. Back-pressure on
+    ``o`` holds the current plane; ``i.ready`` is low while a word is being serialized,
+    except during its last plane when ``o.ready`` is high.
+    """
+
+    def __init__(self, params):
+        self.params = params
+        p = params
+        self._in = data.StructLayout({"data": p.in_width})
+        self._out = data.StructLayout({"plane": p.out_width})
+        super().__init__({
+            "i": In(stream.Signature(self._in)),
+            "w": In(range(1, p.max_width + 1)),
+            "o": Out(stream.Signature(self._out)),
+        })
+
+    @property
+    def latency(self):
+        """Cycles from accepting a word to its first plane: 1."""
+        return 1
+
+    @property
+    def widths(self):
+        p = self.params
+        return {"elements": p.elements, "max_width": p.max_width, "in": p.in_width,
+                "out": p.out_width, "w": len(self.w)}
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        E, W = p.elements, p.max_width
+
+        buf = Signal(E * W, reset_less=True)
+        # range(max(W, 2)): a W = 1 converter still gets a 1-bit counter, never a [-1:0] one.
+        count = Signal(range(max(W, 2)), reset_less=True)
+        full = Signal()
+
+        last_plane = Signal()
+        take = Signal()
+        load = Signal()
+        m.d.comb += [
+            last_plane.eq(count + 1 == self.w),
+            take.eq(self.o.valid & self.o.ready),
+            # Accept while empty, or while the last plane of the current word leaves.
+            self.i.ready.eq(~full | (take & last_plane)),
+            load.eq(self.i.valid & self.i.ready),
+            self.o.valid.eq(full),
+            self.o.payload.plane.eq(Cat(*(buf[e * W] for e in range(E)))),
+        ]
+        shifted = Cat(*(Cat(buf[e * W + 1:(e + 1) * W], Const(0, 1)) for e in range(E))) \
+            if W > 1 else buf
+        with m.If(load):
+            m.d.sync += [buf.eq(self.i.payload.data), count.eq(0), full.eq(1)]
+        with m.Elif(take):
+            with m.If(last_plane):
+                m.d.sync += full.eq(0)
+            with m.Else():
+                m.d.sync += [buf.eq(shifted), count.eq(count + 1)]
+        return m

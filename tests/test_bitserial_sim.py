@@ -1,0 +1,139 @@
+"""The bit-serial dot-product unit and the P2S converter under cocotb, bit-exact against
+golden.bitserial (dpu_golden, p2s), with idle cycles and back-pressure on both sides."""
+
+import numpy as np
+import pytest
+from lowbit.gen import generated
+from lowbit.golden.bitserial import BitSerialParams, DPUParams, P2SParams, dpu_golden
+from lowbit.hw.popcount import tree_latency
+from lowbit.sim.bitserial import (
+    dpu_beats,
+    dpu_last_beats,
+    p2s_first_plane_latency,
+    p2s_words,
+    run_dpu,
+    run_p2s,
+)
+from lowbit.sim.score import compare_results, observed_latency
+
+pytestmark = [pytest.mark.sim, pytest.mark.bitserial]
+
+# (dk, max_shift, acc_width, spacing): dk 1, npot, pot, the engine's default DPU, npot > 64;
+# acc_width 2, 6 and 13 wrap on the directed all-ones sums.
+DPU = [(1, 0, 2, 0), (7, 3, 6, 1), (32, 14, 32, 3), (64, 30, 64, 1), (100, 7, 13, 0),
+       tuple(getattr(BitSerialParams().dpu, f) for f in ("dk", "max_shift", "acc_width",
+                                                           "spacing"))]
+DPU_IDS = ["dk{}-sh{}-acc{}-s{}".format(*c) for c in DPU]
+
+# (E, W) and the run-time precisions w tried on each: 1, W, and one in between.
+P2S_CASES = [(1, 1), (5, 3), (8, 8), (64, 16), (1, 8)]
+P2S_RUNS = [(e, W, w) for e, W in P2S_CASES for w in sorted({1, (W + 1) // 2, W})]
+
+
+def _dpu(cfg):
+    dk, max_shift, acc_width, spacing = cfg
+    return DPUParams(dk=dk, max_shift=max_shift, acc_width=acc_width, spacing=spacing)
+
+
+def _check_dpu(params, sim, seed, groups, **stalls):
+    gen_dir, man = generated("dpu", params)
+    assert man["latency"] == tree_latency(params.dk, params.spacing) + 1
+    beats = dpu_beats(params, np.random.default_rng(seed), groups)
+    got, resp = run_dpu(gen_dir, man, params, beats, sim=sim, seed=seed, **stalls)
+    want = [int(v) for v in dpu_golden(params, beats)]
+    mism = compare_results(got, want, resp)
+    assert not mism, f"seed={seed} {params}: {len(mism)} mismatches, first {mism[:5]}"
+    assert observed_latency(resp, dpu_last_beats(beats)) == {man["latency"]}, f"seed={seed}"
+    return resp
+
+
+@pytest.mark.parametrize("cfg", DPU, ids=DPU_IDS)
+def test_dpu_bit_exact(cfg, sim):
+    params = _dpu(cfg)
+    seed = 5100 + 7 * params.dk + params.spacing
+    resp = _check_dpu(params, sim, seed, 400)
+    assert resp["first_stall"] is not None
+
+
+def test_dpu_wraps_like_the_golden_model():
+    """The directed all-ones sums overflow the small accumulators (else the wrap is untested)."""
+    for cfg in DPU:
+        params = _dpu(cfg)
+        beats = dpu_beats(params, np.random.default_rng(0), 0)
+        unbounded = dpu_golden(DPUParams(dk=params.dk, max_shift=params.max_shift,
+                                         acc_width=64), beats)
+        wrapped = dpu_golden(params, beats)
+        assert (unbounded != wrapped).any() == (params.acc_width in (2, 6, 13)), cfg
+
+
+def test_dpu_heavy_stalls(sim):
+    _check_dpu(_dpu(DPU[1]), sim, 5201, 300, idle=0.5, backpressure=0.6)
+
+
+@pytest.mark.parametrize("cfg", [DPU[1], DPU[4]], ids=[DPU_IDS[1], DPU_IDS[4]])
+def test_dpu_one_beat_per_cycle(cfg, sim):
+    """Without idle cycles or back-pressure every beat is taken in consecutive cycles."""
+    resp = _check_dpu(_dpu(cfg), sim, 5301, 100, idle=0.0, backpressure=0.0)
+    start = resp["in_cycles"][0]
+    assert resp["in_cycles"] == list(range(start, start + len(resp["in_cycles"])))
+
+
+def test_dpu_ports():
+    params = _dpu(DPU[1])
+    _, man = generated("dpu", params)
+    ports = {p["name"]: p for p in man["ports"]}
+    fields = {k: v["width"] for k, v in ports["i__payload"]["fields"].items()}
+    assert fields == {"a": 7, "b": 7, "shift": 2, "negate": 1, "first": 1, "last": 1}
+    assert ports["o__payload"]["fields"]["acc"] == {"offset": 0, "width": 6, "signed": True}
+    assert set(ports) == {"clk", "rst", "i__payload", "i__valid", "i__ready", "o__payload",
+                          "o__valid", "o__ready"}
+
+
+@pytest.mark.parametrize("elements,max_width,w", P2S_RUNS,
+                         ids=[f"E{e}-W{W}-w{w}" for e, W, w in P2S_RUNS])
+def test_p2s_bit_exact(elements, max_width, w, sim):
+    params = P2SParams(elements=elements, max_width=max_width)
+    seed = 5400 + 31 * elements + 7 * max_width + w
+    gen_dir, man = generated("p2s", params)
+    words = p2s_words(params, np.random.default_rng(seed), 300)
+    got, resp = run_p2s(gen_dir, man, params, words, w, sim=sim, seed=seed, idle=0.3,
+                        backpressure=0.3)
+    mism = compare_results(got, params.compute(words, w), resp)
+    assert not mism, f"seed={seed} w={w}: {len(mism)} mismatches, first {mism[:5]}"
+    assert p2s_first_plane_latency(resp, w) == {man["latency"]}, f"seed={seed}"
+    assert resp["first_stall"] is not None
+
+
+@pytest.mark.parametrize("elements,max_width,w", [(1, 1, 1), (5, 3, 2), (64, 16, 16),
+                                                  (1, 8, 8)])
+def test_p2s_one_plane_per_cycle(elements, max_width, w, sim):
+    """Input always valid, output always ready: a plane every cycle, no bubble between words
+    (the next word is taken as the last plane of the current one leaves)."""
+    params = P2SParams(elements=elements, max_width=max_width)
+    gen_dir, man = generated("p2s", params)
+    words = p2s_words(params, np.random.default_rng(5500 + w), 60)
+    got, resp = run_p2s(gen_dir, man, params, words, w, sim=sim, idle=0.0, backpressure=0.0)
+    assert got == params.compute(words, w)
+    n = len(words)
+    start = resp["in_cycles"][0]
+    assert resp["in_cycles"] == [start + k * w for k in range(n)]
+    assert resp["out_cycles"] == list(range(start + 1, start + 1 + n * w))
+
+
+def test_p2s_heavy_stalls(sim):
+    params = P2SParams(elements=8, max_width=8)
+    gen_dir, man = generated("p2s", params)
+    words = p2s_words(params, np.random.default_rng(5601), 200)
+    got, resp = run_p2s(gen_dir, man, params, words, 3, sim=sim, seed=5601, idle=0.6,
+                        backpressure=0.6, calm_beats=0)
+    assert not compare_results(got, params.compute(words, 3), resp), "seed=5601"
+
+
+def test_p2s_ports():
+    params = P2SParams(elements=5, max_width=3)
+    _, man = generated("p2s", params)
+    ports = {p["name"]: (p["dir"], p["width"]) for p in man["ports"]}
+    assert ports == {"clk": ("in", 1), "rst": ("in", 1), "i__payload": ("in", 15),
+                     "i__valid": ("in", 1), "i__ready": ("out", 1), "w": ("in", 2),
+                     "o__payload": ("out", 5), "o__valid": ("out", 1), "o__ready": ("in", 1)}
+    assert man["latency"] == 1
