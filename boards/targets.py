@@ -56,6 +56,9 @@ class Board:
         A name ending in ``*`` is a prefix.
     pnr_cells : tuple of str
         nextpnr cell (bel) types the report always lists, used or not.
+    capacity : dict of str to int
+        What the device has, by class of :data:`CELL_CLASSES` (LUTs, flip-flops, DSP blocks,
+        block RAMs), for fitting units to the board.
     """
 
     name: str
@@ -70,6 +73,7 @@ class Board:
     synth_opts: tuple = ()
     cells: dict = field(default_factory=dict)
     pnr_cells: tuple = ()
+    capacity: dict = field(default_factory=dict)
 
     @property
     def device(self):
@@ -149,6 +153,7 @@ BOARDS = {
             "bram": ("SB_RAM40_4K",),
         },
         pnr_cells=("ICESTORM_LC", "ICESTORM_DSP", "ICESTORM_RAM", "ICESTORM_SPRAM", "SB_IO"),
+        capacity={"lut": 5280, "ff": 5280, "dsp": 8, "bram": 30},
     ),
     "ulx3s-85f": Board(
         name="ulx3s-85f",
@@ -170,6 +175,7 @@ BOARDS = {
         },
         pnr_cells=("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "ALU54B", "DP16KD",
                    "TRELLIS_IO"),
+        capacity={"lut": 83640, "ff": 83640, "dsp": 156, "bram": 208},
     ),
 }
 

@@ -19,7 +19,10 @@ from .units import get_unit
 
 __all__ = ["elaborate", "manifest", "write_outputs", "generated", "cache_root", "atomic_dir"]
 
-_SOURCE_DIRS = ("hw", "golden", "gen")
+# What the generated Verilog and manifest depend on: the hardware, the golden parameter
+# objects, and the two gen modules that elaborate and describe a unit (not the CLI, compare
+# or fit, so editing those keeps the cached builds).
+_SOURCES = {"hw": ("*.py",), "golden": ("*.py",), "gen": ("build.py", "units.py")}
 
 
 def elaborate(unit, params):
@@ -71,10 +74,10 @@ def manifest(unit, params, component, verilog_text):
 def source_hash():
     """Hash of the generator's own sources, so a cache never outlives a code change."""
     h = hashlib.sha256()
-    for d in _SOURCE_DIRS:
+    for d, patterns in _SOURCES.items():
         base = Path(importlib.import_module(f"lowbit.{d}").__file__).parent
-        for f in sorted(base.glob("*.py")):
-            h.update(f.name.encode())
+        for f in sorted({f for pattern in patterns for f in base.glob(pattern)}):
+            h.update(f"{d}/{f.name}".encode())
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
 

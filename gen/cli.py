@@ -1,10 +1,11 @@
-"""The ``lowbit`` command line: generate, test, synth, compare, list, demo.
+"""The ``lowbit`` command line: generate, test, synth, compare, estimate, fit, list, demo.
 
 Exit status: 0 on success, 1 when a run fails (mismatches, a tool error), 2 for bad input
 (an unknown unit, board or option, an invalid parameter, an unreadable file).
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -96,7 +97,17 @@ def _parser():
                                    "(tiles, C, 4, 4) integer tiles with --filter; winograd1d: "
                                    "(tiles, C, 4). conv2d: an integer image (H, W), (C, H, W) "
                                    "or images (N, C, H, W) with --filter; channels, height and "
-                                   "width default to the image's shape.")
+                                   "width default to the image's shape. bitserial: integer "
+                                   "matrix A (M, K) with --rhs B (K, N), run at --wa/--wb bits "
+                                   "(default max_wa/max_wb), signed unless --a-unsigned/"
+                                   "--b-unsigned; max_m, max_k and max_n grow to the matrices "
+                                   "when they exceed the defaults. dpu: (beats, 2, dk) bits "
+                                   "(operands a, b; bit t of a word is element t) with optional "
+                                   "--shift and --negate per beat, every --beats-per-sum beats "
+                                   "one sum "
+                                   "(default: one sum of all beats); dk defaults to the input's. "
+                                   "p2s: (words, E) integers of --w bits (default max_width), "
+                                   "compared plane by plane; elements defaults to E.")
     p.add_argument("unit", choices=units, help="the unit to compare")
     p.add_argument("--input", required=True, type=Path, metavar="FILE.npy", help="input data")
     _add_params(p)
@@ -114,10 +125,68 @@ def _parser():
     p.add_argument("--filter", type=Path, metavar="FILE.npy",
                    help="winograd1d/winograd2d/direct3x3: integer filter (C, 3[, 3]) for "
                         "every tile or (tiles, C, 3[, 3]); conv2d: (C, 3, 3), or (3, 3) for C=1")
+    p.add_argument("--rhs", type=Path, metavar="FILE.npy",
+                   help="bitserial: the right matrix B, integers of shape (K, N)")
+    p.add_argument("--wa", type=int, metavar="BITS",
+                   help="bitserial: run-time precision of A, 1..max_wa (default max_wa)")
+    p.add_argument("--wb", type=int, metavar="BITS",
+                   help="bitserial: run-time precision of B, 1..max_wb (default max_wb)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--a-signed", dest="a_signed", action="store_const", const=True,
+                   help="bitserial: A is two's complement (the default)")
+    g.add_argument("--a-unsigned", dest="a_signed", action="store_const", const=False,
+                   help="bitserial: A is unsigned")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--b-signed", dest="b_signed", action="store_const", const=True,
+                   help="bitserial: B is two's complement (the default)")
+    g.add_argument("--b-unsigned", dest="b_signed", action="store_const", const=False,
+                   help="bitserial: B is unsigned")
+    p.add_argument("--shift", type=Path, metavar="FILE.npy",
+                   help="dpu: per-beat shift i + j, integers 0..max_shift, shape (beats,) "
+                        "(default 0)")
+    p.add_argument("--negate", type=Path, metavar="FILE.npy",
+                   help="dpu: per-beat subtract flags, 0/1, shape (beats,) (default 0)")
+    p.add_argument("--beats-per-sum", type=int, metavar="N",
+                   help="dpu: every N beats form one sum, 'first' on its first beat and 'last' "
+                        "on its last (default: all beats, one sum)")
+    p.add_argument("--w", type=int, metavar="BITS",
+                   help="p2s: run-time precision, 1..max_width (default max_width)")
     _add_sim(p)
     p.add_argument("--seed", type=int, default=1, help="seed for idle/back-pressure cycles")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="also write the full report, RTL values included, as JSON here")
+
+    p = sub.add_parser("estimate", help="predict a unit's LUTs, FFs and block RAMs (cost model)",
+                       description="Predict the resources of UNIT (bitserial) on both FPGA "
+                                   "families from its parameters, with the cost model fitted to "
+                                   "Yosys runs (LUTs, FFs) and the buffer shapes (block RAMs); "
+                                   "seconds instead of a synthesis run.")
+    p.add_argument("unit", metavar="UNIT", help="the unit: bitserial")
+    _add_params(p)
+    p.add_argument("--board", default=None, metavar="BOARD",
+                   help="compare against this board's capacity (default: both families)")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="also write the estimate as JSON here")
+
+    p = sub.add_parser("fit", help="pick the largest bit-serial array that fits a board",
+                       description="Search Dm x Dk x Dn for the largest peak throughput "
+                                   "(2 Dm Dk Dn binary ops a cycle) whose cost-model estimate "
+                                   "fits the LUT budget, the flip-flops and the block RAMs of "
+                                   "BOARD, then synthesize the best candidates in turn until "
+                                   "one places and meets the board clock. Other parameters "
+                                   "(max_wa, max_wb, max_m, max_k, max_n, spacing) come from "
+                                   "-p; the array never exceeds the matrix maxima.")
+    p.add_argument("unit", metavar="UNIT", help="the unit: bitserial")
+    p.add_argument("--board", default="icebreaker", metavar="BOARD",
+                   help="target board (default: icebreaker); see 'lowbit list'")
+    _add_params(p)
+    p.add_argument("--lut-budget", type=int, default=None,
+                   help="LUTs the unit may use (default: 80%% of the device's)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="trust the cost model: skip synthesis (seconds instead of minutes)")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="write the choice as JSON here; the chosen design's bitstream and "
+                        "report go to ./lowbit-out/bitserial-fit-BOARD")
 
     p = sub.add_parser("demo", help="the main job on the default board, end to end",
                        description="Generate the default MAC, simulate it against the golden "
@@ -216,11 +285,16 @@ def cmd_synth(args):
 #: compare options that only some units take
 _UNIT_OPTIONS = {"terms": {"mac"}, "quantize": {"mac"}, "weights": {"bmvu"},
                  "thresholds": {"bmvu"}, "invert": {"bmvu"},
-                 "filter": {"winograd1d", "winograd2d", "direct3x3", "conv2d"}}
+                 "filter": {"winograd1d", "winograd2d", "direct3x3", "conv2d"},
+                 "rhs": {"bitserial"}, "wa": {"bitserial"}, "wb": {"bitserial"},
+                 "a_signed": {"bitserial"}, "b_signed": {"bitserial"}, "shift": {"dpu"},
+                 "negate": {"dpu"}, "beats_per_sum": {"dpu"}, "w": {"p2s"}}
+_OPTION_NAMES = {"a_signed": "--a-signed/--a-unsigned", "b_signed": "--b-signed/--b-unsigned",
+                 "beats_per_sum": "--beats-per-sum"}
 
 
 def cmd_compare(args):
-    from .compare import COMPARE, conv2d_shape_params, load_array
+    from .compare import COMPARE, load_array, shape_params
 
     unit = get_unit(args.unit)
     if unit.name not in COMPARE:
@@ -228,17 +302,20 @@ def cmd_compare(args):
     for opt, units in _UNIT_OPTIONS.items():
         value = getattr(args, opt)
         if value is not None and unit.name not in units:
-            raise UsageError(f"--{opt} applies to {', '.join(sorted(units))}, not {unit.name}")
+            name = _OPTION_NAMES.get(opt, f"--{opt}")
+            raise UsageError(f"{name} applies to {', '.join(sorted(units))}, not {unit.name}")
     arr = load_array(args.input)
-    items = conv2d_shape_params(arr, args.param) if unit.name == "conv2d" else args.param
-    params = parse_params(unit, items)
     extra = {name: load_array(getattr(args, name), option=f"--{name}")
-             for name in ("weights", "thresholds", "invert") if getattr(args, name)}
+             for name in ("weights", "thresholds", "invert", "rhs", "shift", "negate")
+             if getattr(args, name)}
     if args.filter:
         extra["filt"] = load_array(args.filter, option="--filter")
+    params = parse_params(unit, shape_params(unit.name, arr, args.param, **extra))
     report = COMPARE[unit.name](params, arr, terms=args.terms, sim=args.sim, seed=args.seed,
                                 quantize_mode=args.quantize or "nearest", unit=unit.name,
-                                **extra)
+                                wa=args.wa, wb=args.wb, a_signed=args.a_signed,
+                                b_signed=args.b_signed, w=args.w,
+                                beats_per_sum=args.beats_per_sum, **extra)
     print(f"{unit.name}: {report['results']} results through the RTL ({report['simulator']}) "
           f"and the golden model")
     print(f"  RTL vs golden mismatches: {report['mismatches_rtl_vs_golden']}")
@@ -247,6 +324,8 @@ def cmd_compare(args):
     if "values_per_cycle" in report:
         print(f"  {report['values_per_cycle']} input values a cycle ({report['cycles']} cycles, "
               f"with the seeded idle and back-pressure cycles)")
+    for line in report.get("notes", []):
+        print(f"  {line}")
     for m in report["first_mismatches"]:
         print("    ", m)
     if unit.name == "mac":
@@ -272,6 +351,58 @@ def _write_json(path, obj):
     os.replace(tmp, path)
 
 
+def _fit_unit(command, name):
+    if name != "bitserial":
+        raise UsageError(f"{command} is available for: bitserial, not {name!r}")
+    return get_unit(name)
+
+
+def cmd_estimate(args):
+    from ..boards import get_board
+    from .fit import estimate_bitserial
+
+    unit = _fit_unit("estimate", args.unit)
+    boards = [get_board(args.board)] if args.board else []
+    params = parse_params(unit, args.param)
+    families = [b.family for b in boards] or ["ice40", "ecp5"]
+    report = {"unit": unit.name, "params": dataclasses.asdict(params), "estimates": {}}
+    print(f"estimate bitserial: Dm={params.dm} x Dk={params.dk} x Dn={params.dn}, "
+          f"accumulator {params.accumulator_width} bits, "
+          f"{params.peak_binary_ops_per_cycle} binary ops/cycle at peak")
+    for family in families:
+        est = estimate_bitserial(params, family)
+        report["estimates"][family] = est
+        line = (f"  {family}: {est['lut']} LUT4, {est['ff']} FF, {est['bram']} block RAMs "
+                f"(cost model, within 15% on held-out Yosys runs)")
+        print(line)
+        for b in boards:
+            over = [k for k in ("lut", "ff", "bram") if est[k] > b.capacity[k]]
+            print(f"  {b.name} ({b.device}): " + (f"does not fit ({', '.join(over)} over)"
+                                                 if over else "fits"))
+    if args.output:
+        _write_json(args.output, report)
+    return 0
+
+
+def cmd_fit(args):
+    from ..boards import get_board, synth
+    from .fit import explain, fit_bitserial
+
+    unit = _fit_unit("fit", args.unit)
+    board = get_board(args.board)
+    base = parse_params(unit, args.param)
+    outdir = Path("lowbit-out") / f"bitserial-fit-{board.name}"
+    report = fit_bitserial(board, base, lut_budget=args.lut_budget,
+                           verify=not args.no_verify, outdir=outdir, synth=synth)
+    print("\n".join(explain(report)))
+    if "synth" in report["chosen"]:
+        print(f"  bitstream and report: {outdir}")
+    if args.output:
+        _write_json(args.output, report)
+        print(f"wrote {args.output}")
+    return 0
+
+
 def cmd_demo(args):
     from .demo import run_demo
 
@@ -280,7 +411,8 @@ def cmd_demo(args):
 
 
 COMMANDS = {"list": cmd_list, "generate": cmd_generate, "test": cmd_test, "synth": cmd_synth,
-            "compare": cmd_compare, "demo": cmd_demo}
+            "compare": cmd_compare, "estimate": cmd_estimate, "fit": cmd_fit,
+            "demo": cmd_demo}
 
 
 def main(argv=None):

@@ -7,15 +7,19 @@ import numpy as np
 
 from ..golden import quantize
 from ..golden.binary import binarize, bmvu_golden, bmvu_images, xnor_stream_golden
+from ..golden.bitserial import MAX_DK, MAX_ELEMENTS, MAX_SIZE, DPUBeat, check_fits, dpu_golden
 from ..sim.binary import XnorVectors, run_bmvu, run_popcount, run_xnor
+from ..sim.bitserial import run_dpu, run_p2s
 from ..sim.mac import MacVectors, run_mac, score_mac
+from ..sim.matmul import MatmulRun, run_matmul
 from ..sim.score import compare_results
 from ..sim.winograd import run_conv2d, run_tiles
 from .build import generated
-from .units import UsageError
+from .units import UsageError, get_unit
 
 __all__ = ["load_array", "compare_mac", "compare_popcount", "compare_xnor", "compare_bmvu",
-           "compare_tiles", "compare_conv2d", "conv2d_shape_params", "COMPARE"]
+           "compare_tiles", "compare_conv2d", "compare_dpu", "compare_p2s", "compare_bitserial",
+           "conv2d_shape_params", "shape_params", "COMPARE", "SHAPE_PARAMS"]
 
 
 def load_array(path, option="--input"):
@@ -233,16 +237,55 @@ def compare_tiles(params, arr, *, filt=None, sim="verilator", seed=1, unit="wino
                     {"shape": list(want.shape)})
 
 
-def conv2d_shape_params(arr, items):
+def _unless_given(items, inferred):
+    """``items`` plus ``key=value`` for each inferred parameter the user did not give."""
+    given = {item.partition("=")[0].strip() for item in items}
+    return list(items) + [f"{k}={v}" for k, v in inferred.items() if k not in given]
+
+
+def conv2d_shape_params(arr, items, **_):
     """``-p`` items for conv2d with ``channels``, ``height`` and ``width`` taken from the
     image's shape ((H, W), (C, H, W) or (N, C, H, W)) where the user did not give them."""
-    given = {item.partition("=")[0].strip() for item in items}
     if arr.ndim not in (2, 3, 4):
         raise UsageError(f"--input for conv2d must have shape (H, W), (C, H, W) or "
                          f"(images, C, H, W), not {arr.shape}")
     c, h, w = (1, *arr.shape) if arr.ndim == 2 else arr.shape[-3:]
-    inferred = {"channels": c, "height": h, "width": w}
-    return list(items) + [f"{k}={v}" for k, v in inferred.items() if k not in given]
+    return _unless_given(items, {"channels": c, "height": h, "width": w})
+
+
+def _bitserial_shape_params(arr, items, *, rhs=None, **_):
+    # The buffers' maxima grow to the matrices where they exceed the defaults (which stay, so
+    # smaller runs share one build); capped at the largest allowed, so that the size check
+    # names M, K or N rather than the parameter. Bad shapes are left to compare_bitserial.
+    default = get_unit("bitserial").defaults()
+    dims = {}
+    if arr.ndim == 2:
+        dims["max_m"], dims["max_k"] = arr.shape
+    if rhs is not None and rhs.ndim == 2:
+        dims["max_k"] = max(dims.get("max_k", 0), rhs.shape[0])
+        dims["max_n"] = rhs.shape[1]
+    return _unless_given(items, {k: min(v, MAX_SIZE) for k, v in dims.items()
+                                 if v > getattr(default, k)})
+
+
+def _dpu_shape_params(arr, items, **_):
+    """``dk`` from the input's bits per operand, ``(beats, 2, dk)``."""
+    ok = arr.ndim == 3 and 1 <= arr.shape[2] <= MAX_DK
+    return _unless_given(items, {"dk": arr.shape[2]} if ok else {})
+
+
+def _p2s_shape_params(arr, items, **_):
+    """``elements`` from the input's words, ``(words, E)``."""
+    ok = arr.ndim == 2 and 1 <= arr.shape[1] <= MAX_ELEMENTS
+    return _unless_given(items, {"elements": arr.shape[1]} if ok else {})
+
+
+def shape_params(unit, arr, items, **files):
+    """The ``-p`` items for ``unit`` with the parameters its input's shape implies added where
+    the user did not give them (see :data:`SHAPE_PARAMS`); ``files`` are the other loaded
+    arrays by option name (``rhs=``...)."""
+    hook = SHAPE_PARAMS.get(unit)
+    return hook(arr, items, **files) if hook else list(items)
 
 
 def compare_conv2d(params, arr, *, filt=None, sim="verilator", seed=1, **_):
@@ -274,6 +317,148 @@ def compare_conv2d(params, arr, *, filt=None, sim="verilator", seed=1, **_):
     return report
 
 
+def _where(index):
+    return tuple(int(i) for i in index) if len(index) > 1 else int(index[0])
+
+
+def _only_bits(arr, what):
+    """0/1 integers or booleans as uint8 (the DPU ANDs plain bits; nothing is binarized)."""
+    if arr.dtype != bool and not np.issubdtype(arr.dtype, np.integer):
+        raise UsageError(f"{what} must hold bits 0 and 1 (integers or booleans), not {arr.dtype}")
+    bad = np.argwhere((arr != 0) & (arr != 1))
+    if len(bad):
+        raise UsageError(f"{what} must hold bits 0 and 1, not {arr[tuple(bad[0])]} at index "
+                         f"{_where(bad[0])}")
+    return arr.astype(np.uint8)
+
+
+def compare_dpu(params, arr, *, shift=None, negate=None, beats_per_sum=None, sim="verilator",
+                seed=1, **_):
+    """``arr`` (beats, 2, dk) bits: operands a and b of each beat (bit t of a word is element
+    t). ``shift`` (beats,) integers 0..max_shift (default 0), ``negate`` (beats,) 0/1
+    (default 0); every ``beats_per_sum`` beats form one sum (first/last; default: all beats).
+    """
+    if arr.ndim != 3 or arr.shape[1:] != (2, params.dk) or arr.shape[0] == 0:
+        raise UsageError(f"--input for dpu must have shape (beats, 2, dk={params.dk}) with at "
+                         f"least one beat, not {arr.shape}")
+    bits = _only_bits(arr, "--input")
+    n = len(bits)
+    if shift is None:
+        shifts = np.zeros(n, dtype=np.int64)
+    else:
+        if shift.shape != (n,):
+            raise UsageError(f"--shift must have shape (beats={n},), not {shift.shape}")
+        if not np.issubdtype(shift.dtype, np.integer):
+            raise UsageError(f"--shift must hold integers, not {shift.dtype}")
+        bad = np.flatnonzero((shift < 0) | (shift > params.max_shift))
+        if len(bad):
+            raise UsageError(f"--shift values must lie in [0, {params.max_shift}] (max_shift), "
+                             f"not {int(shift[bad[0]])} at beat {int(bad[0])}")
+        shifts = shift.astype(np.int64)
+    if negate is None:
+        signs = np.zeros(n, dtype=np.uint8)
+    else:
+        if negate.shape != (n,):
+            raise UsageError(f"--negate must have shape (beats={n},), not {negate.shape}")
+        signs = _only_bits(negate, "--negate")
+    terms = n if beats_per_sum is None else beats_per_sum
+    if terms < 1 or n % terms:
+        raise UsageError(f"--beats-per-sum must be >= 1 and divide the {n} beats, not {terms}")
+    weights = 1 << np.arange(params.dk, dtype=object)
+    beats = [DPUBeat(int(a @ weights), int(b @ weights), int(s), bool(g), k % terms == 0,
+                     k % terms == terms - 1)
+             for k, ((a, b), s, g) in enumerate(zip(bits.astype(object), shifts, signs))]
+    want = dpu_golden(params, beats)
+    gen_dir, man = generated("dpu", params)
+    got, resp = run_dpu(gen_dir, man, params, beats, sim=sim, seed=seed)
+    return _summary("dpu", params, got, want, resp, sim,
+                    {"shape": [len(want)], "beats_per_result": terms})
+
+
+def compare_p2s(params, arr, *, w=None, sim="verilator", seed=1, **_):
+    """``arr`` (words, E) integers, each a ``w``-bit element (signed or unsigned: the P2S takes
+    the ``w``-bit pattern); ``w`` defaults to max_width. Results: ``w`` plane words per input
+    word, LSB plane first, element e at bit e."""
+    if arr.ndim != 2 or arr.shape[1] != params.elements or arr.shape[0] == 0:
+        raise UsageError(f"--input for p2s must have shape (words, E={params.elements}) with "
+                         f"at least one word, not {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise UsageError(f"--input for p2s must hold integers, not {arr.dtype}")
+    w = params.max_width if w is None else w
+    _checked(params.check_w, "p2s", w)
+    # Signed or unsigned w-bit values; anything wider would silently lose its high bits.
+    lo, hi = -(1 << (w - 1)), (1 << w) - 1
+    bad = np.argwhere((arr < lo) | (arr > hi))
+    if len(bad):
+        raise UsageError(f"--input values must lie in [{lo}, {hi}] (w = {w} bits, signed or "
+                         f"unsigned), not {arr[tuple(bad[0])]} at index {_where(bad[0])}")
+    words = arr.astype(np.int64)
+    want = params.compute(words, w)
+    gen_dir, man = generated("p2s", params)
+    got, resp = run_p2s(gen_dir, man, params, words, w, sim=sim, seed=seed)
+    return _summary("p2s", params, got, want, resp, sim,
+                    {"shape": [len(words), w], "w": w})
+
+
+def _int_matrix(arr, option, name):
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise UsageError(f"{option} ({name}) must hold integers, not {arr.dtype}")
+    if arr.ndim != 2:
+        raise UsageError(f"{option} ({name}) must be a matrix, not shape {arr.shape}")
+    return arr
+
+
+def compare_bitserial(params, arr, *, rhs=None, wa=None, wb=None, a_signed=None, b_signed=None,
+                      sim="verilator", seed=1, **_):
+    """``C = A B`` for ``arr`` = A (M, K) and ``rhs`` = B (K, N), integers of ``wa`` and ``wb``
+    bits (default max_wa, max_wb), signed unless ``a_signed``/``b_signed`` is False. One run
+    through the engine (P2S, DPU array) and the golden schedule, which never multiplies A by B.
+    """
+    if rhs is None:
+        raise UsageError("bitserial needs --rhs FILE.npy, the right matrix B of shape (K, N)")
+    A, B = _int_matrix(arr, "--input", "A"), _int_matrix(rhs, "--rhs", "B")
+    if A.shape[1] != B.shape[0]:
+        raise UsageError(f"--input (A) and --rhs (B) must agree on K: A is {A.shape}, "
+                         f"B is {B.shape}")
+    (M, K), N = A.shape, B.shape[1]
+    wa = params.max_wa if wa is None else wa
+    wb = params.max_wb if wb is None else wb
+    a_signed = True if a_signed is None else a_signed
+    b_signed = True if b_signed is None else b_signed
+    try:
+        params.check_run(M, K, N, 1, 1, a_signed, b_signed)
+    except ValueError as exc:
+        raise UsageError(f"bitserial: {exc} (A is {A.shape}, B is {B.shape})") from None
+    _checked(lambda x: params.check_run(M, K, N, *x, a_signed, b_signed), "bitserial", (wa, wb))
+    A = _checked(lambda x: check_fits("--input (A)", x, wa, a_signed), "bitserial", A)
+    B = _checked(lambda x: check_fits("--rhs (B)", x, wb, b_signed), "bitserial", B)
+    want = params.compute(A, B, wa, wb, a_signed, b_signed)
+    gen_dir, man = generated("bitserial", params)
+    got, resp = run_matmul(gen_dir, man, params, [MatmulRun(A, B, wa, wb, a_signed, b_signed)],
+                           sim=sim, seed=seed)
+    # A wrong result count or a misplaced 'last' is reported as every result mismatching.
+    flat = got[0].reshape(-1) if got is not None else np.full(M * N, np.iinfo(np.int64).min)
+    compute = params.cycles(M, K, N, wa, wb)
+    kinds = ["signed" if s else "unsigned" for s in (a_signed, b_signed)]
+    extra = {"shape": [M, N], "wa": wa, "wb": wb, "a_signed": a_signed, "b_signed": b_signed,
+             "compute_cycles": compute,
+             "effective_ops": 2 * M * K * N,
+             "effective_ops_per_compute_cycle": round(2 * M * K * N / compute, 4),
+             "peak_effective_ops_per_cycle": params.effective_ops_per_cycle(wa, wb),
+             "notes": [f"A {M}x{K} at {wa} bits {kinds[0]}, B {K}x{N} at {wb} bits {kinds[1]}",
+                       f"{compute} compute cycles in the schedule ({resp['cycles']} simulated, "
+                       f"with loading through the P2S, readout, idle and back-pressure)",
+                       f"effective ops (2 M K N = {2 * M * K * N}) per compute cycle: "
+                       f"{2 * M * K * N / compute:.2f} (peak at {wa}x{wb} bits: "
+                       f"{params.effective_ops_per_cycle(wa, wb):.2f})"]}
+    return _summary("bitserial", params, flat, want.reshape(-1), resp, sim, extra)
+
+
 COMPARE = {"mac": compare_mac, "popcount": compare_popcount, "xnor": compare_xnor,
            "bmvu": compare_bmvu, "winograd1d": compare_tiles, "winograd2d": compare_tiles,
-           "direct3x3": compare_tiles, "conv2d": compare_conv2d}
+           "direct3x3": compare_tiles, "conv2d": compare_conv2d, "dpu": compare_dpu,
+           "p2s": compare_p2s, "bitserial": compare_bitserial}
+
+#: Units whose input's shape implies parameters: ``hook(arr, items, **files) -> items``.
+SHAPE_PARAMS = {"conv2d": conv2d_shape_params, "bitserial": _bitserial_shape_params,
+                "dpu": _dpu_shape_params, "p2s": _p2s_shape_params}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import check_int as _check_int
 from .fixed import wrap_signed
 
 __all__ = [
@@ -29,14 +30,6 @@ __all__ = [
 #: Widest popcount / chunk / SIMD the generator accepts.
 MAX_N = 4096
 POPCOUNT_STYLES = ("tree", "plain")
-
-
-def _check_int(name, value, lo, hi=None):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        allowed = f">= {lo}" if hi is None else f"between {lo} and {hi}"
-        raise ValueError(f"{name} must be {allowed}, not {value!r}")
 
 
 def count_width(n):

@@ -73,6 +73,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import check_bool as _check_bool
+from .checks import check_int as _check_int
+from .checks import check_max as _check_max
+from .checks import int_array as _int_array
 from .fixed import wrap_signed
 
 __all__ = [
@@ -107,45 +111,6 @@ _MAX_SPACING = 16
 
 # ---------------------------------------------------------------------------------------------
 # Checks (the same wording as golden.winograd and golden.binary).
-
-def _check_int(name, value, lo, hi):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}, not {value!r}")
-    return int(value)
-
-
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a boolean, not {value!r}")
-    return bool(value)
-
-
-def _check_max(name, value, max_name, max_value):
-    """A run-time value against a generated maximum: ``1 .. max_value``."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if not 1 <= value <= max_value:
-        raise ValueError(f"{name} must be between 1 and {max_name} (= {max_value}), "
-                         f"not {value!r}")
-    return int(value)
-
-
-def _int_array(name, x):
-    """``x`` as an integer array: int64, or Python ints (object) for uint64 and object input."""
-    a = np.asarray(x)
-    if a.dtype.kind == "O":
-        for v in a.flat:
-            if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
-                raise TypeError(f"{name} must hold integers, not {v!r}")
-        return a
-    if a.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integers, not dtype {a.dtype}")
-    if a.dtype == np.uint64:
-        return a.astype(object)
-    return a.astype(np.int64)
-
 
 def _matrix(name, x):
     a = _int_array(name, x)

@@ -73,6 +73,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .checks import check_choice as _check_choice
+from .checks import check_int as _check_int
+from .checks import int_array as _int_array
+
 __all__ = [
     "B_T", "G", "G_SCALED", "A_T", "MIN_WIDTH", "MAX_WIDTH", "MAX_CHANNELS", "MAX_PIPELINE",
     "MAX_IMAGE", "FILTER_TRANSFORMS", "PADDINGS", "STAGES_1D", "STAGES_2D",
@@ -120,20 +124,6 @@ _SHIFT = {1: 1, 2: 2}
 
 # ---------------------------------------------------------------------------------------------
 # Integer arrays: int64 when the worst case provably fits, Python ints (object) otherwise.
-
-def _int_array(name, x):
-    a = np.asarray(x)
-    if a.dtype.kind == "O":
-        for v in a.flat:
-            if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
-                raise TypeError(f"{name} must hold integers, not {v!r}")
-        return a
-    if a.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integers, not dtype {a.dtype}")
-    if a.dtype == np.uint64:
-        return a.astype(object)
-    return a.astype(np.int64)
-
 
 def _max_abs(a):
     return max((abs(int(v)) for v in (a.min(), a.max())), default=0) if a.size else 0
@@ -451,19 +441,6 @@ class WorstCase:
     index: tuple
     data: np.ndarray
     filt: np.ndarray
-
-
-def _check_int(name, value, lo, hi):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}, not {value!r}")
-
-
-def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, "
-                         f"not {value!r}")
 
 
 def _check_widths(dim, data_width, weight_width, channels):

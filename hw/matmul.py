@@ -261,6 +261,7 @@ class BitSerialMatmul(wiring.Component):
         row = Signal(range(p.max_m + 1))
         col = Signal(range(p.max_n + 1))
         rm = Signal(range(max(p.dm, 2)))
+        rm_dn = Signal(range(p.dm * p.dn + 1))  # rm * Dn, kept by adding (no multiplier)
         cn = Signal(range(max(p.dn, 2)))
         base = Signal(range(p.result_depth + 1))
         ctile = Signal(range(p.n_tiles(p.max_n) + 1))
@@ -272,11 +273,12 @@ class BitSerialMatmul(wiring.Component):
             with m.If(cn == p.dn - 1):
                 m.d.sync += [cn.eq(0), ctile.eq(ctile + 1)]
             with m.If(last_col):
-                m.d.sync += [col.eq(0), cn.eq(0), ctile.eq(0), row.eq(row + 1), rm.eq(rm + 1)]
+                m.d.sync += [col.eq(0), cn.eq(0), ctile.eq(0), row.eq(row + 1), rm.eq(rm + 1),
+                             rm_dn.eq(rm_dn + p.dn)]
                 with m.If(rm == p.dm - 1):
-                    m.d.sync += [rm.eq(0), base.eq(base + n_tiles)]
+                    m.d.sync += [rm.eq(0), rm_dn.eq(0), base.eq(base + n_tiles)]
                 with m.If(last_row):
-                    m.d.sync += [row.eq(0), rm.eq(0), base.eq(0), readout.eq(0)]
+                    m.d.sync += [row.eq(0), rm.eq(0), rm_dn.eq(0), base.eq(0), readout.eq(0)]
         rp = res.read_port()
         m.d.comb += [rp.addr.eq(base + ctile), rp.en.eq(ce)]
 
@@ -284,7 +286,7 @@ class BitSerialMatmul(wiring.Component):
             return delay(m, ce, value, 1, name=name, reset_less=reset_less)
 
         valid = reg(fire, "o_valid", reset_less=False)
-        element = reg(rm * p.dn + cn, "o_elem")
+        element = reg(rm_dn + cn, "o_elem")
         last = reg(last_col & last_row, "o_last")
         words = [rp.data[e * aw:(e + 1) * aw].as_signed() for e in range(p.dm * p.dn)]
         value = Signal(signed(aw))

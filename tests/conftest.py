@@ -33,3 +33,16 @@ def sim(request):
         # Asked for explicitly and missing: that is an error, not a skip.
         raise pytest.UsageError(f"--sim {name}: simulator not installed")
     return name
+
+
+@pytest.fixture
+def usage_error(capsys):
+    """``usage_error(argv, message)``: the CLI exits 2 with one stderr line holding
+    ``message`` (bad input: SPEC section 7)."""
+    from lowbit.gen.cli import main
+
+    def check(argv, message):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (argv, err)
+    return check

@@ -1,0 +1,148 @@
+"""A cost model for the bit-serial matrix engine: LUTs and FFs from Dm, Dk, Dn and the widths,
+fitted to Yosys runs on each FPGA family (``costmodel.json`` beside this file).
+
+BISMO's model for reference (Umuroglu et al., FPL 2018, Xilinx LUT6): ``1.17 Dk + 44.1`` LUTs
+per DPU plus 120.1 for its result logic. lowbit's targets have LUT4s, so the terms differ;
+the model is linear in features that follow the structure of the hardware:
+
+- ``dpu_bits = Dm Dn Dk``: the AND gates and popcount trees (about one LUT4 per bit);
+- ``dpu_acc = Dm Dn acc``: the shift/negate/accumulate stage and the result multiplexer;
+- ``dpu_tree = Dm Dn ceil(log2(Dk + 1))``: the tree's last levels and the count registers;
+- ``p2s_bits = Dk W``: the converter's word register and plane multiplexer;
+- ``bank_bits = (Dm + Dn) Dk``: the operand buffer outputs and write enables;
+- a constant for the controller.
+
+Block RAMs are not modelled: they follow from the buffer shapes (:attr:`bram_bits`).
+
+Refit with ``python -m lowbit.boards.costmodel`` (minutes: one Yosys run a configuration).
+"""
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..golden.bitserial import BitSerialParams
+
+__all__ = ["FEATURES", "features", "estimate", "load_model", "fit", "FIT_CONFIGS",
+           "CHECK_CONFIGS", "model_errors"]
+
+MODEL_PATH = Path(__file__).with_name("costmodel.json")
+FEATURES = ("const", "dpu_bits", "dpu_acc", "dpu_tree", "p2s_bits", "bank_bits")
+FAMILY_BOARD = {"ice40": "icebreaker", "ecp5": "ulx3s-85f"}
+
+
+def features(params):
+    """The model's feature vector for a :class:`BitSerialParams`."""
+    p = params
+    dpus = p.dm * p.dn
+    return np.array([1.0, dpus * p.dk, dpus * p.accumulator_width,
+                     dpus * math.ceil(math.log2(p.dk + 1)), p.dk * max(p.max_wa, p.max_wb),
+                     (p.dm + p.dn) * p.dk], dtype=np.float64)
+
+
+def _config(dm, dk, dn, wa=8, wb=8, m=16, k=256, n=16):
+    return BitSerialParams(dm=dm, dn=dn, dk=dk, max_wa=wa, max_wb=wb, max_m=m, max_k=k,
+                           max_n=n)
+
+
+#: Configurations the model is fitted to.
+FIT_CONFIGS = [
+    _config(1, 32, 1), _config(1, 64, 2), _config(2, 32, 2), _config(2, 64, 2),
+    _config(2, 128, 2), _config(4, 32, 4), _config(4, 64, 2), _config(2, 256, 1),
+    _config(4, 64, 4, wa=4, wb=4), _config(3, 48, 3, k=1024), _config(8, 32, 4),
+    _config(4, 128, 4, wa=2, wb=2, k=512), _config(1, 256, 4), _config(6, 16, 6),
+    # Large arrays, so the model does not extrapolate where `fit` chooses on the ECP5.
+    _config(8, 128, 8, m=64, k=1024, n=64), _config(8, 256, 8),
+]
+#: Held-out configurations the model is checked against (never used in the fit).
+CHECK_CONFIGS = [
+    _config(2, 48, 3), _config(3, 64, 2, wa=4, wb=6), _config(4, 96, 4),
+    _config(1, 128, 1, k=1024), _config(8, 64, 2), _config(5, 40, 5, wa=3, wb=3),
+    _config(2, 200, 2, m=64, n=64), _config(16, 64, 8), _config(6, 256, 10, m=32, n=32),
+]
+
+
+def load_model(path=MODEL_PATH):
+    """``{family: {"coef": {"lut": [...], "ff": [...]}, "runs": [...]}}``."""
+    return json.loads(Path(path).read_text())
+
+
+def estimate(params, family, model=None):
+    """Predicted ``{"lut": int, "ff": int}`` for ``params`` on ``family`` (ice40, ecp5)."""
+    model = model or load_model()
+    if family not in model:
+        raise ValueError(f"no cost model for family {family!r}; have {', '.join(model)}")
+    x = features(params)
+    coef = model[family]["coef"]
+    return {kind: int(round(float(x @ np.asarray(coef[kind])))) for kind in ("lut", "ff")}
+
+
+def fit(runs):
+    """Non-negative least squares of each resource on the features; returns the coefficients.
+
+    Relative error is what is checked, so each run is weighted by ``1 / measured``."""
+    from scipy.optimize import nnls
+
+    X = np.array([features(BitSerialParams(**r["params"])) for r in runs])
+    coef = {}
+    for kind in ("lut", "ff"):
+        y = np.array([r["resources"][kind] for r in runs], dtype=np.float64)
+        w = 1.0 / np.maximum(y, 1.0)
+        c, _ = nnls(X * w[:, None], y * w)
+        coef[kind] = [float(v) for v in c]
+    return coef
+
+
+def model_errors(model, family, which="check"):
+    """``[(params dict, measured, predicted, relative error)]`` for the recorded runs."""
+    out = []
+    for r in model[family]["runs"]:
+        if r["set"] != which:
+            continue
+        pred = estimate(BitSerialParams(**r["params"]), family, model)
+        for kind in ("lut", "ff"):
+            meas = r["resources"][kind]
+            out.append((r["params"], kind, meas, pred[kind], (pred[kind] - meas) / meas))
+    return out
+
+
+def _collect(family, configs, which, say):
+    from dataclasses import asdict
+
+    from .flow import netlist_resources
+    runs = []
+    for p in configs:
+        start = time.perf_counter()
+        res, _ = netlist_resources("bitserial", p, FAMILY_BOARD[family])
+        seconds = time.perf_counter() - start
+        say(f"{family} {which} dm={p.dm} dk={p.dk} dn={p.dn} acc={p.accumulator_width}: "
+            f"{res} ({seconds:.0f} s)")
+        runs.append({"params": asdict(p), "set": which, "resources": res,
+                     "seconds": round(seconds, 1)})
+    return runs
+
+
+def main(argv=None):
+    """Re-run Yosys on every configuration, refit, write ``costmodel.json`` atomically."""
+    families = (argv if argv is not None else sys.argv[1:]) or list(FAMILY_BOARD)
+    model = load_model() if MODEL_PATH.exists() else {}
+    for family in families:
+        runs = (_collect(family, FIT_CONFIGS, "fit", print)
+                + _collect(family, CHECK_CONFIGS, "check", print))
+        coef = fit([r for r in runs if r["set"] == "fit"])
+        model[family] = {"board": FAMILY_BOARD[family], "features": list(FEATURES),
+                         "coef": coef, "runs": runs}
+        tmp = MODEL_PATH.with_suffix(".tmp")
+        tmp.write_text(json.dumps(model, indent=1) + "\n")
+        tmp.replace(MODEL_PATH)
+        for _, kind, meas, pred, err in model_errors(model, family):
+            print(f"{family} check {kind}: measured {meas}, model {pred}, {100 * err:+.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

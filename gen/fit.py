@@ -1,0 +1,172 @@
+"""``lowbit estimate`` and ``lowbit fit`` for the bit-serial engine: the cost model applied.
+
+``estimate`` predicts LUTs and FFs (:mod:`lowbit.boards.costmodel`) and counts block RAMs from
+the buffer shapes. ``fit`` searches array shapes ``Dm x Dk x Dn`` for the largest peak
+throughput that fits a LUT budget, the flip-flops and the block RAMs of a board, and (unless
+told not to) confirms the choice by synthesis: post-route, it must fit and meet the board
+clock, else the next candidate is tried.
+"""
+
+import dataclasses
+import math
+
+from ..boards.costmodel import estimate as model_estimate
+from ..boards.costmodel import load_model
+from ..golden.bitserial import BitSerialParams
+from .units import UsageError
+
+__all__ = ["bram_blocks", "estimate_bitserial", "fit_bitserial", "DK_CHOICES"]
+
+# Block RAM aspect ratios (depth, width) Yosys can use.
+_BRAM_MODES = {
+    "ice40": [(256, 16), (512, 8), (1024, 4), (2048, 2)],                    # SB_RAM40_4K
+    "ecp5": [(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)],  # DP16KD
+}
+DK_CHOICES = (8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+MAX_SIDE = 16
+
+
+def _blocks(depth, width, modes):
+    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in modes)
+
+
+def bram_blocks(params, family):
+    """Block RAMs of the three buffers (left and right operands, results), each mapped to the
+    cheapest aspect ratio. An estimate: Yosys may put a small memory in LUT RAM on ECP5."""
+    p = params
+    modes = _BRAM_MODES[family]
+    return sum(_blocks(depth, width, modes) for depth, width in (
+        (p.lhs_depth, p.lhs_width), (p.rhs_depth, p.rhs_width),
+        (p.result_depth, p.result_width)))
+
+
+def estimate_bitserial(params, family, model=None):
+    """``{"lut", "ff", "bram", "peak_binary_ops_per_cycle"}`` predicted for ``family``."""
+    est = model_estimate(params, family, model)
+    return {**est, "bram": bram_blocks(params, family),
+            "peak_binary_ops_per_cycle": params.peak_binary_ops_per_cycle}
+
+
+def _candidates(base):
+    """Every array shape the matrix maxima can use: ``Dm <= max_m``, ``Dn <= max_n`` (both up
+    to 16) and ``Dk`` from :data:`DK_CHOICES` up to the first that covers ``max_k``."""
+    dks = [dk for dk in DK_CHOICES if dk < base.max_k]
+    dks.append(next((dk for dk in DK_CHOICES if dk >= base.max_k), DK_CHOICES[-1]))
+    for dm in range(1, min(MAX_SIDE, base.max_m) + 1):
+        for dn in range(1, min(MAX_SIDE, base.max_n) + 1):
+            for dk in dks:
+                yield dataclasses.replace(base, dm=dm, dn=dn, dk=dk)
+
+
+def _rank(params, est):
+    # Most peak throughput first; then the fewest LUTs; then the squarest array.
+    return (-params.peak_binary_ops_per_cycle, est["lut"], abs(params.dm - params.dn))
+
+
+def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None, say=print,
+                  synth=None):
+    """Pick the largest array for ``board``; returns a report dict (choice and reasons).
+
+    ``base`` holds everything but the array shape (precisions, matrix maxima, spacing).
+    ``lut_budget`` defaults to 80% of the device's LUTs (room for the router and a harness).
+    With ``verify``, the best candidates are synthesized in turn (``synth`` is
+    :func:`lowbit.boards.synth`) until one fits and meets the board clock.
+    """
+    base = base or BitSerialParams()
+    family = board.family
+    cap = board.capacity
+    budget = int(0.8 * cap["lut"]) if lut_budget is None else lut_budget
+    if not 1 <= budget <= cap["lut"]:
+        raise UsageError(f"--lut-budget must be between 1 and the {board.device}'s "
+                         f"{cap['lut']} LUTs, not {budget}")
+    model = load_model()
+    fits, rejected = [], {"lut": 0, "ff": 0, "bram": 0}
+    for p in _candidates(base):
+        est = estimate_bitserial(p, family, model)
+        over = [k for k, limit in (("lut", budget), ("ff", cap["ff"]), ("bram", cap["bram"]))
+                if est[k] > limit]
+        for k in over:
+            rejected[k] += 1
+        if not over:
+            fits.append((p, est))
+    if not fits:
+        smallest = dataclasses.replace(base, dm=1, dn=1, dk=DK_CHOICES[0])
+        est = estimate_bitserial(smallest, family)
+        raise UsageError(
+            f"no bit-serial array fits the {board.device} ({board.name}) with these maxima: "
+            f"even 1x{DK_CHOICES[0]}x1 needs about {est['lut']} LUTs (budget {budget}) and "
+            f"{est['bram']} block RAMs (device: {cap['bram']}); lower max_k, max_m, max_n or "
+            f"the precisions with -p, or raise --lut-budget")
+    fits.sort(key=lambda pe: _rank(*pe))
+    report = {"board": board.name, "device": board.device, "family": family,
+              "lut_budget": budget, "capacity": cap, "candidates_that_fit": len(fits),
+              "rejected_by": rejected, "board_clock_mhz": board.board_clock_mhz,
+              "tried": []}
+    chosen = None
+    for p, est in fits[:6] if verify else fits[:1]:
+        entry = {"params": dataclasses.asdict(p), "estimate": est}
+        report["tried"].append(entry)
+        if not verify:
+            chosen = entry
+            break
+        say(f"fit: synthesizing dm={p.dm} dk={p.dk} dn={p.dn} for {board.name} "
+            f"(predicted {est['lut']} LUTs, {est['bram']} block RAMs) ...")
+        try:
+            synth_report = synth("bitserial", p, board.name, outdir, log=None)
+        except RuntimeError as exc:  # does not fit after all: try the next one
+            entry["synth_error"] = str(exc).splitlines()[0]
+            say(f"fit:   rejected: {entry['synth_error']}")
+            continue
+        entry["synth"] = {k: synth_report[k] for k in ("unit_resources", "fmax_mhz",
+                                                       "meets_board_clock")}
+        if synth_report["meets_board_clock"]:
+            chosen = entry
+            break
+        say(f"fit:   rejected: Fmax {synth_report['fmax_mhz']} MHz is below the board clock")
+    if chosen is None:
+        raise RuntimeError(f"none of the {len(report['tried'])} best candidates placed and met "
+                           f"the {board.board_clock_mhz:g} MHz clock of {board.name}; see "
+                           f"'lowbit estimate' and lower the budget with --lut-budget")
+    report["chosen"] = chosen
+    return report
+
+
+def explain(report):
+    """The report as lines a hardware engineer reads: what was chosen and why."""
+    c = report["chosen"]
+    p, est = c["params"], c["estimate"]
+    peak = est["peak_binary_ops_per_cycle"]
+    clock = report["board_clock_mhz"]
+    lines = [
+        f"fit bitserial for {report['board']} ({report['device']}):",
+        f"  chose Dm={p['dm']} x Dk={p['dk']} x Dn={p['dn']} "
+        f"(max_wa={p['max_wa']}, max_wb={p['max_wb']}, max_m={p['max_m']}, "
+        f"max_k={p['max_k']}, max_n={p['max_n']})",
+        f"  why: the largest peak throughput, {peak} binary ops/cycle (2 Dm Dk Dn), of "
+        f"{report['candidates_that_fit']} shapes that fit",
+        f"  cost model: {est['lut']} LUTs (budget {report['lut_budget']} of "
+        f"{report['capacity']['lut']}), {est['ff']} FFs, {est['bram']} block RAMs "
+        f"(of {report['capacity']['bram']})",
+        f"  shapes rejected: {report['rejected_by']['lut']} over the LUT budget, "
+        f"{report['rejected_by']['ff']} over the flip-flops, "
+        f"{report['rejected_by']['bram']} over the block RAMs",
+    ]
+    if "synth" in c:
+        s = c["synth"]
+        fmax = s["fmax_mhz"]
+        lines += [
+            f"  synthesized: {s['unit_resources']['lut']} LUTs, {s['unit_resources']['ff']} "
+            f"FFs, {s['unit_resources']['bram']} block RAMs; Fmax {fmax:.1f} MHz, meets the "
+            f"{clock:g} MHz board clock",
+            f"  peak {peak * clock / 1e3:.1f} binary GOPS at the board clock, "
+            f"{peak * fmax / 1e3:.1f} at Fmax",
+        ]
+    else:
+        lines.append(f"  not synthesized (--no-verify): peak {peak * clock / 1e3:.1f} binary "
+                     f"GOPS at the {clock:g} MHz board clock; confirm with 'lowbit synth'")
+    for t in report["tried"]:
+        if "synth_error" in t:
+            q = t["params"]
+            lines.append(f"  tried first: Dm={q['dm']} Dk={q['dk']} Dn={q['dn']}: "
+                         f"{t['synth_error']}")
+    return lines

@@ -1,0 +1,61 @@
+"""Parameter and array checks shared by the golden models: one wording for every unit.
+
+Each raises ``TypeError`` for a value of the wrong kind and ``ValueError`` for one out of
+range, with a message that names the parameter, the value and what is allowed.
+"""
+
+import numpy as np
+
+__all__ = ["check_int", "check_bool", "check_max", "check_choice", "int_array"]
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(name, value, lo, hi=None):
+    """``value`` as an int in ``[lo, hi]`` (``hi=None``: no upper bound)."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        allowed = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+        raise ValueError(f"{name} must be {allowed}, not {value!r}")
+    return int(value)
+
+
+def check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a boolean, not {value!r}")
+    return bool(value)
+
+
+def check_max(name, value, max_name, max_value):
+    """A run-time value against a generated maximum: ``1 .. max_value``."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if not 1 <= value <= max_value:
+        raise ValueError(f"{name} must be between 1 and {max_name} (= {max_value}), "
+                         f"not {value!r}")
+    return int(value)
+
+
+def check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, "
+                         f"not {value!r}")
+    return value
+
+
+def int_array(name, x):
+    """``x`` as an integer array: int64, or Python ints (object) for uint64 and object input."""
+    a = np.asarray(x)
+    if a.dtype.kind == "O":
+        for v in a.flat:
+            if not _is_int(v):
+                raise TypeError(f"{name} must hold integers, not {v!r}")
+        return a
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, not dtype {a.dtype}")
+    if a.dtype == np.uint64:
+        return a.astype(object)
+    return a.astype(np.int64)
