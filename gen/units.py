@@ -11,6 +11,7 @@ from ..hw import LFSR, FixedPointMAC
 from ..hw.bitserial import P2S, DotProductUnit
 from ..hw.bmvu import BinaryMVU
 from ..hw.conv2d import Conv2dLayer
+from ..hw.link import HostLink, LinkParams
 from ..hw.matmul import BitSerialMatmul
 from ..hw.popcount import Popcount, XnorPopcount
 from ..hw.winograd import DirectConv3x3, WinogradF23, WinogradF23x23
@@ -64,6 +65,8 @@ UNITS = {
     "bitserial": Unit("bitserial", "bit-serial matrix engine, run-time precision (BISMO): P2S, "
                       "Dm x Dn DPUs, C out", BitSerialParams, BitSerialMatmul,
                       "lowbit_bitserial", "bitserial"),
+    "link": Unit("link", "host link: 8N1 UART, framed commands with CRC-16, error frames",
+                 LinkParams, HostLink, "lowbit_link", "link"),
 }
 
 

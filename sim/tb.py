@@ -1,6 +1,6 @@
 """The one generic cocotb testbench: drives stimulus from a JSON file, records the response.
 
-Run by :func:`lowbit.sim.runner.run_testbench`, never imported by pytest itself. Two modes:
+Run by :func:`lowbit.sim.runner.run_testbench`, never imported by pytest itself. Three modes:
 
 ``stream``
     Beats (packed payload integers) go into stream ``in`` (``<in>__valid/ready/payload``),
@@ -10,8 +10,18 @@ Run by :func:`lowbit.sim.runner.run_testbench`, never imported by pytest itself.
     An optional ``preload`` (per-cycle values for load ports) runs first.
 ``cycles``
     Per-cycle values for input ports; every named output port is sampled every cycle.
+``uart``
+    Through a unit's serial pins (``rx``, ``tx``, 8N1, idle high): bit-bangs ``bytes`` into
+    ``rx`` with ``divisor`` clock cycles per bit (a float: the host's own baud rate), after
+    ``gaps[i]`` idle bit times before byte ``i``; bytes listed in ``bad_stop`` get a low stop
+    bit followed by one extra idle bit. A monitor decodes ``tx`` at the same bit time
+    (sampling mid-bit from each falling edge) until ``expect`` bytes have arrived and the
+    host has sent everything, then listens ``settle_bits`` more bit times for extra bytes.
+    Records the bytes, the indices of those with a low stop bit, the cycle each host and
+    each response start bit began, and the cycles run. Time is measured from the end of
+    reset in clock cycles (floats: the host's edges need not fall on the clock).
 
-In both modes an optional ``hold`` (``{port: value}``) drives constant inputs, such as a
+In every mode an optional ``hold`` (``{port: value}``) drives constant inputs, such as a
 run-time configuration port, from before reset to the end of the run. In stream mode,
 ``beat_ports`` (``{port: [value per beat]}``) drives side inputs together with each input beat
 (and keeps the last beat's values after it), for units that sample a configuration with a
@@ -28,7 +38,10 @@ import random
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge, Timer
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
+
+_PERIOD_PS = 10_000  # the clock period of _Clock, 10 ns
 
 
 class _Clock:
@@ -136,6 +149,89 @@ async def _cycles(dut, spec, clock):
     return {"samples": got, "cycles": n}
 
 
+async def _until(t_ps):
+    """Wait until the absolute time ``t_ps`` (rounded to the 1 ps precision)."""
+    delta = round(t_ps) - round(get_sim_time("ps"))
+    if delta > 0:
+        await Timer(delta, unit="ps")
+
+
+async def _uart(dut, spec, clock):
+    rx, tx = getattr(dut, spec.get("rx", "rx")), getattr(dut, spec.get("tx", "tx"))
+    bit_ps = spec["divisor"] * _PERIOD_PS
+    data = spec["bytes"]
+    gaps = spec.get("gaps") or [0] * len(data)
+    bad_stop = set(spec.get("bad_stop", []))
+    expect = spec["expect"]
+    rx.value = 1
+    await _reset(dut, clock)
+    t0 = get_sim_time("ps")
+
+    def cycle(t_ps):
+        return round((t_ps - t0) / _PERIOD_PS, 3)
+
+    in_cycles, out, out_cycles, out_errors = [], [], [], []
+    got_byte, sent = Event(), Event()
+    receiving = [False]
+
+    async def send():
+        t = t0 + 2000  # host edges 2 ns after a clock edge when the divisor is whole
+        for i, byte in enumerate(data):
+            t += gaps[i] * bit_ps
+            levels = [0, *((byte >> k) & 1 for k in range(8)), int(i not in bad_stop)]
+            in_cycles.append(cycle(t))
+            for k, level in enumerate(levels):
+                await _until(t + k * bit_ps)
+                rx.value = level
+            t += 10 * bit_ps
+            if i in bad_stop:  # the line returns high for at least a bit
+                await _until(t)
+                rx.value = 1
+                t += bit_ps
+        await _until(t)
+        sent.set()
+
+    async def receive():
+        while True:
+            await FallingEdge(tx)
+            start = get_sim_time("ps")
+            receiving[0] = True
+            levels = []
+            for k in range(10):
+                await _until(start + (k + 0.5) * bit_ps)
+                levels.append(int(tx.value))
+            out.append(sum(bit << k for k, bit in enumerate(levels[1:9])))
+            out_cycles.append(cycle(start))
+            if not levels[9]:
+                out_errors.append(len(out) - 1)
+                await RisingEdge(tx)
+            receiving[0] = False
+            got_byte.set()
+
+    tasks = [cocotb.start_soon(send()), cocotb.start_soon(receive())]
+    deadline = t0 + spec.get("max_cycles", 100_000) * _PERIOD_PS
+    timed_out = False
+    while not (sent.is_set() and len(out) >= expect):
+        remaining = round(deadline - get_sim_time("ps"))
+        if remaining <= 0:
+            timed_out = True
+            break
+        got_byte.clear()
+        waits = [got_byte.wait(), Timer(remaining, unit="ps")]
+        if not sent.is_set():
+            waits.append(sent.wait())
+        await First(*waits)
+    if not timed_out:
+        await _until(get_sim_time("ps") + spec.get("settle_bits", 0) * bit_ps)
+        if receiving[0]:  # let a byte that has begun finish
+            await _until(get_sim_time("ps") + 11 * bit_ps)
+    for task in tasks:
+        task.cancel()
+    return {"out": out, "out_errors": out_errors, "out_cycles": out_cycles,
+            "in_cycles": in_cycles, "cycles": cycle(get_sim_time("ps")),
+            "timed_out": timed_out}
+
+
 @cocotb.test()
 async def run(dut):
     with open(os.environ["LOWBIT_TB_IN"]) as f:
@@ -147,6 +243,8 @@ async def run(dut):
         resp = await _stream(dut, spec, clock)
     elif spec["mode"] == "cycles":
         resp = await _cycles(dut, spec, clock)
+    elif spec["mode"] == "uart":
+        resp = await _uart(dut, spec, clock)
     else:
         raise ValueError(f"unknown testbench mode {spec['mode']!r}")
     tmp = os.environ["LOWBIT_TB_OUT"] + ".tmp"

@@ -9,6 +9,7 @@ MARKERS = {
     "binary": "popcount, XNOR-popcount and the binary matrix-vector unit",
     "winograd": "Winograd F(2,3) and direct 3x3 tile engines",
     "bitserial": "bit-serial matrix engine, its dot-product unit and the P2S converter",
+    "link": "host link: UART, frames, CRC",
 }
 
 

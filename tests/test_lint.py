@@ -10,6 +10,7 @@ from lowbit.golden.winograd import Conv2dParams, Direct3x3Params, Winograd1DPara
 from lowbit.sim.lint import WAIVERS, lint
 
 from .test_conv2d_sim import SWEEP as CONV2D_SWEEP
+from .test_link_sim import SMALL as LINK_SMALL
 from .test_mac_sim import SWEEP
 from .test_matmul_sim import SHAPES, TINY
 
@@ -44,7 +45,8 @@ MORE_UNITS = [("popcount", PopcountParams(n=100, spacing=3)),
           ("p2s", P2SParams(elements=1, max_width=1)),
           ("p2s", P2SParams(elements=5, max_width=3)),
           ("p2s", P2SParams(elements=64, max_width=16)),
-          ("bitserial", TINY), *(("bitserial", p) for p in SHAPES.values())]
+          ("bitserial", TINY), *(("bitserial", p) for p in SHAPES.values()),
+          ("link", LINK_SMALL)]
 
 
 def _conv2d(cfg):
