@@ -14,7 +14,8 @@ the model is linear in features that follow the structure of the hardware:
 
 Block RAMs are not modelled: they follow from the buffer shapes (:attr:`bram_bits`).
 
-Refit with ``python -m lowbit.boards.costmodel`` (minutes: one Yosys run a configuration).
+Refit with ``python -m lowbit.boards.costmodel`` (minutes: one Yosys run a configuration);
+``python -m lowbit.boards.costmodel --table`` prints the held-out error table.
 """
 
 import json
@@ -28,7 +29,7 @@ import numpy as np
 from ..golden.bitserial import BitSerialParams
 
 __all__ = ["FEATURES", "features", "estimate", "load_model", "fit", "FIT_CONFIGS",
-           "CHECK_CONFIGS", "model_errors"]
+           "CHECK_CONFIGS", "model_errors", "error_table"]
 
 MODEL_PATH = Path(__file__).with_name("costmodel.json")
 FEATURES = ("const", "dpu_bits", "dpu_acc", "dpu_tree", "p2s_bits", "bank_bits")
@@ -126,9 +127,34 @@ def _collect(family, configs, which, say):
     return runs
 
 
+def error_table(model=None):
+    """The held-out check as a Markdown table: measured (Yosys), model, error."""
+    model = model or load_model()
+    lines = ["| family | Dm x Dk x Dn | acc | LUT measured | LUT model | error | "
+             "FF measured | FF model | error |", "|---|---|---|---|---|---|---|---|---|"]
+    for family in model:
+        for r in model[family]["runs"]:
+            if r["set"] != "check":
+                continue
+            p = BitSerialParams(**r["params"])
+            pred = estimate(p, family, model)
+            cells = []
+            for kind in ("lut", "ff"):
+                meas = r["resources"][kind]
+                cells += [str(meas), str(pred[kind]), f"{100 * (pred[kind] - meas) / meas:+.1f}%"]
+            lines.append(f"| {family} | {p.dm} x {p.dk} x {p.dn} | {p.accumulator_width} | "
+                         + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
-    """Re-run Yosys on every configuration, refit, write ``costmodel.json`` atomically."""
-    families = (argv if argv is not None else sys.argv[1:]) or list(FAMILY_BOARD)
+    """Re-run Yosys on every configuration, refit, write ``costmodel.json`` atomically
+    (``--table``: print the held-out error table of the stored model instead)."""
+    argv = list(argv if argv is not None else sys.argv[1:])
+    if argv == ["--table"]:
+        print(error_table())
+        return 0
+    families = argv or list(FAMILY_BOARD)
     model = load_model() if MODEL_PATH.exists() else {}
     for family in families:
         runs = (_collect(family, FIT_CONFIGS, "fit", print)

@@ -1,0 +1,100 @@
+"""The bit-serial cost model and ``lowbit estimate`` / ``lowbit fit``."""
+
+import json
+
+import pytest
+from lowbit.boards import get_board
+from lowbit.boards.costmodel import CHECK_CONFIGS, FIT_CONFIGS, estimate, load_model, model_errors
+from lowbit.gen.cli import main
+from lowbit.gen.fit import bram_blocks, fit_bitserial
+from lowbit.gen.units import UsageError
+from lowbit.golden.bitserial import BitSerialParams
+
+FAMILIES = ("ice40", "ecp5")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_model_within_15_percent_on_held_out_runs(family):
+    """At least six recorded Yosys runs per family that the fit never saw."""
+    model = load_model()
+    runs = [r for r in model[family]["runs"] if r["set"] == "check"]
+    assert len(runs) >= 6 and len(runs) == len(CHECK_CONFIGS)
+    fitted = {json.dumps(r["params"], sort_keys=True) for r in model[family]["runs"]
+              if r["set"] == "fit"}
+    assert len(fitted) == len(FIT_CONFIGS)
+    assert not fitted & {json.dumps(r["params"], sort_keys=True) for r in runs}
+    errors = model_errors(model, family)
+    worst = max(errors, key=lambda e: abs(e[4]))
+    assert all(abs(e[4]) <= 0.15 for e in errors), f"worst: {worst}"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_block_ram_count_follows_the_buffers(family):
+    """iCE40: exactly what Yosys uses. ECP5: Yosys puts some shallow buffers in LUT RAM (fewer
+    blocks) and picks other aspect ratios for a few: never more than 15% above the estimate."""
+    for r in load_model()[family]["runs"]:
+        p = BitSerialParams(**r["params"])
+        est, got = bram_blocks(p, family), r["resources"]["bram"]
+        if family == "ice40":
+            assert est == got, r["params"]
+        else:
+            assert got <= 1.15 * est, (r["params"], est, got)
+
+
+@pytest.mark.synth
+def test_model_matches_a_fresh_yosys_run():
+    """The recorded runs are not stale: re-run Yosys on one held-out configuration."""
+    from lowbit.boards import netlist_resources
+    p = CHECK_CONFIGS[0]
+    res, _ = netlist_resources("bitserial", p, "icebreaker")
+    pred = estimate(p, "ice40")
+    for kind in ("lut", "ff"):
+        assert abs(pred[kind] - res[kind]) <= 0.15 * res[kind], (kind, pred, res)
+
+
+def test_fit_picks_the_largest_array_in_budget():
+    board = get_board("icebreaker")
+    base = BitSerialParams(max_m=8, max_k=128, max_n=8, max_wa=4, max_wb=4)
+    report = fit_bitserial(board, base, verify=False)
+    chosen = BitSerialParams(**report["chosen"]["params"])
+    est = report["chosen"]["estimate"]
+    assert est["lut"] <= report["lut_budget"] == int(0.8 * 5280)
+    assert est["bram"] <= 30
+    # A smaller budget gives a smaller array.
+    small = fit_bitserial(board, base, lut_budget=2000, verify=False)
+    smaller = BitSerialParams(**small["chosen"]["params"])
+    assert smaller.peak_binary_ops_per_cycle < chosen.peak_binary_ops_per_cycle
+    assert small["chosen"]["estimate"]["lut"] <= 2000
+
+
+def test_fit_says_when_nothing_fits():
+    with pytest.raises(UsageError, match="no bit-serial array fits the iCE40UP5K"):
+        fit_bitserial(get_board("icebreaker"), BitSerialParams(max_k=4096, max_m=64),
+                      verify=False)
+
+
+def test_estimate_and_fit_cli(tmp_path, capsys):
+    assert main(["estimate", "bitserial", "-p", "dm=2", "-p", "dk=64"]) == 0
+    out = capsys.readouterr().out
+    assert "ice40" in out and "ecp5" in out and "LUT" in out
+    report = tmp_path / "fit.json"
+    assert main(["fit", "bitserial", "--board", "ulx3s-85f", "--no-verify", "-o",
+                 str(report)]) == 0
+    assert "chose Dm=" in capsys.readouterr().out
+    assert json.loads(report.read_text())["board"] == "ulx3s-85f"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["estimate", "mac"], "estimate is available for: bitserial, not 'mac'"),
+    (["estimate", "bitserial", "-p", "dm=0"], "dm must be between 1 and 64, not 0"),
+    (["estimate", "bitserial", "--board", "arty"], "unknown board 'arty'"),
+    (["fit", "popcount", "--board", "icebreaker"], "fit is available for: bitserial"),
+    (["fit", "bitserial", "--board", "arty"], "unknown board 'arty'"),
+    (["fit", "bitserial", "--board", "icebreaker", "--lut-budget", "0"],
+     "--lut-budget must be between 1 and the iCE40UP5K's 5280 LUTs, not 0"),
+    (["fit", "bitserial", "--board", "icebreaker", "-p", "max_k=4096", "-p", "max_m=64",
+      "--no-verify"], "no bit-serial array fits the iCE40UP5K"),
+])
+def test_bad_input_exit_2(argv, message, tmp_path, usage_error):
+    usage_error(argv + ["-o", str(tmp_path / "out.json")], message)
+    assert not (tmp_path / "out.json").exists()
