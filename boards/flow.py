@@ -323,8 +323,9 @@ def _does_not_fit(unit, board, unit_cells, work, dsp):
             match = re.match(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", line.strip())
             if match and int(match[2]) > int(match[3]):
                 over.append(f"{match[1]} {match[2]} of {match[3]}")
-    hint = ("smaller parameters, or a larger board" if not dsp or board.family != "ice40"
-            else "smaller parameters, a larger board, or --no-dsp if it ran out of DSPs")
+    out_of_dsps = dsp and any("DSP" in o or "MULT" in o for o in over)
+    hint = ("smaller parameters, a larger board, or --no-dsp (multiplies in LUTs)"
+            if out_of_dsps else "smaller parameters, or a larger board")
     return (f"unit {unit.name} does not fit the {board.device} ({board.name}): "
             f"{', '.join(over) or 'placement ran out of cells'}; the unit alone needs "
             f"{need['lut']} LUTs, {need['ff']} FFs, {need['dsp']} DSPs, {need['bram']} block "

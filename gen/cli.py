@@ -181,7 +181,8 @@ def _parser():
                    help="target board (default: icebreaker); see 'lowbit list'")
     _add_params(p)
     p.add_argument("--lut-budget", type=int, default=None,
-                   help="LUTs the unit may use (default: 80%% of the device's)")
+                   help="LUTs the unit may use, logic cells on iCE40 (LUT4 + unpaired "
+                        "flip-flops) (default: 80%% of the device's)")
     p.add_argument("--no-verify", action="store_true",
                    help="trust the cost model: skip synthesis (seconds instead of minutes)")
     p.add_argument("-o", "--output", type=Path, default=None,

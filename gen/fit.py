@@ -42,10 +42,19 @@ def bram_blocks(params, family):
         (p.result_depth, p.result_width)) if depth > 4)
 
 
+# iCE40 logic cells: nextpnr packs a flip-flop with the LUT that drives it, the rest take a
+# cell of their own. Measured on the UP5K for three bit-serial arrays (2x64x3, 4x48x4, 2x48x8
+# with the scan harness): cells = LUT4 + 0.59..0.63 x FF.
+_ICE40_FF_CELLS = 0.62
+
+
 def estimate_bitserial(params, family, model=None):
-    """``{"lut", "ff", "bram", "peak_binary_ops_per_cycle"}`` predicted for ``family``."""
+    """``{"lut", "ff", "cells", "bram", "peak_binary_ops_per_cycle"}`` predicted for
+    ``family``; ``cells`` is what the LUT budget is checked against (iCE40 logic cells hold
+    a LUT4 and a flip-flop; ECP5 counts LUTs)."""
     est = model_estimate(params, family, model)
-    return {**est, "bram": bram_blocks(params, family),
+    cells = est["lut"] + (int(round(_ICE40_FF_CELLS * est["ff"])) if family == "ice40" else 0)
+    return {**est, "cells": cells, "bram": bram_blocks(params, family),
             "peak_binary_ops_per_cycle": params.peak_binary_ops_per_cycle}
 
 
@@ -61,8 +70,8 @@ def _candidates(base):
 
 
 def _rank(params, est):
-    # Most peak throughput first; then the fewest LUTs; then the squarest array.
-    return (-params.peak_binary_ops_per_cycle, est["lut"], abs(params.dm - params.dn))
+    # Most peak throughput first; then the fewest cells; then the squarest array.
+    return (-params.peak_binary_ops_per_cycle, est["cells"], abs(params.dm - params.dn))
 
 
 def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None, say=print,
@@ -82,11 +91,11 @@ def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None
         raise UsageError(f"--lut-budget must be between 1 and the {board.device}'s "
                          f"{cap['lut']} LUTs, not {budget}")
     model = load_model()
-    fits, rejected = [], {"lut": 0, "ff": 0, "bram": 0}
+    fits, rejected = [], {"cells": 0, "ff": 0, "bram": 0}
     for p in _candidates(base):
         est = estimate_bitserial(p, family, model)
-        over = [k for k, limit in (("lut", budget), ("ff", cap["ff"]), ("bram", cap["bram"]))
-                if est[k] > limit]
+        over = [k for k, limit in (("cells", budget), ("ff", cap["ff"]),
+                                   ("bram", cap["bram"])) if est[k] > limit]
         for k in over:
             rejected[k] += 1
         if not over:
@@ -112,7 +121,7 @@ def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None
             chosen = entry
             break
         say(f"fit: synthesizing dm={p.dm} dk={p.dk} dn={p.dn} for {board.name} "
-            f"(predicted {est['lut']} LUTs, {est['bram']} block RAMs) ...")
+            f"(predicted {est['cells']} logic cells, {est['bram']} block RAMs) ...")
         try:
             synth_report = synth("bitserial", p, board.name, outdir, log=None)
         except RuntimeError as exc:  # does not fit after all: try the next one
@@ -146,10 +155,11 @@ def explain(report):
         f"max_k={p['max_k']}, max_n={p['max_n']})",
         f"  why: the largest peak throughput, {peak} binary ops/cycle (2 Dm Dk Dn), of "
         f"{report['candidates_that_fit']} shapes that fit",
-        f"  cost model: {est['lut']} LUTs (budget {report['lut_budget']} of "
-        f"{report['capacity']['lut']}), {est['ff']} FFs, {est['bram']} block RAMs "
-        f"(of {report['capacity']['bram']})",
-        f"  shapes rejected: {report['rejected_by']['lut']} over the LUT budget, "
+        f"  cost model: {est['lut']} LUTs, {est['ff']} FFs"
+        + (f", {est['cells']} logic cells" if report["family"] == "ice40" else "")
+        + f" (budget {report['lut_budget']} of {report['capacity']['lut']}), "
+        f"{est['bram']} block RAMs (of {report['capacity']['bram']})",
+        f"  shapes rejected: {report['rejected_by']['cells']} over the LUT budget, "
         f"{report['rejected_by']['ff']} over the flip-flops, "
         f"{report['rejected_by']['bram']} over the block RAMs",
     ]
