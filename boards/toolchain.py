@@ -136,19 +136,27 @@ def activated(tools=None):
                 os.environ[k] = v
 
 
-def warm_up(tools=tuple(TOOLS)):
-    """Run each YoWASP tool once, one after another, so its WebAssembly is compiled and cached.
+def warm_up(tools=tuple(TOOLS), jobs=None):
+    """Run each YoWASP tool once so its WebAssembly is compiled and cached, before anything
+    else runs them.
 
     The first run of a YoWASP tool compiles it (35-41 s) into ``~/.cache/YoWASP``. Two processes
-    doing that at once (pytest-xdist workers on a fresh machine) can leave one of them reading a
-    cache entry the other is still writing, and that tool dies mid-run; compiling first, serially,
-    avoids the race. Cheap once cached (about a second a tool).
+    doing that for the same tool at once (pytest-xdist workers on a fresh machine) can leave
+    one of them reading a cache entry the other is still writing, and that tool dies mid-run.
+    Each tool is compiled exactly once here; different tools write different cache entries, so
+    ``jobs`` of them (default: the CPU count, at most 4) compile side by side. Cheap once cached
+    (about a second a tool).
     """
     import subprocess
+    from concurrent.futures import ThreadPoolExecutor
 
-    for name in tools:
+    def run(name):
         try:
             subprocess.run([tool_path(name), "--version"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, check=False)
         except (RuntimeError, OSError):
             pass  # a missing tool is reported by the test or command that needs it
+
+    jobs = jobs or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(run, dict.fromkeys(tools)))

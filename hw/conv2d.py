@@ -210,15 +210,26 @@ class Conv2dLayer(wiring.Component):
         m.submodules.bottom_buf = buf = memory.Memory(shape=2 * ow, depth=max(tw, 2), init=[])
         bw = buf.write_port()
         br = buf.read_port(transparent_for=[bw])
-        y = [getattr(eng.o.payload, f"y{k}") for k in range(4)]
+        # A one-tile holding register between the engine and the output: a tile's top row
+        # takes two output cycles, and without it the engine (and with it the input) would
+        # stall for the second one whenever the next tile is already on its way.
+        hold_valid = Signal()
+        y = [Signal(signed(ow), name=f"hold_y{k}", reset_less=True) for k in range(4)]
         m.d.comb += [bw.addr.eq(tc), bw.data.eq(Cat(y[2], y[3]))]
         done_tile = sub | ~two_cols
+        release = Signal()
+        m.d.comb += [release.eq(~bottom & hold_valid & self.o.ready & done_tile),
+                     eng.o.ready.eq(~hold_valid | release)]
+        with m.If(eng.o.valid & eng.o.ready):
+            m.d.sync += [hold_valid.eq(1)]
+            m.d.sync += [r.eq(getattr(eng.o.payload, f"y{k}")) for k, r in enumerate(y)]
+        with m.Elif(release):
+            m.d.sync += hold_valid.eq(0)
         with m.If(~bottom):
-            m.d.comb += [self.o.valid.eq(eng.o.valid),
+            m.d.comb += [self.o.valid.eq(hold_valid),
                          self.o.payload.y.eq(Mux(sub, y[1], y[0])),
                          self.o.payload.last.eq(last_tr & ~has_bottom & last_tc & done_tile),
-                         eng.o.ready.eq(self.o.ready & done_tile),
-                         bw.en.eq(self.o.ready & eng.o.valid & done_tile),
+                         bw.en.eq(release),
                          br.addr.eq(0), br.en.eq(1)]
             with m.If(self.o.valid & self.o.ready):
                 m.d.sync += sub.eq(~done_tile)

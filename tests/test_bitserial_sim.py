@@ -4,7 +4,7 @@ golden.bitserial (dpu_golden, p2s), with idle cycles and back-pressure on both s
 import numpy as np
 import pytest
 from lowbit.gen import generated
-from lowbit.golden.bitserial import BitSerialParams, DPUParams, P2SParams, dpu_golden
+from lowbit.golden.bitserial import DPUParams, P2SParams, dpu_golden
 from lowbit.hw.popcount import tree_latency
 from lowbit.sim.bitserial import (
     dpu_beats,
@@ -18,15 +18,14 @@ from lowbit.sim.score import compare_results, observed_latency
 
 pytestmark = [pytest.mark.sim, pytest.mark.bitserial]
 
-# (dk, max_shift, acc_width, spacing): dk 1, npot, pot, the engine's default DPU, npot > 64;
-# acc_width 2, 6 and 13 wrap on the directed all-ones sums.
-DPU = [(1, 0, 2, 0), (7, 3, 6, 1), (32, 14, 32, 3), (64, 30, 64, 1), (100, 7, 13, 0),
-       tuple(getattr(BitSerialParams().dpu, f) for f in ("dk", "max_shift", "acc_width",
-                                                           "spacing"))]
+# (dk, max_shift, acc_width, spacing): dk 1, npot, pot, npot > 64 (the engine's DPUs are
+# checked inside the engine, tests/test_matmul_sim.py); acc_width 2, 6 and 13 wrap on the
+# directed all-ones sums.
+DPU = [(1, 0, 2, 0), (7, 3, 6, 1), (64, 30, 64, 1), (100, 7, 13, 0)]
 DPU_IDS = ["dk{}-sh{}-acc{}-s{}".format(*c) for c in DPU]
 
 # (E, W) and the run-time precisions w tried on each: 1, W, and one in between.
-P2S_CASES = [(1, 1), (5, 3), (8, 8), (64, 16), (1, 8)]
+P2S_CASES = [(1, 1), (5, 3), (64, 16), (1, 8)]
 P2S_RUNS = [(e, W, w) for e, W in P2S_CASES for w in sorted({1, (W + 1) // 2, W})]
 
 
@@ -70,7 +69,7 @@ def test_dpu_heavy_stalls(sim):
     _check_dpu(_dpu(DPU[1]), sim, 5201, 300, idle=0.5, backpressure=0.6)
 
 
-@pytest.mark.parametrize("cfg", [DPU[1], DPU[4]], ids=[DPU_IDS[1], DPU_IDS[4]])
+@pytest.mark.parametrize("cfg", [DPU[1], DPU[3]], ids=[DPU_IDS[1], DPU_IDS[3]])
 def test_dpu_one_beat_per_cycle(cfg, sim):
     """Without idle cycles or back-pressure every beat is taken in consecutive cycles."""
     resp = _check_dpu(_dpu(cfg), sim, 5301, 100, idle=0.0, backpressure=0.0)

@@ -65,7 +65,7 @@ DIGIT_FILTERS = ["laplacian", "blur", "random"]
 
 @pytest.mark.parametrize("name", DIGIT_FILTERS)
 def test_conv2d_every_sklearn_digit(name, sim):
-    params = Conv2dParams(data_width=6, weight_width=8, height=8, width=8, padding="same")
+    params = Conv2dParams(height=8, width=8, padding="same")  # SWEEP[0]: one build for both
     filt = (np.random.default_rng(3).integers(-128, 128, size=(1, 3, 3)) if name == "random"
             else named_filter(name))
     images = digits()
@@ -91,9 +91,10 @@ def test_conv2d_rgb_photo(name, sim):
 def test_conv2d_throughput_is_one_value_a_cycle(sim):
     """With the input always valid and the output always ready, a frame takes exactly
     ``cycles_per_frame`` cycles (one per value of the zero-padded image) in steady state."""
-    params = Conv2dParams(height=9, width=6, channels=2, padding="same")
+    params = Conv2dParams(height=2, width=13, channels=2, padding="same", pipeline=2,
+                          filter_transform="onchip")  # SWEEP[7]: one build for both
     rng = np.random.default_rng(11)
-    images = rng.integers(-128, 128, size=(6, 2, 9, 6))
+    images = rng.integers(-128, 128, size=(6, 2, 2, 13))
     resp = _check(params, images, rng.integers(-128, 128, size=(2, 3, 3)), sim, seed=11,
                   idle=0.0, backpressure=0.0)
     gen_dir, man = generated("conv2d", params)
