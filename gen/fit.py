@@ -15,7 +15,8 @@ from ..boards.costmodel import load_model
 from ..golden.bitserial import BitSerialParams
 from .units import UsageError
 
-__all__ = ["bram_blocks", "estimate_bitserial", "fit_bitserial", "DK_CHOICES"]
+__all__ = ["bram_blocks", "estimate_bitserial", "check_fits_board", "fit_bitserial",
+           "DK_CHOICES"]
 
 # Block RAM aspect ratios (depth, width) Yosys can use.
 _BRAM_MODES = {
@@ -56,6 +57,30 @@ def estimate_bitserial(params, family, model=None):
     cells = est["lut"] + (int(round(_ICE40_FF_CELLS * est["ff"])) if family == "ice40" else 0)
     return {**est, "cells": cells, "bram": bram_blocks(params, family),
             "peak_binary_ops_per_cycle": params.peak_binary_ops_per_cycle}
+
+
+#: How far over the device an estimate must be before a design is refused without synthesis:
+#: beyond the cost model's largest held-out error (15%), so nothing that might fit is refused.
+CERTAIN_OVER = 1.15
+
+
+def check_fits_board(params, board):
+    """Raise UsageError when the cost model says ``params`` cannot fit ``board`` even allowing
+    for its error: logic (LUTs, or iCE40 cells) or flip-flops more than 15% over the device,
+    or more block RAMs than it has on iCE40 (exact there; an upper bound on ECP5)."""
+    est = estimate_bitserial(params, board.family)
+    cap = board.capacity
+    over = [f"{what} about {est[k]} of {cap[c]}" for k, c, what in (
+        ("cells", "lut", "logic cells" if board.family == "ice40" else "LUTs"),
+        ("ff", "ff", "flip-flops")) if est[k] > CERTAIN_OVER * cap[c]]
+    if board.family == "ice40" and est["bram"] > cap["bram"]:
+        over.append(f"block RAMs {est['bram']} of {cap['bram']}")
+    if over:
+        raise UsageError(
+            f"bitserial {params.dm} x {params.dk} x {params.dn} cannot fit the {board.device} "
+            f"({board.name}): {', '.join(over)} (cost model); 'lowbit fit bitserial --board "
+            f"{board.name}' picks the largest array that fits")
+    return est
 
 
 def _candidates(base):
