@@ -7,6 +7,8 @@ import pytest
 from lowbit.gen.cli import main
 from lowbit.golden.images import digits, named_filter
 
+from .test_cli_binary import _save
+
 
 @pytest.mark.parametrize("argv,message", [
     (["generate", "winograd2d", "-p", "data_width=1"],
@@ -26,12 +28,6 @@ from lowbit.golden.images import digits, named_filter
 def test_bad_parameters_exit_2_nothing_written(argv, message, tmp_path, usage_error):
     usage_error(argv + ["-o", str(tmp_path / "out")], message)
     assert not (tmp_path / "out").exists()
-
-
-def _save(tmp_path, name, arr):
-    path = tmp_path / name
-    np.save(path, arr)
-    return str(path)
 
 
 def test_bad_files_exit_2_nothing_written(tmp_path, usage_error):
