@@ -390,18 +390,17 @@ def cmd_estimate(args):
 
 
 def cmd_fit(args):
-    from ..boards import get_board, synth
+    from ..boards import get_board
     from .fit import explain, fit_bitserial
 
     unit = _fit_unit("fit", args.unit)
     board = get_board(args.board)
     base = parse_params(unit, args.param)
-    outdir = Path("lowbit-out") / f"bitserial-fit-{board.name}"
     report = fit_bitserial(board, base, lut_budget=args.lut_budget,
-                           verify=not args.no_verify, outdir=outdir, synth=synth)
+                           verify=not args.no_verify)
     print("\n".join(explain(report)))
     if "synth" in report["chosen"]:
-        print(f"  bitstream and report: {outdir}")
+        print(f"  bitstream and report: {report['outdir']}")
     if args.output:
         _write_json(args.output, report)
         print(f"wrote {args.output}")

@@ -99,16 +99,21 @@ def _rank(params, est):
     return (-params.peak_binary_ops_per_cycle, est["cells"], abs(params.dm - params.dn))
 
 
-def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None, say=print,
-                  synth=None):
+def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None, say=print):
     """Pick the largest array for ``board``; returns a report dict (choice and reasons).
 
     ``base`` holds everything but the array shape (precisions, matrix maxima, spacing).
     ``lut_budget`` defaults to 80% of the device's LUTs (room for the router and a harness).
-    With ``verify``, the best candidates are synthesized in turn (``synth`` is
-    :func:`lowbit.boards.synth`) until one fits and meets the board clock.
+    With ``verify``, the best candidates are synthesized in turn (:func:`lowbit.boards.synth`,
+    into ``outdir``, default ``lowbit-out/bitserial-fit-BOARD``) until one fits and meets the
+    board clock.
     """
+    from pathlib import Path
+
+    from ..boards import synth
+
     base = base or BitSerialParams()
+    outdir = Path(outdir or Path("lowbit-out") / f"bitserial-fit-{board.name}")
     family = board.family
     cap = board.capacity
     budget = int(0.8 * cap["lut"]) if lut_budget is None else lut_budget
@@ -137,7 +142,7 @@ def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None
     report = {"board": board.name, "device": board.device, "family": family,
               "lut_budget": budget, "capacity": cap, "candidates_that_fit": len(fits),
               "rejected_by": rejected, "board_clock_mhz": board.board_clock_mhz,
-              "tried": []}
+              "outdir": str(outdir), "tried": []}
     chosen = None
     for p, est in fits[:6] if verify else fits[:1]:
         entry = {"params": dataclasses.asdict(p), "estimate": est}
