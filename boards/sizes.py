@@ -1,0 +1,39 @@
+"""Each unit's size on each board: the parameters ``lowbit synth``, ``lowbit bench`` and the host
+driver use when the user gives none.
+
+The sizes leave room for the host link around the unit (:mod:`lowbit.hw.link`), which on the
+UP5K takes about 900 logic cells and 7 block RAMs. The bit-serial sizes come from
+``lowbit fit bitserial`` (the cost model in :mod:`lowbit.boards.costmodel`) with that room taken
+off the budget; the others are the largest round sizes that place with the link and meet the
+board clock. ``lowbit bench`` measures every entry.
+"""
+
+import dataclasses
+
+from ..gen.units import get_unit
+from .targets import get_board
+
+__all__ = ["BOARD_SIZES", "board_params"]
+
+#: ``{board: {unit: {parameter: value}}}``; a unit or parameter not listed takes its default.
+BOARD_SIZES = {
+    "icebreaker": {
+        "bitserial": dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128),
+        "conv2d": dict(height=32, width=32, channels=1),
+        "bmvu": dict(rows=16, cols=64, pe=4, simd=16),
+    },
+    "ulx3s-85f": {
+        "bitserial": dict(dm=4, dn=4, dk=64, max_m=32, max_n=32, max_k=512),
+        "conv2d": dict(height=64, width=64, channels=3),
+        "bmvu": dict(rows=64, cols=256, pe=8, simd=32),
+    },
+}
+
+
+def board_params(unit_name, board_name, **overrides):
+    """``unit_name``'s parameter object sized for ``board_name``, with ``overrides`` on top."""
+    unit = get_unit(unit_name)
+    board = get_board(board_name)
+    values = dict(BOARD_SIZES.get(board.name, {}).get(unit.name, {}))
+    values.update(overrides)
+    return dataclasses.replace(unit.defaults(), **values)
