@@ -14,30 +14,13 @@ every output port into a register that shifts out serially, so
     din ─▶ [in_width-bit shift register] ═▶ unit inputs      unit outputs ═▶ [capture/shift] ─▶ dout
 """
 
-from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal, Value
+from amaranth.hdl import Cat, Elaboratable, Module, Signal
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..hw.ports import unit_ports
+
 __all__ = ["ScanHarness", "ScanTop", "unit_ports"]
-
-
-def unit_ports(component):
-    """Split a component's non-constant ports into inputs and outputs.
-
-    Returns
-    -------
-    (list, list)
-        ``(inputs, outputs)``, each a list of ``(name, value)`` in signature order, ``name``
-        the flattened port name (``i__payload``) and ``value`` a plain :class:`Value` (views
-        are cast). Clock and reset are the clock domain's, not ports, so they do not appear.
-    """
-    inputs, outputs = [], []
-    for path, member, value in component.signature.flatten(component):
-        if isinstance(value, Const):
-            continue
-        name = "__".join(str(p) for p in path)
-        (inputs if member.flow == In else outputs).append((name, Value.cast(value)))
-    return inputs, outputs
 
 
 class ScanHarness(wiring.Component):

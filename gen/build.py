@@ -11,11 +11,11 @@ from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.hdl import Const, Value
-from amaranth.lib import data
 from amaranth.lib.wiring import In
 from filelock import FileLock
 
-from .units import get_unit
+from ..hw.ports import payload_fields
+from .units import Unit, get_unit
 
 __all__ = ["elaborate", "manifest", "write_outputs", "generated", "cache_root", "atomic_dir"]
 
@@ -29,21 +29,17 @@ def elaborate(unit, params):
     return unit.component(params)
 
 
-def _port_entry(path, member, value):
+def _port_entry(path, member, value, fields):
     value_cast = Value.cast(value)
+    name = "__".join(str(p) for p in path)
     entry = {
-        "name": "__".join(str(p) for p in path),
+        "name": name,
         "dir": "in" if member.flow == In else "out",
         "width": len(value_cast),
         "signed": value_cast.shape().signed,
     }
-    if isinstance(value, data.View) and isinstance(value.shape(), data.StructLayout):
-        entry["fields"] = {
-            name: {"offset": field.offset, "width": field.width,
-                   "signed": field.shape.signed if hasattr(field.shape, "signed")
-                   else Value.cast(getattr(value, name)).shape().signed}
-            for name, field in value.shape()
-        }
+    if name in fields:
+        entry["fields"] = fields[name]
     return entry
 
 
@@ -52,10 +48,11 @@ def manifest(unit, params, component, verilog_text):
     # A purely combinational unit has no clock or reset port.
     ports = [{"name": name, "dir": "in", "width": 1, "signed": False}
              for name in ("clk", "rst") if f"input {name};" in verilog_text]
+    fields = payload_fields(component)
     for path, member, value in component.signature.flatten(component):
         if isinstance(value, Const):
             continue
-        ports.append(_port_entry(path, member, value))
+        ports.append(_port_entry(path, member, value, fields))
     out = {
         "unit": unit.name,
         "top": unit.top,
@@ -68,6 +65,8 @@ def manifest(unit, params, component, verilog_text):
         if hasattr(component, attr):
             value = getattr(component, attr)
             out[attr] = list(value) if isinstance(value, tuple) else value
+    if getattr(component, "unit_map", None) is not None:  # a unit behind the host link
+        out["unit_map"] = component.unit_map.to_dict()
     return out
 
 
@@ -134,10 +133,11 @@ def params_key(unit, params):
 def generated(unit_name, params):
     """The generated Verilog and manifest for one parameter set, built once and reused.
 
-    Returns ``(directory, manifest)``. Safe under pytest-xdist: a file lock serializes the
-    first build of each key.
+    ``unit_name`` is a unit's name or a :class:`~lowbit.gen.units.Unit` (such as
+    :func:`~lowbit.gen.units.hosted_unit`'s). Returns ``(directory, manifest)``. Safe under
+    pytest-xdist: a file lock serializes the first build of each key.
     """
-    unit = get_unit(unit_name)
+    unit = unit_name if isinstance(unit_name, Unit) else get_unit(unit_name)
     d = cache_root() / "gen" / params_key(unit, params)
     man_path = d / f"{unit.top}.json"
     d.parent.mkdir(parents=True, exist_ok=True)

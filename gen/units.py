@@ -16,7 +16,8 @@ from ..hw.matmul import BitSerialMatmul
 from ..hw.popcount import Popcount, XnorPopcount
 from ..hw.winograd import DirectConv3x3, WinogradF23, WinogradF23x23
 
-__all__ = ["Unit", "UNITS", "get_unit", "parse_params", "UsageError"]
+__all__ = ["Unit", "UNITS", "get_unit", "parse_params", "UsageError", "Hosted", "hosted_unit",
+           "hosted"]
 
 
 class UsageError(ValueError):
@@ -68,6 +69,35 @@ UNITS = {
     "link": Unit("link", "host link: 8N1 UART, framed commands with CRC-16, error frames",
                  LinkParams, HostLink, "lowbit_link", "link"),
 }
+
+
+@dataclass(frozen=True)
+class Hosted:
+    """A unit behind the host link: the unit's name and parameters, and the link's."""
+
+    unit: str
+    params: object
+    link: LinkParams = LinkParams()
+
+
+def _hosted_component(hosted):
+    inner = get_unit(hosted.unit)
+    return HostLink(hosted.link, unit=inner.component(hosted.params), unit_name=inner.name)
+
+
+def hosted_unit(name):
+    """The :class:`Unit` that builds unit ``name`` behind the host link (top
+    ``lowbit_<name>_link``, ports ``rx`` and ``tx``); its parameters are a :class:`Hosted`."""
+    inner = get_unit(name)
+    return Unit(f"{inner.name}+link", f"{inner.name} behind the host link", Hosted,
+                _hosted_component, f"lowbit_{inner.name}_link", "link")
+
+
+def hosted(name, params=None, link=None):
+    """``(unit, parameters)`` for unit ``name`` behind the link, for :func:`generated`."""
+    inner = get_unit(name)
+    return hosted_unit(name), Hosted(inner.name, params if params is not None
+                                     else inner.defaults(), link or LinkParams())
 
 
 def get_unit(name):

@@ -87,7 +87,7 @@ __all__ = [
     "p2s", "s2p", "pack_elements", "unpack_elements",
     "DPUParams", "DPUBeat", "dpu_step", "dpu_golden",
     "BitSerialParams", "ScheduleStep", "schedule", "run_schedule", "needed_acc_width",
-    "lhs_words", "rhs_words", "result_words", "results_from_words",
+    "lhs_words", "rhs_words", "result_words", "results_from_words", "operand_words",
     "P2SParams",
 ]
 
@@ -812,3 +812,18 @@ def run_schedule(params, A, B, wa, wb, a_signed, b_signed, *, return_words=False
     if return_words:
         return results
     return results_from_words(params, results, M, N)
+
+
+def operand_words(params, A, B):
+    """The input stream of one run: ``A``'s rows then ``B``'s columns, each cut into
+    ``k_chunks`` words of ``Dk`` elements (zero past ``K``) with ``W``-bit fields."""
+    A, B = np.asarray(A, dtype=np.int64), np.asarray(B, dtype=np.int64)
+    K = A.shape[1]
+    kc = params.k_chunks(K)
+    conv = P2SParams(elements=params.dk, max_width=max(params.max_wa, params.max_wb))
+    words = []
+    for rows in (A, B.T):
+        padded = np.zeros((rows.shape[0], kc * params.dk), dtype=np.int64)
+        padded[:, :K] = rows
+        words += conv.pack_input(padded.reshape(-1, params.dk))
+    return words

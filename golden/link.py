@@ -48,13 +48,49 @@ CMD    name        request payload             response payload
 0x03   READ_REG    addr (1)                    value (4, LE)
 =====  ==========  ==========================  ==========================
 
-- 0x04 .. 0x0F: reserved for the link (for example an INFO or a soft reset command).
-- 0x10 .. 0x7E: reserved for units (write operands, start, poll status, read results; one
-  block per unit, allocated when units are attached). Not implemented here: answered
-  UNKNOWN_COMMAND.
+- 0x04 .. 0x0F: reserved for the link; 0x04 is RESET on a link with a unit (below).
+- 0x10 .. 0x7E: reserved for units; 0x10 .. 0x12 are SEND, RECV and STATUS on a link with a
+  unit (below). A link without a unit answers them UNKNOWN_COMMAND.
 - 0x00, 0x7F and 0x80 .. 0xFF are never valid requests (UNKNOWN_COMMAND).
 
 The register file holds ``registers`` 32-bit words, all zero at power-up (a reset keeps them).
+
+A unit behind the link
+----------------------
+A link built around a unit (``lowbit synth UNIT``, :class:`UnitMap`) connects the unit's input
+stream ``i``, its output stream ``o`` and its other ports ("side ports": run-time configuration,
+memory load ports, status) to the host:
+
+=====  ==========  ==============================  =======================================
+CMD    name        request payload                 response payload
+=====  ==========  ==============================  =======================================
+0x04   RESET       none                            none
+0x10   SEND        whole input words               ``in_free`` (2, LE), ``out_words`` (2, LE)
+0x11   RECV        most words wanted (2, LE)       up to that many output words
+0x12   STATUS      none                            ``in_free`` (2, LE), ``out_words`` (2, LE)
+=====  ==========  ==============================  =======================================
+
+- Words. An input word is the ``i`` payload in ``in_bytes = ceil(width / 8)`` bytes,
+  little-endian, high bits past the width ignored; an output word likewise
+  (``out_bytes``, zero-extended). The bit layout of a payload (its fields) is the unit's
+  (:attr:`UnitMap.in_fields`, :attr:`UnitMap.out_fields`).
+- SEND queues its words for the unit, in order, and answers once they are queued. LEN must
+  be a non-zero multiple of ``in_bytes`` (else BAD_LENGTH) and at most ``in_free``, the
+  bytes free in the input queue (else NO_ROOM, and nothing is queued). SEND never waits for
+  the unit: a unit that stops taking words (its output queue full) shows as a small
+  ``in_free``, and the host reads results before it sends more.
+- RECV answers with ``min(wanted, out_words, max_payload // out_bytes)`` words from the
+  output queue, possibly none; it never waits. LEN must be 2.
+- STATUS reports the queues as SEND does (LEN 0).
+- RESET puts the unit and both queues back into their reset state, dropping queued words
+  (LEN 0). Registers keep their values.
+- Registers. Address 0x80 (read only) holds :attr:`UnitMap.signature`, a CRC-32 of the map, so
+  a host can tell which unit and parameters the bitstream has. Each side port then takes
+  ``ceil(width / 32)`` registers from 0x81 up, in the unit's port order, least significant
+  word first (:attr:`UnitMap.ports`). An input port is written and read back; a 1-bit input
+  named ``*_en`` is a write strobe: writing 1 pulses it for one cycle, and it reads 0. An
+  output port is read only (live values). Writing a read-only register, or any address that
+  is neither a general nor a unit register, is BAD_ADDRESS.
 
 Responses (device -> host)
 --------------------------
@@ -78,6 +114,7 @@ code   name             cause
 0x06   BAD_ADDRESS      register address >= ``registers``
 0x07   FRAMING          a byte inside a frame had a low stop bit (wrong baud, break)
 0x08   OVERRUN          received bytes were lost while the device was busy (below)
+0x09   NO_ROOM          SEND: the input queue has fewer free bytes than the payload
 =====  ===============  ============================================================
 
 Parsing, and why the link never hangs
@@ -114,6 +151,8 @@ way; stop-and-wait halves that (plus the device's few cycles of turnaround).
 """
 
 import enum
+import json
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -128,7 +167,7 @@ __all__ = [
     "MAX_TIMEOUT_BITS", "MAX_REGISTERS", "REG_BYTES",
     "Command", "ErrorCode", "Frame", "FrameError", "UARTParams", "LinkParams",
     "crc16", "encode_frame", "ok_frame", "error_frame", "decode_frames", "LinkModel",
-    "frame_bytes", "request_length",
+    "frame_bytes", "request_length", "UNIT_ONLY", "UNIT_REG_BASE", "UnitPort", "UnitMap",
 ]
 
 SYNC = 0xA5
@@ -152,14 +191,24 @@ MIN_DIVISOR = 4
 MAX_BAUD_ERROR = 0.02
 MIN_PAYLOAD, MAX_PAYLOAD = 5, 4096  # WRITE_REG needs 5 payload bytes
 MIN_TIMEOUT_BITS, MAX_TIMEOUT_BITS = 10, 1 << 24
-MAX_REGISTERS = 256  # the address is one byte
+MAX_REGISTERS = 128  # below the unit registers
 REG_BYTES = 4
+#: The first unit register (the signature); side ports follow.
+UNIT_REG_BASE = 0x80
 
 
 class Command(enum.IntEnum):
     PING = 0x01
     WRITE_REG = 0x02
     READ_REG = 0x03
+    RESET = 0x04  # with a unit
+    SEND = 0x10  # with a unit
+    RECV = 0x11  # with a unit
+    STATUS = 0x12  # with a unit
+
+
+#: The commands only a link with a unit takes.
+UNIT_ONLY = (Command.RESET, Command.SEND, Command.RECV, Command.STATUS)
 
 
 class ErrorCode(enum.IntEnum):
@@ -171,14 +220,16 @@ class ErrorCode(enum.IntEnum):
     BAD_ADDRESS = 0x06
     FRAMING = 0x07
     OVERRUN = 0x08
+    NO_ROOM = 0x09
 
 
 #: Payload length each command takes (None: any up to max_payload).
-_REQUEST_LENGTH = {Command.PING: None, Command.WRITE_REG: 1 + REG_BYTES, Command.READ_REG: 1}
+_REQUEST_LENGTH = {Command.PING: None, Command.WRITE_REG: 1 + REG_BYTES, Command.READ_REG: 1,
+                   Command.RESET: 0, Command.SEND: None, Command.RECV: 2, Command.STATUS: 0}
 
 
 def request_length(cmd):
-    """The payload length ``cmd`` takes, or None for any length (PING)."""
+    """The payload length ``cmd`` takes, or None for any length (PING, SEND)."""
     return _REQUEST_LENGTH[Command(cmd)]
 
 
@@ -406,7 +457,7 @@ class LinkParams:
         10 ms at 3 Mbaud (0.26 s at 115,200): far above the gaps a USB-serial bridge leaves
         inside one write, small against a host's response timeout.
     registers : int
-        32-bit registers for WRITE_REG / READ_REG (1..256).
+        32-bit registers for WRITE_REG / READ_REG (1..128; unit registers start at 0x80).
     """
 
     clk_hz: int = field(default=12_000_000, metadata={
@@ -418,7 +469,7 @@ class LinkParams:
     timeout_bits: int = field(default=30_000, metadata={
         "help": "idle bit times inside a frame before a TIMEOUT error frame (10..2**24)"})
     registers: int = field(default=16, metadata={
-        "help": "32-bit registers for WRITE_REG/READ_REG (1..256)"})
+        "help": "32-bit registers for WRITE_REG/READ_REG (1..128)"})
 
     def __post_init__(self):
         UARTParams(self.clk_hz, self.baud)  # validates both
@@ -488,7 +539,7 @@ class LinkModel:
         if isinstance(event, FrameError):
             return error_frame(event.code, event.cmd)
         cmd, payload = event.cmd, event.payload
-        if cmd not in _REQUEST_LENGTH:
+        if cmd not in _REQUEST_LENGTH or cmd in UNIT_ONLY:
             return error_frame(ErrorCode.UNKNOWN_COMMAND, cmd)
         want = request_length(cmd)
         if want is not None and len(payload) != want:
@@ -507,3 +558,147 @@ class LinkModel:
         """Everything the device sends for ``host_bytes`` (see :func:`decode_frames`)."""
         return b"".join(self.execute(e)
                         for e in self.decode(host_bytes, gaps=gaps, bad_stop=bad_stop))
+
+
+# --- a unit behind the link -----------------------------------------------------------------
+
+#: The unit's input and output streams, by their flattened port names.
+_STREAM_PORTS = ("i__payload", "i__valid", "i__ready", "o__payload", "o__valid", "o__ready")
+
+
+@dataclass(frozen=True)
+class UnitPort:
+    """A side port of a unit behind the link, as registers from ``addr`` up.
+
+    ``output``: the unit drives it (read only). ``strobe``: a 1-bit input named ``*_en``,
+    pulsed for a cycle by writing 1.
+    """
+
+    name: str
+    width: int
+    addr: int
+    output: bool = False
+    strobe: bool = False
+
+    @property
+    def words(self):
+        return -(-self.width // 32)
+
+    @property
+    def writable(self):
+        return not self.output
+
+
+@dataclass(frozen=True)
+class UnitMap:
+    """How a unit sits behind the link: its streams, its registers, its queues.
+
+    Built by the hardware (:meth:`from_ports`) and read by the host driver, which checks
+    :attr:`signature` against the device's register 0x80. Plain data: JSON in and out.
+
+    Parameters
+    ----------
+    unit : str
+        The unit's name (``"bitserial"``).
+    params : dict
+        The unit's parameters.
+    in_width, out_width : int
+        Payload bits of the ``i`` and ``o`` streams.
+    in_fields, out_fields : dict
+        ``{field: {"offset", "width", "signed"}}`` of each payload (empty: one plain value).
+    ports : tuple of UnitPort
+        The side ports, in register order.
+    in_queue : int
+        Bytes of the input queue (what SEND can hold at once).
+    out_queue : int
+        Words of the output queue.
+    max_payload : int
+        The link's largest payload.
+    """
+
+    unit: str
+    params: dict
+    in_width: int
+    out_width: int
+    in_fields: dict
+    out_fields: dict
+    ports: tuple
+    in_queue: int
+    out_queue: int
+    max_payload: int
+
+    @classmethod
+    def from_ports(cls, unit, params, ports, link, *, fields=None):
+        """The map of a unit with ``ports``, a list of ``(name, direction, width)`` with
+        direction ``"in"``/``"out"`` (from the unit's point of view) and flattened names
+        (``i__payload``), behind a link with :class:`LinkParams` ``link``."""
+        fields = fields or {}
+        names = {name for name, _, _ in ports}
+        missing = [n for n in _STREAM_PORTS if n not in names]
+        if missing:
+            raise ValueError(f"unit {unit} cannot sit behind the host link: it has no "
+                             f"{', '.join(missing)} (the link needs an input stream i and an "
+                             f"output stream o)")
+        widths = {name: width for name, _, width in ports}
+        side, addr = [], UNIT_REG_BASE + 1
+        for name, direction, width in ports:
+            if name in _STREAM_PORTS:
+                continue
+            strobe = direction == "in" and width == 1 and name.endswith("_en")
+            port = UnitPort(name, width, addr, output=direction == "out", strobe=strobe)
+            side.append(port)
+            addr += port.words
+        if addr > 0x100:
+            raise ValueError(f"unit {unit}: its side ports need {addr - UNIT_REG_BASE - 1} "
+                             f"registers, more than the {0xFF - UNIT_REG_BASE} there are")
+        in_bytes = -(-widths["i__payload"] // 8)
+        out_bytes = -(-widths["o__payload"] // 8)
+        if in_bytes > link.max_payload or out_bytes > link.max_payload:
+            raise ValueError(f"unit {unit}: its words ({in_bytes} and {out_bytes} bytes) must "
+                             f"fit a payload of max_payload={link.max_payload} bytes")
+        return cls(unit=unit, params=dict(params), in_width=widths["i__payload"],
+                   out_width=widths["o__payload"],
+                   in_fields=dict(fields.get("i__payload", {})),
+                   out_fields=dict(fields.get("o__payload", {})), ports=tuple(side),
+                   in_queue=link.max_payload,
+                   out_queue=max(4, link.max_payload // out_bytes),
+                   max_payload=link.max_payload)
+
+    @property
+    def in_bytes(self):
+        return -(-self.in_width // 8)
+
+    @property
+    def out_bytes(self):
+        return -(-self.out_width // 8)
+
+    @property
+    def recv_max(self):
+        """The most words one RECV returns."""
+        return self.max_payload // self.out_bytes
+
+    def port(self, name):
+        for p in self.ports:
+            if p.name == name:
+                return p
+        raise KeyError(f"unit {self.unit} has no side port {name!r}; it has: "
+                       f"{', '.join(p.name for p in self.ports) or 'none'}")
+
+    def to_dict(self):
+        return {"unit": self.unit, "params": self.params, "in_width": self.in_width,
+                "out_width": self.out_width, "in_fields": self.in_fields,
+                "out_fields": self.out_fields,
+                "ports": [dict(name=p.name, width=p.width, addr=p.addr, output=p.output,
+                               strobe=p.strobe) for p in self.ports],
+                "in_queue": self.in_queue, "out_queue": self.out_queue,
+                "max_payload": self.max_payload}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**{**d, "ports": tuple(UnitPort(**p) for p in d["ports"])})
+
+    @property
+    def signature(self):
+        """CRC-32 of the map's JSON: which unit, parameters, layout and queues."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return zlib.crc32(blob.encode())

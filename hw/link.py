@@ -1,9 +1,12 @@
-"""The host link: UART, frame parser with CRC check, command dispatcher, response encoder.
+"""The host link: UART, frame parser with CRC check, command dispatcher, response encoder,
+and optionally a unit behind it (queues, word packing, side-port registers).
 
 The protocol is specified once, in :mod:`lowbit.golden.link`; this is its hardware.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+import dataclasses
+
+from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import crc, data, enum, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -14,11 +17,14 @@ from ..golden.link import (
     REG_BYTES,
     RESPONSE,
     SYNC,
+    UNIT_REG_BASE,
     Command,
     ErrorCode,
     LinkParams,
+    UnitMap,
     request_length,
 )
+from .ports import payload_fields, port_list, unit_ports
 from .uart import RX_LAYOUT, UARTRx, UARTTx, _check
 
 __all__ = ["HostLink", "LinkParams", "CRC16"]
@@ -29,8 +35,8 @@ CRC16 = crc.catalog.CRC16_IBM_3740(data_width=8)
 _ARG_BYTES = 1 + REG_BYTES  # WRITE_REG's payload, the longest one the dispatcher reads
 
 
-class _S(enum.Enum, shape=4):
-    """States of the frame FSM: receiving, checking, then writing the response."""
+class _S(enum.Enum, shape=5):
+    """States of the frame FSM: receiving, checking, SEND's copy, then the response."""
 
     HUNT = 0
     CMD = 1
@@ -40,13 +46,15 @@ class _S(enum.Enum, shape=4):
     CRC0 = 5
     CRC1 = 6
     CHECK = 7
-    RESP_SYNC = 8
-    RESP_CMD = 9
-    RESP_LEN0 = 10
-    RESP_LEN1 = 11
-    RESP_DATA = 12
-    RESP_CRC0 = 13
-    RESP_CRC1 = 14
+    COPY = 8
+    SEND_DONE = 9
+    RESP_SYNC = 10
+    RESP_CMD = 11
+    RESP_LEN0 = 12
+    RESP_LEN1 = 13
+    RESP_DATA = 14
+    RESP_CRC0 = 15
+    RESP_CRC1 = 16  # the last: the unused encodings above it act as it
 
 
 class HostLink(wiring.Component):
@@ -55,6 +63,13 @@ class HostLink(wiring.Component):
     Parameters
     ----------
     params : lowbit.golden.link.LinkParams
+    unit : amaranth.lib.wiring.Component, optional
+        A unit to put behind the link (it becomes a submodule): its ``i`` stream takes SEND's
+        words, its ``o`` stream fills RECV's queue, its other ports become registers and
+        RESET resets it (:mod:`lowbit.golden.link`, "A unit behind the link").
+        :attr:`unit_map` describes the result for the host.
+    unit_name : str
+        The unit's name in the map (with ``unit``).
 
     Members
     -------
@@ -88,8 +103,15 @@ class HostLink(wiring.Component):
     rx: In(1, init=1)
     tx: Out(1, init=1)
 
-    def __init__(self, params):
+    def __init__(self, params, unit=None, unit_name=None):
         self.params = _check(self, params, LinkParams)
+        self.unit = unit
+        self.unit_map = None
+        if unit is not None:
+            self.unit_map = UnitMap.from_ports(
+                unit_name or type(unit).__name__, dataclasses.asdict(unit.params),
+                port_list(unit),
+                self.params, fields=payload_fields(unit))
         super().__init__()
 
     @property
@@ -152,6 +174,9 @@ class HostLink(wiring.Component):
         reg_w = regs.write_port()
         reg_r = regs.read_port(domain="sync")
 
+        # The unit behind the link, if any: its queues, word packing and registers.
+        unit = self._unit_plumbing(m) if self.unit is not None else None
+
         # Frame being received.
         cmd = Signal(8)
         length = Signal(16)
@@ -172,7 +197,8 @@ class HostLink(wiring.Component):
         r_len = Signal(range(max(p.max_payload, REG_BYTES) + 1))
         r_word = Signal(8 * REG_BYTES)  # READ_REG's value or an error's [code, cmd]
         r_buf = Signal()  # payload from the buffer (PING), else from r_word
-        r_idx = Signal.like(r_len)
+        r_recv = Signal()  # payload from the unit's output queue (RECV)
+        r_idx = Signal.like(r_len)  # also SEND's copy index
         out = Signal(8)
         wr = txq.w_rdy
         m.d.comb += [txq.w_data.eq(out), tx_crc.data.eq(out)]
@@ -182,8 +208,9 @@ class HostLink(wiring.Component):
         def goto(target):
             m.d.sync += state.eq(target)
 
-        def reply(status, n, *, word=0, from_buf=False):
-            m.d.sync += [r_cmd.eq(status), r_len.eq(n), r_word.eq(word), r_buf.eq(from_buf)]
+        def reply(status, n, *, word=0, from_buf=False, from_unit=False):
+            m.d.sync += [r_cmd.eq(status), r_len.eq(n), r_word.eq(word), r_buf.eq(from_buf),
+                         r_recv.eq(from_unit)]
             goto(_S.RESP_SYNC)
 
         def fail(code, cmd_value):
@@ -216,12 +243,17 @@ class HostLink(wiring.Component):
         def on_len1():
             full = Cat(length[:8], byte.data)
             m.d.sync += [length[8:].eq(byte.data), idx.eq(0), fits.eq(full <= p.max_payload)]
+            if unit is not None:
+                m.d.sync += unit.phase.eq(0)
             goto(_S.PAYLOAD)
             with m.If(full == 0):
                 goto(_S.CRC0)
 
         def on_payload():
             m.d.comb += buf_w.en.eq(fits)
+            if unit is not None:  # payload bytes modulo in_bytes, for SEND (no divider)
+                last = unit.map.in_bytes - 1
+                m.d.sync += unit.phase.eq(Mux(unit.phase == last, 0, unit.phase + 1))
             for k in range(_ARG_BYTES):
                 with m.If(idx == k):
                     m.d.sync += args[8 * k:8 * k + 8].eq(byte.data)
@@ -255,7 +287,11 @@ class HostLink(wiring.Component):
         frame_state(_S.CRC1, on_crc1)
 
         with m.If(state == _S.CHECK):
-            addr_ok = addr < p.registers
+            general = addr < p.registers
+
+            def length_is(command):
+                return length == request_length(command)
+
             with m.If(~rx_crc.match_detected):
                 fail(ErrorCode.BAD_CRC, cmd)
             with m.Elif(~fits):
@@ -263,23 +299,70 @@ class HostLink(wiring.Component):
             with m.Elif(cmd == Command.PING):
                 reply(RESPONSE | Command.PING, length, from_buf=True)
             with m.Elif(cmd == Command.WRITE_REG):
-                with m.If(length != request_length(Command.WRITE_REG)):
+                with m.If(~length_is(Command.WRITE_REG)):
                     fail(ErrorCode.BAD_LENGTH, cmd)
-                with m.Elif(~addr_ok):
-                    fail(ErrorCode.BAD_ADDRESS, cmd)
-                with m.Else():
+                with m.Elif(general):
                     m.d.comb += reg_w.en.eq(1)
                     reply(RESPONSE | Command.WRITE_REG, 0)
-            with m.Elif(cmd == Command.READ_REG):
-                with m.If(length != request_length(Command.READ_REG)):
-                    fail(ErrorCode.BAD_LENGTH, cmd)
-                with m.Elif(~addr_ok):
-                    fail(ErrorCode.BAD_ADDRESS, cmd)
+                for a, _, write in (unit.registers if unit else ()):
+                    if write is not None:
+                        with m.Elif(addr == a):
+                            write(args[8:])
+                            reply(RESPONSE | Command.WRITE_REG, 0)
                 with m.Else():
+                    fail(ErrorCode.BAD_ADDRESS, cmd)
+            with m.Elif(cmd == Command.READ_REG):
+                with m.If(~length_is(Command.READ_REG)):
+                    fail(ErrorCode.BAD_LENGTH, cmd)
+                with m.Elif(general):
                     # The read port has seen `addr` since the first payload byte.
                     reply(RESPONSE | Command.READ_REG, REG_BYTES, word=reg_r.data)
+                for a, read, _ in (unit.registers if unit else ()):
+                    with m.Elif(addr == a):
+                        reply(RESPONSE | Command.READ_REG, REG_BYTES, word=read)
+                with m.Else():
+                    fail(ErrorCode.BAD_ADDRESS, cmd)
+            if unit is not None:
+                with m.Elif(cmd == Command.RESET):
+                    with m.If(~length_is(Command.RESET)):
+                        fail(ErrorCode.BAD_LENGTH, cmd)
+                    with m.Else():
+                        m.d.comb += unit.reset.eq(1)
+                        reply(RESPONSE | Command.RESET, 0)
+                with m.Elif(cmd == Command.STATUS):
+                    with m.If(~length_is(Command.STATUS)):
+                        fail(ErrorCode.BAD_LENGTH, cmd)
+                    with m.Else():
+                        reply(RESPONSE | Command.STATUS, 4, word=unit.status)
+                with m.Elif(cmd == Command.SEND):
+                    # The payload buffer's read port has address 0 here (see COPY).
+                    with m.If((length == 0) | (unit.phase != 0)):
+                        fail(ErrorCode.BAD_LENGTH, cmd)
+                    with m.Elif(length > unit.in_free):
+                        fail(ErrorCode.NO_ROOM, cmd)
+                    with m.Else():
+                        m.d.sync += r_idx.eq(0)
+                        goto(_S.COPY)
+                with m.Elif(cmd == Command.RECV):
+                    with m.If(~length_is(Command.RECV)):
+                        fail(ErrorCode.BAD_LENGTH, cmd)
+                    with m.Else():
+                        reply(RESPONSE | Command.RECV, unit.recv_words(args[:16]) *
+                              unit.map.out_bytes, from_unit=True)
             with m.Else():
                 fail(ErrorCode.UNKNOWN_COMMAND, cmd)
+
+        if unit is not None:
+            # SEND: the payload buffer into the input queue, one byte a cycle (CHECK made sure
+            # it has room), then the queue levels once the last byte is counted.
+            with m.If(state == _S.COPY):
+                m.d.comb += [unit.iq.w_data.eq(buf_r.data), unit.iq.w_en.eq(1),
+                             buf_r.addr.eq(r_idx + 1)]
+                m.d.sync += r_idx.eq(r_idx + 1)
+                with m.If(r_idx == length - 1):
+                    goto(_S.SEND_DONE)
+            with m.If(state == _S.SEND_DONE):
+                reply(RESPONSE | Command.SEND, 4, word=unit.status)
 
         # The response, one byte a cycle into the transmit queue (waiting when it is full).
         with m.If(state == _S.RESP_SYNC):
@@ -300,6 +383,8 @@ class HostLink(wiring.Component):
             m.d.comb += [out.eq(r_len[8:]), txq.w_en.eq(1), tx_crc.valid.eq(wr)]
             with m.If(wr):
                 m.d.sync += r_idx.eq(0)
+                if unit is not None:
+                    m.d.sync += unit.byte.eq(0)
                 goto(_S.RESP_DATA)
                 with m.If(r_len == 0):
                     goto(_S.RESP_CRC0)
@@ -311,6 +396,9 @@ class HostLink(wiring.Component):
                 tx_crc.valid.eq(wr),
                 buf_r.addr.eq(r_idx + wr),
             ]
+            if unit is not None:
+                with m.If(r_recv):
+                    m.d.comb += out.eq(unit.recv_byte(wr))
             with m.If(wr):
                 m.d.sync += [r_idx.eq(r_idx + 1), r_word.eq(r_word >> 8)]
                 with m.If(r_idx == r_len - 1):
@@ -319,8 +407,107 @@ class HostLink(wiring.Component):
             m.d.comb += [out.eq(tx_crc.crc[8:]), txq.w_en.eq(1)]
             with m.If(wr):
                 goto(_S.RESP_CRC1)
-        with m.If(state.as_value() >= _S.RESP_CRC1.value):  # and the unused encoding
+        with m.If(state.as_value() >= _S.RESP_CRC1.value):  # and the unused encodings
             m.d.comb += [out.eq(tx_crc.crc[:8]), txq.w_en.eq(1)]
             with m.If(wr):
                 goto(_S.HUNT)
         return m
+
+    def _unit_plumbing(self, m):
+        """The unit, its queues, the word packing and the side-port registers."""
+        um = self.unit_map
+        reset = Signal()  # RESET: the unit and both queues
+        m.submodules.unit = ResetInserter(reset)(self.unit)
+        ports = dict(unit_ports(self.unit)[0] + unit_ports(self.unit)[1])
+
+        # Input: SEND's bytes queue up, little-endian words of in_bytes bytes go to `i`.
+        iq = SyncFIFOBuffered(width=8, depth=um.in_queue)
+        m.submodules.in_queue = ResetInserter(reset)(iq)
+        word = Signal(8 * um.in_bytes)
+        count = Signal(range(um.in_bytes + 1))
+        full = count == um.in_bytes
+        m.d.comb += [
+            ports["i__payload"].eq(word[:um.in_width]),
+            ports["i__valid"].eq(full),
+            iq.r_en.eq(~full),
+        ]
+        with m.If(full & ports["i__ready"]):
+            m.d.sync += count.eq(0)
+        with m.If(~full & iq.r_rdy):
+            m.d.sync += [word.eq(Cat(word[8:], iq.r_data)), count.eq(count + 1)]
+        with m.If(reset):
+            m.d.sync += count.eq(0)
+
+        # Output: `o`'s words queue up; RECV writes them out a byte at a time.
+        oq = SyncFIFOBuffered(width=um.out_width, depth=um.out_queue)
+        m.submodules.out_queue = ResetInserter(reset)(oq)
+        m.d.comb += [
+            oq.w_data.eq(ports["o__payload"]),
+            oq.w_en.eq(ports["o__valid"]),
+            ports["o__ready"].eq(oq.w_rdy),
+        ]
+        byte = Signal(range(um.out_bytes))  # byte of the word being sent
+        rest = Signal(8 * um.out_bytes)  # its bytes not yet sent
+
+        def recv_byte(taken):
+            first = byte == 0
+            value = Mux(first, Cat(oq.r_data, Const(0, 8 * um.out_bytes - um.out_width))[:8],
+                        rest[:8])
+            with m.If(taken):
+                m.d.comb += oq.r_en.eq(first)
+                m.d.sync += [rest.eq(Mux(first, oq.r_data, rest) >> 8),
+                             byte.eq(Mux(byte == um.out_bytes - 1, 0, byte + 1))]
+            return value
+
+        in_free = Signal(16)
+        out_words = Signal(16)
+        m.d.comb += [in_free.eq(um.in_queue - iq.w_level), out_words.eq(oq.r_level)]
+
+        def recv_words(wanted):
+            n = Mux(wanted < out_words, wanted, out_words)
+            return Mux(n < um.recv_max, n, um.recv_max)
+
+        # Registers: the signature, then each side port's 32-bit words.
+        registers = [(UNIT_REG_BASE, Const(um.signature, 32), None)]
+        for port in um.ports:
+            value = ports[port.name]
+            if port.output:
+                for k in range(port.words):
+                    registers.append((port.addr + k, value[32 * k:32 * k + 32], None))
+            elif port.strobe:
+                pulse = Signal(name=f"{port.name}_pulse")
+                m.d.comb += value.eq(pulse)
+
+                def write(v, pulse=pulse):
+                    m.d.comb += pulse.eq(v[0])
+                registers.append((port.addr, Const(0, 32), write))
+            else:
+                held = Signal(port.width, name=f"{port.name}_reg")
+                m.d.comb += value.eq(held)
+                for k in range(port.words):
+                    part = held[32 * k:32 * k + 32]
+
+                    def write(v, part=part):
+                        m.d.sync += part.eq(v)
+                    registers.append((port.addr + k, part, write))
+
+        return _Plumbing(map=um, reset=reset, iq=iq, in_free=in_free,
+                         phase=Signal(range(um.in_bytes)),
+                         status=Cat(in_free, out_words), recv_words=recv_words,
+                         recv_byte=recv_byte, byte=byte, registers=registers)
+
+
+@dataclasses.dataclass
+class _Plumbing:
+    """What the frame FSM needs of the unit behind the link."""
+
+    map: UnitMap
+    reset: Signal
+    iq: SyncFIFOBuffered
+    in_free: Signal
+    phase: Signal  # SEND's payload bytes so far, modulo in_bytes
+    status: object
+    recv_words: object
+    recv_byte: object
+    byte: Signal
+    registers: list  # (address, read value, write(value) or None)

@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..golden.bitserial import P2SParams
+from ..golden.bitserial import operand_words
 from .payload import pack, port, unpack
 from .runner import run_testbench
 
@@ -19,21 +19,6 @@ class MatmulRun(NamedTuple):
     wb: int
     a_signed: bool
     b_signed: bool
-
-
-def operand_words(params, A, B):
-    """The input stream of one run: ``A``'s rows then ``B``'s columns, each cut into
-    ``k_chunks`` words of ``Dk`` elements (zero past ``K``) with ``W``-bit fields."""
-    A, B = np.asarray(A, dtype=np.int64), np.asarray(B, dtype=np.int64)
-    K = A.shape[1]
-    kc = params.k_chunks(K)
-    conv = P2SParams(elements=params.dk, max_width=max(params.max_wa, params.max_wb))
-    words = []
-    for rows in (A, B.T):
-        padded = np.zeros((rows.shape[0], kc * params.dk), dtype=np.int64)
-        padded[:, :K] = rows
-        words += conv.pack_input(padded.reshape(-1, params.dk))
-    return words
 
 
 def run_matmul(gen_dir, manifest, params, runs, *, sim="verilator", seed=1, idle=0.1,

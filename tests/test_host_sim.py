@@ -1,0 +1,156 @@
+"""The host driver against units behind the link, through the harness's UART pins.
+
+Each test runs a script from :mod:`lowbit.tests.host_scripts` (the real
+:class:`lowbit.host.Device`) inside the simulation of ``HostLink(unit=...)`` at the default
+3 Mbaud from a 12 MHz clock, and checks what came back against the golden models here.
+"""
+
+import numpy as np
+import pytest
+from lowbit.gen import generated
+from lowbit.gen.units import hosted
+from lowbit.golden import mac_golden
+from lowbit.golden.binary import BMVUParams, bmvu_golden
+from lowbit.golden.bitserial import BitSerialParams
+from lowbit.golden.bnn import load_digits_bits, trained_digits_bnn
+from lowbit.golden.link import ErrorCode
+from lowbit.golden.winograd import Conv2dParams, correlate2d
+from lowbit.sim.host import run_host
+
+pytestmark = [pytest.mark.sim, pytest.mark.link]
+
+SCRIPTS = "lowbit.tests.host_scripts"
+MATMUL = BitSerialParams(dm=2, dn=2, dk=16, max_wa=4, max_wb=4, max_m=6, max_k=40, max_n=5)
+CONV = Conv2dParams(data_width=8, weight_width=8, channels=2, height=7, width=6,
+                    padding="same")
+BNN = BMVUParams(rows=10, cols=256, pe=5, simd=32, thresholds=0, spacing=2)
+
+
+def _build(name, params=None):
+    unit, hp = hosted(name, params)
+    gen_dir, man = generated(unit, hp)
+    return gen_dir, man, hp.link
+
+
+def _run(build, script, args, sim, **kw):
+    gen_dir, man, link = build
+    result, resp = run_host(gen_dir, man, link, f"{SCRIPTS}:{script}",
+                            {"unit_map": man["unit_map"], **args}, sim=sim, **kw)
+    assert "error" not in resp, resp.get("traceback")
+    return result, resp
+
+
+@pytest.fixture(scope="module")
+def mac_build():
+    return _build("mac")
+
+
+def test_matmul_through_the_link(sim):
+    """Products at several precisions and signednesses, one larger than the engine's buffers
+    (the driver cuts it into blocks), against numpy's A @ B."""
+    rng = np.random.default_rng(61)
+    runs = []
+    for (M, K, N), wa, wb, sa, sb in [((5, 37, 4), 4, 4, True, True), ((1, 1, 1), 1, 1, True,
+                                      False), ((6, 40, 5), 3, 2, False, True),
+                                      ((13, 90, 11), 4, 3, True, True)]:
+        lo_a, hi_a = (-(1 << wa - 1), (1 << wa - 1) - 1) if sa else (0, (1 << wa) - 1)
+        lo_b, hi_b = (-(1 << wb - 1), (1 << wb - 1) - 1) if sb else (0, (1 << wb) - 1)
+        A = rng.integers(lo_a, hi_a + 1, size=(M, K))
+        B = rng.integers(lo_b, hi_b + 1, size=(K, N))
+        if M == 6:  # extremes
+            A[0], B[:, 0] = hi_a, lo_b
+        runs.append(dict(A=A.tolist(), B=B.tolist(), wa=wa, wb=wb, a_signed=sa, b_signed=sb))
+    result, _ = _run(_build("bitserial", MATMUL), "matmul", {"runs": runs}, sim)
+    for run, C in zip(runs, result["C"]):
+        want = np.array(run["A"], dtype=np.int64) @ np.array(run["B"], dtype=np.int64)
+        assert np.array_equal(np.array(C), want), (run["wa"], run["wb"], np.shape(want))
+
+
+def test_conv2d_through_the_link(sim):
+    """Random and extreme 2-channel images with a random filter, against direct correlation."""
+    rng = np.random.default_rng(62)
+    images = [rng.integers(-128, 128, size=(2, 7, 6)), np.full((2, 7, 6), -128),
+              np.where(np.indices((2, 7, 6)).sum(axis=0) % 2, 127, -128)]
+    filt = rng.integers(-128, 128, size=(2, 3, 3))
+    filt[0, 0, 0] = -128
+    result, _ = _run(_build("conv2d", CONV), "conv2d",
+                     {"images": [i.tolist() for i in images], "filter": filt.tolist()}, sim)
+    for img, got in zip(images, result["maps"]):
+        assert np.array_equal(np.array(got), correlate2d(img, filt, "same"))
+
+
+def test_mac_stream_through_the_link(sim, mac_build):
+    """Sums of random and extreme codes (saturating), beat flags as the stream gives them."""
+    params = hosted("mac")[1].params
+    rng = np.random.default_rng(63)
+    fa, fb = params.fmt_a, params.fmt_b
+    n = 120
+    a = rng.integers(fa.min_int, fa.max_int + 1, size=n)
+    b = rng.integers(fb.min_int, fb.max_int + 1, size=n)
+    a[:10], b[:10] = fa.min_int, fb.min_int  # the largest product, ten times: saturates
+    lengths = [10, 1, 3, 50, 56]
+    first = np.zeros(n, dtype=int)
+    last = np.zeros(n, dtype=int)
+    ends = np.cumsum(lengths)
+    first[np.concatenate([[0], ends[:-1]])] = 1
+    last[ends - 1] = 1
+    result, _ = _run(mac_build, "mac_stream", {"a": a.tolist(), "b": b.tolist(),
+                                               "first": first.tolist(), "last": last.tolist()},
+                     sim)
+    values, overflow = mac_golden(params, a, b, first, last)
+    assert result["values"] == [int(v) for v in values]
+    assert result["overflow"] == [int(v) for v in overflow]
+
+
+def test_bnn_layer_through_the_link(sim):
+    """The output layer of the 64-256-10 digits BNN on the hidden activations of 40 test
+    digits, against bmvu_golden."""
+    bnn = trained_digits_bnn()
+    data = load_digits_bits()
+    hidden, output = bnn.layers
+    hp = BMVUParams(rows=hidden.rows, cols=hidden.cols, thresholds=1)
+    x = bmvu_golden(hp, hidden.weights, data.x_test[:40], hidden.thresholds,
+                    hidden.invert).astype(np.uint8)
+    assert (output.rows, output.cols) == (BNN.rows, BNN.cols)
+    result, _ = _run(_build("bmvu", BNN), "bnn_layer",
+                     {"x": x.tolist(), "weights": output.weights.tolist()}, sim)
+    assert np.array_equal(np.array(result), bmvu_golden(BNN, output.weights, x))
+
+
+def test_bad_frames_are_answered_and_the_link_recovers(sim, mac_build):
+    """Corrupted, truncated, unknown, wrong-length and broken (framing) frames, read-only and
+    missing registers, and a SEND with no room each get their error frame; after a RESET the
+    unit computes again."""
+    link = mac_build[2]
+    a = [[4096, -4096, 2048], [100, 200, 300]]
+    b = [[4096, 4096, -4096], [-50, 60, 70]]
+    got, _ = _run(mac_build, "errors", {"timeout_bits": link.timeout_bits, "a": a, "b": b},
+                  sim)
+    assert got["corrupted"] == ErrorCode.BAD_CRC
+    assert got["truncated"] == ErrorCode.TIMEOUT
+    assert got["unknown"] == ErrorCode.UNKNOWN_COMMAND
+    assert got["ragged_send"] == ErrorCode.BAD_LENGTH
+    assert got["short_recv"] == ErrorCode.BAD_LENGTH
+    assert got["framing"] == ErrorCode.FRAMING
+    assert got["read_only"] == ErrorCode.BAD_ADDRESS
+    assert got["no_such_register"] == ErrorCode.BAD_ADDRESS
+    assert got["empty_status"] == [mac_build[1]["unit_map"]["in_queue"], 0]
+    assert got["no_room"] == ErrorCode.NO_ROOM
+    assert got["full_status"][1] == mac_build[1]["unit_map"]["out_queue"]
+    assert got["reset_status"] == got["empty_status"]
+    assert got["ping"] == list(b"alive")
+    params = hosted("mac")[1].params
+    flat_a, flat_b = np.array(a).reshape(-1), np.array(b).reshape(-1)
+    values, _ = mac_golden(params, flat_a, flat_b, [1, 0, 0] * 2, [0, 0, 1] * 2)
+    assert got["mac"] == [int(v) for v in values]
+
+
+def test_a_device_that_does_not_answer(sim, mac_build):
+    """At a quarter of the baud rate nothing the device sends decodes: the driver gives up
+    after its timeout with a message, instead of hanging."""
+    link = mac_build[2]
+    result, resp = _run(mac_build, "no_answer", {"timeout": 0.002}, sim,
+                        divisor=4 * link.clk_hz / link.baud)
+    kind, message = result
+    assert kind in ("NoAnswer", "LinkError"), message
+    assert "within 0.002 s" in message or "CRC" in message or "answered" in message
