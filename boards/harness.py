@@ -144,3 +144,23 @@ class ScanTop(Elaboratable):
         m.submodules.dout_buf = buf = io.Buffer("o", pins.dout)
         m.d.comb += buf.o.eq(h.dout)
         return m
+
+
+class LinkTop(Elaboratable):
+    """Top level for a board: a unit behind the host link (:class:`lowbit.hw.link.HostLink`
+    with ``unit``) on the board's USB-serial UART (the platform resource ``uart`` 0: on the
+    iCEBreaker the FT2232H's channel B, on the ULX3S the FT231X). The ``sync`` domain is the
+    platform's default clock, which the link's ``clk_hz`` must match."""
+
+    def __init__(self, link, resource=("uart", 0)):
+        self.harness = link  # named "harness" in the netlist, like ScanTop's
+        self.resource = resource
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.harness = link = self.harness
+        pins = platform.request(*self.resource, dir="-")
+        m.submodules.rx_buf = rx = io.Buffer("i", pins.rx)
+        m.submodules.tx_buf = tx = io.Buffer("o", pins.tx)
+        m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx)]
+        return m

@@ -101,9 +101,14 @@ def format_report(report):
     h = r["harness"]
     pins = ", ".join(f"{sig} {pin}" for sig, pin in h["pins"].items())
     lines.append("")
-    lines += textwrap.wrap(f"harness: {_bits(h['in_width'])} shifted in, "
-                           f"{_bits(h['out_width'])} captured; pins {pins}", _WIDTH,
-                           subsequent_indent="    ")
+    if h.get("kind") == "link":
+        text = (f"harness: host link at {h['baud']} baud ({h['actual_baud']} from "
+                f"{h['clk_hz'] / 1e6:g} MHz), words of {h['in_bytes']} bytes in and "
+                f"{h['out_bytes']} out, signature {h['signature']}; pins {pins}")
+    else:
+        text = (f"harness: {_bits(h['in_width'])} shifted in, {_bits(h['out_width'])} "
+                f"captured; pins {pins}")
+    lines += textwrap.wrap(text, _WIDTH, subsequent_indent="    ")
 
     times = ", ".join(f"{step} {s:.1f}" for step, s in r["times_s"].items())
     lines += textwrap.wrap(f"run time (s): {times}", _WIDTH, subsequent_indent="    ")

@@ -59,6 +59,9 @@ class Board:
     capacity : dict of str to int
         What the device has, by class of :data:`CELL_CLASSES` (LUTs, flip-flops, DSP blocks,
         block RAMs), for fitting units to the board.
+    link_baud : int
+        The host link's default baud rate: the fastest the board clock divides to within 2%
+        (at least 4 cycles a bit) that the board's USB-serial bridge makes.
     """
 
     name: str
@@ -74,6 +77,17 @@ class Board:
     cells: dict = field(default_factory=dict)
     pnr_cells: tuple = ()
     capacity: dict = field(default_factory=dict)
+    link_baud: int = 115_200
+
+    def link_params(self, baud=None):
+        """The host link for this board: its clock, ``baud`` (default :attr:`link_baud`)."""
+        from ..golden.link import LinkParams
+
+        clk_hz = int(round(self.board_clock_mhz * 1e6))
+        try:
+            return LinkParams(clk_hz=clk_hz, baud=baud or self.link_baud)
+        except ValueError as exc:
+            raise UsageError(f"--baud {baud} on {self.name}: {exc}") from None
 
     @property
     def device(self):
@@ -154,6 +168,8 @@ BOARDS = {
         },
         pnr_cells=("ICESTORM_LC", "ICESTORM_DSP", "ICESTORM_RAM", "ICESTORM_SPRAM", "SB_IO"),
         capacity={"lut": 5280, "ff": 5280, "dsp": 8, "bram": 30},
+        # 12 MHz / 4: the FT2232H makes 3 Mbaud exactly.
+        link_baud=3_000_000,
     ),
     "ulx3s-85f": Board(
         name="ulx3s-85f",
@@ -176,6 +192,9 @@ BOARDS = {
         pnr_cells=("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "ALU54B", "DP16KD",
                    "TRELLIS_IO"),
         capacity={"lut": 83640, "ff": 83640, "dsp": 156, "bram": 208},
+        # 25 MHz / 25. 3 and 2 Mbaud (the FT231X's fastest) fall 4% off at 25 MHz; they need
+        # a PLL clock (48 MHz / 16 = 3 Mbaud), which the harness does not make yet.
+        link_baud=1_000_000,
     ),
 }
 

@@ -14,6 +14,7 @@ from lowbit.golden.link import (
     ERROR,
     SYNC,
     UNIT_COMMANDS,
+    UNIT_ONLY,
     Command,
     ErrorCode,
     Frame,
@@ -256,9 +257,14 @@ def test_unknown_commands(cmd):
     assert m.respond(encode_frame(cmd, b"x")) == error_frame(ErrorCode.UNKNOWN_COMMAND, cmd)
 
 
-def test_unit_range_is_reserved_not_implemented():
+def test_unit_commands_only_with_a_unit():
+    """A link without a unit answers the unit commands (and RESET) UNKNOWN_COMMAND."""
     assert UNIT_COMMANDS == range(0x10, 0x7F)
-    assert not set(Command) & set(UNIT_COMMANDS)
+    assert set(Command) & set(UNIT_COMMANDS) == {Command.SEND, Command.RECV, Command.STATUS}
+    assert set(UNIT_ONLY) == {Command.RESET, Command.SEND, Command.RECV, Command.STATUS}
+    m = LinkModel(SMALL)
+    for cmd in UNIT_ONLY:
+        assert m.respond(encode_frame(cmd)) == error_frame(ErrorCode.UNKNOWN_COMMAND, cmd)
 
 
 def test_check_order():
