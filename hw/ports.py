@@ -4,7 +4,7 @@ from amaranth.hdl import Const, Value
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
-__all__ = ["unit_ports", "port_list", "payload_fields"]
+__all__ = ["unit_ports", "port_list", "payload_fields", "discard"]
 
 
 def unit_ports(component):
@@ -46,3 +46,10 @@ def payload_fields(component):
                        else Value.cast(getattr(value, name)).shape().signed}
                 for name, field in value.shape()}
     return out
+
+
+def discard(*elaboratables):
+    """Mark components built only to read their ports as used, so Amaranth does not warn
+    that they were "created but never used"."""
+    for e in elaboratables:
+        e._MustUse__used = True

@@ -330,8 +330,8 @@ def test_divisors_at_12_mhz(baud, divisor, error):
     (dict(max_payload=4), ValueError, "max_payload must be between 5 and 4096, not 4"),
     (dict(max_payload=4097), ValueError, "max_payload must be between 5 and 4096, not 4097"),
     (dict(timeout_bits=9), ValueError, "timeout_bits must be between 10 and 16777216, not 9"),
-    (dict(registers=0), ValueError, "registers must be between 1 and 256, not 0"),
-    (dict(registers=257), ValueError, "registers must be between 1 and 256, not 257"),
+    (dict(registers=0), ValueError, "registers must be between 1 and 128, not 0"),
+    (dict(registers=129), ValueError, "registers must be between 1 and 128, not 129"),
 ])
 def test_params_reject_bad_values(kwargs, exc, message):
     with pytest.raises(exc, match=message):
