@@ -8,8 +8,9 @@ carry cells, DSP blocks and block RAMs.
 
 from dataclasses import dataclass, field
 
-from amaranth.build import Attrs, Clock, Pins, Resource, Subsignal
+from amaranth.build import Attrs, Clock, Connector, Pins, Resource, Subsignal
 from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.tang_nano_9k import TangNano9kPlatform
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from ..gen.units import UsageError
@@ -36,7 +37,8 @@ class Board:
     platform : type
         The amaranth-boards platform class.
     family : str
-        ``"ice40"`` or ``"ecp5"``; selects ``synth_<family>`` and ``nextpnr-<family>``.
+        ``"ice40"``, ``"ecp5"`` or ``"gowin"``; selects ``synth_<family>`` and
+        ``nextpnr-<family>``.
     connector : tuple of (str, int)
         The connector that carries the harness pins.
     pins : tuple of str
@@ -44,7 +46,7 @@ class Board:
     io_attrs : dict
         I/O standard attributes for the harness pins.
     bitstream_ext : str
-        Suffix of the bitstream the platform's build writes (``.bin`` or ``.bit``).
+        Suffix of the bitstream the platform's build writes (``.bin``, ``.bit`` or ``.fs``).
     pnr_target_mhz : float
         Clock constraint given to nextpnr, set above what the board oscillator needs so the
         placer and router work for Fmax instead of stopping at the board clock.
@@ -91,12 +93,20 @@ class Board:
 
     @property
     def device(self):
-        """The FPGA part, as the platform names it (``iCE40UP5K``, ``LFE5U-85F``)."""
-        return self.platform.device
+        """The FPGA part, as the platform names it (``iCE40UP5K``, ``LFE5U-85F``, ``GW1NR-9C``)."""
+        # Amaranth's GowinPlatform has no ``device``: its ``family`` is the device as Gowin's
+        # tools name it, its ``part`` the full part number with package and speed grade.
+        device = getattr(self.platform, "device", None)
+        return device if isinstance(device, str) else self.platform.family
 
     @property
     def package(self):
-        return self.platform.package
+        """The package (``SG48``, ``CABGA381``, ``QN88P``)."""
+        package = getattr(self.platform, "package", None)
+        if isinstance(package, str):
+            return package
+        # GowinPlatform parses ``part`` into ``package`` only when it is instantiated.
+        return self.platform().package
 
     @property
     def clock_resource(self):
@@ -144,6 +154,14 @@ class Board:
             resources.append(res)
         retimed = type(self.platform.__name__, (self.platform,), {"resources": resources})
         return retimed()
+
+
+class TangNano9kHeaderPlatform(TangNano9kPlatform):
+    """The Tang Nano 9K with four pins of its pin header as a connector (amaranth-boards 0.0.21
+    defines none). The board labels its header pins with the FPGA's pin numbers, so the
+    connector's pin names are those numbers too."""
+
+    connectors = [Connector("header", 0, {pin: pin for pin in ("25", "26", "27", "28")})]
 
 
 BOARDS = {
@@ -195,6 +213,33 @@ BOARDS = {
         # 25 MHz / 25. 3 and 2 Mbaud (the FT231X's fastest) fall 4% off at 25 MHz; they need
         # a PLL clock (48 MHz / 16 = 3 Mbaud), which the harness does not make yet.
         link_baud=1_000_000,
+    ),
+    "tangnano9k": Board(
+        name="tangnano9k",
+        summary="Sipeed Tang Nano 9K, Gowin GW1NR-9 (8640 LUT4s, 20 18x18 multipliers), 27 MHz",
+        platform=TangNano9kHeaderPlatform,
+        family="gowin",
+        connector=("header", 0),
+        pins=("25", "26", "27", "28"),
+        io_attrs={"IO_TYPE": "LVCMOS33"},
+        bitstream_ext=".fs",
+        # The default MAC places at about 185 MHz (nextpnr-himbaechel-gowin's timing, which leaves
+        # out paths through MULT and BSRAM cells: see the report's notes).
+        pnr_target_mhz=200.0,
+        cells={
+            # MUX2_LUT5..8 combine LUT4 outputs into wider functions; they are not LUTs.
+            "lut": ("LUT1", "LUT2", "LUT3", "LUT4"),
+            "ff": ("DFF*",),
+            "carry": ("ALU",),
+            "dsp": ("MULT*",),
+            "bram": ("SDPB", "SDPX9B", "DPB", "DPX9B", "SP", "SPX9", "pROM", "pROMX9"),
+        },
+        pnr_cells=("LUT4", "DFF", "ALU", "MULT18X18", "BSRAM", "IOB"),
+        # DSP capacity in 18x18 multipliers; block RAMs are 18 kbit BSRAMs.
+        capacity={"lut": 8640, "ff": 6480, "dsp": 20, "bram": 26},
+        # 27 MHz / 9: 3 Mbaud exactly; the BL702 bridge runs 3 Mbaud cleanly (reported in
+        # sipeed/TangNano-9K-example#7).
+        link_baud=3_000_000,
     ),
 }
 

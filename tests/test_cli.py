@@ -25,7 +25,8 @@ def test_list_shows_units_parameters_and_boards(capsys):
     assert main(["list", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["units"]["mac"]["parameters"]["guard"]["default"] == 8
-    assert set(info["boards"]) == {"icebreaker", "ulx3s-85f"}
+    assert set(info["boards"]) == {"icebreaker", "ulx3s-85f", "tangnano9k"}
+    assert info["boards"]["tangnano9k"]["device"] == "GW1NR-9C"
 
 
 def test_generate_writes_verilog_and_manifest(tmp_path, capsys):
@@ -48,7 +49,7 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys):
     (["generate", "mac", "-p", "seed=0"], "seed must not be 0"),
     (["generate", "mac", "-p", "colour=red"], "unknown parameter 'colour'"),
     (["synth", "mac", "--board", "de0-nano"], "unknown board 'de0-nano'; choose one of: "
-                                              "icebreaker, ulx3s-85f"),
+                                              "icebreaker, ulx3s-85f, tangnano9k"),
     (["synth", "mac", "--target-mhz", "0"], "--target-mhz must be between 1 and 1000"),
     (["compare", "lfsr", "--input", "x.npy"],
      "compare is available for: mac, popcount, xnor, bmvu"),
