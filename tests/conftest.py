@@ -10,6 +10,7 @@ MARKERS = {
     "winograd": "Winograd F(2,3) and direct 3x3 tile engines",
     "bitserial": "bit-serial matrix engine, its dot-product unit and the P2S converter",
     "link": "host link: UART, frames, CRC",
+    "bench": "lowbit bench: the synthesis matrix and sweeps (--quick in the tests)",
 }
 
 
