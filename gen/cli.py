@@ -1,4 +1,5 @@
-"""The ``lowbit`` command line: generate, test, synth, compare, estimate, fit, list, demo.
+"""The ``lowbit`` command line: generate, test, synth, program, ping, compare, estimate, fit,
+list, demo, bench.
 
 Exit status: 0 on success, 1 when a run fails (mismatches, a tool error), 2 for bad input
 (an unknown unit, board or option, an invalid parameter, an unreadable file).
@@ -14,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..sim.runner import SIMULATORS
+from . import bench
 from .units import UNITS, UsageError, get_unit, parse_params
 
 __all__ = ["main"]
@@ -67,10 +69,14 @@ def _parser():
     p.add_argument("-k", metavar="EXPR", help="pytest -k expression to select tests")
 
     p = sub.add_parser("synth", help="synthesize a unit to a bitstream with a resource report",
-                       description="Place and route UNIT inside a 4-pin scan harness for BOARD "
-                                   "with Yosys and nextpnr (YoWASP builds), write the bitstream "
-                                   "and a report (the unit's own LUT/FF/carry/DSP/BRAM, the "
-                                   "harness, post-route Fmax) as JSON and as a table.")
+                       description="Place and route UNIT for BOARD with Yosys and nextpnr "
+                                   "(YoWASP builds), write the bitstream and a report (the "
+                                   "unit's own LUT/FF/carry/DSP/BRAM, the harness, post-route "
+                                   "Fmax) as JSON and as a table. By default the unit sits "
+                                   "behind the host link on the board's USB-serial port, so "
+                                   "'lowbit program' and lowbit.host.Device can use it; the "
+                                   "parameters default to the unit's size for the board "
+                                   "(lowbit.boards.sizes), -p overrides them.")
     p.add_argument("unit", choices=units, help="the unit to synthesize")
     p.add_argument("--board", default="icebreaker", metavar="BOARD",
                    help="target board (default: icebreaker); see 'lowbit list'")
@@ -79,10 +85,48 @@ def _parser():
                    help="output directory (default: ./lowbit-out/UNIT-BOARD)")
     p.add_argument("--no-dsp", action="store_true",
                    help="map multiplies to LUTs instead of DSP blocks (for units with more "
-                        "multiplies than the device has DSPs: the UP5K has 8)")
+                        "multiplies than the device has DSPs: the UP5K has 8; the Winograd "
+                        "and conv units on the UP5K do so by default, see boards/sizes.py)")
     p.add_argument("--target-mhz", type=float, default=None,
                    help="clock constraint given to nextpnr, which it works toward (default: "
                         "the board's own target, see 'lowbit list')")
+    p.add_argument("--harness", choices=("auto", "link", "scan"), default="auto",
+                   help="link: the unit behind the host link (UART, framed commands), for "
+                        "running it from the host; scan: a 4-pin scan harness (any unit, "
+                        "for resources and Fmax only); auto (default): link for units with "
+                        "input and output streams, else scan")
+    p.add_argument("--baud", type=int, default=None,
+                   help="host link baud rate (default: the board's, see 'lowbit list'; "
+                        "the board clock / baud must be >= 4 within 2%%)")
+
+    p = sub.add_parser("program", help="load a bitstream from 'lowbit synth' onto the board",
+                       description="Program the board with the bitstream in BUILD (a "
+                                   "directory 'lowbit synth' wrote) using openFPGALoader, or "
+                                   "iceprog for iCE40 boards, whichever is installed "
+                                   "(neither comes with lowbit: 'apt-get install "
+                                   "openfpgaloader'). Exit status 1 when no tool is installed "
+                                   "or no board answers.")
+    p.add_argument("build", type=Path, metavar="BUILD", help="output directory of lowbit synth")
+    p.add_argument("--tool", choices=("auto", "openFPGALoader", "iceprog"), default="auto",
+                   help="programmer (default: the first one installed)")
+    p.add_argument("--flash", action="store_true",
+                   help="write the SPI flash (survives power cycles) instead of the FPGA's "
+                        "configuration RAM")
+
+    p = sub.add_parser("ping", help="check the host link to a programmed board, measure it",
+                       description="Open the board on serial port PORT, check that it runs "
+                                   "the unit in BUILD (its signature register), show the "
+                                   "queues, and time PING frames of the largest payload: "
+                                   "the link's payload throughput each way.")
+    p.add_argument("build", type=Path, metavar="BUILD", help="output directory of lowbit synth")
+    p.add_argument("--port", required=True,
+                   help="serial port (iCEBreaker: /dev/ttyUSB1, the FT2232H's channel B; "
+                        "ULX3S: /dev/ttyUSB0)")
+    p.add_argument("--baud", type=int, default=None,
+                   help="baud rate (default: the one BUILD was made for)")
+    p.add_argument("--count", type=int, default=20, help="PING frames to time (default 20)")
+    p.add_argument("--timeout", type=float, default=1.0,
+                   help="seconds to wait for each answer (default 1)")
 
     p = sub.add_parser("compare", help="run your data through the RTL and the golden model",
                        description="Feed FILE.npy through the RTL simulation and the golden "
@@ -198,6 +242,8 @@ def _parser():
     p.add_argument("-o", "--output", type=Path, default=Path("demo-out"),
                    help="output directory (default: ./demo-out)")
     _add_sim(p)
+
+    bench.add_parser(sub)
     return parser
 
 
@@ -267,12 +313,31 @@ def cmd_test(args):
     return subprocess.call(cmd)
 
 
+def _board_sized(unit, board, items):
+    """The unit's parameters for ``board`` (lowbit.boards.sizes) with ``-p`` items on top."""
+    from ..boards.sizes import board_params
+
+    given = parse_params(unit, items)  # validates the items
+    keys = {item.partition("=")[0].strip() for item in items}
+    sized = board_params(unit.name, board)
+    try:
+        return dataclasses.replace(sized, **{k: getattr(given, k) for k in keys})
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{unit.name} on {board}: {exc}") from None
+
+
 def cmd_synth(args):
     from ..boards import format_report, synth
+    from ..boards.sizes import board_dsp
 
     unit = get_unit(args.unit)
     board = _check_board(args.board)
-    params = parse_params(unit, args.param)
+    params = _board_sized(unit, board, args.param)
+    harness = args.harness
+    if harness == "auto":
+        names = {f"{s}__{n}" for s in "io" for n in ("payload", "valid", "ready")}
+        inputs = {name for name, *_ in _port_names(unit, params)}
+        harness = "link" if names <= inputs else "scan"
     if args.target_mhz is not None and not 1 <= args.target_mhz <= 1000:
         raise UsageError(f"--target-mhz must be between 1 and 1000, not {args.target_mhz:g}")
     if unit.name == "bitserial":  # refuse what the cost model says cannot fit, in seconds
@@ -281,9 +346,114 @@ def cmd_synth(args):
         check_fits_board(params, get_board(board))
     out = args.output or Path("lowbit-out") / f"{unit.name}-{board}"
     report = synth(unit.name, params, board, out, target_mhz=args.target_mhz,
-                   dsp=not args.no_dsp)
+                   dsp=not args.no_dsp and board_dsp(unit.name, board), harness=harness,
+                   baud=args.baud, log=_progress)
     print(format_report(report))
     print(f"\nwrote {out}")
+    if harness == "link":
+        print(f"next: lowbit program {out}; then lowbit ping {out} --port PORT, or in Python "
+              f"lowbit.host.Device.open(PORT, {str(out)!r})")
+    return 0
+
+
+def _progress(line):
+    print(f"  ... {line}", file=sys.stderr, flush=True)
+
+
+def _port_names(unit, params):
+    from ..hw.ports import discard, port_list
+
+    component = unit.component(params)
+    discard(component)
+    return port_list(component)
+
+
+def _load_build(build):
+    path = Path(build) / "report.json"
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{build} is not a 'lowbit synth' output directory (it has no "
+                         f"report.json)") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    return report
+
+
+#: openFPGALoader's board names for lowbit's boards.
+_LOADER_BOARDS = {"icebreaker": "icebreaker", "ulx3s-85f": "ulx3s", "tangnano9k": "tangnano9k"}
+
+
+def cmd_program(args):
+    import shutil
+
+    report = _load_build(args.build)
+    bitstream = Path(args.build) / report["bitstream"]
+    if not bitstream.exists():
+        raise UsageError(f"{bitstream} is missing: run 'lowbit synth' again")
+    board = report["board"]
+    tools = ["openFPGALoader", "iceprog"] if args.tool == "auto" else [args.tool]
+    if report["family"] != "ice40":
+        tools = [t for t in tools if t != "iceprog"]
+        if not tools:
+            raise UsageError(f"iceprog programs iCE40 boards only, not {board}")
+    found = [(t, shutil.which(t)) for t in tools if shutil.which(t)]
+    if not found:
+        print(f"lowbit program: failed: no programmer found ({' or '.join(tools)} is not "
+              f"installed). Install one ('apt-get install openfpgaloader'), or load "
+              f"{bitstream} with your own tool.", file=sys.stderr)
+        return 1
+    tool, path = found[0]
+    if tool == "iceprog":
+        cmd = [path, str(bitstream)] if args.flash else [path, "-S", str(bitstream)]
+    else:
+        cmd = [path, "-b", _LOADER_BOARDS.get(board, board)]
+        cmd += ["-f", str(bitstream)] if args.flash else [str(bitstream)]
+    print("running:", " ".join(cmd), flush=True)
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-5:])
+        print(f"lowbit program: failed: {tool} exited {run.returncode}; is the {board} "
+              f"plugged in (and may you use its USB device)? Its last words:\n{tail}",
+              file=sys.stderr)
+        return 1
+    print(f"programmed {board} with {bitstream}{' (flash)' if args.flash else ''}")
+    return 0
+
+
+def cmd_ping(args):
+    import time
+
+    from ..host import Device
+    from ..host.device import LINK_FILE
+
+    if args.count < 1:
+        raise UsageError(f"--count must be at least 1, not {args.count}")
+    if not Path(args.build, LINK_FILE).exists():
+        raise UsageError(f"{args.build} has no {LINK_FILE}: synthesize the unit with the host "
+                         f"link ('lowbit synth UNIT --harness link')")
+    from ..host import LinkUnavailable
+
+    try:
+        dev = Device.open(args.port, args.build, baud=args.baud, timeout=args.timeout)
+    except LinkUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    with dev:
+        m = dev.map
+        in_free, out_words = dev.status()
+        print(f"{args.port}: unit {m.unit}, signature 0x{m.signature:08x} (matches "
+              f"{args.build}); input queue {in_free} of {m.in_queue} bytes free, "
+              f"{out_words} results waiting")
+        payload = bytes((7 * k + 1) & 0xFF for k in range(m.max_payload))
+        start = time.perf_counter()
+        for _ in range(args.count):
+            if dev.ping(payload) != payload:
+                print("lowbit ping: failed: a PING came back changed", file=sys.stderr)
+                return 1
+        seconds = time.perf_counter() - start
+        rate = args.count * len(payload) / seconds
+        print(f"{args.count} PINGs of {len(payload)} bytes in {seconds:.3f} s: {rate / 1e3:.1f} "
+              f"kB/s each way, stop-and-wait at {dev.transport.baud} baud")
     return 0
 
 
@@ -370,12 +540,12 @@ def cmd_estimate(args):
     boards = [get_board(args.board)] if args.board else []
     params = parse_params(unit, args.param)
     families = [b.family for b in boards] or ["ice40", "ecp5"]
+    estimates = {family: estimate_bitserial(params, family) for family in families}
     report = {"unit": unit.name, "params": dataclasses.asdict(params), "estimates": {}}
     print(f"estimate bitserial: Dm={params.dm} x Dk={params.dk} x Dn={params.dn}, "
           f"accumulator {params.accumulator_width} bits, "
           f"{params.peak_binary_ops_per_cycle} binary ops/cycle at peak")
-    for family in families:
-        est = estimate_bitserial(params, family)
+    for family, est in estimates.items():
         report["estimates"][family] = est
         line = (f"  {family}: {est['lut']} LUT4, {est['ff']} FF, {est['bram']} block RAMs "
                 f"(cost model, within 15% on held-out Yosys runs)")
@@ -415,8 +585,9 @@ def cmd_demo(args):
 
 
 COMMANDS = {"list": cmd_list, "generate": cmd_generate, "test": cmd_test, "synth": cmd_synth,
+            "program": cmd_program, "ping": cmd_ping,
             "compare": cmd_compare, "estimate": cmd_estimate, "fit": cmd_fit,
-            "demo": cmd_demo}
+            "demo": cmd_demo, "bench": bench.run}
 
 
 def main(argv=None):

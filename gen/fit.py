@@ -49,10 +49,17 @@ def bram_blocks(params, family):
 _ICE40_FF_CELLS = 0.62
 
 
+def _require_model(family):
+    if family not in _BRAM_MODES:
+        raise UsageError(f"the bit-serial cost model covers {' and '.join(_BRAM_MODES)} (fitted "
+                         f"to Yosys runs), not {family}; measure with 'lowbit synth' instead")
+
+
 def estimate_bitserial(params, family, model=None):
     """``{"lut", "ff", "cells", "bram", "peak_binary_ops_per_cycle"}`` predicted for
     ``family``; ``cells`` is what the LUT budget is checked against (iCE40 logic cells hold
     a LUT4 and a flip-flop; ECP5 counts LUTs)."""
+    _require_model(family)
     est = model_estimate(params, family, model)
     cells = est["lut"] + (int(round(_ICE40_FF_CELLS * est["ff"])) if family == "ice40" else 0)
     return {**est, "cells": cells, "bram": bram_blocks(params, family),
@@ -67,7 +74,10 @@ CERTAIN_OVER = 1.15
 def check_fits_board(params, board):
     """Raise UsageError when the cost model says ``params`` cannot fit ``board`` even allowing
     for its error: logic (LUTs, or iCE40 cells) or flip-flops more than 15% over the device,
-    or more block RAMs than it has on iCE40 (exact there; an upper bound on ECP5)."""
+    or more block RAMs than it has on iCE40 (exact there; an upper bound on ECP5). Families
+    without a cost model pass (synthesis tells)."""
+    if board.family not in _BRAM_MODES:
+        return None
     est = estimate_bitserial(params, board.family)
     cap = board.capacity
     over = [f"{what} about {est[k]} of {cap[c]}" for k, c, what in (
@@ -112,6 +122,7 @@ def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None
 
     from ..boards import synth
 
+    _require_model(board.family)
     base = base or BitSerialParams()
     outdir = Path(outdir or Path("lowbit-out") / f"bitserial-fit-{board.name}")
     family = board.family

@@ -347,8 +347,8 @@ class HostLink(wiring.Component):
                     with m.If(~length_is(Command.RECV)):
                         fail(ErrorCode.BAD_LENGTH, cmd)
                     with m.Else():
-                        reply(RESPONSE | Command.RECV, unit.recv_words(args[:16]) *
-                              unit.map.out_bytes, from_unit=True)
+                        reply(RESPONSE | Command.RECV, unit.recv_bytes(args[:16]),
+                              from_unit=True)
             with m.Else():
                 fail(ErrorCode.UNKNOWN_COMMAND, cmd)
 
@@ -463,9 +463,19 @@ class HostLink(wiring.Component):
         out_words = Signal(16)
         m.d.comb += [in_free.eq(um.in_queue - iq.w_level), out_words.eq(oq.r_level)]
 
-        def recv_words(wanted):
-            n = Mux(wanted < out_words, wanted, out_words)
-            return Mux(n < um.recv_max, n, um.recv_max)
+        # RECV's byte count, min(wanted, out_words, recv_max) x out_bytes, from registers so
+        # that CHECK only compares and selects. `ready` lags the queue by a cycle and only
+        # RECV takes from it, so it never counts a word that is not there. `wanted` (the
+        # request's first two payload bytes) is settled two CRC bytes before CHECK.
+        ready = Signal(range(um.recv_max + 1))
+        ready_bytes = Signal(range(um.recv_max * um.out_bytes + 1))
+        m.d.sync += ready.eq(Mux(out_words < um.recv_max, out_words, um.recv_max))
+        m.d.sync += ready_bytes.eq(_times(ready, um.out_bytes))
+
+        def recv_bytes(wanted):
+            wanted_bytes = Signal(16 + um.out_bytes.bit_length())
+            m.d.sync += wanted_bytes.eq(_times(wanted, um.out_bytes))
+            return Mux(wanted < ready, wanted_bytes, ready_bytes)
 
         # Registers: the signature, then each side port's 32-bit words.
         registers = [(UNIT_REG_BASE, Const(um.signature, 32), None)]
@@ -493,8 +503,17 @@ class HostLink(wiring.Component):
 
         return _Plumbing(map=um, reset=reset, iq=iq, in_free=in_free,
                          phase=Signal(range(um.in_bytes)),
-                         status=Cat(in_free, out_words), recv_words=recv_words,
+                         status=Cat(in_free, out_words), recv_bytes=recv_bytes,
                          recv_byte=recv_byte, byte=byte, registers=registers)
+
+
+def _times(value, constant):
+    """``value * constant`` as a sum of shifted copies (no multiplier block)."""
+    terms = [value << k for k in range(constant.bit_length()) if constant >> k & 1]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 @dataclasses.dataclass
@@ -507,7 +526,7 @@ class _Plumbing:
     in_free: Signal
     phase: Signal  # SEND's payload bytes so far, modulo in_bytes
     status: object
-    recv_words: object
+    recv_bytes: object
     recv_byte: object
     byte: Signal
     registers: list  # (address, read value, write(value) or None)
