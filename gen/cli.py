@@ -328,6 +328,7 @@ def _board_sized(unit, board, items):
 
 def cmd_synth(args):
     from ..boards import format_report, synth
+    from ..boards.flow import default_harness
     from ..boards.sizes import board_dsp
 
     unit = get_unit(args.unit)
@@ -335,9 +336,7 @@ def cmd_synth(args):
     params = _board_sized(unit, board, args.param)
     harness = args.harness
     if harness == "auto":
-        names = {f"{s}__{n}" for s in "io" for n in ("payload", "valid", "ready")}
-        inputs = {name for name, *_ in _port_names(unit, params)}
-        harness = "link" if names <= inputs else "scan"
+        harness = default_harness(unit.name, params)
     if args.target_mhz is not None and not 1 <= args.target_mhz <= 1000:
         raise UsageError(f"--target-mhz must be between 1 and 1000, not {args.target_mhz:g}")
     if unit.name == "bitserial":  # refuse what the cost model says cannot fit, in seconds
@@ -358,14 +357,6 @@ def cmd_synth(args):
 
 def _progress(line):
     print(f"  ... {line}", file=sys.stderr, flush=True)
-
-
-def _port_names(unit, params):
-    from ..hw.ports import discard, port_list
-
-    component = unit.component(params)
-    discard(component)
-    return port_list(component)
 
 
 def _load_build(build):

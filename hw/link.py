@@ -27,7 +27,7 @@ from ..golden.link import (
 from .ports import payload_fields, port_list, unit_ports
 from .uart import RX_LAYOUT, UARTRx, UARTTx, _check
 
-__all__ = ["HostLink", "LinkParams", "CRC16"]
+__all__ = ["HostLink", "LinkParams", "CRC16", "unit_map"]
 
 #: The frame CRC, CRC-16/IBM-3740 (CCITT-FALSE), one byte per cycle.
 CRC16 = crc.catalog.CRC16_IBM_3740(data_width=8)
@@ -55,6 +55,13 @@ class _S(enum.Enum, shape=5):
     RESP_DATA = 14
     RESP_CRC0 = 15
     RESP_CRC1 = 16  # the last: the unused encodings above it act as it
+
+
+def unit_map(unit, unit_name, params):
+    """The :class:`~lowbit.golden.link.UnitMap` of component ``unit`` behind a link with
+    :class:`LinkParams` ``params``; ValueError when it cannot sit behind one."""
+    return UnitMap.from_ports(unit_name or type(unit).__name__, dataclasses.asdict(unit.params),
+                              port_list(unit), params, fields=payload_fields(unit))
 
 
 class HostLink(wiring.Component):
@@ -108,10 +115,7 @@ class HostLink(wiring.Component):
         self.unit = unit
         self.unit_map = None
         if unit is not None:
-            self.unit_map = UnitMap.from_ports(
-                unit_name or type(unit).__name__, dataclasses.asdict(unit.params),
-                port_list(unit),
-                self.params, fields=payload_fields(unit))
+            self.unit_map = unit_map(unit, unit_name, self.params)
         super().__init__()
 
     @property

@@ -21,7 +21,7 @@ from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
 from ..host.transport import Transport
 from .runner import run_testbench
 
-__all__ = ["CocotbTransport", "uart_levels", "uart_monitor", "run_host", "PERIOD_PS"]
+__all__ = ["CocotbTransport", "uart_levels", "uart_monitor", "run_host", "call", "PERIOD_PS"]
 
 #: The testbench clock period (10 ns); device time is counted in cycles of it.
 PERIOD_PS = 10_000
@@ -168,3 +168,23 @@ def run_host(gen_dir, manifest, link, script, args, *, divisor=None, jitter=0, m
             "max_cycles": max_cycles or 50_000_000}
     resp = run_testbench(gen_dir, manifest, spec, sim=sim, seed=seed)
     return resp.get("result"), resp
+
+
+def call(transport, args):
+    """A host script: ``Device(transport, args["unit_map"]).<args["method"]>(**args["kwargs"])``
+    with list arguments as numpy arrays; returns the result as lists, and the device time."""
+    import numpy as np
+
+    from ..host import Device
+
+    dev = Device(transport, args["unit_map"], timeout=args.get("timeout", 0.05))
+    kwargs = {k: np.asarray(v) if isinstance(v, list) else v
+              for k, v in args.get("kwargs", {}).items()}
+    start = transport.now()
+    result = getattr(dev, args["method"])(**kwargs)
+    if isinstance(result, tuple):
+        result = [np.asarray(r).tolist() for r in result]
+    else:
+        result = np.asarray(result).tolist()
+    return {"result": result, "seconds": transport.now() - start,
+            "host_bytes": transport.sent_bytes}

@@ -49,3 +49,31 @@ def test_unknown_board_lists_the_boards(tmp_path):
     for name in BOARDS:
         assert name in str(info.value)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s-85f"])
+def test_mac_behind_the_host_link(board, tmp_path):
+    """The link harness: the UART pins, link.json for the driver; on the ULX3S the PLL's
+    45 MHz clock (3 Mbaud = 45 MHz / 15), which the design must meet."""
+    out = tmp_path / board
+    report = synth("mac", MACParams(), board, out, harness="link")
+    b = get_board(board)
+    info = json.loads((out / "link.json").read_text())
+    assert info["link"]["baud"] == b.link_baud == 3_000_000
+    assert info["link"]["clk_hz"] == int(b.link_clock_mhz * 1e6)
+    assert info["unit_map"]["unit"] == "mac" and info["unit_map"]["in_width"] == 34
+    h = report["harness"]
+    assert h["kind"] == "link" and h["pins"] == {"rx": "uart_0:rx", "tx": "uart_0:tx"}
+    assert h["actual_baud"] == 3_000_000
+    assert report["unit_resources"]["dsp"] == 1 and report["harness_resources"]["dsp"] == 0
+    assert report["board_clock_mhz"] == {"icebreaker": 12.0, "ulx3s-85f": 45.0}[board]
+    assert report["meets_board_clock"], (report["fmax_mhz"], report["critical_path"])
+    if board == "ulx3s-85f":
+        assert report["utilization"]["EHXPLLL"]["used"] == 1
+
+
+def test_unit_without_streams_cannot_sit_behind_the_link(tmp_path):
+    with pytest.raises(UsageError, match="unit lfsr cannot sit behind the host link.*"
+                                         "use --harness scan"):
+        synth("lfsr", None, "icebreaker", tmp_path / "out", harness="link")
+    assert not (tmp_path / "out").exists()
