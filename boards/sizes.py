@@ -23,11 +23,16 @@ BOARD_SIZES = {
         # 16 multiplies in LUTs (the UP5K has 8 DSPs): 8-bit data needs 7000+ cells; 4-bit
         # data and 3-bit weights take 5125 of 5280 with the link, 25.6 MHz.
         "conv2d": dict(data_width=4, weight_width=3, height=16, width=16, channels=1),
+        # The tile engines the same way (Yosys: 2582 and 1546 LUT4 alone at 4 x 3 bits).
+        "winograd2d": dict(data_width=4, weight_width=3),
+        "direct3x3": dict(data_width=4, weight_width=3),
         "bmvu": dict(rows=16, cols=64, pe=4, simd=16),
     },
     "tangnano9k": {
         "bitserial": dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128),
         "conv2d": dict(height=32, width=32, channels=1),
+        # 36 multiplies, 20 multiplier blocks: in LUTs at 4 bits (5457 LUT4 alone, Yosys).
+        "direct3x3": dict(data_width=4, weight_width=4),
         "bmvu": dict(rows=16, cols=64, pe=4, simd=16),
     },
     "ulx3s-85f": {
