@@ -21,7 +21,8 @@ from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
 from ..host.transport import Transport
 from .runner import run_testbench
 
-__all__ = ["CocotbTransport", "uart_levels", "uart_monitor", "run_host", "call", "PERIOD_PS"]
+__all__ = ["CocotbTransport", "uart_levels", "uart_monitor", "until", "run_host", "call",
+           "PERIOD_PS"]
 
 #: The testbench clock period (10 ns); device time is counted in cycles of it.
 PERIOD_PS = 10_000
@@ -32,21 +33,25 @@ def uart_levels(byte, stop=1):
     return [0, *((byte >> k) & 1 for k in range(8)), stop]
 
 
-async def _until(t_ps):
+async def until(t_ps):
+    """Wait until the absolute simulation time ``t_ps`` (rounded to the 1 ps precision)."""
     delta = round(t_ps) - round(get_sim_time("ps"))
     if delta > 0:
         await Timer(delta, unit="ps")
 
 
-async def uart_monitor(tx, bit_ps, on_byte):
+async def uart_monitor(tx, bit_ps, on_byte, on_start=None):
     """Decode 8N1 characters on ``tx`` forever (mid-bit samples from each falling edge):
-    ``on_byte(value, start_ps, stop_ok)`` for each one."""
+    ``on_start()`` at each start bit, ``on_byte(value, start_ps, stop_ok)`` after its stop
+    bit."""
     while True:
         await FallingEdge(tx)
         start = get_sim_time("ps")
+        if on_start is not None:
+            on_start()
         levels = []
         for k in range(10):
-            await _until(start + (k + 0.5) * bit_ps)
+            await until(start + (k + 0.5) * bit_ps)
             levels.append(int(tx.value))
         on_byte(sum(bit << k for k, bit in enumerate(levels[1:9])), start, bool(levels[9]))
         if not levels[9]:
@@ -94,14 +99,14 @@ class CocotbTransport(Transport):
             if self.jitter:
                 t += self.rng.randint(0, self.jitter) * self.bit_ps
             for k, level in enumerate(uart_levels(byte, stop)):
-                await _until(t + k * self.bit_ps)
+                await until(t + k * self.bit_ps)
                 self.rx.value = level
             t += 10 * self.bit_ps
             if not stop:  # the line returns high for a bit after a broken stop bit
-                await _until(t)
+                await until(t)
                 self.rx.value = 1
                 t += self.bit_ps
-            await _until(t)
+            await until(t)
             self.sent_bytes += 1
             if self._queue.empty():
                 self._idle.set()

@@ -47,8 +47,9 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
+from lowbit.sim.host import PERIOD_PS, CocotbTransport, uart_levels, uart_monitor, until
 
-_PERIOD_PS = 10_000  # the clock period of _Clock, 10 ns
+_PERIOD_PS = PERIOD_PS  # the clock period of _Clock, 10 ns
 
 
 class _Clock:
@@ -156,13 +157,6 @@ async def _cycles(dut, spec, clock):
     return {"samples": got, "cycles": n}
 
 
-async def _until(t_ps):
-    """Wait until the absolute time ``t_ps`` (rounded to the 1 ps precision)."""
-    delta = round(t_ps) - round(get_sim_time("ps"))
-    if delta > 0:
-        await Timer(delta, unit="ps")
-
-
 async def _uart(dut, spec, clock):
     rx, tx = getattr(dut, spec.get("rx", "rx")), getattr(dut, spec.get("tx", "tx"))
     bit_ps = spec["divisor"] * _PERIOD_PS
@@ -185,37 +179,32 @@ async def _uart(dut, spec, clock):
         t = t0 + 2000  # host edges 2 ns after a clock edge when the divisor is whole
         for i, byte in enumerate(data):
             t += gaps[i] * bit_ps
-            levels = [0, *((byte >> k) & 1 for k in range(8)), int(i not in bad_stop)]
+            levels = uart_levels(byte, stop=int(i not in bad_stop))
             in_cycles.append(cycle(t))
             for k, level in enumerate(levels):
-                await _until(t + k * bit_ps)
+                await until(t + k * bit_ps)
                 rx.value = level
             t += 10 * bit_ps
             if i in bad_stop:  # the line returns high for at least a bit
-                await _until(t)
+                await until(t)
                 rx.value = 1
                 t += bit_ps
-        await _until(t)
+        await until(t)
         sent.set()
 
-    async def receive():
-        while True:
-            await FallingEdge(tx)
-            start = get_sim_time("ps")
-            receiving[0] = True
-            levels = []
-            for k in range(10):
-                await _until(start + (k + 0.5) * bit_ps)
-                levels.append(int(tx.value))
-            out.append(sum(bit << k for k, bit in enumerate(levels[1:9])))
-            out_cycles.append(cycle(start))
-            if not levels[9]:
-                out_errors.append(len(out) - 1)
-                await RisingEdge(tx)
-            receiving[0] = False
-            got_byte.set()
+    def started():
+        receiving[0] = True
 
-    tasks = [cocotb.start_soon(send()), cocotb.start_soon(receive())]
+    def got(value, start, stop_ok):
+        out.append(value)
+        out_cycles.append(cycle(start))
+        if not stop_ok:
+            out_errors.append(len(out) - 1)
+        receiving[0] = False
+        got_byte.set()
+
+    tasks = [cocotb.start_soon(send()),
+             cocotb.start_soon(uart_monitor(tx, bit_ps, got, started))]
     deadline = t0 + spec.get("max_cycles", 100_000) * _PERIOD_PS
     timed_out = False
     while not (sent.is_set() and len(out) >= expect):
@@ -229,9 +218,9 @@ async def _uart(dut, spec, clock):
             waits.append(sent.wait())
         await First(*waits)
     if not timed_out:
-        await _until(get_sim_time("ps") + spec.get("settle_bits", 0) * bit_ps)
+        await until(get_sim_time("ps") + spec.get("settle_bits", 0) * bit_ps)
         if receiving[0]:  # let a byte that has begun finish
-            await _until(get_sim_time("ps") + 11 * bit_ps)
+            await until(get_sim_time("ps") + 11 * bit_ps)
     for task in tasks:
         task.cancel()
     return {"out": out, "out_errors": out_errors, "out_cycles": out_cycles,
@@ -244,7 +233,6 @@ async def _host(dut, spec, clock):
     import traceback
 
     from cocotb.task import bridge
-    from lowbit.sim.host import CocotbTransport
 
     dut.rx.value = 1
     await _reset(dut, clock)
