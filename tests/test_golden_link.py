@@ -1,5 +1,6 @@
 """The host-link protocol's golden model: CRC, frame codec, stream parser, device model, params."""
 
+import json
 import subprocess
 import sys
 
@@ -22,6 +23,7 @@ from lowbit.golden.link import (
     LinkModel,
     LinkParams,
     UARTParams,
+    UnitMap,
     crc16,
     decode_frames,
     encode_frame,
@@ -353,3 +355,46 @@ def test_hostlink_wants_link_params():
         HostLink(3)
     with pytest.raises(TypeError, match="params must be a UARTParams"):
         UARTRx(LinkParams())
+
+
+# --- a unit behind the link ---------------------------------------------------------------
+
+STREAMS = [("i__payload", "in", 34), ("i__valid", "in", 1), ("i__ready", "out", 1),
+           ("o__payload", "out", 17), ("o__valid", "out", 1), ("o__ready", "in", 1)]
+
+
+def test_unit_map_registers_and_words():
+    ports = [("wa", "in", 4), *STREAMS, ("f_data", "in", 72), ("f_en", "in", 1),
+             ("busy", "out", 1), ("big_en", "in", 2)]
+    m = UnitMap.from_ports("u", {"k": 1}, ports, LinkParams())
+    assert [(p.name, p.addr, p.words, p.output, p.strobe) for p in m.ports] == [
+        ("wa", 0x81, 1, False, False), ("f_data", 0x82, 3, False, False),
+        ("f_en", 0x85, 1, False, True), ("busy", 0x86, 1, True, False),
+        ("big_en", 0x87, 1, False, False)]  # a strobe is one bit wide
+    assert (m.in_bytes, m.out_bytes, m.recv_max) == (5, 3, 85)
+    assert (m.in_queue, m.out_queue) == (256, 85)
+    assert m.port("busy").output and not m.port("busy").writable
+    with pytest.raises(KeyError, match="unit u has no side port 'nope'; it has: wa, f_data"):
+        m.port("nope")
+
+
+def test_unit_map_round_trip_and_signature():
+    m = UnitMap.from_ports("u", {"k": 1}, [("wa", "in", 4), *STREAMS], LinkParams())
+    again = UnitMap.from_dict(json.loads(json.dumps(m.to_dict())))
+    assert again == m and again.signature == m.signature
+    other = UnitMap.from_ports("u", {"k": 2}, [("wa", "in", 4), *STREAMS], LinkParams())
+    assert other.signature != m.signature  # the parameters are part of it
+    assert 0 <= m.signature < 1 << 32
+
+
+@pytest.mark.parametrize("ports, link, message", [
+    ([("x", "in", 1)], LinkParams(), "unit u cannot sit behind the host link: it has no "
+                                     "i__payload, i__valid"),
+    ([(f"r{k}", "in", 32) for k in range(128)] + STREAMS, LinkParams(),
+     "its side ports need 128 registers, more than the 127 there are"),
+    ([("i__payload", "in", 8 * 300), *STREAMS[1:]], LinkParams(),
+     "its words \\(300 and 3 bytes\\) must fit a payload of max_payload=256 bytes"),
+])
+def test_unit_map_refuses(ports, link, message):
+    with pytest.raises(ValueError, match=message):
+        UnitMap.from_ports("u", {}, ports, link)
