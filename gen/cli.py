@@ -264,7 +264,9 @@ def cmd_list(args):
                            for f in unit.fields()},
         }
     boards = {name: {"device": b.device, "family": b.family, "clock_mhz": b.board_clock_mhz,
-                     "target_mhz": b.pnr_target_mhz} for name, b in BOARDS.items()}
+                     "target_mhz": b.pnr_target_mhz, "link_baud": b.link_baud,
+                     "link_clock_mhz": b.link_clock_mhz, "summary": b.summary}
+              for name, b in BOARDS.items()}
     if args.json:
         print(json.dumps({"units": units, "boards": boards}, indent=2))
         return 0
@@ -275,8 +277,12 @@ def cmd_list(args):
             print(f"    {pname:<15} {info['default']!s:<10} {info['help']}")
     print("\nBoards (--board):")
     for name, b in boards.items():
+        pll = (f" from a {b['link_clock_mhz']:g} MHz PLL"
+               if b["link_clock_mhz"] != b["clock_mhz"] else "")
         print(f"  {name:<12} {b['device']:<12} {b['family']:<6} board clock {b['clock_mhz']:g} "
-              f"MHz, P&R target {b['target_mhz']:g} MHz")
+              f"MHz, P&R target {b['target_mhz']:g} MHz, host link {b['link_baud']:,} baud"
+              f"{pll}")
+        print(f"  {'':<12} {b['summary']}")
     return 0
 
 
