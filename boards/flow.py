@@ -31,7 +31,7 @@ from amaranth.back import rtlil
 
 from ..gen.build import atomic_dir, elaborate
 from ..gen.units import UsageError, get_unit, parse_params
-from ..host.device import LINK_FILE
+from ..golden.link import LINK_FILE, STREAM_PORTS
 from ..hw.link import HostLink, unit_map
 from ..hw.ports import discard, port_list
 from .harness import LinkTop, ScanHarness, ScanTop
@@ -333,8 +333,7 @@ def default_harness(unit_name, params):
     component = elaborate(get_unit(unit_name), params)
     discard(component)
     names = {name for name, _, _ in port_list(component)}
-    streams = {f"{s}__{n}" for s in "io" for n in ("payload", "valid", "ready")}
-    return "link" if streams <= names else "scan"
+    return "link" if set(STREAM_PORTS) <= names else "scan"
 
 
 def _link_map(unit, params, link):

@@ -421,16 +421,15 @@ def cmd_program(args):
 def cmd_ping(args):
     import time
 
-    from ..host import Device
-    from ..host.device import LINK_FILE
+    from ..host import Device, DeviceError, LinkUnavailable
+    from ..host.device import load_link_file
 
     if args.count < 1:
         raise UsageError(f"--count must be at least 1, not {args.count}")
-    if not Path(args.build, LINK_FILE).exists():
-        raise UsageError(f"{args.build} has no {LINK_FILE}: synthesize the unit with the host "
-                         f"link ('lowbit synth UNIT --harness link')")
-    from ..host import LinkUnavailable
-
+    try:
+        load_link_file(args.build)  # a missing or broken link.json is bad input
+    except DeviceError as exc:
+        raise UsageError(str(exc)) from None
     try:
         dev = Device.open(args.port, args.build, baud=args.baud, timeout=args.timeout)
     except LinkUnavailable as exc:

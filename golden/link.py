@@ -79,8 +79,9 @@ CMD    name        request payload                 response payload
   bytes free in the input queue (else NO_ROOM, and nothing is queued). SEND never waits for
   the unit: a unit that stops taking words (its output queue full) shows as a small
   ``in_free``, and the host reads results before it sends more.
-- RECV answers with ``min(wanted, out_words, max_payload // out_bytes)`` words from the
-  output queue, possibly none; it never waits. LEN must be 2.
+- RECV answers with at most ``min(wanted, out_words, max_payload // out_bytes)`` words from
+  the output queue, possibly none; it never waits. (A word that reached the queue in the
+  last two cycles before the answer waits for the next RECV.) LEN must be 2.
 - STATUS reports the queues as SEND does (LEN 0).
 - RESET puts the unit and both queues back into their reset state, dropping queued words
   (LEN 0). Registers keep their values.
@@ -111,7 +112,8 @@ code   name             cause
 0x03   TOO_LONG         good CRC, but LEN > max_payload (the payload was not stored)
 0x04   TIMEOUT          the line stayed idle ``timeout_bits`` bit times inside a frame
 0x05   BAD_LENGTH       LEN is not what the command takes (WRITE_REG: 5, READ_REG: 1)
-0x06   BAD_ADDRESS      register address >= ``registers``
+0x06   BAD_ADDRESS      no such register (neither below ``registers`` nor a unit's), or
+                        a write to a read-only one
 0x07   FRAMING          a byte inside a frame had a low stop bit (wrong baud, break)
 0x08   OVERRUN          received bytes were lost while the device was busy (below)
 0x09   NO_ROOM          SEND: the input queue has fewer free bytes than the payload
@@ -150,7 +152,9 @@ duplex, so back-to-back PINGs move ``n / (n + 6)`` of the baud / 10 bytes per se
 way; stop-and-wait halves that (plus the device's few cycles of turnaround).
 """
 
+import dataclasses
 import enum
+import importlib
 import json
 import zlib
 from collections.abc import Mapping
@@ -168,6 +172,7 @@ __all__ = [
     "Command", "ErrorCode", "Frame", "FrameError", "UARTParams", "LinkParams",
     "crc16", "encode_frame", "ok_frame", "error_frame", "decode_frames", "LinkModel",
     "frame_bytes", "request_length", "UNIT_ONLY", "UNIT_REG_BASE", "UnitPort", "UnitMap",
+    "STREAM_PORTS", "LINK_FILE",
 ]
 
 SYNC = 0xA5
@@ -563,7 +568,11 @@ class LinkModel:
 # --- a unit behind the link -----------------------------------------------------------------
 
 #: The unit's input and output streams, by their flattened port names.
-_STREAM_PORTS = ("i__payload", "i__valid", "i__ready", "o__payload", "o__valid", "o__ready")
+STREAM_PORTS = ("i__payload", "i__valid", "i__ready", "o__payload", "o__valid", "o__ready")
+
+#: The file ``lowbit synth`` writes beside a bitstream with the host link: the unit map and
+#: the link's parameters, for :meth:`lowbit.host.Device.open`.
+LINK_FILE = "link.json"
 
 
 @dataclass(frozen=True)
@@ -602,6 +611,9 @@ class UnitMap:
         The unit's name (``"bitserial"``).
     params : dict
         The unit's parameters.
+    params_type : str
+        Their class, ``module:qualname`` (``lowbit.golden.bitserial:BitSerialParams``), so a
+        host can rebuild the parameter object without the hardware.
     in_width, out_width : int
         Payload bits of the ``i`` and ``o`` streams.
     in_fields, out_fields : dict
@@ -618,6 +630,7 @@ class UnitMap:
 
     unit: str
     params: dict
+    params_type: str
     in_width: int
     out_width: int
     in_fields: dict
@@ -629,12 +642,13 @@ class UnitMap:
 
     @classmethod
     def from_ports(cls, unit, params, ports, link, *, fields=None):
-        """The map of a unit with ``ports``, a list of ``(name, direction, width)`` with
-        direction ``"in"``/``"out"`` (from the unit's point of view) and flattened names
-        (``i__payload``), behind a link with :class:`LinkParams` ``link``."""
+        """The map of a unit with parameter object ``params`` and ``ports``, a list of
+        ``(name, direction, width)`` with direction ``"in"``/``"out"`` (from the unit's point
+        of view) and flattened names (``i__payload``), behind a link with :class:`LinkParams`
+        ``link``."""
         fields = fields or {}
         names = {name for name, _, _ in ports}
-        missing = [n for n in _STREAM_PORTS if n not in names]
+        missing = [n for n in STREAM_PORTS if n not in names]
         if missing:
             raise ValueError(f"unit {unit} cannot sit behind the host link: it has no "
                              f"{', '.join(missing)} (the link needs an input stream i and an "
@@ -642,7 +656,7 @@ class UnitMap:
         widths = {name: width for name, _, width in ports}
         side, addr = [], UNIT_REG_BASE + 1
         for name, direction, width in ports:
-            if name in _STREAM_PORTS:
+            if name in STREAM_PORTS:
                 continue
             strobe = direction == "in" and width == 1 and name.endswith("_en")
             port = UnitPort(name, width, addr, output=direction == "out", strobe=strobe)
@@ -656,7 +670,10 @@ class UnitMap:
         if in_bytes > link.max_payload or out_bytes > link.max_payload:
             raise ValueError(f"unit {unit}: its words ({in_bytes} and {out_bytes} bytes) must "
                              f"fit a payload of max_payload={link.max_payload} bytes")
-        return cls(unit=unit, params=dict(params), in_width=widths["i__payload"],
+        kind = type(params)
+        return cls(unit=unit, params=dataclasses.asdict(params),
+                   params_type=f"{kind.__module__}:{kind.__qualname__}",
+                   in_width=widths["i__payload"],
                    out_width=widths["o__payload"],
                    in_fields=dict(fields.get("i__payload", {})),
                    out_fields=dict(fields.get("o__payload", {})), ports=tuple(side),
@@ -685,7 +702,8 @@ class UnitMap:
                        f"{', '.join(p.name for p in self.ports) or 'none'}")
 
     def to_dict(self):
-        return {"unit": self.unit, "params": self.params, "in_width": self.in_width,
+        return {"unit": self.unit, "params": self.params, "params_type": self.params_type,
+                "in_width": self.in_width,
                 "out_width": self.out_width, "in_fields": self.in_fields,
                 "out_fields": self.out_fields,
                 "ports": [dict(name=p.name, width=p.width, addr=p.addr, output=p.output,
@@ -696,6 +714,11 @@ class UnitMap:
     @classmethod
     def from_dict(cls, d):
         return cls(**{**d, "ports": tuple(UnitPort(**p) for p in d["ports"])})
+
+    def params_object(self):
+        """The unit's parameter object, rebuilt from :attr:`params_type` and :attr:`params`."""
+        module, _, name = self.params_type.partition(":")
+        return getattr(importlib.import_module(module), name)(**self.params)
 
     @property
     def signature(self):

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..golden.link import (
     ERROR,
+    LINK_FILE,
     REG_BYTES,
     RESPONSE,
     SYNC,
@@ -26,11 +27,7 @@ from ..golden.link import (
 from ..golden.payload import pack_fields, unpack_fields
 from .transport import SerialTransport
 
-__all__ = ["Device", "DeviceError", "LinkError", "NoAnswer", "LINK_FILE"]
-
-#: The file ``lowbit synth`` writes beside a harnessed bitstream: the unit map and the link.
-LINK_FILE = "link.json"
-
+__all__ = ["Device", "DeviceError", "LinkError", "NoAnswer", "LINK_FILE", "load_link_file"]
 
 class DeviceError(RuntimeError):
     """The device is there but cannot do what was asked (wrong bitstream, wrong unit)."""
@@ -47,6 +44,23 @@ class LinkError(DeviceError):
 
 class NoAnswer(DeviceError):
     """Nothing (or not enough) came back within the timeout."""
+
+
+def load_link_file(build):
+    """The :data:`~lowbit.golden.link.LINK_FILE` of build directory ``build``:
+    ``{"unit_map", "link", ...}``; :class:`DeviceError` when it is missing or broken."""
+    path = Path(build) / LINK_FILE
+    try:
+        info = json.loads(path.read_text())
+        UnitMap.from_dict(info["unit_map"])
+        int(info["link"]["baud"])
+    except FileNotFoundError:
+        raise DeviceError(f"{path} does not exist: give the directory 'lowbit synth' wrote for "
+                          f"the unit on the board (with the host link)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DeviceError(f"{path} is not a link file of 'lowbit synth' ({type(exc).__name__}: "
+                          f"{exc}); synthesize the unit again") from None
+    return info
 
 
 def _name(table, value):
@@ -93,12 +107,7 @@ class Device:
     def open(cls, port, build, *, baud=None, timeout=1.0):
         """A device on serial port ``port`` running the bitstream in directory ``build`` (the
         output of ``lowbit synth``, which holds :data:`LINK_FILE`)."""
-        path = Path(build) / LINK_FILE
-        try:
-            info = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise DeviceError(f"{path} does not exist: give the directory 'lowbit synth' "
-                              f"wrote for the unit on the board") from None
+        info = load_link_file(build)
         transport = SerialTransport(port, baud or info["link"]["baud"])
         try:
             return cls(transport, info["unit_map"], timeout=timeout)
@@ -121,8 +130,10 @@ class Device:
         """Send one frame and return the payload of its success response.
 
         Raises :class:`LinkError` for an error frame and :class:`NoAnswer` when the response
-        does not arrive within :attr:`timeout`.
+        does not arrive within :attr:`timeout`. Bytes left over from an earlier exchange (after
+        a timeout, say) are dropped first.
         """
+        self.transport.discard_input()
         self.transport.write(encode_frame(cmd, payload))
         status, body = self._read_frame(cmd)
         if status == ERROR and len(body) == 2:
@@ -224,6 +235,9 @@ class Device:
         words = list(words)
         per_send = m.max_payload // m.in_bytes
         in_free, out_words = self.status()
+        if out_words:
+            raise DeviceError(f"{out_words} results of an earlier call are still queued in the "
+                              f"device (an interrupted call?): dev.reset() drops them")
         out, i = [], 0
         last_progress = self.transport.now()
         while i < len(words) or len(out) < expect:
@@ -250,9 +264,7 @@ class Device:
     def params(self):
         """The unit's parameter object."""
         if self._params is None:
-            from ..gen.units import get_unit
-            m = self._need_map()
-            self._params = get_unit(m.unit).params_cls(**m.params)
+            self._params = self._need_map().params_object()
         return self._params
 
     def _unit(self, *names):
@@ -351,6 +363,7 @@ class Device:
         """Dot products of integer codes: ``a``, ``b`` of shape (k,) give one result, (m, k)
         give m; results are codes of the output format (saturated or wrapped as built)."""
         p = self._unit("mac")
+        one = np.ndim(a) == 1
         a, b = np.atleast_2d(a), np.atleast_2d(b)
         if a.shape != b.shape or a.shape[1] == 0:
             raise ValueError(f"a {a.shape} and b {b.shape} must have one non-empty shape")
@@ -364,7 +377,7 @@ class Device:
         last[:, -1] = 1
         values, _ = self.mac_stream(a.reshape(-1), b.reshape(-1), first.reshape(-1),
                                     last.reshape(-1))
-        return values if m > 1 or np.ndim(a) > 1 else values[0]
+        return values[0] if one else values
 
     def bnn_layer(self, x_bits, weights, thresholds=None, invert=None):
         """A binarized layer on the BinaryMVU: ``x_bits`` (V, cols) 0/1 against ``weights``

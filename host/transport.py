@@ -28,6 +28,9 @@ class Transport:
     def now(self):
         return time.monotonic()
 
+    def discard_input(self):
+        """Drop bytes received and not yet read."""
+
     def close(self):
         pass
 
@@ -56,6 +59,9 @@ class SerialTransport(Transport):
     def read(self, n, timeout):
         self._serial.timeout = timeout
         return bytes(self._serial.read(n))
+
+    def discard_input(self):
+        self._serial.reset_input_buffer()
 
     def close(self):
         self._serial.close()

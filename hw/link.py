@@ -60,12 +60,13 @@ class _S(enum.Enum, shape=5):
 def unit_map(unit, unit_name, params):
     """The :class:`~lowbit.golden.link.UnitMap` of component ``unit`` behind a link with
     :class:`LinkParams` ``params``; ValueError when it cannot sit behind one."""
-    return UnitMap.from_ports(unit_name or type(unit).__name__, dataclasses.asdict(unit.params),
-                              port_list(unit), params, fields=payload_fields(unit))
+    return UnitMap.from_ports(unit_name or type(unit).__name__, unit.params, port_list(unit),
+                              params, fields=payload_fields(unit))
 
 
 class HostLink(wiring.Component):
-    """The device side of the host link (:mod:`lowbit.golden.link`): PING, WRITE_REG, READ_REG.
+    """The device side of the host link (:mod:`lowbit.golden.link`): PING, WRITE_REG, READ_REG,
+    and with a unit RESET, SEND, RECV and STATUS.
 
     Parameters
     ----------
@@ -91,11 +92,19 @@ class HostLink(wiring.Component):
     bytes) -> UARTTx``. The FSM hunts for SYNC, runs the received bytes through an
     ``amaranth.lib.crc`` processor (a good frame leaves the residue 0), stores up to
     ``max_payload`` payload bytes in a memory, and keeps the first five for the dispatcher.
-    After the CRC it checks (in this order) CRC, length limit, command, length, address, and
-    writes the whole response into the transmit queue, one byte a cycle, through a second CRC
-    processor. It reads no new byte meanwhile; the receive queue holds what arrives. The
-    registers are a ``registers`` x 32 memory. The byte-gap timeout counts idle line cycles
-    (the receiver not busy) and fires inside a frame once the receive queue is empty.
+    After the CRC it checks (in this order) CRC, length limit, command, length, address (or
+    SEND's room), and writes the whole response into the transmit queue, one byte a cycle,
+    through a second CRC processor. It reads no new byte meanwhile; the receive queue holds
+    what arrives. The registers are a ``registers`` x 32 memory. The byte-gap timeout counts
+    idle line cycles (the receiver not busy) and fires inside a frame once the receive queue
+    is empty.
+
+    With a unit: SEND copies its payload from the payload memory into a byte queue, one byte
+    a cycle, after the checks (a frame with a bad CRC never reaches the unit); a packer makes
+    little-endian words of them for ``i``. ``o``'s words fill a word queue, and RECV writes
+    them out a byte at a time. The side ports are flip-flops (strobes are pulses), read
+    through a multiplexer; RESET is a synchronous reset of the unit, both queues and the
+    packer.
 
     Latency and throughput
     ----------------------
@@ -178,15 +187,15 @@ class HostLink(wiring.Component):
         reg_w = regs.write_port()
         reg_r = regs.read_port(domain="sync")
 
-        # The unit behind the link, if any: its queues, word packing and registers.
-        unit = self._unit_plumbing(m) if self.unit is not None else None
-
         # Frame being received.
         cmd = Signal(8)
         length = Signal(16)
         idx = Signal(16)  # counts past max_payload for a frame that is too long
         fits = Signal()  # length <= max_payload: the payload is stored
         args = Signal(8 * _ARG_BYTES)  # the first payload bytes
+
+        # The unit behind the link, if any: its queues, word packing and registers.
+        unit = self._unit_plumbing(m, args[:16]) if self.unit is not None else None
         addr = args[:8]
         m.d.comb += [
             buf_w.addr.eq(idx),
@@ -351,8 +360,7 @@ class HostLink(wiring.Component):
                     with m.If(~length_is(Command.RECV)):
                         fail(ErrorCode.BAD_LENGTH, cmd)
                     with m.Else():
-                        reply(RESPONSE | Command.RECV, unit.recv_bytes(args[:16]),
-                              from_unit=True)
+                        reply(RESPONSE | Command.RECV, unit.recv_bytes, from_unit=True)
             with m.Else():
                 fail(ErrorCode.UNKNOWN_COMMAND, cmd)
 
@@ -417,12 +425,14 @@ class HostLink(wiring.Component):
                 goto(_S.HUNT)
         return m
 
-    def _unit_plumbing(self, m):
-        """The unit, its queues, the word packing and the side-port registers."""
+    def _unit_plumbing(self, m, wanted):
+        """The unit, its queues, the word packing and the side-port registers; ``wanted`` is
+        a RECV request's payload (the words it asks for)."""
         um = self.unit_map
         reset = Signal()  # RESET: the unit and both queues
         m.submodules.unit = ResetInserter(reset)(self.unit)
-        ports = dict(unit_ports(self.unit)[0] + unit_ports(self.unit)[1])
+        inputs, outputs = unit_ports(self.unit)
+        ports = dict(inputs + outputs)
 
         # Input: SEND's bytes queue up, little-endian words of in_bytes bytes go to `i`.
         iq = SyncFIFOBuffered(width=8, depth=um.in_queue)
@@ -467,19 +477,21 @@ class HostLink(wiring.Component):
         out_words = Signal(16)
         m.d.comb += [in_free.eq(um.in_queue - iq.w_level), out_words.eq(oq.r_level)]
 
-        # RECV's byte count, min(wanted, out_words, recv_max) x out_bytes, from registers so
-        # that CHECK only compares and selects. `ready` lags the queue by a cycle and only
-        # RECV takes from it, so it never counts a word that is not there. `wanted` (the
-        # request's first two payload bytes) is settled two CRC bytes before CHECK.
+        # RECV's byte count, min(wanted, out_words, recv_max) x out_bytes, from registers
+        # updated every cycle, so that CHECK only compares and selects. `ready` and
+        # `ready_bytes` lag the queue by one and two cycles; only RECV takes from it, so they
+        # never count a word that is not there (a word that arrived in the last two cycles
+        # waits for the next RECV). `wanted` (the request's first two payload bytes) has
+        # settled two CRC bytes before CHECK, and `wanted_bytes` with it.
         ready = Signal(range(um.recv_max + 1))
         ready_bytes = Signal(range(um.recv_max * um.out_bytes + 1))
-        m.d.sync += ready.eq(Mux(out_words < um.recv_max, out_words, um.recv_max))
-        m.d.sync += ready_bytes.eq(_times(ready, um.out_bytes))
-
-        def recv_bytes(wanted):
-            wanted_bytes = Signal(16 + um.out_bytes.bit_length())
-            m.d.sync += wanted_bytes.eq(_times(wanted, um.out_bytes))
-            return Mux(wanted < ready, wanted_bytes, ready_bytes)
+        wanted_bytes = Signal(len(wanted) + um.out_bytes.bit_length())
+        m.d.sync += [
+            ready.eq(Mux(out_words < um.recv_max, out_words, um.recv_max)),
+            ready_bytes.eq(_times(ready, um.out_bytes)),
+            wanted_bytes.eq(_times(wanted, um.out_bytes)),
+        ]
+        recv_bytes = Mux(wanted < ready, wanted_bytes, ready_bytes)
 
         # Registers: the signature, then each side port's 32-bit words.
         registers = [(UNIT_REG_BASE, Const(um.signature, 32), None)]
@@ -530,7 +542,7 @@ class _Plumbing:
     in_free: Signal
     phase: Signal  # SEND's payload bytes so far, modulo in_bytes
     status: object
-    recv_bytes: object
+    recv_bytes: object  # RECV's response length
     recv_byte: object
     byte: Signal
     registers: list  # (address, read value, write(value) or None)

@@ -143,6 +143,9 @@ class CocotbTransport(Transport):
         del self.received[:n]
         return data
 
+    def discard_input(self):
+        self.received.clear()
+
     @resume
     async def _now_ps(self):
         return get_sim_time("ps")
@@ -158,19 +161,19 @@ class CocotbTransport(Transport):
         pass
 
 
-def run_host(gen_dir, manifest, link, script, args, *, divisor=None, jitter=0, max_cycles=None,
-             sim="verilator", seed=1):
+def run_host(gen_dir, manifest, link, script, args, *, divisor=None, jitter=0, sim="verilator",
+             seed=1):
     """Run ``script`` (``"module:function"``, called as ``function(transport, args)`` in a
     bridge thread) against the generated harness; returns ``(its result, response)``.
 
     ``link`` is the harness's :class:`~lowbit.golden.link.LinkParams`; the host runs at its
     nominal baud (``divisor`` overrides the bit time in cycles). An exception in the script
-    comes back as ``response["error"]`` (``"Type: message"``) with ``result`` None.
+    comes back as ``response["error"]`` (``"Type: message"``) with ``result`` None. The
+    script bounds its own run: the driver's timeouts are in simulated device time.
     """
     spec = {"mode": "host", "script": script, "args": args,
             "divisor": divisor or link.clk_hz / link.baud, "clk_hz": link.clk_hz,
-            "baud": link.baud, "jitter": jitter, "seed": seed,
-            "max_cycles": max_cycles or 50_000_000}
+            "baud": link.baud, "jitter": jitter, "seed": seed}
     resp = run_testbench(gen_dir, manifest, spec, sim=sim, seed=seed)
     return resp.get("result"), resp
 

@@ -100,6 +100,11 @@ def errors(transport, args):
     got["full_status"] = list(dev.status())
     dev.reset()
     got["reset_status"] = list(dev.status())
+    # RECV returns what is asked for, at most what is queued, possibly nothing: five
+    # one-term sums a = k/256 (code 16k of <4,12>) times b = 1.0 (4096), results k in <8,8>.
+    dev.send([16 * k | 4096 << 16 | 3 << 32 for k in range(1, 6)])
+    transport.idle(100)
+    got["recv_sizes"] = [dev.recv(n) for n in (1, 0, 2, 100, 5)]
     # Everything still works: a ping, and dot products.
     got["ping"] = list(dev.ping(b"alive"))
     got["mac"] = np.asarray(dev.mac(np.array(args["a"]), np.array(args["b"]))).tolist()

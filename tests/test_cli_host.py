@@ -11,6 +11,7 @@ import pytest
 from lowbit.gen.cli import main
 from lowbit.gen.units import hosted
 from lowbit.golden.link import (
+    LINK_FILE,
     SYNC,
     UNIT_REG_BASE,
     Command,
@@ -19,8 +20,14 @@ from lowbit.golden.link import (
     crc16,
     ok_frame,
 )
-from lowbit.host import Device, LinkError, LinkUnavailable, NoAnswer, SerialTransport
-from lowbit.host.device import LINK_FILE
+from lowbit.host import (
+    Device,
+    DeviceError,
+    LinkError,
+    LinkUnavailable,
+    NoAnswer,
+    SerialTransport,
+)
 from lowbit.hw.ports import discard
 
 pytestmark = [pytest.mark.link]
@@ -107,7 +114,7 @@ def test_wrong_bitstream_is_refused(pty_device):
     port = pty_device()
     other = _unit_map()
     other = type(other).from_dict({**other.to_dict(), "in_queue": 7})
-    with pytest.raises(Exception, match="runs a different design"):
+    with pytest.raises(DeviceError, match="runs a different design"):
         Device(SerialTransport(port), other, timeout=2.0)
 
 
@@ -161,7 +168,13 @@ def test_ping_bad_input(tmp_path, usage_error, argv_tail, message):
 
 def test_ping_needs_a_link_build(tmp_path, usage_error):
     build = _build_dir(tmp_path, link=False)
-    usage_error(["ping", str(build), "--port", "/dev/null"], "has no link.json")
+    usage_error(["ping", str(build), "--port", "/dev/null"], "link.json does not exist")
+
+
+def test_ping_broken_link_file(tmp_path, usage_error):
+    build = _build_dir(tmp_path)
+    (build / LINK_FILE).write_text('{"unit_map": {}}')
+    usage_error(["ping", str(build), "--port", "/dev/null"], "is not a link file of 'lowbit synth'")
 
 
 def _fake_tool(tmp_path, name, code, text):

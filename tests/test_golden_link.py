@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -359,6 +360,11 @@ def test_hostlink_wants_link_params():
 
 # --- a unit behind the link ---------------------------------------------------------------
 
+@dataclass(frozen=True)
+class P:
+    k: int = 1
+
+
 STREAMS = [("i__payload", "in", 34), ("i__valid", "in", 1), ("i__ready", "out", 1),
            ("o__payload", "out", 17), ("o__valid", "out", 1), ("o__ready", "in", 1)]
 
@@ -366,7 +372,7 @@ STREAMS = [("i__payload", "in", 34), ("i__valid", "in", 1), ("i__ready", "out", 
 def test_unit_map_registers_and_words():
     ports = [("wa", "in", 4), *STREAMS, ("f_data", "in", 72), ("f_en", "in", 1),
              ("busy", "out", 1), ("big_en", "in", 2)]
-    m = UnitMap.from_ports("u", {"k": 1}, ports, LinkParams())
+    m = UnitMap.from_ports("u", P(), ports, LinkParams())
     assert [(p.name, p.addr, p.words, p.output, p.strobe) for p in m.ports] == [
         ("wa", 0x81, 1, False, False), ("f_data", 0x82, 3, False, False),
         ("f_en", 0x85, 1, False, True), ("busy", 0x86, 1, True, False),
@@ -379,12 +385,13 @@ def test_unit_map_registers_and_words():
 
 
 def test_unit_map_round_trip_and_signature():
-    m = UnitMap.from_ports("u", {"k": 1}, [("wa", "in", 4), *STREAMS], LinkParams())
+    m = UnitMap.from_ports("u", P(), [("wa", "in", 4), *STREAMS], LinkParams())
     again = UnitMap.from_dict(json.loads(json.dumps(m.to_dict())))
     assert again == m and again.signature == m.signature
-    other = UnitMap.from_ports("u", {"k": 2}, [("wa", "in", 4), *STREAMS], LinkParams())
+    other = UnitMap.from_ports("u", P(2), [("wa", "in", 4), *STREAMS], LinkParams())
     assert other.signature != m.signature  # the parameters are part of it
     assert 0 <= m.signature < 1 << 32
+    assert m.params_type == f"{__name__}:P" and m.params_object() == P()
 
 
 @pytest.mark.parametrize("ports, link, message", [
@@ -397,4 +404,4 @@ def test_unit_map_round_trip_and_signature():
 ])
 def test_unit_map_refuses(ports, link, message):
     with pytest.raises(ValueError, match=message):
-        UnitMap.from_ports("u", {}, ports, link)
+        UnitMap.from_ports("u", P(), ports, link)
