@@ -23,7 +23,7 @@ SCRIPTS = "lowbit.tests.host_scripts"
 MATMUL = BitSerialParams(dm=2, dn=2, dk=16, max_wa=4, max_wb=4, max_m=6, max_k=40, max_n=5)
 CONV = Conv2dParams(data_width=8, weight_width=8, channels=2, height=7, width=6,
                     padding="same")
-BNN = BMVUParams(rows=10, cols=256, pe=5, simd=32, thresholds=0, spacing=2)
+BNN = BMVUParams(rows=256, cols=64, pe=16, simd=16, thresholds=1, spacing=2)
 
 
 def _build(name, params=None):
@@ -103,18 +103,24 @@ def test_mac_stream_through_the_link(sim, mac_build):
 
 
 def test_bnn_layer_through_the_link(sim):
-    """The output layer of the 64-256-10 digits BNN on the hidden activations of 40 test
-    digits, against bmvu_golden."""
+    """The hidden layer of the 64-256-10 digits BNN (thresholds and inverted neurons loaded
+    through the strobe registers) on 40 test digits, against bmvu_golden; the output layer
+    then classifies the activations that came back."""
     bnn = trained_digits_bnn()
     data = load_digits_bits()
     hidden, output = bnn.layers
-    hp = BMVUParams(rows=hidden.rows, cols=hidden.cols, thresholds=1)
-    x = bmvu_golden(hp, hidden.weights, data.x_test[:40], hidden.thresholds,
-                    hidden.invert).astype(np.uint8)
-    assert (output.rows, output.cols) == (BNN.rows, BNN.cols)
+    assert (hidden.rows, hidden.cols) == (BNN.rows, BNN.cols)
+    x = data.x_test[:40]
     result, _ = _run(_build("bmvu", BNN), "bnn_layer",
-                     {"x": x.tolist(), "weights": output.weights.tolist()}, sim)
-    assert np.array_equal(np.array(result), bmvu_golden(BNN, output.weights, x))
+                     {"x": x.tolist(), "weights": hidden.weights.tolist(),
+                      "thresholds": hidden.thresholds.tolist(),
+                      "invert": hidden.invert.astype(int).tolist()}, sim)
+    acts = np.array(result)
+    assert np.array_equal(acts, bmvu_golden(BNN, hidden.weights, x, hidden.thresholds,
+                                            hidden.invert))
+    op = BMVUParams(rows=output.rows, cols=output.cols, thresholds=0)
+    scores = bmvu_golden(op, output.weights, acts.astype(np.uint8))
+    assert np.mean(np.argmax(scores, axis=1) == data.y_test[:40]) > 0.8
 
 
 def test_bad_frames_are_answered_and_the_link_recovers(sim, mac_build):
