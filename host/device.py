@@ -63,6 +63,11 @@ def load_link_file(build):
     return info
 
 
+def _queues(body):
+    """STATUS's and SEND's answer: ``(in_free bytes, out_words)``."""
+    return int.from_bytes(body[:2], "little"), int.from_bytes(body[2:4], "little")
+
+
 def _name(table, value):
     try:
         return table(value).name
@@ -187,15 +192,13 @@ class Device:
 
     def status(self):
         """``(in_free bytes, out_words)`` of the unit's queues."""
-        body = self.request(Command.STATUS)
-        return int.from_bytes(body[:2], "little"), int.from_bytes(body[2:4], "little")
+        return _queues(self.request(Command.STATUS))
 
     def send(self, words):
         """Queue input words (ints); returns ``(in_free, out_words)`` after them."""
         m = self._need_map()
         payload = b"".join(int(w).to_bytes(m.in_bytes, "little") for w in words)
-        body = self.request(Command.SEND, payload)
-        return int.from_bytes(body[:2], "little"), int.from_bytes(body[2:4], "little")
+        return _queues(self.request(Command.SEND, payload))
 
     def recv(self, n):
         """Up to ``n`` output words (ints) from the unit's queue (possibly none)."""
