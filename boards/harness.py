@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..hw.ports import unit_ports
 
-__all__ = ["ScanHarness", "ScanTop", "unit_ports"]
+__all__ = ["ScanHarness", "ScanTop", "LinkTop"]
 
 
 class ScanHarness(wiring.Component):
