@@ -29,11 +29,12 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
-from ..gen.build import atomic_dir, elaborate
-from ..gen.units import UsageError, get_unit, parse_params
+from ..golden.checks import UsageError, parse_params
 from ..golden.link import LINK_FILE, STREAM_PORTS
+from ..hw.build import atomic_dir, elaborate
 from ..hw.link import HostLink, unit_map
 from ..hw.ports import discard, port_list
+from ..hw.units import get_unit
 from .harness import LinkTop, ScanHarness, ScanTop
 from .report import format_report
 from .targets import CELL_CLASSES, HARNESS_PINS, get_board
@@ -433,10 +434,10 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     Parameters
     ----------
     unit_name : str
-        A unit of :data:`lowbit.gen.units.UNITS` (``"mac"``, ...).
+        A unit of :data:`lowbit.hw.units.UNITS` (``"mac"``, ...).
     params : parameter object, list of str or None
         The unit's parameter object (e.g. :class:`lowbit.golden.MACParams`), ``key=value``
-        strings for :func:`lowbit.gen.units.parse_params`, or ``None`` for the defaults.
+        strings for :func:`lowbit.golden.checks.parse_params`, or ``None`` for the defaults.
     board_name : str
         A board of :data:`lowbit.boards.targets.BOARDS`.
     outdir : path-like
@@ -480,7 +481,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
 
     Raises
     ------
-    lowbit.gen.units.UsageError
+    lowbit.golden.checks.UsageError
         Unknown unit or board, bad parameters or target.
     SynthError
         A tool failed (a :class:`RuntimeError`; the message ends with its log's tail).

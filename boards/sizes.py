@@ -10,7 +10,7 @@ board clock. ``lowbit bench`` measures every entry.
 
 import dataclasses
 
-from ..gen.units import get_unit
+from ..hw.units import get_unit
 from .targets import get_board
 
 __all__ = ["BOARD_SIZES", "NO_DSP", "board_params", "board_dsp"]

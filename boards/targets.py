@@ -13,7 +13,7 @@ from amaranth_boards.icebreaker import ICEBreakerPlatform
 from amaranth_boards.tang_nano_9k import TangNano9kPlatform
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from ..gen.units import UsageError
+from ..golden.checks import UsageError
 
 __all__ = ["Board", "PLL", "BOARDS", "DEFAULT_BOARD", "HARNESS_PINS", "CELL_CLASSES", "get_board"]
 
@@ -283,7 +283,7 @@ def get_board(name):
 
     Raises
     ------
-    lowbit.gen.units.UsageError
+    lowbit.golden.checks.UsageError
         When no board has that name; the message lists the boards there are.
     """
     try:

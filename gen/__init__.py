@@ -1,6 +1,5 @@
-"""The orchestration layer: unit registry, generation, and the ``lowbit`` CLI."""
+"""The ``lowbit`` command line: generate / test / synth / compare / bench, over the layers below.
 
-from .build import generated, write_outputs
-from .units import UNITS, UsageError, get_unit, parse_params
-
-__all__ = ["UNITS", "UsageError", "get_unit", "parse_params", "generated", "write_outputs"]
+Nothing imports this package but the console script: the unit registry lives in
+:mod:`lowbit.hw.units`, generation in :mod:`lowbit.hw.build`.
+"""

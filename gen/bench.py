@@ -22,7 +22,7 @@ Five sections, each a list of steps run one after the other with a progress line
     the held-out configurations.
 
 A unit that does not fit, or a tool that fails, is a result recorded with its message; the
-run goes on. Everything is written at the end, atomically (:class:`lowbit.gen.build.atomic_dir`):
+run goes on. Everything is written at the end, atomically (:class:`lowbit.hw.build.atomic_dir`):
 ``results.json`` (every number, versions, dates, run times, the machine), ``report.md`` (tables,
 figures, notes) and ``plots/*.png``. Interrupted or failed, the run writes nothing.
 """
@@ -42,7 +42,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .units import UNITS, UsageError
+from ..golden.checks import UsageError
+from ..hw.units import UNITS
 
 __all__ = ["SECTIONS", "RESULTS_VERSION", "add_parser", "run", "run_bench", "Progress",
            "precision_rows"]
@@ -1036,7 +1037,7 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
     """
     from ..boards import get_board
     from ..boards.flow import versions
-    from .build import atomic_dir
+    from ..hw.build import atomic_dir
 
     boards = _check_boards(boards, quick)
     sections = _check_sections(sections)

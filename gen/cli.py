@@ -14,9 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..golden.checks import UsageError, parse_params
+from ..hw.units import UNITS, get_unit
 from ..sim.runner import SIMULATORS
 from . import bench
-from .units import UNITS, UsageError, get_unit, parse_params
 
 __all__ = ["main"]
 
@@ -287,7 +288,7 @@ def cmd_list(args):
 
 
 def cmd_generate(args):
-    from .build import write_outputs
+    from ..hw.build import write_outputs
 
     unit = get_unit(args.unit)
     params = parse_params(unit, args.param)
@@ -304,9 +305,10 @@ def cmd_generate(args):
 
 
 def cmd_test(args):
-    import lowbit.tests
+    # Found, not imported: the CLI sits below the tests (tests/test_layers.py).
+    import importlib.util
 
-    tests_dir = Path(lowbit.tests.__file__).parent
+    tests_dir = Path(importlib.util.find_spec("lowbit.tests").submodule_search_locations[0])
     cmd = [sys.executable, "-m", "pytest", str(tests_dir), "--sim", args.sim,
            "-p", "no:cacheprovider"]
     if args.jobs and args.jobs > 1:

@@ -8,14 +8,15 @@ import numpy as np
 from ..golden import quantize
 from ..golden.binary import binarize, bmvu_golden, bmvu_images, xnor_stream_golden
 from ..golden.bitserial import MAX_DK, MAX_ELEMENTS, MAX_SIZE, DPUBeat, check_fits, dpu_golden
+from ..golden.checks import UsageError
+from ..hw.build import generated
+from ..hw.units import get_unit
 from ..sim.binary import XnorVectors, run_bmvu, run_popcount, run_xnor
 from ..sim.bitserial import run_dpu, run_p2s
 from ..sim.mac import MacVectors, run_mac, score_mac
 from ..sim.matmul import MatmulRun, run_matmul
 from ..sim.score import compare_results
 from ..sim.winograd import run_conv2d, run_tiles
-from .build import generated
-from .units import UsageError, get_unit
 
 __all__ = ["load_array", "compare_mac", "compare_popcount", "compare_xnor", "compare_bmvu",
            "compare_tiles", "compare_conv2d", "compare_dpu", "compare_p2s", "compare_bitserial",

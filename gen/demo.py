@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 
 from ..golden import MACParams, mac_golden
+from ..hw.build import generated, write_outputs
+from ..hw.units import get_unit, hosted
 from ..sim.host import run_host
 from ..sim.mac import directed_vectors, random_vectors, run_mac, score_mac, small_increments
-from .build import generated, write_outputs
-from .units import get_unit, hosted
 
 __all__ = ["run_demo"]
 

@@ -13,7 +13,7 @@ import math
 from ..boards.costmodel import estimate as model_estimate
 from ..boards.costmodel import load_model
 from ..golden.bitserial import BitSerialParams
-from .units import UsageError
+from ..golden.checks import UsageError
 
 __all__ = ["bram_blocks", "estimate_bitserial", "check_fits_board", "fit_bitserial",
            "DK_CHOICES"]

@@ -4,9 +4,12 @@ Each raises ``TypeError`` for a value of the wrong kind and ``ValueError`` for o
 range, with a message that names the parameter, the value and what is allowed.
 """
 
+import dataclasses
+
 import numpy as np
 
-__all__ = ["check_int", "check_bool", "check_max", "check_choice", "int_array"]
+__all__ = ["check_int", "check_bool", "check_max", "check_choice", "int_array", "UsageError",
+           "parse_params"]
 
 
 def _is_int(value):
@@ -59,3 +62,43 @@ def int_array(name, x):
     if a.dtype == np.uint64:
         return a.astype(object)
     return a.astype(np.int64)
+
+
+class UsageError(ValueError):
+    """Bad input from the user: reported as one message, exit status 2."""
+
+
+def _convert(field, text):
+    kind = type(field.default)
+    if kind is bool:
+        low = text.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise UsageError(f"parameter {field.name} must be true or false, not {text!r}")
+    if kind is int:
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise UsageError(f"parameter {field.name} must be an integer, not {text!r}") from None
+    return text
+
+
+def parse_params(unit, items=()):
+    """Build ``unit``'s parameter object from ``key=value`` strings (validated on creation)."""
+    fields = {f.name: f for f in dataclasses.fields(unit.params_cls)}
+    values = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise UsageError(f"parameter {item!r} must be written key=value")
+        if key not in fields:
+            raise UsageError(f"unknown parameter {key!r} for unit {unit.name}; "
+                             f"allowed: {', '.join(fields)}")
+        values[key] = _convert(fields[key], text.strip())
+    try:
+        return unit.params_cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{unit.name}: {exc}") from None

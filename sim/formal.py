@@ -368,7 +368,7 @@ def prove_combinational(gen_dir, manifest, workdir, *, reference=None, engine="b
     gen_dir : path-like
         Directory of the generated Verilog (``manifest["verilog"]``).
     manifest : dict
-        The unit's manifest (:func:`lowbit.gen.build.generated`): ``top``, ``verilog``,
+        The unit's manifest (:func:`lowbit.hw.build.generated`): ``top``, ``verilog``,
         ``ports``.
     workdir : path-like
         Where the miter, the script and the logs go (created).
@@ -653,7 +653,7 @@ def prove_popcount(params, workdir, *, reference=None, engine="bdd", stall_depth
     ProofResult
         Composed of its steps; ``.proved`` only if every step proved.
     """
-    from ..gen.build import generated
+    from ..hw.build import generated
 
     if not isinstance(params, PopcountParams):
         raise TypeError(f"params must be a PopcountParams, not {params!r}")

@@ -1,17 +1,15 @@
 import pytest
+from lowbit.hw.units import UNITS
 from lowbit.sim.runner import SIMULATORS, simulator_available
 
+#: Markers of the suite; each unit's family marker comes from the registry (lowbit test UNIT).
 MARKERS = {
     "sim": "runs an HDL simulator on generated Verilog",
     "synth": "runs Yosys/nextpnr to a bitstream",
-    "mac": "fixed-point MAC",
-    "lfsr": "LFSR",
-    "binary": "popcount, XNOR-popcount and the binary matrix-vector unit",
-    "winograd": "Winograd F(2,3) and direct 3x3 tile engines",
-    "bitserial": "bit-serial matrix engine, its dot-product unit and the P2S converter",
-    "link": "host link: UART, frames, CRC",
     "bench": "lowbit bench: the synthesis matrix and sweeps (--quick in the tests)",
 }
+for _marker in sorted({u.marker for u in UNITS.values()}):
+    MARKERS[_marker] = "units " + ", ".join(n for n, u in UNITS.items() if u.marker == _marker)
 
 
 def pytest_configure(config):

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from lowbit.gen import generated
 from lowbit.golden.binary import PopcountParams, XnorParams
+from lowbit.hw.build import generated
 from lowbit.sim.binary import popcount_words, run_popcount, run_xnor, score_xnor, xnor_vectors
 from lowbit.sim.score import compare_results, observed_latency
 

@@ -3,8 +3,8 @@ golden.bitserial (dpu_golden, p2s), with idle cycles and back-pressure on both s
 
 import numpy as np
 import pytest
-from lowbit.gen import generated
 from lowbit.golden.bitserial import DPUParams, P2SParams, dpu_golden
+from lowbit.hw.build import generated
 from lowbit.hw.popcount import tree_latency
 from lowbit.sim.bitserial import (
     dpu_beats,

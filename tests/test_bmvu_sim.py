@@ -4,9 +4,9 @@ layer through the RTL."""
 
 import numpy as np
 import pytest
-from lowbit.gen import generated
 from lowbit.golden.binary import BMVUParams, bmvu_golden, xnor_dot
 from lowbit.golden.bnn import load_digits_bits, trained_digits_bnn
+from lowbit.hw.build import generated
 from lowbit.sim.binary import run_bmvu
 
 pytestmark = [pytest.mark.sim, pytest.mark.binary]

@@ -9,7 +9,6 @@ import threading
 
 import pytest
 from lowbit.gen.cli import main
-from lowbit.gen.units import hosted
 from lowbit.golden.link import (
     LINK_FILE,
     SYNC,
@@ -29,6 +28,7 @@ from lowbit.host import (
     SerialTransport,
 )
 from lowbit.hw.ports import discard
+from lowbit.hw.units import hosted
 
 pytestmark = [pytest.mark.link]
 

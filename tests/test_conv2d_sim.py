@@ -4,9 +4,9 @@ scikit-learn digit, and a crop of a real RGB photograph, with edge, blur and ran
 
 import numpy as np
 import pytest
-from lowbit.gen import generated
 from lowbit.golden.images import digits, named_filter, photo, to_signed8
 from lowbit.golden.winograd import Conv2dParams, correlate2d
+from lowbit.hw.build import generated
 from lowbit.sim.winograd import run_conv2d
 
 pytestmark = [pytest.mark.sim, pytest.mark.winograd]

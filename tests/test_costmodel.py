@@ -7,8 +7,8 @@ from lowbit.boards import get_board
 from lowbit.boards.costmodel import CHECK_CONFIGS, FIT_CONFIGS, estimate, load_model, model_errors
 from lowbit.gen.cli import main
 from lowbit.gen.fit import bram_blocks, fit_bitserial
-from lowbit.gen.units import UsageError
 from lowbit.golden.bitserial import BitSerialParams
+from lowbit.golden.checks import UsageError
 
 FAMILIES = ("ice40", "ecp5")
 

@@ -6,8 +6,8 @@ binary tree of the bits), never :mod:`lowbit.hw.popcount`. Each proof runs in it
 """
 
 import pytest
-from lowbit.gen import generated
 from lowbit.golden.binary import PopcountParams
+from lowbit.hw.build import generated
 from lowbit.sim.formal import (
     ProofResult,
     prove_combinational,

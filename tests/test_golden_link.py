@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from amaranth.lib import crc
-from lowbit.gen import UsageError, get_unit, parse_params
+from lowbit.golden.checks import UsageError, parse_params
 from lowbit.golden.link import (
     CRC16_CHECK,
     CRC16_INIT,
@@ -31,6 +31,7 @@ from lowbit.golden.link import (
     error_frame,
     ok_frame,
 )
+from lowbit.hw.units import get_unit
 
 CATALOG = crc.catalog.CRC16_IBM_3740
 SMALL = LinkParams(max_payload=8, timeout_bits=40, registers=5)

@@ -7,14 +7,14 @@ Each test runs a script from :mod:`lowbit.tests.host_scripts` (the real
 
 import numpy as np
 import pytest
-from lowbit.gen import generated
-from lowbit.gen.units import hosted
 from lowbit.golden import mac_golden
 from lowbit.golden.binary import BMVUParams, bmvu_golden
 from lowbit.golden.bitserial import BitSerialParams
 from lowbit.golden.bnn import load_digits_bits, trained_digits_bnn
 from lowbit.golden.link import ErrorCode
 from lowbit.golden.winograd import Conv2dParams, correlate2d
+from lowbit.hw.build import generated
+from lowbit.hw.units import hosted
 from lowbit.sim.host import run_host
 
 pytestmark = [pytest.mark.sim, pytest.mark.link]

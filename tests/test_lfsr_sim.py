@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from lowbit.gen import generated
 from lowbit.golden import LFSRModel, LFSRParams
+from lowbit.hw.build import generated
 from lowbit.sim.runner import run_testbench
 
 pytestmark = [pytest.mark.sim, pytest.mark.lfsr]

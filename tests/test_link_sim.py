@@ -11,7 +11,6 @@ timing) run in Amaranth's simulator.
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from lowbit.gen import generated
 from lowbit.golden.link import (
     ERROR,
     SYNC,
@@ -26,6 +25,7 @@ from lowbit.golden.link import (
     error_frame,
     ok_frame,
 )
+from lowbit.hw.build import generated
 from lowbit.hw.uart import UARTRx, UARTTx
 from lowbit.sim.link import ping_throughput, run_link
 

@@ -2,11 +2,11 @@
 lowbit.sim.lint (one place, each with its reason)."""
 
 import pytest
-from lowbit.gen import generated
 from lowbit.golden import LFSRParams, MACParams
 from lowbit.golden.binary import BMVUParams, PopcountParams, XnorParams
 from lowbit.golden.bitserial import DPUParams, P2SParams
 from lowbit.golden.winograd import Conv2dParams, Direct3x3Params, Winograd1DParams, Winograd2DParams
+from lowbit.hw.build import generated
 from lowbit.sim.lint import WAIVERS, lint
 
 from .test_conv2d_sim import SWEEP as CONV2D_SWEEP

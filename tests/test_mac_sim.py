@@ -9,8 +9,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from lowbit.gen import generated
 from lowbit.golden import MACParams
+from lowbit.hw.build import generated
 from lowbit.sim.mac import directed_vectors, random_vectors, run_mac, score_mac
 
 pytestmark = [pytest.mark.sim, pytest.mark.mac]

@@ -7,8 +7,8 @@ import itertools
 
 import numpy as np
 import pytest
-from lowbit.gen import generated
 from lowbit.golden.bitserial import BitSerialParams, value_range
+from lowbit.hw.build import generated
 from lowbit.sim.matmul import MatmulRun, run_matmul
 
 pytestmark = [pytest.mark.sim, pytest.mark.bitserial]

@@ -1,8 +1,9 @@
 """Every parameter rule has a test that asserts its message."""
 
 import pytest
-from lowbit.gen import UsageError, get_unit, parse_params
 from lowbit.golden import LFSRParams, MACParams
+from lowbit.golden.checks import UsageError, parse_params
+from lowbit.hw.units import get_unit
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -5,8 +5,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from lowbit.gen import generated
 from lowbit.golden import MACParams, mac_golden
+from lowbit.hw.build import generated
 from lowbit.sim.mac import run_mac, score_mac, small_increments, sum_of_products
 
 pytestmark = [pytest.mark.sim, pytest.mark.mac]

@@ -8,8 +8,8 @@ import json
 
 import pytest
 from lowbit.boards import BOARDS, get_board, synth
-from lowbit.gen.units import UsageError
 from lowbit.golden import MACParams
+from lowbit.golden.checks import UsageError
 
 pytestmark = [pytest.mark.synth, pytest.mark.mac, pytest.mark.xdist_group("synth")]
 

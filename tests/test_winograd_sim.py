@@ -6,7 +6,6 @@ Groundwork for issue 4: the tile engines; the streaming Conv2dLayer is not built
 
 import numpy as np
 import pytest
-from lowbit.gen import generated
 from lowbit.golden.winograd import (
     Direct3x3Params,
     Winograd1DParams,
@@ -14,6 +13,7 @@ from lowbit.golden.winograd import (
     direct_1d_channels,
     direct_2d_channels,
 )
+from lowbit.hw.build import generated
 from lowbit.sim.score import observed_latency
 from lowbit.sim.winograd import run_tiles
 

@@ -6,22 +6,19 @@ from dataclasses import dataclass
 from ..golden import LFSRParams, MACParams
 from ..golden.binary import BMVUParams, PopcountParams, XnorParams
 from ..golden.bitserial import BitSerialParams, DPUParams, P2SParams
+from ..golden.checks import UsageError
 from ..golden.winograd import Conv2dParams, Direct3x3Params, Winograd1DParams, Winograd2DParams
-from ..hw import LFSR, FixedPointMAC
-from ..hw.bitserial import P2S, DotProductUnit
-from ..hw.bmvu import BinaryMVU
-from ..hw.conv2d import Conv2dLayer
-from ..hw.link import HostLink, LinkParams
-from ..hw.matmul import BitSerialMatmul
-from ..hw.popcount import Popcount, XnorPopcount
-from ..hw.winograd import DirectConv3x3, WinogradF23, WinogradF23x23
+from .bitserial import P2S, DotProductUnit
+from .bmvu import BinaryMVU
+from .conv2d import Conv2dLayer
+from .lfsr import LFSR
+from .link import HostLink, LinkParams
+from .mac import FixedPointMAC
+from .matmul import BitSerialMatmul
+from .popcount import Popcount, XnorPopcount
+from .winograd import DirectConv3x3, WinogradF23, WinogradF23x23
 
-__all__ = ["Unit", "UNITS", "get_unit", "parse_params", "UsageError", "Hosted", "hosted_unit",
-           "hosted"]
-
-
-class UsageError(ValueError):
-    """Bad input from the user: reported as one message, exit status 2."""
+__all__ = ["Unit", "UNITS", "get_unit", "Hosted", "hosted_unit", "hosted"]
 
 
 @dataclass(frozen=True)
@@ -105,39 +102,3 @@ def get_unit(name):
         return UNITS[name]
     except KeyError:
         raise UsageError(f"unknown unit {name!r}; choose one of: {', '.join(UNITS)}") from None
-
-
-def _convert(field, text):
-    kind = type(field.default)
-    if kind is bool:
-        low = text.lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise UsageError(f"parameter {field.name} must be true or false, not {text!r}")
-    if kind is int:
-        try:
-            return int(text, 0)
-        except ValueError:
-            raise UsageError(f"parameter {field.name} must be an integer, not {text!r}") from None
-    return text
-
-
-def parse_params(unit, items=()):
-    """Build ``unit``'s parameter object from ``key=value`` strings (validated on creation)."""
-    fields = {f.name: f for f in unit.fields()}
-    values = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep:
-            raise UsageError(f"parameter {item!r} must be written key=value")
-        if key not in fields:
-            raise UsageError(f"unknown parameter {key!r} for unit {unit.name}; "
-                             f"allowed: {', '.join(fields)}")
-        values[key] = _convert(fields[key], text.strip())
-    try:
-        return unit.params_cls(**values)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"{unit.name}: {exc}") from None

@@ -14,7 +14,7 @@ from amaranth.hdl import Const, Value
 from amaranth.lib.wiring import In
 from filelock import FileLock
 
-from ..hw.ports import payload_fields
+from .ports import payload_fields
 from .units import Unit, get_unit
 
 __all__ = ["elaborate", "manifest", "write_outputs", "generated", "cache_root", "atomic_dir"]
@@ -22,7 +22,7 @@ __all__ = ["elaborate", "manifest", "write_outputs", "generated", "cache_root", 
 # What the generated Verilog and manifest depend on: the hardware, the golden parameter
 # objects, and the two gen modules that elaborate and describe a unit (not the CLI, compare
 # or fit, so editing those keeps the cached builds).
-_SOURCES = {"hw": ("*.py",), "golden": ("*.py",), "gen": ("build.py", "units.py")}
+_SOURCES = {"hw": ("*.py",), "golden": ("*.py",)}
 
 
 def elaborate(unit, params):
@@ -133,8 +133,8 @@ def params_key(unit, params):
 def generated(unit_name, params):
     """The generated Verilog and manifest for one parameter set, built once and reused.
 
-    ``unit_name`` is a unit's name or a :class:`~lowbit.gen.units.Unit` (such as
-    :func:`~lowbit.gen.units.hosted_unit`'s). Returns ``(directory, manifest)``. Safe under
+    ``unit_name`` is a unit's name or a :class:`~lowbit.hw.units.Unit` (such as
+    :func:`~lowbit.hw.units.hosted_unit`'s). Returns ``(directory, manifest)``. Safe under
     pytest-xdist: a file lock serializes the first build of each key.
     """
     unit = unit_name if isinstance(unit_name, Unit) else get_unit(unit_name)
