@@ -19,12 +19,14 @@ import numpy as np
 
 from .checks import check_int as _check_int
 from .fixed import wrap_signed
+from .job import Job
+from .payload import PLAIN
 
 __all__ = [
     "PopcountParams", "XnorParams", "BMVUParams", "MAX_N", "binarize", "pack_bits",
     "unpack_bits", "popcount", "xnor_dot", "threshold", "fold_batchnorm", "bmvu_golden",
     "acc_width", "count_width", "threshold_width", "xnor_stream_golden", "POPCOUNT_STYLES",
-    "bmvu_images",
+    "bmvu_images", "popcount_job", "xnor_chunks", "xnor_job", "bmvu_job",
 ]
 
 #: Widest popcount / chunk / SIMD the generator accepts.
@@ -363,3 +365,72 @@ def bmvu_golden(params, weights, x_bits, thresholds=None, invert=None):
         raise ValueError(f"thresholds must have shape ({params.rows}, {params.thresholds}), "
                          f"not {t.shape}")
     return threshold(dots, t, invert)
+
+
+def popcount_job(params, words):
+    """The popcount's adapter: ``words`` (ints of ``n`` bits) in, their popcounts out."""
+    words = [int(w) for w in words]
+    return Job({PLAIN: words}, len(words),
+               lambda out: np.asarray(out[PLAIN], dtype=np.int64),
+               last_beats=list(range(len(words))))
+
+
+def xnor_chunks(params, pairs):
+    """``pairs`` of bit vectors ``(a, w)`` (equal lengths, up to ``max_length``) cut into
+    ``n``-bit chunks (the last one partial): columns ``a, w, length, first, last``."""
+    n = params.n
+    cols = {k: [] for k in ("a", "w", "length", "first", "last")}
+    for a_bits, w_bits in pairs:
+        total = len(a_bits)
+        if len(w_bits) != total or not 1 <= total <= params.max_length:
+            raise ValueError(f"each vector pair must have one length in 1..max_length="
+                             f"{params.max_length}, not {len(a_bits)} and {len(w_bits)}")
+        chunks = -(-total // n)
+        for c in range(chunks):
+            lo, hi = c * n, min((c + 1) * n, total)
+            cols["a"].append(int(pack_bits(a_bits[lo:hi])))
+            cols["w"].append(int(pack_bits(w_bits[lo:hi])))
+            cols["length"].append(hi - lo)
+            cols["first"].append(int(c == 0))
+            cols["last"].append(int(c == chunks - 1))
+    return cols
+
+
+def xnor_job(params, a, w, length, first, last, *, labels=None):
+    """The XNOR-popcount's adapter: chunk words ``a``, ``w`` with their valid ``length`` and
+    ``first``/``last`` flags (:func:`xnor_chunks` cuts vectors); one dot product per
+    ``last``."""
+    cols = {"a": a, "w": w, "length": length, "first": first, "last": last}
+    cols = {k: [int(x) for x in v] for k, v in cols.items()}
+    ends = [k for k, flag in enumerate(cols["last"]) if flag]
+    return Job(cols, len(ends), lambda out: np.asarray(out["dot"], dtype=np.int64),
+               last_beats=ends, labels=labels)
+
+
+def bmvu_job(params, weights, x_bits, thresholds=None, invert=None, *, pad_rng=None):
+    """The BinaryMVU's adapter: load the weight (and threshold) memories, stream the input
+    vectors ``x_bits`` (V, cols) as ``sf`` chunks each; the result is (V, rows). Columns past
+    ``cols`` in each last chunk are zero, or seeded random bits from ``pad_rng`` (the unit must
+    mask them)."""
+    p = params
+    w_words, t_words = bmvu_images(p, weights, thresholds, invert)
+    loads = [{"w_addr": a, "w_data": d, "w_en": 1} for a, d in enumerate(w_words)]
+    loads += [{"t_addr": a, "t_data": d, "t_en": 1} for a, d in enumerate(t_words)]
+    x = np.asarray(x_bits, dtype=np.uint8)
+    if x.ndim != 2 or x.shape[1] != p.cols:
+        raise ValueError(f"inputs must have shape (vectors, {p.cols}), not {x.shape}")
+    padded = np.zeros((x.shape[0], p.sf * p.simd), dtype=np.uint8)
+    padded[:, :p.cols] = x
+    if pad_rng is not None:
+        padded[:, p.cols:] = pad_rng.integers(0, 2, size=(x.shape[0], p.sf * p.simd - p.cols))
+    beats = [int(pack_bits(padded[v, s * p.simd:(s + 1) * p.simd]))
+             for v in range(x.shape[0]) for s in range(p.sf)]
+    v = x.shape[0]
+
+    def decode(out):
+        lanes = np.array([out[f"lane{j}"] for j in range(p.pe)], dtype=np.int64).T
+        if len(lanes) != v * p.nf:
+            return None
+        return lanes.reshape(v, p.nf * p.pe)[:, :p.rows]
+
+    return Job({PLAIN: beats}, v * p.nf, decode, loads=loads)

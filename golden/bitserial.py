@@ -78,6 +78,7 @@ from .checks import check_int as _check_int
 from .checks import check_max as _check_max
 from .checks import int_array as _int_array
 from .fixed import wrap_signed
+from .job import Job, results_of
 
 __all__ = [
     "MAX_BITS", "MAX_PRECISION", "MAX_ARRAY", "MAX_DK", "MAX_SIZE", "MAX_ACC_WIDTH",
@@ -89,6 +90,7 @@ __all__ = [
     "BitSerialParams", "ScheduleStep", "schedule", "run_schedule", "needed_acc_width",
     "lhs_words", "rhs_words", "result_words", "results_from_words", "operand_words",
     "P2SParams",
+    "dpu_job", "p2s_job", "bitserial_job",
 ]
 
 #: Widest plane decomposition (int64 arithmetic).
@@ -827,3 +829,43 @@ def operand_words(params, A, B):
         padded[:, :K] = rows
         words += conv.pack_input(padded.reshape(-1, params.dk))
     return words
+
+
+# ---------------------------------------------------------------------------------------------
+# Adapters: user data <-> the units' streams (lowbit.golden.job).
+
+def dpu_job(params, beats, *, calm_beats=64):
+    """The DPU's adapter: :class:`DPUBeat` s (or tuples) in, the ``acc`` of each ``last`` out
+    (Python ints)."""
+    beats = [params.check_beat(b) for b in beats]
+    cols = {"a": [b.a for b in beats], "b": [b.b for b in beats],
+            "shift": [b.shift for b in beats], "negate": [int(b.negate) for b in beats],
+            "first": [int(b.first) for b in beats], "last": [int(b.last) for b in beats]}
+    ends = [k for k, b in enumerate(beats) if b.last]
+    return Job(cols, len(ends), lambda out: [int(v) for v in out["acc"]], last_beats=ends,
+               calm_beats=calm_beats)
+
+
+def p2s_job(params, words, w, *, calm_beats=8):
+    """The P2S's adapter: ``words`` (n, E) at run-time precision ``w`` (held on port ``w``);
+    out come ``w`` plane words a word, LSB plane first (Python ints)."""
+    w = params.check_w(w)
+    data = params.pack_input(words)
+    return Job({"data": data}, len(data) * w, lambda out: [int(v) for v in out["plane"]],
+               hold={"w": w}, calm_beats=calm_beats)
+
+
+def bitserial_job(params, A, B, wa, wb, a_signed, b_signed):
+    """The bit-serial engine's adapter: one run ``C = A B`` at ``wa`` x ``wb`` bits with the
+    given signedness (held on the configuration ports, sampled with the run's first word);
+    the result is C (M, N) int64."""
+    (M, K), N = np.shape(A), np.shape(B)[1]
+    if np.shape(B)[0] != K:
+        raise ValueError(f"A is {np.shape(A)}, B is {np.shape(B)}: K differs")
+    params.check_run(M, K, N, wa, wb, a_signed, b_signed)
+    words = operand_words(params, A, B)
+    config = {"wa": wa, "wb": wb, "a_signed": int(a_signed), "b_signed": int(b_signed),
+              "m": M, "n": N, "k_chunks": params.k_chunks(K)}
+    cycles = len(words) * max(wa, wb) + params.cycles(M, K, N, wa, wb) + M * N + 25
+    return Job({"data": words}, M * N, lambda out: results_of(out, "c", (M, N), [M * N]),
+               hold=config, cycles=cycles)

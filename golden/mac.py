@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fixed import FixedFormat, check_format, check_rounding, round_shift, saturate, wrap_signed
+from .job import Job
 from .lfsr import LFSRModel, LFSRParams, check_lfsr
 
-__all__ = ["MACParams", "mac_golden", "MAX_GUARD", "MAX_PIPELINE"]
+__all__ = ["MACParams", "mac_golden", "mac_job", "MAX_GUARD", "MAX_PIPELINE"]
 
 MAX_GUARD = 32
 MAX_PIPELINE = 4
@@ -186,3 +187,24 @@ def mac_golden(params, a, b, first, last):
     samples = lfsr.samples(len(sums)) if (lfsr and d > 0) else None
     rounded = round_shift(sums, d, p.rounding, samples, p.r_bits)
     return saturate(rounded, p.fmt_o.wl, wrap=not p.saturate)
+
+
+def mac_job(params, a, b, first, last, *, labels=None):
+    """The MAC's adapter: beats of operand codes ``a``, ``b`` (ints of the input formats) and
+    the ``first``/``last`` flags; the result is ``(values, overflow)``, int64 codes of the
+    output format, one per ``last``."""
+    a, b, first, last = ([int(x) for x in np.asarray(c).reshape(-1)]
+                         for c in (a, b, first, last))
+    if not len(a) == len(b) == len(first) == len(last):
+        raise ValueError(f"a, b, first and last must have one length, not "
+                         f"{len(a)}, {len(b)}, {len(first)}, {len(last)}")
+    ends = [k for k, flag in enumerate(last) if flag]
+
+    def decode(out):
+        if len(out["value"]) != len(ends):
+            return None
+        return (np.asarray(out["value"], dtype=np.int64),
+                np.asarray(out["overflow"], dtype=np.int64))
+
+    return Job({"a": a, "b": b, "first": first, "last": last}, len(ends), decode,
+               last_beats=ends, labels=labels, calm_beats=64)

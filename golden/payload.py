@@ -1,16 +1,24 @@
 """Pack and unpack stream payloads: columns of field values <-> payload integers.
 
 A layout is ``{field: {"offset", "width", "signed"}}``, as the generated manifest and the
-host link's :class:`~lowbit.golden.link.UnitMap` record it. Plain Python, no HDL.
+host link's :class:`~lowbit.golden.link.UnitMap` record it. A payload without named fields
+(an empty layout) is the one column :data:`PLAIN`. Plain Python, no HDL.
 """
 
 import numpy as np
 
-__all__ = ["pack_fields", "unpack_fields"]
+__all__ = ["PLAIN", "pack_fields", "unpack_fields"]
+
+#: The column name of a payload that has no named fields (a plain integer).
+PLAIN = "payload"
 
 
 def pack_fields(layout, **fields):
     """Columns of field values (signed allowed) -> list of payload integers."""
+    if not layout:
+        if set(fields) != {PLAIN}:
+            raise ValueError(f"a plain payload takes one column {PLAIN!r}, not {sorted(fields)}")
+        return [int(x) for x in fields[PLAIN]]
     missing = set(layout) - set(fields)
     if missing:
         raise ValueError(f"missing payload fields: {sorted(missing)}")
@@ -27,6 +35,8 @@ def pack_fields(layout, **fields):
 
 def unpack_fields(layout, words):
     """Payload integers -> dict of field columns (int object arrays, sign-extended)."""
+    if not layout:
+        return {PLAIN: np.array([int(w) for w in words], dtype=object)}
     out = {}
     for name, spec in layout.items():
         w, off = spec["width"], spec["offset"]

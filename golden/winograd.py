@@ -76,6 +76,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .checks import check_choice as _check_choice
 from .checks import check_int as _check_int
 from .checks import int_array as _int_array
+from .job import Job, results_of
 
 __all__ = [
     "B_T", "G", "G_SCALED", "A_T", "MIN_WIDTH", "MAX_WIDTH", "MAX_CHANNELS", "MAX_PIPELINE",
@@ -88,6 +89,7 @@ __all__ = [
     "signed_width", "StageRange", "WorstCase", "stage_ranges", "direct_stage_ranges",
     "worst_case_patterns", "check_filter_shape",
     "Winograd1DParams", "Winograd2DParams", "Direct3x3Params", "Conv2dParams",
+    "tiles_job", "conv2d_job",
 ]
 
 
@@ -905,3 +907,58 @@ class Conv2dParams(_WinogradParams):
         """The ``output_shape`` correlation of ``image (C, H, W)`` with ``filt (C, 3, 3)``."""
         return winograd_correlate2d(self.check_image(image), self.check_filter(filt),
                                     self.padding)
+
+
+def tiles_job(params, tiles, filters):
+    """The tile engines' adapter (``winograd1d``, ``winograd2d``, ``direct3x3``): ``tiles``
+    (N, C, 4, 4) with ``filters`` (N, C, 3, 3), one sum over the C channels a tile (1-D:
+    (N, C, 4) and (N, C, 3)); the result is (N, *output_shape). The filter words are
+    ``U' = G' g G'^T`` for an offline Winograd engine, else the raw ``g``."""
+    tiles = np.asarray(tiles, dtype=np.int64)
+    filters = np.asarray(filters, dtype=np.int64)
+    n, c = tiles.shape[:2]
+    if tiles.shape[1:] != (params.channels, *params.tile_shape) or \
+            filters.shape != (n, params.channels, *params.filter_shape):
+        raise ValueError(f"tiles must have shape (N, {params.channels}, "
+                         f"{', '.join(map(str, params.tile_shape))}) and filters (N, "
+                         f"{params.channels}, {', '.join(map(str, params.filter_shape))}), "
+                         f"not {tiles.shape} and {filters.shape}")
+    offline = getattr(params, "filter_transform", None) == "offline"
+    words = np.stack([params.transform_filter(f) for f in filters]) if offline else filters
+    words = words.reshape(n * c, -1)
+    flat = tiles.reshape(n * c, -1)
+    beats = {f"d{k}": flat[:, k].tolist() for k in range(flat.shape[1])}
+    beats.update({f"f{k}": words[:, k].tolist() for k in range(words.shape[1])})
+    beats["first"] = [int(b % c == 0) for b in range(n * c)]
+    beats["last"] = [int(b % c == c - 1) for b in range(n * c)]
+    outs = int(np.prod(params.output_shape))
+
+    def decode(out):
+        if len(out["y0"]) != n:
+            return None
+        got = np.array([[int(out[f"y{k}"][i]) for k in range(outs)] for i in range(n)],
+                       dtype=np.int64)
+        return got.reshape(n, *params.output_shape)
+
+    return Job(beats, n, decode, last_beats=[i * c + c - 1 for i in range(n)],
+               calm_beats=3 * c + 8)  # calm long enough to see whole sums: exact latency
+
+
+def conv2d_job(params, images, filt):
+    """The conv layer's adapter: load ``filt`` (C, 3, 3) into the filter memory, stream
+    ``images`` (N, C, H, W) back to back, pixels in raster order with the channels innermost;
+    the result is the feature maps (N, Ho, Wo)."""
+    images = np.asarray(images, dtype=np.int64)
+    shape = (params.channels, params.height, params.width)
+    if images.ndim != 4 or images.shape[1:] != shape:
+        raise ValueError(f"images must have shape (N, {', '.join(map(str, shape))}), "
+                         f"not {images.shape}")
+    for im in images:
+        params.check_image(im)
+    n = len(images)
+    loads = [{"f_addr": a, "f_data": w, "f_en": 1}
+             for a, w in enumerate(params.filter_image(filt))]
+    flat = images.transpose(0, 2, 3, 1).reshape(-1)  # raster order, channels innermost
+    ho, wo = params.output_shape
+    return Job({"x": flat.tolist()}, n * ho * wo,
+               lambda out: results_of(out, "y", (n, ho, wo), [ho * wo] * n), loads=loads)

@@ -17,8 +17,11 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from ..golden.payload import pack_fields, unpack_fields
+from ..hw.build import generated
+
 __all__ = ["SIMULATORS", "simulator_available", "tool_env", "build", "run_testbench",
-           "SimulatorError"]
+           "SimulatorError", "stream_spec", "run_job", "run_unit"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -149,3 +152,48 @@ def run_testbench(gen_dir, manifest, spec, *, sim="verilator", seed=1, work_dir=
     response = json.loads(resp_path.read_text())
     shutil.rmtree(work, ignore_errors=True)
     return response
+
+
+def _fields(manifest, name):
+    for p in manifest["ports"]:
+        if p["name"] == name:
+            return p.get("fields", {})
+    raise KeyError(f"{manifest['top']} has no port {name!r}")
+
+
+def stream_spec(manifest, job, *, seed=1, idle=0.1, backpressure=0.1):
+    """The testbench's stream-mode stimulus for :class:`~lowbit.golden.job.Job` ``job`` on
+    the generated unit of ``manifest``: its beats packed with the manifest's field layout, the
+    memory loads first, the held and per-beat side inputs, seeded idle cycles and back-pressure
+    after the job's calm beats. The one place a stream stimulus is built."""
+    spec = {"mode": "stream", "in": "i", "out": "o",
+            "beats": pack_fields(_fields(manifest, "i__payload"), **job.beats),
+            "expect": job.expect, "seed": seed, "idle": idle, "backpressure": backpressure,
+            "calm_beats": job.calm_beats}
+    if job.loads:
+        spec["preload"] = {"drive": job.load_columns(), "n": len(job.loads)}
+    if job.hold:
+        spec["hold"] = {k: int(v) for k, v in job.hold.items()}
+    if job.beat_ports:
+        spec["beat_ports"] = {k: [int(x) for x in v] for k, v in job.beat_ports.items()}
+    if job.cycles:
+        spec["max_cycles"] = 4 * job.cycles + 2000
+    return spec
+
+
+def run_job(gen_dir, manifest, job, *, sim="verilator", seed=1, idle=0.1, backpressure=0.1):
+    """Run ``job`` through the generated unit; return ``(result, outputs, response)``: the
+    job's decoded result (``None`` when results were lost or misplaced), the output beats'
+    field columns, and the testbench's response (cycles, handshakes)."""
+    spec = stream_spec(manifest, job, seed=seed, idle=idle, backpressure=backpressure)
+    resp = run_testbench(gen_dir, manifest, spec, sim=sim, seed=seed)
+    out = unpack_fields(_fields(manifest, "o__payload"), resp["out"])
+    return job.decode(out), out, resp
+
+
+def run_unit(unit, params, job, **options):
+    """:func:`run_job` on unit ``unit`` (a registry name or :class:`~lowbit.hw.units.Unit`)
+    generated with ``params`` (built once per parameter set); returns
+    ``(result, outputs, response, manifest)``."""
+    gen_dir, man = generated(unit, params)
+    return (*run_job(gen_dir, man, job, **options), man)
