@@ -9,7 +9,9 @@ from ..golden import MACParams, mac_golden
 from ..hw.build import generated, write_outputs
 from ..hw.units import get_unit, hosted
 from ..sim.host import run_host
-from ..sim.mac import directed_vectors, random_vectors, run_mac, score_mac, small_increments
+from ..sim.mac import directed_vectors, random_vectors, small_increments
+from ..sim.runner import run_job
+from ..sim.score import score
 
 __all__ = ["run_demo"]
 
@@ -41,8 +43,10 @@ def run_demo(outdir, *, board="icebreaker", sim="verilator"):
     vectors = directed_vectors(params)
     n_dir = len(vectors)
     vectors.extend(random_vectors(params, np.random.default_rng(DEMO_SEED), 10_000))
-    out, resp = run_mac(gen_dir, man, vectors, sim=sim, seed=DEMO_SEED)
-    board_ = score_mac(params, vectors, out, resp, latency=man["latency"])
+    job = vectors.job(params)
+    got, _, resp = run_job(gen_dir, man, job, sim=sim, seed=DEMO_SEED)
+    board_ = score(job, zip(*got) if got else [], vectors.golden(params), resp,
+                   latency=man["latency"])
     print(f"   {len(vectors)} beats ({n_dir} directed, {len(vectors) - n_dir} random, seed "
           f"{DEMO_SEED}), {board_.total} results, {resp['cycles']} cycles with idle and "
           f"back-pressure")

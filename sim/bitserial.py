@@ -1,18 +1,10 @@
-"""Stimulus, RTL runs and latency checks for the bit-serial units (dpu, p2s)."""
+"""Test vectors and latency checks for the bit-serial units (dpu, p2s)."""
 
 import numpy as np
 
 from ..golden.bitserial import DPUBeat
-from .payload import pack, port, unpack
-from .runner import run_testbench
 
-__all__ = ["dpu_beats", "dpu_last_beats", "run_dpu", "p2s_words", "run_p2s",
-           "p2s_first_plane_latency"]
-
-
-def _stream_spec(beats, expect, seed, idle, backpressure, calm_beats):
-    return {"mode": "stream", "in": "i", "out": "o", "beats": beats, "expect": expect,
-            "seed": seed, "idle": idle, "backpressure": backpressure, "calm_beats": calm_beats}
+__all__ = ["dpu_beats", "p2s_words", "p2s_first_plane_latency"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,31 +55,6 @@ def _random_word(rng, n):
     return sum(1 << int(j) for j in np.flatnonzero(bits))
 
 
-def dpu_last_beats(beats):
-    """The input beat index of each result (the beats with ``last``)."""
-    return [k for k, b in enumerate(beats) if b.last]
-
-
-def run_dpu(gen_dir, manifest, params, beats, *, sim="verilator", seed=1, idle=0.1,
-            backpressure=0.1, calm_beats=64):
-    """Stream ``beats`` (:class:`DPUBeat` s or tuples) through the DotProductUnit.
-
-    Returns ``(results, response)``: the ``acc`` of each output beat as Python ints. The first
-    ``calm_beats`` beats go in without idle cycles or back-pressure, so the latency seen on
-    their results is exact.
-    """
-    beats = [params.check_beat(b) for b in beats]
-    payload = pack(port(manifest, "i__payload"),
-                   a=[b.a for b in beats], b=[b.b for b in beats],
-                   shift=[b.shift for b in beats], negate=[int(b.negate) for b in beats],
-                   first=[int(b.first) for b in beats], last=[int(b.last) for b in beats])
-    spec = _stream_spec(payload, sum(b.last for b in beats), seed, idle, backpressure,
-                        calm_beats)
-    resp = run_testbench(gen_dir, manifest, spec, sim=sim, seed=seed)
-    acc = unpack(port(manifest, "o__payload"), resp["out"])["acc"]
-    return [int(v) for v in acc], resp
-
-
 # ---------------------------------------------------------------------------------------------
 # Parallel to serial.
 
@@ -105,22 +72,6 @@ def p2s_words(params, rng, count):
     directed = np.array(rows, dtype=np.int64)
     rand = rng.integers(lo, hi + 1, size=(count, E), dtype=np.int64)
     return np.concatenate([directed, rand])
-
-
-def run_p2s(gen_dir, manifest, params, words, w, *, sim="verilator", seed=1, idle=0.1,
-            backpressure=0.1, calm_beats=8):
-    """Stream ``words (n, E)`` through the P2S with its ``w`` port held at ``w``.
-
-    Returns ``(planes, response)``: the plane words in output order as Python ints. The
-    first ``calm_beats`` words go in without idle cycles or back-pressure.
-    """
-    w = params.check_w(w)
-    beats = pack(port(manifest, "i__payload"), data=params.pack_input(words))
-    spec = _stream_spec(beats, len(beats) * w, seed, idle, backpressure, calm_beats)
-    spec["hold"] = {"w": w}
-    resp = run_testbench(gen_dir, manifest, spec, sim=sim, seed=seed)
-    planes = unpack(port(manifest, "o__payload"), resp["out"])["plane"]
-    return [int(v) for v in planes], resp
 
 
 def p2s_first_plane_latency(resp, w):

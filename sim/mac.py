@@ -1,15 +1,14 @@
-"""MAC vectors (directed and seeded random), the RTL run, and the scoreboard against golden."""
+"""MAC vectors: directed edge cases and seeded random sums, and Gupta et al.'s small increments."""
 
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..golden import mac_golden
-from .payload import pack, port, unpack
-from .runner import run_testbench
-from .score import compare_results, observed_latency
+from ..hw.units import get_unit
+from .runner import run_job
 
-__all__ = ["MacVectors", "directed_vectors", "random_vectors", "run_mac", "Scoreboard",
-           "score_mac", "sum_of_products", "small_increments"]
+__all__ = ["MacVectors", "directed_vectors", "random_vectors", "sum_of_products",
+           "small_increments"]
 
 
 @dataclass
@@ -38,6 +37,16 @@ class MacVectors:
 
     def __len__(self):
         return len(self.a)
+
+    def job(self, params):
+        """These beats as the MAC's :class:`~lowbit.golden.job.Job` (its adapter)."""
+        return get_unit("mac").job(params, self.a, self.b, self.first, self.last,
+                                   labels=self.labels)
+
+    def golden(self, params):
+        """The golden ``(value, overflow)`` of each result."""
+        value, ovf = mac_golden(params, self.a, self.b, self.first, self.last)
+        return list(zip(value, ovf))
 
 
 def _pow2_pair(p, sign, k):
@@ -120,48 +129,6 @@ def random_vectors(p, rng, n, *, max_len=16):
     return v
 
 
-def run_mac(gen_dir, manifest, vectors, *, sim="verilator", seed=1, idle=0.1,
-            backpressure=0.1, calm_beats=64):
-    """Drive ``vectors`` through the generated MAC; return its results and timing."""
-    pin = port(manifest, "i__payload")
-    beats = pack(pin, a=vectors.a, b=vectors.b, first=vectors.first, last=vectors.last)
-    spec = {"mode": "stream", "in": "i", "out": "o", "beats": beats,
-            "expect": sum(vectors.last), "seed": seed, "idle": idle,
-            "backpressure": backpressure, "calm_beats": calm_beats}
-    resp = run_testbench(gen_dir, manifest, spec, sim=sim, seed=seed)
-    out = unpack(port(manifest, "o__payload"), resp["out"])
-    return out, resp
-
-
-@dataclass
-class Scoreboard:
-    total: int
-    mismatches: list
-    latency_seen: set
-
-    @property
-    def ok(self):
-        return not self.mismatches
-
-    def describe(self, limit=8):
-        lines = [f"{len(self.mismatches)} of {self.total} results differ from golden"]
-        for m in self.mismatches[:limit]:
-            lines.append("  " + ", ".join(f"{k}={v}" for k, v in m.items()))
-        return "\n".join(lines)
-
-
-def score_mac(params, vectors, out, resp, latency=None):
-    """Compare RTL results with :func:`lowbit.golden.mac_golden`, result by result."""
-    value, ovf = mac_golden(params, vectors.a, vectors.b, vectors.first, vectors.last)
-    want = [(int(v), int(o)) for v, o in zip(value, ovf)]
-    got = [(int(v), int(o)) for v, o in zip(out["value"], out["overflow"])]
-    mism = compare_results(got, want, resp, vectors.labels)  # (value, overflow) pairs
-    seen = observed_latency(resp, [i for i, la in enumerate(vectors.last) if la])
-    if latency is not None and seen and seen != {latency}:
-        mism.append({"case": "latency", "expected": latency, "got": sorted(seen)})
-    return Scoreboard(len(want), mism, seen)
-
-
 def sum_of_products(params, a, b, length):
     """Vectors for consecutive sums of ``length`` terms of the pairs ``a[k] * b[k]``."""
     v = MacVectors()
@@ -179,8 +146,9 @@ def small_increments(gen_dir, manifest, params, n_terms, a_code, b_code, *, sim=
     eps/2, ``nearest`` rounds every term to zero while ``stochastic`` tracks the true sum.
     """
     vectors = sum_of_products(params, [a_code] * n_terms, [b_code] * n_terms, n_terms)
-    out, resp = run_mac(gen_dir, manifest, vectors, sim=sim, seed=seed, idle=0, backpressure=0)
-    value, _ = mac_golden(params, vectors.a, vectors.b, vectors.first, vectors.last)
+    (value, _), _, _ = run_job(gen_dir, manifest, vectors.job(params), sim=sim, seed=seed,
+                               idle=0, backpressure=0)
+    want, _ = vectors.golden(params)[0]
     exact = Fraction(a_code * b_code * n_terms, 1 << (params.product_fl - params.fl_o))
-    return int(out["value"][0]), int(value[0]), exact
+    return int(value[0]), int(want), exact
 

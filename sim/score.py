@@ -1,6 +1,46 @@
-"""Shared scoreboard pieces: result-by-result comparison and observed latency."""
+"""The one scoreboard: results against golden, result by result, and the latency seen."""
 
-__all__ = ["compare_results", "observed_latency"]
+from dataclasses import dataclass
+
+__all__ = ["Scoreboard", "score", "compare_results", "observed_latency"]
+
+
+@dataclass
+class Scoreboard:
+    """What a run scored: ``total`` results expected, the ``mismatches`` (dicts naming the
+    result, its case label, expected and got; a count or latency mismatch is one record too)
+    and the latencies seen."""
+
+    total: int
+    mismatches: list
+    latency_seen: set
+
+    @property
+    def ok(self):
+        return not self.mismatches
+
+    def describe(self, limit=8):
+        lines = [f"{len(self.mismatches)} of {self.total} results differ from golden"]
+        for m in self.mismatches[:limit]:
+            lines.append("  " + ", ".join(f"{k}={v}" for k, v in m.items()))
+        return "\n".join(lines)
+
+
+def score(job, got, want, resp, latency=None):
+    """Score a run of :class:`~lowbit.golden.job.Job` ``job``: ``got`` and ``want`` are
+    sequences of results (ints, or tuples such as ``(value, overflow)``), compared in order;
+    with ``latency``, every latency seen before the first back-pressure cycle must equal it."""
+    got = [_plain(g) for g in got]
+    want = [_plain(w) for w in want]
+    mism = compare_results(got, want, resp, job.labels)
+    seen = observed_latency(resp, job.last_beats) if job.last_beats else set()
+    if latency is not None and seen and seen != {latency}:
+        mism.append({"case": "latency", "expected": latency, "got": sorted(seen)})
+    return Scoreboard(len(want), mism, seen)
+
+
+def _plain(x):
+    return tuple(int(v) for v in x) if isinstance(x, (tuple, list)) else int(x)
 
 
 def compare_results(got, want, resp, labels=None):

@@ -1,3 +1,5 @@
+import zlib
+
 import pytest
 from lowbit.hw.units import UNITS
 from lowbit.sim.runner import SIMULATORS, simulator_available
@@ -46,3 +48,22 @@ def usage_error(capsys):
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, (argv, err)
     return check
+
+
+@pytest.fixture
+def seed(request):
+    """The seed of a test's random vectors, derived from its id (stable across runs and
+    machines, different for every parametrized case) and printed when the test fails."""
+    value = zlib.crc32(request.node.nodeid.split("::", 1)[-1].encode()) % 1_000_000 + 1
+    request.node.user_properties.append(("seed", value))
+    return value
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        for name, value in item.user_properties:
+            if name == "seed":
+                report.sections.append(("seed", f"seed={value} (from the test id)"))
+    return report

@@ -6,15 +6,10 @@ import pytest
 from lowbit.golden.bitserial import DPUParams, P2SParams, dpu_golden
 from lowbit.hw.build import generated
 from lowbit.hw.popcount import tree_latency
-from lowbit.sim.bitserial import (
-    dpu_beats,
-    dpu_last_beats,
-    p2s_first_plane_latency,
-    p2s_words,
-    run_dpu,
-    run_p2s,
-)
-from lowbit.sim.score import compare_results, observed_latency
+from lowbit.hw.units import get_unit
+from lowbit.sim.bitserial import dpu_beats, p2s_first_plane_latency, p2s_words
+from lowbit.sim.runner import run_unit
+from lowbit.sim.score import score
 
 pytestmark = [pytest.mark.sim, pytest.mark.bitserial]
 
@@ -35,21 +30,19 @@ def _dpu(cfg):
 
 
 def _check_dpu(params, sim, seed, groups, **stalls):
-    gen_dir, man = generated("dpu", params)
-    assert man["latency"] == tree_latency(params.dk, params.spacing) + 1
     beats = dpu_beats(params, np.random.default_rng(seed), groups)
-    got, resp = run_dpu(gen_dir, man, params, beats, sim=sim, seed=seed, **stalls)
-    want = [int(v) for v in dpu_golden(params, beats)]
-    mism = compare_results(got, want, resp)
-    assert not mism, f"seed={seed} {params}: {len(mism)} mismatches, first {mism[:5]}"
-    assert observed_latency(resp, dpu_last_beats(beats)) == {man["latency"]}, f"seed={seed}"
+    job = get_unit("dpu").job(params, beats)
+    got, _, resp, man = run_unit("dpu", params, job, sim=sim, seed=seed, **stalls)
+    assert man["latency"] == tree_latency(params.dk, params.spacing) + 1
+    board = score(job, got, dpu_golden(params, beats), resp, latency=man["latency"])
+    assert board.ok, f"{params}\n{board.describe()}"
+    assert board.latency_seen == {man["latency"]}
     return resp
 
 
 @pytest.mark.parametrize("cfg", DPU, ids=DPU_IDS)
-def test_dpu_bit_exact(cfg, sim):
+def test_dpu_bit_exact(cfg, sim, seed):
     params = _dpu(cfg)
-    seed = 5100 + 7 * params.dk + params.spacing
     resp = _check_dpu(params, sim, seed, 400)
     assert resp["first_stall"] is not None
 
@@ -65,14 +58,14 @@ def test_dpu_wraps_like_the_golden_model():
         assert (unbounded != wrapped).any() == (params.acc_width in (2, 6, 13)), cfg
 
 
-def test_dpu_heavy_stalls(sim):
-    _check_dpu(_dpu(DPU[1]), sim, 5201, 300, idle=0.5, backpressure=0.6)
+def test_dpu_heavy_stalls(sim, seed):
+    _check_dpu(_dpu(DPU[1]), sim, seed, 300, idle=0.5, backpressure=0.6)
 
 
 @pytest.mark.parametrize("cfg", [DPU[1], DPU[3]], ids=[DPU_IDS[1], DPU_IDS[3]])
-def test_dpu_one_beat_per_cycle(cfg, sim):
+def test_dpu_one_beat_per_cycle(cfg, sim, seed):
     """Without idle cycles or back-pressure every beat is taken in consecutive cycles."""
-    resp = _check_dpu(_dpu(cfg), sim, 5301, 100, idle=0.0, backpressure=0.0)
+    resp = _check_dpu(_dpu(cfg), sim, seed, 100, idle=0.0, backpressure=0.0)
     start = resp["in_cycles"][0]
     assert resp["in_cycles"] == list(range(start, start + len(resp["in_cycles"])))
 
@@ -90,42 +83,42 @@ def test_dpu_ports():
 
 @pytest.mark.parametrize("elements,max_width,w", P2S_RUNS,
                          ids=[f"E{e}-W{W}-w{w}" for e, W, w in P2S_RUNS])
-def test_p2s_bit_exact(elements, max_width, w, sim):
+def test_p2s_bit_exact(elements, max_width, w, sim, seed):
     params = P2SParams(elements=elements, max_width=max_width)
-    seed = 5400 + 31 * elements + 7 * max_width + w
-    gen_dir, man = generated("p2s", params)
     words = p2s_words(params, np.random.default_rng(seed), 300)
-    got, resp = run_p2s(gen_dir, man, params, words, w, sim=sim, seed=seed, idle=0.3,
-                        backpressure=0.3)
-    mism = compare_results(got, params.compute(words, w), resp)
-    assert not mism, f"seed={seed} w={w}: {len(mism)} mismatches, first {mism[:5]}"
-    assert p2s_first_plane_latency(resp, w) == {man["latency"]}, f"seed={seed}"
+    job = get_unit("p2s").job(params, words, w)
+    got, _, resp, man = run_unit("p2s", params, job, sim=sim, seed=seed, idle=0.3,
+                                 backpressure=0.3)
+    board = score(job, got, params.compute(words, w), resp)
+    assert board.ok, f"w={w}\n{board.describe()}"
+    assert p2s_first_plane_latency(resp, w) == {man["latency"]}
     assert resp["first_stall"] is not None
 
 
 @pytest.mark.parametrize("elements,max_width,w", [(1, 1, 1), (5, 3, 2), (64, 16, 16),
                                                   (1, 8, 8)])
-def test_p2s_one_plane_per_cycle(elements, max_width, w, sim):
+def test_p2s_one_plane_per_cycle(elements, max_width, w, sim, seed):
     """Input always valid, output always ready: a plane every cycle, no bubble between words
     (the next word is taken as the last plane of the current one leaves)."""
     params = P2SParams(elements=elements, max_width=max_width)
-    gen_dir, man = generated("p2s", params)
-    words = p2s_words(params, np.random.default_rng(5500 + w), 60)
-    got, resp = run_p2s(gen_dir, man, params, words, w, sim=sim, idle=0.0, backpressure=0.0)
-    assert got == params.compute(words, w)
+    words = p2s_words(params, np.random.default_rng(seed), 60)
+    job = get_unit("p2s").job(params, words, w)
+    got, _, resp, _ = run_unit("p2s", params, job, sim=sim, idle=0.0, backpressure=0.0)
+    assert score(job, got, params.compute(words, w), resp).ok
     n = len(words)
     start = resp["in_cycles"][0]
     assert resp["in_cycles"] == [start + k * w for k in range(n)]
     assert resp["out_cycles"] == list(range(start + 1, start + 1 + n * w))
 
 
-def test_p2s_heavy_stalls(sim):
+def test_p2s_heavy_stalls(sim, seed):
     params = P2SParams(elements=8, max_width=8)
-    gen_dir, man = generated("p2s", params)
-    words = p2s_words(params, np.random.default_rng(5601), 200)
-    got, resp = run_p2s(gen_dir, man, params, words, 3, sim=sim, seed=5601, idle=0.6,
-                        backpressure=0.6, calm_beats=0)
-    assert not compare_results(got, params.compute(words, 3), resp), "seed=5601"
+    words = p2s_words(params, np.random.default_rng(seed), 200)
+    job = get_unit("p2s").job(params, words, 3, calm_beats=0)
+    got, _, resp, _ = run_unit("p2s", params, job, sim=sim, seed=seed, idle=0.6,
+                               backpressure=0.6)
+    board = score(job, got, params.compute(words, 3), resp)
+    assert board.ok, board.describe()
 
 
 def test_p2s_ports():

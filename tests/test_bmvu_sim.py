@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from lowbit.golden.binary import BMVUParams, bmvu_golden, xnor_dot
 from lowbit.golden.bnn import load_digits_bits, trained_digits_bnn
-from lowbit.hw.build import generated
-from lowbit.sim.binary import run_bmvu
+from lowbit.hw.units import get_unit
+from lowbit.sim.runner import run_unit
 
 pytestmark = [pytest.mark.sim, pytest.mark.binary]
 
@@ -34,22 +34,22 @@ def _thresholds(rng, params, w, x):
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=["x".join(map(str, s)) for s in SHAPES])
-def test_bmvu_bit_exact(shape, sim):
+def test_bmvu_bit_exact(shape, sim, seed):
     rows, cols, pe, simd, k, spacing = shape
     params = BMVUParams(rows=rows, cols=cols, pe=pe, simd=simd, thresholds=k, spacing=spacing)
-    seed = 4000 + rows * 7 + cols
     rng = np.random.default_rng(seed)
     w = rng.integers(0, 2, size=(rows, cols), dtype=np.uint8)
     directed = np.array([np.ones(cols), np.zeros(cols), np.arange(cols) % 2,
                          np.eye(1, cols, cols // 2)[0], w[0]], dtype=np.uint8)
     x = np.concatenate([directed, rng.integers(0, 2, size=(120, cols), dtype=np.uint8)])
     t, inv = _thresholds(rng, params, w, x) if k else (None, None)
-    gen_dir, man = generated("bmvu", params)
-    out, resp = run_bmvu(gen_dir, man, params, w, x, t, inv, sim=sim, seed=seed)
+    # Columns past cols in each last chunk carry random bits: the unit must mask them.
+    job = get_unit("bmvu").job(params, w, x, t, inv, pad_rng=np.random.default_rng(seed))
+    out, _, resp, _ = run_unit("bmvu", params, job, sim=sim, seed=seed)
     want = bmvu_golden(params, w, x, t, inv)
-    assert out is not None, f"seed={seed}: {len(resp['out'])} of {len(x) * params.nf} outputs"
+    assert out is not None, f"{len(resp['out'])} of {len(x) * params.nf} outputs"
     bad = np.argwhere(out != want)
-    assert not len(bad), f"seed={seed}: {len(bad)} mismatches, first (vector, row) {bad[:5]}"
+    assert not len(bad), f"{len(bad)} mismatches, first (vector, row) {bad[:5]}"
     # Throughput: before any stall, one fold result every sf cycles, nf * sf cycles a vector.
     calm = [c for c in resp["out_cycles"] if resp["first_stall"] is None
             or c < resp["first_stall"]]
@@ -68,9 +68,9 @@ def test_binarized_network_on_digits_layer_by_layer(sim):
         params = BMVUParams(rows=layer.rows, cols=layer.cols, thresholds=int(layer.hidden),
                             spacing=2, **shape)
         t, inv = (layer.thresholds, layer.invert) if layer.hidden else (None, None)
-        gen_dir, man = generated("bmvu", params)
-        out, resp = run_bmvu(gen_dir, man, params, layer.weights, acts, t, inv, sim=sim,
-                             idle=0.05, backpressure=0.05)
+        job = get_unit("bmvu").job(params, layer.weights, acts, t, inv,
+                                   pad_rng=np.random.default_rng(1))
+        out, _, _, _ = run_unit("bmvu", params, job, sim=sim, idle=0.05, backpressure=0.05)
         want = bmvu_golden(params, layer.weights, acts, t, inv)
         assert out is not None and np.array_equal(out, want), f"layer {layer.rows}x{layer.cols}"
         acts = out.astype(np.uint8) if layer.hidden else out

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from lowbit.golden.images import digits, named_filter, photo, to_signed8
 from lowbit.golden.winograd import Conv2dParams, correlate2d
-from lowbit.hw.build import generated
-from lowbit.sim.winograd import run_conv2d
+from lowbit.hw.units import get_unit
+from lowbit.sim.runner import run_unit
 
 pytestmark = [pytest.mark.sim, pytest.mark.winograd]
 
@@ -35,15 +35,15 @@ def _images(params, rng, n):
 
 
 def _check(params, images, filt, sim, seed, idle=0.1, backpressure=0.1):
-    gen_dir, man = generated("conv2d", params)
-    got, resp = run_conv2d(gen_dir, man, params, images, filt, sim=sim, seed=seed, idle=idle,
-                           backpressure=backpressure)
+    job = get_unit("conv2d").job(params, images, filt)
+    got, _, resp, man = run_unit("conv2d", params, job, sim=sim, seed=seed, idle=idle,
+                               backpressure=backpressure)
     assert got is not None, (f"seed={seed}: {len(resp['out'])} pixels out, "
                              f"timed out: {resp['timed_out']} (or 'last' misplaced)")
     want = np.array([correlate2d(im, filt, params.padding) for im in images])
     bad = np.argwhere(got != want)
     assert not len(bad), f"seed={seed}: {len(bad)} pixels differ, first (n, y, x) {bad[:5]}"
-    return resp
+    return resp, man
 
 
 @pytest.mark.parametrize("cfg", SWEEP, ids=["-".join(map(str, c)) for c in SWEEP])
@@ -70,7 +70,7 @@ def test_conv2d_every_sklearn_digit(name, sim):
             else named_filter(name))
     images = digits()
     assert images.shape == (1797, 1, 8, 8)
-    resp = _check(params, images, filt, sim, seed=41, idle=0.02, backpressure=0.02)
+    resp, _ = _check(params, images, filt, sim, seed=41, idle=0.02, backpressure=0.02)
     assert resp["first_stall"] is not None
 
 
@@ -95,9 +95,8 @@ def test_conv2d_throughput_is_one_value_a_cycle(sim):
                           filter_transform="onchip")  # SWEEP[7]: one build for both
     rng = np.random.default_rng(11)
     images = rng.integers(-128, 128, size=(6, 2, 2, 13))
-    resp = _check(params, images, rng.integers(-128, 128, size=(2, 3, 3)), sim, seed=11,
-                  idle=0.0, backpressure=0.0)
-    gen_dir, man = generated("conv2d", params)
+    resp, man = _check(params, images, rng.integers(-128, 128, size=(2, 3, 3)), sim, seed=11,
+                       idle=0.0, backpressure=0.0)
     per_frame = man["widths"]["cycles_per_frame"]
     ho, wo = params.output_shape
     lasts = [resp["out_cycles"][k * ho * wo + ho * wo - 1] for k in range(len(images))]

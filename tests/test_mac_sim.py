@@ -10,8 +10,9 @@ import dataclasses
 import numpy as np
 import pytest
 from lowbit.golden import MACParams
-from lowbit.hw.build import generated
-from lowbit.sim.mac import directed_vectors, random_vectors, run_mac, score_mac
+from lowbit.sim.mac import directed_vectors, random_vectors
+from lowbit.sim.runner import run_unit
+from lowbit.sim.score import score
 
 pytestmark = [pytest.mark.sim, pytest.mark.mac]
 
@@ -83,13 +84,13 @@ SWEEP = [
 def test_mac_bit_exact(overrides, sim):
     params = MACParams(**overrides)
     seed = 1000 + sum(map(ord, repr(sorted(overrides.items())))) % 1000
-    gen_dir, man = generated("mac", params)
     vectors = directed_vectors(params)
     n_directed = len(vectors)
     vectors.extend(random_vectors(params, np.random.default_rng(seed), N_RANDOM))
     assert len(vectors) - n_directed >= N_RANDOM
-    out, resp = run_mac(gen_dir, man, vectors, sim=sim, seed=seed)
-    board = score_mac(params, vectors, out, resp, latency=man["latency"])
+    job = vectors.job(params)
+    got, _, resp, man = run_unit("mac", params, job, sim=sim, seed=seed)
+    board = score(job, zip(*got), vectors.golden(params), resp, latency=man["latency"])
     assert board.ok, f"seed={seed} params={params}\n{board.describe()}"
     assert board.latency_seen == {man["latency"]}, "latency was never observed"
     assert resp["first_stall"] is not None, "back-pressure was never applied"
@@ -98,9 +99,11 @@ def test_mac_bit_exact(overrides, sim):
 def test_scoreboard_catches_a_wrong_model(sim):
     """The same RTL scored against a golden model with another rounding mode must fail."""
     params = MACParams()
-    gen_dir, man = generated("mac", params)
     vectors = directed_vectors(params)
-    out, resp = run_mac(gen_dir, man, vectors, sim=sim)
+    job = vectors.job(params)
+    got, _, resp, man = run_unit("mac", params, job, sim=sim)
     wrong = dataclasses.replace(params, rounding="truncate")
-    assert not score_mac(wrong, vectors, out, resp, latency=man["latency"]).ok
-    assert not score_mac(params, vectors, out, resp, latency=man["latency"] + 1).ok
+    assert score(job, zip(*got), vectors.golden(params), resp, latency=man["latency"]).ok
+    assert not score(job, zip(*got), vectors.golden(wrong), resp, latency=man["latency"]).ok
+    assert not score(job, zip(*got), vectors.golden(params), resp,
+                     latency=man["latency"] + 1).ok

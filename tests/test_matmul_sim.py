@@ -4,12 +4,15 @@ every signedness, sizes that are not multiples of the array, extremes and seeded
 several array shapes (Dm != Dn, a Dk that is not a power of two)."""
 
 import itertools
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 from lowbit.golden.bitserial import BitSerialParams, value_range
+from lowbit.golden.job import chain
 from lowbit.hw.build import generated
-from lowbit.sim.matmul import MatmulRun, run_matmul
+from lowbit.hw.units import get_unit
+from lowbit.sim.runner import run_unit
 
 pytestmark = [pytest.mark.sim, pytest.mark.bitserial]
 
@@ -33,9 +36,20 @@ def _matrices(rng, shape, bits, signed):
     return rng.integers(lo, hi + 1, size=shape)
 
 
+class MatmulRun(NamedTuple):
+    """One product ``A @ B`` at precisions ``wa``, ``wb`` and the given signedness."""
+    A: np.ndarray
+    B: np.ndarray
+    wa: int
+    wb: int
+    a_signed: bool
+    b_signed: bool
+
+
 def _run(params, runs, sim, seed, **kw):
-    gen_dir, man = generated("bitserial", params)
-    got, resp = run_matmul(gen_dir, man, params, runs, sim=sim, seed=seed, **kw)
+    """The runs back to back in one simulation, each with its configuration on the ports."""
+    job = chain([get_unit("bitserial").job(params, *r) for r in runs])
+    got, _, resp, _ = run_unit("bitserial", params, job, sim=sim, seed=seed, **kw)
     assert got is not None, (f"seed={seed}: {len(resp['out'])} results, "
                              f"timed out {resp['timed_out']}")
     for n, (r, C) in enumerate(zip(runs, got)):

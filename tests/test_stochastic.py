@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from lowbit.golden import MACParams, mac_golden
 from lowbit.hw.build import generated
-from lowbit.sim.mac import run_mac, score_mac, small_increments, sum_of_products
+from lowbit.sim.mac import small_increments, sum_of_products
+from lowbit.sim.runner import run_unit
+from lowbit.sim.score import score
 
 pytestmark = [pytest.mark.sim, pytest.mark.mac]
 
@@ -22,13 +24,14 @@ def test_mean_error_within_4_standard_errors(sim):
     a = rng.integers(-(1 << 15), 1 << 15, size=n).tolist()
     b = rng.integers(-(1 << 15), 1 << 15, size=n).tolist()
     vectors = sum_of_products(params, a, b, 1)
-    gen_dir, man = generated("mac", params)
-    out, resp = run_mac(gen_dir, man, vectors, sim=sim, seed=seed, idle=0.02, backpressure=0.02)
-    board = score_mac(params, vectors, out, resp, latency=man["latency"])
+    job = vectors.job(params)
+    (values, ovf), _, resp, man = run_unit("mac", params, job, sim=sim, seed=seed, idle=0.02,
+                                          backpressure=0.02)
+    board = score(job, zip(values, ovf), vectors.golden(params), resp, latency=man["latency"])
     assert board.ok, f"seed={seed}\n{board.describe()}"
 
     exact = np.array([x * y for x, y in zip(a, b)], dtype=np.float64) / (1 << 16)
-    err = np.array(out["value"], dtype=np.float64) - exact
+    err = values.astype(np.float64) - exact
     mean, se = err.mean(), err.std(ddof=1) / np.sqrt(n)
     assert abs(mean) < 4 * se, f"mean error {mean:.3g} LSB, standard error {se:.3g}"
     assert err.min() > -1 and err.max() < 1
