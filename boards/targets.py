@@ -2,8 +2,9 @@
 
 Each :class:`Board` names an amaranth-boards platform class and everything the synthesis
 flow needs on top of it: the FPGA family, the four pins the scan harness uses, the bitstream
-suffix, the place-and-route clock target and the Yosys cell names that count as LUTs, flip-flops,
-carry cells, DSP blocks and block RAMs.
+suffix, the place-and-route clock target, the Yosys cell names that count as LUTs, flip-flops,
+carry cells, DSP blocks and block RAMs, and the device facts reports and estimates rest on (its
+short label, how logic cells are counted, how long synthesis takes).
 """
 
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ class Board:
     pnr_target_mhz : float
         Clock constraint given to nextpnr, set above what the board oscillator needs so the
         placer and router work for Fmax instead of stopping at the board clock.
+    label : str
+        Short name of the device in tables and plots (``UP5K``, ``ECP5-85F``).
     synth_opts : tuple of str
         Extra options for ``synth_<family>`` (``-dsp`` on iCE40: without it the UP5K's
         SB_MAC16 blocks go unused, TOOLCHAIN pitfall 8).
@@ -79,7 +82,8 @@ class Board:
         Yosys cell types (after ``synth_<family>``) counted in each of :data:`CELL_CLASSES`.
         A name ending in ``*`` is a prefix.
     pnr_cells : tuple of str
-        nextpnr cell (bel) types the report always lists, used or not.
+        nextpnr cell (bel) types the report always lists, used or not; the first is the cell
+        that holds the logic (:attr:`logic_cell`).
     capacity : dict of str to int
         What the device has, by class of :data:`CELL_CLASSES` (LUTs, flip-flops, DSP blocks,
         block RAMs), for fitting units to the board.
@@ -89,6 +93,12 @@ class Board:
     link_pll : PLL or None
         A PLL that clocks the unit behind the host link faster than the board oscillator
         (for a baud rate the oscillator cannot divide to), or None: the oscillator.
+    ff_cell_share : float
+        Logic cells a flip-flop adds beyond the LUTs, on average (:meth:`logic_cells`); 0 where
+        flip-flops do not share the cells that count against the LUT budget.
+    synth_time_factor : float
+        How long synthesis and place and route take here, against the iCE40 UP5K (1.0): scales
+        the bench's prior guesses of each step's time.
     """
 
     name: str
@@ -100,12 +110,15 @@ class Board:
     io_attrs: dict
     bitstream_ext: str
     pnr_target_mhz: float
+    label: str
     synth_opts: tuple = ()
     cells: dict = field(default_factory=dict)
     pnr_cells: tuple = ()
     capacity: dict = field(default_factory=dict)
     link_baud: int = 115_200
     link_pll: object = None
+    ff_cell_share: float = 0.0
+    synth_time_factor: float = 1.0
 
     @property
     def link_clock_mhz(self):
@@ -152,6 +165,23 @@ class Board:
                 return res.clock.frequency / 1e6
         raise ValueError(f"board {self.name}: platform {self.platform.__name__} has no clock "
                          f"constraint on its default clock {self.clock_resource!r}")
+
+    @property
+    def logic_cell(self):
+        """The nextpnr cell that holds the logic, whose utilization is the design's
+        (``ICESTORM_LC``, ``TRELLIS_COMB``, ``LUT4``): the first of :attr:`pnr_cells`."""
+        return self.pnr_cells[0] if self.pnr_cells else None
+
+    def logic_cells(self, lut, ff):
+        """Logic cells that ``lut`` LUTs and ``ff`` flip-flops take, what a LUT budget is
+        checked against: the LUTs, plus the flip-flops' share (:attr:`ff_cell_share`)."""
+        return lut + int(round(self.ff_cell_share * ff))
+
+    @property
+    def logic_name(self):
+        """What :meth:`logic_cells` counts, in words: ``"logic cells"`` where flip-flops share
+        them with LUTs, else ``"LUTs"``."""
+        return "logic cells" if self.ff_cell_share else "LUTs"
 
     @property
     def synth_command(self):
@@ -207,6 +237,7 @@ BOARDS = {
         bitstream_ext=".bin",
         # The UP5K's SB_MAC16 path and LUT carry chains top out around 50-70 MHz.
         pnr_target_mhz=60.0,
+        label="UP5K",
         synth_opts=("-dsp",),
         cells={
             "lut": ("SB_LUT4",),
@@ -219,6 +250,11 @@ BOARDS = {
         capacity={"lut": 5280, "ff": 5280, "dsp": 8, "bram": 30},
         # 12 MHz / 4: the FT2232H makes 3 Mbaud exactly.
         link_baud=3_000_000,
+        # An iCE40 logic cell holds a LUT4 and a flip-flop: nextpnr packs a flip-flop with the
+        # LUT that drives it, the rest take a cell of their own. Measured on the UP5K for three
+        # bit-serial arrays (2x64x3, 4x48x4, 2x48x8 with the scan harness): cells = LUT4 +
+        # 0.59..0.63 x FF.
+        ff_cell_share=0.62,
     ),
     "ulx3s-85f": Board(
         name="ulx3s-85f",
@@ -231,6 +267,7 @@ BOARDS = {
         bitstream_ext=".bit",
         # Speed grade 6 fabric and MULT18X18D reach roughly 100-250 MHz.
         pnr_target_mhz=200.0,
+        label="ECP5-85F",
         cells={
             "lut": ("LUT4",),
             "ff": ("TRELLIS_FF",),
@@ -245,6 +282,9 @@ BOARDS = {
         # 45 MHz (25 / 5 x 9, VCO 585 MHz), and 45 MHz / 15 is 3 Mbaud exactly.
         link_baud=3_000_000,
         link_pll=PLL(in_hz=25_000_000, clki_div=5, clkfb_div=9, clkop_div=13),
+        # A device 16 times the UP5K's, placed toward 200 MHz: the bench's earlier guesses per
+        # board and unit put it at 1.5 to 3.7 times the UP5K's for the same unit.
+        synth_time_factor=2.5,
     ),
     "tangnano9k": Board(
         name="tangnano9k",
@@ -258,6 +298,7 @@ BOARDS = {
         # The default MAC places at about 185 MHz (nextpnr-himbaechel-gowin's timing, which leaves
         # out paths through MULT and BSRAM cells: see the report's notes).
         pnr_target_mhz=200.0,
+        label="GW1NR-9C",
         cells={
             # MUX2_LUT5..8 combine LUT4 outputs into wider functions; they are not LUTs.
             "lut": ("LUT1", "LUT2", "LUT3", "LUT4"),

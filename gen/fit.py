@@ -10,8 +10,9 @@ clock, else the next candidate is tried.
 import dataclasses
 import math
 
+from ..boards import get_board
+from ..boards.costmodel import FAMILY_BOARD, load_model
 from ..boards.costmodel import estimate as model_estimate
-from ..boards.costmodel import load_model
 from ..golden.bitserial import BitSerialParams
 from ..golden.checks import UsageError
 
@@ -43,12 +44,6 @@ def bram_blocks(params, family):
         (p.result_depth, p.result_width)) if depth > 4)
 
 
-# iCE40 logic cells: nextpnr packs a flip-flop with the LUT that drives it, the rest take a
-# cell of their own. Measured on the UP5K for three bit-serial arrays (2x64x3, 4x48x4, 2x48x8
-# with the scan harness): cells = LUT4 + 0.59..0.63 x FF.
-_ICE40_FF_CELLS = 0.62
-
-
 def _require_model(family):
     if family not in _BRAM_MODES:
         raise UsageError(f"the bit-serial cost model covers {' and '.join(_BRAM_MODES)} (fitted "
@@ -57,11 +52,12 @@ def _require_model(family):
 
 def estimate_bitserial(params, family, model=None):
     """``{"lut", "ff", "cells", "bram", "peak_binary_ops_per_cycle"}`` predicted for
-    ``family``; ``cells`` is what the LUT budget is checked against (iCE40 logic cells hold
-    a LUT4 and a flip-flop; ECP5 counts LUTs)."""
+    ``family``; ``cells`` is what the LUT budget is checked against, counted as the board the
+    model was fitted on counts them (:meth:`lowbit.boards.Board.logic_cells`: iCE40 logic cells
+    hold a LUT4 and a flip-flop; ECP5 counts LUTs)."""
     _require_model(family)
     est = model_estimate(params, family, model)
-    cells = est["lut"] + (int(round(_ICE40_FF_CELLS * est["ff"])) if family == "ice40" else 0)
+    cells = get_board(FAMILY_BOARD[family]).logic_cells(est["lut"], est["ff"])
     return {**est, "cells": cells, "bram": bram_blocks(params, family),
             "peak_binary_ops_per_cycle": params.peak_binary_ops_per_cycle}
 
@@ -81,7 +77,7 @@ def check_fits_board(params, board):
     est = estimate_bitserial(params, board.family)
     cap = board.capacity
     over = [f"{what} about {est[k]} of {cap[c]}" for k, c, what in (
-        ("cells", "lut", "logic cells" if board.family == "ice40" else "LUTs"),
+        ("cells", "lut", board.logic_name),
         ("ff", "ff", "flip-flops")) if est[k] > CERTAIN_OVER * cap[c]]
     if board.family == "ice40" and est["bram"] > cap["bram"]:
         over.append(f"block RAMs {est['bram']} of {cap['bram']}")
@@ -197,7 +193,7 @@ def explain(report):
         f"  why: the largest peak throughput, {peak} binary ops/cycle (2 Dm Dk Dn), of "
         f"{report['candidates_that_fit']} shapes that fit",
         f"  cost model: {est['lut']} LUTs, {est['ff']} FFs"
-        + (f", {est['cells']} logic cells" if report["family"] == "ice40" else "")
+        + (f", {est['cells']} logic cells" if get_board(report["board"]).ff_cell_share else "")
         + f" (budget {report['lut_budget']} of {report['capacity']['lut']}), "
         f"{est['bram']} block RAMs (of {report['capacity']['bram']})",
         f"  shapes rejected: {report['rejected_by']['cells']} over the LUT budget, "

@@ -15,7 +15,7 @@ import pytest
 from lowbit.boards import BOARDS, SynthError
 from lowbit.boards.costmodel import CHECK_CONFIGS
 from lowbit.boards.sizes import board_params
-from lowbit.gen import bench
+from lowbit.gen import bench, bench_measure, bench_plan
 from lowbit.gen.cli import main
 
 pytestmark = [pytest.mark.bench, pytest.mark.xdist_group("bench")]
@@ -66,7 +66,7 @@ def test_results_structure(quick):
     assert 0 < r["seconds"] < 600
     assert r["steps"] and all(s["seconds"] >= 0 for s in r["steps"])
     units = [e["unit"] for e in r["sections"]["matrix"]["entries"]]
-    assert units == list(bench.QUICK_MATRIX_UNITS)
+    assert units == list(bench_plan.QUICK_MATRIX_UNITS)
     assert r["status_counts"]["netlist"] == sum(1 for _ in _entries(r)) + len(
         r["sections"]["costmodel"]["entries"])
     assert r["status_counts"]["error"] == r["status_counts"]["does not fit"] == 0
@@ -102,7 +102,7 @@ def test_numbers_are_sane(quick):
     wino = {e["engine"]: e for e in r["sections"]["winograd"]["entries"]}
     assert wino["winograd2d"]["unit_resources"]["dsp"] == 16
     assert wino["direct3x3"]["unit_resources"]["dsp"] == 36
-    assert wino["winograd2d"]["params"]["pipeline"] == bench.WINOGRAD_PIPELINE
+    assert wino["winograd2d"]["params"]["pipeline"] == bench_plan.WINOGRAD_PIPELINE
     # The plain sum has no pipeline registers.
     for e in r["sections"]["popcount"]["entries"]:
         if e["style"] == "plain":
@@ -112,7 +112,7 @@ def test_numbers_are_sane(quick):
 def test_costmodel_error_recomputed(quick):
     _, _, r, _, _ = quick
     (e,) = r["sections"]["costmodel"]["entries"]
-    p = CHECK_CONFIGS[bench.QUICK_COSTMODEL_CHECK]
+    p = CHECK_CONFIGS[bench_plan.QUICK_COSTMODEL_CHECK]
     assert (e["params"]["dm"], e["params"]["dk"], e["params"]["dn"]) == (p.dm, p.dk, p.dn)
     for kind in ("lut", "ff"):
         meas, pred = e["measured"][kind], e["predicted"][kind]
@@ -245,7 +245,7 @@ def test_tool_failures_are_recorded_and_the_run_goes_on(tmp_path, monkeypatch, c
 def test_interrupted_run_writes_nothing(tmp_path, monkeypatch, capsys):
     def stop(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(bench, "precision_rows", stop)
+    monkeypatch.setattr(bench_measure, "precision_rows", stop)
     out = tmp_path / "bench"
     assert main(["bench", "--quick", "--only", "precision", "-o", str(out)]) == 130
     assert "interrupted; nothing written" in capsys.readouterr().err
@@ -259,7 +259,7 @@ def test_failure_while_writing_leaves_the_old_results(tmp_path, monkeypatch):
 
     def boom(results, plots):
         raise RuntimeError("disk full")
-    monkeypatch.setattr(bench, "_report_md", boom)
+    monkeypatch.setattr(bench, "report_md", boom)
     assert main(["bench", "--quick", "--only", "precision", "-o", str(out)]) == 1
     assert (out / "results.json").read_text() == "old"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["bench", "results.json"]
