@@ -35,14 +35,6 @@ QUICK_COSTMODEL_CHECK = 3
 BISMO = {"dm": 8, "dk": 256, "dn": 8, "mhz": 200.0, "device": "Zynq-7020",
          "lut6_per_dpu_bit": 1.17, "source": "Umuroglu et al., FPL 2018"}
 
-# Prior guesses of each step's seconds on the UP5K (2 cores, warm YoWASP caches), scaled by
-# the board's ``synth_time_factor``, for the time left until the first steps have run; after
-# that the guesses are scaled by how fast the steps really went. Place and route of the
-# board-sized units (others: 8 s); Yosys alone takes about a third.
-_SYNTH_SECONDS = {"bmvu": 11, "winograd2d": 20, "direct3x3": 20, "conv2d": 32}
-#: The same with the multiplies in LUTs (``dsp=False``): the Winograd engines (others: 60 s).
-_NO_DSP_SECONDS = {"winograd2d": 90, "direct3x3": 90}
-
 
 @dataclass
 class Step:
@@ -87,8 +79,11 @@ class Bench:
             except (UsageError, ValueError):  # a family without a cost model
                 yosys = 10
             return yosys * (5 if pnr else 1)
-        table = _SYNTH_SECONDS if dsp else _NO_DSP_SECONDS
-        seconds = table.get(unit, 8 if dsp else 60) * board.synth_time_factor
+        # Prior guesses of a step's seconds (the unit's registry entry: UP5K, 2 cores, warm
+        # YoWASP caches) scaled by the board, for the time left until the first steps have
+        # run; after that the guesses are scaled by how fast the steps really went.
+        with_dsp, in_luts = UNITS[unit].synth_seconds
+        seconds = (with_dsp if dsp else in_luts) * board.synth_time_factor
         return seconds if pnr else max(1.5, seconds / 3)
 
     # -- the plan

@@ -167,7 +167,7 @@ def _parser():
                    help="bmvu: sorted integer thresholds, shape (rows, k)")
     p.add_argument("--invert", type=Path, metavar="FILE.npy",
                    help="bmvu: per-row invert flags (negative batch-norm scale), shape (rows,)")
-    p.add_argument("--filter", type=Path, metavar="FILE.npy",
+    p.add_argument("--filter", dest="filt", type=Path, metavar="FILE.npy",
                    help="winograd1d/winograd2d/direct3x3: integer filter (C, 3[, 3]) for "
                         "every tile or (tiles, C, 3[, 3]); conv2d: (C, 3, 3), or (3, 3) for C=1")
     p.add_argument("--rhs", type=Path, metavar="FILE.npy",
@@ -455,40 +455,23 @@ def cmd_ping(args):
     return 0
 
 
-#: compare options that only some units take
-_UNIT_OPTIONS = {"terms": {"mac"}, "quantize": {"mac"}, "weights": {"bmvu"},
-                 "thresholds": {"bmvu"}, "invert": {"bmvu"},
-                 "filter": {"winograd1d", "winograd2d", "direct3x3", "conv2d"},
-                 "rhs": {"bitserial"}, "wa": {"bitserial"}, "wb": {"bitserial"},
-                 "a_signed": {"bitserial"}, "b_signed": {"bitserial"}, "shift": {"dpu"},
-                 "negate": {"dpu"}, "beats_per_sum": {"dpu"}, "w": {"p2s"}}
-_OPTION_NAMES = {"a_signed": "--a-signed/--a-unsigned", "b_signed": "--b-signed/--b-unsigned",
-                 "beats_per_sum": "--beats-per-sum"}
-
-
 def cmd_compare(args):
-    from .compare import COMPARE, load_array, shape_params
+    from ..golden.checks import load_array
+    from .compare import OPTIONS, check_options, compare, compare_units, shape_params
 
     unit = get_unit(args.unit)
-    if unit.name not in COMPARE:
-        raise UsageError(f"compare is available for: {', '.join(COMPARE)}, not {unit.name!r}")
-    for opt, units in _UNIT_OPTIONS.items():
-        value = getattr(args, opt)
-        if value is not None and unit.name not in units:
-            name = _OPTION_NAMES.get(opt, f"--{opt}")
-            raise UsageError(f"{name} applies to {', '.join(sorted(units))}, not {unit.name}")
+    if unit.compare is None:
+        raise UsageError(f"compare is available for: {', '.join(compare_units())}, "
+                         f"not {unit.name!r}")
+    given = {opt: getattr(args, opt) for opt in OPTIONS}
+    check_options(unit, given)
     arr = load_array(args.input)
-    extra = {name: load_array(getattr(args, name), option=f"--{name}")
-             for name in ("weights", "thresholds", "invert", "rhs", "shift", "negate")
-             if getattr(args, name)}
-    if args.filter:
-        extra["filt"] = load_array(args.filter, option="--filter")
-    params = parse_params(unit, shape_params(unit.name, arr, args.param, **extra))
-    report = COMPARE[unit.name](params, arr, terms=args.terms, sim=args.sim, seed=args.seed,
-                                quantize_mode=args.quantize or "nearest", unit=unit.name,
-                                wa=args.wa, wb=args.wb, a_signed=args.a_signed,
-                                b_signed=args.b_signed, w=args.w,
-                                beats_per_sum=args.beats_per_sum, **extra)
+    # The files among the options, loaded; the rest as given.
+    files = {opt: load_array(value, option="--filter" if opt == "filt" else f"--{opt}")
+             for opt, value in given.items() if opt in _FILE_OPTIONS and value}
+    options = {opt: value for opt, value in given.items() if opt not in _FILE_OPTIONS}
+    params = parse_params(unit, shape_params(unit, arr, args.param, **files))
+    report = compare(unit, params, arr, sim=args.sim, seed=args.seed, **options, **files)
     print(f"{unit.name}: {report['results']} results through the RTL ({report['simulator']}) "
           f"and the golden model")
     print(f"  RTL vs golden mismatches: {report['mismatches_rtl_vs_golden']}")
@@ -501,18 +484,14 @@ def cmd_compare(args):
         print(f"  {line}")
     for m in report["first_mismatches"]:
         print("    ", m)
-    if unit.name == "mac":
-        e = report["error_vs_exact_eps"]
-        print(f"  {params.fmt_a} x {params.fmt_b} -> {params.fmt_o}, {params.rounding} rounding, "
-              f"{report['terms_per_result']} term(s) per result")
-        print(f"  error vs exact arithmetic (output eps): mean {e['mean']:+.4f}, "
-              f"std {e['std']:.4f}, max |err| {e['max_abs']:.4f}")
-        print(f"  saturated results: {report['output_overflow']}; inputs saturated when "
-              f"quantizing: {report['input_overflow_when_quantizing']}")
     if args.output:
         _write_json(args.output, report)
         print(f"wrote {args.output}")
     return 0 if report["mismatches_rtl_vs_golden"] == 0 else 1
+
+
+#: compare options that name .npy files
+_FILE_OPTIONS = ("weights", "thresholds", "invert", "rhs", "shift", "negate", "filt")
 
 
 def _write_json(path, obj):

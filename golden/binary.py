@@ -17,16 +17,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import UsageError
 from .checks import check_int as _check_int
 from .fixed import wrap_signed
-from .job import Job
+from .job import Comparison, Job
 from .payload import PLAIN
 
 __all__ = [
     "PopcountParams", "XnorParams", "BMVUParams", "MAX_N", "binarize", "pack_bits",
     "unpack_bits", "popcount", "xnor_dot", "threshold", "fold_batchnorm", "bmvu_golden",
     "acc_width", "count_width", "threshold_width", "xnor_stream_golden", "POPCOUNT_STYLES",
-    "bmvu_images", "popcount_job", "xnor_chunks", "xnor_job", "bmvu_job",
+    "bmvu_images", "popcount_job", "xnor_chunks", "xnor_job", "bmvu_job", "popcount_compare",
+    "xnor_compare", "bmvu_compare",
 ]
 
 #: Widest popcount / chunk / SIMD the generator accepts.
@@ -434,3 +436,73 @@ def bmvu_job(params, weights, x_bits, thresholds=None, invert=None, *, pad_rng=N
         return lanes.reshape(v, p.nf * p.pe)[:, :p.rows]
 
     return Job({PLAIN: beats}, v * p.nf, decode, loads=loads)
+
+
+def _bits(arr, what):
+    """0/1 integers or booleans as they are; real numbers binarized (x >= 0 is +1)."""
+    if arr.dtype == bool or np.issubdtype(arr.dtype, np.integer):
+        if not np.isin(arr, (0, 1)).all():
+            raise UsageError(f"{what} must hold bits 0 (-1) and 1 (+1), or real numbers to "
+                             f"binarize; found values {sorted(set(np.unique(arr)) - {0, 1})[:5]}")
+        return arr.astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            raise UsageError(f"{what} holds NaN or infinite values")
+        return binarize(arr)
+    raise UsageError(f"{what} must hold integers, booleans or floats, not {arr.dtype}")
+
+
+def popcount_compare(params, arr, **_):
+    """``lowbit compare popcount``: ``arr`` (V, n), V words of n bits."""
+    if arr.ndim != 2 or arr.shape[1] != params.n or arr.shape[0] == 0:
+        raise UsageError(f"--input for popcount must have shape (words, n={params.n}), "
+                         f"not {arr.shape}")
+    bits = _bits(arr, "--input")
+    words = [sum(int(b) << j for j, b in enumerate(row)) for row in bits]
+    return Comparison(popcount_job(params, words), [int(x) for x in bits.sum(axis=1)])
+
+
+def xnor_compare(params, arr, **_):
+    """``lowbit compare xnor``: ``arr`` (V, 2, L), V pairs (activations, weights) of
+    L <= max_length bits."""
+    if arr.ndim != 3 or arr.shape[1] != 2 or not 1 <= arr.shape[2] <= params.max_length \
+            or arr.shape[0] == 0:
+        raise UsageError(f"--input for xnor must have shape (vectors, 2, L) with "
+                         f"1 <= L <= max_length={params.max_length}, not {arr.shape}")
+    bits = _bits(arr, "--input")
+    cols = xnor_chunks(params, [(a, w) for a, w in bits])
+    want = xnor_stream_golden(params, cols["a"], cols["w"], cols["length"], cols["first"],
+                              cols["last"])
+    return Comparison(xnor_job(params, **cols), [int(x) for x in want])
+
+
+def bmvu_compare(params, arr, *, weights=None, thresholds=None, invert=None, **_):
+    """``lowbit compare bmvu``: ``arr`` (V, cols) input vectors; ``weights`` (rows, cols);
+    ``thresholds`` (rows, k) and optional ``invert`` (rows,) when the unit has thresholds."""
+    if arr.ndim != 2 or arr.shape[1] != params.cols or arr.shape[0] == 0:
+        raise UsageError(f"--input for bmvu must have shape (vectors, cols={params.cols}), "
+                         f"not {arr.shape}")
+    if weights is None:
+        raise UsageError("bmvu needs --weights FILE.npy of shape (rows, cols)")
+    if weights.shape != (params.rows, params.cols):
+        raise UsageError(f"--weights must have shape (rows={params.rows}, "
+                         f"cols={params.cols}), not {weights.shape}")
+    x, w = _bits(arr, "--input"), _bits(weights, "--weights")
+    if params.thresholds:
+        if thresholds is None:
+            raise UsageError(f"bmvu with thresholds={params.thresholds} needs --thresholds "
+                             f"FILE.npy of shape (rows, {params.thresholds})")
+        if not np.issubdtype(thresholds.dtype, np.integer):
+            raise UsageError(f"--thresholds must hold integers, not {thresholds.dtype}")
+        if invert is not None and invert.shape != (params.rows,):
+            raise UsageError(f"--invert must have shape (rows={params.rows},), "
+                             f"not {invert.shape}")
+        try:
+            bmvu_images(params, w, thresholds, invert)
+        except ValueError as exc:
+            raise UsageError(f"--thresholds: {exc}") from None
+    elif thresholds is not None:
+        raise UsageError("--thresholds given, but the unit has thresholds=0 (raw dot products)")
+    want = bmvu_golden(params, w, x, thresholds, invert)
+    return Comparison(bmvu_job(params, w, x, thresholds, invert), want.reshape(-1).tolist(),
+                      lambda got: got.reshape(-1).tolist(), {"shape": list(want.shape)})

@@ -73,12 +73,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import UsageError, checked, only_bits, unless_given, where
 from .checks import check_bool as _check_bool
 from .checks import check_int as _check_int
 from .checks import check_max as _check_max
 from .checks import int_array as _int_array
 from .fixed import wrap_signed
-from .job import Job, results_of
+from .job import Comparison, Job, results_of
 
 __all__ = [
     "MAX_BITS", "MAX_PRECISION", "MAX_ARRAY", "MAX_DK", "MAX_SIZE", "MAX_ACC_WIDTH",
@@ -90,7 +91,8 @@ __all__ = [
     "BitSerialParams", "ScheduleStep", "schedule", "run_schedule", "needed_acc_width",
     "lhs_words", "rhs_words", "result_words", "results_from_words", "operand_words",
     "P2SParams",
-    "dpu_job", "p2s_job", "bitserial_job",
+    "dpu_job", "p2s_job", "bitserial_job", "dpu_compare", "dpu_shape_params", "p2s_compare",
+    "p2s_shape_params", "bitserial_compare", "bitserial_shape_params",
 ]
 
 #: Widest plane decomposition (int64 arithmetic).
@@ -869,3 +871,154 @@ def bitserial_job(params, A, B, wa, wb, a_signed, b_signed):
     cycles = len(words) * max(wa, wb) + params.cycles(M, K, N, wa, wb) + M * N + 25
     return Job({"data": words}, M * N, lambda out: results_of(out, "c", (M, N), [M * N]),
                hold=config, cycles=cycles)
+
+
+# ---------------------------------------------------------------------------------------------
+# lowbit compare: a user's arrays into jobs, golden results and report fields.
+
+def dpu_shape_params(arr, items, **_):
+    """``dk`` from the input's bits per operand, ``(beats, 2, dk)``."""
+    ok = arr.ndim == 3 and 1 <= arr.shape[2] <= MAX_DK
+    return unless_given(items, {"dk": arr.shape[2]} if ok else {})
+
+
+def dpu_compare(params, arr, *, shift=None, negate=None, beats_per_sum=None, **_):
+    """``lowbit compare dpu``: ``arr`` (beats, 2, dk) bits, operands a and b of each beat
+    (bit t of a word is element t); ``shift`` (beats,) integers 0..max_shift (default 0),
+    ``negate`` (beats,) 0/1 (default 0); every ``beats_per_sum`` beats form one sum
+    (first/last; default: all beats)."""
+    if arr.ndim != 3 or arr.shape[1:] != (2, params.dk) or arr.shape[0] == 0:
+        raise UsageError(f"--input for dpu must have shape (beats, 2, dk={params.dk}) with at "
+                         f"least one beat, not {arr.shape}")
+    bits = only_bits(arr, "--input")
+    n = len(bits)
+    if shift is None:
+        shifts = np.zeros(n, dtype=np.int64)
+    else:
+        if shift.shape != (n,):
+            raise UsageError(f"--shift must have shape (beats={n},), not {shift.shape}")
+        if not np.issubdtype(shift.dtype, np.integer):
+            raise UsageError(f"--shift must hold integers, not {shift.dtype}")
+        bad = np.flatnonzero((shift < 0) | (shift > params.max_shift))
+        if len(bad):
+            raise UsageError(f"--shift values must lie in [0, {params.max_shift}] (max_shift), "
+                             f"not {int(shift[bad[0]])} at beat {int(bad[0])}")
+        shifts = shift.astype(np.int64)
+    if negate is None:
+        signs = np.zeros(n, dtype=np.uint8)
+    else:
+        if negate.shape != (n,):
+            raise UsageError(f"--negate must have shape (beats={n},), not {negate.shape}")
+        signs = only_bits(negate, "--negate")
+    terms = n if beats_per_sum is None else beats_per_sum
+    if terms < 1 or n % terms:
+        raise UsageError(f"--beats-per-sum must be >= 1 and divide the {n} beats, not {terms}")
+    weights = 1 << np.arange(params.dk, dtype=object)
+    beats = [DPUBeat(int(a @ weights), int(b @ weights), int(s), bool(g), k % terms == 0,
+                     k % terms == terms - 1)
+             for k, ((a, b), s, g) in enumerate(zip(bits.astype(object), shifts, signs))]
+    want = [int(v) for v in dpu_golden(params, beats)]
+    return Comparison(dpu_job(params, beats), want,
+                      extra={"shape": [len(want)], "beats_per_result": terms})
+
+
+def p2s_shape_params(arr, items, **_):
+    """``elements`` from the input's words, ``(words, E)``."""
+    ok = arr.ndim == 2 and 1 <= arr.shape[1] <= MAX_ELEMENTS
+    return unless_given(items, {"elements": arr.shape[1]} if ok else {})
+
+
+def p2s_compare(params, arr, *, w=None, **_):
+    """``lowbit compare p2s``: ``arr`` (words, E) integers, each a ``w``-bit element (signed
+    or unsigned: the P2S takes the ``w``-bit pattern); ``w`` defaults to max_width. Results:
+    ``w`` plane words per input word, LSB plane first, element e at bit e."""
+    if arr.ndim != 2 or arr.shape[1] != params.elements or arr.shape[0] == 0:
+        raise UsageError(f"--input for p2s must have shape (words, E={params.elements}) with "
+                         f"at least one word, not {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise UsageError(f"--input for p2s must hold integers, not {arr.dtype}")
+    w = params.max_width if w is None else w
+    checked(params.check_w, "p2s", w)
+    # Signed or unsigned w-bit values; anything wider would silently lose its high bits.
+    lo, hi = -(1 << (w - 1)), (1 << w) - 1
+    bad = np.argwhere((arr < lo) | (arr > hi))
+    if len(bad):
+        raise UsageError(f"--input values must lie in [{lo}, {hi}] (w = {w} bits, signed or "
+                         f"unsigned), not {arr[tuple(bad[0])]} at index {where(bad[0])}")
+    words = arr.astype(np.int64)
+    # The golden model: plane_i = (x >> i) & 1, packed (SPEC section 5), not the P2S's code.
+    want = [sum(((int(x) >> i) & 1) << e for e, x in enumerate(row))
+            for row in words for i in range(w)]
+    return Comparison(p2s_job(params, words, w), want,
+                      extra={"shape": [len(words), w], "w": w})
+
+
+def bitserial_shape_params(arr, items, *, rhs=None, **_):
+    """``max_m``, ``max_k``, ``max_n`` grown to the matrices where they exceed the defaults
+    (which stay, so smaller runs share one build); capped at the largest allowed, so that the
+    size check names M, K or N rather than the parameter. Bad shapes are left to
+    :func:`bitserial_compare`."""
+    default = BitSerialParams()
+    dims = {}
+    if arr.ndim == 2:
+        dims["max_m"], dims["max_k"] = arr.shape
+    if rhs is not None and rhs.ndim == 2:
+        dims["max_k"] = max(dims.get("max_k", 0), rhs.shape[0])
+        dims["max_n"] = rhs.shape[1]
+    return unless_given(items, {k: min(v, MAX_SIZE) for k, v in dims.items()
+                                if v > getattr(default, k)})
+
+
+def _int_matrix(arr, option, name):
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise UsageError(f"{option} ({name}) must hold integers, not {arr.dtype}")
+    if arr.ndim != 2:
+        raise UsageError(f"{option} ({name}) must be a matrix, not shape {arr.shape}")
+    return arr
+
+
+def bitserial_compare(params, arr, *, rhs=None, wa=None, wb=None, a_signed=None,
+                      b_signed=None, **_):
+    """``lowbit compare bitserial``: ``C = A B`` for ``arr`` = A (M, K) and ``rhs`` = B
+    (K, N), integers of ``wa`` and ``wb`` bits (default max_wa, max_wb), signed unless
+    ``a_signed``/``b_signed`` is False. The golden model is numpy's integer product."""
+    if rhs is None:
+        raise UsageError("bitserial needs --rhs FILE.npy, the right matrix B of shape (K, N)")
+    A, B = _int_matrix(arr, "--input", "A"), _int_matrix(rhs, "--rhs", "B")
+    if A.shape[1] != B.shape[0]:
+        raise UsageError(f"--input (A) and --rhs (B) must agree on K: A is {A.shape}, "
+                         f"B is {B.shape}")
+    (M, K), N = A.shape, B.shape[1]
+    wa = params.max_wa if wa is None else wa
+    wb = params.max_wb if wb is None else wb
+    a_signed = True if a_signed is None else a_signed
+    b_signed = True if b_signed is None else b_signed
+    try:
+        params.check_run(M, K, N, 1, 1, a_signed, b_signed)
+    except ValueError as exc:
+        raise UsageError(f"bitserial: {exc} (A is {A.shape}, B is {B.shape})") from None
+    checked(lambda x: params.check_run(M, K, N, *x, a_signed, b_signed), "bitserial", (wa, wb))
+    A = checked(lambda x: check_fits("--input (A)", x, wa, a_signed), "bitserial", A)
+    B = checked(lambda x: check_fits("--rhs (B)", x, wb, b_signed), "bitserial", B)
+    want = A.astype(np.int64) @ B.astype(np.int64)
+    compute = params.cycles(M, K, N, wa, wb)
+    ops = 2 * M * K * N
+    peak = params.effective_ops_per_cycle(wa, wb)
+    kinds = ["signed" if s else "unsigned" for s in (a_signed, b_signed)]
+
+    def finish(got, resp, manifest):
+        return {"notes": [f"A {M}x{K} at {wa} bits {kinds[0]}, B {K}x{N} at {wb} bits "
+                          f"{kinds[1]}",
+                          f"{compute} compute cycles in the schedule ({resp['cycles']} "
+                          f"simulated, with loading through the P2S, readout, idle and "
+                          f"back-pressure)",
+                          f"effective ops (2 M K N = {ops}) per compute cycle: "
+                          f"{ops / compute:.2f} (peak at {wa}x{wb} bits: {peak:.2f})"]}
+
+    extra = {"shape": [M, N], "wa": wa, "wb": wb, "a_signed": a_signed, "b_signed": b_signed,
+             "compute_cycles": compute, "effective_ops": ops,
+             "effective_ops_per_compute_cycle": round(ops / compute, 4),
+             "peak_effective_ops_per_cycle": peak}
+    return Comparison(bitserial_job(params, A, B, wa, wb, a_signed, b_signed),
+                      want.reshape(-1).tolist(), lambda got: got.reshape(-1).tolist(), extra,
+                      finish=finish)

@@ -9,7 +9,8 @@ import dataclasses
 import numpy as np
 
 __all__ = ["check_int", "check_bool", "check_max", "check_choice", "int_array", "UsageError",
-           "parse_params"]
+           "parse_params", "load_array", "int_codes", "only_bits", "checked", "where",
+           "unless_given"]
 
 
 def _is_int(value):
@@ -102,3 +103,58 @@ def parse_params(unit, items=()):
         return unit.params_cls(**values)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{unit.name}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# A user's arrays (lowbit compare): one wording for every unit.
+
+def load_array(path, option="--input"):
+    """Load a ``.npy`` file, or raise UsageError naming the option, the file and the reason."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UsageError(f"cannot read {option} {path}: no such file") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise UsageError(f"cannot read {option} {path}: not a readable .npy array ({exc})") \
+            from None
+    if not isinstance(arr, np.ndarray):
+        raise UsageError(f"{option} {path} holds an archive, not one array")
+    return arr
+
+
+def int_codes(arr, what):
+    """Integers as int64 (raw two's complement codes), or UsageError naming ``what``."""
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise UsageError(f"{what} must hold integers (raw two's complement codes), "
+                         f"not {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def where(index):
+    """An array index as an int (1-D) or a tuple, for messages."""
+    return tuple(int(i) for i in index) if len(index) > 1 else int(index[0])
+
+
+def only_bits(arr, what):
+    """0/1 integers or booleans as uint8 (nothing is binarized), or UsageError."""
+    if arr.dtype != bool and not np.issubdtype(arr.dtype, np.integer):
+        raise UsageError(f"{what} must hold bits 0 and 1 (integers or booleans), not {arr.dtype}")
+    bad = np.argwhere((arr != 0) & (arr != 1))
+    if len(bad):
+        raise UsageError(f"{what} must hold bits 0 and 1, not {arr[tuple(bad[0])]} at index "
+                         f"{where(bad[0])}")
+    return arr.astype(np.uint8)
+
+
+def checked(check, what, arr):
+    """``check(arr)``, its ValueError turned into UsageError prefixed with ``what``."""
+    try:
+        return check(arr)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+
+
+def unless_given(items, inferred):
+    """``items`` plus ``key=value`` for each inferred parameter the user did not give."""
+    given = {item.partition("=")[0].strip() for item in items}
+    return list(items) + [f"{k}={v}" for k, v in inferred.items() if k not in given]

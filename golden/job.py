@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Job", "chain", "lasts_at", "results_of"]
+__all__ = ["Job", "chain", "lasts_at", "results_of", "Comparison", "UserData"]
 
 
 @dataclass
@@ -126,3 +126,58 @@ def chain(jobs):
                labels=[x for j in jobs for x in (j.labels or [""] * j.expect)],
                calm_beats=jobs[0].calm_beats,
                cycles=sum(j.cycles or 0 for j in jobs) or None)
+
+
+@dataclass
+class Comparison:
+    """A user's data prepared for ``lowbit compare``: the :class:`Job` to run, the golden
+    results it must give, and the report's unit-specific parts.
+
+    Parameters
+    ----------
+    job : Job
+        The run (from the unit's adapter).
+    want : list
+        The golden results in output order (ints, or tuples such as ``(value, overflow)``),
+        computed without the code under test.
+    results : callable
+        ``results(decoded)`` -> the list to compare with :attr:`want` (``decoded`` is never
+        ``None`` here).
+    extra : dict
+        Report fields known before the run (``shape``, ``notes``, ...).
+    finish : callable, optional
+        ``finish(got, response, manifest)`` -> report fields that need the run (``got`` is
+        the list :attr:`results` made, or ``None`` when results were lost).
+    latency : bool
+        Whether the run's observed latency must equal the manifest's.
+    """
+
+    job: Job
+    want: list
+    results: Callable = list
+    extra: dict = field(default_factory=dict)
+    finish: Callable | None = None
+    latency: bool = False
+
+
+@dataclass(frozen=True)
+class UserData:
+    """How ``lowbit compare`` takes a unit's data from files.
+
+    Parameters
+    ----------
+    prepare : callable
+        ``prepare(params, arr, **options)`` -> :class:`Comparison`; ``arr`` is the ``--input``
+        array and ``options`` the loaded ``--weights``/``--filter``/... arrays and the
+        run options, by :attr:`options` name (absent ones are ``None``). Bad data raises
+        :class:`~lowbit.golden.checks.UsageError`.
+    options : tuple of str
+        The compare options this unit takes beyond ``--input`` (``"filter"``, ``"rhs"``...).
+    shape_params : callable, optional
+        ``shape_params(arr, items, **files)`` -> the ``-p`` items with the parameters the
+        input's shape implies added where the user gave none.
+    """
+
+    prepare: Callable
+    options: tuple = ()
+    shape_params: Callable | None = None

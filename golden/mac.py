@@ -11,14 +11,24 @@ saturates. Stochastic rounding takes one LFSR sample per rounding event, in stre
 """
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
-from .fixed import FixedFormat, check_format, check_rounding, round_shift, saturate, wrap_signed
-from .job import Job
+from .checks import UsageError
+from .fixed import (
+    FixedFormat,
+    check_format,
+    check_rounding,
+    quantize,
+    round_shift,
+    saturate,
+    wrap_signed,
+)
+from .job import Comparison, Job
 from .lfsr import LFSRModel, LFSRParams, check_lfsr
 
-__all__ = ["MACParams", "mac_golden", "mac_job", "MAX_GUARD", "MAX_PIPELINE"]
+__all__ = ["MACParams", "mac_golden", "mac_job", "mac_compare", "MAX_GUARD", "MAX_PIPELINE"]
 
 MAX_GUARD = 32
 MAX_PIPELINE = 4
@@ -208,3 +218,72 @@ def mac_job(params, a, b, first, last, *, labels=None):
 
     return Job({"a": a, "b": b, "first": first, "last": last}, len(ends), decode,
                last_beats=ends, labels=labels, calm_beats=64)
+
+
+def _codes(column, fmt, name, quantize_mode):
+    if np.issubdtype(column.dtype, np.integer):
+        bad = (column < fmt.min_int) | (column > fmt.max_int)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise UsageError(
+                f"integer input is taken as raw {name} codes of {fmt}, which must lie in "
+                f"[{fmt.min_int}, {fmt.max_int}]; element {k} is {int(column.reshape(-1)[k])}")
+        return [int(x) for x in column.reshape(-1)], 0
+    if np.issubdtype(column.dtype, np.floating):
+        if not np.all(np.isfinite(column)):
+            raise UsageError(f"the {name} column holds NaN or infinite values")
+        codes, ovf = quantize(column.reshape(-1), fmt, quantize_mode)
+        return [int(c) for c in codes], int(sum(ovf))
+    raise UsageError(f"--input must hold integers or floats, not {column.dtype}")
+
+
+def mac_compare(params, arr, *, terms=None, quantize=None, **_):
+    """``lowbit compare mac``: ``arr`` is ``(n, 2)``, n pairs (a, b) summed ``terms`` at a
+    time (default 1: n products), or ``(m, k, 2)``, m dot products of length k. Floats are
+    quantized to the input formats with ``quantize`` (default nearest); integers are raw
+    codes. The report adds the error against exact arithmetic on the quantized operands."""
+    quantize_mode = quantize or "nearest"
+    if arr.ndim == 3 and arr.shape[2] == 2:
+        if terms is not None and terms != arr.shape[1]:
+            raise UsageError(f"--terms {terms} contradicts the input shape {arr.shape}")
+        terms = arr.shape[1]
+        arr = arr.reshape(-1, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
+        raise UsageError(f"--input for mac must have shape (n, 2) or (m, k, 2) with n, k > 0, "
+                         f"not {arr.shape}")
+    terms = 1 if terms is None else terms
+    if terms < 1 or arr.shape[0] % terms:
+        raise UsageError(f"--terms must be >= 1 and divide the {arr.shape[0]} input rows, "
+                         f"not {terms}")
+    a, ovf_a = _codes(arr[:, 0], params.fmt_a, "a", quantize_mode)
+    b, ovf_b = _codes(arr[:, 1], params.fmt_b, "b", quantize_mode)
+    n = len(a)
+    first = [int(k % terms == 0) for k in range(n)]
+    last = [int(k % terms == terms - 1) for k in range(n)]
+    value, ovf = mac_golden(params, a, b, first, last)
+    job = mac_job(params, a, b, first, last, labels=["user"] * (n // terms))
+
+    def finish(got, resp, manifest):
+        # Accuracy of the hardware against real arithmetic on the quantized operands, in eps_o.
+        scale = Fraction(1, 1 << params.product_fl)
+        eps = params.fmt_o.eps
+        exact = [sum(Fraction(x * y) for x, y in zip(a[k:k + terms], b[k:k + terms])) * scale
+                 for k in range(0, n, terms)]
+        values = [Fraction(int(v)) * eps for v, _ in got or []]
+        err = np.array([float((g - e) / eps) for g, e in zip(values, exact)])
+        stats = {"mean": float(err.mean()) if err.size else 0.0,
+                 "std": float(err.std()) if err.size else 0.0,
+                 "max_abs": float(np.abs(err).max()) if err.size else 0.0}
+        saturated = sum(o for _, o in got or [])
+        return {"terms_per_result": terms, "input_overflow_when_quantizing": ovf_a + ovf_b,
+                "output_overflow": int(saturated), "error_vs_exact_eps": stats,
+                "rtl_values": [float(v) for v in values],
+                "notes": [f"{params.fmt_a} x {params.fmt_b} -> {params.fmt_o}, "
+                          f"{params.rounding} rounding, {terms} term(s) per result",
+                          f"error vs exact arithmetic (output eps): mean {stats['mean']:+.4f}, "
+                          f"std {stats['std']:.4f}, max |err| {stats['max_abs']:.4f}",
+                          f"saturated results: {saturated}; inputs saturated when "
+                          f"quantizing: {ovf_a + ovf_b}"]}
+
+    return Comparison(job, list(zip(value, ovf)), lambda got: list(zip(*got)),
+                      finish=finish, latency=True)

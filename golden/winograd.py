@@ -73,10 +73,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .checks import UsageError, checked, int_codes, unless_given
 from .checks import check_choice as _check_choice
 from .checks import check_int as _check_int
 from .checks import int_array as _int_array
-from .job import Job, results_of
+from .job import Comparison, Job, results_of
 
 __all__ = [
     "B_T", "G", "G_SCALED", "A_T", "MIN_WIDTH", "MAX_WIDTH", "MAX_CHANNELS", "MAX_PIPELINE",
@@ -89,7 +90,7 @@ __all__ = [
     "signed_width", "StageRange", "WorstCase", "stage_ranges", "direct_stage_ranges",
     "worst_case_patterns", "check_filter_shape",
     "Winograd1DParams", "Winograd2DParams", "Direct3x3Params", "Conv2dParams",
-    "tiles_job", "conv2d_job",
+    "tiles_job", "conv2d_job", "tiles_compare", "conv2d_compare", "conv2d_shape_params",
 ]
 
 
@@ -962,3 +963,68 @@ def conv2d_job(params, images, filt):
     ho, wo = params.output_shape
     return Job({"x": flat.tolist()}, n * ho * wo,
                lambda out: results_of(out, "y", (n, ho, wo), [ho * wo] * n), loads=loads)
+
+
+def tiles_compare(params, arr, *, filt=None, unit="tile engine", **_):
+    """``lowbit compare`` for the tile engines: ``arr`` (N, C, 4, 4) tiles (1-D: (N, C, 4));
+    ``filt`` (C, 3, 3) for every tile or (N, C, 3, 3) one per tile (1-D: (C, 3) or
+    (N, C, 3)). The golden model is direct correlation."""
+    tile, fshape, c = params.tile_shape, params.filter_shape, params.channels
+    if arr.ndim != 2 + len(tile) or arr.shape[1:] != (c, *tile) or arr.shape[0] == 0:
+        raise UsageError(f"--input for {unit} must have shape (tiles, channels={c}, "
+                         f"{', '.join(map(str, tile))}), not {arr.shape}")
+    if filt is None:
+        raise UsageError(f"{unit} needs --filter FILE.npy of shape "
+                         f"({', '.join(map(str, (c, *fshape)))})")
+    tiles, filt = int_codes(arr, "--input"), int_codes(filt, "--filter")
+    if filt.shape == (c, *fshape):
+        filt = np.broadcast_to(filt, (len(tiles), *filt.shape))
+    elif filt.shape != (len(tiles), c, *fshape):
+        raise UsageError(f"--filter for {unit} must have shape "
+                         f"({', '.join(map(str, (c, *fshape)))}) or (tiles={len(tiles)}, "
+                         f"{', '.join(map(str, (c, *fshape)))}), not {filt.shape}")
+    direct = direct_1d_channels if params.dim == 1 else direct_2d_channels
+    want = np.array([checked(lambda x: direct(params.check_data(x[0]), params.check_filter(x[1])),
+                             "--input/--filter", (t, f)) for t, f in zip(tiles, filt)])
+    return Comparison(tiles_job(params, tiles, filt), want.reshape(-1).tolist(),
+                      lambda got: got.reshape(-1).tolist(), {"shape": list(want.shape)})
+
+
+def conv2d_shape_params(arr, items, **_):
+    """``-p`` items for conv2d with ``channels``, ``height`` and ``width`` taken from the
+    image's shape ((H, W), (C, H, W) or (N, C, H, W)) where the user did not give them."""
+    if arr.ndim not in (2, 3, 4):
+        raise UsageError(f"--input for conv2d must have shape (H, W), (C, H, W) or "
+                         f"(images, C, H, W), not {arr.shape}")
+    c, h, w = (1, *arr.shape) if arr.ndim == 2 else arr.shape[-3:]
+    return unless_given(items, {"channels": c, "height": h, "width": w})
+
+
+def conv2d_compare(params, arr, *, filt=None, **_):
+    """``lowbit compare conv2d``: ``arr`` one image (H, W) or (C, H, W), or images
+    (N, C, H, W); ``filt`` (3, 3) or (C, 3, 3). The golden model is direct correlation with
+    the layer's padding."""
+    shape = (params.channels, params.height, params.width)
+    images = int_codes(arr, "--input")
+    images = images.reshape(-1, *shape) if images.shape in (shape, shape[1:]) else images
+    if images.ndim != 4 or images.shape[1:] != shape or images.shape[0] == 0:
+        raise UsageError(f"--input for conv2d must have shape (C, H, W) = {shape} or "
+                         f"(images, {', '.join(map(str, shape))}), not {arr.shape}")
+    if filt is None:
+        raise UsageError(f"conv2d needs --filter FILE.npy of shape ({params.channels}, 3, 3)")
+    filt = int_codes(filt, "--filter")
+    if filt.shape == (3, 3) and params.channels == 1:
+        filt = filt[None]
+    if filt.shape != (params.channels, 3, 3):
+        raise UsageError(f"--filter for conv2d must have shape (channels={params.channels}, 3, 3)"
+                         f"{' or (3, 3)' if params.channels == 1 else ''}, not {filt.shape}")
+    want = np.array([checked(lambda x: correlate2d(params.check_image(x),
+                                                   params.check_filter(filt), params.padding),
+                             "--input/--filter", im) for im in images])
+
+    def finish(got, resp, manifest):
+        return {"values_per_cycle": round(images.size / max(resp["cycles"], 1), 4)}
+
+    return Comparison(conv2d_job(params, images, filt), want.reshape(-1).tolist(),
+                      lambda got: got.reshape(-1).tolist(), {"shape": list(want.shape)},
+                      finish=finish)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..golden.bitserial import check_fits
 from ..golden.link import (
     ERROR,
     LINK_FILE,
@@ -25,6 +26,7 @@ from ..golden.link import (
     encode_frame,
 )
 from ..golden.payload import pack_fields, unpack_fields
+from ..hw.units import get_unit
 from .transport import SerialTransport
 
 __all__ = ["Device", "DeviceError", "LinkError", "NoAnswer", "LINK_FILE", "load_link_file"]
@@ -276,14 +278,39 @@ class Device:
                               f"{' or '.join(names)}")
         return self.params()
 
+    def job(self, *data, **options):
+        """The running unit's :class:`~lowbit.golden.job.Job` for ``data`` (its adapter's
+        arguments, :attr:`lowbit.hw.units.Unit.adapter`)."""
+        return get_unit(self._need_map().unit).job(self.params(), *data, **options)
+
+    def run(self, job):
+        """Run ``job`` on the device: its held side ports and memory writes through the
+        registers, its beats through SEND, the outputs through RECV; returns the decoded
+        result. The same :class:`~lowbit.golden.job.Job` the simulator runs."""
+        m = self._need_map()
+        if job.unit is not None and job.unit != m.unit:
+            raise DeviceError(f"the device runs unit {m.unit}, not {job.unit}")
+        if job.beat_ports:
+            raise DeviceError("a job with per-beat side ports (chained runs) cannot run "
+                              "through the link: run its parts one by one")
+        for name, value in job.hold.items():
+            self.set_port(name, value)
+        for write in job.loads:  # address and data first, the strobe last
+            for name, value in sorted(write.items(), key=lambda kv: m.port(kv[0]).strobe):
+                self.set_port(name, value)
+        words = pack_fields(m.in_fields, **job.beats)
+        result = job.decode(unpack_fields(m.out_fields, self.stream(words, job.expect)))
+        if result is None:
+            raise LinkError("the unit's results carry 'last' flags in the wrong places: "
+                            "results were lost or duplicated")
+        return result
+
     # --- one call per unit --------------------------------------------------------------------
 
     def matmul(self, A, B, *, wa=None, wb=None, a_signed=True, b_signed=True):
         """``A @ B`` on the bit-serial engine at ``wa`` x ``wb`` bits (default: the generated
         maxima), exact. Matrices larger than the engine's buffers are cut into blocks of
         ``max_m`` x ``max_k`` x ``max_n`` and the partial products summed here."""
-        from ..golden.bitserial import check_fits, operand_words
-
         p = self._unit("bitserial")
         A, B = np.asarray(A), np.asarray(B)
         if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
@@ -296,29 +323,15 @@ class Device:
                     b_signed)
         A = check_fits("A", A, wa, a_signed)
         B = check_fits("B", B, wb, b_signed)
-        for name, value in (("wa", wa), ("wb", wb), ("a_signed", int(a_signed)),
-                            ("b_signed", int(b_signed))):
-            self.set_port(name, value)
         C = np.zeros((M, N), dtype=np.int64)
-        field = next(iter(self.map.in_fields))
         for m0 in range(0, M, p.max_m):
             for n0 in range(0, N, p.max_n):
                 for k0 in range(0, K, p.max_k):
                     a = A[m0:m0 + p.max_m, k0:k0 + p.max_k]
                     b = B[k0:k0 + p.max_k, n0:n0 + p.max_n]
-                    C[m0:m0 + a.shape[0], n0:n0 + b.shape[1]] += self._matmul_block(
-                        p, field, operand_words, a, b)
+                    C[m0:m0 + a.shape[0], n0:n0 + b.shape[1]] += self.run(
+                        self.job(a, b, wa, wb, a_signed, b_signed))
         return C
-
-    def _matmul_block(self, p, field, operand_words, a, b):
-        (m, k), n = a.shape, b.shape[1]
-        self.set_port("m", m)
-        self.set_port("n", n)
-        self.set_port("k_chunks", p.k_chunks(k))
-        words = pack_fields(self.map.in_fields, **{field: operand_words(p, a, b)})
-        out = unpack_fields(self.map.out_fields, self.stream(words, m * n))
-        self._check_last(out["last"], [m * n])
-        return np.asarray(out["c"], dtype=np.int64).reshape(m, n)
 
     def conv2d(self, image, filt):
         """The 3x3 correlation of ``image`` ((H, W) or (C, H, W), the generated size) with
@@ -334,33 +347,13 @@ class Device:
         if image.shape != want:
             raise ValueError(f"the image must have shape {want} (channels, height, width) for "
                              f"this build, not {image.shape}")
-        for addr, word in enumerate(p.filter_image(filt)):
-            self.set_port("f_addr", addr)
-            self.set_port("f_data", word)
-            self.set_port("f_en", 1)
-        pixels = image.transpose(1, 2, 0).reshape(-1)  # raster order, channels innermost
-        lo, hi = -(1 << (p.data_width - 1)), (1 << (p.data_width - 1)) - 1
-        if pixels.size and (pixels.min() < lo or pixels.max() > hi):
-            raise ValueError(f"image values must lie in [{lo}, {hi}] (data_width "
-                             f"{p.data_width})")
-        ho, wo = p.output_shape
-        out = unpack_fields(self.map.out_fields,
-                            self.stream(pack_fields(self.map.in_fields, x=pixels.tolist()),
-                                        ho * wo))
-        self._check_last(out["last"], [ho * wo])
-        return np.asarray(out["y"], dtype=np.int64).reshape(ho, wo)
+        return self.run(self.job(image[None], filt))[0]
 
     def mac_stream(self, a, b, first, last):
         """Raw MAC beats (codes of the input formats and the flags); returns the results'
         ``(values, overflow)`` codes, one per ``last``."""
         self._unit("mac")
-        a, b = np.asarray(a), np.asarray(b)
-        words = pack_fields(self.map.in_fields, a=a.tolist(), b=b.tolist(),
-                            first=np.asarray(first, dtype=int).tolist(),
-                            last=np.asarray(last, dtype=int).tolist())
-        out = unpack_fields(self.map.out_fields, self.stream(words, int(np.sum(last))))
-        return (np.asarray(out["value"], dtype=np.int64),
-                np.asarray(out["overflow"], dtype=np.int64))
+        return self.run(self.job(a, b, first, last))
 
     def mac(self, a, b):
         """Dot products of integer codes: ``a``, ``b`` of shape (k,) give one result, (m, k)
@@ -386,32 +379,5 @@ class Device:
         """A binarized layer on the BinaryMVU: ``x_bits`` (V, cols) 0/1 against ``weights``
         (rows, cols) 0/1 (0 is -1), with ``thresholds`` (rows, k) and ``invert`` (rows,)
         when the build has thresholds. Returns (V, rows) dot products or activations."""
-        from ..golden.binary import bmvu_images, pack_bits
-
-        p = self._unit("bmvu")
-        x = np.asarray(x_bits)
-        if x.ndim != 2 or x.shape[1] != p.cols:
-            raise ValueError(f"inputs must have shape (vectors, {p.cols}), not {x.shape}")
-        w_words, t_words = bmvu_images(p, weights, thresholds, invert)
-        for addr, word in enumerate(w_words):
-            self.set_port("w_addr", addr)
-            self.set_port("w_data", word)
-            self.set_port("w_en", 1)
-        for addr, word in enumerate(t_words if p.thresholds else ()):
-            self.set_port("t_addr", addr)
-            self.set_port("t_data", word)
-            self.set_port("t_en", 1)
-        padded = np.zeros((x.shape[0], p.sf * p.simd), dtype=np.uint8)
-        padded[:, :p.cols] = x
-        words = [int(pack_bits(padded[v, s * p.simd:(s + 1) * p.simd]))
-                 for v in range(x.shape[0]) for s in range(p.sf)]
-        out = unpack_fields(self.map.out_fields, self.stream(words, x.shape[0] * p.nf))
-        lanes = np.array([out[f"lane{j}"] for j in range(p.pe)], dtype=np.int64).T
-        return lanes.reshape(x.shape[0], p.nf * p.pe)[:, :p.rows]
-
-    @staticmethod
-    def _check_last(flags, sizes):
-        ends = np.cumsum(sizes) - 1
-        if not np.array_equal(np.flatnonzero(np.asarray(flags, dtype=np.int64)), ends):
-            raise LinkError("the unit's results carry 'last' flags in the wrong places: "
-                            "results were lost or duplicated")
+        self._unit("bmvu")
+        return self.run(self.job(weights, x_bits, thresholds, invert))

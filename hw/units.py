@@ -1,26 +1,50 @@
-"""The unit registry: one entry per generated unit, tying its parameter object to hardware."""
+"""The unit registry: each unit defined once, for every layer above the hardware.
+
+Adding a unit: its golden model, parameters and adapter (``golden/``), its component
+(``hw/``), one :class:`Unit` entry here, and its tests (docs/adding-a-unit.md).
+"""
 
 import dataclasses
 from dataclasses import dataclass
 
 from ..golden import LFSRParams, MACParams
-from ..golden.binary import BMVUParams, PopcountParams, XnorParams, bmvu_job, popcount_job, xnor_job
+from ..golden.binary import (
+    BMVUParams,
+    PopcountParams,
+    XnorParams,
+    bmvu_compare,
+    bmvu_job,
+    popcount_compare,
+    popcount_job,
+    xnor_compare,
+    xnor_job,
+)
 from ..golden.bitserial import (
     BitSerialParams,
     DPUParams,
     P2SParams,
+    bitserial_compare,
     bitserial_job,
+    bitserial_shape_params,
+    dpu_compare,
     dpu_job,
+    dpu_shape_params,
+    p2s_compare,
     p2s_job,
+    p2s_shape_params,
 )
 from ..golden.checks import UsageError
-from ..golden.mac import mac_job
+from ..golden.job import UserData
+from ..golden.mac import mac_compare, mac_job
 from ..golden.winograd import (
     Conv2dParams,
     Direct3x3Params,
     Winograd1DParams,
     Winograd2DParams,
+    conv2d_compare,
     conv2d_job,
+    conv2d_shape_params,
+    tiles_compare,
     tiles_job,
 )
 from .bitserial import P2S, DotProductUnit
@@ -60,6 +84,19 @@ class Unit:
         ``adapter(params, *data, **options)`` -> :class:`~lowbit.golden.job.Job`: user data
         (numpy) to the unit's beats, memory loads and side ports, and its outputs back. Every
         unit with streams ``i`` and ``o`` has one; call it through :meth:`job`.
+    compare : UserData, optional
+        How ``lowbit compare`` reads the unit's data from files
+        (:class:`~lowbit.golden.job.UserData`); every unit with an adapter has one.
+    sizes : dict
+        ``{board: {parameter: value}}``: the unit's size on each board, leaving room for the
+        host link (:mod:`lowbit.boards.sizes`); a board or parameter not listed takes the
+        default.
+    no_dsp : tuple of str
+        Boards whose DSP blocks are too few for the unit's multiplies: there they go into
+        LUTs.
+    synth_seconds : tuple of float
+        A guess of one synthesis with place and route on the UP5K, with DSPs and with
+        multiplies in LUTs (the progress line of ``lowbit bench``; boards scale it).
     """
 
     name: str
@@ -69,6 +106,10 @@ class Unit:
     top: str
     marker: str
     adapter: object = None
+    compare: UserData | None = None
+    sizes: dict = dataclasses.field(default_factory=dict)
+    no_dsp: tuple = ()
+    synth_seconds: tuple = (8, 60)
 
     def job(self, params, *data, **options):
         """This unit's :class:`~lowbit.golden.job.Job` for ``data`` (its adapter's
@@ -84,37 +125,70 @@ class Unit:
         return self.params_cls()
 
 
-UNITS = {
-    "mac": Unit("mac", "fixed-point multiply-accumulate with stochastic rounding (Gupta 2015)",
-                MACParams, FixedPointMAC, "lowbit_mac", "mac", mac_job),
-    "lfsr": Unit("lfsr", "leap-forward maximal-length LFSR (XAPP052 taps)",
-                 LFSRParams, LFSR, "lowbit_lfsr", "lfsr"),
-    "popcount": Unit("popcount", "pipelined popcount of any width (compressor tree)",
-                     PopcountParams, Popcount, "lowbit_popcount", "binary", popcount_job),
-    "xnor": Unit("xnor", "XNOR-popcount binary dot product over N-bit chunks (BinaryNet)",
-                 XnorParams, XnorPopcount, "lowbit_xnor", "binary", xnor_job),
-    "bmvu": Unit("bmvu", "binary matrix-vector-threshold unit, PE x SIMD (FINN MVTU)",
-                 BMVUParams, BinaryMVU, "lowbit_bmvu", "binary", bmvu_job),
-    "winograd1d": Unit("winograd1d", "Winograd F(2,3) 1-D engine, 4 multiplies a channel",
-                       Winograd1DParams, WinogradF23, "lowbit_winograd1d", "winograd",
-                       tiles_job),
-    "winograd2d": Unit("winograd2d", "Winograd F(2x2,3x3) tile engine, 16 multiplies a channel",
-                       Winograd2DParams, WinogradF23x23, "lowbit_winograd2d", "winograd",
-                       tiles_job),
-    "direct3x3": Unit("direct3x3", "direct 3x3 tile engine, 36 multiplies a channel (baseline)",
-                      Direct3x3Params, DirectConv3x3, "lowbit_direct3x3", "winograd", tiles_job),
-    "conv2d": Unit("conv2d", "streaming 3x3xC convolution layer: line buffers + Winograd tiles",
-                   Conv2dParams, Conv2dLayer, "lowbit_conv2d", "winograd", conv2d_job),
-    "dpu": Unit("dpu", "bit-serial dot product: AND, popcount, shift/negate accumulate (BISMO DPU)",
-                DPUParams, DotProductUnit, "lowbit_dpu", "bitserial", dpu_job),
-    "p2s": Unit("p2s", "parallel-to-serial converter: words of E elements to bit planes, LSB first",
-                P2SParams, P2S, "lowbit_p2s", "bitserial", p2s_job),
-    "bitserial": Unit("bitserial", "bit-serial matrix engine, run-time precision (BISMO): P2S, "
-                      "Dm x Dn DPUs, C out", BitSerialParams, BitSerialMatmul,
-                      "lowbit_bitserial", "bitserial", bitserial_job),
-    "link": Unit("link", "host link: 8N1 UART, framed commands with CRC-16, error frames",
-                 LinkParams, HostLink, "lowbit_link", "link"),
-}
+#: Tile engines share their compare front-end.
+_TILES = UserData(tiles_compare, ("filt",))
+#: The bit-serial engine as ``lowbit fit bitserial`` sizes it with room for the link (UP5K:
+#: 3827 of 5280 logic cells, 22 of 30 block RAMs, 23.8 MHz with the link).
+_BITSERIAL_SMALL = dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128)
+_BMVU_SMALL = dict(rows=16, cols=64, pe=4, simd=16)
+
+UNITS = {u.name: u for u in [
+    Unit("mac", "fixed-point multiply-accumulate with stochastic rounding (Gupta 2015)",
+         MACParams, FixedPointMAC, "lowbit_mac", "mac", mac_job,
+         UserData(mac_compare, ("terms", "quantize"))),
+    Unit("lfsr", "leap-forward maximal-length LFSR (XAPP052 taps)",
+         LFSRParams, LFSR, "lowbit_lfsr", "lfsr"),
+    Unit("popcount", "pipelined popcount of any width (compressor tree)",
+         PopcountParams, Popcount, "lowbit_popcount", "binary", popcount_job,
+         UserData(popcount_compare)),
+    Unit("xnor", "XNOR-popcount binary dot product over N-bit chunks (BinaryNet)",
+         XnorParams, XnorPopcount, "lowbit_xnor", "binary", xnor_job, UserData(xnor_compare)),
+    Unit("bmvu", "binary matrix-vector-threshold unit, PE x SIMD (FINN MVTU)",
+         BMVUParams, BinaryMVU, "lowbit_bmvu", "binary", bmvu_job,
+         UserData(bmvu_compare, ("weights", "thresholds", "invert")),
+         sizes={"icebreaker": _BMVU_SMALL, "tangnano9k": _BMVU_SMALL,
+                "ulx3s-85f": dict(rows=64, cols=256, pe=8, simd=32)},
+         synth_seconds=(11, 60)),
+    Unit("winograd1d", "Winograd F(2,3) 1-D engine, 4 multiplies a channel",
+         Winograd1DParams, WinogradF23, "lowbit_winograd1d", "winograd", tiles_job, _TILES),
+    # 16 multiplies, 8 SB_MAC16 on the UP5K: in LUTs there, at 4 x 3 bits (2582 LUT4 alone).
+    Unit("winograd2d", "Winograd F(2x2,3x3) tile engine, 16 multiplies a channel",
+         Winograd2DParams, WinogradF23x23, "lowbit_winograd2d", "winograd", tiles_job, _TILES,
+         sizes={"icebreaker": dict(data_width=4, weight_width=3)}, no_dsp=("icebreaker",),
+         synth_seconds=(20, 90)),
+    # 36 multiplies: in LUTs on the UP5K (1546 LUT4 alone at 4 x 3 bits) and on the GW1NR-9's
+    # 20 multiplier blocks (5457 LUT4 alone at 4 bits).
+    Unit("direct3x3", "direct 3x3 tile engine, 36 multiplies a channel (baseline)",
+         Direct3x3Params, DirectConv3x3, "lowbit_direct3x3", "winograd", tiles_job, _TILES,
+         sizes={"icebreaker": dict(data_width=4, weight_width=3),
+                "tangnano9k": dict(data_width=4, weight_width=4)},
+         no_dsp=("icebreaker", "tangnano9k"), synth_seconds=(20, 90)),
+    # UP5K: multiplies in LUTs; 8-bit data needs 7000+ cells, 4-bit data and 3-bit weights
+    # take 5125 of 5280 with the link, 25.6 MHz.
+    Unit("conv2d", "streaming 3x3xC convolution layer: line buffers + Winograd tiles",
+         Conv2dParams, Conv2dLayer, "lowbit_conv2d", "winograd", conv2d_job,
+         UserData(conv2d_compare, ("filt",), conv2d_shape_params),
+         sizes={"icebreaker": dict(data_width=4, weight_width=3, height=16, width=16,
+                                   channels=1),
+                "tangnano9k": dict(height=32, width=32, channels=1),
+                "ulx3s-85f": dict(height=64, width=64, channels=3)},
+         no_dsp=("icebreaker",), synth_seconds=(32, 60)),
+    Unit("dpu", "bit-serial dot product: AND, popcount, shift/negate accumulate (BISMO DPU)",
+         DPUParams, DotProductUnit, "lowbit_dpu", "bitserial", dpu_job,
+         UserData(dpu_compare, ("shift", "negate", "beats_per_sum"), dpu_shape_params)),
+    Unit("p2s", "parallel-to-serial converter: words of E elements to bit planes, LSB first",
+         P2SParams, P2S, "lowbit_p2s", "bitserial", p2s_job,
+         UserData(p2s_compare, ("w",), p2s_shape_params)),
+    Unit("bitserial", "bit-serial matrix engine, run-time precision (BISMO): P2S, "
+         "Dm x Dn DPUs, C out", BitSerialParams, BitSerialMatmul, "lowbit_bitserial",
+         "bitserial", bitserial_job,
+         UserData(bitserial_compare, ("rhs", "wa", "wb", "a_signed", "b_signed"),
+                  bitserial_shape_params),
+         sizes={"icebreaker": _BITSERIAL_SMALL, "tangnano9k": _BITSERIAL_SMALL,
+                "ulx3s-85f": dict(dm=4, dn=4, dk=64, max_m=32, max_n=32, max_k=512)}),
+    Unit("link", "host link: 8N1 UART, framed commands with CRC-16, error frames",
+         LinkParams, HostLink, "lowbit_link", "link"),
+]}
 
 
 @dataclass(frozen=True)

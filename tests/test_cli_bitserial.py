@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from lowbit.gen.cli import main
 from lowbit.gen.compare import shape_params
+from lowbit.hw.units import get_unit
 
 # The parameter sets of the simulation sweeps, so their builds are reused:
 # SHAPES["2x64x2"] in test_matmul_sim.py, DPU[1] and P2S_CASES (5, 3) in test_bitserial_sim.py.
@@ -184,14 +185,14 @@ def test_matrix_shapes_set_the_buffer_maxima():
     """Maxima grow to matrices larger than the defaults (16, 256, 16), never shrink, and a
     value the user gave stays."""
     a, b = np.zeros((40, 300)), np.zeros((300, 5))
-    assert shape_params("bitserial", a, [], rhs=b) == ["max_m=40", "max_k=300"]
-    assert shape_params("bitserial", a, ["max_m = 64"], rhs=b) == ["max_m = 64", "max_k=300"]
-    assert shape_params("bitserial", np.zeros((3, 4)), [], rhs=np.zeros((4, 17))) == \
-        ["max_n=17"]
-    assert shape_params("dpu", np.zeros((9, 2, 33)), []) == ["dk=33"]
-    assert shape_params("p2s", np.zeros((9, 12)), ["max_width=4"]) == ["max_width=4",
-                                                                       "elements=12"]
-    assert shape_params("mac", a, ["fl_a=3"]) == ["fl_a=3"]
+    bitserial = get_unit("bitserial")
+    assert shape_params(bitserial, a, [], rhs=b) == ["max_m=40", "max_k=300"]
+    assert shape_params(bitserial, a, ["max_m = 64"], rhs=b) == ["max_m = 64", "max_k=300"]
+    assert shape_params(bitserial, np.zeros((3, 4)), [], rhs=np.zeros((4, 17))) == ["max_n=17"]
+    assert shape_params(get_unit("dpu"), np.zeros((9, 2, 33)), []) == ["dk=33"]
+    assert shape_params(get_unit("p2s"), np.zeros((9, 12)), ["max_width=4"]) == \
+        ["max_width=4", "elements=12"]
+    assert shape_params(get_unit("mac"), a, ["fl_a=3"]) == ["fl_a=3"]
 
 
 def _save(tmp_path, name, arr):
