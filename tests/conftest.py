@@ -1,5 +1,6 @@
 import zlib
 
+import numpy as np
 import pytest
 from lowbit.hw.units import UNITS
 from lowbit.sim.runner import SIMULATORS, simulator_available
@@ -67,3 +68,14 @@ def pytest_runtest_makereport(item, call):
             if name == "seed":
                 report.sections.append(("seed", f"seed={value} (from the test id)"))
     return report
+
+
+@pytest.fixture
+def npy(tmp_path):
+    """``npy(name, arr)``: save ``arr`` as ``name`` in the test's directory; returns the path
+    as a string, for the command line."""
+    def save(name, arr):
+        path = tmp_path / name
+        np.save(path, arr)
+        return str(path)
+    return save

@@ -23,26 +23,21 @@ def test_bad_parameters_exit_2_nothing_written(argv, message, tmp_path, usage_er
     assert not (tmp_path / "out").exists()
 
 
-def _save(tmp_path, name, arr):
-    path = tmp_path / name
-    np.save(path, arr)
-    return str(path)
 
-
-def test_bmvu_bad_files(tmp_path, capsys):
+def test_bmvu_bad_files(tmp_path, capsys, npy):
     p = ["-p", "rows=4", "-p", "cols=8", "-p", "pe=2", "-p", "simd=4"]
-    x = _save(tmp_path, "x.npy", np.zeros((3, 8), dtype=np.uint8))
-    w = _save(tmp_path, "w.npy", np.zeros((4, 8), dtype=np.uint8))
+    x = npy("x.npy", np.zeros((3, 8), dtype=np.uint8))
+    w = npy("w.npy", np.zeros((4, 8), dtype=np.uint8))
     cases = [
-        (["--weights", _save(tmp_path, "w_bad.npy", np.zeros((4, 9)))],
+        (["--weights", npy("w_bad.npy", np.zeros((4, 9)))],
          "--weights must have shape (rows=4, cols=8), not (4, 9)"),
         (["--weights", w, "--thresholds",
-          _save(tmp_path, "t2.npy", np.array([[1], [2], [3], [4]]).repeat(2, axis=1)
+          npy("t2.npy", np.array([[1], [2], [3], [4]]).repeat(2, axis=1)
                 * np.array([1, -1]))],
          "thresholds must be sorted (non-decreasing) for every neuron"),
         (["--weights", w], "needs --thresholds FILE.npy of shape (rows, 1)"),
         ([], "bmvu needs --weights"),
-        (["--weights", _save(tmp_path, "w3.npy", np.full((4, 8), 3))],
+        (["--weights", npy("w3.npy", np.full((4, 8), 3))],
          "--weights must hold bits 0 (-1) and 1 (+1)"),
     ]
     for extra, message in cases:
@@ -55,22 +50,22 @@ def test_bmvu_bad_files(tmp_path, capsys):
 
 @pytest.mark.sim
 @pytest.mark.binary
-def test_compare_binary_units_through_rtl(tmp_path, capsys):
+def test_compare_binary_units_through_rtl(tmp_path, capsys, npy):
     rng = np.random.default_rng(11)
     # Parameter sets of the simulation sweeps, so their builds are reused.
-    bits = _save(tmp_path, "words.npy", rng.integers(0, 2, size=(40, 9)))
+    bits = npy("words.npy", rng.integers(0, 2, size=(40, 9)))
     assert main(["compare", "popcount", "-p", "n=9", "-p", "spacing=3", "--input", bits]) == 0
     assert "RTL vs golden mismatches: 0" in capsys.readouterr().out
 
-    pairs = _save(tmp_path, "pairs.npy", rng.normal(size=(30, 2, 70)))  # binarized by sign
+    pairs = npy("pairs.npy", rng.normal(size=(30, 2, 70)))  # binarized by sign
     assert main(["compare", "xnor", "-p", "n=33", "-p", "max_length=200", "-p", "spacing=1",
                  "--input", pairs]) == 0
     assert "RTL vs golden mismatches: 0" in capsys.readouterr().out
 
-    x = _save(tmp_path, "x.npy", rng.integers(0, 2, size=(25, 100)))
-    w = _save(tmp_path, "w.npy", rng.integers(0, 2, size=(10, 100)))
-    t = _save(tmp_path, "t.npy", np.sort(rng.integers(-100, 101, size=(10, 3)), axis=1))
-    inv = _save(tmp_path, "inv.npy", rng.random(10) < 0.5)
+    x = npy("x.npy", rng.integers(0, 2, size=(25, 100)))
+    w = npy("w.npy", rng.integers(0, 2, size=(10, 100)))
+    t = npy("t.npy", np.sort(rng.integers(-100, 101, size=(10, 3)), axis=1))
+    inv = npy("inv.npy", rng.random(10) < 0.5)
     report = tmp_path / "bmvu.json"
     assert main(["compare", "bmvu", "-p", "rows=10", "-p", "cols=100", "-p", "pe=3", "-p",
                  "simd=7", "-p", "thresholds=3", "--input", x, "--weights", w,

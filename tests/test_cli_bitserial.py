@@ -195,20 +195,15 @@ def test_matrix_shapes_set_the_buffer_maxima():
     assert shape_params(get_unit("mac"), a, ["fl_a=3"]) == ["fl_a=3"]
 
 
-def _save(tmp_path, name, arr):
-    path = tmp_path / name
-    np.save(path, arr)
-    return str(path)
-
 
 @pytest.mark.sim
 @pytest.mark.bitserial
-def test_compare_bitserial_units_through_rtl(tmp_path, capsys):
+def test_compare_bitserial_units_through_rtl(tmp_path, capsys, npy):
     rng = np.random.default_rng(55)
 
     # Engine: 5x37 signed 5-bit A times 37x7 unsigned 3-bit B (no multiple of the 2x64x2 array).
-    a = _save(tmp_path, "a.npy", rng.integers(-16, 16, size=(5, 37)))
-    b = _save(tmp_path, "b.npy", rng.integers(0, 8, size=(37, 7)))
+    a = npy("a.npy", rng.integers(-16, 16, size=(5, 37)))
+    b = npy("b.npy", rng.integers(0, 8, size=(37, 7)))
     report = tmp_path / "bitserial.json"
     assert main(["compare", "bitserial", *ENGINE, "--input", a, "--rhs", b, "--wa", "5",
                  "--wb", "3", "--b-unsigned", "-o", str(report)]) == 0
@@ -225,9 +220,9 @@ def test_compare_bitserial_units_through_rtl(tmp_path, capsys):
     assert r["peak_effective_ops_per_cycle"] == 2 * 2 * 64 * 2 / 15
 
     # DPU: 40 beats of 7-bit operands, per-beat shift and sign, sums of 4 beats.
-    x = _save(tmp_path, "x.npy", rng.integers(0, 2, size=(40, 2, 7)))
-    s = _save(tmp_path, "s.npy", rng.integers(0, 4, size=40))
-    n = _save(tmp_path, "n.npy", rng.random(40) < 0.5)
+    x = npy("x.npy", rng.integers(0, 2, size=(40, 2, 7)))
+    s = npy("s.npy", rng.integers(0, 4, size=40))
+    n = npy("n.npy", rng.random(40) < 0.5)
     report = tmp_path / "dpu.json"
     assert main(["compare", "dpu", *DPU, "--input", x, "--shift", s, "--negate", n,
                  "--beats-per-sum", "4", "-o", str(report)]) == 0
@@ -236,7 +231,7 @@ def test_compare_bitserial_units_through_rtl(tmp_path, capsys):
     assert r["beats_per_result"] == 4
 
     # P2S: 30 words of E=5 signed and unsigned 2-bit values at w=2 (elements from the shape).
-    words = _save(tmp_path, "w.npy", rng.integers(-2, 4, size=(30, 5)))
+    words = npy("w.npy", rng.integers(-2, 4, size=(30, 5)))
     report = tmp_path / "p2s.json"
     assert main(["compare", "p2s", *P2S, "--input", words, "--w", "2", "-o", str(report)]) == 0
     r = json.loads(report.read_text())

@@ -7,8 +7,6 @@ import pytest
 from lowbit.gen.cli import main
 from lowbit.golden.images import digits, named_filter
 
-from .test_cli_binary import _save
-
 
 @pytest.mark.parametrize("argv,message", [
     (["generate", "winograd2d", "-p", "data_width=1"],
@@ -30,34 +28,34 @@ def test_bad_parameters_exit_2_nothing_written(argv, message, tmp_path, usage_er
     assert not (tmp_path / "out").exists()
 
 
-def test_bad_files_exit_2_nothing_written(tmp_path, usage_error):
-    img = _save(tmp_path, "img.npy", np.zeros((8, 8), dtype=np.int64))
-    lap = _save(tmp_path, "lap.npy", named_filter("laplacian")[0])
-    tiles = _save(tmp_path, "tiles.npy", np.zeros((5, 1, 4, 4), dtype=np.int64))
+def test_bad_files_exit_2_nothing_written(tmp_path, usage_error, npy):
+    img = npy("img.npy", np.zeros((8, 8), dtype=np.int64))
+    lap = npy("lap.npy", named_filter("laplacian")[0])
+    tiles = npy("tiles.npy", np.zeros((5, 1, 4, 4), dtype=np.int64))
     cases = [
-        (["conv2d", "--input", img, "--filter", _save(tmp_path, "f5.npy", np.ones((5, 5),
+        (["conv2d", "--input", img, "--filter", npy("f5.npy", np.ones((5, 5),
                                                                                  dtype=int))],
          "--filter for conv2d must have shape (channels=1, 3, 3) or (3, 3), not (5, 5)"),
-        (["conv2d", "--input", img, "--filter", _save(tmp_path, "f3.npy", np.ones((3, 3, 3),
+        (["conv2d", "--input", img, "--filter", npy("f3.npy", np.ones((3, 3, 3),
                                                                                  dtype=int))],
          "--filter for conv2d must have shape (channels=1, 3, 3) or (3, 3), not (3, 3, 3)"),
-        (["conv2d", "--input", _save(tmp_path, "small.npy", np.zeros((2, 2), dtype=int)),
+        (["conv2d", "--input", npy("small.npy", np.zeros((2, 2), dtype=int)),
           "--filter", lap, "-p", "padding=valid"],
          "height must be >= 3 (the filter size) with padding='valid', not 2"),
         (["conv2d", "--input", img, "--filter", lap, "-p", "height=9"],
          "--input for conv2d must have shape (C, H, W) = (1, 9, 8)"),
         (["conv2d", "--input", img, "--filter", lap, "-p", "channels=0"],
          "channels must be between 1 and 1024, not 0"),
-        (["conv2d", "--input", _save(tmp_path, "f.npy", np.zeros((8, 8))), "--filter", lap],
+        (["conv2d", "--input", npy("f.npy", np.zeros((8, 8))), "--filter", lap],
          "--input must hold integers (raw two's complement codes), not float64"),
-        (["conv2d", "--input", _save(tmp_path, "big.npy", np.full((8, 8), 200)),
+        (["conv2d", "--input", npy("big.npy", np.full((8, 8), 200)),
           "--filter", lap], "image values must lie in [-128, 127] (data_width = 8), not 200"),
         (["conv2d", "--input", img], "conv2d needs --filter FILE.npy of shape (1, 3, 3)"),
         (["conv2d", "--input", img, "--filter", str(tmp_path / "missing.npy")],
          "cannot read --filter"),
         (["winograd2d", "--input", tiles, "--filter", lap],
          "--filter for winograd2d must have shape (1, 3, 3) or (tiles=5, 1, 3, 3), not (3, 3)"),
-        (["winograd2d", "--input", _save(tmp_path, "t3.npy", np.zeros((5, 1, 3, 3), dtype=int)),
+        (["winograd2d", "--input", npy("t3.npy", np.zeros((5, 1, 3, 3), dtype=int)),
           "--filter", lap], "--input for winograd2d must have shape (tiles, channels=1, 4, 4)"),
         (["winograd1d", "--input", tiles, "--filter", lap],
          "--input for winograd1d must have shape (tiles, channels=1, 4)"),
@@ -72,21 +70,21 @@ def test_bad_files_exit_2_nothing_written(tmp_path, usage_error):
 
 @pytest.mark.sim
 @pytest.mark.winograd
-def test_compare_winograd_units_through_rtl(tmp_path, capsys):
+def test_compare_winograd_units_through_rtl(tmp_path, capsys, npy):
     # Parameter sets of the simulation sweeps (the defaults), so their builds are reused.
     rng = np.random.default_rng(21)
-    tiles = _save(tmp_path, "tiles.npy", rng.integers(-128, 128, size=(30, 1, 4, 4)))
-    filt = _save(tmp_path, "filt.npy", rng.integers(-128, 128, size=(30, 1, 3, 3)))
+    tiles = npy("tiles.npy", rng.integers(-128, 128, size=(30, 1, 4, 4)))
+    filt = npy("filt.npy", rng.integers(-128, 128, size=(30, 1, 3, 3)))
     for unit in ("winograd2d", "direct3x3"):
         assert main(["compare", unit, "--input", tiles, "--filter", filt]) == 0
         out = capsys.readouterr().out
         assert "RTL vs golden mismatches: 0" in out and "30 x 2 x 2" in out
 
     # Five digits as (N, C, H, W) with the default 8x8 'same' layer.
-    imgs = _save(tmp_path, "digits.npy", digits()[:5])
+    imgs = npy("digits.npy", digits()[:5])
     report = tmp_path / "conv.json"
     assert main(["compare", "conv2d", "--input", imgs, "--filter",
-                 _save(tmp_path, "lap.npy", named_filter("laplacian")), "-o", str(report)]) == 0
+                 npy("lap.npy", named_filter("laplacian")), "-o", str(report)]) == 0
     r = json.loads(report.read_text())
     assert r["mismatches_rtl_vs_golden"] == 0 and r["shape"] == [5, 8, 8]
     assert r["params"]["height"] == 8 and 0 < r["values_per_cycle"] <= 1

@@ -9,19 +9,12 @@ from lowbit.golden.winograd import Conv2dParams, correlate2d
 from lowbit.hw.units import get_unit
 from lowbit.sim.runner import run_unit
 
+from .sweeps import CONV2D_SWEEP
+
 pytestmark = [pytest.mark.sim, pytest.mark.winograd]
 
 # (data_width, weight_width, channels, height, width, padding, pipeline, filter_transform)
-SWEEP = [
-    (8, 8, 1, 8, 8, "same", 1, "offline"),
-    (2, 2, 1, 5, 7, "valid", 0, "offline"),      # odd output both ways
-    (4, 3, 3, 6, 3, "valid", 2, "onchip"),       # one output column
-    (12, 6, 3, 7, 9, "same", 3, "offline"),
-    (16, 16, 16, 4, 5, "same", 1, "onchip"),
-    (8, 5, 16, 3, 4, "valid", 3, "offline"),     # one output row
-    (4, 4, 1, 1, 1, "same", 1, "offline"),       # one pixel
-    (8, 8, 2, 2, 13, "same", 2, "onchip"),
-]
+
 
 
 def _images(params, rng, n):
@@ -46,7 +39,7 @@ def _check(params, images, filt, sim, seed, idle=0.1, backpressure=0.1):
     return resp, man
 
 
-@pytest.mark.parametrize("cfg", SWEEP, ids=["-".join(map(str, c)) for c in SWEEP])
+@pytest.mark.parametrize("cfg", CONV2D_SWEEP, ids=["-".join(map(str, c)) for c in CONV2D_SWEEP])
 def test_conv2d_equals_direct_correlation(cfg, sim):
     wd, wg, c, h, w, padding, pipe, ft = cfg
     params = Conv2dParams(data_width=wd, weight_width=wg, channels=c, height=h, width=w,
@@ -65,7 +58,7 @@ DIGIT_FILTERS = ["laplacian", "blur", "random"]
 
 @pytest.mark.parametrize("name", DIGIT_FILTERS)
 def test_conv2d_every_sklearn_digit(name, sim):
-    params = Conv2dParams(height=8, width=8, padding="same")  # SWEEP[0]: one build for both
+    params = Conv2dParams(height=8, width=8, padding="same")  # CONV2D_SWEEP[0]: one build for both
     filt = (np.random.default_rng(3).integers(-128, 128, size=(1, 3, 3)) if name == "random"
             else named_filter(name))
     images = digits()
@@ -92,7 +85,7 @@ def test_conv2d_throughput_is_one_value_a_cycle(sim):
     """With the input always valid and the output always ready, a frame takes exactly
     ``cycles_per_frame`` cycles (one per value of the zero-padded image) in steady state."""
     params = Conv2dParams(height=2, width=13, channels=2, padding="same", pipeline=2,
-                          filter_transform="onchip")  # SWEEP[7]: one build for both
+                          filter_transform="onchip")  # CONV2D_SWEEP[7]: one build for both
     rng = np.random.default_rng(11)
     images = rng.integers(-128, 128, size=(6, 2, 2, 13))
     resp, man = _check(params, images, rng.integers(-128, 128, size=(2, 3, 3)), sim, seed=11,

@@ -29,12 +29,12 @@ from lowbit.hw.build import generated
 from lowbit.hw.uart import UARTRx, UARTTx
 from lowbit.sim.link import ping_throughput, run_link
 
+from .sweeps import LINK_SMALL
+
 pytestmark = [pytest.mark.sim, pytest.mark.link]
 
 DEFAULT = LinkParams()
-SMALL = LinkParams(clk_hz=10_000_000, baud=2_000_000, max_payload=8, timeout_bits=40,
-                   registers=5)
-BUILDS = {"default": DEFAULT, "small": SMALL}
+BUILDS = {"default": DEFAULT, "small": LINK_SMALL}
 BOTH = pytest.mark.parametrize("build", list(BUILDS))
 
 
@@ -187,7 +187,7 @@ def test_too_long(sim):
     host = long + _flip(long, len(long) - 1, 2) + encode_frame(0x42, bytes(200))
     corrupt = bytes([SYNC, Command.PING, 0xFF, 0xFF, 1, 2, 3])
     host += corrupt
-    gaps = {len(host): SMALL.timeout_bits + 5}
+    gaps = {len(host): LINK_SMALL.timeout_bits + 5}
     host += _ping(b"ok")
     _, run = _run("small", host, sim, gaps=gaps)
     assert decode_frames(run.received) == [
@@ -257,7 +257,7 @@ def test_random_traffic(sim):
     """Seeded random sessions on the small build: good frames of every command, corrupted
     bits anywhere (LEN too), junk, framing errors, truncations and short gaps; each piece
     followed by enough idle time for its answer (stop-and-wait), as golden assumes."""
-    p = SMALL
+    p = LINK_SMALL
     for seed in (10, 11, 12):
         rng = np.random.default_rng(seed)
         host, gaps, bad = b"", {}, set()
@@ -279,7 +279,7 @@ def test_overrun_flood_recovers(sim):
     """A host that floods faster than the answers can leave (READ_REG: 7 bytes in, 10 out;
     the small build queues 16 bytes to send) overruns the receiver. Every answer is still a
     well-formed frame, either the right one or OVERRUN, and after a pause the link works."""
-    p = SMALL
+    p = LINK_SMALL
     host = _write(1, 0x01020304) + _read(1) * 30
     gaps = {len(host): 10 * (p.tx_buffer + 20)}
     host += _ping(b"ok")

@@ -7,17 +7,23 @@ from lowbit.golden.binary import BMVUParams, PopcountParams, XnorParams
 from lowbit.golden.bitserial import DPUParams, P2SParams
 from lowbit.golden.winograd import Conv2dParams, Direct3x3Params, Winograd1DParams, Winograd2DParams
 from lowbit.hw.build import generated
+from lowbit.hw.units import UNITS
 from lowbit.sim.lint import WAIVERS, lint
 
-from .test_conv2d_sim import SWEEP as CONV2D_SWEEP
-from .test_link_sim import SMALL as LINK_SMALL
-from .test_mac_sim import SWEEP
-from .test_matmul_sim import SHAPES, TINY
+from .sweeps import CONV2D_SWEEP, LINK_SMALL, MAC_SWEEP, SHAPES, TINY
 
 pytestmark = pytest.mark.sim
 
 
-@pytest.mark.parametrize("overrides", [c for _, c in SWEEP], ids=[n for n, _ in SWEEP])
+@pytest.mark.parametrize("name", list(UNITS))
+def test_every_unit_lint_clean(name):
+    """Every unit of the registry at its defaults: a new unit is linted without a line here."""
+    unit = UNITS[name]
+    gen_dir, man = generated(unit, unit.defaults())
+    assert lint(gen_dir / man["verilog"]) == []
+
+
+@pytest.mark.parametrize("overrides", [c for _, c in MAC_SWEEP], ids=[n for n, _ in MAC_SWEEP])
 def test_mac_lint_clean(overrides):
     gen_dir, man = generated("mac", MACParams(**overrides))
     assert lint(gen_dir / man["verilog"]) == []

@@ -8,26 +8,16 @@ from typing import NamedTuple
 
 import numpy as np
 import pytest
-from lowbit.golden.bitserial import BitSerialParams, value_range
+from lowbit.golden.bitserial import value_range
 from lowbit.golden.job import chain
 from lowbit.hw.build import generated
 from lowbit.hw.units import get_unit
 from lowbit.sim.runner import run_unit
 
+from .sweeps import SHAPES, TINY
+
 pytestmark = [pytest.mark.sim, pytest.mark.bitserial]
 
-# Array shapes (each one Verilator build), sized so the buffers hold the test matrices.
-SHAPES = {
-    "2x64x2": BitSerialParams(dm=2, dn=2, dk=64, max_wa=8, max_wb=8, max_m=9, max_k=100,
-                              max_n=9),
-    "3x48x2": BitSerialParams(dm=3, dn=2, dk=48, max_wa=8, max_wb=8, max_m=9, max_k=100,
-                              max_n=9, spacing=1),
-    "1x7x4": BitSerialParams(dm=1, dn=4, dk=7, max_wa=8, max_wb=8, max_m=9, max_k=100,
-                             max_n=9, spacing=0),
-}
-# The smallest engine: one 1-bit DPU, 2-bit operands, 3x3 matrices at most.
-TINY = BitSerialParams(dm=1, dn=1, dk=1, max_wa=2, max_wb=2, max_m=3, max_k=3, max_n=3,
-                       spacing=0)
 SIGNS = [(True, True), (True, False), (False, True), (False, False)]
 
 

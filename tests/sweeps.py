@@ -1,0 +1,95 @@
+"""Parameter sets shared by several test modules (the simulation tests and the lint sweep):
+plain data, so no test module imports another."""
+
+from lowbit.golden.bitserial import BitSerialParams
+from lowbit.golden.link import LinkParams
+
+#: MAC configurations: ``(id, overrides of MACParams)``.
+MAC_SWEEP = [
+    ("default", {}),
+    ("cc16-p1-fast", dict(carry_chain=16, pipeline=1)),
+    ("wl2-trunc-p0", dict(il_a=1, fl_a=1, il_b=2, fl_b=0, il_o=2, fl_o=0, guard=2,
+                          rounding="truncate", pipeline=0)),
+    ("wl2-even-p1", dict(il_a=2, fl_a=0, il_b=2, fl_b=0, il_o=1, fl_o=1, guard=1,
+                         rounding="nearest_even", pipeline=1)),
+    ("wl1-operands", dict(il_a=1, fl_a=0, il_b=1, fl_b=0, il_o=2, fl_o=0, guard=3,
+                          pipeline=1)),
+    ("il1-q7-p3", dict(il_a=1, fl_a=7, il_b=1, fl_b=7, il_o=1, fl_o=7, guard=4, pipeline=3)),
+    ("fl0-int-p4", dict(il_a=8, fl_a=0, il_b=8, fl_b=0, il_o=16, fl_o=0, guard=4,
+                        rounding="truncate", pipeline=4)),
+    ("fl0-out-even", dict(il_a=4, fl_a=4, il_b=4, fl_b=4, il_o=10, fl_o=0,
+                          rounding="nearest_even")),
+    ("wl32-int", dict(il_a=32, fl_a=0, il_b=32, fl_b=0, il_o=32, fl_o=0, guard=8)),
+    ("wl32-q31-even-p4", dict(il_a=1, fl_a=31, il_b=1, fl_b=31, il_o=16, fl_o=16, guard=4,
+                              rounding="nearest_even", pipeline=4)),
+    ("wl32-stoch-r16-l20", dict(il_a=16, fl_a=16, il_b=1, fl_b=31, il_o=1, fl_o=31, guard=32,
+                                rounding="stochastic", r_bits=16, lfsr_width=20, pipeline=3,
+                                carry_chain=13)),
+    ("wl32-drop54-trunc", dict(il_a=5, fl_a=27, il_b=5, fl_b=27, il_o=32, fl_o=0,
+                               rounding="truncate", pipeline=1)),
+    ("mixed-trunc-p1", dict(il_a=3, fl_a=5, il_b=6, fl_b=10, il_o=5, fl_o=9,
+                            rounding="truncate", pipeline=1)),
+    ("mixed-even-p0-cc4", dict(il_a=12, fl_a=4, il_b=2, fl_b=6, il_o=9, fl_o=7,
+                               rounding="nearest_even", pipeline=0, carry_chain=4)),
+    ("wl17-nearest", dict(il_a=9, fl_a=8, il_b=9, fl_b=8, il_o=17, fl_o=0, guard=6)),
+    ("out-wider-fl", dict(il_a=4, fl_a=2, il_b=4, fl_b=2, il_o=8, fl_o=8, pipeline=1)),
+    ("guard0", dict(il_a=8, fl_a=8, il_b=8, fl_b=8, il_o=8, fl_o=8, guard=0)),
+    ("stoch-r1-l3-p0", dict(il_a=4, fl_a=4, il_b=4, fl_b=4, il_o=4, fl_o=4,
+                            rounding="stochastic", r_bits=1, lfsr_width=3, pipeline=0)),
+    ("stoch-r4-l7-p1", dict(rounding="stochastic", r_bits=4, lfsr_width=7, seed=0x55,
+                            pipeline=1)),
+    ("stoch-r8-l16-p2", dict(rounding="stochastic", r_bits=8, lfsr_width=16, seed=0xACE1)),
+    ("stoch-r16-l16-p4-cc8", dict(rounding="stochastic", r_bits=16, lfsr_width=16, pipeline=4,
+                                  carry_chain=8)),
+    ("stoch-r12-l31-mixed", dict(il_a=3, fl_a=13, il_b=5, fl_b=3, il_o=6, fl_o=6,
+                                 rounding="stochastic", r_bits=12, lfsr_width=31,
+                                 seed=123456789)),
+    ("stoch-r16-l64", dict(rounding="stochastic", r_bits=16, lfsr_width=64,
+                           seed=0x123456789ABCDEF, pipeline=3)),
+    ("stoch-r5-drop3", dict(il_a=4, fl_a=4, il_b=4, fl_b=4, il_o=8, fl_o=5,
+                            rounding="stochastic", r_bits=5, lfsr_width=24)),
+    ("rp-nearest", dict(round_products=True, rounding="nearest")),
+    ("rp-stoch-r8", dict(round_products=True, rounding="stochastic", r_bits=8, pipeline=1)),
+    ("rp-even-p4-cc5", dict(round_products=True, rounding="nearest_even", pipeline=4,
+                            il_a=2, fl_a=9, il_b=3, fl_b=5, il_o=4, fl_o=3, guard=5,
+                            carry_chain=5)),
+    ("rp-stoch-cc4", dict(round_products=True, rounding="stochastic", r_bits=6, lfsr_width=9,
+                          il_a=3, fl_a=7, il_b=3, fl_b=7, il_o=6, fl_o=4, carry_chain=4,
+                          pipeline=0)),
+    ("rp-noshift", dict(round_products=True, il_a=4, fl_a=4, il_b=4, fl_b=4, il_o=12,
+                        fl_o=10, rounding="truncate", pipeline=0)),
+    ("wrap-nearest", dict(saturate=False, il_o=5, fl_o=6, pipeline=1)),
+    ("wrap-stoch", dict(saturate=False, rounding="stochastic", r_bits=10, lfsr_width=11,
+                        il_o=4, fl_o=4, pipeline=2)),
+]
+
+
+#: Conv layers: (data_width, weight_width, channels, height, width, padding, pipeline,
+#: filter_transform).
+CONV2D_SWEEP = [
+    (8, 8, 1, 8, 8, "same", 1, "offline"),
+    (2, 2, 1, 5, 7, "valid", 0, "offline"),      # odd output both ways
+    (4, 3, 3, 6, 3, "valid", 2, "onchip"),       # one output column
+    (12, 6, 3, 7, 9, "same", 3, "offline"),
+    (16, 16, 16, 4, 5, "same", 1, "onchip"),
+    (8, 5, 16, 3, 4, "valid", 3, "offline"),     # one output row
+    (4, 4, 1, 1, 1, "same", 1, "offline"),       # one pixel
+    (8, 8, 2, 2, 13, "same", 2, "onchip"),
+]
+
+# Array shapes (each one Verilator build), sized so the buffers hold the test matrices.
+SHAPES = {
+    "2x64x2": BitSerialParams(dm=2, dn=2, dk=64, max_wa=8, max_wb=8, max_m=9, max_k=100,
+                              max_n=9),
+    "3x48x2": BitSerialParams(dm=3, dn=2, dk=48, max_wa=8, max_wb=8, max_m=9, max_k=100,
+                              max_n=9, spacing=1),
+    "1x7x4": BitSerialParams(dm=1, dn=4, dk=7, max_wa=8, max_wb=8, max_m=9, max_k=100,
+                             max_n=9, spacing=0),
+}
+# The smallest engine: one 1-bit DPU, 2-bit operands, 3x3 matrices at most.
+TINY = BitSerialParams(dm=1, dn=1, dk=1, max_wa=2, max_wb=2, max_m=3, max_k=3, max_n=3,
+                       spacing=0)
+
+#: A small host link (fewer registers, a short payload).
+LINK_SMALL = LinkParams(clk_hz=10_000_000, baud=2_000_000, max_payload=8, timeout_bits=40,
+                   registers=5)
