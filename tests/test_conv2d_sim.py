@@ -40,11 +40,10 @@ def _check(params, images, filt, sim, seed, idle=0.1, backpressure=0.1):
 
 
 @pytest.mark.parametrize("cfg", CONV2D_SWEEP, ids=["-".join(map(str, c)) for c in CONV2D_SWEEP])
-def test_conv2d_equals_direct_correlation(cfg, sim):
+def test_conv2d_equals_direct_correlation(cfg, sim, seed):
     wd, wg, c, h, w, padding, pipe, ft = cfg
     params = Conv2dParams(data_width=wd, weight_width=wg, channels=c, height=h, width=w,
                           padding=padding, pipeline=pipe, filter_transform=ft)
-    seed = 900 + wd * 31 + c * 7 + h
     rng = np.random.default_rng(seed)
     wl, wh = -(1 << (wg - 1)), (1 << (wg - 1)) - 1
     for k, filt in enumerate([rng.integers(wl, wh + 1, size=(c, 3, 3)),
@@ -57,13 +56,13 @@ DIGIT_FILTERS = ["laplacian", "blur", "random"]
 
 
 @pytest.mark.parametrize("name", DIGIT_FILTERS)
-def test_conv2d_every_sklearn_digit(name, sim):
+def test_conv2d_every_sklearn_digit(name, sim, seed):
     params = Conv2dParams(height=8, width=8, padding="same")  # CONV2D_SWEEP[0]: one build for both
-    filt = (np.random.default_rng(3).integers(-128, 128, size=(1, 3, 3)) if name == "random"
+    filt = (np.random.default_rng(seed).integers(-128, 128, size=(1, 3, 3)) if name == "random"
             else named_filter(name))
     images = digits()
     assert images.shape == (1797, 1, 8, 8)
-    resp, _ = _check(params, images, filt, sim, seed=41, idle=0.02, backpressure=0.02)
+    resp, _ = _check(params, images, filt, sim, seed, idle=0.02, backpressure=0.02)
     assert resp["first_stall"] is not None
 
 
@@ -71,24 +70,24 @@ PHOTO_FILTERS = ["sobel_x", "blur", "sharpen", "random"]
 
 
 @pytest.mark.parametrize("name", PHOTO_FILTERS)
-def test_conv2d_rgb_photo(name, sim):
+def test_conv2d_rgb_photo(name, sim, seed):
     """A 45x61 crop (odd both ways) of scikit-learn's china.jpg, RGB, as signed 8-bit."""
     image = to_signed8(photo(top=200, left=300, height=45, width=61))
     params = Conv2dParams(data_width=8, weight_width=8, channels=3, height=45, width=61,
                           padding="same", pipeline=2)
-    filt = (np.random.default_rng(5).integers(-128, 128, size=(3, 3, 3)) if name == "random"
+    filt = (np.random.default_rng(seed).integers(-128, 128, size=(3, 3, 3)) if name == "random"
             else named_filter(name, 3))
-    _check(params, image[None], filt, sim, seed=43, idle=0.05, backpressure=0.05)
+    _check(params, image[None], filt, sim, seed, idle=0.05, backpressure=0.05)
 
 
-def test_conv2d_throughput_is_one_value_a_cycle(sim):
+def test_conv2d_throughput_is_one_value_a_cycle(sim, seed):
     """With the input always valid and the output always ready, a frame takes exactly
     ``cycles_per_frame`` cycles (one per value of the zero-padded image) in steady state."""
     params = Conv2dParams(height=2, width=13, channels=2, padding="same", pipeline=2,
                           filter_transform="onchip")  # CONV2D_SWEEP[7]: one build for both
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(seed)
     images = rng.integers(-128, 128, size=(6, 2, 2, 13))
-    resp, man = _check(params, images, rng.integers(-128, 128, size=(2, 3, 3)), sim, seed=11,
+    resp, man = _check(params, images, rng.integers(-128, 128, size=(2, 3, 3)), sim, seed,
                        idle=0.0, backpressure=0.0)
     per_frame = man["widths"]["cycles_per_frame"]
     ho, wo = params.output_shape
