@@ -305,6 +305,11 @@ class Device:
                             "results were lost or duplicated")
         return result
 
+    def compute(self, *data, **options):
+        """Any unit's data through the device: ``run(job(*data, **options))``, with the
+        arguments of the unit's adapter (:attr:`lowbit.hw.units.Unit.adapter`)."""
+        return self.run(self.job(*data, **options))
+
     # --- one call per unit --------------------------------------------------------------------
 
     def matmul(self, A, B, *, wa=None, wb=None, a_signed=True, b_signed=True):

@@ -179,8 +179,9 @@ def run_host(gen_dir, manifest, link, script, args, *, divisor=None, jitter=0, s
 
 
 def call(transport, args):
-    """A host script: ``Device(transport, args["unit_map"]).<args["method"]>(**args["kwargs"])``
-    with list arguments as numpy arrays; returns the result as lists, and the device time."""
+    """A host script: ``Device(transport, args["unit_map"]).<args["method"]>(*args["args"],
+    **args["kwargs"])`` with list arguments as numpy arrays; returns the result as lists, and
+    the device time."""
     import numpy as np
 
     from ..host import Device
@@ -188,8 +189,9 @@ def call(transport, args):
     dev = Device(transport, args["unit_map"], timeout=args.get("timeout", 0.05))
     kwargs = {k: np.asarray(v) if isinstance(v, list) else v
               for k, v in args.get("kwargs", {}).items()}
+    positional = [np.asarray(v) if isinstance(v, list) else v for v in args.get("args", [])]
     start = transport.now()
-    result = getattr(dev, args["method"])(**kwargs)
+    result = getattr(dev, args["method"])(*positional, **kwargs)
     if isinstance(result, tuple):
         result = [np.asarray(r).tolist() for r in result]
     else:

@@ -8,7 +8,7 @@ Each test runs a script from :mod:`lowbit.tests.host_scripts` (the real
 import numpy as np
 import pytest
 from lowbit.golden import mac_golden
-from lowbit.golden.binary import BMVUParams, bmvu_golden
+from lowbit.golden.binary import BMVUParams, PopcountParams, bmvu_golden
 from lowbit.golden.bitserial import BitSerialParams
 from lowbit.golden.bnn import load_digits_bits, trained_digits_bnn
 from lowbit.golden.link import ErrorCode
@@ -161,3 +161,15 @@ def test_a_device_that_does_not_answer(sim, mac_build):
     kind, message = result
     assert kind == "NoAnswer", message
     assert "no answer to READ_REG within 0.002 s at 3000000 baud" in message
+
+
+def test_any_unit_through_the_link_by_its_adapter(sim, seed):
+    """A unit the driver has no method for (popcount) runs through the link with the same
+    job its simulation runs (Device.compute: the registry's adapter)."""
+    gen_dir, man, link = _build("popcount", PopcountParams(n=24, spacing=1))
+    words = np.random.default_rng(seed).integers(0, 1 << 24, size=300).tolist()
+    out, resp = run_host(gen_dir, man, link, "lowbit.sim.host:call",
+                         {"unit_map": man["unit_map"], "method": "compute", "args": [words]},
+                         sim=sim)
+    assert "error" not in resp, resp.get("traceback")
+    assert out["result"] == [bin(w).count("1") for w in words]

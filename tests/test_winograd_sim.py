@@ -7,9 +7,6 @@ Groundwork for issue 4: the tile engines; the streaming Conv2dLayer is not built
 import numpy as np
 import pytest
 from lowbit.golden.winograd import (
-    Direct3x3Params,
-    Winograd1DParams,
-    Winograd2DParams,
     direct_1d_channels,
     direct_2d_channels,
 )
@@ -59,27 +56,15 @@ def _check(unit, params, sim, seed):
     assert resp["first_stall"] is not None
 
 
-@pytest.mark.parametrize("cfg", WINOGRAD, ids=["-".join(map(str, c)) for c in WINOGRAD])
-def test_winograd2d_equals_direct_correlation(cfg, sim, seed):
-    wd, wg, c, pipe, ft = cfg
-    params = Winograd2DParams(data_width=wd, weight_width=wg, channels=c, pipeline=pipe,
-                              filter_transform=ft)
-    _check("winograd2d", params, sim, seed)
-
-
-@pytest.mark.parametrize("cfg", DIRECT, ids=["-".join(map(str, c)) for c in DIRECT])
-def test_direct3x3_equals_direct_correlation(cfg, sim, seed):
-    wd, wg, c, pipe = cfg
-    params = Direct3x3Params(data_width=wd, weight_width=wg, channels=c, pipeline=pipe)
-    _check("direct3x3", params, sim, seed)
-
-
+# Every engine configuration: (unit, data_width, weight_width, channels, pipeline[,
+# filter_transform]); the unit's registry entry makes the parameter object.
 WINOGRAD1D = [(8, 8, 1, 1, "offline"), (2, 3, 3, 0, "onchip"), (16, 12, 16, 3, "offline")]
+ENGINES = ([("winograd2d", *c) for c in WINOGRAD] + [("direct3x3", *c) for c in DIRECT]
+           + [("winograd1d", *c) for c in WINOGRAD1D])
+_FIELDS = ("data_width", "weight_width", "channels", "pipeline", "filter_transform")
 
 
-@pytest.mark.parametrize("cfg", WINOGRAD1D, ids=["-".join(map(str, c)) for c in WINOGRAD1D])
-def test_winograd1d_equals_direct_correlation(cfg, sim, seed):
-    wd, wg, c, pipe, ft = cfg
-    params = Winograd1DParams(data_width=wd, weight_width=wg, channels=c, pipeline=pipe,
-                              filter_transform=ft)
-    _check("winograd1d", params, sim, seed)
+@pytest.mark.parametrize("cfg", ENGINES, ids=["-".join(map(str, c)) for c in ENGINES])
+def test_engine_equals_direct_correlation(cfg, sim, seed):
+    unit, *values = cfg
+    _check(unit, get_unit(unit).params_cls(**dict(zip(_FIELDS, values))), sim, seed)
