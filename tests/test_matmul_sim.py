@@ -93,7 +93,7 @@ def test_compute_cycles_match_the_schedule(sim, seed):
     M, K, N, wa, wb = 6, 97, 5, 4, 3
     runs = [MatmulRun(_matrices(rng, (M, K), wa, True), _matrices(rng, (K, N), wb, True),
                       wa, wb, True, True) for _ in range(3)]
-    resp = _run(params, runs, sim, 7, idle=0.0, backpressure=0.0)
+    resp = _run(params, runs, sim, seed, idle=0.0, backpressure=0.0)
     gen_dir, man = generated("bitserial", params)
     load = (M * wa + N * wb) * params.k_chunks(K)
     per_run = load + params.cycles(M, K, N, wa, wb) + M * N
