@@ -22,7 +22,6 @@ import json
 import math
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -38,15 +37,12 @@ from ..hw.units import get_unit
 from .harness import LinkTop, ScanHarness, ScanTop
 from .report import format_report
 from .targets import CELL_CLASSES, HARNESS_PINS, get_board
-from .toolchain import check_tools, tool_env_var, toolchain_env
+from .toolchain import ToolError, check_tools, log_tail, run_tool, tool_env_var, toolchain_env
 
 __all__ = ["synth", "netlist_resources", "SynthError", "count_cells", "REPORT_VERSION"]
 
 #: Bumped when the layout of the report dict changes.
 REPORT_VERSION = 1
-
-#: Lines of a failing tool's log quoted in the exception.
-LOG_TAIL = 30
 
 #: Top-level name of the on-board design (amaranth-boards' build files are named after it).
 _TOP = "top"
@@ -81,34 +77,15 @@ _UNIT_CELLS = "harness.unit."
 _ROOT = Path(__file__).absolute().parent.parent
 
 
-class SynthError(RuntimeError):
+class SynthError(ToolError):
     """A synthesis tool failed; the message ends with the tail of its log."""
-
-
-def _tail(path, lines=LOG_TAIL):
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def _run(tool, args, *, cwd, env, console, tool_log=None, what):
     """Run one tool, its console output into ``console``; seconds taken, or SynthError."""
-    exe = env[tool_env_var(tool)]
-    start = time.perf_counter()
-    with open(console, "w") as out:
-        proc = subprocess.run([exe, *args], cwd=cwd, env=env, stdout=out,
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        # Quiet runs print only warnings and errors to the console: the best summary. A tool
-        # that died before printing anything may still have written its own log.
-        tail, source = _tail(console), Path(console).name
-        if not tail and tool_log is not None:
-            tail, source = _tail(Path(cwd) / tool_log), tool_log
-        raise SynthError(f"{tool} failed with exit status {proc.returncode} during {what}; "
-                         f"last lines of {source}:\n{tail}")
+    _, seconds = run_tool([env[tool_env_var(tool)], *args], cwd=cwd, env=env, console=console,
+                          check=True, name=tool, tool_log=tool_log, what=what,
+                          error=SynthError)
     return seconds
 
 
@@ -521,7 +498,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         if not pnr_path.exists():
             raise SynthError(f"nextpnr wrote no report.json for unit {unit.name} on "
                              f"{board.name}; last lines of {_TOP}.tim:\n"
-                             f"{_tail(work_board / f'{_TOP}.tim')}")
+                             f"{log_tail(work_board / f'{_TOP}.tim')}")
         pnr = json.loads(pnr_path.read_text())
         design_cells = _cells_by_type(work_board / "design_stat.json")
 
