@@ -336,7 +336,7 @@ def _board_sized(unit, board, items):
 
 def cmd_synth(args):
     from ..boards import format_report, synth
-    from ..boards.flow import default_harness
+    from ..boards.harness import default_harness
     from ..boards.sizes import board_dsp
 
     unit = get_unit(args.unit)
