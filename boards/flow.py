@@ -29,7 +29,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from ..golden.checks import UsageError, parse_params
-from ..golden.link import LINK_FILE
+from ..golden.unitmap import LINK_FILE
 from ..hw.build import atomic_dir, elaborate
 from ..hw.units import get_unit
 from .harness import (

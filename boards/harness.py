@@ -23,7 +23,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from ..golden.checks import UsageError
-from ..golden.link import STREAM_PORTS
+from ..golden.unitmap import STREAM_PORTS
 from ..hw.build import elaborate
 from ..hw.link import HostLink, unit_map
 from ..hw.ports import discard, port_list, unit_ports

@@ -1,7 +1,7 @@
 """Pack and unpack stream payloads: columns of field values <-> payload integers.
 
 A layout is ``{field: {"offset", "width", "signed"}}``, as the generated manifest and the
-host link's :class:`~lowbit.golden.link.UnitMap` record it. Plain Python, no HDL.
+host link's :class:`~lowbit.golden.unitmap.UnitMap` record it. Plain Python, no HDL.
 """
 
 import numpy as np
