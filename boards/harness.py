@@ -100,11 +100,6 @@ class ScanHarness(wiring.Component):
     def out_width(self):
         return sum(w for _, w in self.outputs)
 
-    @property
-    def flip_flops(self):
-        """Flip-flops the harness adds: both registers plus the three pin registers."""
-        return self.in_width + self.out_width + 3
-
     def elaborate(self, platform):
         m = Module()
         m.submodules.unit = self.unit

@@ -118,11 +118,6 @@ class StageRange:
     def shape(self):
         return np.shape(self.element_lo)
 
-    @property
-    def element_widths(self):
-        lo, hi = np.array(self.element_lo, dtype=object), np.array(self.element_hi, dtype=object)
-        return np.vectorize(signed_width, otypes=[np.int64])(lo, hi)
-
 
 @dataclass(frozen=True, eq=False)
 class WorstCase:
