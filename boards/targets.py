@@ -187,10 +187,6 @@ class Board:
     def synth_command(self):
         return f"synth_{self.family}"
 
-    @property
-    def nextpnr(self):
-        return f"nextpnr-{self.family}"
-
     def harness_resource(self, name="scan", number=0):
         """The harness pins as one amaranth-boards resource with subsignals
         ``din``, ``shift``, ``capture`` (inputs) and ``dout`` (output)."""

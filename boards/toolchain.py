@@ -16,16 +16,24 @@ The variables go into the environment of the tool processes (:func:`toolchain_en
 the built-in Yosys to the (slower to start) WebAssembly one. :func:`activated` sets them in
 ``os.environ`` for the length of a ``with`` block, for code that calls ``platform.build()``
 directly.
+
+:func:`run_tool` is the one way lowbit runs a tool (Yosys and nextpnr here, SymbiYosys in
+:mod:`lowbit.sim.formal`): console output to a file, an optional timeout, and on failure the
+tail of the log in the exception (:func:`log_tail`).
 """
 
 import contextlib
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
-__all__ = ["TOOLS", "FAMILY_TOOLS", "tool_env_var", "tool_path", "toolchain_env", "activated",
-           "check_tools", "warm_up"]
+__all__ = ["TOOLS", "FAMILY_TOOLS", "tool_env_var", "script_path", "tool_path",
+           "toolchain_env", "activated", "check_tools", "warm_up", "ToolError", "LOG_TAIL",
+           "log_tail", "run_tool"]
 
 #: Tool name as Amaranth spells it -> the YoWASP script that provides it.
 TOOLS = {
@@ -69,6 +77,19 @@ def _scripts_dir():
     return Path(sys.executable).absolute().parent
 
 
+def script_path(script, package):
+    """Absolute path of the installed script ``script``: next to ``sys.executable`` first, then
+    on ``PATH``; ``RuntimeError`` naming ``package`` (the PyPI package to install) if neither."""
+    local = _scripts_dir() / script
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    found = shutil.which(script)
+    if found is not None:
+        return str(Path(found).absolute())
+    raise RuntimeError(f"{script} not found next to {sys.executable} nor on PATH; "
+                       f"install the {package} package (pip install {package})")
+
+
 def tool_path(name):
     """Absolute path of the YoWASP script for tool ``name`` (``"yosys"``, ``"nextpnr-ecp5"``...).
 
@@ -84,14 +105,10 @@ def tool_path(name):
     if name not in TOOLS:
         raise KeyError(f"unknown tool {name!r}; known: {', '.join(TOOLS)}")
     script = TOOLS[name]
-    local = _scripts_dir() / script
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
-    found = shutil.which(script)
-    if found is not None:
-        return str(Path(found).absolute())
-    raise RuntimeError(f"{name}: {script} not found next to {sys.executable} nor on PATH; "
-                       f"install the {_PACKAGES[script]} package (pip install {_PACKAGES[script]})")
+    try:
+        return script_path(script, _PACKAGES[script])
+    except RuntimeError as exc:
+        raise RuntimeError(f"{name}: {exc}") from None
 
 
 def toolchain_env(tools=None, base=None):
@@ -173,3 +190,88 @@ def warm_up(tools=tuple(TOOLS), jobs=None):
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         list(pool.map(run, dict.fromkeys(t for t in tools if TOOLS.get(t, "yowasp-")
                                          .startswith("yowasp-"))))
+
+
+#: Lines of a failing tool's log quoted in an exception or a proof result.
+LOG_TAIL = 30
+
+
+class ToolError(RuntimeError):
+    """A tool failed; the message ends with the tail of its log."""
+
+
+def log_tail(path, lines=LOG_TAIL):
+    """The last ``lines`` lines of the file ``path`` ("" if it cannot be read)."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def run_tool(cmd, *, cwd, console, env=None, timeout=None, check=False, name=None,
+             tool_log=None, what=None, error=ToolError):
+    """Run one tool process, its standard output and error into the file ``console``.
+
+    Parameters
+    ----------
+    cmd : list of str
+        The executable (a YoWASP script or a binary, e.g. from :func:`tool_path`) and its
+        arguments.
+    cwd : path-like
+        Working directory.
+    console : path-like
+        File that receives the console output (replaced).
+    env : mapping, optional
+        The process's environment (default: this process's).
+    timeout : float, optional
+        Seconds before the tool is killed. The tool then runs in its own process group and the
+        whole group goes, so no solver outlives its SymbiYosys.
+    check : bool
+        Raise ``error`` when the tool exits with a non-zero status (or is killed).
+    name : str, optional
+        With ``check``: the tool's name in the message (default: the executable's file name).
+    tool_log : str, optional
+        With ``check``: the log the tool writes itself (relative to ``cwd``), quoted when the
+        console stayed empty.
+    what : str, optional
+        With ``check``: what the run was for, e.g. ``"the icebreaker build of unit mac"``.
+    error : type
+        With ``check``: the exception class to raise (:class:`ToolError` or a subclass).
+
+    Returns
+    -------
+    (int or None, float)
+        The exit status (None when killed after ``timeout``) and the seconds taken.
+    """
+    group = timeout is not None
+    start = time.perf_counter()
+    with open(console, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=group)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            rc = None
+        except BaseException:  # Ctrl-C or the like: leave no tool behind
+            if group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+            proc.wait()
+            raise
+    seconds = time.perf_counter() - start
+    if check and rc != 0:
+        # Quiet runs print only warnings and errors to the console: the best summary. A tool
+        # that died before printing anything may still have written its own log.
+        tail, source = log_tail(console), Path(console).name
+        if not tail and tool_log is not None:
+            tail, source = log_tail(Path(cwd) / tool_log), tool_log
+        tool = name or Path(cmd[0]).name
+        status = (f"was killed after {timeout:g} s" if rc is None
+                  else f"failed with exit status {rc}")
+        during = f" during {what}" if what else ""
+        raise error(f"{tool} {status}{during}; last lines of {source}:\n{tail}")
+    return rc, seconds

@@ -41,7 +41,8 @@ def _parser():
         prog="lowbit",
         description="Reduced-precision arithmetic hardware: generate Verilog from Amaranth, "
                     "verify it bit for bit against a numpy golden model under cocotb, and "
-                    "synthesize it with Yosys/nextpnr for iCE40 and ECP5 boards.")
+                    "synthesize it with Yosys/nextpnr for iCE40, ECP5 and Gowin boards "
+                    "(iCEBreaker, ULX3S-85F, Tang Nano 9K).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     units = list(UNITS)
 
@@ -202,14 +203,14 @@ def _parser():
                    help="also write the full report, RTL values included, as JSON here")
 
     p = sub.add_parser("estimate", help="predict a unit's LUTs, FFs and block RAMs (cost model)",
-                       description="Predict the resources of UNIT (bitserial) on both FPGA "
-                                   "families from its parameters, with the cost model fitted to "
-                                   "Yosys runs (LUTs, FFs) and the buffer shapes (block RAMs); "
-                                   "seconds instead of a synthesis run.")
+                       description="Predict the resources of UNIT (bitserial) on the iCE40 and "
+                                   "ECP5 families from its parameters, with the cost model "
+                                   "fitted to Yosys runs (LUTs, FFs) and the buffer shapes "
+                                   "(block RAMs); seconds instead of a synthesis run.")
     p.add_argument("unit", metavar="UNIT", help="the unit: bitserial")
     _add_params(p)
     p.add_argument("--board", default=None, metavar="BOARD",
-                   help="compare against this board's capacity (default: both families)")
+                   help="compare against this board's capacity (default: iCE40 and ECP5)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="also write the estimate as JSON here")
 
@@ -336,7 +337,7 @@ def _board_sized(unit, board, items):
 
 def cmd_synth(args):
     from ..boards import format_report, synth
-    from ..boards.flow import default_harness
+    from ..boards.harness import default_harness
     from ..boards.sizes import board_dsp
 
     unit = get_unit(args.unit)

@@ -1,7 +1,7 @@
 """Pack and unpack stream payloads: columns of field values <-> payload integers.
 
 A layout is ``{field: {"offset", "width", "signed"}}``, as the generated manifest and the
-host link's :class:`~lowbit.golden.link.UnitMap` record it. A payload without named fields
+host link's :class:`~lowbit.golden.unitmap.UnitMap` record it. A payload without named fields
 (an empty layout) is the one column :data:`PLAIN`. Plain Python, no HDL.
 """
 

@@ -17,13 +17,12 @@ from ..golden.link import (
     REG_BYTES,
     RESPONSE,
     SYNC,
-    UNIT_REG_BASE,
     Command,
     ErrorCode,
     LinkParams,
-    UnitMap,
     request_length,
 )
+from ..golden.unitmap import UNIT_REG_BASE, UnitMap
 from .ports import payload_fields, port_list, unit_ports
 from .uart import RX_LAYOUT, UARTRx, UARTTx, _check
 
@@ -58,7 +57,7 @@ class _S(enum.Enum, shape=5):
 
 
 def unit_map(unit, unit_name, params):
-    """The :class:`~lowbit.golden.link.UnitMap` of component ``unit`` behind a link with
+    """The :class:`~lowbit.golden.unitmap.UnitMap` of component ``unit`` behind a link with
     :class:`LinkParams` ``params``; ValueError when it cannot sit behind one."""
     return UnitMap.from_ports(unit_name or type(unit).__name__, unit.params, port_list(unit),
                               params, fields=payload_fields(unit))

@@ -49,7 +49,13 @@ def payload_fields(component):
 
 
 def discard(*elaboratables):
-    """Mark components built only to read their ports as used, so Amaranth does not warn
-    that they were "created but never used"."""
+    """Mark components built only to read their ports (or left half-made by a bad parameter)
+    as used, so Amaranth does not warn that they were "created but never used"."""
+    # Amaranth 0.5 has no public way to do this for one object. Fragment.get() marks an object
+    # used only by elaborating it (slow, and impossible for a half-made one); a warnings filter
+    # cannot catch UnusedElaboratable, which is raised from __del__ whenever the object is
+    # collected; the linter comment "# amaranth: UnusedElaboratable=no" silences a whole file,
+    # the one that called the constructor. So this sets the flag Fragment.get() itself sets
+    # (amaranth/hdl/_ir.py), through its name-mangled private attribute, here and nowhere else.
     for e in elaboratables:
         e._MustUse__used = True

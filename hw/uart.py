@@ -6,6 +6,7 @@ from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from ..golden.link import UARTParams
+from .ports import discard
 
 __all__ = ["UARTParams", "UARTTx", "UARTRx", "RX_LAYOUT"]
 
@@ -26,7 +27,7 @@ def _check(component, params, cls):
     """``params`` if it is a ``cls``; else TypeError (and no unused-elaboratable warning for
     the half-made component)."""
     if not isinstance(params, cls):
-        component._MustUse__silence = True
+        discard(component)
         raise TypeError(f"params must be a {cls.__name__}, not {params!r}")
     return params
 

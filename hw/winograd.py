@@ -9,7 +9,7 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.winograd import A_T, B_T, G_SCALED
+from ..golden.winograd_matrices import A_T, B_T, G_SCALED
 from .arith import delay
 
 __all__ = ["WinogradF23", "WinogradF23x23", "DirectConv3x3"]

@@ -42,13 +42,11 @@ of every harness are ports of its top module, never constants.
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..boards.toolchain import log_tail, run_tool, script_path
 from ..golden.binary import PopcountParams, count_width
 
 __all__ = ["ProofResult", "FormalError", "reference_verilog", "prove_combinational",
@@ -58,8 +56,6 @@ __all__ = ["ProofResult", "FormalError", "reference_verilog", "prove_combination
 ENGINES = ("bdd", "sat")
 #: Seconds one tool run may take before it is killed (status ``"timeout"``).
 DEFAULT_TIMEOUT = 300.0
-#: Lines of a tool's log kept in a :class:`ProofResult`.
-LOG_TAIL = 30
 
 _COMB_TOP = "lowbit_formal_comb"
 _PIPE_TOP = "lowbit_formal_pipe"
@@ -150,15 +146,10 @@ def _compose(name, steps):
 
 def _exe(script, package):
     """Absolute path of an installed script: next to the interpreter first, then on PATH."""
-    # Not resolved: in a venv sys.executable is a symlink whose own directory holds the scripts.
-    local = Path(sys.executable).absolute().parent / script
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
-    found = shutil.which(script)
-    if found is None:
-        raise FormalError(f"{script} not found next to {sys.executable} nor on PATH; "
-                          f"install {package} (pip install {package})")
-    return str(Path(found).absolute())
+    try:
+        return script_path(script, package)
+    except RuntimeError as exc:
+        raise FormalError(str(exc)) from None
 
 
 def _tool_env():
@@ -169,32 +160,10 @@ def _tool_env():
     return env
 
 
-def _tail(path, lines=LOG_TAIL):
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
 def _run(cmd, *, cwd, console, timeout):
-    """Run ``cmd`` (output to ``console``) in its own process group; (returncode, seconds).
-
-    The return code is None when the run was killed after ``timeout`` seconds; the whole group
-    goes, so no solver outlives its SBY.
-    """
-    start = time.perf_counter()
-    with open(console, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=_tool_env(),
-                                start_new_session=True)
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            rc = None
-    return rc, time.perf_counter() - start
+    """Run ``cmd`` (output to ``console``); (returncode, seconds), returncode None when it was
+    killed after ``timeout`` seconds (:func:`lowbit.boards.toolchain.run_tool`)."""
+    return run_tool(cmd, cwd=cwd, console=console, env=_tool_env(), timeout=timeout)
 
 
 def _yosys(script, log, *, cwd, timeout):
@@ -432,7 +401,7 @@ def prove_combinational(gen_dir, manifest, workdir, *, reference=None, engine="b
         widths = {p["name"]: p["width"] for p in manifest["ports"]}
         cex, extra = _replay(workdir, _sat_values(text), widths, timeout)
         seconds += extra
-    tail = _tail(log) or _tail(log.with_suffix(".console"))
+    tail = log_tail(log) or log_tail(log.with_suffix(".console"))
     if status == "error" and "selection is not empty" in text:
         tail = (f"{manifest['top']} has registers: prove its spacing=0 build here and the "
                 f"pipeline with prove_pipeline (or use prove_popcount)\n{tail}")
@@ -617,7 +586,7 @@ def prove_pipeline(gen_dir, manifest, model_dir, model_manifest, workdir, *, mod
     what = "k-induction, o.ready high" if mode == "stream" else f"BMC to {depth} cycles"
     name = (f"{manifest['top']} {_params_text(manifest)}: pipeline = {latency}-word delay + "
             f"combinational model ({what})")
-    return ProofResult(name, status, seconds, log, _tail(log), cex)
+    return ProofResult(name, status, seconds, log, log_tail(log), cex)
 
 
 # -- popcount ------------------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 :func:`run_link` sends host bytes into the generated ``HostLink``'s ``rx`` pin with the generic
 testbench's ``uart`` mode, decodes its ``tx`` pin, and returns what came back next to what
-:class:`lowbit.golden.link.LinkModel` says the device sends.
+:class:`lowbit.golden.linkmodel.LinkModel` says the device sends.
 """
 
 from dataclasses import dataclass, field
 
-from ..golden.link import Command, LinkModel, decode_frames, encode_frame
+from ..golden.link import Command, decode_frames, encode_frame
+from ..golden.linkmodel import LinkModel
 from .runner import run_testbench
 
 __all__ = ["LinkRun", "run_link", "host_divisor", "ping_throughput"]

@@ -1,6 +1,6 @@
 """The one generic cocotb testbench: drives stimulus from a JSON file, records the response.
 
-Run by :func:`lowbit.sim.runner.run_testbench`, never imported by pytest itself. Three modes:
+Run by :func:`lowbit.sim.runner.run_testbench`, never imported by pytest itself. Four modes:
 
 ``stream``
     Beats (packed payload integers) go into stream ``in`` (``<in>__valid/ready/payload``),

@@ -10,15 +10,14 @@ import threading
 import pytest
 from lowbit.gen.cli import main
 from lowbit.golden.link import (
-    LINK_FILE,
     SYNC,
-    UNIT_REG_BASE,
     Command,
-    LinkModel,
     LinkParams,
     crc16,
     ok_frame,
 )
+from lowbit.golden.linkmodel import LinkModel
+from lowbit.golden.unitmap import LINK_FILE, UNIT_REG_BASE
 from lowbit.host import (
     Device,
     DeviceError,

@@ -312,7 +312,7 @@ def test_interval_arithmetic_bounds_the_exact_ranges(dim, c):
     assert naive["output_transform"].width > exact["output_transform"].width
 
 
-# The table in lowbit.golden.winograd's docstring (8-bit data and weights).
+# The table in lowbit.golden.winograd_ranges's docstring (8-bit data and weights).
 TABLE_8BIT = {
     (1, 1): {"input_transform": 9, "filter_transform": 10, "product": 18, "channel_sum": 18,
              "output_transform": 18, "output": 17},

@@ -9,7 +9,8 @@ import json
 
 import pytest
 from lowbit.boards import get_board, synth
-from lowbit.boards.flow import _himbaechel_args, _timing, synth_options
+from lowbit.boards.flow import _himbaechel_args, synth_options
+from lowbit.boards.parse import _timing
 from lowbit.golden import MACParams
 from lowbit.host.device import LINK_FILE
 

@@ -1,7 +1,8 @@
 """Winograd F(2x2,3x3) and direct 3x3 tile engines under cocotb, bit-exact against direct
 correlation (golden), with the worst-case sign patterns of every stage and seeded random tiles.
 
-Groundwork for issue 4: the tile engines; the streaming Conv2dLayer is not built yet.
+The tile engines only; the streaming conv layer built from them (``hw/conv2d.py``) is tested in
+``tests/test_conv2d_sim.py``.
 """
 
 import numpy as np
