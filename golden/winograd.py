@@ -98,11 +98,18 @@ def _check_channels(d, g, nd):
 # ---------------------------------------------------------------------------------------------
 # Transforms (on the last axes; leading axes broadcast).
 
+def _transform(name, x, tail, mat):
+    """``mat x`` along the last axis (``x @ mat^T``), or ``mat x mat^T`` on the last two when
+    ``tail`` is 2-D; ``x`` checked as an integer array ending in ``tail``."""
+    x = _int_array(name, x)
+    _check_last(name, x, tail)
+    m = _like(mat, x)
+    return x @ m.T if len(tail) == 1 else (m @ x) @ m.T
+
+
 def transform_input_1d(d):
     """``V = B^T d`` for 4-input tiles ``d (..., 4)``."""
-    d = _int_array("d", d)
-    _check_last("d", d, (4,))
-    return d @ _like(B_T, d).T
+    return _transform("d", d, (4,), B_T)
 
 
 def _input_pass1(d):
@@ -111,16 +118,12 @@ def _input_pass1(d):
 
 def transform_input_2d(d):
     """``V = B^T d B`` for 4x4 tiles ``d (..., 4, 4)``."""
-    d = _int_array("d", d)
-    _check_last("d", d, (4, 4))
-    return _input_pass1(d) @ _like(B_T, d).T
+    return _transform("d", d, (4, 4), B_T)
 
 
 def transform_filter_1d(g):
     """``U' = G' g = 2U`` for 3-tap filters ``g (..., 3)``."""
-    g = _int_array("g", g)
-    _check_last("g", g, (3,))
-    return g @ _like(G_SCALED, g).T
+    return _transform("g", g, (3,), G_SCALED)
 
 
 def _filter_pass1(g):
@@ -129,23 +132,17 @@ def _filter_pass1(g):
 
 def transform_filter_2d(g):
     """``U' = G' g G'^T = 4U`` for 3x3 filters ``g (..., 3, 3)``."""
-    g = _int_array("g", g)
-    _check_last("g", g, (3, 3))
-    return _filter_pass1(g) @ _like(G_SCALED, g).T
+    return _transform("g", g, (3, 3), G_SCALED)
 
 
 def transform_output_1d(m):
     """``y' = A^T m`` for ``m (..., 4)``; not shifted (``y = y' >> 1``)."""
-    m = _int_array("m", m)
-    _check_last("m", m, (4,))
-    return m @ _like(A_T, m).T
+    return _transform("m", m, (4,), A_T)
 
 
 def transform_output_2d(m):
     """``Y' = A^T m A`` for ``m (..., 4, 4)``; not shifted (``Y = Y' >> 2``)."""
-    m = _int_array("m", m)
-    _check_last("m", m, (4, 4))
-    return (_like(A_T, m) @ m) @ _like(A_T, m).T
+    return _transform("m", m, (4, 4), A_T)
 
 
 # ---------------------------------------------------------------------------------------------
