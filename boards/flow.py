@@ -36,7 +36,6 @@ from .harness import (
     HARNESSES,
     _harnessed,
     _link_map,
-    default_harness,  # noqa: F401 (gen/bench.py imports it from here)
 )
 from .parse import _cells_by_type, _timing, _utilization, count_cells
 from .report import format_report

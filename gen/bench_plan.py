@@ -95,7 +95,7 @@ class Bench:
         return steps
 
     def _plan_matrix(self):
-        from ..boards.flow import default_harness
+        from ..boards.harness import default_harness
         from ..boards.sizes import board_params
 
         units = QUICK_MATRIX_UNITS if self.quick else [u for u in UNITS

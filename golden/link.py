@@ -162,10 +162,6 @@ import numpy as np
 
 from .checks import check_int as _check_int
 
-# host/device.py (rewritten on another branch) still imports these three from here; the unit map
-# is lowbit.golden.unitmap's. Drop this line once nothing imports them from lowbit.golden.link.
-from .unitmap import LINK_FILE, UNIT_REG_BASE, UnitMap  # noqa: F401
-
 __all__ = [
     "SYNC", "RESPONSE", "ERROR", "HEADER_BYTES", "OVERHEAD_BYTES", "MAX_LENGTH",
     "UNIT_COMMANDS", "LINK_RESERVED", "CRC16_POLY", "CRC16_INIT", "CRC16_CHECK",

@@ -14,18 +14,16 @@ import numpy as np
 from ..golden.bitserial import check_fits
 from ..golden.link import (
     ERROR,
-    LINK_FILE,
     REG_BYTES,
     RESPONSE,
     SYNC,
-    UNIT_REG_BASE,
     Command,
     ErrorCode,
-    UnitMap,
     crc16,
     encode_frame,
 )
 from ..golden.payload import pack_fields, unpack_fields
+from ..golden.unitmap import LINK_FILE, UNIT_REG_BASE, UnitMap
 from ..hw.units import get_unit
 from .transport import SerialTransport
 
@@ -229,6 +227,7 @@ class Device:
             self.write_reg(port.addr + k, value >> (32 * k))
 
     def get_port(self, name):
+        """Read side port ``name`` (an output such as ``busy``, or an input read back)."""
         port = self._need_map().port(name)
         return sum(self.read_reg(port.addr + k) << (32 * k) for k in range(port.words))
 
