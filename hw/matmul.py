@@ -61,6 +61,24 @@ class BitSerialMatmul(wiring.Component):
     the bit rate), computing ``m_tiles n_tiles wa wb k_chunks`` cycles
     (:meth:`~lowbit.golden.bitserial.BitSerialParams.cycles`) plus :attr:`latency` to drain,
     and the results one a cycle.
+
+    Pipeline
+    --------
+    Laid out as BISMO's execute stage (Umuroglu et al., FPL 2018, section III): each register
+    is in the design, because Yosys does not retime for ECP5 or iCE40.
+
+    - Address registers: the load write address and the operand read addresses are
+      registers stepped with the loop counters (+1, a copy of a saved base, or 0), so no
+      ``tile + plane + k`` adder sits in front of a memory port.
+    - The read port's own register (the block RAM's, or a flip-flop after LUT RAM).
+    - A read-data register right after the memory. Yosys 0.70 cannot put it into the ECP5
+      DP16KD's output register (its map sets ``REGMODE`` to ``NOREG``), so it is a fabric
+      register; it takes the block RAM's 5.5 ns clock-to-data off the popcount path.
+    - A broadcast register, from which each operand word fans out to the ``Dn`` (``Dm``) DPUs
+      of its row (column), so the wires across the array have a cycle to themselves.
+    - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, then the
+      shift/negate accumulator. The step flags (valid, first, last, final, negate, shift,
+      result address) are delayed by the same number of registers.
     """
 
     def __init__(self, params):
