@@ -458,7 +458,7 @@ def cmd_ping(args):
 
 def cmd_compare(args):
     from ..golden.checks import load_array
-    from .compare import OPTIONS, check_options, compare, compare_units, shape_params
+    from .compare import OPTION_FLAGS, OPTIONS, check_options, compare, compare_units, shape_params
 
     unit = get_unit(args.unit)
     if unit.compare is None:
@@ -467,10 +467,10 @@ def cmd_compare(args):
     given = {opt: getattr(args, opt) for opt in OPTIONS}
     check_options(unit, given)
     arr = load_array(args.input)
-    # The files among the options, loaded; the rest as given.
-    files = {opt: load_array(value, option="--filter" if opt == "filt" else f"--{opt}")
-             for opt, value in given.items() if opt in _FILE_OPTIONS and value}
-    options = {opt: value for opt, value in given.items() if opt not in _FILE_OPTIONS}
+    # The files among the options (the parser makes them Paths), loaded; the rest as given.
+    files = {opt: load_array(value, option=OPTION_FLAGS.get(opt, f"--{opt}"))
+             for opt, value in given.items() if isinstance(value, Path)}
+    options = {opt: value for opt, value in given.items() if not isinstance(value, Path)}
     params = parse_params(unit, shape_params(unit, arr, args.param, **files))
     report = compare(unit, params, arr, sim=args.sim, seed=args.seed, **options, **files)
     print(f"{unit.name}: {report['results']} results through the RTL ({report['simulator']}) "
@@ -489,10 +489,6 @@ def cmd_compare(args):
         _write_json(args.output, report)
         print(f"wrote {args.output}")
     return 0 if report["mismatches_rtl_vs_golden"] == 0 else 1
-
-
-#: compare options that name .npy files
-_FILE_OPTIONS = ("weights", "thresholds", "invert", "rhs", "shift", "negate", "filt")
 
 
 def _write_json(path, obj):

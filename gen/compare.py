@@ -47,7 +47,7 @@ def shape_params(unit, arr, items, **files):
 def compare(unit, params, arr, *, sim="verilator", seed=1, **options):
     """Run the user's ``arr`` (and the other arrays and options of ``options``) through the
     generated RTL of ``unit`` and through its golden model; returns the report dict."""
-    prep = unit.compare.prepare(params, arr, unit=unit.name, **options)
+    prep = unit.compare.prepare(params, arr, unit=unit.name, seed=seed, **options)
     decoded, _, resp, man = run_unit(unit, params, prep.job, sim=sim, seed=seed)
     got = None if decoded is None else prep.results(decoded)
     board = score(prep.job, got if got is not None else [_LOST] * len(prep.want), prep.want,

@@ -476,9 +476,10 @@ def xnor_compare(params, arr, **_):
     return Comparison(xnor_job(params, **cols), [int(x) for x in want])
 
 
-def bmvu_compare(params, arr, *, weights=None, thresholds=None, invert=None, **_):
+def bmvu_compare(params, arr, *, weights=None, thresholds=None, invert=None, seed=1, **_):
     """``lowbit compare bmvu``: ``arr`` (V, cols) input vectors; ``weights`` (rows, cols);
-    ``thresholds`` (rows, k) and optional ``invert`` (rows,) when the unit has thresholds."""
+    ``thresholds`` (rows, k) and optional ``invert`` (rows,) when the unit has thresholds.
+    The padding past ``cols`` carries random bits (from ``seed``): the unit must mask them."""
     if arr.ndim != 2 or arr.shape[1] != params.cols or arr.shape[0] == 0:
         raise UsageError(f"--input for bmvu must have shape (vectors, cols={params.cols}), "
                          f"not {arr.shape}")
@@ -504,5 +505,6 @@ def bmvu_compare(params, arr, *, weights=None, thresholds=None, invert=None, **_
     elif thresholds is not None:
         raise UsageError("--thresholds given, but the unit has thresholds=0 (raw dot products)")
     want = bmvu_golden(params, w, x, thresholds, invert)
-    return Comparison(bmvu_job(params, w, x, thresholds, invert), want.reshape(-1).tolist(),
+    job = bmvu_job(params, w, x, thresholds, invert, pad_rng=np.random.default_rng(seed))
+    return Comparison(job, want.reshape(-1).tolist(),
                       lambda got: got.reshape(-1).tolist(), {"shape": list(want.shape)})

@@ -870,7 +870,7 @@ def bitserial_job(params, A, B, wa, wb, a_signed, b_signed):
               "m": M, "n": N, "k_chunks": params.k_chunks(K)}
     cycles = len(words) * max(wa, wb) + params.cycles(M, K, N, wa, wb) + M * N + 25
     return Job({"data": words}, M * N, lambda out: results_of(out, "c", (M, N), [M * N]),
-               hold=config, cycles=cycles)
+               hold=config, cycles=cycles, calm_beats=0)
 
 
 # ---------------------------------------------------------------------------------------------

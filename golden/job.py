@@ -169,7 +169,8 @@ class UserData:
     prepare : callable
         ``prepare(params, arr, **options)`` -> :class:`Comparison`; ``arr`` is the ``--input``
         array and ``options`` the loaded ``--weights``/``--filter``/... arrays and the
-        run options, by :attr:`options` name (absent ones are ``None``). Bad data raises
+        run options, by :attr:`options` name (absent ones are ``None``), with ``unit`` (the
+        unit's name) and ``seed`` (the simulation's). Bad data raises
         :class:`~lowbit.golden.checks.UsageError`.
     options : tuple of str
         The compare options this unit takes beyond ``--input`` (``"filter"``, ``"rhs"``...).

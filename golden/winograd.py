@@ -657,7 +657,8 @@ def conv2d_job(params, images, filt):
     flat = images.transpose(0, 2, 3, 1).reshape(-1)  # raster order, channels innermost
     ho, wo = params.output_shape
     return Job({"x": flat.tolist()}, n * ho * wo,
-               lambda out: results_of(out, "y", (n, ho, wo), [ho * wo] * n), loads=loads)
+               lambda out: results_of(out, "y", (n, ho, wo), [ho * wo] * n), loads=loads,
+               calm_beats=0)
 
 
 def tiles_compare(params, arr, *, filt=None, unit="tile engine", **_):

@@ -1,7 +1,7 @@
 """The driver: frames over a transport, then one call per unit with numpy in and out.
 
 The protocol is :mod:`lowbit.golden.link`'s. A :class:`Device` talks to one harnessed unit
-(its :class:`~lowbit.golden.link.UnitMap`): it writes the unit's configuration registers,
+(its :class:`~lowbit.golden.unitmap.UnitMap`): it writes the unit's configuration registers,
 streams input words with SEND while reading results with RECV (never more than the device
 says it has room for, so the link cannot overrun), and turns the words back into arrays.
 """
@@ -47,7 +47,7 @@ class NoAnswer(DeviceError):
 
 
 def load_link_file(build):
-    """The :data:`~lowbit.golden.link.LINK_FILE` of build directory ``build``:
+    """The :data:`~lowbit.golden.unitmap.LINK_FILE` of build directory ``build``:
     ``{"unit_map", "link", ...}``; :class:`DeviceError` when it is missing or broken."""
     path = Path(build) / LINK_FILE
     try:
@@ -300,8 +300,8 @@ class Device:
         words = pack_fields(m.in_fields, **job.beats)
         result = job.decode(unpack_fields(m.out_fields, self.stream(words, job.expect)))
         if result is None:
-            raise LinkError("the unit's results carry 'last' flags in the wrong places: "
-                            "results were lost or duplicated")
+            raise LinkError("the unit's results came back lost, duplicated or with their "
+                            "'last' flags misplaced")
         return result
 
     def compute(self, *data, **options):

@@ -19,9 +19,9 @@ from .units import Unit, get_unit
 
 __all__ = ["elaborate", "manifest", "write_outputs", "generated", "cache_root", "atomic_dir"]
 
-# What the generated Verilog and manifest depend on: the hardware, the golden parameter
-# objects, and the two gen modules that elaborate and describe a unit (not the CLI, compare
-# or fit, so editing those keeps the cached builds).
+# What the generated Verilog and manifest depend on: the hardware (the registry and this module
+# included) and golden, whose parameter objects the hardware is built from. Golden also holds
+# the adapters and compare front-ends, so editing one of those rebuilds too: safe, if slower.
 _SOURCES = {"hw": ("*.py",), "golden": ("*.py",)}
 
 

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["Scoreboard", "score", "compare_results", "observed_latency"]
 
 
@@ -40,7 +42,8 @@ def score(job, got, want, resp, latency=None):
 
 
 def _plain(x):
-    return tuple(int(v) for v in x) if isinstance(x, (tuple, list)) else int(x)
+    """A result as a comparable value: an int, or a tuple of ints (a tuple, list or array)."""
+    return tuple(int(v) for v in np.ravel(x)) if np.ndim(x) else int(x)
 
 
 def compare_results(got, want, resp, labels=None):

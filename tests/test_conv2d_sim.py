@@ -13,8 +13,6 @@ from .sweeps import CONV2D_SWEEP
 
 pytestmark = [pytest.mark.sim, pytest.mark.winograd]
 
-# (data_width, weight_width, channels, height, width, padding, pipeline, filter_transform)
-
 
 
 def _images(params, rng, n):

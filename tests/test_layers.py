@@ -20,7 +20,9 @@ def _imports(path, package):
     tree = ast.parse(path.read_text(), str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 0:
+            if node.level == 0 and node.module == "lowbit":  # from lowbit import sim
+                names = [f"lowbit.{a.name}" for a in node.names]
+            elif node.level == 0:
                 names = [node.module or ""]
             elif node.level == 1:
                 names = [f"lowbit.{package}"]
@@ -58,8 +60,9 @@ def test_no_import_runs_upward():
 def test_imports_are_read(tmp_path):
     # The reader itself: an upward import inside a function is seen.
     src = tmp_path / "x.py"
-    src.write_text("def f():\n    from ..gen.cli import main\n    import lowbit.sim\n")
-    assert [t for _, t in _imports(src, "hw")] == ["gen", "sim"]
+    src.write_text("def f():\n    from ..gen.cli import main\n    import lowbit.sim\n"
+                   "    from lowbit import boards\n")
+    assert [t for _, t in _imports(src, "hw")] == ["gen", "sim", "boards"]
 
 
 @pytest.mark.parametrize("package", ["golden"])

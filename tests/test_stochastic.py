@@ -25,8 +25,10 @@ def test_mean_error_within_4_standard_errors(sim, seed):
     b = rng.integers(-(1 << 15), 1 << 15, size=n).tolist()
     vectors = sum_of_products(params, a, b, 1)
     job = vectors.job(params)
-    (values, ovf), _, resp, man = run_unit("mac", params, job, sim=sim, seed=seed, idle=0.02,
-                                          backpressure=0.02)
+    got, _, resp, man = run_unit("mac", params, job, sim=sim, seed=seed, idle=0.02,
+                                 backpressure=0.02)
+    assert got is not None, f"{len(resp['out'])} of {n} results"
+    values, ovf = got
     board = score(job, zip(values, ovf), vectors.golden(params), resp, latency=man["latency"])
     assert board.ok, board.describe()
 
