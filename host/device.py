@@ -24,7 +24,6 @@ from ..golden.link import (
 )
 from ..golden.payload import pack_fields, unpack_fields
 from ..golden.unitmap import LINK_FILE, UNIT_REG_BASE, UnitMap
-from ..hw.units import get_unit
 from .transport import SerialTransport
 
 __all__ = ["Device", "DeviceError", "LinkError", "NoAnswer", "LINK_FILE", "load_link_file"]
@@ -280,6 +279,10 @@ class Device:
     def job(self, *data, **options):
         """The running unit's :class:`~lowbit.golden.job.Job` for ``data`` (its adapter's
         arguments, :attr:`lowbit.hw.units.Unit.adapter`)."""
+        # Imported here: the driver also runs inside every cocotb simulation (sim.tb), which
+        # need not load the hardware registry.
+        from ..hw.units import get_unit
+
         return get_unit(self._need_map().unit).job(self.params(), *data, **options)
 
     def run(self, job):
