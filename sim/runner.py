@@ -18,7 +18,6 @@ from pathlib import Path
 from filelock import FileLock
 
 from ..golden.payload import pack_fields, unpack_fields
-from ..hw.build import generated
 
 __all__ = ["SIMULATORS", "simulator_available", "tool_env", "build", "run_testbench",
            "SimulatorError", "stream_spec", "run_job", "run_unit"]
@@ -195,5 +194,9 @@ def run_unit(unit, params, job, **options):
     """:func:`run_job` on unit ``unit`` (a registry name or :class:`~lowbit.hw.units.Unit`)
     generated with ``params`` (built once per parameter set); returns
     ``(result, outputs, response, manifest)``."""
+    # Imported here: every cocotb run imports this module (through sim.host) and need not
+    # load Amaranth and the hardware.
+    from ..hw.build import generated
+
     gen_dir, man = generated(unit, params)
     return (*run_job(gen_dir, man, job, **options), man)
