@@ -946,9 +946,8 @@ def p2s_compare(params, arr, *, w=None, **_):
         raise UsageError(f"--input values must lie in [{lo}, {hi}] (w = {w} bits, signed or "
                          f"unsigned), not {arr[tuple(bad[0])]} at index {where(bad[0])}")
     words = arr.astype(np.int64)
-    # The golden model: plane_i = (x >> i) & 1, packed (SPEC section 5), not the P2S's code.
-    want = [sum(((int(x) >> i) & 1) << e for e, x in enumerate(row))
-            for row in words for i in range(w)]
+    # The golden model (golden.bitserial.p2s: plane_i = (x >> i) & 1, packed), not the RTL.
+    want = [int(v) for v in params.compute(words, w)]
     return Comparison(p2s_job(params, words, w), want,
                       extra={"shape": [len(words), w], "w": w})
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..golden.binary import xnor_stream_golden
+from ..golden.binary import xnor_chunks, xnor_stream_golden
 from ..hw.units import get_unit
 
 __all__ = ["popcount_words", "XnorVectors", "xnor_vectors"]
@@ -34,19 +34,11 @@ class XnorVectors:
     last: list = field(default_factory=list)
     labels: list = field(default_factory=list)
 
-    def add_vector(self, label, a_bits, w_bits, n):
-        """One dot product of two bit vectors, cut into n-bit chunks (the last one partial)."""
-        total = len(a_bits)
-        chunks = max(1, -(-total // n))
-        for c in range(chunks):
-            lo, hi = c * n, min((c + 1) * n, total)
-            aw = sum(int(b) << j for j, b in enumerate(a_bits[lo:hi]))
-            ww = sum(int(b) << j for j, b in enumerate(w_bits[lo:hi]))
-            self.a.append(aw)
-            self.w.append(ww)
-            self.length.append(hi - lo)
-            self.first.append(int(c == 0))
-            self.last.append(int(c == chunks - 1))
+    def add_vector(self, label, a_bits, w_bits, params):
+        """One dot product of two bit vectors, cut into ``n``-bit chunks (the last one
+        partial) by the unit's adapter (:func:`lowbit.golden.binary.xnor_chunks`)."""
+        for name, column in xnor_chunks(params, [(a_bits, w_bits)]).items():
+            getattr(self, name).extend(column)
         self.labels.append(label)
 
     def job(self, params):
@@ -71,16 +63,16 @@ def xnor_vectors(params, rng, n_random):
         zeros = [0] * length
         alt = [j % 2 for j in range(length)]
         single = [int(j == length // 2) for j in range(length)]
-        v.add_vector(f"agree len={length}", ones, ones, n)
-        v.add_vector(f"disagree len={length}", ones, zeros, n)
-        v.add_vector(f"agree zeros len={length}", zeros, zeros, n)
-        v.add_vector(f"alternating len={length}", alt, ones, n)
-        v.add_vector(f"single bit len={length}", single, zeros, n)
+        v.add_vector(f"agree len={length}", ones, ones, params)
+        v.add_vector(f"disagree len={length}", ones, zeros, params)
+        v.add_vector(f"agree zeros len={length}", zeros, zeros, params)
+        v.add_vector(f"alternating len={length}", alt, ones, params)
+        v.add_vector(f"single bit len={length}", single, zeros, params)
     for _ in range(n_random):
         length = int(rng.integers(1, top + 1)) if rng.random() < 0.5 else \
             int(rng.integers(1, min(top, 4 * n) + 1))
         density = rng.random()
         a = (rng.random(length) < density).astype(int).tolist()
         w = (rng.random(length) < 0.5).astype(int).tolist()
-        v.add_vector("random", a, w, n)
+        v.add_vector("random", a, w, params)
     return v
