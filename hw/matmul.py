@@ -61,6 +61,24 @@ class BitSerialMatmul(wiring.Component):
     the bit rate), computing ``m_tiles n_tiles wa wb k_chunks`` cycles
     (:meth:`~lowbit.golden.bitserial.BitSerialParams.cycles`) plus :attr:`latency` to drain,
     and the results one a cycle.
+
+    Pipeline
+    --------
+    Laid out as BISMO's execute stage (Umuroglu et al., FPL 2018, section III): each register
+    is in the design, because Yosys does not retime for ECP5 or iCE40.
+
+    - Address registers: the load write address and the operand read addresses are
+      registers stepped with the loop counters (+1, a copy of a saved base, or 0), so no
+      ``tile + plane + k`` adder sits in front of a memory port.
+    - The read port's own register (the block RAM's, or a flip-flop after LUT RAM).
+    - A read-data register right after the memory. Yosys 0.70 cannot put it into the ECP5
+      DP16KD's output register (its map sets ``REGMODE`` to ``NOREG``), so it is a fabric
+      register; it takes the block RAM's 5.5 ns clock-to-data off the popcount path.
+    - A broadcast register, from which each operand word fans out to the ``Dn`` (``Dm``) DPUs
+      of its row (column), so the wires across the array have a cycle to themselves.
+    - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, then the
+      shift/negate accumulator. The step flags (valid, first, last, final, negate, shift,
+      result address) are delayed by the same number of registers.
     """
 
     def __init__(self, params):
@@ -82,11 +100,16 @@ class BitSerialMatmul(wiring.Component):
             "busy": Out(1),
         })
 
+    # Registers from a schedule step's counters to its operands at the DPUs: the read port,
+    # the read-data register, the broadcast register.
+    _operand_stages = 3
+
     @property
     def latency(self):
         """Cycles from the last schedule step to its tile in the result buffer: the operand
-        read, the popcount tree, the accumulator, the result write."""
-        return 3 + tree_latency(self.params.dk, self.params.spacing)
+        read, the read-data and broadcast registers, the popcount tree, the accumulator, the
+        result write."""
+        return self._operand_stages + tree_latency(self.params.dk, self.params.spacing) + 2
 
     @property
     def widths(self):
@@ -141,11 +164,12 @@ class BitSerialMatmul(wiring.Component):
         k = Signal.like(self.k_chunks)
         row = Signal(range(max(p.max_m, p.max_n) + 1))
         bank = Signal(range(max(p.dm, p.dn, 2)))
+        # The write address tile_base + plane kc + k, kept in a register and stepped with the
+        # counters like the read addresses in _compute (no three-term adder before the port).
         tile_base = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
-        plane_off = Signal.like(tile_base)
+        k_base = Signal.like(tile_base)  # tile_base + k: plane 0 of chunk k
         tiles = Signal.like(m_tiles if p.m_tiles(p.max_m) >= p.n_tiles(p.max_n) else n_tiles)
         addr = Signal.like(tile_base)
-        m.d.comb += addr.eq(tile_base + plane_off + k)
 
         for mem, phase, banks in ((lhs, load_a, p.dm), (rhs, load_b, p.dn)):
             wp = mem.write_port(granularity=p.dk)
@@ -157,17 +181,23 @@ class BitSerialMatmul(wiring.Component):
         last_bank = bank == dm_or_dn - 1
         last_row = row == rows - 1
         with m.If(p2s.o.valid & (load_a | load_b)):
-            m.d.sync += [plane.eq(plane + 1), plane_off.eq(plane_off + kc)]
+            m.d.sync += [plane.eq(plane + 1), addr.eq(addr + kc)]
             with m.If(last_plane):
-                m.d.sync += [plane.eq(0), plane_off.eq(0), k.eq(k + 1)]
+                m.d.sync += [plane.eq(0), k.eq(k + 1), addr.eq(k_base + 1),
+                             k_base.eq(k_base + 1)]
                 with m.If(last_k):
-                    m.d.sync += [k.eq(0), bank.eq(bank + 1), row.eq(row + 1)]
+                    # The next row of the tile (another bank) starts at the tile's start.
+                    m.d.sync += [k.eq(0), bank.eq(bank + 1), row.eq(row + 1),
+                                 addr.eq(tile_base), k_base.eq(tile_base)]
                     with m.If(bank == 0):
                         m.d.sync += tiles.eq(tiles + 1)
                     with m.If(last_bank):
-                        m.d.sync += [bank.eq(0), tile_base.eq(tile_base + plane_off + kc)]
+                        # The next tile starts right after this one's last word.
+                        m.d.sync += [bank.eq(0), tile_base.eq(addr + 1), addr.eq(addr + 1),
+                                     k_base.eq(addr + 1)]
                     with m.If(last_row):
-                        m.d.sync += [row.eq(0), bank.eq(0), tile_base.eq(0), tiles.eq(0)]
+                        m.d.sync += [row.eq(0), bank.eq(0), tile_base.eq(0), tiles.eq(0),
+                                     addr.eq(0), k_base.eq(0)]
                         with m.If(load_a):
                             m.d.sync += [load_a.eq(0), load_b.eq(1),
                                          m_tiles.eq(tiles + (bank == 0))]
@@ -186,30 +216,45 @@ class BitSerialMatmul(wiring.Component):
         j = Signal(range(p.max_wb + 1))
         mt = Signal.like(m_tiles)
         nt = Signal.like(n_tiles)
-        l_tile = Signal(range(p.lhs_depth + 1))
-        l_plane = Signal.like(l_tile)
-        r_tile = Signal(range(p.rhs_depth + 1))
-        r_plane = Signal.like(r_tile)
-        r_addr = Signal(range(max(p.result_depth, 2)))
+        # Operand addresses, kept in registers and stepped with the counters (BISMO's address
+        # generators: a register plus a step, no adder in front of the read port). The read
+        # address of step (mt, nt, i, j, k) is l_addr = l_tile + l_plane + k and r_addr =
+        # r_tile + r_plane + k; each base below is where the address returns to when the
+        # counter under it wraps, and every move is +1, a copy or 0.
+        l_addr = Signal(range(p.lhs_depth + 1))
+        l_plane = Signal.like(l_addr)  # l_tile + i kc: the start of A's plane i
+        l_tile = Signal.like(l_addr)  # mt wa kc: the start of A's tile mt
+        r_addr = Signal(range(p.rhs_depth + 1))
+        r_tile = Signal.like(r_addr)  # nt wb kc: the start of B's tile nt
+        c_addr = Signal(range(max(p.result_depth, 2)))  # the result tile (mt, nt)
         last_k, last_j, last_i = k == kc - 1, j == cfg["wb"] - 1, i == cfg["wa"] - 1
         last_nt, last_mt = nt == n_tiles - 1, mt == m_tiles - 1
         with m.If(compute):
-            m.d.sync += [k.eq(k + 1)]
+            m.d.sync += [k.eq(k + 1), l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
             with m.If(last_k):
-                m.d.sync += [k.eq(0), j.eq(j + 1), r_plane.eq(r_plane + kc)]
+                # Next plane of B (r_addr + 1 already is), the same plane of A again.
+                m.d.sync += [k.eq(0), j.eq(j + 1), l_addr.eq(l_plane)]
                 with m.If(last_j):
-                    m.d.sync += [j.eq(0), r_plane.eq(0), i.eq(i + 1), l_plane.eq(l_plane + kc)]
+                    # Next plane of A (l_addr + 1), B from the start of its tile.
+                    m.d.sync += [j.eq(0), i.eq(i + 1), l_addr.eq(l_addr + 1),
+                                 l_plane.eq(l_addr + 1), r_addr.eq(r_tile)]
                     with m.If(last_i):
-                        m.d.sync += [i.eq(0), l_plane.eq(0), nt.eq(nt + 1),
-                                     r_tile.eq(r_tile + r_plane + kc), r_addr.eq(r_addr + 1)]
+                        # Next tile of B (r_addr + 1), A from the start of its tile.
+                        m.d.sync += [i.eq(0), nt.eq(nt + 1), l_addr.eq(l_tile),
+                                     l_plane.eq(l_tile), r_addr.eq(r_addr + 1),
+                                     r_tile.eq(r_addr + 1), c_addr.eq(c_addr + 1)]
                         with m.If(last_nt):
-                            m.d.sync += [nt.eq(0), r_tile.eq(0), mt.eq(mt + 1),
-                                         l_tile.eq(l_tile + l_plane + kc)]
+                            # Next tile of A (l_addr + 1), B from the start.
+                            m.d.sync += [nt.eq(0), mt.eq(mt + 1), l_addr.eq(l_addr + 1),
+                                         l_plane.eq(l_addr + 1), l_tile.eq(l_addr + 1),
+                                         r_addr.eq(0), r_tile.eq(0)]
                             with m.If(last_mt):
-                                m.d.sync += [mt.eq(0), l_tile.eq(0), r_addr.eq(0),
+                                m.d.sync += [mt.eq(0), l_addr.eq(0), l_plane.eq(0),
+                                             l_tile.eq(0), c_addr.eq(0),
                                              compute.eq(0), drain.eq(1)]
 
-        # Step flags, aligned with the operand words one cycle later.
+        # Step flags, computed with the counters and delayed to meet their operand words at
+        # the DPUs' accumulators.
         one = Const(1)
         shift_w = max(1, (p.max_wa + p.max_wb - 2).bit_length())
         step = {
@@ -221,21 +266,35 @@ class BitSerialMatmul(wiring.Component):
         }
         shift = Signal(shift_w)
         m.d.comb += shift.eq(i + j)
+        # The operand pipeline (BISMO, Umuroglu et al., FPL 2018, section III: registered
+        # memory address and data, a broadcast register in front of the array):
+        #   step t:     l_addr / r_addr registers -> read port address (no adder)
+        #   step t + 1: read data (the block RAM's or LUT RAM's own read register)
+        #   step t + 2: `*_data` register right after the read. On ECP5 this is the DP16KD's
+        #               output register in spirit, but Yosys 0.70's DP16KD mapping
+        #               (techlibs/lattice/brams_16kd.txt) has no output-register option and
+        #               sets REGMODE NOREG, so it is a fabric register next to the memory:
+        #               the block RAM's 5.5 ns clock-to-data then ends in it.
+        #   step t + 3: `*_bcast` register, from which each word fans out to the Dn (Dm)
+        #               DPUs of its row (column): the long wires to the array get a cycle
+        #               of their own.
+        # Then the popcount tree (registered every `spacing` levels) and the accumulator.
         lr, rr = lhs.read_port(), rhs.read_port()
-        m.d.comb += [lr.addr.eq(l_tile + l_plane + k), rr.addr.eq(r_tile + r_plane + k),
-                     lr.en.eq(1), rr.en.eq(1)]
-        lat = tree_latency(p.dk, p.spacing)
-        flags = {name: delay(m, one, v, 1 + lat, name=f"{name}_c",
+        m.d.comb += [lr.addr.eq(l_addr), rr.addr.eq(r_addr), lr.en.eq(1), rr.en.eq(1)]
+        a_bcast = delay(m, one, delay(m, one, lr.data, 1, name="l_data"), 1, name="a_bcast")
+        b_bcast = delay(m, one, delay(m, one, rr.data, 1, name="r_data"), 1, name="b_bcast")
+        ahead = self._operand_stages + tree_latency(p.dk, p.spacing)
+        flags = {name: delay(m, one, v, ahead, name=f"{name}_c",
                              reset_less=name not in ("valid", "final"))
                  for name, v in step.items()}
-        shift_c = delay(m, one, shift, 1 + lat, name="shift_c")
-        raddr_c = delay(m, one, r_addr, 1 + lat, name="raddr_c")
+        shift_c = delay(m, one, shift, ahead, name="shift_c")
+        caddr_c = delay(m, one, c_addr, ahead, name="caddr_c")
 
         accs = []
         for r in range(p.dm):
             for c in range(p.dn):
-                a = lr.data[r * p.dk:(r + 1) * p.dk]
-                b = rr.data[c * p.dk:(c + 1) * p.dk]
+                a = a_bcast[r * p.dk:(r + 1) * p.dk]
+                b = b_bcast[c * p.dk:(c + 1) * p.dk]
                 count, _ = popcount_tree(m, one, a & b, p.spacing, name=f"dpu{r}_{c}")
                 acc = shift_negate_accumulate(
                     m, one, count, shift_c, flags["negate"], flags["first"], flags["valid"],
@@ -246,9 +305,9 @@ class BitSerialMatmul(wiring.Component):
         done = delay(m, one, flags["valid"] & flags["last"], 1, name="done", reset_less=False)
         final = delay(m, one, flags["valid"] & flags["final"], 1, name="final_w",
                       reset_less=False)
-        raddr_w = delay(m, one, raddr_c, 1, name="raddr_w")
+        caddr_w = delay(m, one, caddr_c, 1, name="caddr_w")
         wp = res.write_port()
-        m.d.comb += [wp.addr.eq(raddr_w), wp.data.eq(Cat(*accs)), wp.en.eq(done)]
+        m.d.comb += [wp.addr.eq(caddr_w), wp.data.eq(Cat(*accs)), wp.en.eq(done)]
         with m.If(final):
             m.d.sync += [drain.eq(0), readout.eq(1)]
 
