@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..golden.checks import UsageError
 
-__all__ = ["PRECISIONS", "Measurer", "precision_rows", "precision_result", "costmodel_entry"]
+__all__ = ["PRECISIONS", "Measurer", "precision_rows", "precision_result", "sustained_rows",
+           "costmodel_entry"]
 
 #: Run-time precisions of the precision section (wa = wb), capped at the array's maxima.
 PRECISIONS = tuple(range(1, 9))
@@ -122,6 +123,65 @@ def precision_rows(params, clock_mhz, precisions=PRECISIONS):
         ops = 2 * M * K * N
         rows.append({"wa": w, "wb": w, "cycles": cycles, "seconds": seconds,
                      "ops_per_s": ops / seconds, "binary_ops_per_s": ops * w * w / seconds})
+    return rows
+
+
+#: Back-to-back runs a precision in the sustained measurement.
+SUSTAINED_RUNS = 4
+
+
+def sustained_rows(params, precisions=PRECISIONS, *, runs=SUSTAINED_RUNS, sim="verilator"):
+    """Sustained over peak for back-to-back runs, from simulation: at each precision ``wa =
+    wb``, ``runs`` products of the largest matrices (M = max_m, K = max_k, N = max_n) through
+    the generated engine with every word offered at once and no back-pressure, once loading a
+    new ``B`` each run and once weight-resident (``B`` loaded by the first run only).
+
+    ``steady`` is a run's schedule cycles over the cycles between the last tiles of the last
+    two runs (the array's busy share once the pipeline is full); ``sequence`` the runs'
+    schedule cycles over all the cycles from the first word in to the last tile out (fill
+    and drain included). Every product is checked against numpy; ``mismatches`` counts the
+    elements that differ. The golden overlapped schedule's ``steady`` is recorded beside it."""
+    import numpy as np
+
+    from ..golden.bitserial import (
+        MatmulRun,
+        bitserial_runs,
+        overlapped_schedule,
+        value_range,
+    )
+    from ..golden.job import chain
+    from ..sim.runner import run_unit
+
+    M, K, N = params.max_m, params.max_k, params.max_n
+    rng = np.random.default_rng(1)
+    rows = []
+    for w in precisions:
+        if w > params.max_wa or w > params.max_wb:
+            continue
+        lo, hi = value_range(w, True)
+        B = rng.integers(lo, hi + 1, size=(K, N))
+        row = {"wa": w, "wb": w, "cycles_per_run": params.cycles(M, K, N, w, w)}
+        for mode, keep in (("loaded", False), ("resident", True)):
+            seq = [MatmulRun(rng.integers(lo, hi + 1, size=(M, K)),
+                             B if keep else rng.integers(lo, hi + 1, size=(K, N)), w, w, True,
+                             True, keep and r > 0) for r in range(runs)]
+            got, _, resp, man = run_unit("bitserial", params, chain(bitserial_runs(params, seq)),
+                                         sim=sim, seed=1, idle=0.0, backpressure=0.0)
+            bad = (sum(int(np.count_nonzero(C != r.A @ r.B)) for C, r in zip(got, seq))
+                   if got is not None else None)
+            tiles = params.m_tiles(M) * params.n_tiles(N)
+            lasts = [resp["out_cycles"][(r + 1) * tiles - 1] for r in range(runs)]
+            span = lasts[-1] - resp["in_cycles"][0] + 1
+            plan = overlapped_schedule(params, [(M, K, N, w, w, r.keep_b) for r in seq],
+                                       latency=man["latency"],
+                                       readout_latency=man["widths"]["readout_latency"])
+            per_run = row["cycles_per_run"]
+            row[mode] = {"steady": per_run / (lasts[-1] - lasts[-2]),
+                         "sequence": runs * per_run / span, "cycles": span,
+                         "golden_steady": per_run / (plan[-1]["last_out"]
+                                                     - plan[-2]["last_out"]),
+                         "mismatches": bad}
+        rows.append(row)
     return rows
 
 

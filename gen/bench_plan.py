@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from ..golden.checks import UsageError
 from ..hw.units import UNITS
-from .bench_measure import PRECISIONS, Measurer, costmodel_entry, precision_result
+from .bench_measure import (
+    PRECISIONS,
+    SUSTAINED_RUNS,
+    Measurer,
+    costmodel_entry,
+    precision_result,
+    sustained_rows,
+)
 
 __all__ = ["Bench", "Step", "BISMO", "COSTMODEL_CHECKS", "MATRIX_EXCLUDE", "WINOGRAD_PIPELINE",
            "WINOGRAD_ENGINES", "POPCOUNT_N", "POPCOUNT_PNR_MAX_N", "QUICK_MATRIX_UNITS",
@@ -137,9 +144,14 @@ class Bench:
                     entry = self.measure("bitserial", params, board, say)
                 say(f"precision on {board.name}: golden schedule cycles, wa = wb = "
                     f"{PRECISIONS[0]}..{min(PRECISIONS[-1], params.max_wa, params.max_wb)}")
-                self.results["precision"]["boards"][board.name] = precision_result(
-                    params, board, entry)
+                result = precision_result(params, board, entry)
+                if not self.quick:
+                    say(f"precision on {board.name}: sustained, {SUSTAINED_RUNS} back-to-back "
+                        f"runs a precision in simulation")
+                    result["sustained"] = sustained_rows(params)
+                self.results["precision"]["boards"][board.name] = result
             guess = self._guess("bitserial", board, params=params) if need_synth else 0.1
+            guess += 0 if self.quick else 120
             steps.append(Step(f"precision on {board.name}", guess, step))
         return steps
 

@@ -39,9 +39,10 @@ def bram_blocks(params, family):
     RAM, and picks other aspect ratios for a few; within 15% of the recorded runs)."""
     p = params
     modes = _BRAM_MODES[family]
+    words = p.buffer_words  # both halves of each double buffer
     return sum(_blocks(depth, width, modes) for depth, width in (
-        (p.lhs_depth, p.lhs_width), (p.rhs_depth, p.rhs_width),
-        (p.result_depth, p.result_width)) if depth > 4)
+        (words["lhs"], p.lhs_width), (words["rhs"], p.rhs_width),
+        (words["result"], p.result_width)) if depth > 4)
 
 
 def _require_model(family):

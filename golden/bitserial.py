@@ -70,6 +70,7 @@ inputs convert the same way. One input word lasts ``w`` output cycles: ``E * w``
 """
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -79,7 +80,7 @@ from .checks import check_int as _check_int
 from .checks import check_max as _check_max
 from .checks import int_array as _int_array
 from .fixed import wrap_signed
-from .job import Comparison, Job, results_of
+from .job import Comparison, Job, lasts_at
 
 __all__ = [
     "MAX_BITS", "MAX_PRECISION", "MAX_ARRAY", "MAX_DK", "MAX_SIZE", "MAX_ACC_WIDTH",
@@ -91,7 +92,8 @@ __all__ = [
     "BitSerialParams", "ScheduleStep", "schedule", "run_schedule", "needed_acc_width",
     "lhs_words", "rhs_words", "result_words", "results_from_words", "operand_words",
     "P2SParams",
-    "dpu_job", "p2s_job", "bitserial_job", "dpu_compare", "dpu_shape_params", "p2s_compare",
+    "dpu_job", "p2s_job", "bitserial_job", "MatmulRun", "bitserial_runs",
+    "overlapped_schedule", "dpu_compare", "dpu_shape_params", "p2s_compare",
     "p2s_shape_params", "bitserial_compare", "bitserial_shape_params",
 ]
 
@@ -650,6 +652,15 @@ class BitSerialParams:
         """Result buffer words: ``m_tiles(max_m) * n_tiles(max_n)``."""
         return self.m_tiles(self.max_m) * self.n_tiles(self.max_n)
 
+    @property
+    def buffer_words(self):
+        """Words of each memory as generated: two halves (double buffering), each the depth
+        above rounded up to a power of two (>= 2) so that the half is the top address bit."""
+        def words(depth):
+            return 2 << max(1, (depth - 1).bit_length())
+        return {"lhs": words(self.lhs_depth), "rhs": words(self.rhs_depth),
+                "result": words(self.result_depth)}
+
     def check_run(self, M, K, N, wa, wb, a_signed, b_signed):
         """Check a run-time configuration against the generated maxima.
 
@@ -820,8 +831,10 @@ def run_schedule(params, A, B, wa, wb, a_signed, b_signed, *, return_words=False
 
 def operand_words(params, A, B):
     """The input stream of one run: ``A``'s rows then ``B``'s columns, each cut into
-    ``k_chunks`` words of ``Dk`` elements (zero past ``K``) with ``W``-bit fields."""
-    A, B = np.asarray(A, dtype=np.int64), np.asarray(B, dtype=np.int64)
+    ``k_chunks`` words of ``Dk`` elements (zero past ``K``) with ``W``-bit fields; ``B`` None:
+    ``A``'s words only (a weight-resident run)."""
+    A = np.asarray(A, dtype=np.int64)
+    B = np.zeros((A.shape[1], 0), dtype=np.int64) if B is None else np.asarray(B, np.int64)
     K = A.shape[1]
     kc = params.k_chunks(K)
     conv = P2SParams(elements=params.dk, max_width=max(params.max_wa, params.max_wb))
@@ -857,20 +870,110 @@ def p2s_job(params, words, w, *, calm_beats=8):
                hold={"w": w}, calm_beats=calm_beats)
 
 
-def bitserial_job(params, A, B, wa, wb, a_signed, b_signed):
+def bitserial_job(params, A, B, wa, wb, a_signed, b_signed, keep_b=False):
     """The bit-serial engine's adapter: one run ``C = A B`` at ``wa`` x ``wb`` bits with the
-    given signedness (held on the configuration ports, sampled with the run's first word);
-    the result is C (M, N) int64."""
+    given signedness (held on the configuration ports, sampled with the run's words); the
+    result is C (M, N) int64, from the engine's tiles (:func:`results_from_words`).
+
+    ``keep_b``: a weight-resident run, whose words are only ``A``'s; ``B`` must be the matrix
+    the engine holds from the latest run that loaded one (:func:`bitserial_runs` checks
+    that), and is used here only for its shape."""
     (M, K), N = np.shape(A), np.shape(B)[1]
     if np.shape(B)[0] != K:
         raise ValueError(f"A is {np.shape(A)}, B is {np.shape(B)}: K differs")
     params.check_run(M, K, N, wa, wb, a_signed, b_signed)
-    words = operand_words(params, A, B)
+    _check_bool("keep_b", keep_b)
+    words = operand_words(params, A, None if keep_b else B)
     config = {"wa": wa, "wb": wb, "a_signed": int(a_signed), "b_signed": int(b_signed),
-              "m": M, "n": N, "k_chunks": params.k_chunks(K)}
-    cycles = len(words) * max(wa, wb) + params.cycles(M, K, N, wa, wb) + M * N + 25
-    return Job({"data": words}, M * N, lambda out: results_of(out, "c", (M, N), [M * N]),
-               hold=config, cycles=cycles, calm_beats=0)
+              "m": M, "n": N, "k_chunks": params.k_chunks(K), "keep_b": int(keep_b)}
+    tiles = params.m_tiles(M) * params.n_tiles(N)
+    cycles = len(words) * max(wa, wb) + params.cycles(M, K, N, wa, wb) + tiles + 40
+
+    def decode(out):
+        if len(out["tile"]) != tiles or not lasts_at(out["last"], [tiles]):
+            return None
+        return results_from_words(params, [int(v) for v in out["tile"]], M, N)
+
+    return Job({"data": words}, tiles, decode, hold=config, cycles=cycles, calm_beats=0)
+
+
+class MatmulRun(NamedTuple):
+    """One run of the engine: ``A @ B`` at ``wa`` x ``wb`` bits with the given signedness;
+    ``keep_b``: weight-resident (``B`` is the one the engine holds, not sent again)."""
+    A: np.ndarray
+    B: np.ndarray
+    wa: int
+    wb: int
+    a_signed: bool
+    b_signed: bool
+    keep_b: bool = False
+
+
+def bitserial_runs(params, runs):
+    """The jobs of a sequence of :class:`MatmulRun` s, back to back, checking that each
+    weight-resident run multiplies by the ``B`` the engine then holds (the latest run that
+    loaded one): same ``B`` shape (so ``K`` and ``N``), ``wb`` and ``b_signed``. Raises
+    ValueError naming the first run that does not."""
+    jobs, held = [], None
+    for n, r in enumerate(runs):
+        r = MatmulRun(*r)
+        if r.keep_b:
+            if held is None:
+                raise ValueError(f"run {n} keeps B (weight-resident) but no earlier run "
+                                 f"loaded one")
+            B0, wb0, s0 = held
+            if np.shape(r.B) != np.shape(B0):
+                what = "K" if np.shape(r.B)[0] != np.shape(B0)[0] else "N"
+                raise ValueError(f"run {n} keeps B (weight-resident) but its {what} differs "
+                                 f"from the resident B's: B is {np.shape(r.B)}, the resident "
+                                 f"B {np.shape(B0)}")
+            if (r.wb, bool(r.b_signed)) != (wb0, bool(s0)) or not np.array_equal(r.B, B0):
+                raise ValueError(f"run {n} keeps B (weight-resident) but gives another B, wb "
+                                 f"or b_signed than the resident one (wb = {wb0}, b_signed = "
+                                 f"{bool(s0)})")
+        else:
+            held = (np.asarray(r.B), r.wb, r.b_signed)
+        jobs.append(bitserial_job(params, *r))
+    return jobs
+
+
+def overlapped_schedule(params, runs, *, latency, readout_latency):
+    """When each stage of the engine works on each of a sequence of back-to-back runs, with
+    every word offered at once and no back-pressure: a list of dicts of cycles, counted from
+    the cycle the first word is accepted (cycle 0).
+
+    ``runs`` are ``(M, K, N, wa, wb, keep_b)``; ``latency`` and ``readout_latency`` are the
+    engine's (its manifest). The stages (see :class:`lowbit.hw.matmul.BitSerialMatmul`):
+
+    - the **loader** starts a run (``load_start``) when the converter holds its first word,
+      it has finished the previous run and the run's operand half is free (the compute stage
+      has issued the last step of the run two before); it takes one plane a cycle, ``(M wa
+      + N wb) k_chunks`` cycles (``M wa k_chunks`` weight-resident), the last at
+      ``load_end``;
+    - the **compute** stage starts (``compute_start``) the cycle after the loader hands the
+      run on, the previous run's last step has issued and the run's result half is free
+      (the readout has sent the run two before); its steps follow, the last at
+      ``compute_end``; the result half is full ``latency`` cycles after that;
+    - the **readout** starts (``read_start``) once the half is full and the previous run has
+      left, and sends a tile a cycle: ``first_out`` and ``last_out`` are the cycles ``o``
+      carries the run's first and last tile.
+    """
+    out = []
+    for n, (M, K, N, wa, wb, keep_b) in enumerate(runs):
+        kc = params.k_chunks(K)
+        prev = out[-1] if out else None
+        two = out[-2] if n >= 2 else None
+        ls = max(1, prev["load_end"] + 1 if prev else 0, two["compute_end"] + 1 if two else 0)
+        le = ls + (M * wa + (0 if keep_b else N * wb)) * kc
+        cs = max(le + 1, prev["compute_end"] + 1 if prev else 0,
+                 two["read_end"] + 1 if two else 0)
+        ce = cs + params.cycles(M, K, N, wa, wb)
+        rs = max(ce + latency, prev["read_end"] + 1 if prev else 0)
+        re = rs + params.m_tiles(M) * params.n_tiles(N)
+        out.append({"load_start": ls, "load_end": le, "compute_start": cs, "compute_end": ce,
+                    "read_start": rs, "read_end": re, "first_out": rs + 1 + readout_latency,
+                    "last_out": re + readout_latency})
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

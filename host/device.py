@@ -317,7 +317,8 @@ class Device:
     def matmul(self, A, B, *, wa=None, wb=None, a_signed=True, b_signed=True):
         """``A @ B`` on the bit-serial engine at ``wa`` x ``wb`` bits (default: the generated
         maxima), exact. Matrices larger than the engine's buffers are cut into blocks of
-        ``max_m`` x ``max_k`` x ``max_n`` and the partial products summed here."""
+        ``max_m`` x ``max_k`` x ``max_n`` and the partial products summed here; each block of
+        ``B`` is sent once and stays resident (``keep_b``) for the blocks of ``A`` it meets."""
         p = self._unit("bitserial")
         A, B = np.asarray(A), np.asarray(B)
         if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
@@ -331,13 +332,13 @@ class Device:
         A = check_fits("A", A, wa, a_signed)
         B = check_fits("B", B, wb, b_signed)
         C = np.zeros((M, N), dtype=np.int64)
-        for m0 in range(0, M, p.max_m):
-            for n0 in range(0, N, p.max_n):
-                for k0 in range(0, K, p.max_k):
+        for n0 in range(0, N, p.max_n):
+            for k0 in range(0, K, p.max_k):
+                b = B[k0:k0 + p.max_k, n0:n0 + p.max_n]
+                for m0 in range(0, M, p.max_m):
                     a = A[m0:m0 + p.max_m, k0:k0 + p.max_k]
-                    b = B[k0:k0 + p.max_k, n0:n0 + p.max_n]
                     C[m0:m0 + a.shape[0], n0:n0 + b.shape[1]] += self.run(
-                        self.job(a, b, wa, wb, a_signed, b_signed))
+                        self.job(a, b, wa, wb, a_signed, b_signed, keep_b=m0 > 0))
         return C
 
     def conv2d(self, image, filt):

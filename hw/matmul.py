@@ -1,15 +1,20 @@
-"""The bit-serial matrix engine, end to end: P2S loading, the DPU array, row-major results
+"""The bit-serial matrix engine, end to end: P2S loading, the DPU array, C a tile a beat
 (BISMO semantics: Umuroglu, Rasnayake and Sjalander, FPL 2018; SPEC section 5).
 
 One run: the ``M`` rows of ``A`` and the ``N`` columns of ``B`` (rows of ``B^T``) arrive on one
 input stream as words of ``Dk`` elements; the P2S converter turns each into its bit planes,
 which go straight into the operand buffers (:func:`lowbit.golden.bitserial.lhs_words`
-layout). The controller then runs the schedule of :func:`lowbit.golden.bitserial.schedule`
-over the ``Dm x Dn`` array of dot-product units, one step a cycle, and finally ``C``
-streams out in row-major order. The run-time configuration is read from ports.
+layout). The controller runs the schedule of :func:`lowbit.golden.bitserial.schedule` over
+the ``Dm x Dn`` array of dot-product units, one step a cycle, and ``C`` streams out a
+``Dm x Dn`` tile a beat. The run-time configuration is read from ports.
+
+Loading, computing and readout are three stages that run concurrently on double-buffered
+operand and result memories (BISMO's fetch, execute and result stages), so back-to-back runs
+keep the array busy: the next run loads while this one computes, and this run's results
+leave while the next one computes.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,25 +47,51 @@ class BitSerialMatmul(wiring.Component):
         Rows of ``A`` (1..max_m) and columns of ``B`` (1..max_n).
     k_chunks : In
         ``ceil(K / Dk)``, 1..ceil(max_k / Dk); the last chunk of each row is zero past ``K``.
+    keep_b : In(1)
+        Weight-resident run: no words of ``B`` follow ``A``; the run multiplies by the ``B``
+        of the latest run that loaded one, with that run's ``wb``, ``b_signed``, ``n`` and
+        ``k_chunks`` (the ports' values for these are not read). ``A`` must have that run's
+        ``K`` (its ``k_chunks`` words a row).
     i : In(stream.Signature(StructLayout({"data": Dk * W})))
-        ``m * k_chunks`` words of ``A`` (row by row, chunk by chunk), then ``n * k_chunks``
-        words of ``B^T``; element ``t`` of a word at bits ``[t W, (t + 1) W)``, ``W =
-        max(max_wa, max_wb)``, only the low ``wa`` (``wb``) bits used.
-    o : Out(stream.Signature(StructLayout({"c": signed(acc), "last": 1})))
-        ``C`` row-major, ``last`` on its final element.
+        ``m * k_chunks`` words of ``A`` (row by row, chunk by chunk), then, unless ``keep_b``,
+        ``n * k_chunks`` words of ``B^T``; element ``t`` of a word at bits ``[t W, (t + 1)
+        W)``, ``W = max(max_wa, max_wb)``, only the low ``wa`` (``wb``) bits used.
+    o : Out(stream.Signature(StructLayout({"tile": Dm Dn acc, "last": 1})))
+        ``C`` a ``Dm x Dn`` tile a beat, tile-major (``for m_tile: for n_tile``), ``last`` on
+        the run's final tile; element ``(r, c)`` of a tile, ``C[m_tile Dm + r, n_tile Dn +
+        c]``, at bits ``[(r Dn + c) acc, (r Dn + c + 1) acc)`` in two's complement, zero past
+        ``M`` and ``N`` (:func:`lowbit.golden.bitserial.result_words`). A whole tile a beat,
+        so that the readout keeps up with the array even at 1 x 1 bits (a tile takes ``wa wb
+        k_chunks`` >= 1 cycles to compute and one to leave).
     busy : Out(1)
-        High from the first operand word until the last result has left.
+        High while any run is loading, computing, waiting or reading out.
 
-    The configuration is sampled when a run's first operand word reaches the converter (the
-    engine is idle and the word waits at the converter's output); the ports may change for the
-    next run as soon as that run's first word is offered.
+    The configuration of a run is sampled with each of its words as the converter accepts
+    the word, and taken from its first word: hold the ports for the whole of a run's words
+    (they may change for the next run as soon as its first word is offered).
+
+    Overlap
+    -------
+    Three stages, each a counter-driven controller, hand runs on through two-entry buffers
+    (BISMO's token queues): the **loader** writes a run's planes into one half of the operand
+    buffers while the **compute** stage runs the schedule of the previous run on the other
+    half; the compute stage writes its tiles into one half of the result buffer while the
+    **readout** streams the previous run's ``C`` from the other. A stage starts a run the
+    cycle after the one before it hands it on, and only into a free half: the loader waits
+    for the compute stage to finish reading an operand half, the compute stage for the
+    readout to finish with a result half. ``B`` occupies whichever operand half is free when
+    it loads, so a weight-resident run reads the resident ``B`` from its half while new ``A``
+    matrices stream into the other.
 
     Latency and throughput
     ----------------------
     Loading takes ``wa`` cycles per word of ``A`` and ``wb`` per word of ``B`` (P2S keeps
-    the bit rate), computing ``m_tiles n_tiles wa wb k_chunks`` cycles
-    (:meth:`~lowbit.golden.bitserial.BitSerialParams.cycles`) plus :attr:`latency` to drain,
-    and the results one a cycle.
+    the bit rate) plus one cycle to start; computing ``m_tiles n_tiles wa wb k_chunks``
+    cycles (:meth:`~lowbit.golden.bitserial.BitSerialParams.cycles`) plus one to start and
+    :attr:`latency` to drain into the result buffer; the readout one tile a cycle after
+    :attr:`readout_latency`, plus one cycle to start.
+    :func:`lowbit.golden.bitserial.overlapped_schedule` gives the cycle of every stage of a
+    sequence of runs.
 
     Pipeline
     --------
@@ -69,7 +100,8 @@ class BitSerialMatmul(wiring.Component):
 
     - Address registers: the load write address and the operand read addresses are
       registers stepped with the loop counters (+1, a copy of a saved base, or 0), so no
-      ``tile + plane + k`` adder sits in front of a memory port.
+      ``tile + plane + k`` adder sits in front of a memory port; the buffer half is the top
+      address bit.
     - The read port's own register (the block RAM's, or a flip-flop after LUT RAM).
     - A read-data register right after the memory. Yosys 0.70 cannot put it into the ECP5
       DP16KD's output register (its map sets ``REGMODE`` to ``NOREG``), so it is a fabric
@@ -79,6 +111,10 @@ class BitSerialMatmul(wiring.Component):
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, then the
       shift/negate accumulator. The step flags (valid, first, last, final, negate, shift,
       result address) are delayed by the same number of registers.
+    - Readout: the read address is a counter, then the read port and a read-data register
+      that is the output register (the result block RAM's clock-to-data ends in it; there is
+      no element multiplexer, the beat is the whole tile). The readout advances under one
+      clock enable (``o.ready | ~o.valid``).
     """
 
     def __init__(self, params):
@@ -94,8 +130,9 @@ class BitSerialMatmul(wiring.Component):
             "m": In(_bits_for(p.max_m)),
             "n": In(_bits_for(p.max_n)),
             "k_chunks": In(_bits_for(p.k_chunks(p.max_k))),
+            "keep_b": In(1),
             "i": In(stream.Signature(data.StructLayout({"data": p.dk * self.elem_width}))),
-            "o": Out(stream.Signature(data.StructLayout({"c": signed(p.accumulator_width),
+            "o": Out(stream.Signature(data.StructLayout({"tile": p.result_width,
                                                          "last": 1}))),
             "busy": Out(1),
         })
@@ -103,6 +140,8 @@ class BitSerialMatmul(wiring.Component):
     # Registers from a schedule step's counters to its operands at the DPUs: the read port,
     # the read-data register, the broadcast register.
     _operand_stages = 3
+    #: Registers from a readout count to ``o``: the read port, the read-data (output) register.
+    readout_latency = 2
 
     @property
     def latency(self):
@@ -118,44 +157,59 @@ class BitSerialMatmul(wiring.Component):
                 "lhs_depth": p.lhs_depth, "rhs_depth": p.rhs_depth,
                 "result_depth": p.result_depth, "lhs_width": p.lhs_width,
                 "rhs_width": p.rhs_width, "result_width": p.result_width,
+                "buffer_words": p.buffer_words,
+                "readout_latency": self.readout_latency,
                 "peak_binary_ops_per_cycle": p.peak_binary_ops_per_cycle}
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        # Phases of a run, one-hot.
-        load_a, load_b, compute, drain, readout = (Signal(name=n) for n in (
-            "load_a", "load_b", "compute", "drain", "readout"))
-        idle = ~(load_a | load_b | compute | drain | readout)
-        m.d.comb += self.busy.eq(~idle | self.o.valid)
-
-        m.submodules.lhs = lhs = memory.Memory(shape=p.lhs_width, depth=max(p.lhs_depth, 2),
+        words = p.buffer_words
+        m.submodules.lhs = lhs = memory.Memory(shape=p.lhs_width, depth=words["lhs"], init=[])
+        m.submodules.rhs = rhs = memory.Memory(shape=p.rhs_width, depth=words["rhs"], init=[])
+        m.submodules.res = res = memory.Memory(shape=p.result_width, depth=words["result"],
                                                init=[])
-        m.submodules.rhs = rhs = memory.Memory(shape=p.rhs_width, depth=max(p.rhs_depth, 2),
-                                               init=[])
-        m.submodules.res = res = memory.Memory(shape=p.result_width,
-                                               depth=max(p.result_depth, 2), init=[])
-        m_tiles = Signal(range(p.m_tiles(p.max_m) + 1))
-        n_tiles = Signal(range(p.n_tiles(p.max_n) + 1))
-        # The run's configuration, sampled as it starts.
-        self.cfg = {name: Signal.like(getattr(self, name), name=f"cfg_{name}")
-                    for name in ("wa", "wb", "a_signed", "b_signed", "m", "n", "k_chunks")}
-        self._load(m, lhs, rhs, load_a, load_b, compute, idle, m_tiles, n_tiles)
-        self._compute(m, lhs, rhs, res, compute, drain, readout, m_tiles, n_tiles)
-        self._readout(m, res, readout, n_tiles)
+        s = _State(p, self)
+        self._load(m, s, lhs, rhs)
+        self._compute(m, s, lhs, rhs, res)
+        self._readout(m, s, res)
+        m.d.comb += self.busy.eq(s.p2s_busy | s.loading | s.full[0] | s.full[1] | s.computing
+                                 | s.rclaim[0] | s.rclaim[1] | s.r_busy)
         return m
 
-    # -- Loading: P2S planes straight into the operand buffers. ------------------------------
-    def _load(self, m, lhs, rhs, load_a, load_b, compute, idle, m_tiles, n_tiles):
+    # -- Loading: P2S planes straight into one half of the operand buffers. -------------------
+    def _load(self, m, s, lhs, rhs):
         p = self.params
         m.submodules.p2s = p2s = P2S(self.p2s_params)
         wiring.connect(m, wiring.flipped(self.i), p2s.i)
-        cfg = self.cfg
+        # The configuration rides with the word in the converter.
+        word_cfg = {name: Signal.like(getattr(self, name), name=f"word_{name}")
+                    for name in s.CFG}
+        with m.If(p2s.i.valid & p2s.i.ready):
+            m.d.sync += [reg.eq(getattr(self, name)) for name, reg in word_cfg.items()]
+        m.d.comb += s.p2s_busy.eq(p2s.o.valid)
+
+        cfg = s.ld  # the loading run's configuration
+        load_a = Signal()
+        load_b = Signal()
+        m.d.comb += s.loading.eq(load_a | load_b)
         w = Mux(load_b, cfg["wb"], cfg["wa"])
         m.d.comb += [p2s.w.eq(w), p2s.o.ready.eq(load_a | load_b)]
-        with m.If(idle & p2s.o.valid):  # the first word of a run is in the converter
+        half = s.ld_half  # the operand half this run's A goes to (and the entry it fills)
+        b_half = s.b_half  # the half holding the latest B
+        with m.If(~s.loading & p2s.o.valid & ~s.full[half]):
+            # A run's first word is in the converter and its half is free: start it.
             m.d.sync += load_a.eq(1)
-            m.d.sync += [reg.eq(getattr(self, name)) for name, reg in cfg.items()]
+            for name in s.CFG:
+                m.d.sync += cfg[name].eq(word_cfg[name])
+            with m.If(word_cfg["keep_b"]):
+                for name in s.B_CFG:
+                    m.d.sync += cfg[name].eq(s.b_cfg[name])
+            with m.Else():
+                # A new B: into the half the latest B is not in (no run alive reads it).
+                m.d.sync += b_half.eq(~b_half)
+                for name in s.B_CFG:
+                    m.d.sync += s.b_cfg[name].eq(word_cfg[name])
 
         dm_or_dn = Mux(load_b, p.dn, p.dm)
         rows = Mux(load_b, cfg["n"], cfg["m"])
@@ -168,19 +222,21 @@ class BitSerialMatmul(wiring.Component):
         # counters like the read addresses in _compute (no three-term adder before the port).
         tile_base = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
         k_base = Signal.like(tile_base)  # tile_base + k: plane 0 of chunk k
-        tiles = Signal.like(m_tiles if p.m_tiles(p.max_m) >= p.n_tiles(p.max_n) else n_tiles)
+        tiles = Signal(range(max(p.m_tiles(p.max_m), p.n_tiles(p.max_n)) + 1))
         addr = Signal.like(tile_base)
 
-        for mem, phase, banks in ((lhs, load_a, p.dm), (rhs, load_b, p.dn)):
+        for mem, phase, banks, top, bits in ((lhs, load_a, p.dm, half, s.lhs_bits),
+                                             (rhs, load_b, p.dn, b_half, s.rhs_bits)):
             wp = mem.write_port(granularity=p.dk)
-            m.d.comb += [wp.addr.eq(addr), wp.data.eq(p2s.o.payload.plane.replicate(banks)),
+            m.d.comb += [wp.addr.eq(Cat(addr[:bits], top)),
+                         wp.data.eq(p2s.o.payload.plane.replicate(banks)),
                          wp.en.eq(Mux(p2s.o.valid & phase, Const(1, banks) << bank, 0))]
 
         last_plane = plane == w - 1
         last_k = k == kc - 1
         last_bank = bank == dm_or_dn - 1
         last_row = row == rows - 1
-        with m.If(p2s.o.valid & (load_a | load_b)):
+        with m.If(p2s.o.valid & s.loading):
             m.d.sync += [plane.eq(plane + 1), addr.eq(addr + kc)]
             with m.If(last_plane):
                 m.d.sync += [plane.eq(0), k.eq(k + 1), addr.eq(k_base + 1),
@@ -198,19 +254,34 @@ class BitSerialMatmul(wiring.Component):
                     with m.If(last_row):
                         m.d.sync += [row.eq(0), bank.eq(0), tile_base.eq(0), tiles.eq(0),
                                      addr.eq(0), k_base.eq(0)]
+                        done = Signal()
                         with m.If(load_a):
-                            m.d.sync += [load_a.eq(0), load_b.eq(1),
-                                         m_tiles.eq(tiles + (bank == 0))]
+                            m.d.sync += s.ent_mt[half].eq(tiles + (bank == 0))
+                            with m.If(cfg["keep_b"]):
+                                m.d.comb += done.eq(1)
+                            with m.Else():
+                                m.d.sync += [load_a.eq(0), load_b.eq(1)]
                         with m.Else():
-                            m.d.sync += [load_b.eq(0), compute.eq(1),
-                                         n_tiles.eq(tiles + (bank == 0))]
+                            m.d.comb += done.eq(1)
+                            m.d.sync += s.b_nt.eq(tiles + (bank == 0))
+                        with m.If(done):
+                            # Hand the run to the compute stage.
+                            m.d.sync += [load_a.eq(0), load_b.eq(0), s.full[half].eq(1),
+                                         half.eq(~half), s.ent_b[half].eq(b_half)]
+                            for name in s.RUN_CFG:
+                                m.d.sync += s.ent_cfg[name][half].eq(cfg[name])
+                            with m.If(load_a):
+                                m.d.sync += s.ent_nt[half].eq(s.b_nt)
+                            with m.Else():
+                                m.d.sync += s.ent_nt[half].eq(tiles + (bank == 0))
 
     # -- The schedule over the DPU array. ----------------------------------------------------
-    def _compute(self, m, lhs, rhs, res, compute, drain, readout, m_tiles, n_tiles):
+    def _compute(self, m, s, lhs, rhs, res):
         p = self.params
         aw = p.accumulator_width
-        cfg = self.cfg
+        cfg = s.cp  # the computing run's configuration
         kc = cfg["k_chunks"]
+        m_tiles, n_tiles = s.cp_mt, s.cp_nt
         k = Signal.like(kc)
         i = Signal(range(p.max_wa + 1))
         j = Signal(range(p.max_wb + 1))
@@ -227,9 +298,21 @@ class BitSerialMatmul(wiring.Component):
         r_addr = Signal(range(p.rhs_depth + 1))
         r_tile = Signal.like(r_addr)  # nt wb kc: the start of B's tile nt
         c_addr = Signal(range(max(p.result_depth, 2)))  # the result tile (mt, nt)
+        l_half, r_half, c_half = Signal(), Signal(), Signal()
+        computing = s.computing
         last_k, last_j, last_i = k == kc - 1, j == cfg["wb"] - 1, i == cfg["wa"] - 1
         last_nt, last_mt = nt == n_tiles - 1, mt == m_tiles - 1
-        with m.If(compute):
+        cs, rw = s.cp_entry, s.cp_res  # the entry computed, the result half written
+        with m.If(~computing & s.full[cs] & ~s.rclaim[rw]):
+            # Start the next loaded run (its operand half was filled, its result half free).
+            m.d.sync += [computing.eq(1), l_half.eq(cs), r_half.eq(s.ent_b[cs]),
+                         c_half.eq(rw), s.rclaim[rw].eq(1), m_tiles.eq(s.ent_mt[cs]),
+                         n_tiles.eq(s.ent_nt[cs])]
+            for name in s.RUN_CFG:
+                m.d.sync += cfg[name].eq(s.ent_cfg[name][cs])
+            # The readout's view of the run.
+            m.d.sync += [s.res_mt[rw].eq(s.ent_mt[cs]), s.res_nt[rw].eq(s.ent_nt[cs])]
+        with m.If(computing):
             m.d.sync += [k.eq(k + 1), l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
             with m.If(last_k):
                 # Next plane of B (r_addr + 1 already is), the same plane of A again.
@@ -249,16 +332,18 @@ class BitSerialMatmul(wiring.Component):
                                          l_plane.eq(l_addr + 1), l_tile.eq(l_addr + 1),
                                          r_addr.eq(0), r_tile.eq(0)]
                             with m.If(last_mt):
+                                # The run's last step: its operand half is free after this
+                                # read, its entry goes back to the loader.
                                 m.d.sync += [mt.eq(0), l_addr.eq(0), l_plane.eq(0),
-                                             l_tile.eq(0), c_addr.eq(0),
-                                             compute.eq(0), drain.eq(1)]
+                                             l_tile.eq(0), c_addr.eq(0), computing.eq(0),
+                                             s.full[cs].eq(0), cs.eq(~cs), rw.eq(~rw)]
 
         # Step flags, computed with the counters and delayed to meet their operand words at
         # the DPUs' accumulators.
         one = Const(1)
         shift_w = max(1, (p.max_wa + p.max_wb - 2).bit_length())
         step = {
-            "valid": compute,
+            "valid": computing,
             "first": (i == 0) & (j == 0) & (k == 0),
             "last": last_i & last_j & last_k,
             "final": last_i & last_j & last_k & last_nt & last_mt,
@@ -280,7 +365,8 @@ class BitSerialMatmul(wiring.Component):
         #               of their own.
         # Then the popcount tree (registered every `spacing` levels) and the accumulator.
         lr, rr = lhs.read_port(), rhs.read_port()
-        m.d.comb += [lr.addr.eq(l_addr), rr.addr.eq(r_addr), lr.en.eq(1), rr.en.eq(1)]
+        m.d.comb += [lr.addr.eq(Cat(l_addr[:s.lhs_bits], l_half)),
+                     rr.addr.eq(Cat(r_addr[:s.rhs_bits], r_half)), lr.en.eq(1), rr.en.eq(1)]
         a_bcast = delay(m, one, delay(m, one, lr.data, 1, name="l_data"), 1, name="a_bcast")
         b_bcast = delay(m, one, delay(m, one, rr.data, 1, name="r_data"), 1, name="b_bcast")
         ahead = self._operand_stages + tree_latency(p.dk, p.spacing)
@@ -288,8 +374,9 @@ class BitSerialMatmul(wiring.Component):
                              reset_less=name not in ("valid", "final"))
                  for name, v in step.items()}
         shift_c = delay(m, one, shift, ahead, name="shift_c")
-        caddr_c = delay(m, one, c_addr, ahead, name="caddr_c")
-
+        caddr = Signal(s.res_bits + 1)
+        m.d.comb += caddr.eq(Cat(c_addr[:s.res_bits], c_half))
+        caddr_c = delay(m, one, caddr, ahead, name="caddr_c")
         accs = []
         for r in range(p.dm):
             for c in range(p.dn):
@@ -301,7 +388,8 @@ class BitSerialMatmul(wiring.Component):
                     acc_width=aw, max_shift=p.max_shift, name=f"acc{r}_{c}")
                 accs.append(acc)
 
-        # The finished tile goes to the result buffer the cycle after its last step.
+        # The finished tile goes to the result buffer the cycle after its last step; after
+        # a run's final tile, its result half goes to the readout.
         done = delay(m, one, flags["valid"] & flags["last"], 1, name="done", reset_less=False)
         final = delay(m, one, flags["valid"] & flags["final"], 1, name="final_w",
                       reset_less=False)
@@ -309,51 +397,94 @@ class BitSerialMatmul(wiring.Component):
         wp = res.write_port()
         m.d.comb += [wp.addr.eq(caddr_w), wp.data.eq(Cat(*accs)), wp.en.eq(done)]
         with m.If(final):
-            m.d.sync += [drain.eq(0), readout.eq(1)]
+            m.d.sync += s.rfull[caddr_w[-1]].eq(1)
 
-    # -- C out, row-major. -------------------------------------------------------------------
-    def _readout(self, m, res, readout, n_tiles):
-        p = self.params
-        aw = p.accumulator_width
+    # -- C out, a tile a beat, from one half of the result buffer. ----------------------------
+    def _readout(self, m, s, res):
         ce = Signal()
         m.d.comb += ce.eq(self.o.ready | ~self.o.valid)
-        row = Signal(range(p.max_m + 1))
-        col = Signal(range(p.max_n + 1))
-        rm = Signal(range(max(p.dm, 2)))
-        rm_dn = Signal(range(p.dm * p.dn + 1))  # rm * Dn, kept by adding (no multiplier)
-        cn = Signal(range(max(p.dn, 2)))
-        base = Signal(range(p.result_depth + 1))
-        ctile = Signal(range(p.n_tiles(p.max_n) + 1))
-        last_col, last_row = col == self.cfg["n"] - 1, row == self.cfg["m"] - 1
+        rs = Signal()  # the half read out
+        reading = Signal()
+        m_tiles, n_tiles = Signal.like(s.cp_mt), Signal.like(s.cp_nt)
+        mt, nt = Signal.like(s.cp_mt), Signal.like(s.cp_nt)
+        addr = Signal(s.res_bits)  # mt n_tiles + nt, counted
+        with m.If(~reading & s.rfull[rs]):
+            m.d.sync += [reading.eq(1), m_tiles.eq(s.res_mt[rs]), n_tiles.eq(s.res_nt[rs])]
         fire = Signal()
-        m.d.comb += fire.eq(ce & readout)
+        final = Signal()
+        m.d.comb += [fire.eq(ce & reading),
+                     final.eq((mt == m_tiles - 1) & (nt == n_tiles - 1))]
         with m.If(fire):
-            m.d.sync += [col.eq(col + 1), cn.eq(cn + 1)]
-            with m.If(cn == p.dn - 1):
-                m.d.sync += [cn.eq(0), ctile.eq(ctile + 1)]
-            with m.If(last_col):
-                m.d.sync += [col.eq(0), cn.eq(0), ctile.eq(0), row.eq(row + 1), rm.eq(rm + 1),
-                             rm_dn.eq(rm_dn + p.dn)]
-                with m.If(rm == p.dm - 1):
-                    m.d.sync += [rm.eq(0), rm_dn.eq(0), base.eq(base + n_tiles)]
-                with m.If(last_row):
-                    m.d.sync += [row.eq(0), rm.eq(0), rm_dn.eq(0), base.eq(0), readout.eq(0)]
+            m.d.sync += [addr.eq(addr + 1), nt.eq(nt + 1)]
+            with m.If(nt == n_tiles - 1):
+                m.d.sync += [nt.eq(0), mt.eq(mt + 1)]
+            with m.If(final):
+                # The half is read (its last tile is on its way): back to the compute stage.
+                m.d.sync += [mt.eq(0), addr.eq(0), reading.eq(0), s.rfull[rs].eq(0),
+                             s.rclaim[rs].eq(0), rs.eq(~rs)]
+
+        # The address is a counter (no adder before the port); the read port, then a
+        # read-data register that is the output register.
         rp = res.read_port()
-        m.d.comb += [rp.addr.eq(base + ctile), rp.en.eq(ce)]
+        m.d.comb += [rp.addr.eq(Cat(addr, rs)), rp.en.eq(ce)]
+        stages = [fire]
+        for k in range(self.readout_latency):
+            stages.append(delay(m, ce, stages[-1], 1, name=f"o_valid{k}", reset_less=False))
+        m.d.comb += [s.r_busy.eq(Cat(*stages[1:]).any()),
+                     self.o.valid.eq(stages[-1]),
+                     self.o.payload.tile.eq(delay(m, ce, rp.data, 1, name="o_tile")),
+                     self.o.payload.last.eq(delay(m, ce, final, self.readout_latency,
+                                                  name="o_last"))]
 
-        def reg(value, name, reset_less=True):
-            return delay(m, ce, value, 1, name=name, reset_less=reset_less)
 
-        valid = reg(fire, "o_valid", reset_less=False)
-        element = reg(rm_dn + cn, "o_elem")
-        last = reg(last_col & last_row, "o_last")
-        words = [rp.data[e * aw:(e + 1) * aw].as_signed() for e in range(p.dm * p.dn)]
-        value = Signal(signed(aw))
-        with m.Switch(element):
-            for e, word in enumerate(words[:-1]):
-                with m.Case(e):
-                    m.d.comb += value.eq(word)
-            with m.Default():  # the last element; a full case keeps lint quiet
-                m.d.comb += value.eq(words[-1])
-        m.d.comb += [self.o.valid.eq(valid), self.o.payload.c.eq(value),
-                     self.o.payload.last.eq(last)]
+class _State:
+    """The registers the three stages share: the two run entries (operand halves) and the
+    two result halves, with what each stage needs to know of a run."""
+
+    #: Sampled with each word; what a run is.
+    CFG = ("wa", "wb", "a_signed", "b_signed", "m", "n", "k_chunks", "keep_b")
+    #: What a weight-resident run takes from the run that loaded its B.
+    B_CFG = ("wb", "b_signed", "n", "k_chunks")
+    #: What the compute stage reads of a run.
+    RUN_CFG = ("wa", "wb", "a_signed", "b_signed", "k_chunks")
+
+    def __init__(self, p, unit):
+        def like(name, suffix, **kw):
+            return Signal.like(getattr(unit, name), name=f"{suffix}_{name}", **kw)
+
+        # Address bits of one half of each buffer (the half is the bit above them).
+        words = p.buffer_words
+        self.lhs_bits, self.rhs_bits, self.res_bits = (
+            (words[name] // 2).bit_length() - 1 for name in ("lhs", "rhs", "result"))
+        mt_range = range(p.m_tiles(p.max_m) + 1)
+        nt_range = range(p.n_tiles(p.max_n) + 1)
+        self.ld = {name: like(name, "ld") for name in self.CFG}
+        self.cp = {name: like(name, "cp") for name in self.RUN_CFG}
+        # The latest B's configuration; reset to a harmless one (a weight-resident run before
+        # any B then computes with zeros rather than hanging the loader).
+        self.b_cfg = {name: like(name, "b", init=1 if name in ("wb", "n", "k_chunks") else 0)
+                      for name in self.B_CFG}
+        self.b_nt = Signal(nt_range, name="b_nt", init=1)
+        self.b_half = Signal(name="b_half")
+        self.ld_half = Signal(name="ld_half")
+        self.loading = Signal(name="loading")
+        self.p2s_busy = Signal(name="p2s_busy")
+        # Two run entries, one per operand half: filled by the loader, emptied by compute.
+        self.full = Array(Signal(name=f"full{e}") for e in range(2))
+        self.ent_b = Array(Signal(name=f"ent{e}_b_half") for e in range(2))
+        self.ent_mt = Array(Signal(mt_range, name=f"ent{e}_mt") for e in range(2))
+        self.ent_nt = Array(Signal(nt_range, name=f"ent{e}_nt") for e in range(2))
+        self.ent_cfg = {name: Array(like(name, f"ent{e}") for e in range(2))
+                        for name in self.RUN_CFG}
+        self.cp_entry = Signal(name="cp_entry")
+        self.cp_res = Signal(name="cp_res")
+        self.cp_mt = Signal(mt_range, name="cp_mt")
+        self.cp_nt = Signal(nt_range, name="cp_nt")
+        self.computing = Signal(name="computing")
+        # Two result halves: claimed by compute when it starts a run, full when the run's
+        # last tile is written, both cleared when the readout has read it.
+        self.rclaim = Array(Signal(name=f"rclaim{e}") for e in range(2))
+        self.rfull = Array(Signal(name=f"rfull{e}") for e in range(2))
+        self.r_busy = Signal(name="r_busy")  # results in the readout pipeline
+        self.res_mt = Array(Signal(mt_range, name=f"res{e}_mt") for e in range(2))
+        self.res_nt = Array(Signal(nt_range, name=f"res{e}_nt") for e in range(2))

@@ -1,17 +1,17 @@
 """The bit-serial matrix engine end to end under cocotb (operand words -> P2S -> DPU array ->
-row-major C), bit-exact against numpy integer matmul: every precision pair 1..8 x 1..8 with
+C a tile a beat), bit-exact against numpy integer matmul: every precision pair 1..8 x 1..8 with
 every signedness, sizes that are not multiples of the array, extremes and seeded random, on
-several array shapes (Dm != Dn, a Dk that is not a power of two)."""
+several array shapes (Dm != Dn, a Dk that is not a power of two); back-to-back runs whose
+configuration changes while the next loads, weight-resident runs, and the cycle of every run
+against the golden overlapped schedule."""
 
 import itertools
-from typing import NamedTuple
 
 import numpy as np
 import pytest
-from lowbit.golden.bitserial import value_range
+from lowbit.golden.bitserial import MatmulRun, bitserial_runs, overlapped_schedule, value_range
 from lowbit.golden.job import chain
 from lowbit.hw.build import generated
-from lowbit.hw.units import get_unit
 from lowbit.sim.runner import run_unit
 
 from .sweeps import SHAPES, TINY
@@ -26,28 +26,18 @@ def _matrices(rng, shape, bits, signed):
     return rng.integers(lo, hi + 1, size=shape)
 
 
-class MatmulRun(NamedTuple):
-    """One product ``A @ B`` at precisions ``wa``, ``wb`` and the given signedness."""
-    A: np.ndarray
-    B: np.ndarray
-    wa: int
-    wb: int
-    a_signed: bool
-    b_signed: bool
-
-
 def _run(params, runs, sim, seed, **kw):
     """The runs back to back in one simulation, each with its configuration on the ports."""
-    job = chain([get_unit("bitserial").job(params, *r) for r in runs])
+    job = chain(bitserial_runs(params, runs))
     got, _, resp, _ = run_unit("bitserial", params, job, sim=sim, seed=seed, **kw)
-    assert got is not None, (f"seed={seed}: {len(resp['out'])} results, "
+    assert got is not None, (f"seed={seed}: {len(resp['out'])} tiles, "
                              f"timed out {resp['timed_out']}")
     for n, (r, C) in enumerate(zip(runs, got)):
         want = r.A.astype(np.int64) @ r.B.astype(np.int64)
         bad = np.argwhere(C != want)
         assert not len(bad), (f"seed={seed} run {n} (wa={r.wa} wb={r.wb} signed={r.a_signed},"
-                              f"{r.b_signed}, {r.A.shape} x {r.B.shape}): {len(bad)} elements "
-                              f"differ, first {bad[:3].tolist()}")
+                              f"{r.b_signed}, keep_b={r.keep_b}, {r.A.shape} x {r.B.shape}): "
+                              f"{len(bad)} elements differ, first {bad[:3].tolist()}")
     return resp
 
 
@@ -85,23 +75,82 @@ def test_array_shapes_and_sizes(shape, sim, seed):
     _run(params, runs, sim, seed)
 
 
-def test_compute_cycles_match_the_schedule(sim, seed):
-    """With no idle or back-pressure, a run takes loading + schedule + drain + readout
-    cycles; the compute part is exactly ``params.cycles`` (one schedule step a cycle)."""
+def _schedule_runs(rng, keep):
+    """Runs for the cycle tests: sizes, precisions and signedness that change from run to
+    run, loading longer than computing and the reverse, weight-resident runs when ``keep``."""
+    shapes = [(6, 97, 5, 4, 3), (9, 100, 9, 1, 1), (2, 30, 9, 8, 8), (9, 64, 2, 2, 5),
+              (1, 1, 1, 1, 1), (5, 100, 4, 3, 3)]
+    runs = []
+    for M, K, N, wa, wb in shapes:
+        B = _matrices(rng, (K, N), wb, True)
+        runs.append(MatmulRun(_matrices(rng, (M, K), wa, True), B, wa, wb, True, True))
+        if keep:  # the same B, new A
+            for M2 in (M, 9, 1):
+                runs.append(MatmulRun(_matrices(rng, (M2, K), wa, False), B, wa, wb, False,
+                                      True, True))
+    return runs
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["loaded", "resident"])
+def test_cycles_match_the_overlapped_schedule(keep, sim, seed):
+    """With every word offered at once and no back-pressure, each run's first and last tile
+    leave in exactly the cycle the golden overlapped schedule (load, compute and readout
+    concurrent on double buffers) says: the engine overlaps as designed, and no stage waits
+    longer than it must."""
     params = SHAPES["2x64x2"]
-    rng = np.random.default_rng(seed)
-    M, K, N, wa, wb = 6, 97, 5, 4, 3
-    runs = [MatmulRun(_matrices(rng, (M, K), wa, True), _matrices(rng, (K, N), wb, True),
-                      wa, wb, True, True) for _ in range(3)]
+    runs = _schedule_runs(np.random.default_rng(seed), keep)
     resp = _run(params, runs, sim, seed, idle=0.0, backpressure=0.0)
-    gen_dir, man = generated("bitserial", params)
-    load = (M * wa + N * wb) * params.k_chunks(K)
-    per_run = load + params.cycles(M, K, N, wa, wb) + M * N
-    firsts = [resp["out_cycles"][r * M * N] for r in range(3)]
-    gaps = set(np.diff(firsts).tolist())
-    assert len(gaps) == 1, gaps
-    overhead = gaps.pop() - per_run
-    assert 0 <= overhead <= man["latency"] + 4, overhead
+    _, man = generated("bitserial", params)
+    plan = overlapped_schedule(
+        params, [(r.A.shape[0], r.A.shape[1], r.B.shape[1], r.wa, r.wb, r.keep_b)
+                 for r in runs],
+        latency=man["latency"], readout_latency=man["widths"]["readout_latency"])
+    t0 = resp["in_cycles"][0]
+    got, at = [], 0
+    for r in runs:
+        tiles = params.m_tiles(r.A.shape[0]) * params.n_tiles(r.B.shape[1])
+        got.append((resp["out_cycles"][at] - t0, resp["out_cycles"][at + tiles - 1] - t0))
+        at += tiles
+    want = [(s["first_out"], s["last_out"]) for s in plan]
+    assert got == want
+    # The array was busy for the sum of the runs' schedules within the span of the sequence.
+    busy = sum(params.cycles(r.A.shape[0], r.A.shape[1], r.B.shape[1], r.wa, r.wb)
+               for r in runs)
+    assert busy <= plan[-1]["compute_end"] - plan[0]["compute_start"]
+
+
+def test_weight_resident_runs_with_idle_and_backpressure(sim, seed):
+    """Several A matrices against one resident B, then a new B with other precisions and
+    more resident runs, with idle input cycles and back-pressure on the results."""
+    params = SHAPES["3x48x2"]
+    rng = np.random.default_rng(seed)
+    runs = []
+    for K, N, wa, wb, sa, sb in [(100, 9, 8, 8, True, True), (3, 1, 2, 7, False, True),
+                                 (49, 4, 1, 1, True, False)]:
+        B = _matrices(rng, (K, N), wb, sb)
+        runs.append(MatmulRun(_matrices(rng, (5, K), wa, sa), B, wa, wb, sa, sb))
+        for M in (9, 1, 4):
+            wa2 = int(rng.integers(1, 9))
+            runs.append(MatmulRun(_matrices(rng, (M, K), wa2, not sa), B, wa2, wb, not sa, sb,
+                                  True))
+    _run(params, runs, sim, seed, idle=0.2, backpressure=0.3)
+
+
+def test_weight_resident_run_must_match_the_resident_b():
+    """A resident run whose K or N differs, or with no B loaded before it, is refused."""
+    p = SHAPES["2x64x2"]
+    A, B = np.ones((2, 5), dtype=int), np.ones((5, 3), dtype=int)
+    with pytest.raises(ValueError, match="no earlier run loaded one"):
+        bitserial_runs(p, [MatmulRun(A, B, 2, 2, True, True, True)])
+    for B2, what in ((np.ones((6, 3), dtype=int), "its K differs"),
+                     (np.ones((5, 4), dtype=int), "its N differs")):
+        with pytest.raises(ValueError, match=what):
+            bitserial_runs(p, [MatmulRun(A, B, 2, 2, True, True),
+                               MatmulRun(np.ones((2, B2.shape[0]), dtype=int), B2, 2, 2, True,
+                                         True, True)])
+    with pytest.raises(ValueError, match="another B, wb or b_signed"):
+        bitserial_runs(p, [MatmulRun(A, B, 2, 2, True, True),
+                           MatmulRun(A, B, 2, 3, True, True, True)])
 
 
 def test_smallest_engine(sim, seed):
