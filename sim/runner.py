@@ -98,9 +98,10 @@ def _verilator_make_fix(sim):
             os.environ["MAKEFLAGS"] = old
 
 
-#: Verilator's run-time library and cocotb's main, compiled alike for every design (the flags
-#: and defines do not depend on the design): built once, then reused by every build.
-_RUNTIME_OBJECTS = ("verilator.o", "verilated.o", "verilated_dpi.o", "verilated_vpi.o",
+#: Verilator's run-time library, compiled alike for every design (its sources include no
+#: model header, and the flags and defines do not depend on the design): built once, then
+#: reused by every build. Not cocotb's main (verilator.o): it includes the model's Vtop.h.
+_RUNTIME_OBJECTS = ("verilated.o", "verilated_dpi.o", "verilated_vpi.o",
                     "verilated_threads.o")
 
 
