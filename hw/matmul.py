@@ -256,7 +256,7 @@ class BitSerialMatmul(wiring.Component):
                                      addr.eq(0), k_base.eq(0)]
                         done = Signal()
                         with m.If(load_a):
-                            m.d.sync += s.ent_mt[half].eq(tiles + (bank == 0))
+                            _put(m, s.ent_mt, half, tiles + (bank == 0))
                             with m.If(cfg["keep_b"]):
                                 m.d.comb += done.eq(1)
                             with m.Else():
@@ -266,14 +266,15 @@ class BitSerialMatmul(wiring.Component):
                             m.d.sync += s.b_nt.eq(tiles + (bank == 0))
                         with m.If(done):
                             # Hand the run to the compute stage.
-                            m.d.sync += [load_a.eq(0), load_b.eq(0), s.full[half].eq(1),
-                                         half.eq(~half), s.ent_b[half].eq(b_half)]
+                            m.d.sync += [load_a.eq(0), load_b.eq(0), half.eq(~half)]
+                            _put(m, s.full, half, 1)
+                            _put(m, s.ent_b, half, b_half)
                             for name in s.RUN_CFG:
-                                m.d.sync += s.ent_cfg[name][half].eq(cfg[name])
+                                _put(m, s.ent_cfg[name], half, cfg[name])
                             with m.If(load_a):
-                                m.d.sync += s.ent_nt[half].eq(s.b_nt)
+                                _put(m, s.ent_nt, half, s.b_nt)
                             with m.Else():
-                                m.d.sync += s.ent_nt[half].eq(tiles + (bank == 0))
+                                _put(m, s.ent_nt, half, tiles + (bank == 0))
 
     # -- The schedule over the DPU array. ----------------------------------------------------
     def _compute(self, m, s, lhs, rhs, res):
@@ -306,12 +307,14 @@ class BitSerialMatmul(wiring.Component):
         with m.If(~computing & s.full[cs] & ~s.rclaim[rw]):
             # Start the next loaded run (its operand half was filled, its result half free).
             m.d.sync += [computing.eq(1), l_half.eq(cs), r_half.eq(s.ent_b[cs]),
-                         c_half.eq(rw), s.rclaim[rw].eq(1), m_tiles.eq(s.ent_mt[cs]),
+                         c_half.eq(rw), m_tiles.eq(s.ent_mt[cs]),
                          n_tiles.eq(s.ent_nt[cs])]
             for name in s.RUN_CFG:
                 m.d.sync += cfg[name].eq(s.ent_cfg[name][cs])
+            _put(m, s.rclaim, rw, 1)
             # The readout's view of the run.
-            m.d.sync += [s.res_mt[rw].eq(s.ent_mt[cs]), s.res_nt[rw].eq(s.ent_nt[cs])]
+            _put(m, s.res_mt, rw, s.ent_mt[cs])
+            _put(m, s.res_nt, rw, s.ent_nt[cs])
         with m.If(computing):
             m.d.sync += [k.eq(k + 1), l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
             with m.If(last_k):
@@ -336,7 +339,8 @@ class BitSerialMatmul(wiring.Component):
                                 # read, its entry goes back to the loader.
                                 m.d.sync += [mt.eq(0), l_addr.eq(0), l_plane.eq(0),
                                              l_tile.eq(0), c_addr.eq(0), computing.eq(0),
-                                             s.full[cs].eq(0), cs.eq(~cs), rw.eq(~rw)]
+                                             cs.eq(~cs), rw.eq(~rw)]
+                                _put(m, s.full, cs, 0)
 
         # Step flags, computed with the counters and delayed to meet their operand words at
         # the DPUs' accumulators.
@@ -397,7 +401,7 @@ class BitSerialMatmul(wiring.Component):
         wp = res.write_port()
         m.d.comb += [wp.addr.eq(caddr_w), wp.data.eq(Cat(*accs)), wp.en.eq(done)]
         with m.If(final):
-            m.d.sync += s.rfull[caddr_w[-1]].eq(1)
+            _put(m, s.rfull, caddr_w[-1], 1)
 
     # -- C out, a tile a beat, from one half of the result buffer. ----------------------------
     def _readout(self, m, s, res):
@@ -420,8 +424,9 @@ class BitSerialMatmul(wiring.Component):
                 m.d.sync += [nt.eq(0), mt.eq(mt + 1)]
             with m.If(final):
                 # The half is read (its last tile is on its way): back to the compute stage.
-                m.d.sync += [mt.eq(0), addr.eq(0), reading.eq(0), s.rfull[rs].eq(0),
-                             s.rclaim[rs].eq(0), rs.eq(~rs)]
+                m.d.sync += [mt.eq(0), addr.eq(0), reading.eq(0), rs.eq(~rs)]
+                _put(m, s.rfull, rs, 0)
+                _put(m, s.rclaim, rs, 0)
 
         # The address is a counter (no adder before the port); the read port, then a
         # read-data register that is the output register.
@@ -435,6 +440,15 @@ class BitSerialMatmul(wiring.Component):
                      self.o.payload.tile.eq(delay(m, ce, rp.data, 1, name="o_tile")),
                      self.o.payload.last.eq(delay(m, ce, final, self.readout_latency,
                                                   name="o_last"))]
+
+
+def _put(m, entries, index, value):
+    """``entries[index] <= value``, an ``if`` an entry rather than an Array on the left (whose
+    one-armed case statements Verilator's lint reports as incomplete). Only the entry written
+    is assigned, so two stages may write different entries in the same cycle."""
+    for e, sig in enumerate(entries):
+        with m.If(index == e):
+            m.d.sync += sig.eq(value)
 
 
 class _State:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from lowbit.boards import BOARDS
 from lowbit.boards.sizes import board_params
+from lowbit.golden.bitserial import result_words
 from lowbit.golden.job import Job, chain
 from lowbit.golden.payload import PLAIN
 from lowbit.hw.build import generated
@@ -103,11 +104,11 @@ def test_chain_joins_jobs_and_moves_held_ports_to_beats():
     assert both.expect == a.expect + b.expect and len(both) == len(a) + len(b)
     assert both.beat_ports["wa"] == [2] * len(a) + [1] * len(b)
     assert not both.hold
-    out = {"c": list(range(5)), "last": [0, 0, 0, 1, 1]}
-    got = both.decode(out)
-    assert got[0].tolist() == [[0, 1], [2, 3]] and got[1].tolist() == [[4]]
-    out["last"] = [0, 0, 1, 0, 1]  # a misplaced last: results lost
-    assert both.decode(out) is None
+    # One 2x2 tile each (the default array is 2x2): C of a is [[0, 1], [2, -3]], of b [[4]].
+    tiles = result_words(p, np.array([[0, 1], [2, -3]])) + result_words(p, np.array([[4]]))
+    got = both.decode({"tile": tiles, "last": [1, 1]})
+    assert got[0].tolist() == [[0, 1], [2, -3]] and got[1].tolist() == [[4]]
+    assert both.decode({"tile": tiles, "last": [0, 1]}) is None  # a misplaced last
     with pytest.raises(ValueError):
         chain([a, _mac_job()])
 
