@@ -127,8 +127,9 @@ class Unit:
 
 #: Tile engines share their compare front-end.
 _TILES = UserData(tiles_compare, ("filt",))
-#: The bit-serial engine as ``lowbit fit bitserial`` sizes it with room for the link (UP5K:
-#: 3827 of 5280 logic cells, 22 of 30 block RAMs, 23.8 MHz with the link).
+#: The bit-serial engine as ``lowbit fit bitserial`` sized it with room for the link (UP5K,
+#: double-buffered: 4448 of 5280 logic cells, 27 of 30 block RAMs, 23.4 MHz with the link;
+#: bench/bitserial-overlap/synth-report-icebreaker-link.txt).
 _BITSERIAL_SMALL = dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128)
 _BMVU_SMALL = dict(rows=16, cols=64, pe=4, simd=16)
 
