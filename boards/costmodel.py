@@ -10,6 +10,9 @@ the model is linear in features that follow the structure of the hardware:
 - ``dpu_tree = Dm Dn ceil(log2(Dk + 1))``: the tree's last levels and the count registers;
 - ``p2s_bits = Dk W``: the converter's word register and plane multiplexer;
 - ``bank_bits = (Dm + Dn) Dk``: the operand buffer outputs and write enables;
+- ``shallow_bits``: the bits of the buffers of 4 words or fewer (both halves), which Yosys
+  builds from flip-flops on iCE40 and from LUT RAM on ECP5 rather than block RAM (a result
+  buffer of one or two tiles a half);
 - a constant for the controller.
 
 Block RAMs are not modelled: they follow from the buffer shapes (:attr:`bram_bits`).
@@ -32,7 +35,9 @@ __all__ = ["FEATURES", "features", "estimate", "load_model", "fit", "FIT_CONFIGS
            "CHECK_CONFIGS", "model_errors", "error_table"]
 
 MODEL_PATH = Path(__file__).with_name("costmodel.json")
-FEATURES = ("const", "dpu_bits", "dpu_acc", "dpu_tree", "p2s_bits", "bank_bits")
+FEATURES = ("const", "dpu_bits", "dpu_acc", "dpu_tree", "p2s_bits", "bank_bits", "shallow_bits")
+#: Buffers of this many words or fewer are not block RAM (see ``lowbit.gen.fit.bram_blocks``).
+SHALLOW_WORDS = 4
 FAMILY_BOARD = {"ice40": "icebreaker", "ecp5": "ulx3s-85f"}
 
 
@@ -40,9 +45,13 @@ def features(params):
     """The model's feature vector for a :class:`BitSerialParams`."""
     p = params
     dpus = p.dm * p.dn
+    words = p.buffer_words
+    shallow = sum(words[name] * width for name, width in (
+        ("lhs", p.lhs_width), ("rhs", p.rhs_width), ("result", p.result_width))
+        if words[name] <= SHALLOW_WORDS)
     return np.array([1.0, dpus * p.dk, dpus * p.accumulator_width,
                      dpus * math.ceil(math.log2(p.dk + 1)), p.dk * max(p.max_wa, p.max_wb),
-                     (p.dm + p.dn) * p.dk], dtype=np.float64)
+                     (p.dm + p.dn) * p.dk, shallow], dtype=np.float64)
 
 
 def _config(dm, dk, dn, wa=8, wb=8, m=16, k=256, n=16):
@@ -58,6 +67,8 @@ FIT_CONFIGS = [
     _config(4, 128, 4, wa=2, wb=2, k=512), _config(1, 256, 4), _config(6, 16, 6),
     # Large arrays, so the model does not extrapolate where `fit` chooses on the ECP5.
     _config(8, 128, 8, m=64, k=1024, n=64), _config(8, 256, 8),
+    # A result buffer of one or two tiles a half: flip-flops (iCE40) or LUT RAM (ECP5).
+    _config(16, 32, 8), _config(8, 48, 16, m=8),
 ]
 #: Held-out configurations the model is checked against (never used in the fit).
 CHECK_CONFIGS = [
@@ -149,9 +160,20 @@ def error_table(model=None):
 
 def main(argv=None):
     """Re-run Yosys on every configuration, refit, write ``costmodel.json`` atomically
-    (``--table``: print the held-out error table of the stored model instead)."""
+    (``--table``: print the held-out error table of the stored model instead; ``--recorded``:
+    refit to the recorded runs without Yosys, after a change of features)."""
     argv = list(argv if argv is not None else sys.argv[1:])
     if argv == ["--table"]:
+        print(error_table())
+        return 0
+    if argv == ["--recorded"]:  # a new feature: refit to the recorded runs, no Yosys
+        model = load_model()
+        for entry in model.values():
+            entry["features"] = list(FEATURES)
+            entry["coef"] = fit([r for r in entry["runs"] if r["set"] == "fit"])
+        tmp = MODEL_PATH.with_suffix(".tmp")
+        tmp.write_text(json.dumps(model, indent=1) + "\n")
+        tmp.replace(MODEL_PATH)
         print(error_table())
         return 0
     families = argv or list(FAMILY_BOARD)
