@@ -27,3 +27,23 @@ def test_lfsr_sequence_equals_golden(width, r_bits, seed, sim):
     want = [int(states[k]) for k in advanced]
     assert resp["samples"]["state"] == want
     assert resp["samples"]["sample"] == [s & ((1 << r_bits) - 1) for s in want]
+
+
+def test_second_build_reuses_the_verilator_runtime(sim):
+    """A design built after another compiles only itself: Verilator's run-time library
+    (verilated.cpp and friends, the bulk of a small design's build) comes from the cache the
+    first build left (sim.runner). Two designs no other test builds, one after the other."""
+    if sim != "verilator":
+        pytest.skip("the run-time cache is Verilator's; this run uses another simulator")
+    from lowbit.sim.runner import build
+
+    built = []
+    for params in (LFSRParams(width=6, r_bits=2, seed=3), LFSRParams(width=7, r_bits=3, seed=5)):
+        gen_dir, man = generated("lfsr", params)
+        built.append(build(gen_dir, man, sim))
+    # Reused objects are copied in dated an hour ahead of the build; compiled ones are seconds
+    # younger than the makefile Verilator wrote for the design.
+    second = built[1]
+    ahead = (second / "verilated.o").stat().st_mtime - (second / "Vtop.mk").stat().st_mtime
+    assert ahead > 1800, f"the second build compiled Verilator's run-time again ({ahead:.0f} s)"
+    assert (second / "Vtop__ALL.o").exists()  # it did compile the design
