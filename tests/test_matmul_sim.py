@@ -113,10 +113,6 @@ def test_cycles_match_the_overlapped_schedule(keep, sim, seed):
         at += tiles
     want = [(s["first_out"], s["last_out"]) for s in plan]
     assert got == want
-    # The array was busy for the sum of the runs' schedules within the span of the sequence.
-    busy = sum(params.cycles(r.A.shape[0], r.A.shape[1], r.B.shape[1], r.wa, r.wb)
-               for r in runs)
-    assert busy <= plan[-1]["compute_end"] - plan[0]["compute_start"]
 
 
 def test_weight_resident_runs_with_idle_and_backpressure(sim, seed):
