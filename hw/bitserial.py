@@ -16,7 +16,7 @@ __all__ = ["DotProductUnit", "P2S", "shift_negate_accumulate"]
 
 
 def shift_negate_accumulate(m, ce, count, shift, negate, first, valid, *, acc_width, max_shift,
-                            name="acc"):
+                            name="acc", register_term=False):
     """The DPU's accumulate step, shared by :class:`DotProductUnit` and the matrix engine:
     ``acc = (first ? 0 : acc) + (negate ? -1 : +1) * (count << shift)`` in ``acc_width`` bits of
     two's complement (it wraps), when ``ce & valid``. Returns ``acc`` (reset to 0).
@@ -24,12 +24,21 @@ def shift_negate_accumulate(m, ce, count, shift, negate, first, valid, *, acc_wi
     Only the low ``acc_width`` bits of the term matter and the shift never exceeds
     ``max_shift``, so the shifter is no wider than ``min(acc_width, len(count) + max_shift)``;
     ``-t = ~t + 1`` makes the negation an XOR and the adder's carry-in, not a second adder.
+
+    With ``register_term`` the shifted, conditionally inverted term is registered before the
+    adder (one more cycle: ``first``, ``valid`` and the carry-in are delayed to meet it), so
+    the barrel shifter and the accumulator's carry chain are in different cycles.
     """
     shifted = Signal(min(acc_width, len(count) + max_shift), name=f"{name}_shifted")
     m.d.comb += shifted.eq(count << shift if max_shift else count)
     ext = Signal(acc_width, name=f"{name}_ext")
     term = Signal(acc_width, name=f"{name}_term")
     m.d.comb += [ext.eq(shifted), term.eq(Mux(negate, ~ext, ext))]
+    if register_term:
+        term = delay(m, ce, term, 1, name=f"{name}_term_r")
+        negate = delay(m, ce, negate, 1, name=f"{name}_negate_r")
+        first = delay(m, ce, first, 1, name=f"{name}_first_r")
+        valid = delay(m, ce, valid, 1, name=f"{name}_valid_r", reset_less=False)
     acc = Signal(signed(acc_width), name=name)
     with m.If(ce & valid):
         m.d.sync += acc.eq(Mux(first, 0, acc) + term + negate)
@@ -145,11 +154,14 @@ class P2S(wiring.Component):
     i : In(stream.Signature(StructLayout({"data": E * W})))
         Input words, element ``e`` at bits ``[e W, (e + 1) W)``.
     w : In(range(1, W + 1))
-        Run-time precision: planes per word, 1..W. It must be held stable while any word is
-        in flight (from the cycle a word is accepted until its last plane has left); 0 and
-        values above W are not allowed (the count of planes is then undefined).
+        Run-time precision: planes per word, 1..W, sampled with each word as it is accepted
+        (words of different precisions may follow one another); 0 and values above W are not
+        allowed (the count of planes is then undefined).
     o : Out(stream.Signature(StructLayout({"plane": E})))
         Plane words, element ``e`` at bit ``e``.
+    last : Signal(1), not a port
+        High while the plane on ``o`` is its word's last, for a design that contains the
+        converter (a register; the bit-serial engine's loader steps its addresses with it).
 
     Latency and throughput
     ----------------------
@@ -160,6 +172,13 @@ class P2S(wiring.Component):
     (``E w`` bits in, ``E w`` bits out), with no bubbles between words. Back-pressure on
     ``o`` holds the current plane; ``i.ready`` is low while a word is being serialized,
     except during its last plane when ``o.ready`` is high.
+
+    Timing
+    ------
+    The word register's clock enable (``E W`` flip-flops) is the widest fan-out in the
+    converter, so it is one gate from registers: ``i.valid``, ``o.ready`` and the converter's
+    own state, with the last-plane flag kept in a register (set from the word's ``w`` when it
+    is accepted) rather than compared with ``w`` in front of the enable.
     """
 
     def __init__(self, params):
@@ -172,6 +191,7 @@ class P2S(wiring.Component):
             "w": In(range(1, p.max_width + 1)),
             "o": Out(stream.Signature(self._out)),
         })
+        self.last = Signal(name="last_plane")
 
     @property
     def latency(self):
@@ -192,14 +212,14 @@ class P2S(wiring.Component):
         buf = Signal(E * W, reset_less=True)
         # range(max(W, 2)): a W = 1 converter still gets a 1-bit counter, never a [-1:0] one.
         count = Signal(range(max(W, 2)), reset_less=True)
+        w = Signal.like(self.w, reset_less=True)  # the held word's precision
         full = Signal()
+        last_plane = self.last  # count + 1 == w, kept in a register
 
-        last_plane = Signal()
         take = Signal()
         load = Signal()
         m.d.comb += [
-            last_plane.eq(count + 1 == self.w),
-            take.eq(self.o.valid & self.o.ready),
+            take.eq(full & self.o.ready),
             # Accept while empty, or while the last plane of the current word leaves.
             self.i.ready.eq(~full | (take & last_plane)),
             load.eq(self.i.valid & self.i.ready),
@@ -209,10 +229,12 @@ class P2S(wiring.Component):
         shifted = Cat(*(Cat(buf[e * W + 1:(e + 1) * W], Const(0, 1)) for e in range(E))) \
             if W > 1 else buf
         with m.If(load):
-            m.d.sync += [buf.eq(self.i.payload.data), count.eq(0), full.eq(1)]
+            m.d.sync += [buf.eq(self.i.payload.data), count.eq(0), full.eq(1), w.eq(self.w),
+                         last_plane.eq(self.w == 1)]
         with m.Elif(take):
             with m.If(last_plane):
                 m.d.sync += full.eq(0)
             with m.Else():
-                m.d.sync += [buf.eq(shifted), count.eq(count + 1)]
+                m.d.sync += [buf.eq(shifted), count.eq(count + 1),
+                             last_plane.eq(count + 2 == w)]
         return m

@@ -22,6 +22,7 @@ from ..golden.bitserial import P2SParams
 from .arith import delay
 from .bitserial import P2S, shift_negate_accumulate
 from .popcount import popcount_tree, tree_latency
+from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
 
 __all__ = ["BitSerialMatmul"]
 
@@ -108,8 +109,9 @@ class BitSerialMatmul(wiring.Component):
       register; it takes the block RAM's 5.5 ns clock-to-data off the popcount path.
     - A broadcast register, from which each operand word fans out to the ``Dn`` (``Dm``) DPUs
       of its row (column), so the wires across the array have a cycle to themselves.
-    - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, then the
-      shift/negate accumulator. The step flags (valid, first, last, final, negate, shift,
+    - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
+      register after the barrel shifter and the negation, then the accumulator (its carry
+      chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
       result address) are delayed by the same number of registers.
     - Readout: the read address is a counter, then the read port and a read-data register
       that is the output register (the result block RAM's clock-to-data ends in it; there is
@@ -139,16 +141,21 @@ class BitSerialMatmul(wiring.Component):
 
     # Registers from a schedule step's counters to its operands at the DPUs: the read port,
     # the read-data register, the broadcast register.
-    _operand_stages = 3
+    _operand_stages = READ_LATENCY + 1
+    # Registers from the popcount to the accumulator's value: the shifted, negated term
+    # (the barrel shifter and the accumulator's carry chain in separate cycles), the
+    # accumulator.
+    _acc_stages = 2
     #: Registers from a readout count to ``o``: the read port, the read-data (output) register.
-    readout_latency = 2
+    readout_latency = READ_LATENCY
 
     @property
     def latency(self):
         """Cycles from the last schedule step to its tile in the result buffer: the operand
-        read, the read-data and broadcast registers, the popcount tree, the accumulator, the
-        result write."""
-        return self._operand_stages + tree_latency(self.params.dk, self.params.spacing) + 2
+        read, the read-data and broadcast registers, the popcount tree, the term register and
+        the accumulator, the result write."""
+        return (self._operand_stages + tree_latency(self.params.dk, self.params.spacing)
+                + self._acc_stages + 1)
 
     @property
     def widths(self):
@@ -165,10 +172,15 @@ class BitSerialMatmul(wiring.Component):
         m = Module()
         p = self.params
         words = p.buffer_words
-        m.submodules.lhs = lhs = memory.Memory(shape=p.lhs_width, depth=words["lhs"], init=[])
-        m.submodules.rhs = rhs = memory.Memory(shape=p.rhs_width, depth=words["rhs"], init=[])
+        # No stage reads a buffer half while another writes it (the hand-over through the run
+        # entries and result halves sees to that), so Yosys need not build logic for a read
+        # and a write of one address in one cycle (hw.ram.NO_RW_CHECK).
+        m.submodules.lhs = lhs = memory.Memory(shape=p.lhs_width, depth=words["lhs"], init=[],
+                                               attrs=NO_RW_CHECK)
+        m.submodules.rhs = rhs = memory.Memory(shape=p.rhs_width, depth=words["rhs"], init=[],
+                                               attrs=NO_RW_CHECK)
         m.submodules.res = res = memory.Memory(shape=p.result_width, depth=words["result"],
-                                               init=[])
+                                               init=[], attrs=NO_RW_CHECK)
         s = _State(p, self)
         self._load(m, s, lhs, rhs)
         self._compute(m, s, lhs, rhs, res)
@@ -189,15 +201,36 @@ class BitSerialMatmul(wiring.Component):
             m.d.sync += [reg.eq(getattr(self, name)) for name, reg in word_cfg.items()]
         m.d.comb += s.p2s_busy.eq(p2s.o.valid)
 
+        # Which matrix each word belongs to, counted as the converter accepts it, so that it
+        # takes the word's precision with the word (wa for A, wb for B): the converter then
+        # keeps its last-plane flag in a register, off the path to its word register's
+        # enable. The ports hold the run's configuration for all of its words.
+        in_b = Signal()
+        in_k = Signal.like(self.k_chunks)
+        in_row = Signal(range(max(p.max_m, p.max_n) + 1))
+        in_kc = Signal.like(self.k_chunks, init=1)  # the latest B's; a resident run's A has it
+        kc = Mux(self.keep_b, in_kc, self.k_chunks)
+        m.d.comb += p2s.w.eq(Mux(in_b, self.wb, self.wa))
+        with m.If(p2s.i.valid & p2s.i.ready):
+            m.d.sync += [in_k.eq(in_k + 1)]
+            with m.If(~self.keep_b):
+                m.d.sync += in_kc.eq(self.k_chunks)
+            with m.If(in_k == kc - 1):
+                m.d.sync += [in_k.eq(0), in_row.eq(in_row + 1)]
+                with m.If(in_row == Mux(in_b, self.n, self.m) - 1):
+                    m.d.sync += [in_row.eq(0), in_b.eq(~in_b & ~self.keep_b)]
+
         cfg = s.ld  # the loading run's configuration
         load_a = Signal()
         load_b = Signal()
         m.d.comb += s.loading.eq(load_a | load_b)
-        w = Mux(load_b, cfg["wb"], cfg["wa"])
-        m.d.comb += [p2s.w.eq(w), p2s.o.ready.eq(load_a | load_b)]
+        m.d.comb += p2s.o.ready.eq(load_a | load_b)
         half = s.ld_half  # the operand half this run's A goes to (and the entry it fills)
         b_half = s.b_half  # the half holding the latest B
-        with m.If(~s.loading & p2s.o.valid & ~s.full[half]):
+        run_start = Signal()
+        to_b = Signal()  # the last word of A is written, B follows
+        m.d.comb += run_start.eq(~s.loading & p2s.o.valid & ~s.full[half])
+        with m.If(run_start):
             # A run's first word is in the converter and its half is free: start it.
             m.d.sync += load_a.eq(1)
             for name in s.CFG:
@@ -211,13 +244,24 @@ class BitSerialMatmul(wiring.Component):
                 for name in s.B_CFG:
                     m.d.sync += s.b_cfg[name].eq(word_cfg[name])
 
-        dm_or_dn = Mux(load_b, p.dn, p.dm)
-        rows = Mux(load_b, cfg["n"], cfg["m"])
         kc = cfg["k_chunks"]
-        plane = Signal(range(max(p.max_wa, p.max_wb) + 1))
-        k = Signal.like(self.k_chunks)
-        row = Signal(range(max(p.max_m, p.max_n) + 1))
-        bank = Signal(range(max(p.dm, p.dn, 2)))
+        # The loops over a matrix's words (chunk k of a row; the row's bank in its tile; the
+        # row), restarted for A at the run's start and for B when A is written; their last
+        # flags are registers (see _loop_counter), as is the converter's last-plane flag.
+        word_done = Signal()
+        m.d.comb += word_done.eq(p2s.o.valid & s.loading & p2s.last)
+        restart = run_start | to_b
+        _, last_k = _loop_counter(
+            m, restart, word_done,
+            Mux(run_start, Mux(word_cfg["keep_b"], s.b_cfg["k_chunks"], word_cfg["k_chunks"]),
+                kc),
+            kc.shape(), name="ld_k")
+        bank, last_bank = _loop_counter(m, restart, word_done & last_k,
+                                        Mux(run_start, p.dm, p.dn),
+                                        range(max(p.dm, p.dn) + 1), name="ld_bank")
+        _, last_row = _loop_counter(m, restart, word_done & last_k,
+                                    Mux(run_start, word_cfg["m"], cfg["n"]),
+                                    range(max(p.max_m, p.max_n) + 1), name="ld_row")
         # The write address tile_base + plane kc + k, kept in a register and stepped with the
         # counters like the read addresses in _compute (no three-term adder before the port).
         tile_base = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
@@ -225,41 +269,44 @@ class BitSerialMatmul(wiring.Component):
         tiles = Signal(range(max(p.m_tiles(p.max_m), p.n_tiles(p.max_n)) + 1))
         addr = Signal.like(tile_base)
 
+        # The writes are registered (address, data, bank enables): the enables reach every
+        # block RAM of a buffer, and from the loader's state through the bank decode that
+        # was the longest path (7.4 ns of routing at 4 x 256 x 4 on the ECP5-85F). A plane
+        # is written the cycle after the loader takes it; the compute stage first reads a
+        # half two cycles after the loader hands it on, so it sees every write.
+        plane = delay(m, Const(1), p2s.o.payload.plane, 1, name="wr_plane")
         for mem, phase, banks, top, bits in ((lhs, load_a, p.dm, half, s.lhs_bits),
                                              (rhs, load_b, p.dn, b_half, s.rhs_bits)):
             wp = mem.write_port(granularity=p.dk)
-            m.d.comb += [wp.addr.eq(Cat(addr[:bits], top)),
-                         wp.data.eq(p2s.o.payload.plane.replicate(banks)),
-                         wp.en.eq(Mux(p2s.o.valid & phase, Const(1, banks) << bank, 0))]
+            name = "wr_a" if phase is load_a else "wr_b"
+            en = Signal(banks, name=f"{name}_en")
+            waddr = Signal(bits + 1, name=f"{name}_addr")
+            m.d.sync += [en.eq(Mux(p2s.o.valid & phase, Const(1, banks) << bank, 0)),
+                         waddr.eq(Cat(addr[:bits], top))]
+            m.d.comb += [wp.addr.eq(waddr), wp.data.eq(plane.replicate(banks)), wp.en.eq(en)]
 
-        last_plane = plane == w - 1
-        last_k = k == kc - 1
-        last_bank = bank == dm_or_dn - 1
-        last_row = row == rows - 1
         with m.If(p2s.o.valid & s.loading):
-            m.d.sync += [plane.eq(plane + 1), addr.eq(addr + kc)]
-            with m.If(last_plane):
-                m.d.sync += [plane.eq(0), k.eq(k + 1), addr.eq(k_base + 1),
-                             k_base.eq(k_base + 1)]
+            m.d.sync += addr.eq(addr + kc)
+            with m.If(p2s.last):
+                m.d.sync += [addr.eq(k_base + 1), k_base.eq(k_base + 1)]
                 with m.If(last_k):
                     # The next row of the tile (another bank) starts at the tile's start.
-                    m.d.sync += [k.eq(0), bank.eq(bank + 1), row.eq(row + 1),
-                                 addr.eq(tile_base), k_base.eq(tile_base)]
+                    m.d.sync += [addr.eq(tile_base), k_base.eq(tile_base)]
                     with m.If(bank == 0):
                         m.d.sync += tiles.eq(tiles + 1)
                     with m.If(last_bank):
                         # The next tile starts right after this one's last word.
-                        m.d.sync += [bank.eq(0), tile_base.eq(addr + 1), addr.eq(addr + 1),
+                        m.d.sync += [tile_base.eq(addr + 1), addr.eq(addr + 1),
                                      k_base.eq(addr + 1)]
                     with m.If(last_row):
-                        m.d.sync += [row.eq(0), bank.eq(0), tile_base.eq(0), tiles.eq(0),
-                                     addr.eq(0), k_base.eq(0)]
+                        m.d.sync += [tile_base.eq(0), tiles.eq(0), addr.eq(0), k_base.eq(0)]
                         done = Signal()
                         with m.If(load_a):
                             _put(m, s.ent_mt, half, tiles + (bank == 0))
                             with m.If(cfg["keep_b"]):
                                 m.d.comb += done.eq(1)
                             with m.Else():
+                                m.d.comb += to_b.eq(1)
                                 m.d.sync += [load_a.eq(0), load_b.eq(1)]
                         with m.Else():
                             m.d.comb += done.eq(1)
@@ -281,13 +328,7 @@ class BitSerialMatmul(wiring.Component):
         p = self.params
         aw = p.accumulator_width
         cfg = s.cp  # the computing run's configuration
-        kc = cfg["k_chunks"]
         m_tiles, n_tiles = s.cp_mt, s.cp_nt
-        k = Signal.like(kc)
-        i = Signal(range(p.max_wa + 1))
-        j = Signal(range(p.max_wb + 1))
-        mt = Signal.like(m_tiles)
-        nt = Signal.like(n_tiles)
         # Operand addresses, kept in registers and stepped with the counters (BISMO's address
         # generators: a register plus a step, no adder in front of the read port). The read
         # address of step (mt, nt, i, j, k) is l_addr = l_tile + l_plane + k and r_addr =
@@ -301,10 +342,10 @@ class BitSerialMatmul(wiring.Component):
         c_addr = Signal(range(max(p.result_depth, 2)))  # the result tile (mt, nt)
         l_half, r_half, c_half = Signal(), Signal(), Signal()
         computing = s.computing
-        last_k, last_j, last_i = k == kc - 1, j == cfg["wb"] - 1, i == cfg["wa"] - 1
-        last_nt, last_mt = nt == n_tiles - 1, mt == m_tiles - 1
         cs, rw = s.cp_entry, s.cp_res  # the entry computed, the result half written
-        with m.If(~computing & s.full[cs] & ~s.rclaim[rw]):
+        start = Signal()
+        m.d.comb += start.eq(~computing & s.full[cs] & ~s.rclaim[rw])
+        with m.If(start):
             # Start the next loaded run (its operand half was filled, its result half free).
             m.d.sync += [computing.eq(1), l_half.eq(cs), r_half.eq(s.ent_b[cs]),
                          c_half.eq(rw), m_tiles.eq(s.ent_mt[cs]),
@@ -315,29 +356,40 @@ class BitSerialMatmul(wiring.Component):
             # The readout's view of the run.
             _put(m, s.res_mt, rw, s.ent_mt[cs])
             _put(m, s.res_nt, rw, s.ent_nt[cs])
+        # The loop counters, innermost first, each with its last flag in a register (no
+        # compare or subtraction between a counter and the address and step logic).
+        k, last_k = _loop_counter(m, start, computing, s.ent_cfg["k_chunks"][cs],
+                                  cfg["k_chunks"].shape(), name="k")
+        j, last_j = _loop_counter(m, start, computing & last_k, s.ent_cfg["wb"][cs],
+                                  cfg["wb"].shape(), name="j")
+        i, last_i = _loop_counter(m, start, computing & last_k & last_j, s.ent_cfg["wa"][cs],
+                                  cfg["wa"].shape(), name="i")
+        nt, last_nt = _loop_counter(m, start, computing & last_k & last_j & last_i,
+                                    s.ent_nt[cs], n_tiles.shape(), name="nt")
+        mt, last_mt = _loop_counter(m, start, computing & last_k & last_j & last_i & last_nt,
+                                    s.ent_mt[cs], m_tiles.shape(), name="mt")
         with m.If(computing):
-            m.d.sync += [k.eq(k + 1), l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
+            m.d.sync += [l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
             with m.If(last_k):
                 # Next plane of B (r_addr + 1 already is), the same plane of A again.
-                m.d.sync += [k.eq(0), j.eq(j + 1), l_addr.eq(l_plane)]
+                m.d.sync += l_addr.eq(l_plane)
                 with m.If(last_j):
                     # Next plane of A (l_addr + 1), B from the start of its tile.
-                    m.d.sync += [j.eq(0), i.eq(i + 1), l_addr.eq(l_addr + 1),
-                                 l_plane.eq(l_addr + 1), r_addr.eq(r_tile)]
+                    m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1),
+                                 r_addr.eq(r_tile)]
                     with m.If(last_i):
                         # Next tile of B (r_addr + 1), A from the start of its tile.
-                        m.d.sync += [i.eq(0), nt.eq(nt + 1), l_addr.eq(l_tile),
-                                     l_plane.eq(l_tile), r_addr.eq(r_addr + 1),
-                                     r_tile.eq(r_addr + 1), c_addr.eq(c_addr + 1)]
+                        m.d.sync += [l_addr.eq(l_tile), l_plane.eq(l_tile),
+                                     r_addr.eq(r_addr + 1), r_tile.eq(r_addr + 1),
+                                     c_addr.eq(c_addr + 1)]
                         with m.If(last_nt):
                             # Next tile of A (l_addr + 1), B from the start.
-                            m.d.sync += [nt.eq(0), mt.eq(mt + 1), l_addr.eq(l_addr + 1),
-                                         l_plane.eq(l_addr + 1), l_tile.eq(l_addr + 1),
-                                         r_addr.eq(0), r_tile.eq(0)]
+                            m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1),
+                                         l_tile.eq(l_addr + 1), r_addr.eq(0), r_tile.eq(0)]
                             with m.If(last_mt):
                                 # The run's last step: its operand half is free after this
                                 # read, its entry goes back to the loader.
-                                m.d.sync += [mt.eq(0), l_addr.eq(0), l_plane.eq(0),
+                                m.d.sync += [l_addr.eq(0), l_plane.eq(0),
                                              l_tile.eq(0), c_addr.eq(0), computing.eq(0),
                                              cs.eq(~cs), rw.eq(~rw)]
                                 _put(m, s.full, cs, 0)
@@ -358,21 +410,20 @@ class BitSerialMatmul(wiring.Component):
         # The operand pipeline (BISMO, Umuroglu et al., FPL 2018, section III: registered
         # memory address and data, a broadcast register in front of the array):
         #   step t:     l_addr / r_addr registers -> read port address (no adder)
-        #   step t + 1: read data (the block RAM's or LUT RAM's own read register)
-        #   step t + 2: `*_data` register right after the read. On ECP5 this is the DP16KD's
-        #               output register in spirit, but Yosys 0.70's DP16KD mapping
-        #               (techlibs/lattice/brams_16kd.txt) has no output-register option and
-        #               sets REGMODE NOREG, so it is a fabric register next to the memory:
-        #               the block RAM's 5.5 ns clock-to-data then ends in it.
+        #   step t + 1: the read port's register (the block RAM's own)
+        #   step t + 2: `*_data` read-data register (hw.ram.registered_read); on ECP5 the
+        #               synthesis flow moves it into the DP16KD's output register
+        #               (boards/outreg.py), which takes the RAM's 5.5 ns clock-to-data off
+        #               the path to the broadcast register (0.9 ns with it).
         #   step t + 3: `*_bcast` register, from which each word fans out to the Dn (Dm)
         #               DPUs of its row (column): the long wires to the array get a cycle
         #               of their own.
-        # Then the popcount tree (registered every `spacing` levels) and the accumulator.
-        lr, rr = lhs.read_port(), rhs.read_port()
-        m.d.comb += [lr.addr.eq(Cat(l_addr[:s.lhs_bits], l_half)),
-                     rr.addr.eq(Cat(r_addr[:s.rhs_bits], r_half)), lr.en.eq(1), rr.en.eq(1)]
-        a_bcast = delay(m, one, delay(m, one, lr.data, 1, name="l_data"), 1, name="a_bcast")
-        b_bcast = delay(m, one, delay(m, one, rr.data, 1, name="r_data"), 1, name="b_bcast")
+        # Then the popcount tree (registered every `spacing` levels), the term register and
+        # the accumulator.
+        l_data = registered_read(m, lhs, Cat(l_addr[:s.lhs_bits], l_half), name="l")
+        r_data = registered_read(m, rhs, Cat(r_addr[:s.rhs_bits], r_half), name="r")
+        a_bcast = delay(m, one, l_data, 1, name="a_bcast")
+        b_bcast = delay(m, one, r_data, 1, name="b_bcast")
         ahead = self._operand_stages + tree_latency(p.dk, p.spacing)
         flags = {name: delay(m, one, v, ahead, name=f"{name}_c",
                              reset_less=name not in ("valid", "final"))
@@ -389,15 +440,18 @@ class BitSerialMatmul(wiring.Component):
                 count, _ = popcount_tree(m, one, a & b, p.spacing, name=f"dpu{r}_{c}")
                 acc = shift_negate_accumulate(
                     m, one, count, shift_c, flags["negate"], flags["first"], flags["valid"],
-                    acc_width=aw, max_shift=p.max_shift, name=f"acc{r}_{c}")
+                    acc_width=aw, max_shift=p.max_shift, name=f"acc{r}_{c}",
+                    register_term=self._acc_stages == 2)
                 accs.append(acc)
 
-        # The finished tile goes to the result buffer the cycle after its last step; after
-        # a run's final tile, its result half goes to the readout.
-        done = delay(m, one, flags["valid"] & flags["last"], 1, name="done", reset_less=False)
-        final = delay(m, one, flags["valid"] & flags["final"], 1, name="final_w",
+        # The finished tile goes to the result buffer the cycle after its last step is in
+        # the accumulators; after a run's final tile, its result half goes to the readout.
+        acc_stages = self._acc_stages
+        done = delay(m, one, flags["valid"] & flags["last"], acc_stages, name="done",
+                     reset_less=False)
+        final = delay(m, one, flags["valid"] & flags["final"], acc_stages, name="final_w",
                       reset_less=False)
-        caddr_w = delay(m, one, caddr_c, 1, name="caddr_w")
+        caddr_w = delay(m, one, caddr_c, acc_stages, name="caddr_w")
         wp = res.write_port()
         m.d.comb += [wp.addr.eq(caddr_w), wp.data.eq(Cat(*accs)), wp.en.eq(done)]
         with m.If(final):
@@ -428,18 +482,38 @@ class BitSerialMatmul(wiring.Component):
                 _put(m, s.rfull, rs, 0)
                 _put(m, s.rclaim, rs, 0)
 
-        # The address is a counter (no adder before the port); the read port, then a
-        # read-data register that is the output register.
-        rp = res.read_port()
-        m.d.comb += [rp.addr.eq(Cat(addr, rs)), rp.en.eq(ce)]
+        # The address is a counter (no adder before the port); the read port's register,
+        # then a read-data register that is the output register (hw.ram.registered_read).
+        tile = registered_read(m, res, Cat(addr, rs), ce, name="o_tile")
         stages = [fire]
         for k in range(self.readout_latency):
             stages.append(delay(m, ce, stages[-1], 1, name=f"o_valid{k}", reset_less=False))
         m.d.comb += [s.r_busy.eq(Cat(*stages[1:]).any()),
                      self.o.valid.eq(stages[-1]),
-                     self.o.payload.tile.eq(delay(m, ce, rp.data, 1, name="o_tile")),
+                     self.o.payload.tile.eq(tile),
                      self.o.payload.last.eq(delay(m, ce, final, self.readout_latency,
                                                   name="o_last"))]
+
+
+def _loop_counter(m, start, advance, first_count, shape, *, name):
+    """A loop counter ``0 .. n - 1`` with its last flag (``counter == n - 1``) in a register.
+
+    ``start`` begins a loop of ``n = first_count`` (>= 1) steps, ``n - 1`` kept in a register
+    for the compare; ``advance`` steps the counter (``shape`` holds ``n``), back to 0 after
+    its last value. ``start`` takes precedence. Returns
+    ``(counter, last)``; ``last`` is a flip-flop, computed a cycle ahead from the counter's
+    next value, so the logic that the flag steers starts at a register."""
+    top = Signal(shape, name=f"{name}_top")  # n - 1
+    counter = Signal(shape, name=name)
+    last = Signal(name=f"last_{name}")
+    with m.If(start):
+        m.d.sync += [top.eq(first_count - 1), counter.eq(0), last.eq(first_count == 1)]
+    with m.Elif(advance):
+        with m.If(last):
+            m.d.sync += [counter.eq(0), last.eq(top == 0)]
+        with m.Else():
+            m.d.sync += [counter.eq(counter + 1), last.eq(counter + 1 == top)]
+    return counter, last
 
 
 def _put(m, entries, index, value):
