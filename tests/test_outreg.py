@@ -1,0 +1,158 @@
+"""Block RAM output registers on ECP5 (boards/outreg.py): the read-data flip-flop after a DP16KD
+moves into the RAM only when that changes nothing at the pins."""
+
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+from lowbit.boards.outreg import absorb_in_file, absorb_output_registers
+
+CLK, EN, RST, OTHER_CLK = 2, 3, 4, 5
+
+
+def _ram(width_a=36, **conn):
+    """A DP16KD as Yosys writes it, reading on port B (pins DOA0/DOB0 on nets 10/11)."""
+    connections = {"CLKA": [CLK], "CLKB": [CLK], "CEB": ["1"], "OCEA": ["0"], "OCEB": ["1"],
+                   "RSTA": ["0"], "RSTB": ["0"], "DOA0": [10], "DOB0": [11]}
+    connections.update(conn)
+    return {"type": "DP16KD",
+            "parameters": {"DATA_WIDTH_A": format(width_a, "032b"), "DATA_WIDTH_B":
+                           format(width_a, "032b"), "REGMODE_A": "NOREG",
+                           "REGMODE_B": "NOREG", "CLKAMUX": "CLKA", "CLKBMUX": "CLKB"},
+            "port_directions": {p: ("output" if p.startswith("DO") else "input")
+                                for p in connections},
+            "connections": connections}
+
+
+def _ff(d, q, clk=CLK, ce=None, lsr=None, **params):
+    p = {"CEMUX": "1 " if ce is None else "CE", "CLKMUX": "CLK", "GSR": "DISABLED",
+         "LSRMUX": "LSR", "REGSET": "RESET", "SRMODE": "LSR_OVER_CE"}
+    p.update(params)
+    conn = {"CLK": [clk], "DI": [d], "LSR": ["0"] if lsr is None else [lsr], "Q": [q]}
+    if ce is not None:
+        conn["CE"] = [ce]
+    return {"type": "TRELLIS_FF", "parameters": p,
+            "port_directions": {"CLK": "input", "DI": "input", "LSR": "input", "CE": "input",
+                                "Q": "output"},
+            "connections": conn}
+
+
+def _sink(bit):
+    return {"type": "LUT4", "parameters": {"INIT": "0" * 16},
+            "port_directions": {"A": "input", "Z": "output"},
+            "connections": {"A": [bit], "Z": [99]}}
+
+
+def _module(**cells):
+    return {"ports": {"o": {"direction": "output", "bits": [20, 21]}}, "cells": cells}
+
+
+def test_both_data_pins_of_a_pdp_read_port_move_in():
+    mod = _module(ram=_ram(), ff0=_ff(10, 20), ff1=_ff(11, 21))
+    assert absorb_output_registers(mod) == {"rams": 1, "ffs": 2}
+    ram = mod["cells"]["ram"]
+    assert set(mod["cells"]) == {"ram"}
+    assert ram["connections"]["DOA0"] == [20] and ram["connections"]["DOB0"] == [21]
+    assert ram["parameters"]["REGMODE_A"] == ram["parameters"]["REGMODE_B"] == "OUTREG"
+    assert ram["connections"]["OCEB"] == ["1"]
+
+
+def test_a_common_clock_enable_becomes_the_output_enable():
+    mod = _module(ram=_ram(), ff0=_ff(10, 20, ce=EN), ff1=_ff(11, 21, ce=EN))
+    assert absorb_output_registers(mod) == {"rams": 1, "ffs": 2}
+    assert mod["cells"]["ram"]["connections"]["OCEB"] == [EN]
+
+
+def test_a_true_dual_port_ram_changes_only_the_read_port():
+    mod = _module(ram=_ram(width_a=18, DOA0=["x"]), ff1=_ff(11, 21))
+    assert absorb_output_registers(mod) == {"rams": 1, "ffs": 1}
+    params = mod["cells"]["ram"]["parameters"]
+    assert (params["REGMODE_A"], params["REGMODE_B"]) == ("NOREG", "OUTREG")
+
+
+@pytest.mark.parametrize("why,cells", [
+    ("a reset", dict(ff0=_ff(10, 20, lsr=RST), ff1=_ff(11, 21))),
+    ("an inverted reset", dict(ff0=_ff(10, 20, LSRMUX="INV"), ff1=_ff(11, 21))),
+    ("set, not reset", dict(ff0=_ff(10, 20, REGSET="SET"), ff1=_ff(11, 21))),
+    ("another clock", dict(ff0=_ff(10, 20, clk=OTHER_CLK), ff1=_ff(11, 21))),
+    ("an inverted clock", dict(ff0=_ff(10, 20, CLKMUX="INV"), ff1=_ff(11, 21))),
+    ("two enables", dict(ff0=_ff(10, 20, ce=EN), ff1=_ff(11, 21))),
+    ("an inverted enable", dict(ff0=_ff(10, 20, ce=EN, CEMUX="INV"), ff1=_ff(11, 21, ce=EN))),
+    ("a second reader", dict(ff0=_ff(10, 20), ff1=_ff(11, 21), lut=_sink(10))),
+    ("logic, not a flip-flop", dict(ff0=_ff(10, 20), lut=_sink(11))),
+    ("the flip-flop's other input", dict(ff0=_ff(10, 20), ff1={
+        **_ff(12, 21), "connections": {"CLK": [CLK], "DI": [12], "CE": [11], "Q": [21],
+                                       "LSR": ["0"]}})),
+])
+def test_anything_else_is_left_alone(why, cells):
+    mod = _module(ram=_ram(), **cells)
+    before = copy.deepcopy(mod)
+    assert absorb_output_registers(mod) == {"rams": 0, "ffs": 0}, why
+    assert mod == before, why
+
+
+def test_a_pin_on_a_top_level_output_is_left_alone():
+    mod = _module(ram=_ram(DOA0=[20]), ff1=_ff(11, 21))
+    before = copy.deepcopy(mod)
+    assert absorb_output_registers(mod) == {"rams": 0, "ffs": 0}
+    assert mod == before
+
+
+def test_a_ram_reset_or_a_registered_port_is_left_alone():
+    for ram in (_ram(RSTB=[RST]), {**_ram(), "parameters": {**_ram()["parameters"],
+                                                            "REGMODE_B": "OUTREG"}}):
+        mod = _module(ram=ram, ff0=_ff(10, 20), ff1=_ff(11, 21))
+        assert absorb_output_registers(mod) == {"rams": 0, "ffs": 0}
+
+
+_DESIGN = """
+from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.lib import memory
+from amaranth.back import rtlil
+from lowbit.hw.ram import NO_RW_CHECK, registered_read
+class T(Elaboratable):
+    def __init__(self):
+        self.waddr, self.raddr = Signal(9), Signal(9)
+        self.wdata, self.q = Signal(72), Signal(72)
+        self.we, self.ce = Signal(), Signal()
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = memory.Memory(shape=72, depth=512, init=[],
+                                               attrs=NO_RW_CHECK)
+        wp = mem.write_port()
+        m.d.comb += [wp.addr.eq(self.waddr), wp.data.eq(self.wdata), wp.en.eq(self.we)]
+        m.d.sync += self.q.eq(registered_read(m, mem, self.raddr, self.ce, name="rd"))
+        return m
+t = T()
+print(rtlil.convert(t, ports=[t.waddr, t.raddr, t.wdata, t.q, t.we, t.ce], name="t"))
+"""
+
+
+def test_yosys_ecp5_netlist(tmp_path):
+    """Through Yosys: a 72-bit, 512-deep memory (two DP16KD) read with
+    hw.ram.registered_read under an enable: the read-data register moves into the RAMs, its
+    enable becomes their output enable, and no collision logic is left between."""
+    from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
+
+    (tmp_path / "t.il").write_text(subprocess.run(
+        [sys.executable, "-c", _DESIGN], check=True, capture_output=True, text=True).stdout)
+    env = toolchain_env(check_tools("ecp5"))
+    run_tool([env[tool_env_var("yosys")], "-q", "-p",
+              "read_rtlil t.il; synth_ecp5 -top t -json t.json"],
+             cwd=tmp_path, env=env, console=tmp_path / "yosys.console", check=True)
+    before = json.loads((tmp_path / "t.json").read_text())["modules"]["t"]["cells"]
+    # The read-data register and q: nothing else (the port register is in the RAMs, and no
+    # bypass logic).
+    assert {c["type"] for c in before.values()} == {"DP16KD", "TRELLIS_FF"}
+    assert sum(c["type"] == "TRELLIS_FF" for c in before.values()) == 72 + 72
+    assert absorb_in_file(tmp_path / "t.json") == {"rams": 2, "ffs": 72}
+    cells = json.loads((tmp_path / "t.json").read_text())["modules"]["t"]["cells"]
+    assert sum(c["type"] == "TRELLIS_FF" for c in cells.values()) == 72
+    rams = [c for c in cells.values() if c["type"] == "DP16KD"]
+    assert len(rams) == 2
+    for ram in rams:
+        assert ram["parameters"]["REGMODE_A"] == ram["parameters"]["REGMODE_B"] == "OUTREG"
+        # Both registers advance under the enable: the read port's (CEB) and the output's.
+        assert ram["connections"]["OCEB"] == ram["connections"]["CEB"] != ["1"]
