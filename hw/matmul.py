@@ -99,23 +99,28 @@ class BitSerialMatmul(wiring.Component):
     Laid out as BISMO's execute stage (Umuroglu et al., FPL 2018, section III): each register
     is in the design, because Yosys does not retime for ECP5 or iCE40.
 
+    - Control: every loop counter (the schedule's five, the loader's three) keeps its last
+      flag in a register (:func:`_loop_counter`), and the converter its last-plane flag, so
+      the logic those flags steer starts at a flip-flop.
     - Address registers: the load write address and the operand read addresses are
       registers stepped with the loop counters (+1, a copy of a saved base, or 0), so no
       ``tile + plane + k`` adder sits in front of a memory port; the buffer half is the top
-      address bit.
-    - The read port's own register (the block RAM's, or a flip-flop after LUT RAM).
-    - A read-data register right after the memory. Yosys 0.70 cannot put it into the ECP5
-      DP16KD's output register (its map sets ``REGMODE`` to ``NOREG``), so it is a fabric
-      register; it takes the block RAM's 5.5 ns clock-to-data off the popcount path.
+      address bit. The operand writes (address, data, bank enables) are registered too: the
+      enables reach every block RAM of a buffer.
+    - The read port's own register (the block RAM's), then a read-data register
+      (:func:`lowbit.hw.ram.registered_read`, with ``no_rw_check``: no bypass logic between
+      them). On ECP5 the synthesis flow moves the read-data register into the DP16KD's output
+      register (:mod:`lowbit.boards.outreg`), which takes the RAM's 5.5 ns clock-to-data off
+      the next path.
     - A broadcast register, from which each operand word fans out to the ``Dn`` (``Dm``) DPUs
       of its row (column), so the wires across the array have a cycle to themselves.
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
       register after the barrel shifter and the negation, then the accumulator (its carry
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
       result address) are delayed by the same number of registers.
-    - Readout: the read address is a counter, then the read port and a read-data register
-      that is the output register (the result block RAM's clock-to-data ends in it; there is
-      no element multiplexer, the beat is the whole tile). The readout advances under one
+    - Readout: the read address is a counter, then the read port's register and a read-data
+      register that is the output register (``registered_read`` again; there is no element
+      multiplexer, the beat is the whole tile). The readout advances under one
       clock enable (``o.ready | ~o.valid``).
     """
 
