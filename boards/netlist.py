@@ -101,8 +101,8 @@ def _check_rams(module):
                                f"not cover: {', '.join(problems)}")
 
 
-def _key(unit, params, board):
-    h = hashlib.sha256()
+def _key(unit, params, board, dsp):
+    h = hashlib.sha256(f"dsp={dsp}".encode())
     for f in sorted((Path(__file__).parent).glob("*.py")) + sorted(_MODELS.glob("*.v")):
         h.update(f.name.encode())
         h.update(f.read_bytes())
@@ -128,7 +128,7 @@ def netlist_design(unit_name, params, board_name, *, dsp=True):
                          f"for: {', '.join(NETLIST_FAMILIES)}")
     params = _resolve_params(unit, params)
     _, rtl_manifest = generated(unit, params)
-    target = cache_root() / "netlist" / _key(unit, params, board)
+    target = cache_root() / "netlist" / _key(unit, params, board, dsp)
     man_path = target / f"{unit.top}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):

@@ -76,14 +76,20 @@ def absorb_output_registers(module):
         conn = ram["connections"]
         pdp = _int_param(ram["parameters"].get("DATA_WIDTH_A", "0")) == 36
         for letter, pins in _read_ports(ram).items():
-            regmodes = ("REGMODE_A", "REGMODE_B") if pdp else (f"REGMODE_{letter}",)
+            # In the 36-bit mode the low half's output register may follow port A's controls
+            # (nextpnr's PDPW16KD conversion wires the reset to both ports), so both ports
+            # must agree: one clock, no reset, and the enable goes to OCEA and OCEB.
+            sides = "AB" if pdp else letter
+            regmodes = [f"REGMODE_{x}" for x in sides]
             if any(_str_param(ram, r, "NOREG") != "NOREG" for r in regmodes):
                 continue
-            if conn.get(f"RST{letter}", ["0"]) != ["0"]:
+            if any(conn.get(f"RST{x}", ["0"]) != ["0"] for x in sides):
                 continue  # a reset would clear the output register too
-            if _str_param(ram, f"CLK{letter}MUX", f"CLK{letter}") != f"CLK{letter}":
+            if any(_str_param(ram, f"CLK{x}MUX", f"CLK{x}") != f"CLK{x}" for x in sides):
                 continue
             clock = conn.get(f"CLK{letter}")
+            if any(conn.get(f"CLK{x}") != clock for x in sides):
+                continue
             used = [(pin, conn[pin][0]) for pin in pins
                     if pin in conn and isinstance(conn[pin][0], int) and sinks[conn[pin][0]]]
             if not used:
@@ -95,9 +101,9 @@ def absorb_output_registers(module):
             for (pin, _), ff in zip(used, ffs):
                 conn[pin] = list(cells[ff]["connections"]["Q"])
                 del cells[ff]
-            for r in regmodes:
-                ram["parameters"][r] = "OUTREG"
-            conn[f"OCE{letter}"] = [enable]
+            for x in sides:
+                ram["parameters"][f"REGMODE_{x}"] = "OUTREG"
+                conn[f"OCE{x}"] = [enable]
             done["rams"] += 1
             done["ffs"] += len(ffs)
     return done

@@ -24,13 +24,15 @@ def test_bitserial_ecp5_netlist(sim, seed):
     assert man["netlist"]["outreg"]["ffs"] == 2 * 64 + 2 * 64 + 4 * params.accumulator_width
     rng = np.random.default_rng(seed)
     runs = []
-    for wa, wb, sa, sb in [(1, 1, False, False), (2, 3, True, True), (8, 8, True, False),
-                           (5, 2, False, True), (3, 2, True, True)]:
+    # K = 37 is one chunk of Dk = 64, K = 90 two (the k loops, and a resident B of two).
+    for wa, wb, sa, sb, k in [(1, 1, False, False, 37), (2, 3, True, True, 90),
+                              (8, 8, True, False, 37), (5, 2, False, True, 37),
+                              (3, 2, True, True, 90)]:
         (alo, ahi), (blo, bhi) = value_range(wa, sa), value_range(wb, sb)
-        runs.append(MatmulRun(rng.integers(alo, ahi + 1, (5, 37)),
-                              rng.integers(blo, bhi + 1, (37, 7)), wa, wb, sa, sb))
+        runs.append(MatmulRun(rng.integers(alo, ahi + 1, (5, k)),
+                              rng.integers(blo, bhi + 1, (k, 7)), wa, wb, sa, sb))
     (alo, ahi) = value_range(4, True)
-    runs.append(MatmulRun(rng.integers(alo, ahi + 1, (9, 37)), runs[-1].B, 4, 2, True, True,
+    runs.append(MatmulRun(rng.integers(alo, ahi + 1, (9, 90)), runs[-1].B, 4, 2, True, True,
                           keep_b=True))
     got, _, resp = run_job(d, man, chain(bitserial_runs(params, runs)), sim=sim, seed=seed,
                            idle=0.1, backpressure=0.1)

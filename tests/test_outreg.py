@@ -56,12 +56,14 @@ def test_both_data_pins_of_a_pdp_read_port_move_in():
     assert set(mod["cells"]) == {"ram"}
     assert ram["connections"]["DOA0"] == [20] and ram["connections"]["DOB0"] == [21]
     assert ram["parameters"]["REGMODE_A"] == ram["parameters"]["REGMODE_B"] == "OUTREG"
-    assert ram["connections"]["OCEB"] == ["1"]
+    # Both output enables: the low half's register may follow port A's.
+    assert ram["connections"]["OCEA"] == ram["connections"]["OCEB"] == ["1"]
 
 
 def test_a_common_clock_enable_becomes_the_output_enable():
     mod = _module(ram=_ram(), ff0=_ff(10, 20, ce=EN), ff1=_ff(11, 21, ce=EN))
     assert absorb_output_registers(mod) == {"rams": 1, "ffs": 2}
+    assert mod["cells"]["ram"]["connections"]["OCEA"] == [EN]
     assert mod["cells"]["ram"]["connections"]["OCEB"] == [EN]
 
 
@@ -70,6 +72,7 @@ def test_a_true_dual_port_ram_changes_only_the_read_port():
     assert absorb_output_registers(mod) == {"rams": 1, "ffs": 1}
     params = mod["cells"]["ram"]["parameters"]
     assert (params["REGMODE_A"], params["REGMODE_B"]) == ("NOREG", "OUTREG")
+    assert mod["cells"]["ram"]["connections"]["OCEA"] == ["0"]
 
 
 @pytest.mark.parametrize("why,cells", [
@@ -100,11 +103,30 @@ def test_a_pin_on_a_top_level_output_is_left_alone():
     assert mod == before
 
 
-def test_a_ram_reset_or_a_registered_port_is_left_alone():
-    for ram in (_ram(RSTB=[RST]), {**_ram(), "parameters": {**_ram()["parameters"],
-                                                            "REGMODE_B": "OUTREG"}}):
-        mod = _module(ram=ram, ff0=_ff(10, 20), ff1=_ff(11, 21))
-        assert absorb_output_registers(mod) == {"rams": 0, "ffs": 0}
+def _with_params(ram, **params):
+    return {**ram, "parameters": {**ram["parameters"], **params}}
+
+
+@pytest.mark.parametrize("why,ram", [
+    ("a read-port reset", _ram(RSTB=[RST])),
+    ("a write-port reset in the 36-bit mode", _ram(RSTA=[RST])),
+    ("two clocks in the 36-bit mode", _ram(CLKA=[OTHER_CLK])),
+    ("an inverted read clock", _with_params(_ram(), CLKBMUX="INV")),
+    ("an inverted write clock in the 36-bit mode", _with_params(_ram(), CLKAMUX="INV")),
+    ("a registered port already", _with_params(_ram(), REGMODE_B="OUTREG")),
+])
+def test_ram_settings_that_do_not_allow_it_are_left_alone(why, ram):
+    mod = _module(ram=ram, ff0=_ff(10, 20), ff1=_ff(11, 21))
+    before = copy.deepcopy(mod)
+    assert absorb_output_registers(mod) == {"rams": 0, "ffs": 0}, why
+    assert mod == before, why
+
+
+def test_a_flip_flop_that_never_loads_is_left_alone():
+    mod = _module(ram=_ram(), ff0=_ff(10, 20, CEMUX="0"), ff1=_ff(11, 21))
+    before = copy.deepcopy(mod)
+    assert absorb_output_registers(mod) == {"rams": 0, "ffs": 0}
+    assert mod == before
 
 
 _DESIGN = """
@@ -156,3 +178,4 @@ def test_yosys_ecp5_netlist(tmp_path):
         assert ram["parameters"]["REGMODE_A"] == ram["parameters"]["REGMODE_B"] == "OUTREG"
         # Both registers advance under the enable: the read port's (CEB) and the output's.
         assert ram["connections"]["OCEB"] == ram["connections"]["CEB"] != ["1"]
+        assert ram["connections"]["OCEA"] == ram["connections"]["CEB"]

@@ -9,7 +9,7 @@
 // - the 36-bit pseudo dual port (DATA_WIDTH_A 36): writes on port A (DIB:DIA, byte enables on
 //   ADA3..0), reads on port B under CEB (36 bits on DOB:DOA, narrower ones on DOB);
 // - REGMODE NOREG or OUTREG per port: the output register after the read latch, enabled by
-//   OCEx (in the pseudo dual port mode by OCEB for both halves), cleared by RSTx.
+//   OCEx and cleared by RSTx (in the pseudo dual port mode port A's for DOA, B's for DOB).
 // Not modelled, and refused by lowbit.boards.netlist before a netlist reaches a simulator:
 // contents other than zero (INITVAL), chip selects other than 0, inverted clocks, two clocks,
 // resets other than 0. A read and a write of one location on different ports in one cycle
@@ -186,13 +186,13 @@ module DP16KD(
     end
     // The output registers take the latches as they were before this edge.
     if (PDP) begin
-      if (RSTB) begin
-        out_a <= 18'd0;
-        out_b <= 18'd0;
-      end else if (OCEB) begin
-        out_a <= lat_a;
-        out_b <= lat_b;
-      end
+      // The low half's output register on port A's enable and reset, the high half's on
+      // port B's (which of them the silicon uses is not documented in the open tools;
+      // lowbit.boards.outreg sets both to the same net, so either way is modelled).
+      if (RSTA) out_a <= 18'd0;
+      else if (OCEA) out_a <= lat_a;
+      if (RSTB) out_b <= 18'd0;
+      else if (OCEB) out_b <= lat_b;
     end else begin
       if (RSTA) out_a <= 18'd0;
       else if (OCEA) out_a <= lat_a;
