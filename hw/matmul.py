@@ -280,10 +280,10 @@ class BitSerialMatmul(wiring.Component):
         # is written the cycle after the loader takes it; the compute stage first reads a
         # half two cycles after the loader hands it on, so it sees every write.
         plane = delay(m, Const(1), p2s.o.payload.plane, 1, name="wr_plane")
-        for mem, phase, banks, top, bits in ((lhs, load_a, p.dm, half, s.lhs_bits),
-                                             (rhs, load_b, p.dn, b_half, s.rhs_bits)):
+        for name, mem, phase, banks, top, bits in (
+                ("wr_a", lhs, load_a, p.dm, half, s.lhs_bits),
+                ("wr_b", rhs, load_b, p.dn, b_half, s.rhs_bits)):
             wp = mem.write_port(granularity=p.dk)
-            name = "wr_a" if phase is load_a else "wr_b"
             en = Signal(banks, name=f"{name}_en")
             waddr = Signal(bits + 1, name=f"{name}_addr")
             m.d.sync += [en.eq(Mux(p2s.o.valid & phase, Const(1, banks) << bank, 0)),
@@ -332,8 +332,7 @@ class BitSerialMatmul(wiring.Component):
     def _compute(self, m, s, lhs, rhs, res):
         p = self.params
         aw = p.accumulator_width
-        cfg = s.cp  # the computing run's configuration
-        m_tiles, n_tiles = s.cp_mt, s.cp_nt
+        cfg = s.cp  # the computing run's signedness (its counts live in the loop counters)
         # Operand addresses, kept in registers and stepped with the counters (BISMO's address
         # generators: a register plus a step, no adder in front of the read port). The read
         # address of step (mt, nt, i, j, k) is l_addr = l_tile + l_plane + k and r_addr =
@@ -353,26 +352,26 @@ class BitSerialMatmul(wiring.Component):
         with m.If(start):
             # Start the next loaded run (its operand half was filled, its result half free).
             m.d.sync += [computing.eq(1), l_half.eq(cs), r_half.eq(s.ent_b[cs]),
-                         c_half.eq(rw), m_tiles.eq(s.ent_mt[cs]),
-                         n_tiles.eq(s.ent_nt[cs])]
-            for name in s.RUN_CFG:
-                m.d.sync += cfg[name].eq(s.ent_cfg[name][cs])
+                         c_half.eq(rw)]
+            for name, reg in cfg.items():
+                m.d.sync += reg.eq(s.ent_cfg[name][cs])
             _put(m, s.rclaim, rw, 1)
             # The readout's view of the run.
             _put(m, s.res_mt, rw, s.ent_mt[cs])
             _put(m, s.res_nt, rw, s.ent_nt[cs])
         # The loop counters, innermost first, each with its last flag in a register (no
         # compare or subtraction between a counter and the address and step logic).
-        k, last_k = _loop_counter(m, start, computing, s.ent_cfg["k_chunks"][cs],
-                                  cfg["k_chunks"].shape(), name="k")
-        j, last_j = _loop_counter(m, start, computing & last_k, s.ent_cfg["wb"][cs],
-                                  cfg["wb"].shape(), name="j")
-        i, last_i = _loop_counter(m, start, computing & last_k & last_j, s.ent_cfg["wa"][cs],
-                                  cfg["wa"].shape(), name="i")
+        count = {name: s.ent_cfg[name][cs] for name in ("k_chunks", "wb", "wa")}
+        k, last_k = _loop_counter(m, start, computing, count["k_chunks"],
+                                  self.k_chunks.shape(), name="k")
+        j, last_j = _loop_counter(m, start, computing & last_k, count["wb"], self.wb.shape(),
+                                  name="j")
+        i, last_i = _loop_counter(m, start, computing & last_k & last_j, count["wa"],
+                                  self.wa.shape(), name="i")
         nt, last_nt = _loop_counter(m, start, computing & last_k & last_j & last_i,
-                                    s.ent_nt[cs], n_tiles.shape(), name="nt")
+                                    s.ent_nt[cs], s.nt_range, name="nt")
         mt, last_mt = _loop_counter(m, start, computing & last_k & last_j & last_i & last_nt,
-                                    s.ent_mt[cs], m_tiles.shape(), name="mt")
+                                    s.ent_mt[cs], s.mt_range, name="mt")
         with m.If(computing):
             m.d.sync += [l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
             with m.If(last_k):
@@ -468,8 +467,8 @@ class BitSerialMatmul(wiring.Component):
         m.d.comb += ce.eq(self.o.ready | ~self.o.valid)
         rs = Signal()  # the half read out
         reading = Signal()
-        m_tiles, n_tiles = Signal.like(s.cp_mt), Signal.like(s.cp_nt)
-        mt, nt = Signal.like(s.cp_mt), Signal.like(s.cp_nt)
+        m_tiles, n_tiles = Signal(s.mt_range), Signal(s.nt_range)
+        mt, nt = Signal(s.mt_range), Signal(s.nt_range)
         addr = Signal(s.res_bits)  # mt n_tiles + nt, counted
         with m.If(~reading & s.rfull[rs]):
             m.d.sync += [reading.eq(1), m_tiles.eq(s.res_mt[rs]), n_tiles.eq(s.res_nt[rs])]
@@ -549,10 +548,10 @@ class _State:
         words = p.buffer_words
         self.lhs_bits, self.rhs_bits, self.res_bits = (
             (words[name] // 2).bit_length() - 1 for name in ("lhs", "rhs", "result"))
-        mt_range = range(p.m_tiles(p.max_m) + 1)
-        nt_range = range(p.n_tiles(p.max_n) + 1)
+        self.mt_range = mt_range = range(p.m_tiles(p.max_m) + 1)
+        self.nt_range = nt_range = range(p.n_tiles(p.max_n) + 1)
         self.ld = {name: like(name, "ld") for name in self.CFG}
-        self.cp = {name: like(name, "cp") for name in self.RUN_CFG}
+        self.cp = {name: like(name, "cp") for name in ("a_signed", "b_signed")}
         # The latest B's configuration; reset to a harmless one (a weight-resident run before
         # any B then computes with zeros rather than hanging the loader).
         self.b_cfg = {name: like(name, "b", init=1 if name in ("wb", "n", "k_chunks") else 0)
@@ -571,8 +570,6 @@ class _State:
                         for name in self.RUN_CFG}
         self.cp_entry = Signal(name="cp_entry")
         self.cp_res = Signal(name="cp_res")
-        self.cp_mt = Signal(mt_range, name="cp_mt")
-        self.cp_nt = Signal(nt_range, name="cp_nt")
         self.computing = Signal(name="computing")
         # Two result halves: claimed by compute when it starts a run, full when the run's
         # last tile is written, both cleared when the readout has read it.
