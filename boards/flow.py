@@ -159,15 +159,16 @@ def _unit_synth(unit, params, board, work, env, say, dsp=True):
     return cells, generate, seconds
 
 
-#: Families whose block RAM output registers :mod:`lowbit.boards.outreg` fills.
+#: Families whose block RAM and multiplier registers :mod:`lowbit.boards.outreg` fills.
 _OUTREG_FAMILIES = ("ecp5",)
 
 
 def _fold_outreg(cells, folded):
     """Count the flip-flops :func:`~lowbit.boards.outreg.absorb_in_file` moved into block RAMs
-    out of ``cells`` (Yosys's counts from before the move)."""
-    if folded["ffs"]:
-        cells["TRELLIS_FF"] = cells.get("TRELLIS_FF", 0) - folded["ffs"]
+    and multipliers out of ``cells`` (Yosys's counts from before the move)."""
+    moved = folded["ffs"] + folded.get("mult_ffs", 0)
+    if moved:
+        cells["TRELLIS_FF"] = cells.get("TRELLIS_FF", 0) - moved
 
 
 def netlist_resources(unit_name, params, board_name, *, dsp=True):
@@ -380,7 +381,8 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             "design_cells": design_cells,
             "utilization": _utilization(pnr, board),
             "harness": harness_info,
-            "bram_output_registers": outreg,
+            "bram_output_registers": outreg and {"rams": outreg["rams"], "ffs": outreg["ffs"]},
+            "dsp_registers": outreg and {"mults": outreg["mults"], "ffs": outreg["mult_ffs"]},
             **_timing(pnr, board, target_mhz, design_res,
                       board.link_clock_mhz if harness == "link" else None),
             "times_s": {k: round(v, 2) for k, v in times.items()},

@@ -8,10 +8,12 @@ models of its cells, and returns it as a design the simulator runner takes like 
 Verilog: ``(directory, manifest)``, with the RTL's manifest (ports, fields, latency), so
 :func:`lowbit.sim.runner.run_job` drives it with the unit's own testbench and golden model.
 
-Families: ECP5 (Yosys's ``cells_sim_ecp5.v`` for the logic cells; the DP16KD block RAM, a black
-box there, from ``models/dp16kd_sim.v``, which models the modes Yosys uses and the output
-register). A netlist using what the model does not cover (block RAM contents, chip selects,
-two clocks, resets) is refused with :class:`NetlistError` rather than simulated wrongly.
+Families: ECP5 (Yosys's ``cells_sim_ecp5.v`` for the logic cells; the DP16KD block RAM and the
+MULT18X18D multiplier, black boxes there, from ``models/dp16kd_sim.v`` and
+``models/mult18x18d_sim.v``, which model the modes Yosys uses and the registers
+:mod:`lowbit.boards.outreg` turns on). A netlist using what the models do not cover (block RAM
+contents, chip selects, two clocks, resets, the multiplier's pipeline register or cascades) is
+refused with :class:`NetlistError` rather than simulated wrongly.
 """
 
 import hashlib
@@ -73,7 +75,8 @@ def cell_models(family):
                   flags=re.S)
     if "module DP16KD" in text:
         raise RuntimeError("could not remove the DP16KD black box from cells_sim_ecp5.v")
-    return text + "\n" + (_MODELS / "dp16kd_sim.v").read_text()
+    return "\n".join([text, (_MODELS / "dp16kd_sim.v").read_text(),
+                      (_MODELS / "mult18x18d_sim.v").read_text()])
 
 
 def _check_rams(module):
@@ -99,6 +102,32 @@ def _check_rams(module):
         if problems:
             raise NetlistError(f"block RAM {name} uses what the DP16KD simulation model does "
                                f"not cover: {', '.join(problems)}")
+
+
+def _check_mults(module):
+    """Refuse MULT18X18D uses :file:`models/mult18x18d_sim.v` does not model."""
+    for name, cell in module["cells"].items():
+        if cell["type"] != "MULT18X18D":
+            continue
+        params, conn = cell["parameters"], cell["connections"]
+        problems = []
+        for reg in ("INPUTA", "INPUTB", "OUTPUT"):
+            clk = str(params.get(f"REG_{reg}_CLK", "NONE")).strip()
+            if clk not in ("NONE", "CLK0"):
+                problems.append(f"REG_{reg}_CLK {clk}")
+            for what, want in (("CE", "CE0"), ("RST", "RST0")):
+                got = str(params.get(f"REG_{reg}_{what}", want)).strip()
+                if clk != "NONE" and got != want:
+                    problems.append(f"REG_{reg}_{what} {got}")
+        for reg in ("INPUTC", "PIPELINE"):
+            if str(params.get(f"REG_{reg}_CLK", "NONE")).strip() != "NONE":
+                problems.append(f"REG_{reg}_CLK on")
+        for pin in ("SOURCEA", "SOURCEB", "CLK1", "CLK2", "CLK3"):
+            if conn.get(pin, ["0"]) != ["0"]:
+                problems.append(f"{pin} not tied to 0")
+        if problems:
+            raise NetlistError(f"multiplier {name} uses what the MULT18X18D simulation model "
+                               f"does not cover: {', '.join(problems)}")
 
 
 def _key(unit, params, board, dsp):
@@ -146,6 +175,7 @@ def _build(unit, params, board, dsp, rtl_manifest, target):
         cells, _, _ = _unit_synth(unit, params, board, work, env, lambda line: None, dsp)
         netlist = json.loads((work / "unit.json").read_text())
         _check_rams(netlist["modules"][unit.top])
+        _check_mults(netlist["modules"][unit.top])
         run_tool([env[tool_env_var("yosys")], "-q", "-p",
                   "read_json unit.json; write_verilog -noattr netlist.v"],
                  cwd=work, env=env, console=work / "write.console", check=True,

@@ -78,6 +78,13 @@ def format_report(report):
             f"block RAM output registers: {outreg['ffs']} read-data flip-flops moved into "
             f"{outreg['rams']} block RAM read ports (REGMODE OUTREG; counted above as the "
             f"RAMs', not as flip-flops)", _WIDTH, initial_indent="  ", subsequent_indent="    ")
+    dspreg = r.get("dsp_registers")
+    if dspreg and dspreg["mults"]:
+        lines += textwrap.wrap(
+            f"multiplier registers: {dspreg['ffs']} operand and product flip-flops moved into "
+            f"{dspreg['mults']} multiplier blocks (input/output registers; counted above as "
+            f"the multipliers', not as flip-flops)", _WIDTH, initial_indent="  ",
+            subsequent_indent="    ")
     lines += ["", "post-route utilization (nextpnr, whole design)"]
     rows = []
     for cell, u in r["utilization"].items():

@@ -1,20 +1,24 @@
 """The synthesized ECP5 netlist itself under cocotb (boards/netlist.py): Yosys's cells, the
-block RAMs with their read-data registers moved in by boards/outreg.py, the unit's own
+block RAMs and multipliers with their registers moved in by boards/outreg.py, the unit's own
 testbench and golden model, bit for bit."""
 
 import numpy as np
 import pytest
-from lowbit.boards.netlist import NetlistError, _check_rams, netlist_design
+from lowbit.boards.netlist import NetlistError, _check_mults, _check_rams, netlist_design
+from lowbit.golden import MACParams
 from lowbit.golden.bitserial import MatmulRun, bitserial_runs, value_range
 from lowbit.golden.checks import UsageError
 from lowbit.golden.job import chain
+from lowbit.sim.mac import directed_vectors, random_vectors
 from lowbit.sim.runner import run_job
+from lowbit.sim.score import score
 
-from .sweeps import SHAPES
+from .sweeps import MAC_SWEEP, SHAPES
 
-pytestmark = [pytest.mark.sim, pytest.mark.bitserial]
+pytestmark = [pytest.mark.sim]
 
 
+@pytest.mark.bitserial
 def test_bitserial_ecp5_netlist(sim, seed):
     """Back-to-back runs whose precision and signedness change, one weight-resident, with idle
     cycles and back-pressure, through the ECP5 netlist of the 2 x 64 x 2 engine."""
@@ -52,3 +56,44 @@ def test_block_ram_features_the_model_lacks_are_refused():
            "connections": {"CLKA": [2], "CLKB": [2], "CSB0": [7]}}
     with pytest.raises(NetlistError, match="initial contents, CSB0 not tied to 0"):
         _check_rams({"cells": {"ram": ram}})
+
+
+# (sweep name, pipeline override, multipliers, flip-flops moved in): all registers in one block
+# at the defaults and with every stage; a 32 x 32 multiply split over four blocks, whose
+# operand registers move in and whose partial products go to adders; no registers at all.
+_MAC_NETLISTS = [("default", None, 1, 16 + 16 + 32), ("default", 4, 1, 16 + 16 + 32),
+                 ("wl32-int", None, 4, 32 + 32), ("mixed-even-p0-cc4", None, 0, 0)]
+
+
+@pytest.mark.mac
+@pytest.mark.parametrize("name,pipeline,mults,ffs", _MAC_NETLISTS,
+                         ids=[f"{n}-p{p}" for n, p, _, _ in _MAC_NETLISTS])
+def test_mac_ecp5_netlist(name, pipeline, mults, ffs, sim, seed):
+    """The MAC's ECP5 netlist, its operand and product registers in the MULT18X18D, against
+    the golden model: directed edge cases and seeded random beats, idle cycles and
+    back-pressure, the RTL's latency."""
+    overrides = dict(MAC_SWEEP)[name]
+    if pipeline is not None:
+        overrides = {**overrides, "pipeline": pipeline}
+    params = MACParams(**overrides)
+    d, man = netlist_design("mac", params, "ulx3s-85f")
+    assert man["netlist"]["cells"]["MULT18X18D"] == max(mults, 1)
+    assert (man["netlist"]["outreg"]["mults"], man["netlist"]["outreg"]["mult_ffs"]) == (
+        mults, ffs)
+    vectors = directed_vectors(params)
+    vectors.extend(random_vectors(params, np.random.default_rng(seed), 2000))
+    job = vectors.job(params)
+    got, _, resp = run_job(d, man, job, sim=sim, seed=seed)
+    board = score(job, zip(*got) if got else [], vectors.golden(params), resp,
+                  latency=man["latency"])
+    assert board.ok, f"params={params}\n{board.describe()}"
+    assert board.latency_seen == {man["latency"]}
+
+
+def test_multiplier_features_the_model_lacks_are_refused():
+    mult = {"type": "MULT18X18D", "parameters": {"REG_PIPELINE_CLK": "CLK0",
+                                                 "REG_OUTPUT_CLK": "CLK1"},
+            "connections": {"SOURCEA": [7]}}
+    with pytest.raises(NetlistError, match="REG_OUTPUT_CLK CLK1, REG_PIPELINE_CLK on, "
+                                           "SOURCEA not tied to 0"):
+        _check_mults({"cells": {"mult": mult}})

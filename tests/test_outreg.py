@@ -1,5 +1,6 @@
-"""Block RAM output registers on ECP5 (boards/outreg.py): the read-data flip-flop after a DP16KD
-moves into the RAM only when that changes nothing at the pins."""
+"""Primitive registers on ECP5 (boards/outreg.py): the read-data flip-flop after a DP16KD moves
+into the RAM, and the operand and product flip-flops around a MULT18X18D into the multiplier,
+only when that changes nothing at the pins."""
 
 import copy
 import json
@@ -7,7 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from lowbit.boards.outreg import absorb_in_file, absorb_output_registers
+from lowbit.boards.outreg import (
+    absorb_in_file,
+    absorb_multiplier_registers,
+    absorb_output_registers,
+)
 
 CLK, EN, RST, OTHER_CLK = 2, 3, 4, 5
 
@@ -169,7 +174,8 @@ def test_yosys_ecp5_netlist(tmp_path):
     # bypass logic).
     assert {c["type"] for c in before.values()} == {"DP16KD", "TRELLIS_FF"}
     assert sum(c["type"] == "TRELLIS_FF" for c in before.values()) == 72 + 72
-    assert absorb_in_file(tmp_path / "t.json") == {"rams": 2, "ffs": 72}
+    assert absorb_in_file(tmp_path / "t.json") == {"rams": 2, "ffs": 72, "mults": 0,
+                                                "mult_ffs": 0}
     cells = json.loads((tmp_path / "t.json").read_text())["modules"]["t"]["cells"]
     assert sum(c["type"] == "TRELLIS_FF" for c in cells.values()) == 72
     rams = [c for c in cells.values() if c["type"] == "DP16KD"]
@@ -179,3 +185,91 @@ def test_yosys_ecp5_netlist(tmp_path):
         # Both registers advance under the enable: the read port's (CEB) and the output's.
         assert ram["connections"]["OCEB"] == ram["connections"]["CEB"] != ["1"]
         assert ram["connections"]["OCEA"] == ram["connections"]["CEB"]
+
+
+# Multipliers: a 2 x 2-bit MULT18X18D as Yosys writes it, A1:A0 on nets 30-31 (A17..A2 the sign
+# of A1, as for a signed operand), B1:B0 on 32-33, P1:P0 on 40-41 (P2.. unused).
+A_D, A_Q, B_D, B_Q, P_Q = (50, 51), (30, 31), (52, 53), (32, 33), (60, 61)
+
+
+def _mult(**conn):
+    connections = {f"A{i}": [A_Q[min(i, 1)]] for i in range(18)}
+    connections.update({f"B{i}": [B_Q[i]] if i < 2 else ["0"] for i in range(18)})
+    connections.update({f"C{i}": ["0"] for i in range(18)})
+    connections.update({f"P{i}": [40 + i] if i < 2 else [70 + i] for i in range(36)})
+    connections.update(SIGNEDA=["1"], SIGNEDB=["0"], SOURCEA=["0"], SOURCEB=["0"])
+    connections.update(conn)
+    return {"type": "MULT18X18D", "parameters": {},
+            "port_directions": {p: ("output" if p.startswith("P") else "input")
+                                for p in connections},
+            "connections": connections}
+
+
+def _mult_ffs(ce=None, **overrides):
+    """Operand flip-flops in front of the multiplier and product flip-flops after it."""
+    ffs = {f"fa{i}": _ff(A_D[i], A_Q[i], ce=ce) for i in range(2)}
+    ffs.update({f"fb{i}": _ff(B_D[i], B_Q[i], ce=ce) for i in range(2)})
+    ffs.update({f"fp{i}": _ff(40 + i, P_Q[i], ce=ce) for i in range(2)})
+    ffs.update(overrides)
+    return {k: v for k, v in ffs.items() if v is not None}
+
+
+def _mod_out(**cells):
+    return {"ports": {"o": {"direction": "output", "bits": list(P_Q)}}, "cells": cells}
+
+
+def test_operand_and_product_flip_flops_move_into_the_multiplier():
+    mod = _mod_out(mult=_mult(), **_mult_ffs(ce=EN))
+    assert absorb_multiplier_registers(mod) == {"mults": 1, "ffs": 6}
+    mult = mod["cells"]["mult"]
+    assert set(mod["cells"]) == {"mult"}
+    conn, params = mult["connections"], mult["parameters"]
+    # The pins take the flip-flops' inputs (the sign extension too), the product their outputs.
+    assert [conn[f"A{i}"] for i in (0, 1, 17)] == [[A_D[0]], [A_D[1]], [A_D[1]]]
+    assert [conn[f"B{i}"] for i in (0, 1, 2)] == [[B_D[0]], [B_D[1]], ["0"]]
+    assert [conn[f"P{i}"] for i in (0, 1)] == [[P_Q[0]], [P_Q[1]]]
+    for reg in ("INPUTA", "INPUTB", "OUTPUT"):
+        assert (params[f"REG_{reg}_CLK"], params[f"REG_{reg}_CE"],
+                params[f"REG_{reg}_RST"]) == ("CLK0", "CE0", "RST0")
+    assert (conn["CLK0"], conn["CE0"], conn["RST0"]) == ([CLK], [EN], ["0"])
+    assert mult["port_directions"]["CE0"] == "input"
+
+
+def test_an_operand_flip_flop_with_other_readers_stays_for_them():
+    mod = _mod_out(mult=_mult(), lut=_sink(A_Q[0]), **_mult_ffs())
+    assert absorb_multiplier_registers(mod) == {"mults": 1, "ffs": 5}
+    assert "fa0" in mod["cells"] and mod["cells"]["mult"]["connections"]["A0"] == [A_D[0]]
+
+
+def test_product_flip_flops_with_another_enable_stay_outside():
+    mod = _mod_out(mult=_mult(), **_mult_ffs(ce=EN, fp0=_ff(40, P_Q[0]),
+                                              fp1=_ff(41, P_Q[1])))
+    assert absorb_multiplier_registers(mod) == {"mults": 1, "ffs": 4}
+    params = mod["cells"]["mult"]["parameters"]
+    assert params["REG_INPUTA_CLK"] == "CLK0" and "REG_OUTPUT_CLK" not in params
+
+
+def test_without_operand_flip_flops_the_product_still_moves_in():
+    mod = _mod_out(mult=_mult(), **_mult_ffs(fa0=None, fa1=None))
+    assert absorb_multiplier_registers(mod) == {"mults": 1, "ffs": 2}
+    params = mod["cells"]["mult"]["parameters"]
+    assert params["REG_OUTPUT_CLK"] == "CLK0" and "REG_INPUTA_CLK" not in params
+
+
+@pytest.mark.parametrize("why,mult,ffs", [
+    ("a reset", _mult(), _mult_ffs(fa0=_ff(A_D[0], A_Q[0], lsr=RST),
+                                   fp0=_ff(40, P_Q[0], lsr=RST))),
+    ("two clocks", _mult(), _mult_ffs(fb0=_ff(B_D[0], B_Q[0], clk=OTHER_CLK),
+                                      fp1=_ff(41, P_Q[1], clk=OTHER_CLK))),
+    ("a constant 1 operand bit", _mult(B5=["1"]), _mult_ffs(fp0=_ff(40, P_Q[0], ce=EN))),
+    ("a product bit read by logic too", _mult(), _mult_ffs(
+        fa0=_ff(A_D[0], A_Q[0], ce=EN), fp0=_ff(40, P_Q[0]), lut=_sink(40))),
+    ("registers already on", {**_mult(), "parameters": {"REG_OUTPUT_CLK": "CLK0"}},
+     _mult_ffs()),
+    ("a shift-chain operand", _mult(SOURCEA=["1"]), _mult_ffs()),
+])
+def test_multipliers_that_do_not_allow_it_are_left_alone(why, mult, ffs):
+    mod = _mod_out(mult=mult, **ffs)
+    before = copy.deepcopy(mod)
+    assert absorb_multiplier_registers(mod) == {"mults": 0, "ffs": 0}, why
+    assert mod == before, why
