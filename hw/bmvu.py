@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from ..golden.binary import count_width
 from .arith import delay
 from .popcount import popcount_tree, tree_latency
+from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
 
 __all__ = ["BinaryMVU"]
 
@@ -43,6 +44,17 @@ class BinaryMVU(wiring.Component):
     ----------------------
     One chunk per cycle; a fold's result appears :attr:`latency` cycles after its last chunk
     is processed (the weight read, the popcount tree, the accumulator).
+
+    Pipeline registers: every memory is read through :func:`lowbit.hw.ram.registered_read`
+    (the read port's register, then a read-data register; :data:`~lowbit.hw.ram.READ_LATENCY`
+    cycles), so the XNOR and the first popcount level start from a register, not from a block
+    RAM's data output. On ECP5 the read-data register of the weight memory becomes the
+    DP16KD's output register (:mod:`lowbit.boards.outreg`): its clock-to-data is 0.9 ns
+    instead of 5.5 ns (Trellis timing database, speed 6), which was this unit's critical path
+    (80.7-88.2 MHz at 256 x 512, PE 32, SIMD 64 on the ECP5-85F). Then the popcount tree
+    (registers every ``spacing`` levels), the accumulator register and, with thresholds, the
+    threshold memory read in step with it. The memories are built with ``no_rw_check``: the
+    weights and thresholds are loaded between vectors, never while the unit reads them.
     """
 
     def __init__(self, params):
@@ -72,7 +84,7 @@ class BinaryMVU(wiring.Component):
 
     @property
     def latency(self):
-        return tree_latency(self.params.simd, self.params.spacing) + 2
+        return tree_latency(self.params.simd, self.params.spacing) + READ_LATENCY + 1
 
     @property
     def widths(self):
@@ -87,8 +99,10 @@ class BinaryMVU(wiring.Component):
         m.d.comb += ce.eq(self.o.ready | ~self.o.valid)
 
         m.submodules.wmem = wmem = memory.Memory(shape=p.pe * p.simd, depth=p.nf * p.sf,
-                                                 init=[])
-        m.submodules.xbuf = xbuf = memory.Memory(shape=p.simd, depth=p.sf, init=[])
+                                                 init=[], attrs=NO_RW_CHECK)
+        # The chunk buffer is written in fold 0, when its read data is not used.
+        m.submodules.xbuf = xbuf = memory.Memory(shape=p.simd, depth=p.sf, init=[],
+                                                 attrs=NO_RW_CHECK)
         wr = wmem.write_port()
         m.d.comb += [wr.addr.eq(self.w_addr), wr.data.eq(self.w_data), wr.en.eq(self.w_en)]
 
@@ -107,35 +121,35 @@ class BinaryMVU(wiring.Component):
 
         xw = xbuf.write_port()
         m.d.comb += [xw.addr.eq(sf), xw.data.eq(self.i.payload), xw.en.eq(fire & fresh)]
-        xr = xbuf.read_port()
-        wrd = wmem.read_port()
-        m.d.comb += [xr.addr.eq(sf), xr.en.eq(ce), wrd.addr.eq(waddr), wrd.en.eq(ce)]
+        x_buf = registered_read(m, xbuf, sf, ce, name="x")
+        w_row = registered_read(m, wmem, waddr, ce, name="w")
 
-        # Stage B: weights and the chunk (this cycle's input, or the buffered copy).
+        # Stage B, READ_LATENCY cycles on: weights and the chunk (this cycle's input, or the
+        # buffered copy).
         def reg(value, name, reset_less=True):
-            return delay(m, ce, value, 1, name=name, reset_less=reset_less)
+            return delay(m, ce, value, READ_LATENCY, name=name, reset_less=reset_less)
 
         v_b = reg(fire, "valid_b", reset_less=False)
         fresh_b = reg(fresh, "fresh_b")
         first_b = reg(sf == 0, "first_b")
         last_b = reg(sf == p.sf - 1, "last_b")
-        nf_b = reg(nf, "nf_b")
         x_in = reg(self.i.payload, "x_in")
         x = Signal(p.simd)
-        m.d.comb += x.eq(Mux(fresh_b, x_in, xr.data))
+        m.d.comb += x.eq(Mux(fresh_b, x_in, x_buf))
         tail = p.cols - (p.sf - 1) * p.simd  # valid columns of the last chunk
         mask = Mux(last_b, Const((1 << tail) - 1, p.simd), Const((1 << p.simd) - 1, p.simd))
 
         counts = []
         for j in range(p.pe):
             agree = Signal(p.simd, name=f"agree{j}")
-            m.d.comb += agree.eq(~(x ^ wrd.data[j * p.simd:(j + 1) * p.simd]) & mask)
+            m.d.comb += agree.eq(~(x ^ w_row[j * p.simd:(j + 1) * p.simd]) & mask)
             count, lat = popcount_tree(m, ce, agree, p.spacing, name=f"pe{j}")
             counts.append(count)
         v_c = delay(m, ce, v_b, lat, name="valid_c", reset_less=False)
         first_c = delay(m, ce, first_b, lat, name="first_c")
         last_c = delay(m, ce, last_b, lat, name="last_c")
-        nf_c = delay(m, ce, nf_b, lat, name="nf_c")
+        # The fold number READ_LATENCY cycles ahead of `done`, for the threshold read.
+        nf_t = delay(m, ce, nf, lat + 1, name="nf_t")
 
         # Stage C: per-lane match counts over the folds' chunks; a result on the last chunk.
         done = Signal()
@@ -157,16 +171,15 @@ class BinaryMVU(wiring.Component):
                 m.d.comb += getattr(self.o.payload, f"lane{j}").eq(dots[j])
             return m
 
-        # Thresholds: read with the fold number one cycle ahead of `done`.
+        # Thresholds: read with the fold number READ_LATENCY cycles ahead of `done`.
         m.submodules.tmem = tmem = memory.Memory(shape=p.pe * self.threshold_lane_width,
-                                                 depth=p.nf, init=[])
+                                                 depth=p.nf, init=[], attrs=NO_RW_CHECK)
         tw = tmem.write_port()
         m.d.comb += [tw.addr.eq(self.t_addr), tw.data.eq(self.t_data), tw.en.eq(self.t_en)]
-        trd = tmem.read_port()
-        m.d.comb += [trd.addr.eq(nf_c), trd.en.eq(ce)]
+        t_row = registered_read(m, tmem, nf_t, ce, name="t")
         lw, tbits = self.threshold_lane_width, p.threshold_width
         for j in range(p.pe):
-            word = trd.data[j * lw:(j + 1) * lw]
+            word = t_row[j * lw:(j + 1) * lw]
             invert = word[-1]
             s = Signal(signed(p.acc_width + 1), name=f"s{j}")
             m.d.comb += s.eq(Mux(invert, -dots[j], dots[j]))
