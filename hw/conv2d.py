@@ -13,6 +13,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import delay
+from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
 from .winograd import WinogradF23x23
 
 __all__ = ["Conv2dLayer"]
@@ -48,6 +49,16 @@ class Conv2dLayer(wiring.Component):
     :attr:`cycles_per_frame` when the output is never stalled. The engine takes a tile every
     second value of every second row, so it idles three quarters of the time; the layer is
     bound by the input stream, not by the multipliers.
+
+    Pipeline registers: the line buffer and the filter memory are read through
+    :func:`lowbit.hw.ram.registered_read` (the read port's register, then a read-data
+    register), so the column shift registers, the tile and the engine's input transform start
+    from registers, not from a RAM's data output (the line buffer's read through the input
+    transform was the critical path, 88.9 MHz at 64 x 64 x 3 on the ECP5-85F). The beat's
+    value, place and flags wait :data:`~lowbit.hw.ram.READ_LATENCY` cycles for the reads.
+    The line buffer is written back in that stage, ``READ_LATENCY`` beats behind its read: the
+    read of a word never meets its own write while the buffer is deeper than
+    ``READ_LATENCY`` words (it is at least 4).
     """
 
     def __init__(self, params):
@@ -136,9 +147,10 @@ class Conv2dLayer(wiring.Component):
                 with m.If(last_col):
                     m.d.sync += vr.eq(Mux(last_row, 0, vr + 1))
 
-        # Stage 1: the value (or a made zero), its place, and what the memories read for it.
+        # Stage 1, READ_LATENCY cycles on: the value (or a made zero), its place, and what
+        # the memories read for it.
         def reg(value, name, reset_less=True):
-            return delay(m, fce, value, 1, name=name, reset_less=reset_less)
+            return delay(m, fce, value, READ_LATENCY, name=name, reset_less=reset_less)
 
         valid1 = reg(beat, "valid1", reset_less=False)
         x1 = reg(Mux(is_pad, 0, self.i.payload.x), "x1")
@@ -149,14 +161,15 @@ class Conv2dLayer(wiring.Component):
 
         # Line buffers: word a holds rows r-1, r-2, r-3 at column/channel a; each pass shifts
         # the word down one row and puts the new value on top.
-        m.submodules.lines = lines = memory.Memory(shape=3 * wd, depth=wp * c_n, init=[])
-        lr = lines.read_port()
+        assert wp * c_n > READ_LATENCY, "a line buffer read would meet its own write"
+        m.submodules.lines = lines = memory.Memory(shape=3 * wd, depth=wp * c_n, init=[],
+                                                   attrs=NO_RW_CHECK)
+        above = registered_read(m, lines, addr, fce, name="lines")
         lw = lines.write_port()
-        m.d.comb += [lr.addr.eq(addr), lr.en.eq(fce),
-                     lw.addr.eq(addr1), lw.en.eq(fce & valid1),
-                     lw.data.eq(Cat(x1, lr.data[:2 * wd]))]
-        column = [lr.data[2 * wd:3 * wd].as_signed(), lr.data[wd:2 * wd].as_signed(),
-                  lr.data[:wd].as_signed(), x1]  # rows r-3 .. r
+        m.d.comb += [lw.addr.eq(addr1), lw.en.eq(fce & valid1),
+                     lw.data.eq(Cat(x1, above[:2 * wd]))]
+        column = [above[2 * wd:3 * wd].as_signed(), above[wd:2 * wd].as_signed(),
+                  above[:wd].as_signed(), x1]  # rows r-3 .. r
 
         # Column shift registers: 3C deep, so taps 0, C, 2C, 3C are one channel's last
         # four columns.
@@ -170,13 +183,13 @@ class Conv2dLayer(wiring.Component):
             taps.append([chain[3 * c_n - 1], chain[2 * c_n - 1], chain[c_n - 1], value])
 
         # Filter memory, read with the channel number so the words arrive with the tile.
+        # The filters are loaded between frames, never while the layer reads them.
         m.submodules.filters = filters = memory.Memory(
-            shape=self._fwords * self._fw, depth=max(c_n, 2), init=[])
+            shape=self._fwords * self._fw, depth=max(c_n, 2), init=[], attrs=NO_RW_CHECK)
         fw_port = filters.write_port()
         m.d.comb += [fw_port.addr.eq(self.f_addr), fw_port.data.eq(self.f_data),
                      fw_port.en.eq(self.f_en)]
-        fr = filters.read_port()
-        m.d.comb += [fr.addr.eq(ch), fr.en.eq(fce)]
+        f_row = registered_read(m, filters, ch, fce, name="filters")
 
         m.d.comb += [tile_valid.eq(valid1 & emit1), eng.i.valid.eq(tile_valid)]
         pl = eng.i.payload
@@ -184,7 +197,7 @@ class Conv2dLayer(wiring.Component):
             for c in range(4):
                 m.d.comb += getattr(pl, f"d{4 * r + c}").eq(taps[r][c])
         for k in range(self._fwords):
-            word = fr.data[k * self._fw:(k + 1) * self._fw].as_signed()
+            word = f_row[k * self._fw:(k + 1) * self._fw].as_signed()
             m.d.comb += getattr(pl, f"f{k}").eq(word)
         m.d.comb += [pl.first.eq(first1), pl.last.eq(last1)]
 
