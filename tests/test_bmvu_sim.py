@@ -7,7 +7,7 @@ import pytest
 from lowbit.golden.binary import BMVUParams, bmvu_golden, xnor_dot
 from lowbit.golden.bnn import load_digits_bits, trained_digits_bnn
 from lowbit.hw.units import get_unit
-from lowbit.sim.runner import run_unit
+from lowbit.sim.runner import run_job, run_unit
 
 pytestmark = [pytest.mark.sim, pytest.mark.binary]
 
@@ -35,6 +35,12 @@ def _thresholds(rng, params, w, x):
 
 @pytest.mark.parametrize("shape", SHAPES, ids=["x".join(map(str, s)) for s in SHAPES])
 def test_bmvu_bit_exact(shape, sim, seed):
+    check_bmvu(shape, sim, seed)
+
+
+def check_bmvu(shape, sim, seed, design=None):
+    """The unit (or ``design``, a ``(directory, manifest)`` such as a netlist) against golden
+    on directed and random vectors, with its throughput before back-pressure."""
     rows, cols, pe, simd, k, spacing = shape
     params = BMVUParams(rows=rows, cols=cols, pe=pe, simd=simd, thresholds=k, spacing=spacing)
     rng = np.random.default_rng(seed)
@@ -45,7 +51,10 @@ def test_bmvu_bit_exact(shape, sim, seed):
     t, inv = _thresholds(rng, params, w, x) if k else (None, None)
     # Columns past cols in each last chunk carry random bits: the unit must mask them.
     job = get_unit("bmvu").job(params, w, x, t, inv, pad_rng=np.random.default_rng(seed))
-    out, _, resp, _ = run_unit("bmvu", params, job, sim=sim, seed=seed)
+    if design is None:
+        out, _, resp, _ = run_unit("bmvu", params, job, sim=sim, seed=seed)
+    else:
+        out, _, resp = run_job(*design, job, sim=sim, seed=seed)
     want = bmvu_golden(params, w, x, t, inv)
     assert out is not None, f"{len(resp['out'])} of {len(x) * params.nf} outputs"
     bad = np.argwhere(out != want)

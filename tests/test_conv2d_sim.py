@@ -7,7 +7,7 @@ import pytest
 from lowbit.golden.images import digits, named_filter, photo, to_signed8
 from lowbit.golden.winograd import Conv2dParams, correlate2d
 from lowbit.hw.units import get_unit
-from lowbit.sim.runner import run_unit
+from lowbit.sim.runner import run_job, run_unit
 
 from .sweeps import CONV2D_SWEEP
 
@@ -25,10 +25,17 @@ def _images(params, rng, n):
     return np.concatenate(imgs)
 
 
-def _check(params, images, filt, sim, seed, idle=0.1, backpressure=0.1):
+def _check(params, images, filt, sim, seed, idle=0.1, backpressure=0.1, design=None):
+    """The layer (or ``design``, a ``(directory, manifest)`` such as a netlist) against direct
+    correlation."""
     job = get_unit("conv2d").job(params, images, filt)
-    got, _, resp, man = run_unit("conv2d", params, job, sim=sim, seed=seed, idle=idle,
+    if design is None:
+        got, _, resp, man = run_unit("conv2d", params, job, sim=sim, seed=seed, idle=idle,
+                                     backpressure=backpressure)
+    else:
+        got, _, resp = run_job(*design, job, sim=sim, seed=seed, idle=idle,
                                backpressure=backpressure)
+        man = design[1]
     assert got is not None, (f"seed={seed}: {len(resp['out'])} pixels out, "
                              f"timed out: {resp['timed_out']} (or 'last' misplaced)")
     want = np.array([correlate2d(im, filt, params.padding) for im in images])

@@ -6,13 +6,17 @@ import numpy as np
 import pytest
 from lowbit.boards.netlist import NetlistError, _check_mults, _check_rams, netlist_design
 from lowbit.golden import MACParams
+from lowbit.golden.binary import BMVUParams
 from lowbit.golden.bitserial import MatmulRun, bitserial_runs, value_range
 from lowbit.golden.checks import UsageError
 from lowbit.golden.job import chain
+from lowbit.golden.winograd import Conv2dParams
+from lowbit.hw.units import get_unit
 from lowbit.sim.mac import directed_vectors, random_vectors
 from lowbit.sim.runner import run_job
 from lowbit.sim.score import score
 
+from . import test_bmvu_sim, test_conv2d_sim, test_winograd_sim
 from .sweeps import MAC_SWEEP, SHAPES
 
 pytestmark = [pytest.mark.sim]
@@ -97,3 +101,44 @@ def test_multiplier_features_the_model_lacks_are_refused():
     with pytest.raises(NetlistError, match="REG_OUTPUT_CLK CLK1, REG_PIPELINE_CLK on, "
                                            "SOURCEA not tied to 0"):
         _check_mults({"cells": {"mult": mult}})
+
+
+# Every other ECP5 unit whose netlist the register passes change, with the RTL tests' own
+# checks: (unit, parameters as the RTL sweep writes them, multipliers changed).
+_ENGINES = [("winograd2d", (8, 8, 3, 2, "offline"), 16), ("direct3x3", (16, 16, 3, 3), 36),
+            ("winograd1d", (2, 3, 3, 0, "onchip"), 0)]
+
+
+@pytest.mark.winograd
+@pytest.mark.parametrize("unit,values,mults", _ENGINES,
+                         ids=[f"{u}-" + "-".join(map(str, v)) for u, v, _ in _ENGINES])
+def test_tile_engine_ecp5_netlist(unit, values, mults, sim, seed):
+    params = get_unit(unit).params_cls(**dict(zip(test_winograd_sim._FIELDS, values)))
+    design = netlist_design(unit, params, "ulx3s-85f")
+    assert design[1]["netlist"]["outreg"]["mults"] == mults
+    test_winograd_sim._check(unit, params, sim, seed, design=design)
+
+
+@pytest.mark.winograd
+def test_conv2d_ecp5_netlist(sim, seed):
+    """The conv layer: line buffer and filter memory reads registered, the engine's
+    multipliers with their registers in."""
+    wd, wg, c, h, w, padding, pipe, ft = (4, 3, 3, 6, 3, "valid", 2, "onchip")
+    params = Conv2dParams(data_width=wd, weight_width=wg, channels=c, height=h, width=w,
+                          padding=padding, pipeline=pipe, filter_transform=ft)
+    design = netlist_design("conv2d", params, "ulx3s-85f")
+    assert design[1]["netlist"]["outreg"]["mults"] == 16
+    rng = np.random.default_rng(seed)
+    filt = rng.integers(-(1 << (wg - 1)), 1 << (wg - 1), size=(c, 3, 3))
+    test_conv2d_sim._check(params, test_conv2d_sim._images(params, rng, 2), filt, sim, seed,
+                           design=design)
+
+
+@pytest.mark.binary
+def test_bmvu_ecp5_netlist(sim, seed):
+    """Multi-threshold, odd folds: weights, chunks and thresholds read through registers."""
+    shape = (10, 100, 3, 7, 3, 2)
+    rows, cols, pe, simd, k, spacing = shape
+    params = BMVUParams(rows=rows, cols=cols, pe=pe, simd=simd, thresholds=k, spacing=spacing)
+    test_bmvu_sim.check_bmvu(shape, sim, seed, design=netlist_design("bmvu", params,
+                                                                     "ulx3s-85f"))

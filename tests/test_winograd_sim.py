@@ -12,7 +12,7 @@ from lowbit.golden.winograd import (
     direct_2d_channels,
 )
 from lowbit.hw.units import get_unit
-from lowbit.sim.runner import run_unit
+from lowbit.sim.runner import run_job, run_unit
 from lowbit.sim.score import score
 
 pytestmark = [pytest.mark.sim, pytest.mark.winograd]
@@ -37,7 +37,9 @@ def _vectors(params, rng, n):
     return np.concatenate(tiles), np.concatenate(filters)
 
 
-def _check(unit, params, sim, seed):
+def _check(unit, params, sim, seed, design=None):
+    """The engine (or ``design``, a ``(directory, manifest)`` such as a netlist) against
+    direct correlation."""
     rng = np.random.default_rng(seed)
     tiles, filters = _vectors(params, rng, 200)
     if unit.startswith("winograd"):  # the sign patterns that reach each stage's bound
@@ -46,7 +48,11 @@ def _check(unit, params, sim, seed):
         tiles = np.concatenate([tiles, np.array([e[0] for e in extra])])
         filters = np.concatenate([filters, np.array([e[1] for e in extra])])
     job = get_unit(unit).job(params, tiles, filters)
-    got, _, resp, man = run_unit(unit, params, job, sim=sim, seed=seed)
+    if design is None:
+        got, _, resp, man = run_unit(unit, params, job, sim=sim, seed=seed)
+    else:
+        got, _, resp = run_job(*design, job, sim=sim, seed=seed)
+        man = design[1]
     reference = direct_1d_channels if params.dim == 1 else direct_2d_channels
     want = np.array([reference(t, f) for t, f in zip(tiles, filters)])
     # A tile's outputs as one result: (y0, y1, ...) tuples.
