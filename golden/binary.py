@@ -92,17 +92,26 @@ class XnorParams:
         Longest vector (bits) a dot product may span; sizes the accumulator.
     spacing : int
         Register spacing of the popcount tree.
+    io_registers : int
+        Registers around the tree, each one cycle of latency: 0 none; 1 the masked XNOR
+        before the tree (the length mask's comparators and the XNOR then have a cycle of
+        their own); 2 also the dot product after the accumulator (its subtraction off the
+        output path).
     """
 
     n: int = field(default=32, metadata={"help": "chunk bits N per cycle (1..4096)"})
     max_length: int = field(default=1024, metadata={
         "help": "longest vector in bits (sizes the accumulator), >= N"})
     spacing: int = field(default=2, metadata={"help": "popcount register spacing (0: none)"})
+    io_registers: int = field(default=2, metadata={
+        "help": "0..2: register the masked XNOR (1), and the dot product too (2); +1 latency "
+                "each"})
 
     def __post_init__(self):
         _check_int("n", self.n, 1, MAX_N)
         _check_int("max_length", self.max_length, self.n, 1 << 24)
         _check_int("spacing", self.spacing, 0, 16)
+        _check_int("io_registers", self.io_registers, 0, 2)
 
 
 @dataclass(frozen=True)

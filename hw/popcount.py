@@ -149,6 +149,12 @@ class XnorPopcount(wiring.Component):
         this chunk are valid (n for a full chunk: the mask of the last partial chunk).
     o : Out(stream.Signature(StructLayout({"dot": signed(acc_width(max_length))})))
         ``2 * popcount(~(a ^ w) & mask) - valid bits``, summed over ``first`` .. ``last``.
+
+    Pipeline registers: with ``io_registers >= 1`` the masked XNOR is registered before the
+    tree (on the UP5K the length mask's comparators, the XNOR and the tree's first two levels
+    in one cycle held the unit at 40 MHz); the tree has a register every ``spacing`` levels;
+    the accumulator is a register; with ``io_registers = 2`` so is the dot product formed from
+    it, so the output leaves a flip-flop.
     """
 
     def __init__(self, params):
@@ -164,7 +170,7 @@ class XnorPopcount(wiring.Component):
 
     @property
     def latency(self):
-        return tree_latency(self.params.n, self.params.spacing) + 1
+        return tree_latency(self.params.n, self.params.spacing) + 1 + self.params.io_registers
 
     @property
     def widths(self):
@@ -180,7 +186,9 @@ class XnorPopcount(wiring.Component):
         mask = Cat(*(Const(j, count_width(p.n)) < pl.length for j in range(p.n)))
         agree = Signal(p.n)
         m.d.comb += agree.eq(~(pl.a ^ pl.w) & mask)
-        pc, lat = popcount_tree(m, ce, agree, p.spacing)
+        ins = int(p.io_registers >= 1)
+        pc, lat = popcount_tree(m, ce, delay(m, ce, agree, ins, name="agree"), p.spacing)
+        lat += ins
         valid = delay(m, ce, self.i.valid, lat, name="valid", reset_less=False)
         first = delay(m, ce, pl.first, lat, name="first")
         last = delay(m, ce, pl.last, lat, name="last")
@@ -196,8 +204,11 @@ class XnorPopcount(wiring.Component):
                     m.d.sync += [matches.eq(pc), total.eq(length)]
                 with m.Else():
                     m.d.sync += [matches.eq(matches + pc), total.eq(total + length)]
+        dot = Signal(signed(acc_width(p.max_length)))
+        m.d.comb += dot.eq((matches << 1) - total)
+        outs = int(p.io_registers >= 2)
         m.d.comb += [
-            self.o.valid.eq(done),
-            self.o.payload.dot.eq((matches << 1) - total),
+            self.o.valid.eq(delay(m, ce, done, outs, name="done_q", reset_less=False)),
+            self.o.payload.dot.eq(delay(m, ce, dot, outs, name="dot_q")),
         ]
         return m

@@ -36,13 +36,15 @@ def test_plain_sum_popcount_bit_exact(n, sim, seed):
     assert board.ok, board.describe()
 
 
-XNOR = [(1, 40, 1), (3, 50, 0), (8, 300, 2), (33, 200, 1), (64, 1024, 2), (100, 777, 3)]
+# (n, max_length, spacing, io_registers)
+XNOR = [(1, 40, 1, 2), (3, 50, 0, 0), (8, 300, 2, 1), (33, 200, 1, 2), (64, 1024, 2, 0),
+        (100, 777, 3, 2)]
 
 
-@pytest.mark.parametrize("n,max_length,spacing", XNOR,
-                         ids=[f"n{n}-len{m}-s{s}" for n, m, s in XNOR])
-def test_xnor_popcount_bit_exact(n, max_length, spacing, sim, seed):
-    params = XnorParams(n=n, max_length=max_length, spacing=spacing)
+@pytest.mark.parametrize("n,max_length,spacing,io", XNOR,
+                         ids=[f"n{n}-len{m}-s{s}-io{r}" for n, m, s, r in XNOR])
+def test_xnor_popcount_bit_exact(n, max_length, spacing, io, sim, seed):
+    params = XnorParams(n=n, max_length=max_length, spacing=spacing, io_registers=io)
     vectors = xnor_vectors(params, np.random.default_rng(seed), 600)
     job = vectors.job(params)
     got, _, resp, man = run_unit("xnor", params, job, sim=sim, seed=seed)
