@@ -136,23 +136,26 @@ def _himbaechel_args(args):
     return out
 
 
-def _unit_synth(unit, params, board, work, env, say, dsp=True):
-    """Out-of-context synthesis of the bare unit: ``(cells by type, gen. seconds, seconds)``."""
+def _unit_synth(unit, params, board, work, env, say, dsp=True, netlist=False):
+    """Out-of-context synthesis of the bare unit: ``(cells by type, gen. seconds, seconds)``.
+    The netlist is written to ``unit.json`` for the families whose registers
+    :mod:`lowbit.boards.outreg` fills, and for every family with ``netlist``."""
     start = time.perf_counter()
     component = elaborate(unit, params)
     (work / f"{unit.top}.il").write_text(rtlil.convert(component, name=unit.top,
                                                        emit_src=False))
     generate = time.perf_counter() - start
     synth = " ".join([board.synth_command, *synth_options(board, dsp), "-top", unit.top])
-    netlist = "write_json unit.json\n" if board.family in _OUTREG_FAMILIES else ""
+    outreg = board.family in _OUTREG_FAMILIES
+    write = "write_json unit.json\n" if outreg or netlist else ""
     (work / "unit.ys").write_text(f"read_rtlil {unit.top}.il\n{synth}\n"
-                                  f"tee -q -o unit_stat.json stat -json\n{netlist}")
+                                  f"tee -q -o unit_stat.json stat -json\n{write}")
     say(f"{unit.name} on {board.name}: out-of-context {synth}")
     seconds = _run("yosys", ["-q", "-l", "unit-yosys.log", "unit.ys"], cwd=work, env=env,
                    console=work / "unit-yosys.console", tool_log="unit-yosys.log",
                    what=f"out-of-context synthesis of unit {unit.name} for {board.name}")
     cells = _cells_by_type(work / "unit_stat.json")
-    if netlist:
+    if outreg:
         folded = absorb_in_file(work / "unit.json")
         (work / "outreg.json").write_text(json.dumps(folded) + "\n")
         _fold_outreg(cells, folded)

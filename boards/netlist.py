@@ -8,12 +8,14 @@ models of its cells, and returns it as a design the simulator runner takes like 
 Verilog: ``(directory, manifest)``, with the RTL's manifest (ports, fields, latency), so
 :func:`lowbit.sim.runner.run_job` drives it with the unit's own testbench and golden model.
 
-Families: ECP5 (Yosys's ``cells_sim_ecp5.v`` for the logic cells; the DP16KD block RAM and the
-MULT18X18D multiplier, black boxes there, from ``models/dp16kd_sim.v`` and
-``models/mult18x18d_sim.v``, which model the modes Yosys uses and the registers
-:mod:`lowbit.boards.outreg` turns on). A netlist using what the models do not cover (block RAM
-contents, chip selects, two clocks, resets, the multiplier's pipeline register or cascades) is
-refused with :class:`NetlistError` rather than simulated wrongly.
+Families: iCE40 (Yosys's ``cells_sim.v``, which models every cell ``synth_ice40`` makes, the
+SB_MAC16 with the registers Yosys packs into it and the block RAMs included); ECP5 (Yosys's
+``cells_sim_ecp5.v`` for the logic cells; the DP16KD block RAM and the MULT18X18D multiplier,
+black boxes there, from ``models/dp16kd_sim.v`` and ``models/mult18x18d_sim.v``, which model
+the modes Yosys uses and the registers :mod:`lowbit.boards.outreg` turns on). A netlist using
+what the models do not cover (block RAM contents, chip selects, two clocks, resets, the
+multiplier's pipeline register or cascades) is refused with :class:`NetlistError` rather
+than simulated wrongly.
 """
 
 import hashlib
@@ -33,7 +35,7 @@ from .toolchain import check_tools, run_tool, tool_env_var, toolchain_env
 __all__ = ["NETLIST_FAMILIES", "NetlistError", "netlist_design", "cell_models"]
 
 #: Families whose netlists can be simulated.
-NETLIST_FAMILIES = ("ecp5",)
+NETLIST_FAMILIES = ("ecp5", "ice40")
 
 _MODELS = Path(__file__).parent / "models"
 
@@ -66,9 +68,13 @@ def _inline(path, seen=None):
 
 def cell_models(family):
     """Verilog simulation models of ``family``'s cells, as one text."""
-    if family != "ecp5":
+    if family not in NETLIST_FAMILIES:
         raise UsageError(f"no cell models for FPGA family {family!r}; netlists can be "
                          f"simulated for: {', '.join(NETLIST_FAMILIES)}")
+    if family == "ice40":
+        # Yosys's models cover every cell synth_ice40 makes: LUTs, carries, flip-flops,
+        # SB_RAM40_4K, SB_SPRAM256KA and SB_MAC16 with its registers.
+        return _inline(_yosys_share() / "ice40" / "cells_sim.v")
     text = _inline(_yosys_share() / "lattice" / "cells_sim_ecp5.v")
     # Yosys's DP16KD is a parameters-only black box: drop it for the behavioural model.
     text = re.sub(r"\(\* blackbox \*\)\s*module DP16KD\(.*?endmodule", "", text, count=1,
@@ -141,17 +147,22 @@ def _key(unit, params, board, dsp):
     return f"{params_key(unit, params)}-{board.name}-{h.hexdigest()[:12]}"
 
 
-def netlist_design(unit_name, params, board_name, *, dsp=True):
+def netlist_design(unit_name, params, board_name, *, dsp=None):
     """The synthesized netlist of unit ``unit_name`` with ``params`` for ``board_name``, as a
-    simulatable design: ``(directory, manifest)``, built once per key and reused.
+    simulatable design: ``(directory, manifest)``, built once per key and reused. ``dsp``:
+    multiplies in DSP blocks, by default as ``lowbit synth`` maps them on that board
+    (:func:`lowbit.boards.sizes.board_dsp`).
 
     The manifest is the RTL's (the netlist keeps the unit's ports) with ``verilog`` naming
     one file that holds the cell models and the netlist, and ``netlist`` saying for which
     board and how many read-data registers moved into block RAMs."""
     from .flow import _resolve_params
+    from .sizes import board_dsp
 
     unit = get_unit(unit_name)
     board = get_board(board_name)
+    if dsp is None:
+        dsp = board_dsp(unit.name, board.name)
     if board.family not in NETLIST_FAMILIES:
         raise UsageError(f"board {board.name} is {board.family}; netlists can be simulated "
                          f"for: {', '.join(NETLIST_FAMILIES)}")
@@ -172,7 +183,8 @@ def _build(unit, params, board, dsp, rtl_manifest, target):
     env = toolchain_env(check_tools(board.family))
     with tempfile.TemporaryDirectory(prefix="lowbit-netlist-") as scratch:
         work = Path(scratch)
-        cells, _, _ = _unit_synth(unit, params, board, work, env, lambda line: None, dsp)
+        cells, _, _ = _unit_synth(unit, params, board, work, env, lambda line: None, dsp,
+                                  netlist=True)
         netlist = json.loads((work / "unit.json").read_text())
         _check_rams(netlist["modules"][unit.top])
         _check_mults(netlist["modules"][unit.top])
@@ -182,8 +194,9 @@ def _build(unit, params, board, dsp, rtl_manifest, target):
                  name="yosys", what=f"writing the netlist of unit {unit.name}")
         man = dict(rtl_manifest)
         man["verilog"] = f"{unit.top}_netlist.v"
+        outreg = work / "outreg.json"
         man["netlist"] = {"board": board.name, "family": board.family, "cells": cells,
-                          "outreg": json.loads((work / "outreg.json").read_text())}
+                          "outreg": json.loads(outreg.read_text()) if outreg.exists() else None}
         with atomic_dir(target) as tmp:
             (tmp / man["verilog"]).write_text(
                 f"// {unit.name} synthesized for {board.name}: cell models, then the "

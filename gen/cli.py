@@ -36,6 +36,32 @@ def _add_sim(p):
                         "iverilog')")
 
 
+def _add_netlist(p, what):
+    p.add_argument("--netlist", metavar="BOARD", default=None,
+                   help=f"{what} the netlist Yosys synthesizes for BOARD (its vendor cells, "
+                        "block RAM and multiplier registers as the bitstream has them, with "
+                        "Yosys's cell simulation models) instead of the generated Verilog; "
+                        "families with cell models: iCE40 (icebreaker), ECP5 (ulx3s-85f)")
+
+
+def _netlist_source(board_name):
+    """The design source for ``--netlist BOARD``, or None; a board whose family has no cell
+    models is refused here, before any work."""
+    if board_name is None:
+        return None
+    from functools import partial
+
+    from ..boards.netlist import NETLIST_FAMILIES, netlist_design
+    from ..boards.targets import get_board
+
+    board = get_board(board_name)
+    if board.family not in NETLIST_FAMILIES:
+        raise UsageError(f"--netlist {board_name}: board {board.name} is {board.family}; "
+                         f"netlists can be simulated for the families "
+                         f"{', '.join(NETLIST_FAMILIES)}")
+    return partial(netlist_design, board_name=board.name)
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="lowbit",
@@ -69,6 +95,8 @@ def _parser():
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                    help="parallel pytest workers (default: number of CPUs)")
     p.add_argument("-k", metavar="EXPR", help="pytest -k expression to select tests")
+    _add_netlist(p, "run the simulation tests (those that take their design through "
+                    "lowbit.sim.runner.design) on")
 
     p = sub.add_parser("synth", help="synthesize a unit to a bitstream with a resource report",
                        description="Place and route UNIT for BOARD with Yosys and nextpnr "
@@ -198,6 +226,7 @@ def _parser():
     p.add_argument("--w", type=int, metavar="BITS",
                    help="p2s: run-time precision, 1..max_width (default max_width)")
     _add_sim(p)
+    _add_netlist(p, "run the data through")
     p.add_argument("--seed", type=int, default=1, help="seed for idle/back-pressure cycles")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="also write the full report, RTL values included, as JSON here")
@@ -314,8 +343,13 @@ def cmd_test(args):
            "-p", "no:cacheprovider"]
     if args.jobs and args.jobs > 1:
         cmd += ["-n", str(args.jobs), "--dist", "loadgroup"]
-    if args.unit:
-        cmd += ["-m", get_unit(args.unit).marker]
+    marker = get_unit(args.unit).marker if args.unit else None
+    if args.netlist:
+        _netlist_source(args.netlist)  # checked here, before pytest starts
+        cmd += ["--netlist", args.netlist]
+        marker = f"sim and {marker}" if marker else "sim"
+    if marker:
+        cmd += ["-m", marker]
     if args.k:
         cmd += ["-k", args.k]
     print("running:", " ".join(cmd), flush=True)
@@ -472,9 +506,20 @@ def cmd_compare(args):
              for opt, value in given.items() if isinstance(value, Path)}
     options = {opt: value for opt, value in given.items() if not isinstance(value, Path)}
     params = parse_params(unit, shape_params(unit, arr, args.param, **files))
-    report = compare(unit, params, arr, sim=args.sim, seed=args.seed, **options, **files)
-    print(f"{unit.name}: {report['results']} results through the RTL ({report['simulator']}) "
-          f"and the golden model")
+    source = _netlist_source(args.netlist)
+    if source is None:
+        report = compare(unit, params, arr, sim=args.sim, seed=args.seed, **options, **files)
+        through = "the RTL"
+    else:
+        from ..sim.runner import designs
+
+        with designs(source):
+            report = compare(unit, params, arr, sim=args.sim, seed=args.seed, **options,
+                             **files)
+        through = f"the {args.netlist} netlist"
+        report["netlist"] = args.netlist
+    print(f"{unit.name}: {report['results']} results through {through} "
+          f"({report['simulator']}) and the golden model")
     print(f"  RTL vs golden mismatches: {report['mismatches_rtl_vs_golden']}")
     if "shape" in report:
         print(f"  result shape: {' x '.join(map(str, report['shape']))}")

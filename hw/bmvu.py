@@ -53,8 +53,11 @@ class BinaryMVU(wiring.Component):
     instead of 5.5 ns (Trellis timing database, speed 6), which was this unit's critical path
     (80.7-88.2 MHz at 256 x 512, PE 32, SIMD 64 on the ECP5-85F). Then the popcount tree
     (registers every ``spacing`` levels), the accumulator register and, with thresholds, the
-    threshold memory read in step with it. The memories are built with ``no_rw_check``: the
-    weights and thresholds are loaded between vectors, never while the unit reads them.
+    threshold memory read in step with it, then an output register after the dot products
+    (and the threshold comparisons), which were the next critical path (124.2 MHz, from the
+    accumulator through the dot's subtraction to the output). The memories are built with
+    ``no_rw_check``: the weights and thresholds are loaded between vectors, never while the
+    unit reads them.
     """
 
     def __init__(self, params):
@@ -84,7 +87,7 @@ class BinaryMVU(wiring.Component):
 
     @property
     def latency(self):
-        return tree_latency(self.params.simd, self.params.spacing) + READ_LATENCY + 1
+        return tree_latency(self.params.simd, self.params.spacing) + READ_LATENCY + 2
 
     @property
     def widths(self):
@@ -165,10 +168,13 @@ class BinaryMVU(wiring.Component):
             m.d.comb += dot.eq((matches[j] << 1) - p.cols)
             dots.append(dot)
 
-        m.d.comb += self.o.valid.eq(done)
+        # The output register: the lanes as computed from the accumulators (and thresholds).
+        lanes = Signal(self._out)
+        m.d.comb += self.o.valid.eq(delay(m, ce, done, 1, name="done_q", reset_less=False))
+        m.d.comb += self.o.payload.as_value().eq(delay(m, ce, lanes.as_value(), 1, name="lanes_q"))
         if p.thresholds == 0:
             for j in range(p.pe):
-                m.d.comb += getattr(self.o.payload, f"lane{j}").eq(dots[j])
+                m.d.comb += getattr(lanes, f"lane{j}").eq(dots[j])
             return m
 
         # Thresholds: read with the fold number READ_LATENCY cycles ahead of `done`.
@@ -185,6 +191,6 @@ class BinaryMVU(wiring.Component):
             m.d.comb += s.eq(Mux(invert, -dots[j], dots[j]))
             met = [s >= word[i * tbits:(i + 1) * tbits].as_signed()
                    for i in range(p.thresholds)]
-            m.d.comb += getattr(self.o.payload, f"lane{j}").eq(sum(met[1:], met[0]))
+            m.d.comb += getattr(lanes, f"lane{j}").eq(sum(met[1:], met[0]))
         return m
 

@@ -22,11 +22,29 @@ def pytest_configure(config):
     if not hasattr(config, "workerinput"):  # the controller, before any worker starts
         from lowbit.boards.toolchain import warm_up
         warm_up()
+    board = config.getoption("--netlist")
+    if board:
+        # Every design the tests take through lowbit.sim.runner.design (run_unit included) is
+        # the board's synthesized netlist, in this process and in each xdist worker.
+        from functools import partial
+
+        from lowbit.boards.netlist import netlist_design
+        from lowbit.sim.runner import use_designs
+        use_designs(partial(netlist_design, board_name=board))
+
+
+def pytest_report_header(config):
+    board = config.getoption("--netlist")
+    if board:
+        return [f"designs: the synthesized netlists for {board} (lowbit.sim.runner.design)"]
 
 
 def pytest_addoption(parser):
     parser.addoption("--sim", default="verilator", choices=SIMULATORS,
                      help="HDL simulator for the cocotb tests (default: verilator)")
+    parser.addoption("--netlist", metavar="BOARD", default=None,
+                     help="simulate BOARD's synthesized netlists instead of the generated "
+                          "Verilog (lowbit test --netlist BOARD)")
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from lowbit.golden import LFSRModel, LFSRParams
 from lowbit.hw.build import generated
-from lowbit.sim.runner import run_testbench
+from lowbit.sim.runner import design, run_testbench
 
 pytestmark = [pytest.mark.sim, pytest.mark.lfsr]
 
@@ -15,7 +15,7 @@ CASES = [(2, 1, 1), (3, 2, 5), (5, 5, 17), (8, 3, 0xA5), (16, 16, 0xACE1), (20, 
 @pytest.mark.parametrize("width,r_bits,seed", CASES)
 def test_lfsr_sequence_equals_golden(width, r_bits, seed, sim):
     params = LFSRParams(width=width, r_bits=r_bits, seed=seed)
-    gen_dir, man = generated("lfsr", params)
+    gen_dir, man = design("lfsr", params)
     n = 3000
     en = np.random.default_rng(width).random(n) < 0.7
     spec = {"mode": "cycles", "drive": {"en": en.astype(int).tolist()},

@@ -28,6 +28,7 @@ from lowbit.golden.link import (
 from lowbit.hw.build import generated
 from lowbit.hw.uart import UARTRx, UARTTx
 from lowbit.sim.link import ping_throughput, run_link
+from lowbit.sim.runner import design
 
 from .sweeps import LINK_SMALL
 
@@ -40,7 +41,7 @@ BOTH = pytest.mark.parametrize("build", list(BUILDS))
 
 def _run(build, host, sim, **kw):
     params = BUILDS[build]
-    gen_dir, man = generated("link", params)
+    gen_dir, man = design("link", params)
     run = run_link(gen_dir, man, params, host, sim=sim, **kw)
     assert run.ok, run.describe()
     return params, run

@@ -2,57 +2,44 @@
 block RAMs and multipliers with their registers moved in by boards/outreg.py, the unit's own
 testbench and golden model, bit for bit."""
 
+from functools import partial
+
 import numpy as np
 import pytest
-from lowbit.boards.netlist import NetlistError, _check_mults, _check_rams, netlist_design
+from lowbit.boards.netlist import (
+    NETLIST_FAMILIES,
+    NetlistError,
+    _check_mults,
+    _check_rams,
+    netlist_design,
+)
 from lowbit.golden import MACParams
-from lowbit.golden.binary import BMVUParams
 from lowbit.golden.bitserial import MatmulRun, bitserial_runs, value_range
 from lowbit.golden.checks import UsageError
 from lowbit.golden.job import chain
 from lowbit.golden.winograd import Conv2dParams
-from lowbit.hw.units import get_unit
+from lowbit.hw.units import UNITS, get_unit
 from lowbit.sim.mac import directed_vectors, random_vectors
-from lowbit.sim.runner import run_job
+from lowbit.sim.runner import design, designs, run_job, run_unit
 from lowbit.sim.score import score
 
-from . import test_bmvu_sim, test_conv2d_sim, test_winograd_sim
+from . import (
+    test_binary_sim,
+    test_bitserial_sim,
+    test_bmvu_sim,
+    test_conv2d_sim,
+    test_lfsr_sim,
+    test_link_sim,
+    test_winograd_sim,
+)
 from .sweeps import MAC_SWEEP, SHAPES
 
 pytestmark = [pytest.mark.sim]
 
 
-@pytest.mark.bitserial
-def test_bitserial_ecp5_netlist(sim, seed):
-    """Back-to-back runs whose precision and signedness change, one weight-resident, with idle
-    cycles and back-pressure, through the ECP5 netlist of the 2 x 64 x 2 engine."""
-    params = SHAPES["2x64x2"]
-    d, man = netlist_design("bitserial", params, "ulx3s-85f")
-    # Every operand and result read-data register is in a block RAM.
-    assert man["netlist"]["outreg"]["ffs"] == 2 * 64 + 2 * 64 + 4 * params.accumulator_width
-    rng = np.random.default_rng(seed)
-    runs = []
-    # K = 37 is one chunk of Dk = 64, K = 90 two (the k loops, and a resident B of two).
-    for wa, wb, sa, sb, k in [(1, 1, False, False, 37), (2, 3, True, True, 90),
-                              (8, 8, True, False, 37), (5, 2, False, True, 37),
-                              (3, 2, True, True, 90)]:
-        (alo, ahi), (blo, bhi) = value_range(wa, sa), value_range(wb, sb)
-        runs.append(MatmulRun(rng.integers(alo, ahi + 1, (5, k)),
-                              rng.integers(blo, bhi + 1, (k, 7)), wa, wb, sa, sb))
-    (alo, ahi) = value_range(4, True)
-    runs.append(MatmulRun(rng.integers(alo, ahi + 1, (9, 90)), runs[-1].B, 4, 2, True, True,
-                          keep_b=True))
-    got, _, resp = run_job(d, man, chain(bitserial_runs(params, runs)), sim=sim, seed=seed,
-                           idle=0.1, backpressure=0.1)
-    assert got is not None, f"seed={seed}: {len(resp['out'])} tiles"
-    for n, (r, C) in enumerate(zip(runs, got)):
-        bad = np.argwhere(C != r.A @ r.B)
-        assert not len(bad), f"seed={seed} run {n}: {len(bad)} elements differ"
-
-
 def test_a_family_without_cell_models_is_refused():
-    with pytest.raises(UsageError, match="netlists can be simulated for: ecp5"):
-        netlist_design("bitserial", SHAPES["2x64x2"], "icebreaker")
+    with pytest.raises(UsageError, match="netlists can be simulated for: ecp5, ice40"):
+        netlist_design("bitserial", SHAPES["2x64x2"], "tangnano9k")
 
 
 def test_block_ram_features_the_model_lacks_are_refused():
@@ -63,10 +50,11 @@ def test_block_ram_features_the_model_lacks_are_refused():
 
 
 # (sweep name, pipeline override, multipliers, flip-flops moved in): all registers in one block
-# at the defaults and with every stage; a 32 x 32 multiply split over four blocks, whose
-# operand registers move in and whose partial products go to adders; no registers at all.
-_MAC_NETLISTS = [("default", None, 1, 16 + 16 + 32), ("default", 4, 1, 16 + 16 + 32),
-                 ("wl32-int", None, 4, 32 + 32), ("mixed-even-p0-cc4", None, 0, 0)]
+# with every stage (the defaults are in test_every_unit_netlist); a 32 x 32 multiply split
+# over four blocks, whose operand registers move in and whose partial products go to adders;
+# no registers at all.
+_MAC_NETLISTS = [("default", 4, 1, 16 + 16 + 32), ("wl32-int", None, 4, 32 + 32),
+                 ("mixed-even-p0-cc4", None, 0, 0)]
 
 
 @pytest.mark.mac
@@ -103,42 +91,105 @@ def test_multiplier_features_the_model_lacks_are_refused():
         _check_mults({"cells": {"mult": mult}})
 
 
-# Every other ECP5 unit whose netlist the register passes change, with the RTL tests' own
-# checks: (unit, parameters as the RTL sweep writes them, multipliers changed).
-_ENGINES = [("winograd2d", (8, 8, 3, 2, "offline"), 16), ("direct3x3", (16, 16, 3, 3), 36),
-            ("winograd1d", (2, 3, 3, 0, "onchip"), 0)]
 
 
-@pytest.mark.winograd
-@pytest.mark.parametrize("unit,values,mults", _ENGINES,
-                         ids=[f"{u}-" + "-".join(map(str, v)) for u, v, _ in _ENGINES])
-def test_tile_engine_ecp5_netlist(unit, values, mults, sim, seed):
-    params = get_unit(unit).params_cls(**dict(zip(test_winograd_sim._FIELDS, values)))
-    design = netlist_design(unit, params, "ulx3s-85f")
-    assert design[1]["netlist"]["outreg"]["mults"] == mults
-    test_winograd_sim._check(unit, params, sim, seed, design=design)
+# --- every unit on the netlist of each family, through its RTL tests' own checks ------------
+
+def _mac(sim, seed):
+    params = MACParams()
+    vectors = directed_vectors(params)
+    vectors.extend(random_vectors(params, np.random.default_rng(seed), 2000))
+    job = vectors.job(params)
+    got, _, resp, man = run_unit("mac", params, job, sim=sim, seed=seed)
+    board = score(job, zip(*got) if got else [], vectors.golden(params), resp,
+                  latency=man["latency"])
+    assert board.ok, board.describe()
+    assert board.latency_seen == {man["latency"]}
 
 
-@pytest.mark.winograd
-def test_conv2d_ecp5_netlist(sim, seed):
-    """The conv layer: line buffer and filter memory reads registered, the engine's
-    multipliers with their registers in."""
+def _engine(unit, values):
+    def run(sim, seed):
+        params = get_unit(unit).params_cls(**dict(zip(test_winograd_sim._FIELDS, values)))
+        test_winograd_sim._check(unit, params, sim, seed)
+    return run
+
+
+def _conv2d(sim, seed):
     wd, wg, c, h, w, padding, pipe, ft = (4, 3, 3, 6, 3, "valid", 2, "onchip")
     params = Conv2dParams(data_width=wd, weight_width=wg, channels=c, height=h, width=w,
                           padding=padding, pipeline=pipe, filter_transform=ft)
-    design = netlist_design("conv2d", params, "ulx3s-85f")
-    assert design[1]["netlist"]["outreg"]["mults"] == 16
     rng = np.random.default_rng(seed)
     filt = rng.integers(-(1 << (wg - 1)), 1 << (wg - 1), size=(c, 3, 3))
-    test_conv2d_sim._check(params, test_conv2d_sim._images(params, rng, 2), filt, sim, seed,
-                           design=design)
+    test_conv2d_sim._check(params, test_conv2d_sim._images(params, rng, 2), filt, sim, seed)
 
 
-@pytest.mark.binary
-def test_bmvu_ecp5_netlist(sim, seed):
-    """Multi-threshold, odd folds: weights, chunks and thresholds read through registers."""
-    shape = (10, 100, 3, 7, 3, 2)
-    rows, cols, pe, simd, k, spacing = shape
-    params = BMVUParams(rows=rows, cols=cols, pe=pe, simd=simd, thresholds=k, spacing=spacing)
-    test_bmvu_sim.check_bmvu(shape, sim, seed, design=netlist_design("bmvu", params,
-                                                                     "ulx3s-85f"))
+def _bitserial(sim, seed):
+    params = SHAPES["2x64x2"]
+    rng = np.random.default_rng(seed)
+    runs = []
+    # K = 37 is one chunk of Dk = 64, K = 90 two (the k loops, and a resident B of two).
+    for wa, wb, sa, sb, k in [(1, 1, False, False, 37), (8, 8, True, False, 37),
+                              (3, 2, True, True, 90)]:
+        (alo, ahi), (blo, bhi) = value_range(wa, sa), value_range(wb, sb)
+        runs.append(MatmulRun(rng.integers(alo, ahi + 1, (3, k)),
+                              rng.integers(blo, bhi + 1, (k, 5)), wa, wb, sa, sb))
+    (alo, ahi) = value_range(4, True)
+    runs.append(MatmulRun(rng.integers(alo, ahi + 1, (5, 90)), runs[-1].B, 4, 2, True, True,
+                          keep_b=True))
+    d, man = design("bitserial", params)
+    got, _, resp = run_job(d, man, chain(bitserial_runs(params, runs)), sim=sim, seed=seed,
+                           idle=0.1, backpressure=0.1)
+    assert got is not None, f"seed={seed}: {len(resp['out'])} tiles"
+    for n, (r, C) in enumerate(zip(runs, got)):
+        bad = np.argwhere(C != r.A @ r.B)
+        assert not len(bad), f"seed={seed} run {n}: {len(bad)} elements differ"
+
+
+def _link(sim, seed):
+    test_link_sim.test_register_write_then_read("small", sim, seed)
+
+
+#: One configuration of every unit, each checked as its RTL tests check it.
+UNIT_CHECKS = {
+    "mac": _mac,
+    "lfsr": lambda sim, seed: test_lfsr_sim.test_lfsr_sequence_equals_golden(
+        20, 7, 12345, sim),
+    "popcount": lambda sim, seed: test_binary_sim.test_popcount_bit_exact(33, 2, sim, seed),
+    "xnor": lambda sim, seed: test_binary_sim.test_xnor_popcount_bit_exact(
+        33, 200, 1, 2, sim, seed),
+    "bmvu": lambda sim, seed: test_bmvu_sim.check_bmvu((10, 100, 3, 7, 3, 2), sim, seed),
+    "winograd1d": _engine("winograd1d", (8, 8, 1, 1, "offline")),
+    "winograd2d": _engine("winograd2d", (8, 8, 3, 2, "offline")),
+    "direct3x3": _engine("direct3x3", (8, 8, 1, 1)),
+    "conv2d": _conv2d,
+    "dpu": lambda sim, seed: test_bitserial_sim.test_dpu_bit_exact((100, 7, 13, 0), sim, seed),
+    "p2s": lambda sim, seed: test_bitserial_sim.test_p2s_bit_exact(5, 3, 2, sim, seed),
+    "bitserial": _bitserial,
+    "link": _link,
+}
+#: A board of each family with cell models.
+NETLIST_BOARDS = {"ice40": "icebreaker", "ecp5": "ulx3s-85f"}
+_CASES = [pytest.param(b, u, id=f"{b}-{u}", marks=getattr(pytest.mark, UNITS[u].marker))
+          for b in NETLIST_BOARDS.values() for u in UNIT_CHECKS]
+
+
+def test_every_unit_has_a_netlist_check():
+    assert set(UNIT_CHECKS) == set(UNITS)
+    assert set(NETLIST_BOARDS) == set(NETLIST_FAMILIES)
+
+
+@pytest.mark.parametrize("board,unit", _CASES)
+def test_every_unit_netlist(board, unit, sim, seed):
+    """The unit's synthesized netlist for ``board`` under its RTL tests' own checks (the
+    designs those checks take come from lowbit.sim.runner.design). Multiplies are in DSP
+    blocks on both families (on the UP5K ``lowbit synth`` puts the tile engines' multiplies
+    in LUTs; that netlist, five times the size in simulation, is for ``lowbit test --netlist
+    icebreaker``)."""
+    with designs(partial(netlist_design, board_name=board, dsp=True)) as used:
+        UNIT_CHECKS[unit](sim, seed)
+    assert unit in used, f"the check never took {unit}'s design from the netlist source"
+    if unit == "bitserial" and board == "ulx3s-85f":
+        # Every operand and result read-data register is in a block RAM.
+        params = SHAPES["2x64x2"]
+        man = netlist_design(unit, params, board, dsp=True)[1]
+        assert man["netlist"]["outreg"]["ffs"] == 2 * 64 + 2 * 64 + 4 * params.accumulator_width
