@@ -498,6 +498,7 @@ def cmd_compare(args):
     if unit.compare is None:
         raise UsageError(f"compare is available for: {', '.join(compare_units())}, "
                          f"not {unit.name!r}")
+    source = _netlist_source(args.netlist)
     given = {opt: getattr(args, opt) for opt in OPTIONS}
     check_options(unit, given)
     arr = load_array(args.input)
@@ -506,7 +507,6 @@ def cmd_compare(args):
              for opt, value in given.items() if isinstance(value, Path)}
     options = {opt: value for opt, value in given.items() if not isinstance(value, Path)}
     params = parse_params(unit, shape_params(unit, arr, args.param, **files))
-    source = _netlist_source(args.netlist)
     if source is None:
         report = compare(unit, params, arr, sim=args.sim, seed=args.seed, **options, **files)
         through = "the RTL"

@@ -16,7 +16,8 @@ def test_help_explains_every_option(command, capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     for opt in {"generate": ["--param", "--output"], "synth": ["--board", "--target-mhz"],
-                "compare": ["--input", "--terms", "--quantize"], "test": ["--sim", "--jobs"],
+                "compare": ["--input", "--terms", "--quantize", "--netlist"],
+                "test": ["--sim", "--jobs", "--netlist"],
                 "list": ["--json"], "demo": ["--board"]}[command]:
         assert opt in text
 
@@ -53,6 +54,10 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys):
     (["synth", "mac", "--target-mhz", "0"], "--target-mhz must be between 1 and 1000"),
     (["compare", "lfsr", "--input", "x.npy"],
      "compare is available for: mac, popcount, xnor, bmvu"),
+    (["compare", "mac", "--input", "x.npy", "--netlist", "tangnano9k"],
+     "--netlist tangnano9k: board tangnano9k is gowin; netlists can be simulated for the "
+     "families ecp5, ice40"),
+    (["compare", "mac", "--input", "x.npy", "--netlist", "de0-nano"], "unknown board 'de0-nano'"),
 ])
 def test_bad_input_one_message_exit_2_nothing_written(argv, message, tmp_path, capsys,
                                                       monkeypatch):
@@ -108,3 +113,12 @@ def test_compare_user_floats_through_rtl_and_golden(tmp_path, capsys):
     assert r["error_vs_exact_eps"]["max_abs"] <= 0.5
     ref = (data[..., 0] * data[..., 1]).sum(axis=1)
     assert np.allclose(r["rtl_values"], ref, atol=16 * 2 ** -11 + 2 ** -8)
+
+
+@pytest.mark.parametrize("board,message", [
+    ("tangnano9k", "board tangnano9k is gowin; netlists can be simulated for the families "
+                   "ecp5, ice40"),
+    ("de0-nano", "unknown board 'de0-nano'"),
+])
+def test_test_netlist_of_a_board_without_cell_models(board, message, usage_error):
+    usage_error(["test", "mac", "--netlist", board], message)

@@ -56,6 +56,11 @@ def test_compare_binary_units_through_rtl(tmp_path, capsys, npy):
     bits = npy("words.npy", rng.integers(0, 2, size=(40, 9)))
     assert main(["compare", "popcount", "-p", "n=9", "-p", "spacing=3", "--input", bits]) == 0
     assert "RTL vs golden mismatches: 0" in capsys.readouterr().out
+    # The same data through the iCE40 netlist.
+    assert main(["compare", "popcount", "-p", "n=9", "-p", "spacing=3", "--input", bits,
+                 "--netlist", "icebreaker"]) == 0
+    out = capsys.readouterr().out
+    assert "through the icebreaker netlist" in out and "mismatches: 0" in out
 
     pairs = npy("pairs.npy", rng.normal(size=(30, 2, 70)))  # binarized by sign
     assert main(["compare", "xnor", "-p", "n=33", "-p", "max_length=200", "-p", "spacing=1",
