@@ -36,15 +36,18 @@ def _lin(coeffs, values):
     return total
 
 
-def _sandwich(m, left, x, right_t, width1, width2, name):
+def _sandwich(m, left, x, right_t, width1, width2, name, between=None):
     """``left @ x @ right_t.T`` with integer constant matrices, each pass in a signal of
-    its exact worst-case width (``width1`` after the first pass, ``width2`` after both)."""
+    its exact worst-case width (``width1`` after the first pass, ``width2`` after both).
+    ``between``: a function applied to each first-pass value (a register stage), or None."""
     rows, inner = len(left), len(x[0])
     first = [[Signal(signed(width1), name=f"{name}_p{i}{j}") for j in range(inner)]
              for i in range(rows)]
     for i in range(rows):
         for j in range(inner):
             m.d.comb += first[i][j].eq(_lin(left[i], [x[k][j] for k in range(len(x))]))
+    if between is not None:
+        first = [[between(v) for v in row] for row in first]
     out = [[Signal(signed(width2), name=f"{name}_{i}{j}") for j in range(len(right_t))]
            for i in range(rows)]
     for i in range(rows):
@@ -69,10 +72,15 @@ class _TileEngine(wiring.Component):
                 {f"y{k}": signed(out_width) for k in range(out_words)}))),
         })
 
+    #: Stages beyond the first three that this engine has: ``pipeline`` 4 and 5 add a
+    #: register inside an adder tree (see each engine) where the engine has one.
+    deep_stages = ()
+
     @property
     def latency(self):
-        """The channel accumulator plus the stages ``pipeline`` adds (at most 3 are used)."""
-        return 1 + min(self.params.pipeline, 3)
+        """The channel accumulator plus the stages ``pipeline`` adds."""
+        p = self.params.pipeline
+        return 1 + min(p, 3) + sum(1 for k in self.deep_stages if p >= k)
 
     @property
     def widths(self):
@@ -190,7 +198,15 @@ class WinogradF23x23(_TileEngine):
         ``Y = (A^T (sum over channels of U' * V) A) >> 2``, row-major, after ``last``.
 
     Every stage is a signal exactly as wide as its worst case (golden interval arithmetic).
+
+    Pipeline registers (``pipeline``): 1 the transformed tile and filter (on ECP5 the
+    multipliers' input registers), 2 the products (their output registers), 3 the outputs;
+    4 between the two passes of the output transform, 5 between the two passes of the input
+    (and on-chip filter) transform. The output transform was the critical path at 3 (102.6
+    MHz on the ECP5-85F, from the accumulators through both passes to the output register).
     """
+
+    deep_stages = (4, 5)
 
     def __init__(self, params):
         offline = params.filter_transform == "offline"
@@ -203,17 +219,23 @@ class WinogradF23x23(_TileEngine):
         w = p.stage_widths
         ce, d = self._front(m)
         pl = self.i.payload
-        v = _sandwich(m, B_T, d, B_T, w["input_transform_pass1"], w["input_transform"], "v")
+        st4, st5 = int(p.pipeline >= 4), int(p.pipeline >= 5)
+
+        def mid_in(x):
+            return delay(m, ce, x, st5, name="vp_q")
+
+        v = _sandwich(m, B_T, d, B_T, w["input_transform_pass1"], w["input_transform"], "v",
+                      between=mid_in)
         if p.filter_transform == "offline":
-            u = [[getattr(pl, f"f{4 * r + c}") for c in range(4)] for r in range(4)]
+            u = [[mid_in(getattr(pl, f"f{4 * r + c}")) for c in range(4)] for r in range(4)]
         else:
             g = [[getattr(pl, f"f{3 * r + c}") for c in range(3)] for r in range(3)]
             u = _sandwich(m, G_SCALED, g, G_SCALED, w["filter_transform_pass1"],
-                          w["filter_transform"], "u")
+                          w["filter_transform"], "u", between=mid_in)
         stage1 = p.pipeline >= 1
         v = [delay(m, ce, x, int(stage1), name="v_q") for row in v for x in row]
         u = [delay(m, ce, x, int(stage1), name="u_q") for row in u for x in row]
-        ctl = self._control(m, ce, (self.i.valid, pl.first, pl.last), int(stage1), 1)
+        ctl = self._control(m, ce, (self.i.valid, pl.first, pl.last), int(stage1) + st5, 1)
 
         prods = []
         for k in range(16):
@@ -225,11 +247,11 @@ class WinogradF23x23(_TileEngine):
         acc, done = self._accumulate(m, ce, prods, w["channel_sum"], *ctl)
         grid = [acc[4 * r:4 * r + 4] for r in range(4)]
         y = _sandwich(m, A_T, grid, A_T, w["output_transform_pass1"], w["output_transform"],
-                      "y")
+                      "y", between=lambda x: delay(m, ce, x, st4, name="yp_q"))
         outs = [delay(m, ce, (x >> 2), int(p.pipeline >= 3), name="y_q")
                 for row in y for x in row]
-        m.d.comb += self.o.valid.eq(delay(m, ce, done, int(p.pipeline >= 3), name="valid3",
-                                          reset_less=False))
+        m.d.comb += self.o.valid.eq(delay(m, ce, done, int(p.pipeline >= 3) + st4,
+                                          name="valid3", reset_less=False))
         for k in range(4):
             m.d.comb += getattr(self.o.payload, f"y{k}").eq(outs[k])
         return m
@@ -241,7 +263,15 @@ class DirectConv3x3(_TileEngine):
     Parameters
     ----------
     params : lowbit.golden.winograd.Direct3x3Params
+
+    Pipeline registers (``pipeline``): 1 the tile and filter (on ECP5 the multipliers' input
+    registers), 2 the products (their output registers), 3 the outputs, 4 the three row sums
+    of each output's nine products. At 3 the nine products' sum and the accumulator were the
+    critical path (71.8 MHz on the ECP5-85F with the products in the multipliers' output
+    registers: 9.5 of its 13.9 ns are routing from the DSP blocks to one adder tree).
     """
+
+    deep_stages = (4,)
 
     def __init__(self, params):
         super().__init__(params, 9, params.weight_width, params.output_width)
@@ -251,6 +281,7 @@ class DirectConv3x3(_TileEngine):
         p = self.params
         ce, d = self._front(m)
         pl = self.i.payload
+        st4 = int(p.pipeline >= 4)
         g = [[getattr(pl, f"f{3 * r + c}") for c in range(3)] for r in range(3)]
         d = [[delay(m, ce, x, int(p.pipeline >= 1), name="d_q") for x in row] for row in d]
         g = [[delay(m, ce, x, int(p.pipeline >= 1), name="g_q") for x in row] for row in g]
@@ -264,10 +295,15 @@ class DirectConv3x3(_TileEngine):
                         s = Signal(signed(p.product_width), name=f"p{i}{j}_{a}{b}")
                         m.d.comb += s.eq(d[i + a][j + b] * g[a][b])
                         prods.append(delay(m, ce, s, int(p.pipeline >= 2), name="p_q"))
+                rows = []
+                for a in range(3):
+                    row = Signal(signed(p.output_width), name=f"r{i}{j}_{a}")
+                    m.d.comb += row.eq(prods[3 * a] + prods[3 * a + 1] + prods[3 * a + 2])
+                    rows.append(delay(m, ce, row, st4, name=f"r{i}{j}_{a}_q"))
                 total = Signal(signed(p.output_width), name=f"s{i}{j}")
-                m.d.comb += total.eq(sum(prods[1:], prods[0]))
+                m.d.comb += total.eq(rows[0] + rows[1] + rows[2])
                 sums.append(total)
-        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2), 2)
+        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st4, 2)
         acc, done = self._accumulate(m, ce, sums, p.output_width, *ctl)
         outs = [delay(m, ce, a, int(p.pipeline >= 3), name="y_q") for a in acc]
         m.d.comb += self.o.valid.eq(delay(m, ce, done, int(p.pipeline >= 3), name="valid3",

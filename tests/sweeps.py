@@ -70,7 +70,7 @@ CONV2D_SWEEP = [
     (8, 8, 1, 8, 8, "same", 1, "offline"),
     (2, 2, 1, 5, 7, "valid", 0, "offline"),      # odd output both ways
     (4, 3, 3, 6, 3, "valid", 2, "onchip"),       # one output column
-    (12, 6, 3, 7, 9, "same", 3, "offline"),
+    (12, 6, 3, 7, 9, "same", 5, "offline"),     # every register stage of the engine
     (16, 16, 16, 4, 5, "same", 1, "onchip"),
     (8, 5, 16, 3, 4, "valid", 3, "offline"),     # one output row
     (4, 4, 1, 1, 1, "same", 1, "offline"),       # one pixel
