@@ -25,10 +25,11 @@ def _step(title):
 
 def run_demo(outdir, *, board="icebreaker", sim="verilator"):
     from ..boards import format_report, get_board, synth
+    from ..boards.sizes import board_params
 
     outdir = Path(outdir)
     unit = get_unit("mac")
-    params = MACParams()
+    params = board_params("mac", board)  # the board's MAC (lowbit.boards.sizes)
     summary = []
 
     t = _step(f"1. generate the MAC ({params.fmt_a} x {params.fmt_b} -> {params.fmt_o}, "
