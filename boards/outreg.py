@@ -28,8 +28,9 @@ ECP5-85F with ``a_q -> MULT18X18D -> term_q`` critical (6.96 ns, 4.45 of it logi
 moves the operand flip-flops into the block's input registers (``REG_INPUTA_CLK``,
 ``REG_INPUTB_CLK``) and the product flip-flops into its output register (``REG_OUTPUT_CLK``),
 all on ``CLK0`` with the flip-flops' enable on ``CE0`` (nextpnr times a clocked MULT18X18D from
-``CLK0`` only, ``ecp5/arch.cc``, and writes no ``REG_OUTPUT_CE`` to the bitstream, so one
-enable serves all three), ``RST0`` tied to 0.
+``CLK0`` only, ``ecp5/arch.cc``, and writes no ``REG_OUTPUT_CE`` to the bitstream, so the output
+register moves in only when all the module's registered multipliers share one enable),
+``RST0`` tied to 0.
 """
 
 import json
@@ -184,14 +185,17 @@ def absorb_multiplier_registers(module):
     the block registers them; a flip-flop left without readers is removed. Both operands or
     neither (nextpnr times a block with one registered input as if neither were). Output:
     when every used P pin drives exactly one plain flip-flop, on the same clock and with the
-    same enable as the inputs (if those moved), the flip-flops are removed and the block
-    registers its product."""
+    same enable as the inputs (if those moved), and none of them is also an operand register,
+    the flip-flops are removed and the block registers its product; only while every
+    multiplier that registers anything in the module has one and the same enable (the output
+    register's enable is not configurable in the bitstream nextpnr writes)."""
     cells = module["cells"]
     sinks, drivers = _nets(module)
     done = {"mults": 0, "ffs": 0}
+    plans = {}
     for name in [n for n, c in cells.items() if c["type"] == "MULT18X18D"]:
         mult = cells[name]
-        conn, params = mult["connections"], mult["parameters"]
+        conn = mult["connections"]
         if any(_str_param(mult, r, "NONE") != "NONE" for r in _MULT_REGS):
             continue
         if any(conn.get(p, ["0"]) != ["0"] for p in ("SOURCEA", "SOURCEB", "CLK0", "CLK1",
@@ -200,10 +204,23 @@ def absorb_multiplier_registers(module):
         ins = _mult_inputs(cells, drivers, conn)
         clock, enable = (ins[0], ins[1]) if ins else (None, None)
         outs = _mult_outputs(cells, sinks, conn, clock, enable)
-        if ins is None and outs is None:
-            continue
-        if outs is not None:
-            clock, enable, out_ffs = outs
+        if ins is not None and outs is not None and set(ins[2].values()) & set(
+                outs[2].values()):
+            outs = None  # a product register that is also an operand register (x <= x * y)
+        if ins is not None or outs is not None:
+            plans[name] = (ins, outs)
+    # nextpnr shares four CE nets among the multipliers of a DSP block and renames each
+    # block's REG_*_CE to match, but writes no REG_OUTPUT_CE to the bitstream
+    # (ecp5/arch_place.cc, bitstream.cc): an output register is safe only while every
+    # multiplier that registers anything has the same enable.
+    enables = {(o or i)[1] for i, o in plans.values()}
+    if len(enables) > 1:
+        plans = {n: (i, None) for n, (i, o) in plans.items() if i is not None}
+    for name, (ins, outs) in plans.items():
+        mult = cells[name]
+        conn, params = mult["connections"], mult["parameters"]
+        clock, enable = (ins[0], ins[1]) if ins else (outs[0], outs[1])
+        out_ffs = outs[2] if outs else None
         moved = set()
         if ins is not None:
             for pin, ff_name in ins[2].items():

@@ -346,7 +346,9 @@ def cmd_test(args):
     marker = get_unit(args.unit).marker if args.unit else None
     if args.netlist:
         _netlist_source(args.netlist)  # checked here, before pytest starts
-        cmd += ["--netlist", args.netlist]
+        from ..boards.targets import get_board
+
+        cmd += ["--netlist", get_board(args.netlist).name]
         marker = f"sim and {marker}" if marker else "sim"
     if marker:
         cmd += ["-m", marker]

@@ -155,19 +155,25 @@ UNITS = {u.name: u for u in [
          sizes={"icebreaker": _BMVU_SMALL, "tangnano9k": _BMVU_SMALL,
                 "ulx3s-85f": dict(rows=64, cols=256, pe=8, simd=32)},
          synth_seconds=(11, 60)),
+    # On the ECP5 the tile engines and the conv layer take every register stage they have
+    # (bench/unit-timing: winograd2d 101.9 -> 170.8 MHz at pipeline 5, direct3x3 87.2 ->
+    # 118.7 at 4, conv2d 88.9 -> 134.4 at 5).
     Unit("winograd1d", "Winograd F(2,3) 1-D engine, 4 multiplies a channel",
-         Winograd1DParams, WinogradF23, "lowbit_winograd1d", "winograd", tiles_job, _TILES),
+         Winograd1DParams, WinogradF23, "lowbit_winograd1d", "winograd", tiles_job, _TILES,
+         sizes={"ulx3s-85f": dict(pipeline=3)}),
     # 16 multiplies, 8 SB_MAC16 on the UP5K: in LUTs there, at 4 x 3 bits (2582 LUT4 alone).
     Unit("winograd2d", "Winograd F(2x2,3x3) tile engine, 16 multiplies a channel",
          Winograd2DParams, WinogradF23x23, "lowbit_winograd2d", "winograd", tiles_job, _TILES,
-         sizes={"icebreaker": dict(data_width=4, weight_width=3)}, no_dsp=("icebreaker",),
+         sizes={"icebreaker": dict(data_width=4, weight_width=3),
+                "ulx3s-85f": dict(pipeline=5)}, no_dsp=("icebreaker",),
          synth_seconds=(20, 90)),
     # 36 multiplies: in LUTs on the UP5K (1546 LUT4 alone at 4 x 3 bits) and on the GW1NR-9's
     # 20 multiplier blocks (5457 LUT4 alone at 4 bits).
     Unit("direct3x3", "direct 3x3 tile engine, 36 multiplies a channel (baseline)",
          Direct3x3Params, DirectConv3x3, "lowbit_direct3x3", "winograd", tiles_job, _TILES,
          sizes={"icebreaker": dict(data_width=4, weight_width=3),
-                "tangnano9k": dict(data_width=4, weight_width=4)},
+                "tangnano9k": dict(data_width=4, weight_width=4),
+                "ulx3s-85f": dict(pipeline=4)},
          no_dsp=("icebreaker", "tangnano9k"), synth_seconds=(20, 90)),
     # UP5K: multiplies in LUTs; 8-bit data needs 7000+ cells, 4-bit data and 3-bit weights
     # take 5125 of 5280 with the link, 25.6 MHz.
@@ -177,7 +183,7 @@ UNITS = {u.name: u for u in [
          sizes={"icebreaker": dict(data_width=4, weight_width=3, height=16, width=16,
                                    channels=1),
                 "tangnano9k": dict(height=32, width=32, channels=1),
-                "ulx3s-85f": dict(height=64, width=64, channels=3)},
+                "ulx3s-85f": dict(height=64, width=64, channels=3, pipeline=5)},
          no_dsp=("icebreaker",), synth_seconds=(32, 60)),
     Unit("dpu", "bit-serial dot product: AND, popcount, shift/negate accumulate (BISMO DPU)",
          DPUParams, DotProductUnit, "lowbit_dpu", "bitserial", dpu_job,

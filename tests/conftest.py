@@ -10,6 +10,8 @@ MARKERS = {
     "sim": "runs an HDL simulator on generated Verilog",
     "synth": "runs Yosys/nextpnr to a bitstream",
     "bench": "lowbit bench: the synthesis matrix and sweeps (--quick in the tests)",
+    "rtl": "checks the generated Verilog itself (lint, formal proofs, manifests, build caching, "
+           "the host-driver harness): left out with --netlist",
 }
 for _marker in sorted({u.marker for u in UNITS.values()}):
     MARKERS[_marker] = "units " + ", ".join(n for n, u in UNITS.items() if u.marker == _marker)
@@ -33,10 +35,19 @@ def pytest_configure(config):
         use_designs(partial(netlist_design, board_name=board))
 
 
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--netlist"):
+        kept = [item for item in items if item.get_closest_marker("rtl") is None]
+        if len(kept) != len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+            items[:] = kept
+
+
 def pytest_report_header(config):
     board = config.getoption("--netlist")
     if board:
-        return [f"designs: the synthesized netlists for {board} (lowbit.sim.runner.design)"]
+        return [f"designs: the synthesized netlists for {board} (lowbit.sim.runner.design); "
+                "tests marked rtl (they check the generated Verilog itself) are left out"]
 
 
 def pytest_addoption(parser):

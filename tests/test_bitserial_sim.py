@@ -70,6 +70,7 @@ def test_dpu_one_beat_per_cycle(cfg, sim, seed):
     assert resp["in_cycles"] == list(range(start, start + len(resp["in_cycles"])))
 
 
+@pytest.mark.rtl
 def test_dpu_ports():
     params = _dpu(DPU[1])
     _, man = generated("dpu", params)
@@ -121,6 +122,7 @@ def test_p2s_heavy_stalls(sim, seed):
     assert board.ok, board.describe()
 
 
+@pytest.mark.rtl
 def test_p2s_ports():
     params = P2SParams(elements=5, max_width=3)
     _, man = generated("p2s", params)

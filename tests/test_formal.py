@@ -16,7 +16,7 @@ from lowbit.sim.formal import (
     reference_verilog,
 )
 
-pytestmark = [pytest.mark.sim, pytest.mark.binary]
+pytestmark = [pytest.mark.sim, pytest.mark.binary, pytest.mark.rtl]
 
 # Widths: 1, powers of two, +-1 around them, odd ones, and two beyond 64 (STYLE 8).
 TREE_N = [1, 2, 3, 5, 7, 8, 9, 16, 31, 32, 33, 63, 64, 100, 128]

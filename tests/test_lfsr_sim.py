@@ -29,6 +29,7 @@ def test_lfsr_sequence_equals_golden(width, r_bits, seed, sim):
     assert resp["samples"]["sample"] == [s & ((1 << r_bits) - 1) for s in want]
 
 
+@pytest.mark.rtl
 def test_second_build_reuses_the_verilator_runtime(sim):
     """A design built after another compiles only itself: Verilator's run-time library
     (verilated.cpp and friends, the bulk of a small design's build) comes from the cache the

@@ -25,7 +25,6 @@ from lowbit.golden.link import (
     error_frame,
     ok_frame,
 )
-from lowbit.hw.build import generated
 from lowbit.hw.uart import UARTRx, UARTTx
 from lowbit.sim.link import ping_throughput, run_link
 from lowbit.sim.runner import design
@@ -283,7 +282,7 @@ def test_overrun_flood_recovers(sim):
     host = _write(1, 0x01020304) + _read(1) * 30
     gaps = {len(host): 10 * (p.tx_buffer + 20)}
     host += _ping(b"ok")
-    gen_dir, man = generated("link", p)
+    gen_dir, man = design("link", p)
     run = run_link(gen_dir, man, p, host, gaps=gaps, expect=0, settle_bits=300, sim=sim)
     assert not run.out_errors and not run.timed_out
     frames = decode_frames(run.received)
@@ -303,7 +302,7 @@ def test_throughput(sim, capsys):
     time: back-to-back PINGs run at the line rate (n / (n + 6) of baud / 10 each way);
     stop-and-wait takes two frame times plus the turnaround."""
     p = DEFAULT
-    gen_dir, man = generated("link", p)
+    gen_dir, man = design("link", p)
     runs, fig = ping_throughput(gen_dir, man, p, frames=4)
     assert all(r.ok for r in runs), [r.describe() for r in runs if not r.ok]
     n, frame_cycles = p.max_payload, 10 * p.divisor * p.max_frame

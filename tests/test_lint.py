@@ -12,7 +12,7 @@ from lowbit.sim.lint import WAIVERS, lint
 
 from .sweeps import CONV2D_SWEEP, LINK_SMALL, MAC_SWEEP, SHAPES, TINY
 
-pytestmark = pytest.mark.sim
+pytestmark = [pytest.mark.sim, pytest.mark.rtl]
 
 
 @pytest.mark.parametrize("name", list(UNITS))

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from lowbit.golden.bitserial import MatmulRun, bitserial_runs, overlapped_schedule, value_range
 from lowbit.golden.job import chain
-from lowbit.hw.build import generated
-from lowbit.sim.runner import run_unit
+from lowbit.sim.runner import design, run_unit
 
 from .sweeps import SHAPES, TINY
 
@@ -100,7 +99,7 @@ def test_cycles_match_the_overlapped_schedule(keep, sim, seed):
     params = SHAPES["2x64x2"]
     runs = _schedule_runs(np.random.default_rng(seed), keep)
     resp = _run(params, runs, sim, seed, idle=0.0, backpressure=0.0)
-    _, man = generated("bitserial", params)
+    _, man = design("bitserial", params)
     plan = overlapped_schedule(
         params, [(r.A.shape[0], r.A.shape[1], r.B.shape[1], r.wa, r.wb, r.keep_b)
                  for r in runs],

@@ -273,3 +273,31 @@ def test_multipliers_that_do_not_allow_it_are_left_alone(why, mult, ffs):
     before = copy.deepcopy(mod)
     assert absorb_multiplier_registers(mod) == {"mults": 0, "ffs": 0}, why
     assert mod == before, why
+
+
+def test_two_multipliers_with_different_enables_keep_their_products_outside():
+    """nextpnr shares CE nets per DSP block and writes no REG_OUTPUT_CE: an output register
+    could follow the other multiplier's enable, so only the inputs move in."""
+    other = {f"A{i}": [80 + min(i, 1)] for i in range(18)}
+    other.update({f"B{i}": [82 + i] if i < 2 else ["0"] for i in range(18)})
+    other.update({f"P{i}": [90 + i] if i < 2 else [170 + i] for i in range(36)})
+    ffs2 = {f"ga{i}": _ff(84 + i, 80 + i) for i in range(2)}
+    ffs2.update({f"gb{i}": _ff(86 + i, 82 + i) for i in range(2)})
+    ffs2.update({f"gp{i}": _ff(90 + i, 95 + i) for i in range(2)})
+    mod = _mod_out(mult=_mult(), mult2=_mult(**other), **_mult_ffs(ce=EN), **ffs2)
+    mod["ports"]["o2"] = {"direction": "output", "bits": [95, 96]}
+    assert absorb_multiplier_registers(mod) == {"mults": 2, "ffs": 8}
+    for name in ("mult", "mult2"):
+        params = mod["cells"][name]["parameters"]
+        assert params["REG_INPUTA_CLK"] == "CLK0" and "REG_OUTPUT_CLK" not in params
+    assert {"fp0", "fp1", "gp0", "gp1"} <= set(mod["cells"])
+
+
+def test_a_product_register_that_is_also_an_operand_stays_outside():
+    """x <= x * y: the flip-flop after P0 is also the register in front of A0."""
+    mod = _mod_out(mult=_mult(A0=[P_Q[0]]), **_mult_ffs(fa0=None))
+    assert absorb_multiplier_registers(mod) == {"mults": 1, "ffs": 3}
+    conn, params = mod["cells"]["mult"]["connections"], mod["cells"]["mult"]["parameters"]
+    assert "REG_OUTPUT_CLK" not in params and params["REG_INPUTA_CLK"] == "CLK0"
+    # The operand register now takes P0 itself; fp0 stays for its other reader, the output.
+    assert conn["A0"] == [40] and conn["P0"] == [40] and "fp0" in mod["cells"]

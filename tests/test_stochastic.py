@@ -6,9 +6,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from lowbit.golden import MACParams, mac_golden
-from lowbit.hw.build import generated
 from lowbit.sim.mac import small_increments, sum_of_products
-from lowbit.sim.runner import run_unit
+from lowbit.sim.runner import design, run_unit
 from lowbit.sim.score import score
 
 pytestmark = [pytest.mark.sim, pytest.mark.mac]
@@ -50,7 +49,7 @@ def _effect(rounding, sim):
     params = MACParams(il_a=2, fl_a=14, il_b=2, fl_b=14, il_o=4, fl_o=8, guard=12,
                        rounding=rounding, round_products=True, r_bits=16, lfsr_width=16,
                        seed=0xBEEF)
-    gen_dir, man = generated("mac", params)
+    gen_dir, man = design("mac", params)
     return small_increments(gen_dir, man, params, 4000, 512, 614, sim=sim)
 
 
