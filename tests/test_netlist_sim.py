@@ -70,14 +70,7 @@ def test_mac_ecp5_netlist(name, pipeline, mults, ffs, sim, seed):
     assert man["netlist"]["cells"]["MULT18X18D"] == max(mults, 1)
     assert (man["netlist"]["outreg"]["mults"], man["netlist"]["outreg"]["mult_ffs"]) == (
         mults, ffs)
-    vectors = directed_vectors(params)
-    vectors.extend(random_vectors(params, np.random.default_rng(seed), 2000))
-    job = vectors.job(params)
-    got, _, resp = run_job(d, man, job, sim=sim, seed=seed)
-    board = score(job, zip(*got) if got else [], vectors.golden(params), resp,
-                  latency=man["latency"])
-    assert board.ok, f"params={params}\n{board.describe()}"
-    assert board.latency_seen == {man["latency"]}
+    _check_mac(params, sim, seed, design=(d, man))
 
 
 def test_multiplier_features_the_model_lacks_are_refused():
@@ -93,16 +86,25 @@ def test_multiplier_features_the_model_lacks_are_refused():
 
 # --- every unit on the netlist of each family, through its RTL tests' own checks ------------
 
-def _mac(sim, seed):
-    params = MACParams()
+def _check_mac(params, sim, seed, design=None):
+    """Directed edge cases and 2000 seeded random beats through ``design`` (default: the
+    design lowbit.sim.runner.design hands out), scored against golden with the latency."""
     vectors = directed_vectors(params)
     vectors.extend(random_vectors(params, np.random.default_rng(seed), 2000))
     job = vectors.job(params)
-    got, _, resp, man = run_unit("mac", params, job, sim=sim, seed=seed)
+    if design is None:
+        got, _, resp, man = run_unit("mac", params, job, sim=sim, seed=seed)
+    else:
+        man = design[1]
+        got, _, resp = run_job(*design, job, sim=sim, seed=seed)
     board = score(job, zip(*got) if got else [], vectors.golden(params), resp,
                   latency=man["latency"])
-    assert board.ok, board.describe()
+    assert board.ok, f"params={params}\n{board.describe()}"
     assert board.latency_seen == {man["latency"]}
+
+
+def _mac(sim, seed):
+    _check_mac(MACParams(), sim, seed)
 
 
 def _engine(unit, values):
