@@ -1,0 +1,77 @@
+"""Before/after runs of units (issue 13): ``lowbit synth UNIT --board BOARD --harness scan``
+(the ULX3S-85F unless the spec names a board) from several checkouts (for example ``before``
+at the commit before the timing work, ``after`` at the commit measured), one after the other.
+Writes results.json beside this file (each run with its command, checkout commit, resources,
+Fmax, critical path and run time; a rerun replaces the entry of the same unit, board,
+parameters and label) and keeps each run's report.txt under reports/.
+
+usage: python run.py LABEL=CHECKOUT [LABEL=CHECKOUT ...] [UNIT[:k=v,...][@BOARD] ...]
+"""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+DEFAULT = ["mac", "mac:pipeline=4", "winograd1d", "winograd2d", "direct3x3", "conv2d"]
+
+
+def run(checkout, label, spec, out_root):
+    spec, _, board = spec.partition("@")
+    board = board or "ulx3s-85f"
+    unit, _, rest = spec.partition(":")
+    params = [kv for kv in rest.split(",") if kv]
+    tag = spec.replace(":", "-").replace(",", "-").replace("=", "")
+    if board != "ulx3s-85f":
+        tag += f"-{board}"
+    out = out_root / f"{tag}-{label}"
+    cmd = [f"{checkout}/.venv/bin/lowbit", "synth", unit, "--board", board,
+           "--harness", "scan", "-o", str(out)]
+    for kv in params:
+        cmd += ["-p", kv]
+    start = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=checkout)
+    wall = time.time() - start
+    entry = {"unit": unit, "board": board, "params": params, "variant": label,
+             "git": subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
+                                   capture_output=True, text=True).stdout.strip(),
+             "command": " ".join(["lowbit", *cmd[1:cmd.index("-o")],
+                                  *cmd[cmd.index("-o") + 2:]]),
+             "exit": proc.returncode, "wall_s": round(wall, 1)}
+    if proc.returncode:
+        entry["error"] = (proc.stderr or proc.stdout)[-2000:]
+        return entry
+    rep = json.loads((out / "report.json").read_text())
+    entry.update(unit_resources=rep["unit_resources"], dsp_registers=rep.get("dsp_registers"),
+                 fmax_mhz=rep["fmax_mhz"], critical_path=rep["critical_path"],
+                 times_s=rep["times_s"])
+    (HERE / "reports").mkdir(exist_ok=True)
+    (HERE / "reports" / f"{tag}-{label}.txt").write_text((out / "report.txt").read_text())
+    return entry
+
+
+def main():
+    trees = [a.split("=", 1) for a in sys.argv[1:] if "=" in a and "/" in a]
+    specs = [a for a in sys.argv[1:] if not ("=" in a and "/" in a)] or DEFAULT
+    out_root = Path("/tmp/lowbit-unit-timing")
+    path = HERE / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    results.setdefault("commands", []).append(
+        f"python {Path(__file__).resolve().relative_to(HERE.resolve().parent.parent)} "
+        + " ".join(f"{label}=CHECKOUT" for label, _ in trees) + " " + " ".join(specs))
+    for spec in specs:
+        for label, checkout in trees:
+            entry = run(checkout, label, spec, out_root)
+            results["runs"] = [r for r in results["runs"]
+                               if (r["unit"], r.get("board", "ulx3s-85f"), r["params"],
+                                   r["variant"]) != (entry["unit"], entry["board"],
+                                                     entry["params"], entry["variant"])]
+            results["runs"].append(entry)
+            path.write_text(json.dumps(results, indent=1) + "\n")
+            print(label, spec, entry.get("fmax_mhz"), entry.get("error", "")[:200], flush=True)
+
+
+if __name__ == "__main__":
+    main()
