@@ -132,11 +132,11 @@ _TILES = UserData(tiles_compare, ("filt",))
 #: bench/bitserial-overlap/synth-report-icebreaker-link.txt).
 _BITSERIAL_SMALL = dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128)
 _BMVU_SMALL = dict(rows=16, cols=64, pe=4, simd=16)
-#: The MAC at every register stage: on the ECP5 the multiplier's input and output registers
-#: hold all of it (197.6 MHz against 135.5 at pipeline 2, bench/unit-timing); on the UP5K the
-#: accumulator's and rounding adders' carry chains cut every 12 bits as well (63.9 MHz
-#: against 38.3, docs/numbers.md).
-_MAC_FAST = {"icebreaker": dict(pipeline=4, carry_chain=12), "ulx3s-85f": dict(pipeline=4)}
+#: The MAC at every register stage with the accumulator's and rounding adders' carry chains cut
+#: every 12 bits (latency 11): UP5K 63.9 MHz against 38.3; ECP5-85F 204.2 against 138.2, with
+#: the multiplier's input and output registers in the MULT18X18D (bench/unit-timing).
+_MAC_FAST = {"icebreaker": dict(pipeline=4, carry_chain=12),
+             "ulx3s-85f": dict(pipeline=4, carry_chain=12)}
 
 UNITS = {u.name: u for u in [
     Unit("mac", "fixed-point multiply-accumulate with stochastic rounding (Gupta 2015)",
