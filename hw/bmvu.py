@@ -53,13 +53,11 @@ class BinaryMVU(wiring.Component):
     instead of 5.5 ns (Trellis timing database, speed 6), which was this unit's critical path
     (80.7-88.2 MHz at 256 x 512, PE 32, SIMD 64 on the ECP5-85F). Then the popcount tree
     (registers every ``spacing`` levels), the accumulator register and, with thresholds, the
-    threshold memory read in step with it, then an output register after the dot products,
-    which were the next critical path (124.2 MHz, from the accumulator through the dot's
-    subtraction to the output). With thresholds, the signed (and inverted) dot product and
-    the threshold word are registered before the comparisons (132.1 MHz with the dot, the
-    inversion and the comparisons in one cycle before the output register). The memories are
-    built with ``no_rw_check``: the weights and thresholds are loaded between vectors, never
-    while the unit reads them.
+    threshold memory read in step with it, then an output register after the dot products
+    (and the threshold comparisons), which were the next critical path (124.2 MHz, from the
+    accumulator through the dot's subtraction to the output). The memories are built with
+    ``no_rw_check``: the weights and thresholds are loaded between vectors, never while the
+    unit reads them.
     """
 
     def __init__(self, params):
@@ -89,8 +87,7 @@ class BinaryMVU(wiring.Component):
 
     @property
     def latency(self):
-        p = self.params
-        return tree_latency(p.simd, p.spacing) + READ_LATENCY + 2 + (1 if p.thresholds else 0)
+        return tree_latency(self.params.simd, self.params.spacing) + READ_LATENCY + 2
 
     @property
     def widths(self):
@@ -171,11 +168,9 @@ class BinaryMVU(wiring.Component):
             m.d.comb += dot.eq((matches[j] << 1) - p.cols)
             dots.append(dot)
 
-        # The output register: the lanes as computed from the accumulators (and thresholds,
-        # one register stage further on).
+        # The output register: the lanes as computed from the accumulators (and thresholds).
         lanes = Signal(self._out)
-        m.d.comb += self.o.valid.eq(delay(m, ce, done, 2 if p.thresholds else 1, name="done_q",
-                                          reset_less=False))
+        m.d.comb += self.o.valid.eq(delay(m, ce, done, 1, name="done_q", reset_less=False))
         m.d.comb += self.o.payload.as_value().eq(delay(m, ce, lanes.as_value(), 1, name="lanes_q"))
         if p.thresholds == 0:
             for j in range(p.pe):
@@ -188,15 +183,13 @@ class BinaryMVU(wiring.Component):
         tw = tmem.write_port()
         m.d.comb += [tw.addr.eq(self.t_addr), tw.data.eq(self.t_data), tw.en.eq(self.t_en)]
         t_row = registered_read(m, tmem, nf_t, ce, name="t")
-        t_q = delay(m, ce, t_row, 1, name="t_q")  # in step with the registered dot
         lw, tbits = self.threshold_lane_width, p.threshold_width
         for j in range(p.pe):
-            invert = t_row[(j + 1) * lw - 1]
+            word = t_row[j * lw:(j + 1) * lw]
+            invert = word[-1]
             s = Signal(signed(p.acc_width + 1), name=f"s{j}")
             m.d.comb += s.eq(Mux(invert, -dots[j], dots[j]))
-            s_q = delay(m, ce, s, 1, name=f"s{j}_q")
-            word = t_q[j * lw:(j + 1) * lw]
-            met = [s_q >= word[i * tbits:(i + 1) * tbits].as_signed()
+            met = [s >= word[i * tbits:(i + 1) * tbits].as_signed()
                    for i in range(p.thresholds)]
             m.d.comb += getattr(lanes, f"lane{j}").eq(sum(met[1:], met[0]))
         return m

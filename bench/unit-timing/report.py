@@ -20,7 +20,7 @@ def main():
              "| unit | board | params | variant | commit | LUT | FF | DSP | BRAM | moved into "
              "DSPs | Fmax (MHz) | critical path (ns: total / logic) | from -> to |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    order = {"before": 0, "mult-registers-only": 1, "after": 2}
+    order = {"before": 0, "mult-registers-only": 1, "after": 2, "dot-register-reverted": 3}
     keyed = sorted(runs, key=lambda r: (r["unit"], r.get("board", "ulx3s-85f"),
                                         r["params"], order.get(r["variant"], 9)))
     for r in keyed:
