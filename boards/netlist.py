@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from filelock import FileLock
@@ -32,7 +33,8 @@ from ..hw.units import get_unit
 from .targets import get_board
 from .toolchain import check_tools, run_tool, tool_env_var, toolchain_env
 
-__all__ = ["NETLIST_FAMILIES", "NetlistError", "netlist_design", "cell_models"]
+__all__ = ["NETLIST_FAMILIES", "NetlistError", "netlist_board", "netlist_design",
+           "netlist_source", "cell_models"]
 
 #: Families whose netlists can be simulated.
 NETLIST_FAMILIES = ("ecp5", "ice40")
@@ -147,6 +149,24 @@ def _key(unit, params, board, dsp):
     return f"{params_key(unit, params)}-{board.name}-{h.hexdigest()[:12]}"
 
 
+def netlist_board(board_name):
+    """The :class:`~lowbit.boards.targets.Board` called ``board_name`` if its family's netlists
+    can be simulated; an unknown board or another family is a
+    :class:`~lowbit.golden.checks.UsageError`."""
+    board = get_board(board_name)
+    if board.family not in NETLIST_FAMILIES:
+        raise UsageError(f"board {board.name} is {board.family}; netlists can be simulated "
+                         f"for: {', '.join(NETLIST_FAMILIES)}")
+    return board
+
+
+def netlist_source(board_name, *, dsp=None):
+    """``board_name``'s netlists as a design source for :func:`lowbit.sim.runner.use_designs`
+    and :func:`~lowbit.sim.runner.designs`: ``(unit name, params) -> (directory, manifest)``.
+    The board is checked here, before any design is asked for."""
+    return partial(netlist_design, board_name=netlist_board(board_name).name, dsp=dsp)
+
+
 def netlist_design(unit_name, params, board_name, *, dsp=None):
     """The synthesized netlist of unit ``unit_name`` with ``params`` for ``board_name``, as a
     simulatable design: ``(directory, manifest)``, built once per key and reused. ``dsp``:
@@ -160,12 +180,9 @@ def netlist_design(unit_name, params, board_name, *, dsp=None):
     from .sizes import board_dsp
 
     unit = get_unit(unit_name)
-    board = get_board(board_name)
+    board = netlist_board(board_name)
     if dsp is None:
         dsp = board_dsp(unit.name, board.name)
-    if board.family not in NETLIST_FAMILIES:
-        raise UsageError(f"board {board.name} is {board.family}; netlists can be simulated "
-                         f"for: {', '.join(NETLIST_FAMILIES)}")
     params = _resolve_params(unit, params)
     _, rtl_manifest = generated(unit, params)
     target = cache_root() / "netlist" / _key(unit, params, board, dsp)

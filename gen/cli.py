@@ -44,22 +44,15 @@ def _add_netlist(p, what):
                         "families with cell models: iCE40 (icebreaker), ECP5 (ulx3s-85f)")
 
 
-def _netlist_source(board_name):
-    """The design source for ``--netlist BOARD``, or None; a board whose family has no cell
-    models is refused here, before any work."""
+def _netlist(board_name, check):
+    """``check`` (a :mod:`lowbit.boards.netlist` function of the board name) on ``--netlist
+    BOARD``, its refusal naming the option; None without the option."""
     if board_name is None:
         return None
-    from functools import partial
-
-    from ..boards.netlist import NETLIST_FAMILIES, netlist_design
-    from ..boards.targets import get_board
-
-    board = get_board(board_name)
-    if board.family not in NETLIST_FAMILIES:
-        raise UsageError(f"--netlist {board_name}: board {board.name} is {board.family}; "
-                         f"netlists can be simulated for the families "
-                         f"{', '.join(NETLIST_FAMILIES)}")
-    return partial(netlist_design, board_name=board.name)
+    try:
+        return check(board_name)
+    except UsageError as exc:
+        raise UsageError(f"--netlist {board_name}: {exc}") from None
 
 
 def _parser():
@@ -345,10 +338,10 @@ def cmd_test(args):
         cmd += ["-n", str(args.jobs), "--dist", "loadgroup"]
     marker = get_unit(args.unit).marker if args.unit else None
     if args.netlist:
-        _netlist_source(args.netlist)  # checked here, before pytest starts
-        from ..boards.targets import get_board
+        from ..boards.netlist import netlist_board
 
-        cmd += ["--netlist", get_board(args.netlist).name]
+        # Checked here, before pytest starts.
+        cmd += ["--netlist", _netlist(args.netlist, netlist_board).name]
         marker = f"sim and {marker}" if marker else "sim"
     if marker:
         cmd += ["-m", marker]
@@ -500,7 +493,9 @@ def cmd_compare(args):
     if unit.compare is None:
         raise UsageError(f"compare is available for: {', '.join(compare_units())}, "
                          f"not {unit.name!r}")
-    source = _netlist_source(args.netlist)
+    from ..boards.netlist import netlist_source
+
+    source = _netlist(args.netlist, netlist_source)
     given = {opt: getattr(args, opt) for opt in OPTIONS}
     check_options(unit, given)
     arr = load_array(args.input)

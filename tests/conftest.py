@@ -28,11 +28,9 @@ def pytest_configure(config):
     if board:
         # Every design the tests take through lowbit.sim.runner.design (run_unit included) is
         # the board's synthesized netlist, in this process and in each xdist worker.
-        from functools import partial
-
-        from lowbit.boards.netlist import netlist_design
+        from lowbit.boards.netlist import netlist_source
         from lowbit.sim.runner import use_designs
-        use_designs(partial(netlist_design, board_name=board))
+        use_designs(netlist_source(board))
 
 
 def pytest_collection_modifyitems(config, items):

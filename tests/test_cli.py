@@ -55,8 +55,8 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys):
     (["compare", "lfsr", "--input", "x.npy"],
      "compare is available for: mac, popcount, xnor, bmvu"),
     (["compare", "mac", "--input", "x.npy", "--netlist", "tangnano9k"],
-     "--netlist tangnano9k: board tangnano9k is gowin; netlists can be simulated for the "
-     "families ecp5, ice40"),
+     "--netlist tangnano9k: board tangnano9k is gowin; netlists can be simulated for: "
+     "ecp5, ice40"),
     (["compare", "mac", "--input", "x.npy", "--netlist", "de0-nano"], "unknown board 'de0-nano'"),
 ])
 def test_bad_input_one_message_exit_2_nothing_written(argv, message, tmp_path, capsys,
@@ -116,8 +116,8 @@ def test_compare_user_floats_through_rtl_and_golden(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("board,message", [
-    ("tangnano9k", "board tangnano9k is gowin; netlists can be simulated for the families "
-                   "ecp5, ice40"),
+    ("tangnano9k", "--netlist tangnano9k: board tangnano9k is gowin; netlists can be "
+                   "simulated for: ecp5, ice40"),
     ("de0-nano", "unknown board 'de0-nano'"),
 ])
 def test_test_netlist_of_a_board_without_cell_models(board, message, usage_error):

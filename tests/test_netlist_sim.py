@@ -2,8 +2,6 @@
 block RAMs and multipliers with their registers moved in by boards/outreg.py, the unit's own
 testbench and golden model, bit for bit."""
 
-from functools import partial
-
 import numpy as np
 import pytest
 from lowbit.boards.netlist import (
@@ -12,6 +10,7 @@ from lowbit.boards.netlist import (
     _check_mults,
     _check_rams,
     netlist_design,
+    netlist_source,
 )
 from lowbit.golden import MACParams
 from lowbit.golden.bitserial import MatmulRun, bitserial_runs, value_range
@@ -80,8 +79,6 @@ def test_multiplier_features_the_model_lacks_are_refused():
     with pytest.raises(NetlistError, match="REG_OUTPUT_CLK CLK1, REG_PIPELINE_CLK on, "
                                            "SOURCEA not tied to 0"):
         _check_mults({"cells": {"mult": mult}})
-
-
 
 
 # --- every unit on the netlist of each family, through its RTL tests' own checks ------------
@@ -185,7 +182,7 @@ def test_every_unit_netlist(board, unit, sim, seed):
     blocks on both families (on the UP5K ``lowbit synth`` puts the tile engines' multiplies
     in LUTs; that netlist, five times the size in simulation, is for ``lowbit test --netlist
     icebreaker``)."""
-    with designs(partial(netlist_design, board_name=board, dsp=True)) as used:
+    with designs(netlist_source(board, dsp=True)) as used:
         if unit == "bitserial" and board == NETLIST_BOARDS["ice40"]:
             _bitserial(sim, seed, "1x7x4")
         else:
