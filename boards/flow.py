@@ -31,6 +31,7 @@ from amaranth.back import rtlil
 from ..golden.checks import UsageError, parse_params
 from ..golden.unitmap import LINK_FILE
 from ..hw.build import atomic_dir, elaborate
+from ..hw.keep import KEEP_PREFIX
 from ..hw.units import get_unit
 from .harness import (
     HARNESSES,
@@ -114,6 +115,14 @@ def versions(packages=_PACKAGES):
     return out
 
 
+#: Yosys commands after reading the design: the submodules :mod:`lowbit.hw.keep` marks stay
+#: modules of their own through synthesis, so that the register copies in them are not
+#: merged (``flatten`` leaves a ``keep_hierarchy`` module alone, hence :data:`FLATTEN`).
+KEEP_HIERARCHY = f"setattr -mod -set keep_hierarchy 1 *.{KEEP_PREFIX}*"
+#: Yosys commands after ``synth_<family>``: one flat netlist for the steps after it.
+FLATTEN = "setattr -mod -unset keep_hierarchy *; flatten"
+
+
 def synth_options(board, dsp=True):
     """``synth_<family>`` options: the board's own, with DSP inference on or off (``dsp=False``
     maps every multiply to LUTs: iCE40 without ``-dsp``, ECP5 and Gowin with ``-nodsp``)."""
@@ -148,8 +157,8 @@ def _unit_synth(unit, params, board, work, env, say, dsp=True, netlist=False):
     synth = " ".join([board.synth_command, *synth_options(board, dsp), "-top", unit.top])
     outreg = board.family in _OUTREG_FAMILIES
     write = "write_json unit.json\n" if outreg or netlist else ""
-    (work / "unit.ys").write_text(f"read_rtlil {unit.top}.il\n{synth}\n"
-                                  f"tee -q -o unit_stat.json stat -json\n{write}")
+    (work / "unit.ys").write_text(f"read_rtlil {unit.top}.il\n{KEEP_HIERARCHY}\n{synth}\n"
+                                  f"{FLATTEN}\ntee -q -o unit_stat.json stat -json\n{write}")
     say(f"{unit.name} on {board.name}: out-of-context {synth}")
     seconds = _run("yosys", ["-q", "-l", "unit-yosys.log", "unit.ys"], cwd=work, env=env,
                    console=work / "unit-yosys.console", tool_log="unit-yosys.log",
@@ -203,7 +212,8 @@ def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harn
     plan = platform.build(
         top, name=_TOP, do_build=False,
         synth_opts=" ".join(synth_options(board, dsp)),
-        script_after_synth="tee -q -o design_stat.json stat -json",
+        script_after_read=KEEP_HIERARCHY,
+        script_after_synth=f"{FLATTEN}\ntee -q -o design_stat.json stat -json",
         nextpnr_opts=nextpnr_opts,
     )
     plan.extract(str(work))

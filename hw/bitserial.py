@@ -5,14 +5,15 @@ Overlay for Reconfigurable Computing", FPL 2018. The arithmetic and the bit orde
 :mod:`lowbit.golden.bitserial`.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import delay
+from .keep import add_kept
 from .popcount import popcount_tree, tree_latency
 
-__all__ = ["DotProductUnit", "P2S", "shift_negate_accumulate"]
+__all__ = ["DotProductUnit", "P2S", "SLICE_BITS", "shift_negate_accumulate"]
 
 
 def shift_negate_accumulate(m, ce, count, shift, negate, first, valid, *, acc_width, max_shift,
@@ -175,10 +176,14 @@ class P2S(wiring.Component):
 
     Timing
     ------
-    The word register's clock enable (``E W`` flip-flops) is the widest fan-out in the
-    converter, so it is one gate from registers: ``i.valid``, ``o.ready`` and the converter's
-    own state, with the last-plane flag kept in a register (set from the word's ``w`` when it
-    is accepted) rather than compared with ``w`` in front of the enable.
+    The word register (``E W`` flip-flops) is cut into slices of about
+    :data:`SLICE_BITS` bits, each in a submodule kept apart through synthesis
+    (:mod:`lowbit.hw.keep`) with its own copy of the converter's state (full, plane count,
+    last-plane flag, precision): the clock enable of each slice is one gate from its own
+    registers and the two handshake inputs (``i.valid``, ``o.ready``), and drives one slice
+    rather than the whole word. The copies step in lockstep; slice 0's drive ``i.ready``,
+    ``o.valid`` and :attr:`last`. The last-plane flag is a register, set from the word's
+    ``w`` when it is accepted, rather than a compare with ``w`` in front of the enable.
     """
 
     def __init__(self, params):
@@ -199,37 +204,70 @@ class P2S(wiring.Component):
         return 1
 
     @property
+    def slices(self):
+        """``[(first element, elements)]`` of the word register's slices."""
+        p = self.params
+        per = max(1, SLICE_BITS // p.max_width)
+        return [(e, min(per, p.elements - e)) for e in range(0, p.elements, per)]
+
+    @property
     def widths(self):
         p = self.params
         return {"elements": p.elements, "max_width": p.max_width, "in": p.in_width,
-                "out": p.out_width, "w": len(self.w)}
+                "out": p.out_width, "w": len(self.w), "slices": len(self.slices)}
 
     def elaborate(self, platform):
         m = Module()
-        p = self.params
-        E, W = p.elements, p.max_width
+        W = self.params.max_width
+        for n, (first, count) in enumerate(self.slices):
+            sl = add_kept(m, f"slice{n}", _P2SSlice(count, W, len(self.w)))
+            m.d.comb += [
+                sl.i_valid.eq(self.i.valid), sl.o_ready.eq(self.o.ready), sl.w.eq(self.w),
+                sl.data.eq(self.i.payload.data[first * W:(first + count) * W]),
+                self.o.payload.plane[first:first + count].eq(sl.plane),
+            ]
+            if n == 0:
+                m.d.comb += [self.i.ready.eq(sl.i_ready), self.o.valid.eq(sl.full),
+                             self.last.eq(sl.last_plane)]
+        return m
 
+
+#: Bits of the converter's word register steered by one copy of its state (:class:`P2S`).
+SLICE_BITS = 256
+
+
+class _P2SSlice(Elaboratable):
+    """``elements`` fields of :class:`P2S`'s word register with a whole copy of its state."""
+
+    def __init__(self, elements, max_width, w_bits):
+        self.elements, self.max_width = elements, max_width
+        self.i_valid, self.o_ready = Signal(), Signal()
+        self.w = Signal(w_bits)
+        self.data = Signal(elements * max_width)
+        self.plane = Signal(elements)
+        self.i_ready, self.full, self.last_plane = Signal(), Signal(), Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        E, W = self.elements, self.max_width
         buf = Signal(E * W, reset_less=True)
         # range(max(W, 2)): a W = 1 converter still gets a 1-bit counter, never a [-1:0] one.
         count = Signal(range(max(W, 2)), reset_less=True)
         w = Signal.like(self.w, reset_less=True)  # the held word's precision
-        full = Signal()
-        last_plane = self.last  # count + 1 == w, kept in a register
-
+        full, last_plane = self.full, self.last_plane  # last_plane: count + 1 == w
         take = Signal()
         load = Signal()
         m.d.comb += [
-            take.eq(full & self.o.ready),
+            take.eq(full & self.o_ready),
             # Accept while empty, or while the last plane of the current word leaves.
-            self.i.ready.eq(~full | (take & last_plane)),
-            load.eq(self.i.valid & self.i.ready),
-            self.o.valid.eq(full),
-            self.o.payload.plane.eq(Cat(*(buf[e * W] for e in range(E)))),
+            self.i_ready.eq(~full | (take & last_plane)),
+            load.eq(self.i_valid & self.i_ready),
+            self.plane.eq(Cat(*(buf[e * W] for e in range(E)))),
         ]
         shifted = Cat(*(Cat(buf[e * W + 1:(e + 1) * W], Const(0, 1)) for e in range(E))) \
             if W > 1 else buf
         with m.If(load):
-            m.d.sync += [buf.eq(self.i.payload.data), count.eq(0), full.eq(1), w.eq(self.w),
+            m.d.sync += [buf.eq(self.data), count.eq(0), full.eq(1), w.eq(self.w),
                          last_plane.eq(self.w == 1)]
         with m.Elif(take):
             with m.If(last_plane):

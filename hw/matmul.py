@@ -14,13 +14,14 @@ keep the array busy: the next run loads while this one computes, and this run's 
 leave while the next one computes.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.bitserial import P2SParams
 from .arith import delay
 from .bitserial import P2S, shift_negate_accumulate
+from .keep import add_kept
 from .popcount import popcount_tree, tree_latency
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
 
@@ -117,7 +118,12 @@ class BitSerialMatmul(wiring.Component):
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
       register after the barrel shifter and the negation, then the accumulator (its carry
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
-      result address) are delayed by the same number of registers.
+      result address) are delayed by the same number of registers: to the broadcast stage
+      in shared registers, then through the tree in each DPU's own copy (each DPU is a
+      submodule kept apart through synthesis, :mod:`lowbit.hw.keep`, so no flag register
+      steers the whole array).
+    - Loading: the P2S converter keeps a copy of its state per slice of its word register
+      (:class:`lowbit.hw.bitserial.P2S`), so no enable steers the whole word.
     - Readout: the read address is a counter, then the read port's register and a read-data
       register that is the output register (``registered_read`` again; there is no element
       multiplexer, the beat is the whole tile). The readout advances under one
@@ -331,7 +337,6 @@ class BitSerialMatmul(wiring.Component):
     # -- The schedule over the DPU array. ----------------------------------------------------
     def _compute(self, m, s, lhs, rhs, res):
         p = self.params
-        aw = p.accumulator_width
         cfg = s.cp  # the computing run's signedness (its counts live in the loop counters)
         # Operand addresses, kept in registers and stepped with the counters (BISMO's address
         # generators: a register plus a step, no adder in front of the read port). The read
@@ -429,24 +434,29 @@ class BitSerialMatmul(wiring.Component):
         a_bcast = delay(m, one, l_data, 1, name="a_bcast")
         b_bcast = delay(m, one, r_data, 1, name="b_bcast")
         ahead = self._operand_stages + tree_latency(p.dk, p.spacing)
-        flags = {name: delay(m, one, v, ahead, name=f"{name}_c",
-                             reset_less=name not in ("valid", "final"))
-                 for name, v in step.items()}
-        shift_c = delay(m, one, shift, ahead, name="shift_c")
+        flags = {name: delay(m, one, step[name], ahead, name=f"{name}_c",
+                             reset_less=name == "last")
+                 for name in ("valid", "last", "final")}
         caddr = Signal(s.res_bits + 1)
         m.d.comb += caddr.eq(Cat(c_addr[:s.res_bits], c_half))
         caddr_c = delay(m, one, caddr, ahead, name="caddr_c")
+        # The step flags at the broadcast registers; each DPU delays its own copy through its
+        # popcount tree (_DPU), so no flag register drives the whole array.
+        at_bcast = {name: delay(m, one, step[name], self._operand_stages, name=f"{name}_b",
+                                reset_less=name != "valid")
+                    for name in ("valid", "first", "negate")}
+        shift_b = delay(m, one, shift, self._operand_stages, name="shift_b")
         accs = []
         for r in range(p.dm):
             for c in range(p.dn):
-                a = a_bcast[r * p.dk:(r + 1) * p.dk]
-                b = b_bcast[c * p.dk:(c + 1) * p.dk]
-                count, _ = popcount_tree(m, one, a & b, p.spacing, name=f"dpu{r}_{c}")
-                acc = shift_negate_accumulate(
-                    m, one, count, shift_c, flags["negate"], flags["first"], flags["valid"],
-                    acc_width=aw, max_shift=p.max_shift, name=f"acc{r}_{c}",
-                    register_term=self._acc_stages == 2)
-                accs.append(acc)
+                dpu = add_kept(m, f"dpu{r}_{c}", _DPU(p, shift_w))
+                m.d.comb += [
+                    dpu.a.eq(a_bcast[r * p.dk:(r + 1) * p.dk]),
+                    dpu.b.eq(b_bcast[c * p.dk:(c + 1) * p.dk]),
+                    dpu.valid.eq(at_bcast["valid"]), dpu.first.eq(at_bcast["first"]),
+                    dpu.negate.eq(at_bcast["negate"]), dpu.shift.eq(shift_b),
+                ]
+                accs.append(dpu.acc)
 
         # The finished tile goes to the result buffer the cycle after its last step is in
         # the accumulators; after a run's final tile, its result half goes to the readout.
@@ -497,6 +507,34 @@ class BitSerialMatmul(wiring.Component):
                      self.o.payload.tile.eq(tile),
                      self.o.payload.last.eq(delay(m, ce, final, self.readout_latency,
                                                   name="o_last"))]
+
+
+class _DPU(Elaboratable):
+    """One DPU of the array, kept apart through synthesis (:mod:`lowbit.hw.keep`): AND, the
+    popcount tree, the term register and the accumulator, with its own copy of the step
+    flags delayed through the tree beside the count. The flags arrive from registers shared
+    by the array (one load per DPU); inside, each flag register steers one accumulator."""
+
+    def __init__(self, p, shift_w):
+        self.p = p
+        self.a, self.b = Signal(p.dk), Signal(p.dk)
+        self.valid, self.first, self.negate = Signal(), Signal(), Signal()
+        self.shift = Signal(shift_w)
+        self.acc = Signal(p.accumulator_width)
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.p
+        one = Const(1)
+        count, lat = popcount_tree(m, one, self.a & self.b, p.spacing, name="pc")
+        valid = delay(m, one, self.valid, lat, name="valid", reset_less=False)
+        first, negate, shift = (delay(m, one, v, lat, name=n) for v, n in (
+            (self.first, "first"), (self.negate, "negate"), (self.shift, "shift")))
+        acc = shift_negate_accumulate(m, one, count, shift, negate, first, valid,
+                                      acc_width=p.accumulator_width, max_shift=p.max_shift,
+                                      register_term=BitSerialMatmul._acc_stages == 2)
+        m.d.comb += self.acc.eq(acc)
+        return m
 
 
 def _loop_counter(m, start, advance, first_count, shape, *, name):

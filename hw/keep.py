@@ -1,0 +1,23 @@
+"""Submodules that synthesis keeps apart, so that copies of a register survive.
+
+A control signal that steers thousands of flip-flops (a wide register's clock enable) is a
+net whose loads span the die; the usual cure is to keep copies of its registers, each
+steering one slice of the loads. Yosys's ``opt_merge`` merges flip-flops with the same
+inputs in a flattened design, and ``keep`` on their wires does not stop it. It cannot merge
+across a module boundary, so each copy goes in a submodule that the synthesis flows keep as
+its own module through synthesis (Yosys's ``keep_hierarchy``) and flatten afterwards
+(:data:`lowbit.boards.flow.KEEP_HIERARCHY`). In the generated Verilog these are ordinary
+modules; simulation is not affected.
+"""
+
+__all__ = ["KEEP_PREFIX", "add_kept"]
+
+#: Name prefix of a submodule kept apart through synthesis (the flows select modules by it).
+KEEP_PREFIX = "keep_"
+
+
+def add_kept(m, name, elaboratable):
+    """``m.submodules[KEEP_PREFIX + name] = elaboratable``: a submodule whose registers
+    synthesis must not merge with those of its siblings."""
+    m.submodules[KEEP_PREFIX + name] = elaboratable
+    return elaboratable

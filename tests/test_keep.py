@@ -1,0 +1,78 @@
+"""Register copies kept apart through synthesis (:mod:`lowbit.hw.keep`, the flows'
+``KEEP_HIERARCHY`` and ``FLATTEN`` steps): copies of a register in kept submodules survive
+Yosys as separate flip-flops in one flat netlist, and Yosys merges them without the step (so
+the test can fail); the P2S converter's word register has a clock enable per slice."""
+
+import collections
+import json
+
+import pytest
+from amaranth.back import rtlil
+from amaranth.hdl import Elaboratable, Module, Signal
+from lowbit.boards.flow import FLATTEN, KEEP_HIERARCHY
+from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
+from lowbit.golden.bitserial import P2SParams
+from lowbit.hw.bitserial import P2S, SLICE_BITS
+from lowbit.hw.keep import add_kept
+
+pytestmark = [pytest.mark.synth, pytest.mark.bitserial, pytest.mark.xdist_group("synth")]
+
+
+def _ecp5_cells(tmp_path, component, ports, keep):
+    (tmp_path / "t.il").write_text(rtlil.convert(component, ports=ports, name="t",
+                                                 emit_src=False))
+    env = toolchain_env(check_tools("ecp5"))
+    script = "; ".join(["read_rtlil t.il", KEEP_HIERARCHY if keep else "", "synth_ecp5 -top t",
+                       FLATTEN, "write_json t.json"])
+    run_tool([env[tool_env_var("yosys")], "-q", "-p", script], cwd=tmp_path, env=env,
+             console=tmp_path / "yosys.console", check=True)
+    modules = json.loads((tmp_path / "t.json").read_text())["modules"]
+    # One flat module: nothing but library cells under the top.
+    assert not any("keep_" in name for name in modules), list(modules)
+    return modules["t"]["cells"]
+
+
+class _Copy(Elaboratable):
+    def __init__(self):
+        self.d, self.q = Signal(), Signal(64)
+
+    def elaborate(self, platform):
+        m = Module()
+        en = Signal()
+        m.d.sync += en.eq(self.d)  # the same register in every copy
+        with m.If(en):
+            m.d.sync += self.q.eq(self.q + 1)
+        return m
+
+
+class _Copies(Elaboratable):
+    def __init__(self):
+        self.d, self.q = Signal(), Signal(64 * 4)
+
+    def elaborate(self, platform):
+        m = Module()
+        for n in range(4):
+            c = add_kept(m, f"copy{n}", _Copy())
+            m.d.comb += [c.d.eq(self.d), self.q[64 * n:64 * (n + 1)].eq(c.q)]
+        return m
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_register_copies_survive_only_when_kept(tmp_path, keep):
+    top = _Copies()
+    cells = _ecp5_cells(tmp_path, top, [top.d, top.q], keep)
+    ffs = sum(c["type"] == "TRELLIS_FF" for c in cells.values())
+    # 4 x 64 counter bits, and 4 enable registers kept, or 1 merged.
+    assert ffs == 4 * 64 + (4 if keep else 1)
+
+
+def test_p2s_word_register_enable_per_slice(tmp_path):
+    p2s = P2S(P2SParams(elements=96, max_width=8))  # 768 bits: 3 slices of 256
+    assert len(p2s.slices) == 3
+    cells = _ecp5_cells(tmp_path, p2s, None, keep=True)
+    by_enable = collections.Counter(tuple(c["connections"]["CE"]) for c in cells.values()
+                                    if c["type"] == "TRELLIS_FF")
+    assert sum(by_enable.values()) >= 768
+    # Each slice's word bits share one enable, of their own.
+    assert max(by_enable.values()) == SLICE_BITS
+    assert sorted(by_enable.values())[-3:] == [SLICE_BITS] * 3
