@@ -181,9 +181,10 @@ class P2S(wiring.Component):
     (:mod:`lowbit.hw.keep`) with its own copy of the converter's state (full, plane count,
     last-plane flag, precision): the clock enable of each slice is one gate from its own
     registers and the two handshake inputs (``i.valid``, ``o.ready``), and drives one slice
-    rather than the whole word. The copies step in lockstep; slice 0's drive ``i.ready``,
-    ``o.valid`` and :attr:`last`. The last-plane flag is a register, set from the word's
-    ``w`` when it is accepted, rather than a compare with ``w`` in front of the enable.
+    rather than the whole word. The copies step in lockstep; one more, with no word bits,
+    drives ``i.ready``, ``o.valid`` and :attr:`last`. The last-plane flag is a register,
+    set from the word's ``w`` when it is accepted, rather than a compare with ``w`` in front
+    of the enable.
     """
 
     def __init__(self, params):
@@ -219,16 +220,22 @@ class P2S(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         W = self.params.max_width
+        # A copy with no word bits drives the handshake outputs, so that they come from
+        # registers next to the logic that uses them rather than from a slice of the word.
+        control = add_kept(m, "control", _P2SSlice(0, W, len(self.w)))
+        m.d.comb += [self.i.ready.eq(control.i_ready), self.o.valid.eq(control.full),
+                     self.last.eq(control.last_plane)]
+        copies = [control]
         for n, (first, count) in enumerate(self.slices):
             sl = add_kept(m, f"slice{n}", _P2SSlice(count, W, len(self.w)))
+            copies.append(sl)
             m.d.comb += [
-                sl.i_valid.eq(self.i.valid), sl.o_ready.eq(self.o.ready), sl.w.eq(self.w),
                 sl.data.eq(self.i.payload.data[first * W:(first + count) * W]),
                 self.o.payload.plane[first:first + count].eq(sl.plane),
             ]
-            if n == 0:
-                m.d.comb += [self.i.ready.eq(sl.i_ready), self.o.valid.eq(sl.full),
-                             self.last.eq(sl.last_plane)]
+        for sl in copies:
+            m.d.comb += [sl.i_valid.eq(self.i.valid), sl.o_ready.eq(self.o.ready),
+                         sl.w.eq(self.w)]
         return m
 
 
@@ -265,7 +272,7 @@ class _P2SSlice(Elaboratable):
             self.plane.eq(Cat(*(buf[e * W] for e in range(E)))),
         ]
         shifted = Cat(*(Cat(buf[e * W + 1:(e + 1) * W], Const(0, 1)) for e in range(E))) \
-            if W > 1 else buf
+            if W > 1 and E else buf
         with m.If(load):
             m.d.sync += [buf.eq(self.data), count.eq(0), full.eq(1), w.eq(self.w),
                          last_plane.eq(self.w == 1)]
