@@ -216,26 +216,39 @@ class BitSerialMatmul(wiring.Component):
         # takes the word's precision with the word (wa for A, wb for B): the converter then
         # keeps its last-plane flag in a register, off the path to its word register's
         # enable. The ports hold the run's configuration for all of its words.
+        # Each word's wrap flags (the last chunk of a row, the last row of a matrix) are
+        # registers computed with the previous accept, so that the accept (a handshake from
+        # the loader's state) is the counters' enable and little else; only a run's first
+        # word compares with the ports, which may change between runs.
         in_b = Signal()
         in_k = Signal.like(self.k_chunks)
         in_row = Signal(range(max(p.max_m, p.max_n) + 1))
         in_kc = Signal.like(self.k_chunks, init=1)  # the latest B's; a resident run's A has it
+        in_first = Signal(init=1)  # the next word is a run's first (A's, row 0, chunk 0)
+        k_last, row_last = Signal(), Signal()  # for the next word, unless in_first
         kc = Mux(self.keep_b, in_kc, self.k_chunks)
+        k_wrap = Mux(in_first, kc == 1, k_last)
+        row_wrap = Mux(in_first, self.m == 1, row_last)
         m.d.comb += p2s.w.eq(Mux(in_b, self.wb, self.wa))
         with m.If(p2s.i.valid & p2s.i.ready):
-            m.d.sync += [in_k.eq(in_k + 1)]
+            m.d.sync += [in_first.eq(0), in_k.eq(in_k + 1), k_last.eq(in_k + 2 == kc),
+                         row_last.eq(row_wrap)]  # the same row
             with m.If(~self.keep_b):
                 m.d.sync += in_kc.eq(self.k_chunks)
-            with m.If(in_k == kc - 1):
-                m.d.sync += [in_k.eq(0), in_row.eq(in_row + 1)]
-                with m.If(in_row == Mux(in_b, self.n, self.m) - 1):
-                    m.d.sync += [in_row.eq(0), in_b.eq(~in_b & ~self.keep_b)]
+            with m.If(k_wrap):
+                m.d.sync += [in_k.eq(0), k_last.eq(kc == 1), in_row.eq(in_row + 1),
+                             row_last.eq(in_row + 2 == Mux(in_b, self.n, self.m))]
+                with m.If(row_wrap):
+                    m.d.sync += [in_row.eq(0), row_last.eq(self.n == 1),
+                                 in_b.eq(~in_b & ~self.keep_b)]
+                    with m.If(in_b | self.keep_b):
+                        m.d.sync += in_first.eq(1)
 
         cfg = s.ld  # the loading run's configuration
         load_a = Signal()
         load_b = Signal()
-        m.d.comb += s.loading.eq(load_a | load_b)
-        m.d.comb += p2s.o.ready.eq(load_a | load_b)
+        # s.loading (load_a | load_b) is a register of its own: the converter's o.ready.
+        m.d.comb += p2s.o.ready.eq(s.loading)
         half = s.ld_half  # the operand half this run's A goes to (and the entry it fills)
         b_half = s.b_half  # the half holding the latest B
         run_start = Signal()
@@ -243,7 +256,7 @@ class BitSerialMatmul(wiring.Component):
         m.d.comb += run_start.eq(~s.loading & p2s.o.valid & ~s.full[half])
         with m.If(run_start):
             # A run's first word is in the converter and its half is free: start it.
-            m.d.sync += load_a.eq(1)
+            m.d.sync += [load_a.eq(1), s.loading.eq(1)]
             for name in s.CFG:
                 m.d.sync += cfg[name].eq(word_cfg[name])
             with m.If(word_cfg["keep_b"]):
@@ -324,7 +337,8 @@ class BitSerialMatmul(wiring.Component):
                             m.d.sync += s.b_nt.eq(tiles + (bank == 0))
                         with m.If(done):
                             # Hand the run to the compute stage.
-                            m.d.sync += [load_a.eq(0), load_b.eq(0), half.eq(~half)]
+                            m.d.sync += [load_a.eq(0), load_b.eq(0), s.loading.eq(0),
+                                         half.eq(~half)]
                             _put(m, s.full, half, 1)
                             _put(m, s.ent_b, half, b_half)
                             for name in s.RUN_CFG:
