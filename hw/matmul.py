@@ -493,22 +493,25 @@ class BitSerialMatmul(wiring.Component):
         m.d.comb += ce.eq(self.o.ready | ~self.o.valid)
         rs = Signal()  # the half read out
         reading = Signal()
-        m_tiles, n_tiles = Signal(s.mt_range), Signal(s.nt_range)
-        mt, nt = Signal(s.mt_range), Signal(s.nt_range)
         addr = Signal(s.res_bits)  # mt n_tiles + nt, counted
-        with m.If(~reading & s.rfull[rs]):
-            m.d.sync += [reading.eq(1), m_tiles.eq(s.res_mt[rs]), n_tiles.eq(s.res_nt[rs])]
+        begin = Signal()
+        m.d.comb += begin.eq(~reading & s.rfull[rs])
+        with m.If(begin):
+            m.d.sync += reading.eq(1)
         fire = Signal()
+        m.d.comb += fire.eq(ce & reading)
+        # The tile loops keep their last flags in registers (_loop_counter), so that the
+        # output's handshake (ce) is the counters' enable and little else.
+        _, last_nt = _loop_counter(m, begin, fire, s.res_nt[rs], s.nt_range, name="o_nt")
+        _, last_mt = _loop_counter(m, begin, fire & last_nt, s.res_mt[rs], s.mt_range,
+                                   name="o_mt")
         final = Signal()
-        m.d.comb += [fire.eq(ce & reading),
-                     final.eq((mt == m_tiles - 1) & (nt == n_tiles - 1))]
+        m.d.comb += final.eq(last_nt & last_mt)
         with m.If(fire):
-            m.d.sync += [addr.eq(addr + 1), nt.eq(nt + 1)]
-            with m.If(nt == n_tiles - 1):
-                m.d.sync += [nt.eq(0), mt.eq(mt + 1)]
+            m.d.sync += addr.eq(addr + 1)
             with m.If(final):
                 # The half is read (its last tile is on its way): back to the compute stage.
-                m.d.sync += [mt.eq(0), addr.eq(0), reading.eq(0), rs.eq(~rs)]
+                m.d.sync += [addr.eq(0), reading.eq(0), rs.eq(~rs)]
                 _put(m, s.rfull, rs, 0)
                 _put(m, s.rclaim, rs, 0)
 
