@@ -22,7 +22,8 @@ run = {
     "bram_output_registers": rep.get("bram_output_registers"),
     "utilization": rep["utilization"], "fmax_mhz": fmax, "target_mhz": rep["target_mhz"],
     "peak_binary_tops": round(2 * p["dm"] * p["dk"] * p["dn"] * fmax * 1e6 / 1e12, 3),
-    "lut4_per_dpu_bit": round(rep["unit_resources"]["lut"] / (p["dm"] * p["dk"] * p["dn"]), 2),
+    "unit_lut4_per_array_bit": round(
+        rep["unit_resources"]["lut"] / (p["dm"] * p["dk"] * p["dn"]), 2),
     "critical_path": rep["critical_path"], "times_s": rep["times_s"],
     "versions": rep["versions"],
 }
