@@ -213,7 +213,10 @@ def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harn
         top, name=_TOP, do_build=False,
         synth_opts=" ".join(synth_options(board, dsp)),
         script_after_read=KEEP_HIERARCHY,
-        script_after_synth=f"{FLATTEN}\ntee -q -o design_stat.json stat -json",
+        # Amaranth's Gowin script writes its netlist inside synth_gowin, before this step:
+        # write it again, flat.
+        script_after_synth=f"{FLATTEN}\ntee -q -o design_stat.json stat -json"
+        + (f"\nwrite_json {_TOP}.syn.json" if board.family == "gowin" else ""),
         nextpnr_opts=nextpnr_opts,
     )
     plan.extract(str(work))

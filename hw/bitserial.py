@@ -208,7 +208,9 @@ class P2S(wiring.Component):
     def slices(self):
         """``[(first element, elements)]`` of the word register's slices."""
         p = self.params
-        per = max(1, SLICE_BITS // p.max_width)
+        most = max(1, SLICE_BITS // p.max_width)  # elements in at most SLICE_BITS bits
+        count = -(-p.elements // most)
+        per = -(-p.elements // count)  # as even as whole slices allow
         return [(e, min(per, p.elements - e)) for e in range(0, p.elements, per)]
 
     @property

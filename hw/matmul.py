@@ -100,9 +100,10 @@ class BitSerialMatmul(wiring.Component):
     Laid out as BISMO's execute stage (Umuroglu et al., FPL 2018, section III): each register
     is in the design, because Yosys does not retime for ECP5 or iCE40.
 
-    - Control: every loop counter (the schedule's five, the loader's three) keeps its last
-      flag in a register (:func:`_loop_counter`), and the converter its last-plane flag, so
-      the logic those flags steer starts at a flip-flop.
+    - Control: every loop counter (the schedule's five, the loader's three, the readout's
+      two) keeps its last flag in a register (:func:`_loop_counter`), as do the input word
+      counter and the converter (its last-plane flag), and the loader's ``loading`` is a
+      register of its own, so the logic those flags steer starts at a flip-flop.
     - Address registers: the load write address and the operand read addresses are
       registers stepped with the loop counters (+1, a copy of a saved base, or 0), so no
       ``tile + plane + k`` adder sits in front of a memory port; the buffer half is the top
@@ -118,18 +119,19 @@ class BitSerialMatmul(wiring.Component):
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
       register after the barrel shifter and the negation, then the accumulator (its carry
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
-      result address) are delayed by the same number of registers: to the broadcast stage
-      in shared registers, then through the tree in each DPU's own copy (a submodule kept
-      apart through synthesis, :mod:`lowbit.hw.keep`, so no flag register steers the whole
-      array).
+      result address) are delayed by the same number of registers. Those the accumulators
+      use (valid, first, negate, shift) go to the broadcast stage in shared registers, then
+      through the tree in each DPU's own copy (a submodule kept apart through synthesis,
+      :mod:`lowbit.hw.keep`, so no flag register steers the whole array); last, final and
+      the result address, used once for the result write, stay in shared registers.
     - Loading: the P2S converter keeps a copy of its state per slice of its word register
       (:class:`lowbit.hw.bitserial.P2S`), so no enable steers the whole word.
     - Readout: the read address is a counter, then the read port's register and a read-data
-      register that is the output register (``registered_read`` again; there is no element
-      multiplexer, the beat is the whole tile). The readout advances under one
-      clock enable, computed from registers: a skid register on ``o`` takes the tile that
-      ``o`` refuses, so ``o.ready`` steers only the skid (no added latency; ``o.payload``
-      is a 2:1 multiplexer between the skid and the read-data register).
+      register (``registered_read`` again; there is no element multiplexer, the beat is the
+      whole tile). The readout advances under one clock enable, computed from registers: a
+      skid register on ``o`` takes the tile that ``o`` refuses, so ``o.ready`` steers only
+      the skid's valid flag and ``o.payload``'s 2:1 multiplexer between the skid and the
+      read-data register (no added latency).
     """
 
     def __init__(self, params):
@@ -517,7 +519,7 @@ class BitSerialMatmul(wiring.Component):
                 _put(m, s.rclaim, rs, 0)
 
         # The address is a counter (no adder before the port); the read port's register,
-        # then a read-data register that is the output register (hw.ram.registered_read).
+        # then a read-data register (hw.ram.registered_read), then the skid below.
         tile = registered_read(m, res, Cat(addr, rs), ce, name="o_tile")
         stages = [fire]
         for k in range(self.readout_latency):
@@ -525,19 +527,24 @@ class BitSerialMatmul(wiring.Component):
         last = delay(m, ce, final, self.readout_latency, name="o_last")
         # A skid register on o: the pipeline advances while the skid is empty or the pipeline's
         # last stage is empty (both registers), and a tile that o does not take goes into the
-        # skid. So o.ready reaches only the skid's valid flag, not the loop counters and the
-        # result memories' enables (the critical path without it: 7.37 ns, 5.90 of it
-        # routing, from the harness's o.ready register; bench/bitserial-fanout). No latency:
-        # with the skid empty a tile passes straight through.
+        # skid. So o.ready reaches only the skid's valid flag and the output multiplexer, not
+        # the loop counters, the result memories' enables or the skid's data enable (the
+        # critical path without it: 7.37 ns, 5.90 of it routing, from the harness's o.ready
+        # register; bench/bitserial-fanout). No latency: with the skid empty a tile passes
+        # straight through.
         out_valid = stages[-1]
         skid_valid = Signal()
         skid_tile = Signal.like(tile, name="skid_tile", reset_less=True)
         skid_last = Signal(name="skid_last", reset_less=True)
         m.d.comb += ce.eq(~skid_valid | ~out_valid)
+        with m.If(~skid_valid):
+            # Loaded whenever it is empty (it is read only while skid_valid is set), so that
+            # o.ready is not in the enable of its tile-wide register.
+            m.d.sync += [skid_tile.eq(tile), skid_last.eq(last)]
         with m.If(self.o.ready):
             m.d.sync += skid_valid.eq(0)
-        with m.Elif(out_valid & ~skid_valid):
-            m.d.sync += [skid_valid.eq(1), skid_tile.eq(tile), skid_last.eq(last)]
+        with m.Elif(out_valid):
+            m.d.sync += skid_valid.eq(1)
         m.d.comb += [s.r_busy.eq(Cat(*stages[1:], skid_valid).any()),
                      self.o.valid.eq(out_valid | skid_valid),
                      self.o.payload.tile.eq(Mux(skid_valid, skid_tile, tile)),

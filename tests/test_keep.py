@@ -73,6 +73,7 @@ def test_p2s_word_register_enable_per_slice(tmp_path):
     by_enable = collections.Counter(tuple(c["connections"]["CE"]) for c in cells.values()
                                     if c["type"] == "TRELLIS_FF")
     assert sum(by_enable.values()) >= 768
-    # Each slice's word bits share one enable, of their own.
-    assert max(by_enable.values()) == SLICE_BITS
-    assert sorted(by_enable.values())[-3:] == [SLICE_BITS] * 3
+    # Each slice's word bits share one enable of their own (with at most a few state bits
+    # of that slice's copy, as Yosys groups them): no enable steers two slices.
+    largest = sorted(by_enable.values())[-3:]
+    assert all(SLICE_BITS <= n <= SLICE_BITS + 8 for n in largest), largest
