@@ -246,20 +246,21 @@ SLICE_BITS = 256
 
 
 class _P2SSlice(Elaboratable):
-    """``elements`` fields of :class:`P2S`'s word register with a whole copy of its state."""
+    """``elements`` fields of :class:`P2S`'s word register with a whole copy of its state;
+    with ``elements = 0`` the state alone (no ``data``, ``plane`` or word register, so no
+    zero-width signal reaches the Verilog)."""
 
     def __init__(self, elements, max_width, w_bits):
         self.elements, self.max_width = elements, max_width
         self.i_valid, self.o_ready = Signal(), Signal()
         self.w = Signal(w_bits)
-        self.data = Signal(elements * max_width)
-        self.plane = Signal(elements)
+        self.data = Signal(elements * max_width) if elements else None
+        self.plane = Signal(elements) if elements else None
         self.i_ready, self.full, self.last_plane = Signal(), Signal(), Signal()
 
     def elaborate(self, platform):
         m = Module()
         E, W = self.elements, self.max_width
-        buf = Signal(E * W, reset_less=True)
         # range(max(W, 2)): a W = 1 converter still gets a 1-bit counter, never a [-1:0] one.
         count = Signal(range(max(W, 2)), reset_less=True)
         w = Signal.like(self.w, reset_less=True)  # the held word's precision
@@ -271,17 +272,21 @@ class _P2SSlice(Elaboratable):
             # Accept while empty, or while the last plane of the current word leaves.
             self.i_ready.eq(~full | (take & last_plane)),
             load.eq(self.i_valid & self.i_ready),
-            self.plane.eq(Cat(*(buf[e * W] for e in range(E)))),
         ]
-        shifted = Cat(*(Cat(buf[e * W + 1:(e + 1) * W], Const(0, 1)) for e in range(E))) \
-            if W > 1 and E else buf
         with m.If(load):
-            m.d.sync += [buf.eq(self.data), count.eq(0), full.eq(1), w.eq(self.w),
-                         last_plane.eq(self.w == 1)]
+            m.d.sync += [count.eq(0), full.eq(1), w.eq(self.w), last_plane.eq(self.w == 1)]
         with m.Elif(take):
             with m.If(last_plane):
                 m.d.sync += full.eq(0)
             with m.Else():
-                m.d.sync += [buf.eq(shifted), count.eq(count + 1),
-                             last_plane.eq(count + 2 == w)]
+                m.d.sync += [count.eq(count + 1), last_plane.eq(count + 2 == w)]
+        if E:
+            buf = Signal(E * W, reset_less=True)
+            m.d.comb += self.plane.eq(Cat(*(buf[e * W] for e in range(E))))
+            shifted = Cat(*(Cat(buf[e * W + 1:(e + 1) * W], Const(0, 1)) for e in range(E))) \
+                if W > 1 else buf
+            with m.If(load):
+                m.d.sync += buf.eq(self.data)
+            with m.Elif(take & ~last_plane):
+                m.d.sync += buf.eq(shifted)
         return m
