@@ -129,7 +129,8 @@ class Unit:
 _TILES = UserData(tiles_compare, ("filt",))
 #: The bit-serial engine as ``lowbit fit bitserial`` sized it with room for the link (UP5K,
 #: double-buffered: 4448 of 5280 logic cells, 27 of 30 block RAMs, 23.4 MHz with the link;
-#: bench/bitserial-overlap/synth-report-icebreaker-link.txt).
+#: bench/bitserial-overlap/synth-report-icebreaker-link.txt; measured before the control
+#: copies and output skid of bench/bitserial-fanout, which add cells there too; not re-measured).
 _BITSERIAL_SMALL = dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128)
 _BMVU_SMALL = dict(rows=16, cols=64, pe=4, simd=16)
 #: The MAC at every register stage with the accumulator's and rounding adders' carry chains cut
