@@ -107,8 +107,10 @@ class BitSerialMatmul(wiring.Component):
     - Address registers: the load write address and the operand read addresses are
       registers stepped with the loop counters (+1, a copy of a saved base, or 0), so no
       ``tile + plane + k`` adder sits in front of a memory port; the buffer half is the top
-      address bit. The operand writes (address, data, bank enables) are registered too: the
-      enables reach every block RAM of a buffer.
+      address bit. Each read address goes through one more register on its way to the read
+      port, so the generator's register drives only its own step logic and the register the
+      block RAMs load is free to sit among them. The operand writes (address, data, bank
+      enables) are registered too: the enables reach every block RAM of a buffer.
     - The read port's own register (the block RAM's), then a read-data register
       (:func:`lowbit.hw.ram.registered_read`, with ``no_rw_check``: no bypass logic between
       them). On ECP5 the synthesis flow moves the read-data register into the DP16KD's output
@@ -154,9 +156,9 @@ class BitSerialMatmul(wiring.Component):
             "busy": Out(1),
         })
 
-    # Registers from a schedule step's counters to its operands at the DPUs: the read port,
-    # the read-data register, the broadcast register.
-    _operand_stages = READ_LATENCY + 1
+    # Registers from a schedule step's counters to its operands at the DPUs: the read
+    # address register, the read port, the read-data register, the broadcast register.
+    _operand_stages = 1 + READ_LATENCY + 1
     # Registers from the popcount to the accumulator's value: the shifted, negated term
     # (the barrel shifter and the accumulator's carry chain in separate cycles), the
     # accumulator.
@@ -166,9 +168,9 @@ class BitSerialMatmul(wiring.Component):
 
     @property
     def latency(self):
-        """Cycles from the last schedule step to its tile in the result buffer: the operand
-        read, the read-data and broadcast registers, the popcount tree, the term register and
-        the accumulator, the result write."""
+        """Cycles from the last schedule step to its tile in the result buffer: the read
+        address register, the operand read, the read-data and broadcast registers, the
+        popcount tree, the term register and the accumulator, the result write."""
         return (self._operand_stages + tree_latency(self.params.dk, self.params.spacing)
                 + self._acc_stages + 1)
 
@@ -436,19 +438,27 @@ class BitSerialMatmul(wiring.Component):
         m.d.comb += shift.eq(i + j)
         # The operand pipeline (BISMO, Umuroglu et al., FPL 2018, section III: registered
         # memory address and data, a broadcast register in front of the array):
-        #   step t:     l_addr / r_addr registers -> read port address (no adder)
-        #   step t + 1: the read port's register (the block RAM's own)
-        #   step t + 2: `*_data` read-data register (hw.ram.registered_read); on ECP5 the
+        #   step t:     l_addr / r_addr, the address generators (+1, a copy or 0)
+        #   step t + 1: `*_raddr`, a copy of the address with no logic after it but the
+        #               read port. The generator's register feeds its own +1 adder and
+        #               multiplexers; when it also drove the block RAMs, nextpnr placed it
+        #               among them, 16 columns from its adder, and that loop was the
+        #               critical path (7.04 ns, 4.79 of it routing, at 4 x 256 x 4 on the
+        #               ECP5-85F: bench/bitserial-fanout/critical-paths.txt).
+        #   step t + 2: the read port's register (the block RAM's own)
+        #   step t + 3: `*_data` read-data register (hw.ram.registered_read); on ECP5 the
         #               synthesis flow moves it into the DP16KD's output register
         #               (boards/outreg.py), which takes the RAM's 5.5 ns clock-to-data off
         #               the path to the broadcast register (0.9 ns with it).
-        #   step t + 3: `*_bcast` register, from which each word fans out to the Dn (Dm)
+        #   step t + 4: `*_bcast` register, from which each word fans out to the Dn (Dm)
         #               DPUs of its row (column): the long wires to the array get a cycle
         #               of their own.
         # Then the popcount tree (registered every `spacing` levels), the term register and
         # the accumulator.
-        l_data = registered_read(m, lhs, Cat(l_addr[:s.lhs_bits], l_half), name="l")
-        r_data = registered_read(m, rhs, Cat(r_addr[:s.rhs_bits], r_half), name="r")
+        l_raddr = delay(m, one, Cat(l_addr[:s.lhs_bits], l_half), 1, name="l_raddr")
+        r_raddr = delay(m, one, Cat(r_addr[:s.rhs_bits], r_half), 1, name="r_raddr")
+        l_data = registered_read(m, lhs, l_raddr, name="l")
+        r_data = registered_read(m, rhs, r_raddr, name="r")
         a_bcast = delay(m, one, l_data, 1, name="a_bcast")
         b_bcast = delay(m, one, r_data, 1, name="b_bcast")
         ahead = self._operand_stages + tree_latency(p.dk, p.spacing)
