@@ -15,7 +15,7 @@ from lowbit.golden.bitserial import P2SParams
 from lowbit.hw.bitserial import P2S, SLICE_BITS
 from lowbit.hw.keep import add_kept
 
-pytestmark = [pytest.mark.synth, pytest.mark.bitserial, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.synth, pytest.mark.bitserial]
 
 
 def _ecp5_cells(tmp_path, component, ports, keep):

@@ -11,7 +11,7 @@ from lowbit.boards import BOARDS, get_board, synth
 from lowbit.golden import MACParams
 from lowbit.golden.checks import UsageError
 
-pytestmark = [pytest.mark.synth, pytest.mark.mac, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.synth, pytest.mark.mac]
 
 # SB_MAC16 (with synth_ice40 -dsp) on the UP5K, MULT18X18D on the ECP5.
 DSP_CELL = {"icebreaker": "SB_MAC16", "ulx3s-85f": "MULT18X18D"}

@@ -14,7 +14,7 @@ from lowbit.boards.parse import _timing
 from lowbit.golden import MACParams
 from lowbit.host.device import LINK_FILE
 
-pytestmark = [pytest.mark.synth, pytest.mark.mac, pytest.mark.xdist_group("synth")]
+pytestmark = [pytest.mark.synth, pytest.mark.mac]
 
 BOARD = "tangnano9k"
 UNTIMED = "does not time paths through DSP or block RAM cells"
