@@ -130,10 +130,11 @@ class BitSerialMatmul(wiring.Component):
       (:class:`lowbit.hw.bitserial.P2S`), so no enable steers the whole word.
     - Readout: the read address is a counter, then the read port's register and a read-data
       register (``registered_read`` again; there is no element multiplexer, the beat is the
-      whole tile). The readout advances under one clock enable, computed from registers: a
-      skid register on ``o`` takes the tile that ``o`` refuses, so ``o.ready`` steers only
-      the skid's valid flag and ``o.payload``'s 2:1 multiplexer between the skid and the
-      read-data register (no added latency).
+      whole tile). The readout advances under one clock enable: a skid register on ``o``
+      takes the tile that ``o`` refuses, so ``o.ready`` steers only the skid's valid flag,
+      ``o.payload``'s 2:1 multiplexer between the skid and the read-data register (no added
+      latency) and the enable, which is itself a register computed a cycle ahead, in two
+      kept copies (one for the control, one for the tile-wide registers).
     """
 
     def __init__(self, params):
@@ -503,7 +504,9 @@ class BitSerialMatmul(wiring.Component):
 
     # -- C out, a tile a beat, from one half of the result buffer. ----------------------------
     def _readout(self, m, s, res):
-        ce = Signal()  # the readout pipeline advances; from registers (see the skid below)
+        # The readout pipeline advances (ce: the control; ce_data: the result memory's read
+        # port and the tile registers): two kept copies of one register (see the skid below).
+        ce, ce_data = Signal(), Signal()
         rs = Signal()  # the half read out
         reading = Signal()
         addr = Signal(s.res_bits)  # mt n_tiles + nt, counted
@@ -530,23 +533,31 @@ class BitSerialMatmul(wiring.Component):
 
         # The address is a counter (no adder before the port); the read port's register,
         # then a read-data register (hw.ram.registered_read), then the skid below.
-        tile = registered_read(m, res, Cat(addr, rs), ce, name="o_tile")
+        tile = registered_read(m, res, Cat(addr, rs), ce_data, name="o_tile")
         stages = [fire]
         for k in range(self.readout_latency):
             stages.append(delay(m, ce, stages[-1], 1, name=f"o_valid{k}", reset_less=False))
         last = delay(m, ce, final, self.readout_latency, name="o_last")
         # A skid register on o: the pipeline advances while the skid is empty or the pipeline's
-        # last stage is empty (both registers), and a tile that o does not take goes into the
-        # skid. So o.ready reaches only the skid's valid flag and the output multiplexer, not
-        # the loop counters, the result memories' enables or the skid's data enable (the
-        # critical path without it: 7.37 ns, 5.90 of it routing, from the harness's o.ready
-        # register; bench/bitserial-fanout). No latency: with the skid empty a tile passes
-        # straight through.
+        # last stage is empty, and a tile that o does not take goes into the skid. So o.ready
+        # reaches only the skid's valid flag, the output multiplexer and the enable registers
+        # below, not the loop counters, the result memories' enables or the skid's data enable
+        # (the critical path without it: 7.37 ns, 5.90 of it routing, from the harness's
+        # o.ready register; bench/bitserial-fanout). No latency: with the skid empty a tile
+        # passes straight through.
+        # The enable itself, ~skid_valid | ~out_valid, is a register computed a cycle ahead
+        # from the next values of the two flags (_ReadoutEnable), one copy for the control
+        # and one for the tile-wide registers: with it a LUT of the two flags, the path from
+        # skid_valid through the enable into the loop counters was the critical one (7.18 ns,
+        # 5.71 of it routing: bench/bitserial-fanout, run `raddr`).
         out_valid = stages[-1]
         skid_valid = Signal()
         skid_tile = Signal.like(tile, name="skid_tile", reset_less=True)
         skid_last = Signal(name="skid_last", reset_less=True)
-        m.d.comb += ce.eq(~skid_valid | ~out_valid)
+        for copy, sig in (("readout_ce", ce), ("readout_ce_data", ce_data)):
+            en = add_kept(m, copy, _ReadoutEnable())
+            m.d.comb += [en.o_ready.eq(self.o.ready), en.out_valid.eq(out_valid),
+                         en.skid_valid.eq(skid_valid), en.feed.eq(stages[-2]), sig.eq(en.ce)]
         with m.If(~skid_valid):
             # Loaded whenever it is empty (it is read only while skid_valid is set), so that
             # o.ready is not in the enable of its tile-wide register.
@@ -559,6 +570,27 @@ class BitSerialMatmul(wiring.Component):
                      self.o.valid.eq(out_valid | skid_valid),
                      self.o.payload.tile.eq(Mux(skid_valid, skid_tile, tile)),
                      self.o.payload.last.eq(Mux(skid_valid, skid_last, last))]
+
+
+class _ReadoutEnable(Elaboratable):
+    """A copy of the readout's enable ``~skid_valid | ~out_valid`` as a register: it takes the
+    value that expression will have next cycle, from the flags' next values (the skid fills
+    when o refuses a valid tile and empties when o is ready; the last stage loads ``feed``,
+    the stage before it, when the pipeline advances). Both flags reset to 0, so the enable
+    resets to 1. A submodule kept apart through synthesis (:mod:`lowbit.hw.keep`), so that
+    each copy drives its own loads."""
+
+    def __init__(self):
+        self.o_ready, self.out_valid, self.skid_valid, self.feed = (
+            Signal(name=n) for n in ("o_ready", "out_valid", "skid_valid", "feed"))
+        self.ce = Signal(init=1, name="ce")
+
+    def elaborate(self, platform):
+        m = Module()
+        skid_next = ~self.o_ready & (self.out_valid | self.skid_valid)
+        out_next = Mux(self.ce, self.feed, self.out_valid)
+        m.d.sync += self.ce.eq(~skid_next | ~out_next)
+        return m
 
 
 class _StepFlags(Elaboratable):
