@@ -17,6 +17,10 @@ for _marker in sorted({u.marker for u in UNITS.values()}):
     MARKERS[_marker] = "units " + ", ".join(n for n, u in UNITS.items() if u.marker == _marker)
 
 
+#: Modules whose every test takes tens of seconds (see pytest_collection_modifyitems).
+LONG_MODULES = {"test_netlist_sim", "test_host_sim"}
+
+
 def pytest_configure(config):
     # Registered here, not in pyproject.toml, so 'lowbit test' works from any directory.
     for name, text in MARKERS.items():
@@ -39,6 +43,11 @@ def pytest_collection_modifyitems(config, items):
         if len(kept) != len(items):
             config.hook.pytest_deselected(items=[i for i in items if i not in kept])
             items[:] = kept
+    # The long tests first (a bitstream, a netlist, a program through the simulated UART:
+    # 20 s to 2 min each), so that under pytest-xdist the last tests to start are short ones
+    # and neither worker idles at the end while the other finishes a place and route.
+    items.sort(key=lambda item: 0 if item.get_closest_marker("synth") is not None
+               or item.path.stem in LONG_MODULES else 1)
 
 
 def pytest_report_header(config):
