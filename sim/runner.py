@@ -153,7 +153,7 @@ def _public_ports(build_dir, manifest):
     testbench (:mod:`lowbit.sim.tb`) drives and reads the top level's ports only, so the
     build turns that option off again and makes the ports public here. On a 2x64x2
     bit-serial ECP5 netlist, 32 of the model's 52 MB of C++ were that table; direct3x3's ECP5
-    netlist built in 18 s instead of 83."""
+    netlist gives 6.2 MB of C++ instead of 34.7 (bench/test-time)."""
     build_dir.mkdir(parents=True, exist_ok=True)
     path = build_dir / "ports.vlt"
     lines = ["`verilator_config"]
