@@ -619,20 +619,25 @@ def _loop_counter(m, start, advance, first_count, shape, *, name):
     """A loop counter ``0 .. n - 1`` with its last flag (``counter == n - 1``) in a register.
 
     ``start`` begins a loop of ``n = first_count`` (>= 1) steps, ``n - 1`` kept in a register
-    for the compare; ``advance`` steps the counter (``shape`` holds ``n``), back to 0 after
-    its last value. ``start`` takes precedence. Returns
-    ``(counter, last)``; ``last`` is a flip-flop, computed a cycle ahead from the counter's
-    next value, so the logic that the flag steers starts at a register."""
+    for the restart; ``advance`` steps the counter (``shape`` holds ``n``), back to 0 after
+    its last value. ``start`` takes precedence. Returns ``(counter, last)``; ``last`` is a
+    flip-flop, computed a cycle ahead, so the logic that the flag steers starts at a register.
+    The flag comes from a second, down-counting register (``n - 1`` steps left .. 0), compared
+    with 1 where it stands: no adder in front of the compare. (With ``counter + 1 == top``
+    the loader's row counter was the bit-serial engine's critical path at 4x256x4 on the
+    ECP5-85F, 6.92 ns, ``bench/bitserial-fanout`` run ``spacing1``.)"""
     top = Signal(shape, name=f"{name}_top")  # n - 1
     counter = Signal(shape, name=name)
+    left = Signal(shape, name=f"{name}_left")  # steps left after this one
     last = Signal(name=f"last_{name}")
     with m.If(start):
-        m.d.sync += [top.eq(first_count - 1), counter.eq(0), last.eq(first_count == 1)]
+        m.d.sync += [top.eq(first_count - 1), counter.eq(0), left.eq(first_count - 1),
+                     last.eq(first_count == 1)]
     with m.Elif(advance):
         with m.If(last):
-            m.d.sync += [counter.eq(0), last.eq(top == 0)]
+            m.d.sync += [counter.eq(0), left.eq(top), last.eq(top == 0)]
         with m.Else():
-            m.d.sync += [counter.eq(counter + 1), last.eq(counter + 1 == top)]
+            m.d.sync += [counter.eq(counter + 1), left.eq(left - 1), last.eq(left == 1)]
     return counter, last
 
 
