@@ -52,10 +52,11 @@ class BinaryMVU(wiring.Component):
     DP16KD's output register (:mod:`lowbit.boards.outreg`): its clock-to-data is 0.9 ns
     instead of 5.5 ns (Trellis timing database, speed 6), which was this unit's critical path
     (80.7-88.2 MHz at 256 x 512, PE 32, SIMD 64 on the ECP5-85F). Then the popcount tree
-    (registers every ``spacing`` levels), the accumulator register and, with thresholds, the
-    threshold memory read in step with it, then an output register after the dot products
-    (and the threshold comparisons), which were the next critical path (124.2 MHz, from the
-    accumulator through the dot's subtraction to the output). The memories are built with
+    (registers every ``spacing`` levels), the accumulator registers (the dot product itself,
+    and with thresholds its negation) and the threshold memory read in step with them, then
+    an output register after the threshold comparisons. The dot's subtraction between the
+    accumulator and the output register was the next critical path (124.2 MHz; 132.1 with
+    the output register), so the accumulators hold the dot itself. The memories are built with
     ``no_rw_check``: the weights and thresholds are loaded between vectors, never while the
     unit reads them.
     """
@@ -154,19 +155,23 @@ class BinaryMVU(wiring.Component):
         # The fold number READ_LATENCY cycles ahead of `done`, for the threshold read.
         nf_t = delay(m, ce, nf, lat + 1, name="nf_t")
 
-        # Stage C: per-lane match counts over the folds' chunks; a result on the last chunk.
+        # Stage C: per-lane accumulators of the dot product itself (``-cols`` plus twice
+        # each chunk's count), so the output stage has no adder of its own after them: with
+        # a match count and ``2 * matches - cols`` after it, that subtraction was this unit's
+        # critical path (132.1 MHz at the board default, 112.2 at 256 x 512, ECP5-85F,
+        # bench/unit-timing). With thresholds, a second accumulator holds ``-dot`` for the
+        # lanes whose invert bit is set, so their compare has no negation in front either.
         done = Signal()
-        matches = [Signal(count_width(p.cols), name=f"matches{j}") for j in range(p.pe)]
+        dots = [Signal(signed(p.acc_width), name=f"dot{j}") for j in range(p.pe)]
+        negs = ([Signal(signed(p.acc_width), name=f"neg{j}") for j in range(p.pe)]
+                if p.thresholds else [])
         with m.If(ce):
             m.d.sync += done.eq(v_c & last_c)
             with m.If(v_c):
                 for j in range(p.pe):
-                    m.d.sync += matches[j].eq(Mux(first_c, 0, matches[j]) + counts[j])
-        dots = []
-        for j in range(p.pe):
-            dot = Signal(signed(p.acc_width), name=f"dot{j}")
-            m.d.comb += dot.eq((matches[j] << 1) - p.cols)
-            dots.append(dot)
+                    m.d.sync += dots[j].eq(Mux(first_c, -p.cols, dots[j]) + (counts[j] << 1))
+                for j, neg in enumerate(negs):
+                    m.d.sync += neg.eq(Mux(first_c, p.cols, neg) - (counts[j] << 1))
 
         # The output register: the lanes as computed from the accumulators (and thresholds).
         lanes = Signal(self._out)
@@ -187,8 +192,8 @@ class BinaryMVU(wiring.Component):
         for j in range(p.pe):
             word = t_row[j * lw:(j + 1) * lw]
             invert = word[-1]
-            s = Signal(signed(p.acc_width + 1), name=f"s{j}")
-            m.d.comb += s.eq(Mux(invert, -dots[j], dots[j]))
+            s = Signal(signed(p.acc_width), name=f"s{j}")
+            m.d.comb += s.eq(Mux(invert, negs[j], dots[j]))
             met = [s >= word[i * tbits:(i + 1) * tbits].as_signed()
                    for i in range(p.thresholds)]
             m.d.comb += getattr(lanes, f"lane{j}").eq(sum(met[1:], met[0]))
