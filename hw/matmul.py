@@ -24,6 +24,7 @@ from .bitserial import P2S, shift_negate_accumulate
 from .keep import add_kept
 from .popcount import popcount_tree, tree_latency
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
+from .skid import skid_output
 
 __all__ = ["BitSerialMatmul"]
 
@@ -538,59 +539,17 @@ class BitSerialMatmul(wiring.Component):
         for k in range(self.readout_latency):
             stages.append(delay(m, ce, stages[-1], 1, name=f"o_valid{k}", reset_less=False))
         last = delay(m, ce, final, self.readout_latency, name="o_last")
-        # A skid register on o: the pipeline advances while the skid is empty or the pipeline's
-        # last stage is empty, and a tile that o does not take goes into the skid. So o.ready
-        # reaches only the skid's valid flag, the output multiplexer and the enable registers
-        # below, not the loop counters, the result memories' enables or the skid's data enable
-        # (the critical path without it: 7.37 ns, 5.90 of it routing, from the harness's
-        # o.ready register; bench/bitserial-fanout). No latency: with the skid empty a tile
-        # passes straight through.
-        # The enable itself, ~skid_valid | ~out_valid, is a register computed a cycle ahead
-        # from the next values of the two flags (_ReadoutEnable), one copy for the control
-        # and one for the tile-wide registers: with it a LUT of the two flags, the path from
-        # skid_valid through the enable into the loop counters was the critical one (7.18 ns,
-        # 5.71 of it routing: bench/bitserial-fanout, run `raddr`).
+        # A skid register on o (hw.skid): o.ready reaches only the skid's valid flag, the
+        # output multiplexer and the enable registers, not the loop counters, the result
+        # memories' enables or the tile-wide registers. Two kept copies of the enable: one for
+        # the control, one for the result read port and the tile registers.
         out_valid = stages[-1]
-        skid_valid = Signal()
-        skid_tile = Signal.like(tile, name="skid_tile", reset_less=True)
-        skid_last = Signal(name="skid_last", reset_less=True)
-        for copy, sig in (("readout_ce", ce), ("readout_ce_data", ce_data)):
-            en = add_kept(m, copy, _ReadoutEnable())
-            m.d.comb += [en.o_ready.eq(self.o.ready), en.out_valid.eq(out_valid),
-                         en.skid_valid.eq(skid_valid), en.feed.eq(stages[-2]), sig.eq(en.ce)]
-        with m.If(~skid_valid):
-            # Loaded whenever it is empty (it is read only while skid_valid is set), so that
-            # o.ready is not in the enable of its tile-wide register.
-            m.d.sync += [skid_tile.eq(tile), skid_last.eq(last)]
-        with m.If(self.o.ready):
-            m.d.sync += skid_valid.eq(0)
-        with m.Elif(out_valid):
-            m.d.sync += skid_valid.eq(1)
-        m.d.comb += [s.r_busy.eq(Cat(*stages[1:], skid_valid).any()),
-                     self.o.valid.eq(out_valid | skid_valid),
-                     self.o.payload.tile.eq(Mux(skid_valid, skid_tile, tile)),
-                     self.o.payload.last.eq(Mux(skid_valid, skid_last, last))]
-
-
-class _ReadoutEnable(Elaboratable):
-    """A copy of the readout's enable ``~skid_valid | ~out_valid`` as a register: it takes the
-    value that expression will have next cycle, from the flags' next values (the skid fills
-    when o refuses a valid tile and empties when o is ready; the last stage loads ``feed``,
-    the stage before it, when the pipeline advances). Both flags reset to 0, so the enable
-    resets to 1. A submodule kept apart through synthesis (:mod:`lowbit.hw.keep`), so that
-    each copy drives its own loads."""
-
-    def __init__(self):
-        self.o_ready, self.out_valid, self.skid_valid, self.feed = (
-            Signal(name=n) for n in ("o_ready", "out_valid", "skid_valid", "feed"))
-        self.ce = Signal(init=1, name="ce")
-
-    def elaborate(self, platform):
-        m = Module()
-        skid_next = ~self.o_ready & (self.out_valid | self.skid_valid)
-        out_next = Mux(self.ce, self.feed, self.out_valid)
-        m.d.sync += self.ce.eq(~skid_next | ~out_next)
-        return m
+        (ce_r, ce_data_r), skid_valid = skid_output(
+            m, self.o, out_valid, stages[-2],
+            [(tile, self.o.payload.tile), (last, self.o.payload.last)],
+            copies=("readout_ce", "readout_ce_data"), name="o")
+        m.d.comb += [ce.eq(ce_r), ce_data.eq(ce_data_r),
+                     s.r_busy.eq(Cat(*stages[1:], skid_valid).any())]
 
 
 class _StepFlags(Elaboratable):

@@ -154,7 +154,7 @@ UNITS = {u.name: u for u in [
          BMVUParams, BinaryMVU, "lowbit_bmvu", "binary", bmvu_job,
          UserData(bmvu_compare, ("weights", "thresholds", "invert")),
          sizes={"icebreaker": _BMVU_SMALL, "tangnano9k": _BMVU_SMALL,
-                "ulx3s-85f": dict(rows=64, cols=256, pe=8, simd=32)},
+                "ulx3s-85f": dict(rows=64, cols=256, pe=8, simd=32, spacing=1)},
          synth_seconds=(11, 60)),
     # On the ECP5 the tile engines and the conv layer take every register stage they have
     # (bench/unit-timing: winograd2d 101.9 -> 170.8 MHz at pipeline 5, direct3x3 87.2 ->
