@@ -266,12 +266,14 @@ class DirectConv3x3(_TileEngine):
 
     Pipeline registers (``pipeline``): 1 the tile and filter (on ECP5 the multipliers' input
     registers), 2 the products (their output registers), 3 the outputs, 4 the three row sums
-    of each output's nine products. At 3 the nine products' sum and the accumulator were the
-    critical path (71.8 MHz on the ECP5-85F with the products in the multipliers' output
-    registers: 9.5 of its 13.9 ns are routing from the DSP blocks to one adder tree).
+    of each output's nine products, 5 each output's sum of its rows (before the channel
+    accumulator). At 3 the nine products' sum and the accumulator were the critical path
+    (71.8 MHz on the ECP5-85F with the products in the multipliers' output registers: 9.5 of
+    its 13.9 ns are routing from the DSP blocks to one adder tree); at 4 the rows' sum and
+    the accumulator (118.7 MHz, 8.43 ns, bench/unit-timing).
     """
 
-    deep_stages = (4,)
+    deep_stages = (4, 5)
 
     def __init__(self, params):
         super().__init__(params, 9, params.weight_width, params.output_width)
@@ -281,7 +283,7 @@ class DirectConv3x3(_TileEngine):
         p = self.params
         ce, d = self._front(m)
         pl = self.i.payload
-        st4 = int(p.pipeline >= 4)
+        st4, st5 = int(p.pipeline >= 4), int(p.pipeline >= 5)
         g = [[getattr(pl, f"f{3 * r + c}") for c in range(3)] for r in range(3)]
         d = [[delay(m, ce, x, int(p.pipeline >= 1), name="d_q") for x in row] for row in d]
         g = [[delay(m, ce, x, int(p.pipeline >= 1), name="g_q") for x in row] for row in g]
@@ -302,8 +304,8 @@ class DirectConv3x3(_TileEngine):
                     rows.append(delay(m, ce, row, st4, name=f"r{i}{j}_{a}_q"))
                 total = Signal(signed(p.output_width), name=f"s{i}{j}")
                 m.d.comb += total.eq(rows[0] + rows[1] + rows[2])
-                sums.append(total)
-        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st4, 2)
+                sums.append(delay(m, ce, total, st5, name=f"s{i}{j}_q"))
+        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st4 + st5, 2)
         acc, done = self._accumulate(m, ce, sums, p.output_width, *ctl)
         outs = [delay(m, ce, a, int(p.pipeline >= 3), name="y_q") for a in acc]
         m.d.comb += self.o.valid.eq(delay(m, ce, done, int(p.pipeline >= 3), name="valid3",
