@@ -208,10 +208,13 @@ class BinaryMVU(wiring.Component):
         for j in range(p.pe):
             word = t_row[j * lw:(j + 1) * lw]
             invert = word[-1]
-            s = Signal(signed(p.acc_width), name=f"s{j}")
-            m.d.comb += s.eq(Mux(invert, negs[j], dots[j]))
-            met = [s >= word[i * tbits:(i + 1) * tbits].as_signed()
-                   for i in range(p.thresholds)]
+            # Both compares, then the choice: the invert bit meets a multiplexer after the
+            # carry chains, not one in front of them (with s = invert ? -dot : dot compared,
+            # the threshold read through the choice and the compare to the output register
+            # was the critical path, 192.5 MHz at the board default on the ECP5-85F).
+            met = [Mux(invert, negs[j] >= t, dots[j] >= t)
+                   for t in (word[i * tbits:(i + 1) * tbits].as_signed()
+                             for i in range(p.thresholds))]
             m.d.comb += getattr(lanes, f"lane{j}").eq(sum(met[1:], met[0]))
         return m
 
