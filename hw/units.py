@@ -161,7 +161,7 @@ UNITS = {u.name: u for u in [
     # 118.7 at 4, conv2d 88.9 -> 134.4 at 5).
     Unit("winograd1d", "Winograd F(2,3) 1-D engine, 4 multiplies a channel",
          Winograd1DParams, WinogradF23, "lowbit_winograd1d", "winograd", tiles_job, _TILES,
-         sizes={"ulx3s-85f": dict(pipeline=3)}),
+         sizes={"ulx3s-85f": dict(pipeline=4)}),
     # 16 multiplies, 8 SB_MAC16 on the UP5K: in LUTs there, at 4 x 3 bits (2582 LUT4 alone).
     Unit("winograd2d", "Winograd F(2x2,3x3) tile engine, 16 multiplies a channel",
          Winograd2DParams, WinogradF23x23, "lowbit_winograd2d", "winograd", tiles_job, _TILES,

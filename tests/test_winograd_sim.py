@@ -66,7 +66,7 @@ def _check(unit, params, sim, seed, design=None):
 
 # Every engine configuration: (unit, data_width, weight_width, channels, pipeline[,
 # filter_transform]); the unit's registry entry makes the parameter object.
-WINOGRAD1D = [(8, 8, 1, 1, "offline"), (2, 3, 3, 0, "onchip"), (16, 12, 16, 3, "offline")]
+WINOGRAD1D = [(8, 8, 1, 1, "offline"), (2, 3, 3, 0, "onchip"), (16, 12, 16, 4, "offline")]
 ENGINES = ([("winograd2d", *c) for c in WINOGRAD] + [("direct3x3", *c) for c in DIRECT]
            + [("winograd1d", *c) for c in WINOGRAD1D])
 _FIELDS = ("data_width", "weight_width", "channels", "pipeline", "filter_transform")
