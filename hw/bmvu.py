@@ -57,9 +57,10 @@ class BinaryMVU(wiring.Component):
     and with thresholds its negation) and the threshold memory read in step with them, then
     an output register after the threshold comparisons, and a skid register on ``o``
     (:func:`lowbit.hw.skid.skid_output`): the pipeline's enable is a register, one copy for
-    the control and one per lane, which ``o.ready`` does not reach. The dot's subtraction between the
-    accumulator and the output register was the next critical path (124.2 MHz; 132.1 with
-    the output register), so the accumulators hold the dot itself. The memories are built with
+    the control and one per lane, which ``o.ready`` does not reach. The dot's subtraction
+    between the accumulator and the output register was the next critical path (124.2 MHz;
+    132.1 with the output register), so the accumulators hold the dot itself. The memories
+    are built with
     ``no_rw_check``: the weights and thresholds are loaded between vectors, never while the
     unit reads them.
     """

@@ -583,8 +583,9 @@ def _loop_counter(m, start, advance, first_count, shape, *, name):
     ``(sel, a, b)``: ``n = a`` if ``sel`` else ``b``, with ``a - 1``, ``b - 1`` and their
     compares with 1 made before the choice, so that a late ``sel`` (the loader's run start)
     meets only a multiplexer on its way to the registers (with the subtraction after the
-    choice, that was the critical path, 7.63 ns at 4x256x4 on the ECP5-85F). Returns ``(counter, last)``; ``last`` is a
-    flip-flop, computed a cycle ahead, so the logic that the flag steers starts at a register.
+    choice, that was the critical path, 7.63 ns at 4x256x4 on the ECP5-85F). Returns
+    ``(counter, last)``; ``last`` is a flip-flop, computed a cycle ahead, so the logic that
+    the flag steers starts at a register.
     The flag comes from a second, down-counting register (``n - 1`` steps left .. 0), compared
     with 1 where it stands: no adder in front of the compare. (With ``counter + 1 == top``
     the loader's row counter was the bit-serial engine's critical path at 4x256x4 on the

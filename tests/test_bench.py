@@ -118,7 +118,10 @@ def test_costmodel_error_recomputed(quick):
         meas, pred = e["measured"][kind], e["predicted"][kind]
         assert meas > 0 and pred > 0
         assert e["error_pct"][kind] == pytest.approx(100 * (pred - meas) / meas, abs=0.01)
-        assert abs(e["error_pct"][kind]) < 50, e  # a sanity bound, not the model's 15% claim
+        # The model's claim (15%) on a fresh Yosys run of a held-out configuration: the
+        # recorded fits are not stale (the one fresh run of the suite; tests/test_costmodel.py
+        # checks the recorded runs).
+        assert abs(e["error_pct"][kind]) <= 15, e
     worst = r["sections"]["costmodel"]["worst_error_pct"]["ice40"]
     assert worst["lut"] == abs(e["error_pct"]["lut"])
 

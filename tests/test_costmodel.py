@@ -4,7 +4,7 @@ import json
 
 import pytest
 from lowbit.boards import get_board
-from lowbit.boards.costmodel import CHECK_CONFIGS, FIT_CONFIGS, estimate, load_model, model_errors
+from lowbit.boards.costmodel import CHECK_CONFIGS, FIT_CONFIGS, load_model, model_errors
 from lowbit.gen.cli import main
 from lowbit.gen.fit import bram_blocks, fit_bitserial
 from lowbit.golden.bitserial import BitSerialParams
@@ -39,17 +39,6 @@ def test_block_ram_count_follows_the_buffers(family):
             assert est == got, r["params"]
         else:
             assert got <= 1.15 * est, (r["params"], est, got)
-
-
-@pytest.mark.synth
-def test_model_matches_a_fresh_yosys_run():
-    """The recorded runs are not stale: re-run Yosys on one held-out configuration."""
-    from lowbit.boards import netlist_resources
-    p = CHECK_CONFIGS[0]
-    res, _ = netlist_resources("bitserial", p, "icebreaker")
-    pred = estimate(p, "ice40")
-    for kind in ("lut", "ff"):
-        assert abs(pred[kind] - res[kind]) <= 0.15 * res[kind], (kind, pred, res)
 
 
 def test_fit_picks_the_largest_array_in_budget():
