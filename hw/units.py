@@ -174,7 +174,7 @@ UNITS = {u.name: u for u in [
          Direct3x3Params, DirectConv3x3, "lowbit_direct3x3", "winograd", tiles_job, _TILES,
          sizes={"icebreaker": dict(data_width=4, weight_width=3),
                 "tangnano9k": dict(data_width=4, weight_width=4),
-                "ulx3s-85f": dict(pipeline=5)},
+                "ulx3s-85f": dict(pipeline=6)},
          no_dsp=("icebreaker", "tangnano9k"), synth_seconds=(20, 90)),
     # UP5K: multiplies in LUTs; 8-bit data needs 7000+ cells, 4-bit data and 3-bit weights
     # take 5125 of 5280 with the link, 25.6 MHz.

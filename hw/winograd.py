@@ -296,13 +296,15 @@ class DirectConv3x3(_TileEngine):
     Pipeline registers (``pipeline``): 1 the tile and filter (on ECP5 the multipliers' input
     registers), 2 the products (their output registers), 3 the outputs, 4 the three row sums
     of each output's nine products, 5 each output's sum of its rows (before the channel
-    accumulator). At 3 the nine products' sum and the accumulator were the critical path
+    accumulator), 6 a second product register, in the fabric (the 36 multipliers spread over
+    the DSP columns: at 5 the route from a MULT18X18D's output to its row's adder took 3.9 of
+    7.46 ns, 134.0 MHz on the ECP5-85F). At 3 the nine products' sum and the accumulator were the critical path
     (71.8 MHz on the ECP5-85F with the products in the multipliers' output registers: 9.5 of
     its 13.9 ns are routing from the DSP blocks to one adder tree); at 4 the rows' sum and
     the accumulator (118.7 MHz, 8.43 ns, bench/unit-timing).
     """
 
-    deep_stages = (4, 5)
+    deep_stages = (4, 5, 6)
 
     def __init__(self, params):
         super().__init__(params, 9, params.weight_width, params.output_width)
@@ -312,7 +314,7 @@ class DirectConv3x3(_TileEngine):
         p = self.params
         ce, d = self._front(m)
         pl = self.i.payload
-        st4, st5 = int(p.pipeline >= 4), int(p.pipeline >= 5)
+        st4, st5, st6 = (int(p.pipeline >= k) for k in (4, 5, 6))
         g = [[getattr(pl, f"f{3 * r + c}") for c in range(3)] for r in range(3)]
         d = [[delay(m, ce, x, int(p.pipeline >= 1), name="d_q") for x in row] for row in d]
         g = [[delay(m, ce, x, int(p.pipeline >= 1), name="g_q") for x in row] for row in g]
@@ -325,7 +327,8 @@ class DirectConv3x3(_TileEngine):
                     for b in range(3):
                         s = Signal(signed(p.product_width), name=f"p{i}{j}_{a}{b}")
                         m.d.comb += s.eq(d[i + a][j + b] * g[a][b])
-                        prods.append(delay(m, ce, s, int(p.pipeline >= 2), name="p_q"))
+                        prods.append(delay(m, ce, s, int(p.pipeline >= 2) + st6,
+                                           name="p_q"))
                 rows = []
                 for a in range(3):
                     row = Signal(signed(p.output_width), name=f"r{i}{j}_{a}")
@@ -334,7 +337,7 @@ class DirectConv3x3(_TileEngine):
                 total = Signal(signed(p.output_width), name=f"s{i}{j}")
                 m.d.comb += total.eq(rows[0] + rows[1] + rows[2])
                 sums.append(delay(m, ce, total, st5, name=f"s{i}{j}_q"))
-        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st4 + st5, 2)
+        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st4 + st5 + st6, 2)
         acc, done = self._accumulate(m, ce, sums, p.output_width, *ctl)
         outs = [delay(m, ce, a, int(p.pipeline >= 3), name="y_q") for a in acc]
         self._output(m, ce, done, int(p.pipeline >= 3), outs)

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.sim, pytest.mark.winograd]
 WINOGRAD = [(8, 8, 1, 1, "offline"), (2, 2, 1, 0, "offline"), (4, 3, 3, 2, "onchip"),
             (12, 6, 3, 3, "offline"), (16, 16, 16, 3, "onchip"), (8, 8, 16, 2, "offline"),
             (8, 8, 3, 4, "offline"), (5, 7, 2, 6, "onchip")]
-DIRECT = [(8, 8, 1, 1), (16, 16, 3, 3), (2, 5, 16, 0), (8, 8, 3, 5)]  # 5: every stage
+DIRECT = [(8, 8, 1, 1), (16, 16, 3, 3), (2, 5, 16, 0), (8, 8, 3, 6)]  # 6: every stage
 
 
 def _vectors(params, rng, n):
