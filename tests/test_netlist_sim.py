@@ -155,9 +155,11 @@ UNIT_CHECKS = {
     "xnor": lambda sim, seed: test_binary_sim.test_xnor_popcount_bit_exact(
         33, 200, 1, 2, sim, seed),
     "bmvu": lambda sim, seed: test_bmvu_sim.check_bmvu((10, 100, 3, 7, 3, 2), sim, seed),
-    "winograd1d": _engine("winograd1d", (8, 8, 1, 1, "offline")),
+    # Every register stage of the 1-D and direct engines (their second product register in
+    # the fabric, behind the one that moves into the MULT18X18D on ECP5).
+    "winograd1d": _engine("winograd1d", (8, 8, 1, 4, "offline")),
     "winograd2d": _engine("winograd2d", (8, 8, 1, 2, "offline")),
-    "direct3x3": _engine("direct3x3", (8, 8, 1, 1)),
+    "direct3x3": _engine("direct3x3", (8, 8, 1, 6)),
     "conv2d": _conv2d,
     "dpu": lambda sim, seed: test_bitserial_sim.test_dpu_bit_exact((100, 7, 13, 0), sim, seed),
     "p2s": lambda sim, seed: test_bitserial_sim.test_p2s_bit_exact(5, 3, 2, sim, seed),
