@@ -157,8 +157,8 @@ UNITS = {u.name: u for u in [
                 "ulx3s-85f": dict(rows=64, cols=256, pe=8, simd=32, spacing=1)},
          synth_seconds=(11, 60)),
     # On the ECP5 the tile engines and the conv layer take every register stage they have
-    # (bench/unit-timing: winograd2d 101.9 -> 170.8 MHz at pipeline 5, direct3x3 87.2 ->
-    # 118.7 at 4, conv2d 88.9 -> 134.4 at 5).
+    # (bench/unit-timing: winograd1d 101.5 -> 210.7 MHz at pipeline 4, winograd2d 101.9 ->
+    # 172.8 at 5, direct3x3 87.2 -> 198.3 at 6, conv2d 88.9 -> 157.9 at 5).
     Unit("winograd1d", "Winograd F(2,3) 1-D engine, 4 multiplies a channel",
          Winograd1DParams, WinogradF23, "lowbit_winograd1d", "winograd", tiles_job, _TILES,
          sizes={"ulx3s-85f": dict(pipeline=4)}),
