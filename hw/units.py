@@ -158,21 +158,23 @@ UNITS = {u.name: u for u in [
          synth_seconds=(11, 60)),
     # On the ECP5 the tile engines and the conv layer take every register stage they have
     # (bench/unit-timing: winograd1d 101.5 -> 210.7 MHz at pipeline 4, winograd2d 101.9 ->
-    # 172.8 at 5, direct3x3 87.2 -> 198.3 at 6, conv2d 88.9 -> 157.9 at 5).
+    # 172.8 at 5, direct3x3 87.2 -> 198.3 at 6, conv2d 88.9 -> 157.9 at 5), and so do the
+    # engines on the UP5K (scan harness: winograd1d 45.8 -> 64.8 MHz, winograd2d 30.2 ->
+    # 43.4, direct3x3 22.9 -> 59.7).
     Unit("winograd1d", "Winograd F(2,3) 1-D engine, 4 multiplies a channel",
          Winograd1DParams, WinogradF23, "lowbit_winograd1d", "winograd", tiles_job, _TILES,
-         sizes={"ulx3s-85f": dict(pipeline=4)}),
+         sizes={"icebreaker": dict(pipeline=4), "ulx3s-85f": dict(pipeline=4)}),
     # 16 multiplies, 8 SB_MAC16 on the UP5K: in LUTs there, at 4 x 3 bits (2582 LUT4 alone).
     Unit("winograd2d", "Winograd F(2x2,3x3) tile engine, 16 multiplies a channel",
          Winograd2DParams, WinogradF23x23, "lowbit_winograd2d", "winograd", tiles_job, _TILES,
-         sizes={"icebreaker": dict(data_width=4, weight_width=3),
+         sizes={"icebreaker": dict(data_width=4, weight_width=3, pipeline=5),
                 "ulx3s-85f": dict(pipeline=5)}, no_dsp=("icebreaker",),
          synth_seconds=(20, 90)),
     # 36 multiplies: in LUTs on the UP5K (1546 LUT4 alone at 4 x 3 bits) and on the GW1NR-9's
     # 20 multiplier blocks (5457 LUT4 alone at 4 bits).
     Unit("direct3x3", "direct 3x3 tile engine, 36 multiplies a channel (baseline)",
          Direct3x3Params, DirectConv3x3, "lowbit_direct3x3", "winograd", tiles_job, _TILES,
-         sizes={"icebreaker": dict(data_width=4, weight_width=3),
+         sizes={"icebreaker": dict(data_width=4, weight_width=3, pipeline=6),
                 "tangnano9k": dict(data_width=4, weight_width=4),
                 "ulx3s-85f": dict(pipeline=6)},
          no_dsp=("icebreaker", "tangnano9k"), synth_seconds=(20, 90)),
