@@ -298,10 +298,10 @@ class DirectConv3x3(_TileEngine):
     of each output's nine products, 5 each output's sum of its rows (before the channel
     accumulator), 6 a second product register, in the fabric (the 36 multipliers spread over
     the DSP columns: at 5 the route from a MULT18X18D's output to its row's adder took 3.9 of
-    7.46 ns, 134.0 MHz on the ECP5-85F). At 3 the nine products' sum and the accumulator were the critical path
-    (71.8 MHz on the ECP5-85F with the products in the multipliers' output registers: 9.5 of
-    its 13.9 ns are routing from the DSP blocks to one adder tree); at 4 the rows' sum and
-    the accumulator (118.7 MHz, 8.43 ns, bench/unit-timing).
+    7.46 ns, 134.0 MHz on the ECP5-85F). At 3 the nine products' sum and the accumulator
+    were the critical path (71.8 MHz on the ECP5-85F with the products in the multipliers'
+    output registers: 9.5 of its 13.9 ns are routing from the DSP blocks to one adder tree);
+    at 4 the rows' sum and the accumulator (118.7 MHz, 8.43 ns, bench/unit-timing).
     """
 
     deep_stages = (4, 5, 6)
