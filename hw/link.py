@@ -24,6 +24,7 @@ from ..golden.link import (
 )
 from ..golden.unitmap import UNIT_REG_BASE, UnitMap
 from .ports import payload_fields, port_list, unit_ports
+from .ram import NO_RW_CHECK, registered_read
 from .uart import RX_LAYOUT, UARTRx, UARTTx, _check
 
 __all__ = ["HostLink", "LinkParams", "CRC16", "unit_map"]
@@ -107,9 +108,10 @@ class HostLink(wiring.Component):
 
     Latency and throughput
     ----------------------
-    A response's start bit begins about seven cycles after the request's last stop bit ends
-    on the line (the receiver samples it half a bit early; the queues add two cycles each;
-    6.8 cycles at divisor 4, ``test_throughput``). Both directions run at the full line rate,
+    A response's start bit begins about nine cycles after the request's last stop bit ends
+    on the line (the receiver samples it half a bit early; the queues add two cycles each,
+    the received byte's head register and the response's byte buffer one each; 8.8 cycles
+    at divisor 4, ``test_throughput``). Both directions run at the full line rate,
     bytes back to back, ``10 * divisor`` cycles each, so back-to-back PINGs of ``n`` bytes
     carry ``n / (n + 6)`` of the line rate each way. Bytes lost to a full receive queue are
     answered OVERRUN (:mod:`lowbit.golden.link`).
@@ -191,9 +193,21 @@ class HostLink(wiring.Component):
         m.d.comb += rx_crc.data.eq(byte.data)
 
         # Payload buffer (PING echoes from it) and the register file.
-        m.submodules.payload = buf = Memory(shape=8, depth=p.max_payload, init=[])
+        # The payload buffer is read through hw.ram.registered_read (the port's register,
+        # then a read-data register, on ECP5 the DP16KD's output register): from its data
+        # output, unregistered, into the transmit path was the link's critical path on the
+        # ECP5-85F (85.2 MHz, 11.73 ns, 5.5 of it the block RAM's clock-to-data). Reads and
+        # writes never meet (PAYLOAD writes; COPY and RESP_DATA read). The two registers
+        # advance together (`buf_ce`) from `buf_addr`: two advances put byte 0 in `buf_data`
+        # and byte 1 in the port's register, and each advance after that brings the next.
+        m.submodules.payload = buf = Memory(shape=8, depth=p.max_payload, init=[],
+                                            attrs=NO_RW_CHECK)
         buf_w = buf.write_port()
-        buf_r = buf.read_port(domain="sync")
+        buf_addr = Signal(range(p.max_payload + 3))
+        buf_ce = Signal()
+        buf_data = registered_read(m, buf, buf_addr, buf_ce, name="payload")
+        with m.If(buf_ce):
+            m.d.sync += buf_addr.eq(buf_addr + 1)
         # At least two words: a one-word memory has a zero-width address.
         m.submodules.registers = regs = Memory(shape=32, depth=max(2, p.registers), init=[])
         reg_w = regs.write_port()
@@ -241,7 +255,7 @@ class HostLink(wiring.Component):
         r_word = Signal(8 * REG_BYTES)  # READ_REG's value or an error's [code, cmd]
         r_buf = Signal()  # payload from the buffer (PING), else from r_word
         r_recv = Signal()  # payload from the unit's output queue (RECV)
-        r_idx = Signal.like(r_len)  # also SEND's copy index
+        copy_fill = Signal(range(3))  # COPY's cycles filling the payload buffer's registers
         out = Signal(8)
         # The response's bytes go through a two-byte buffer in front of the transmit queue,
         # and a state writes one when the buffer has room: `wr` is a flip-flop, not the
@@ -431,13 +445,12 @@ class HostLink(wiring.Component):
                     with m.Else():
                         reply(RESPONSE | Command.STATUS, 4, word=unit.status)
                 with m.Elif(cmd_is(Command.SEND)):
-                    # The payload buffer's read port has address 0 here (see COPY).
                     with m.If((length == 0) | (unit.phase != 0)):
                         fail(ErrorCode.BAD_LENGTH, cmd)
                     with m.Elif(length > unit.in_free):
                         fail(ErrorCode.NO_ROOM, cmd)
                     with m.Else():
-                        m.d.sync += r_idx.eq(0)
+                        m.d.sync += [copy_fill.eq(0), buf_addr.eq(0)]
                         count_from(length)
                         goto(_S.COPY)
                 with m.Elif(cmd_is(Command.RECV)):
@@ -451,54 +464,58 @@ class HostLink(wiring.Component):
         if unit is not None:
             # SEND: the payload buffer into the input queue, one byte a cycle (CHECK made sure
             # it has room), then the queue levels once the last byte is counted.
+            # Two cycles fill the payload buffer's read registers, then a byte a cycle.
             with m.If(at(_S.COPY)):
-                m.d.comb += [unit.iq.w_data.eq(buf_r.data), unit.iq.w_en.eq(1),
-                             buf_r.addr.eq(r_idx + 1)]
-                m.d.sync += r_idx.eq(r_idx + 1)
-                count_byte()
-                with m.If(last):
-                    goto(_S.SEND_DONE)
+                m.d.comb += [buf_ce.eq(1), unit.iq.w_data.eq(buf_data)]
+                with m.If(copy_fill != 2):
+                    m.d.sync += copy_fill.eq(copy_fill + 1)
+                with m.Else():
+                    m.d.comb += unit.iq.w_en.eq(1)
+                    count_byte()
+                    with m.If(last):
+                        goto(_S.SEND_DONE)
             with m.If(at(_S.SEND_DONE)):
                 reply(RESPONSE | Command.SEND, 4, word=unit.status)
 
         # The response, one byte a cycle into the transmit queue (waiting when it is full).
+        # RESP_CMD and RESP_LEN0 each advance the payload buffer's read registers once (from
+        # address 0, set here), so byte 0 is in buf_data when RESP_DATA starts.
         with m.If(at(_S.RESP_SYNC)):
             m.d.comb += [out.eq(SYNC), w_en.eq(1)]
+            m.d.sync += buf_addr.eq(0)
             count_from(r_len)
             with m.If(wr):
                 goto(_S.RESP_CMD)
         with m.If(at(_S.RESP_CMD)):
             m.d.comb += [out.eq(r_cmd), w_en.eq(1), tx_crc.start.eq(1),
-                         tx_crc.valid.eq(wr)]
+                         tx_crc.valid.eq(wr), buf_ce.eq(wr)]
             with m.If(wr):
                 goto(_S.RESP_LEN0)
         with m.If(at(_S.RESP_LEN0)):
-            m.d.comb += [out.eq(r_len[:8]), w_en.eq(1), tx_crc.valid.eq(wr)]
+            m.d.comb += [out.eq(r_len[:8]), w_en.eq(1), tx_crc.valid.eq(wr), buf_ce.eq(wr)]
             with m.If(wr):
                 goto(_S.RESP_LEN1)
         with m.If(at(_S.RESP_LEN1)):
-            # buf_r.addr is 0 here, so byte 0 is on buf_r.data in RESP_DATA.
             m.d.comb += [out.eq(r_len[8:]), w_en.eq(1), tx_crc.valid.eq(wr)]
             with m.If(wr):
-                m.d.sync += r_idx.eq(0)
                 if unit is not None:
                     m.d.sync += unit.byte.eq(0)
                 goto(_S.RESP_DATA)
                 with m.If(r_len == 0):
                     goto(_S.RESP_CRC0)
         with m.If(at(_S.RESP_DATA)):
-            # Synchronous read: address the next byte when this one is written.
+            # The next byte moves into buf_data when this one is written.
             m.d.comb += [
-                out.eq(Mux(r_buf, buf_r.data, r_word[:8])),
+                out.eq(Mux(r_buf, buf_data, r_word[:8])),
                 w_en.eq(1),
                 tx_crc.valid.eq(wr),
-                buf_r.addr.eq(r_idx + wr),
+                buf_ce.eq(wr),
             ]
             if unit is not None:
                 with m.If(r_recv):
                     m.d.comb += out.eq(unit.recv_byte(wr))
             with m.If(wr):
-                m.d.sync += [r_idx.eq(r_idx + 1), r_word.eq(r_word >> 8)]
+                m.d.sync += r_word.eq(r_word >> 8)
                 count_byte()
                 with m.If(last):
                     goto(_S.RESP_CRC0)
