@@ -60,9 +60,8 @@ class BinaryMVU(wiring.Component):
     the control and one per lane, which ``o.ready`` does not reach. The dot's subtraction
     between the accumulator and the output register was the next critical path (124.2 MHz;
     132.1 with the output register), so the accumulators hold the dot itself. The memories
-    are built with
-    ``no_rw_check``: the weights and thresholds are loaded between vectors, never while the
-    unit reads them.
+    are built with ``no_rw_check``: the weights and thresholds are loaded between vectors,
+    never while the unit reads them.
     """
 
     def __init__(self, params):

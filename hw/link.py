@@ -255,7 +255,6 @@ class HostLink(wiring.Component):
         r_word = Signal(8 * REG_BYTES)  # READ_REG's value or an error's [code, cmd]
         r_buf = Signal()  # payload from the buffer (PING), else from r_word
         r_recv = Signal()  # payload from the unit's output queue (RECV)
-        copy_fill = Signal(range(3))  # COPY's cycles filling the payload buffer's registers
         out = Signal(8)
         # The response's bytes go through a two-byte buffer in front of the transmit queue,
         # and a state writes one when the buffer has room: `wr` is a flip-flop, not the
@@ -450,7 +449,7 @@ class HostLink(wiring.Component):
                     with m.Elif(length > unit.in_free):
                         fail(ErrorCode.NO_ROOM, cmd)
                     with m.Else():
-                        m.d.sync += [copy_fill.eq(0), buf_addr.eq(0)]
+                        m.d.sync += buf_addr.eq(0)
                         count_from(length)
                         goto(_S.COPY)
                 with m.Elif(cmd_is(Command.RECV)):
@@ -464,12 +463,11 @@ class HostLink(wiring.Component):
         if unit is not None:
             # SEND: the payload buffer into the input queue, one byte a cycle (CHECK made sure
             # it has room), then the queue levels once the last byte is counted.
-            # Two cycles fill the payload buffer's read registers, then a byte a cycle.
+            # Two cycles fill the payload buffer's read registers (buf_addr 0 and 1), then a
+            # byte a cycle.
             with m.If(at(_S.COPY)):
                 m.d.comb += [buf_ce.eq(1), unit.iq.w_data.eq(buf_data)]
-                with m.If(copy_fill != 2):
-                    m.d.sync += copy_fill.eq(copy_fill + 1)
-                with m.Else():
+                with m.If(buf_addr[1:] != 0):
                     m.d.comb += unit.iq.w_en.eq(1)
                     count_byte()
                     with m.If(last):

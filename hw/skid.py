@@ -1,5 +1,6 @@
 """A stream output whose handshake does not reach the pipeline behind it: a skid register and
-a registered pipeline enable (used by the bit-serial engine's readout and by ``bmvu``)."""
+a registered pipeline enable (used by the bit-serial engine's readout, ``bmvu`` and the tile
+engines)."""
 
 from amaranth.hdl import Elaboratable, Module, Mux, Signal
 

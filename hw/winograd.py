@@ -103,13 +103,14 @@ class _TileEngine(wiring.Component):
         return ce
 
     def _output(self, m, ce, done, cycles, values):
-        """``o`` from ``done`` (the accumulator's flag) delayed ``cycles`` registers and the
-        last stage's ``values`` (y0, y1, ...), through the skid register that drives
-        ``ce``."""
+        """``o`` from ``done`` (the accumulator's flag, from :meth:`_accumulate`: the register
+        and what it loads) delayed ``cycles`` registers and the last stage's ``values`` (y0,
+        y1, ...), through the skid register that drives ``ce``."""
+        done, feed = done
         chain = [done]
         for k in range(cycles):
             chain.append(delay(m, ce, chain[-1], 1, name=f"valid3_{k}", reset_less=False))
-        feed = chain[-2] if cycles else self._done_feed
+        feed = chain[-2] if cycles else feed
         (ce_r,), _ = skid_output(m, self.o, chain[-1], feed,
                                  [(v, getattr(self.o.payload, f"y{k}"))
                                   for k, v in enumerate(values)],
@@ -131,19 +132,20 @@ class _TileEngine(wiring.Component):
                 delay(m, ce, last, cycles, name=f"last{stage}"))
 
     def _accumulate(self, m, ce, terms, width, valid, first, last):
-        """Sum ``terms`` over the channel beats; returns (sums, done)."""
+        """Sum ``terms`` over the channel beats; returns ``(sums, (done, feed))``: the
+        last-beat flag register and what it loads when the pipeline advances."""
         acc = [Signal(signed(width), name=f"acc{k}") for k in range(len(terms))]
         done = Signal()
-        self._done_feed = valid & last  # what `done` loads when the pipeline advances
+        feed = valid & last
         with m.If(ce):
-            m.d.sync += done.eq(self._done_feed)
+            m.d.sync += done.eq(feed)
             with m.If(valid):
                 for a, t in zip(acc, terms):
                     with m.If(first):
                         m.d.sync += a.eq(t)
                     with m.Else():
                         m.d.sync += a.eq(a + t)
-        return acc, done
+        return acc, (done, feed)
 
 
 class WinogradF23(_TileEngine):
