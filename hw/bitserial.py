@@ -76,8 +76,9 @@ class DotProductUnit(wiring.Component):
     Latency and throughput
     ----------------------
     One beat per cycle while ``o.ready`` is high. The result of a ``last`` beat is valid
-    :attr:`latency` ``= tree_latency(dk, spacing) + 1`` cycles after the edge that accepts
-    the beat: the popcount tree's register stages, then the accumulator. Back-pressure stalls
+    :attr:`latency` ``= tree_latency(dk, spacing) + 2`` cycles after the edge that accepts
+    the beat: the popcount tree's register stages, the shifted and conditionally inverted
+    term, then the accumulator. Back-pressure stalls
     the whole pipeline with one global clock enable (``i.ready = o.ready | ~o.valid``).
     Peak: ``2 dk`` binary operations (an AND and an add per bit) per cycle.
     """
@@ -95,8 +96,8 @@ class DotProductUnit(wiring.Component):
 
     @property
     def latency(self):
-        """Cycles from accepting a ``last`` beat to its result: popcount stages + 1."""
-        return tree_latency(self.params.dk, self.params.spacing) + 1
+        """Cycles from accepting a ``last`` beat to its result: popcount stages + 2."""
+        return tree_latency(self.params.dk, self.params.spacing) + 2
 
     @property
     def widths(self):
@@ -121,11 +122,16 @@ class DotProductUnit(wiring.Component):
         shift = delay(m, ce, pl.shift, lat, name="shift")
         negate = delay(m, ce, pl.negate, lat, name="negate")
         first = delay(m, ce, pl.first, lat, name="first")
-        last = delay(m, ce, pl.last, lat, name="last")
+        last = delay(m, ce, pl.last, lat + 1, name="last")
 
-        # acc resets to 0: a sum before the first `first` starts from 0.
+        # acc resets to 0: a sum before the first `first` starts from 0. The term is
+        # registered: the barrel shifter and the accumulator's carry chain in one cycle were
+        # the UP5K's critical path (37.7 MHz at dk=64, acc_width=32, bench/unit-timing),
+        # as they were the engine's (hw/matmul.py, ``_acc_stages``).
         acc = shift_negate_accumulate(m, ce, count, shift, negate, first, valid,
-                                      acc_width=aw, max_shift=p.max_shift)
+                                      acc_width=aw, max_shift=p.max_shift,
+                                      register_term=True)
+        valid = delay(m, ce, valid, 1, name="valid_t", reset_less=False)
         done = Signal()
         with m.If(ce):
             m.d.sync += done.eq(valid & last)

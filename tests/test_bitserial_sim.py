@@ -33,7 +33,7 @@ def _check_dpu(params, sim, seed, groups, **stalls):
     beats = dpu_beats(params, np.random.default_rng(seed), groups)
     job = get_unit("dpu").job(params, beats)
     got, _, resp, man = run_unit("dpu", params, job, sim=sim, seed=seed, **stalls)
-    assert man["latency"] == tree_latency(params.dk, params.spacing) + 1
+    assert man["latency"] == tree_latency(params.dk, params.spacing) + 2
     board = score(job, got, dpu_golden(params, beats), resp, latency=man["latency"])
     assert board.ok, f"{params}\n{board.describe()}"
     assert board.latency_seen == {man["latency"]}
