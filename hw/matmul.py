@@ -348,6 +348,7 @@ class BitSerialMatmul(wiring.Component):
                             m.d.sync += [load_a.eq(0), load_b.eq(0), s.loading.eq(0),
                                          half.eq(~half)]
                             _put(m, s.full, half, 1)
+                            m.d.comb += s.filled.eq(1)
                             _put(m, s.ent_b, half, b_half)
                             for name in s.RUN_CFG:
                                 _put(m, s.ent_cfg[name], half, cfg[name])
@@ -374,8 +375,22 @@ class BitSerialMatmul(wiring.Component):
         l_half, r_half, c_half = Signal(), Signal(), Signal()
         computing = s.computing
         cs, rw = s.cp_entry, s.cp_res  # the entry computed, the result half written
+        # full[cs] and rclaim[rw] as flip-flops of their own (`entry_full`, `half_claimed`),
+        # kept equal to them from the events that change them, so that `start` is one gate
+        # from three registers. As a lookup by cs and rw it fanned out to every counter's
+        # enable from two multiplexers (the UP5K's critical path, 40.2 MHz at 2x32x2).
         start = Signal()
-        m.d.comb += start.eq(~computing & s.full[cs] & ~s.rclaim[rw])
+        end = Signal()  # the run's last step
+        entry_full = Signal(name="entry_full")
+        half_claimed = Signal(name="half_claimed")
+        m.d.comb += start.eq(~computing & entry_full & ~half_claimed)
+        ld_half, rs = s.ld_half, s.rs
+        with m.If(end):  # the next run's entry and result half: ~cs, ~rw
+            m.d.sync += [entry_full.eq(s.full[~cs] | (s.filled & (ld_half != cs))),
+                         half_claimed.eq(s.rclaim[~rw] & ~(s.freed & (rs != rw)))]
+        with m.Else():
+            m.d.sync += [entry_full.eq(entry_full | (s.filled & (ld_half == cs))),
+                         half_claimed.eq((half_claimed | start) & ~(s.freed & (rs == rw)))]
         with m.If(start):
             # Start the next loaded run (its operand half was filled, its result half free).
             m.d.sync += [computing.eq(1), l_half.eq(cs), r_half.eq(s.ent_b[cs]),
@@ -420,6 +435,7 @@ class BitSerialMatmul(wiring.Component):
                             with m.If(last_mt):
                                 # The run's last step: its operand half is free after this
                                 # read, its entry goes back to the loader.
+                                m.d.comb += end.eq(1)
                                 m.d.sync += [l_addr.eq(0), l_plane.eq(0),
                                              l_tile.eq(0), c_addr.eq(0), computing.eq(0),
                                              cs.eq(~cs), rw.eq(~rw)]
@@ -508,7 +524,7 @@ class BitSerialMatmul(wiring.Component):
         # The readout pipeline advances (ce: the control; ce_data: the result memory's read
         # port and the tile registers): two kept copies of one register (see the skid below).
         ce, ce_data = Signal(), Signal()
-        rs = Signal()  # the half read out
+        rs = s.rs  # the half read out
         reading = Signal()
         addr = Signal(s.res_bits)  # mt n_tiles + nt, counted
         begin = Signal()
@@ -531,6 +547,7 @@ class BitSerialMatmul(wiring.Component):
                 m.d.sync += [addr.eq(0), reading.eq(0), rs.eq(~rs)]
                 _put(m, s.rfull, rs, 0)
                 _put(m, s.rclaim, rs, 0)
+                m.d.comb += s.freed.eq(1)
 
         # The address is a counter (no adder before the port); the read port's register,
         # then a read-data register (hw.ram.registered_read), then the skid below.
@@ -661,10 +678,15 @@ class _State:
         self.cp_entry = Signal(name="cp_entry")
         self.cp_res = Signal(name="cp_res")
         self.computing = Signal(name="computing")
+        # The events that change the entries and result halves the compute stage waits for
+        # (high for a cycle): the loader fills entry ld_half, the readout frees half rs.
+        self.filled = Signal(name="ev_filled")
+        self.freed = Signal(name="ev_freed")
         # Two result halves: claimed by compute when it starts a run, full when the run's
         # last tile is written, both cleared when the readout has read it.
         self.rclaim = Array(Signal(name=f"rclaim{e}") for e in range(2))
         self.rfull = Array(Signal(name=f"rfull{e}") for e in range(2))
         self.r_busy = Signal(name="r_busy")  # results in the readout pipeline
+        self.rs = Signal(name="rs")  # the result half the readout reads
         self.res_mt = Array(Signal(mt_range, name=f"res{e}_mt") for e in range(2))
         self.res_nt = Array(Signal(nt_range, name=f"res{e}_nt") for e in range(2))
