@@ -146,7 +146,8 @@ def _himbaechel_args(args):
 
 
 def _unit_synth(unit, params, board, work, env, say, dsp=True, netlist=False):
-    """Out-of-context synthesis of the bare unit: ``(cells by type, gen. seconds, seconds)``.
+    """Out-of-context synthesis of the bare unit: ``(cells by type, gen. seconds, seconds,
+    latency)``, the latency in cycles as the unit's manifest gives it (None if it has none).
     The netlist is written to ``unit.json`` for the families whose registers
     :mod:`lowbit.boards.outreg` fills, and for every family with ``netlist``."""
     start = time.perf_counter()
@@ -168,7 +169,7 @@ def _unit_synth(unit, params, board, work, env, say, dsp=True, netlist=False):
         folded = absorb_in_file(work / "unit.json")
         (work / "outreg.json").write_text(json.dumps(folded) + "\n")
         _fold_outreg(cells, folded)
-    return cells, generate, seconds
+    return cells, generate, seconds, getattr(component, "latency", None)
 
 
 #: Families whose block RAM and multiplier registers :mod:`lowbit.boards.outreg` fills.
@@ -192,7 +193,7 @@ def netlist_resources(unit_name, params, board_name, *, dsp=True):
     params = _resolve_params(unit, params)
     env = toolchain_env(check_tools(board.family))
     with tempfile.TemporaryDirectory(prefix="lowbit-netlist-") as scratch:
-        cells, _, _ = _unit_synth(unit, params, board, Path(scratch), env, lambda line: None,
+        cells, *_ = _unit_synth(unit, params, board, Path(scratch), env, lambda line: None,
                                   dsp)
     return count_cells(cells, board), cells
 
@@ -340,8 +341,8 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         work_unit.mkdir()
         work_board.mkdir()
 
-        unit_cells, t_generate, t_unit = _unit_synth(unit, params, board, work_unit, env, say,
-                                                     dsp)
+        unit_cells, t_generate, t_unit, latency = _unit_synth(unit, params, board, work_unit,
+                                                              env, say, dsp)
         try:
             harness_info, unit_map, times = _board_build(
                 unit, params, board, target_mhz, work_board, env, say, dsp, harness, link)
@@ -390,6 +391,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             "package": board.package,
             "params": dataclasses.asdict(params),
             "dsp_inference": dsp,
+            "latency": latency,
             "unit_resources": unit_res,
             "harness_resources": harness_res,
             "design_resources": design_res,

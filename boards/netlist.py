@@ -200,7 +200,7 @@ def _build(unit, params, board, dsp, rtl_manifest, target):
     env = toolchain_env(check_tools(board.family))
     with tempfile.TemporaryDirectory(prefix="lowbit-netlist-") as scratch:
         work = Path(scratch)
-        cells, _, _ = _unit_synth(unit, params, board, work, env, lambda line: None, dsp,
+        cells, *_ = _unit_synth(unit, params, board, work, env, lambda line: None, dsp,
                                   netlist=True)
         netlist = json.loads((work / "unit.json").read_text())
         _check_rams(netlist["modules"][unit.top])

@@ -60,6 +60,8 @@ def format_report(report):
     ]
     params = " ".join(f"{k}={v}" for k, v in r["params"].items())
     lines += textwrap.wrap(f"params: {params}", _WIDTH, subsequent_indent="        ")
+    if r.get("latency") is not None:
+        lines.append(f"latency: {r['latency']} cycles (the unit's, as its manifest gives it)")
 
     if not r.get("dsp_inference", True):
         lines.append("multiplies in LUTs: DSP inference off (--no-dsp)")

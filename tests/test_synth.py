@@ -10,6 +10,7 @@ import pytest
 from lowbit.boards import BOARDS, get_board, synth
 from lowbit.golden import MACParams
 from lowbit.golden.checks import UsageError
+from lowbit.hw.build import generated
 
 pytestmark = [pytest.mark.synth, pytest.mark.mac]
 
@@ -26,7 +27,11 @@ def test_mac_default_to_bitstream(board, tmp_path):
     assert bitstream.suffix == get_board(board).bitstream_ext
     assert bitstream.stat().st_size > 0
     assert json.loads((out / "report.json").read_text()) == report
-    assert "Fmax" in (out / "report.txt").read_text()
+    text = (out / "report.txt").read_text()
+    assert "Fmax" in text
+    # The unit's latency, as its manifest (lowbit generate) gives it.
+    assert report["latency"] == generated("mac", MACParams())[1]["latency"]
+    assert f"latency: {report['latency']} cycles" in text
 
     unit = report["unit_resources"]
     assert unit["dsp"] == 1, f"unit cells on {board}: {report['unit_cells']}"

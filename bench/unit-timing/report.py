@@ -16,10 +16,13 @@ def main():
              "`lowbit synth UNIT --board BOARD --harness scan` run: the unit's own resources "
              "after Yosys (flip-flops moved into block RAM and multiplier registers counted as "
              "the RAM's and DSP's), the post-route Fmax of the whole design and its critical "
-             "path. `before` is the checkout before this work; `after` the commit named.", "",
+             "path. `before` is the checkout before this work; `after` the commit named. The "
+             "latency (the unit's, from its manifest) is recorded for runs from commit "
+             "b21baa2 on; '-' where a run predates it.", "",
              "| unit | board | params | variant | commit | LUT | FF | DSP | BRAM | moved into "
-             "DSPs | Fmax (MHz) | critical path (ns: total / logic) | from -> to |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "DSPs | latency (cycles) | Fmax (MHz) | critical path (ns: total / logic) | "
+             "from -> to |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     order = {"before": 0, "mult-registers-only": 1, "after": 2, "dot-register-reverted": 3}
     keyed = sorted(runs, key=lambda r: (r["unit"], r.get("board", "ulx3s-85f"),
                                         r["params"], order.get(r["variant"], 9)))
@@ -36,8 +39,8 @@ def main():
         lines.append(
             f"| {r['unit']} | {r.get('board', 'ulx3s-85f')} | {' '.join(r['params']) or '-'} | "
             f"{r['variant']} | {r['git']} | {res['lut']} | {res['ff']} | {res['dsp']} | "
-            f"{res['bram']} | {moved} | {r['fmax_mhz']:.2f} | {cp['delay_ns']:.2f} / "
-            f"{cp['logic_ns']:.2f} | {ends} |")
+            f"{res['bram']} | {moved} | {r.get('latency') or '-'} | {r['fmax_mhz']:.2f} | "
+            f"{cp['delay_ns']:.2f} / {cp['logic_ns']:.2f} | {ends} |")
     lines += ["", "Commands:", ""] + [f"- `{c}`" for c in results.get("commands", [])]
     lines += ["", "Each run's full report (utilization, timing, run times) is in `reports/`."]
     (HERE / "report.md").write_text("\n".join(lines) + "\n")

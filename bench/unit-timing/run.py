@@ -44,7 +44,8 @@ def run(checkout, label, spec, out_root):
         entry["error"] = (proc.stderr or proc.stdout)[-2000:]
         return entry
     rep = json.loads((out / "report.json").read_text())
-    entry.update(unit_resources=rep["unit_resources"], dsp_registers=rep.get("dsp_registers"),
+    entry.update(latency=rep.get("latency"),
+                 unit_resources=rep["unit_resources"], dsp_registers=rep.get("dsp_registers"),
                  fmax_mhz=rep["fmax_mhz"], critical_path=rep["critical_path"],
                  times_s=rep["times_s"])
     (HERE / "reports").mkdir(exist_ok=True)
