@@ -6,9 +6,9 @@ cost of one cycle per extra segment. Everything here registers under a clock ena
 a stalled pipeline holds still.
 """
 
-from amaranth.hdl import Cat, Signal
+from amaranth.hdl import Cat, Signal, signed
 
-__all__ = ["segments", "delay", "add", "pipelined_add"]
+__all__ = ["segments", "delay", "add", "pipelined_add", "split_multiply"]
 
 
 def segments(width, seg):
@@ -56,3 +56,21 @@ def pipelined_add(m, ce, a, b, seg, *, name="padd"):
         a_rest = delay(m, ce, a_rest[w:], 1, name=f"{name}_a{k}")
         b_rest = delay(m, ce, b_rest[w:], 1, name=f"{name}_b{k}")
     raise AssertionError("unreachable")
+
+
+def split_multiply(m, ce, a, b, width, *, name="smul"):
+    """``a * b`` (both signed) in two register stages, for multiplies in LUTs: the partial
+    products of ``a`` with the low half of ``b`` (unsigned) and with its high half (signed),
+    each registered, then their sum, registered, as ``width`` bits (enough for the exact
+    product). Each stage's adder tree is about half as deep as the whole multiply's; on a
+    DSP target it takes two multipliers instead of one. Returns the registered product
+    (2 cycles)."""
+    assert len(b) >= 2, "split_multiply: b needs 2 bits or more"
+    k = len(b) // 2
+    lo = Signal(signed(len(a) + k + 1), name=f"{name}_lo")
+    hi = Signal(signed(len(a) + len(b) - k), name=f"{name}_hi")
+    m.d.comb += [lo.eq(a * b[:k]), hi.eq(a * b[k:].as_signed())]
+    lo, hi = delay(m, ce, lo, 1, name=f"{name}_lo_q"), delay(m, ce, hi, 1, name=f"{name}_hi_q")
+    total = Signal(signed(width), name=name)
+    m.d.comb += total.eq(lo + (hi << k))
+    return delay(m, ce, total, 1, name=f"{name}_q")

@@ -10,7 +10,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.winograd_matrices import A_T, B_T, G_SCALED
-from .arith import delay
+from .arith import delay, split_multiply
 from .skid import skid_output
 
 __all__ = ["WinogradF23", "WinogradF23x23", "DirectConv3x3"]
@@ -238,9 +238,13 @@ class WinogradF23x23(_TileEngine):
     4 between the two passes of the output transform, 5 between the two passes of the input
     (and on-chip filter) transform. The output transform was the critical path at 3 (102.6
     MHz on the ECP5-85F, from the accumulators through both passes to the output register).
+    6 splits each product in two (:func:`~lowbit.hw.arith.split_multiply`: the partial
+    products registered, then their sum), for multiplies in LUTs, as on the UP5K, where the
+    whole multiply in one cycle was the critical path at 5 (43.4 MHz, 4-bit data); on a DSP
+    target it takes two multipliers a product.
     """
 
-    deep_stages = (4, 5)
+    deep_stages = (4, 5, 6)
 
     def __init__(self, params):
         offline = params.filter_transform == "offline"
@@ -253,7 +257,7 @@ class WinogradF23x23(_TileEngine):
         w = p.stage_widths
         ce, d = self._front(m)
         pl = self.i.payload
-        st4, st5 = int(p.pipeline >= 4), int(p.pipeline >= 5)
+        st4, st5, st6 = (int(p.pipeline >= k) for k in (4, 5, 6))
 
         def mid_in(x):
             return delay(m, ce, x, st5, name="vp_q")
@@ -273,10 +277,13 @@ class WinogradF23x23(_TileEngine):
 
         prods = []
         for k in range(16):
+            if st6:
+                prods.append(split_multiply(m, ce, u[k], v[k], w["product"], name=f"m{k}"))
+                continue
             s = Signal(signed(w["product"]), name=f"m{k}")
             m.d.comb += s.eq(u[k] * v[k])
             prods.append(delay(m, ce, s, int(p.pipeline >= 2), name=f"m{k}_q"))
-        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2), 2)
+        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st6, 2)
 
         acc, done = self._accumulate(m, ce, prods, w["channel_sum"], *ctl)
         grid = [acc[4 * r:4 * r + 4] for r in range(4)]
