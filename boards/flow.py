@@ -123,6 +123,14 @@ KEEP_HIERARCHY = f"setattr -mod -set keep_hierarchy 1 *.{KEEP_PREFIX}*"
 FLATTEN = "setattr -mod -unset keep_hierarchy *; flatten"
 
 
+def keep_hierarchy(board):
+    """:data:`KEEP_HIERARCHY` for ``board``'s family, or nothing on Gowin: ``synth_gowin``
+    puts its I/O buffers (``iopadmap``) on the ports of every module left in the hierarchy,
+    and nextpnr then refuses them as unconstrained I/O (``p2s``, ``bmvu``, ``winograd1d`` on
+    the Tang Nano 9K). There the register copies may be merged; the logic is the same."""
+    return "" if board.family == "gowin" else KEEP_HIERARCHY
+
+
 def synth_options(board, dsp=True):
     """``synth_<family>`` options: the board's own, with DSP inference on or off (``dsp=False``
     maps every multiply to LUTs: iCE40 without ``-dsp``, ECP5 and Gowin with ``-nodsp``)."""
@@ -158,7 +166,7 @@ def _unit_synth(unit, params, board, work, env, say, dsp=True, netlist=False):
     synth = " ".join([board.synth_command, *synth_options(board, dsp), "-top", unit.top])
     outreg = board.family in _OUTREG_FAMILIES
     write = "write_json unit.json\n" if outreg or netlist else ""
-    (work / "unit.ys").write_text(f"read_rtlil {unit.top}.il\n{KEEP_HIERARCHY}\n{synth}\n"
+    (work / "unit.ys").write_text(f"read_rtlil {unit.top}.il\n{keep_hierarchy(board)}\n{synth}\n"
                                   f"{FLATTEN}\ntee -q -o unit_stat.json stat -json\n{write}")
     say(f"{unit.name} on {board.name}: out-of-context {synth}")
     seconds = _run("yosys", ["-q", "-l", "unit-yosys.log", "unit.ys"], cwd=work, env=env,
@@ -213,7 +221,7 @@ def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harn
     plan = platform.build(
         top, name=_TOP, do_build=False,
         synth_opts=" ".join(synth_options(board, dsp)),
-        script_after_read=KEEP_HIERARCHY,
+        script_after_read=keep_hierarchy(board),
         # Amaranth's Gowin script writes its netlist inside synth_gowin, before this step:
         # write it again, flat.
         script_after_synth=f"{FLATTEN}\ntee -q -o design_stat.json stat -json"

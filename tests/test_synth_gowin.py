@@ -91,3 +91,15 @@ def test_mac_default_link_to_bitstream(tmp_path):
     assert 'IO_LOC "uart_0__rx__io" 18;' in cst and 'IO_LOC "uart_0__tx__io" 17;' in cst
     assert report["unit_resources"]["dsp"] == 1
     assert report["fmax_mhz"] is not None and report["meets_board_clock"], report["notes"]
+
+
+def test_kept_submodules_place_and_route(tmp_path):
+    """A unit with kept submodules (lowbit.hw.keep: the converter's slices and control copy):
+    with their hierarchy kept through synth_gowin, its I/O buffers landed on their ports and
+    nextpnr refused them ('Unconstrained IO'); on Gowin the hierarchy is not kept."""
+    from lowbit.golden.bitserial import P2SParams
+
+    out = tmp_path / "p2s"
+    report = synth("p2s", P2SParams(), BOARD, out)
+    assert (out / report["bitstream"]).stat().st_size > 0
+    assert report["fmax_mhz"] is not None, report["notes"]
