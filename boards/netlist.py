@@ -12,10 +12,14 @@ Families: iCE40 (Yosys's ``cells_sim.v``, which models every cell ``synth_ice40`
 SB_MAC16 with the registers Yosys packs into it and the block RAMs included); ECP5 (Yosys's
 ``cells_sim_ecp5.v`` for the logic cells; the DP16KD block RAM and the MULT18X18D multiplier,
 black boxes there, from ``models/dp16kd_sim.v`` and ``models/mult18x18d_sim.v``, which model
-the modes Yosys uses and the registers :mod:`lowbit.boards.outreg` turns on). A netlist using
-what the models do not cover (block RAM contents, chip selects, two clocks, resets, the
-multiplier's pipeline register or cascades) is refused with :class:`NetlistError` rather
-than simulated wrongly.
+the modes Yosys uses and the registers :mod:`lowbit.boards.outreg` turns on); Gowin (Yosys's
+``gowin/cells_sim.v``: LUTs, the ALU, flip-flops, LUT RAM; its block RAMs and multipliers are
+black boxes, so a Gowin netlist with a block RAM is refused; the multipliers MULT9X9, MULT18X18
+and MULT36X36, which it has not at all, from ``models/gowin_mult_sim.v``, combinational as
+Yosys maps them). A netlist using what
+the models do not cover (a cell they have only as a black box, block RAM contents, chip
+selects, two clocks, resets, the multiplier's pipeline register or cascades) is refused with
+:class:`NetlistError` rather than simulated wrongly.
 """
 
 import hashlib
@@ -36,8 +40,8 @@ from .toolchain import check_tools, run_tool, tool_env_var, toolchain_env
 __all__ = ["NETLIST_FAMILIES", "NetlistError", "netlist_board", "netlist_design",
            "netlist_source", "cell_models"]
 
-#: Families whose netlists can be simulated.
-NETLIST_FAMILIES = ("ecp5", "ice40")
+#: Families whose netlists can be simulated (on Gowin, those without block RAM or DSP cells).
+NETLIST_FAMILIES = ("ecp5", "ice40", "gowin")
 
 _MODELS = Path(__file__).parent / "models"
 
@@ -77,6 +81,12 @@ def cell_models(family):
         # Yosys's models cover every cell synth_ice40 makes: LUTs, carries, flip-flops,
         # SB_RAM40_4K, SB_SPRAM256KA and SB_MAC16 with its registers.
         return _inline(_yosys_share() / "ice40" / "cells_sim.v")
+    if family == "gowin":
+        # Yosys's models: LUTs, MUX2_LUTx, ALU, flip-flops, I/O buffers and LUT RAM
+        # (RAM16SDPx); its block RAMs (SP, SDPB, DPB, ...) are black boxes, which
+        # _check_models refuses. The multipliers, which it has not, from our model.
+        return "\n".join([_inline(_yosys_share() / "gowin" / "cells_sim.v"),
+                          (_MODELS / "gowin_mult_sim.v").read_text()])
     text = _inline(_yosys_share() / "lattice" / "cells_sim_ecp5.v")
     # Yosys's DP16KD is a parameters-only black box: drop it for the behavioural model.
     text = re.sub(r"\(\* blackbox \*\)\s*module DP16KD\(.*?endmodule", "", text, count=1,
@@ -85,6 +95,20 @@ def cell_models(family):
         raise RuntimeError("could not remove the DP16KD black box from cells_sim_ecp5.v")
     return "\n".join([text, (_MODELS / "dp16kd_sim.v").read_text(),
                       (_MODELS / "mult18x18d_sim.v").read_text()])
+
+
+def _check_models(module, family, models):
+    """Refuse a netlist with a cell the ``models`` text (:func:`cell_models`) does not define
+    or defines only as a black box (ports, no behaviour: it would simulate as undriven)."""
+    defined = set(re.findall(r"^\s*module\s+(\w+)", models, flags=re.M))
+    black = set(re.findall(r"\(\*[^)]*\bblackbox\b[^)]*\*\)\s*module\s+(\w+)", models))
+    used = {c["type"] for c in module["cells"].values() if not c["type"].startswith("$")}
+    missing = sorted(t for t in used if t in black or t not in defined)
+    if missing:
+        raise NetlistError(
+            f"the {family} netlist uses {', '.join(missing)}, which the family's simulation "
+            f"models do not model (Yosys has them only as black boxes, without behaviour); "
+            f"a {family} netlist can be simulated when it has none of them")
 
 
 def _check_rams(module):
@@ -136,6 +160,25 @@ def _check_mults(module):
         if problems:
             raise NetlistError(f"multiplier {name} uses what the MULT18X18D simulation model "
                                f"does not cover: {', '.join(problems)}")
+
+
+def _check_gowin_mults(module):
+    """Refuse Gowin multiplier uses :file:`models/gowin_mult_sim.v` does not model."""
+    regs = ("AREG", "BREG", "OUT_REG", "OUT0_REG", "OUT1_REG", "PIPE_REG", "ASIGN_REG",
+            "BSIGN_REG", "SOA_REG")
+    # Constants come from GND cells' outputs in a Gowin netlist, or are "0" bits.
+    zero = {"0"} | {bit for cell in module["cells"].values() if cell["type"] == "GND"
+                    for bits in cell["connections"].values() for bit in bits}
+    for name, cell in module["cells"].items():
+        if cell["type"] not in ("MULT9X9", "MULT18X18", "MULT36X36"):
+            continue
+        params, conn = cell["parameters"], cell["connections"]
+        problems = [f"{r} on" for r in regs if int(str(params.get(r, "0")).strip() or "0", 2)]
+        problems += [f"{pin} not tied to 0" for pin in ("ASEL", "BSEL")
+                     if not set(conn.get(pin, ["0"])) <= zero]
+        if problems:
+            raise NetlistError(f"multiplier {name} uses what the {cell['type']} simulation "
+                               f"model does not cover: {', '.join(problems)}")
 
 
 def _key(unit, params, board, dsp):
@@ -203,8 +246,11 @@ def _build(unit, params, board, dsp, rtl_manifest, target):
         cells, *_ = _unit_synth(unit, params, board, work, env, lambda line: None, dsp,
                                   netlist=True)
         netlist = json.loads((work / "unit.json").read_text())
+        models = cell_models(board.family)
+        _check_models(netlist["modules"][unit.top], board.family, models)
         _check_rams(netlist["modules"][unit.top])
         _check_mults(netlist["modules"][unit.top])
+        _check_gowin_mults(netlist["modules"][unit.top])
         run_tool([env[tool_env_var("yosys")], "-q", "-p",
                   "read_json unit.json; write_verilog -noattr netlist.v"],
                  cwd=work, env=env, console=work / "write.console", check=True,
@@ -217,5 +263,5 @@ def _build(unit, params, board, dsp, rtl_manifest, target):
         with atomic_dir(target) as tmp:
             (tmp / man["verilog"]).write_text(
                 f"// {unit.name} synthesized for {board.name}: cell models, then the "
-                f"netlist\n{cell_models(board.family)}\n{(work / 'netlist.v').read_text()}")
+                f"netlist\n{models}\n{(work / 'netlist.v').read_text()}")
             (tmp / f"{unit.top}.json").write_text(json.dumps(man, indent=2) + "\n")

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..boards.netlist import NetlistError
 from ..golden.checks import UsageError, parse_params
 from ..hw.units import UNITS, get_unit
 from ..sim.runner import SIMULATORS
@@ -41,7 +42,8 @@ def _add_netlist(p, what):
                    help=f"{what} the netlist Yosys synthesizes for BOARD (its vendor cells, "
                         "block RAM and multiplier registers as the bitstream has them, with "
                         "Yosys's cell simulation models) instead of the generated Verilog; "
-                        "families with cell models: iCE40 (icebreaker), ECP5 (ulx3s-85f)")
+                        "families with cell models: iCE40 (icebreaker), ECP5 (ulx3s-85f), "
+                        "Gowin (tangnano9k; a netlist with a block RAM is refused there)")
 
 
 def _netlist(board_name, check):
@@ -613,6 +615,10 @@ def main(argv=None):
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"lowbit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except NetlistError as exc:  # --netlist: what the family's cell models do not cover
+        print(f"lowbit {args.command}: error: --netlist {getattr(args, 'netlist', None)}: "
+              f"{exc}", file=sys.stderr)
         return 2
     except (RuntimeError, OSError) as exc:
         print(f"lowbit {args.command}: failed: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ import pytest
 from lowbit.boards.netlist import (
     NETLIST_FAMILIES,
     NetlistError,
+    _check_gowin_mults,
     _check_mults,
     _check_rams,
     netlist_design,
@@ -36,9 +37,26 @@ from .sweeps import MAC_SWEEP, SHAPES
 pytestmark = [pytest.mark.sim]
 
 
-def test_a_family_without_cell_models_is_refused():
-    with pytest.raises(UsageError, match="netlists can be simulated for: ecp5, ice40"):
-        netlist_design("bitserial", SHAPES["2x64x2"], "tangnano9k")
+def test_a_board_without_cell_models_is_refused():
+    with pytest.raises(UsageError, match="unknown board"):
+        netlist_design("bitserial", SHAPES["2x64x2"], "no-such-board")
+
+
+@pytest.mark.parametrize("unit,params,cell", [
+    ("bitserial", SHAPES["2x64x2"], "SDPX9B"), ("link", None, "DPX9B")])
+def test_gowin_block_ram_is_refused(unit, params, cell):
+    """Yosys's Gowin block RAMs are black boxes (no behaviour): refused, never simulated as
+    undriven outputs."""
+    with pytest.raises(NetlistError, match=f"uses {cell}.*black boxes"):
+        netlist_design(unit, params or get_unit(unit).params_cls(), "tangnano9k")
+
+
+def test_gowin_multiplier_registers_are_refused():
+    mult = {"type": "MULT18X18", "parameters": {"AREG": "1", "OUT_REG": "0"},
+            "connections": {"ASEL": [7], "BSEL": [3]}}
+    gnd = {"type": "GND", "parameters": {}, "connections": {"G": [3]}}
+    with pytest.raises(NetlistError, match="AREG on, ASEL not tied to 0"):
+        _check_gowin_mults({"cells": {"mult": mult, "gnd": gnd}})
 
 
 def test_block_ram_features_the_model_lacks_are_refused():
@@ -167,9 +185,15 @@ UNIT_CHECKS = {
     "link": _link,
 }
 #: A board of each family with cell models.
-NETLIST_BOARDS = {"ice40": "icebreaker", "ecp5": "ulx3s-85f"}
+NETLIST_BOARDS = {"ice40": "icebreaker", "ecp5": "ulx3s-85f", "gowin": "tangnano9k"}
+#: On Gowin, the units whose netlists (of the configurations above) have no block RAM, whose
+#: Yosys models are black boxes: the others are refused (test_gowin_block_ram_is_refused).
+#: Each kind of cell is covered: LUTs and MUX2_LUTx, the ALU, every flip-flop kind the flow
+#: makes, the multiplier (models/gowin_mult_sim.v), LUT RAM.
+GOWIN_UNITS = ("mac", "lfsr", "xnor", "dpu", "p2s", "winograd1d", "bmvu")
 _CASES = [pytest.param(b, u, id=f"{b}-{u}", marks=getattr(pytest.mark, UNITS[u].marker))
-          for b in NETLIST_BOARDS.values() for u in UNIT_CHECKS]
+          for f, b in NETLIST_BOARDS.items() for u in UNIT_CHECKS
+          if f != "gowin" or u in GOWIN_UNITS]
 
 
 def test_every_unit_has_a_netlist_check():
@@ -181,7 +205,7 @@ def test_every_unit_has_a_netlist_check():
 def test_every_unit_netlist(board, unit, sim, seed):
     """The unit's synthesized netlist for ``board`` under its RTL tests' own checks (the
     designs those checks take come from lowbit.sim.runner.design). Multiplies are in DSP
-    blocks on both families (on the UP5K ``lowbit synth`` puts the tile engines' multiplies
+    blocks on every family (on the UP5K ``lowbit synth`` puts the tile engines' multiplies
     in LUTs; that netlist, five times the size in simulation, is for ``lowbit test --netlist
     icebreaker``)."""
     with designs(netlist_source(board, dsp=True)) as used:
