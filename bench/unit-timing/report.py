@@ -18,7 +18,10 @@ def main():
              "the RAM's and DSP's), the post-route Fmax of the whole design and its critical "
              "path. `before` is the checkout before this work; `after` the commit named. The "
              "latency (the unit's, from its manifest) is recorded for runs from commit "
-             "b21baa2 on; '-' where a run predates it.", "",
+             "b21baa2 on; '-' where a run predates it. On the Tang Nano 9K (Gowin), "
+             "nextpnr-himbaechel does not time paths through DSP or block RAM cells (nextpnr "
+             "PR #1345; each report says so): its Fmax leaves them out and is optimistic for "
+             "the units that have them (mac, winograd1d/2d, conv2d, bitserial, link).", "",
              "| unit | board | params | variant | commit | LUT | FF | DSP | BRAM | moved into "
              "DSPs | latency (cycles) | Fmax (MHz) | critical path (ns: total / logic) | "
              "from -> to |",
