@@ -13,10 +13,10 @@ SB_MAC16 with the registers Yosys packs into it and the block RAMs included); EC
 ``cells_sim_ecp5.v`` for the logic cells; the DP16KD block RAM and the MULT18X18D multiplier,
 black boxes there, from ``models/dp16kd_sim.v`` and ``models/mult18x18d_sim.v``, which model
 the modes Yosys uses and the registers :mod:`lowbit.boards.outreg` turns on); Gowin (Yosys's
-``gowin/cells_sim.v``: LUTs, the ALU, flip-flops, LUT RAM; its block RAMs and multipliers are
-black boxes, so a Gowin netlist with a block RAM is refused; the multipliers MULT9X9, MULT18X18
-and MULT36X36, which it has not at all, from ``models/gowin_mult_sim.v``, combinational as
-Yosys maps them). A netlist using what
+``gowin/cells_sim.v``: LUTs, the ALU, flip-flops, LUT RAM; the x9 block RAMs SDPX9B and DPX9B
+and the multipliers MULT9X9, MULT18X18 and MULT36X36, which it has not at all, from
+``models/gowin_bsram_sim.v`` and ``models/gowin_mult_sim.v``, in the modes Yosys maps to; the
+x8 block RAMs, black boxes there, are refused). A netlist using what
 the models do not cover (a cell they have only as a black box, block RAM contents, chip
 selects, two clocks, resets, the multiplier's pipeline register or cascades) is refused with
 :class:`NetlistError` rather than simulated wrongly.
@@ -83,10 +83,12 @@ def cell_models(family):
         return _inline(_yosys_share() / "ice40" / "cells_sim.v")
     if family == "gowin":
         # Yosys's models: LUTs, MUX2_LUTx, ALU, flip-flops, I/O buffers and LUT RAM
-        # (RAM16SDPx); its block RAMs (SP, SDPB, DPB, ...) are black boxes, which
-        # _check_models refuses. The multipliers, which it has not, from our model.
+        # (RAM16SDPx); its x8 block RAMs (SP, SDP, DP, ...) are black boxes, which
+        # _check_models refuses. The multipliers and the x9 block RAMs Yosys maps wider
+        # memories to (SDPX9B, DPX9B), which it has not, from our models.
         return "\n".join([_inline(_yosys_share() / "gowin" / "cells_sim.v"),
-                          (_MODELS / "gowin_mult_sim.v").read_text()])
+                          (_MODELS / "gowin_mult_sim.v").read_text(),
+                          (_MODELS / "gowin_bsram_sim.v").read_text()])
     text = _inline(_yosys_share() / "lattice" / "cells_sim_ecp5.v")
     # Yosys's DP16KD is a parameters-only black box: drop it for the behavioural model.
     text = re.sub(r"\(\* blackbox \*\)\s*module DP16KD\(.*?endmodule", "", text, count=1,
@@ -162,13 +164,17 @@ def _check_mults(module):
                                f"does not cover: {', '.join(problems)}")
 
 
+def _zero_bits(module):
+    """The bits tied to 0: "0" constants and, in a Gowin netlist, GND cells' outputs."""
+    return {"0"} | {bit for cell in module["cells"].values() if cell["type"] == "GND"
+                    for bits in cell["connections"].values() for bit in bits}
+
+
 def _check_gowin_mults(module):
     """Refuse Gowin multiplier uses :file:`models/gowin_mult_sim.v` does not model."""
     regs = ("AREG", "BREG", "OUT_REG", "OUT0_REG", "OUT1_REG", "PIPE_REG", "ASIGN_REG",
             "BSIGN_REG", "SOA_REG")
-    # Constants come from GND cells' outputs in a Gowin netlist, or are "0" bits.
-    zero = {"0"} | {bit for cell in module["cells"].values() if cell["type"] == "GND"
-                    for bits in cell["connections"].values() for bit in bits}
+    zero = _zero_bits(module)
     for name, cell in module["cells"].items():
         if cell["type"] not in ("MULT9X9", "MULT18X18", "MULT36X36"):
             continue
@@ -178,6 +184,30 @@ def _check_gowin_mults(module):
                      if not set(conn.get(pin, ["0"])) <= zero]
         if problems:
             raise NetlistError(f"multiplier {name} uses what the {cell['type']} simulation "
+                               f"model does not cover: {', '.join(problems)}")
+
+
+def _check_gowin_rams(module):
+    """Refuse SDPX9B / DPX9B uses :file:`models/gowin_bsram_sim.v` does not model."""
+    zero = _zero_bits(module)
+    for name, cell in module["cells"].items():
+        if cell["type"] not in ("SDPX9B", "DPX9B"):
+            continue
+        params, conn = cell["parameters"], cell["connections"]
+        problems = [f"{p} 1 (pipeline)" for p in ("READ_MODE", "READ_MODE0", "READ_MODE1")
+                    if int(str(params.get(p, "0")).strip() or "0", 2)]
+        # The model's resets are synchronous; an asynchronous one is the same when its
+        # pins are tied to 0 (Yosys picks either mode for a memory without a read reset).
+        mode = str(params.get("RESET_MODE", "SYNC")).strip()
+        if mode != "SYNC" and not all(set(conn.get(p, ["0"])) <= zero
+                                      for p in ("RESETA", "RESETB")):
+            problems.append(f"RESET_MODE {mode} with a reset")
+        for p in ("BIT_WIDTH_0", "BIT_WIDTH_1"):
+            width = int(str(params.get(p, "0")).strip() or "0", 2)
+            if width not in ((9, 18, 36) if cell["type"] == "SDPX9B" else (9, 18)):
+                problems.append(f"{p} {width}")
+        if problems:
+            raise NetlistError(f"block RAM {name} uses what the {cell['type']} simulation "
                                f"model does not cover: {', '.join(problems)}")
 
 
@@ -251,6 +281,7 @@ def _build(unit, params, board, dsp, rtl_manifest, target):
         _check_rams(netlist["modules"][unit.top])
         _check_mults(netlist["modules"][unit.top])
         _check_gowin_mults(netlist["modules"][unit.top])
+        _check_gowin_rams(netlist["modules"][unit.top])
         run_tool([env[tool_env_var("yosys")], "-q", "-p",
                   "read_json unit.json; write_verilog -noattr netlist.v"],
                  cwd=work, env=env, console=work / "write.console", check=True,

@@ -1,6 +1,7 @@
-"""The synthesized ECP5 netlist itself under cocotb (boards/netlist.py): Yosys's cells, the
-block RAMs and multipliers with their registers moved in by boards/outreg.py, the unit's own
-testbench and golden model, bit for bit."""
+"""The synthesized netlist itself under cocotb (boards/netlist.py), on iCE40, ECP5 and Gowin:
+Yosys's cells (on ECP5 the block RAMs and multipliers with their registers moved in by
+boards/outreg.py; the ECP5 and Gowin block RAMs and multipliers from boards/models/), the
+unit's own testbench and golden model, bit for bit."""
 
 import numpy as np
 import pytest
@@ -8,8 +9,11 @@ from lowbit.boards.netlist import (
     NETLIST_FAMILIES,
     NetlistError,
     _check_gowin_mults,
+    _check_gowin_rams,
+    _check_models,
     _check_mults,
     _check_rams,
+    cell_models,
     netlist_design,
     netlist_source,
 )
@@ -42,13 +46,26 @@ def test_a_board_without_cell_models_is_refused():
         netlist_design("bitserial", SHAPES["2x64x2"], "no-such-board")
 
 
-@pytest.mark.parametrize("unit,params,cell", [
-    ("bitserial", SHAPES["2x64x2"], "SDPX9B"), ("link", None, "DPX9B")])
-def test_gowin_block_ram_is_refused(unit, params, cell):
-    """Yosys's Gowin block RAMs are black boxes (no behaviour): refused, never simulated as
-    undriven outputs."""
-    with pytest.raises(NetlistError, match=f"uses {cell}.*black boxes"):
-        netlist_design(unit, params or get_unit(unit).params_cls(), "tangnano9k")
+@pytest.mark.parametrize("cell", ["SDPB", "DPB", "SP", "MULTALU36X18", "NO_SUCH_CELL"])
+def test_a_cell_the_models_do_not_define_is_refused(cell):
+    """Yosys's Gowin x8 block RAMs are black boxes (no behaviour), other cells it has not at
+    all: refused, never simulated as undriven outputs."""
+    module = {"cells": {"c": {"type": cell, "parameters": {}, "connections": {}},
+                        "l": {"type": "LUT4", "parameters": {}, "connections": {}}}}
+    with pytest.raises(NetlistError, match=f"uses {cell}, which"):
+        _check_models(module, "gowin", cell_models("gowin"))
+    del module["cells"]["c"]
+    _check_models(module, "gowin", cell_models("gowin"))
+
+
+def test_gowin_block_ram_modes_the_model_lacks_are_refused():
+    ram = {"type": "SDPX9B", "parameters": {"READ_MODE": "1", "RESET_MODE": "ASYNC",
+                                            "BIT_WIDTH_0": "100100", "BIT_WIDTH_1": "1000"},
+           "connections": {"RESETA": [3], "RESETB": [9]}}
+    gnd = {"type": "GND", "parameters": {}, "connections": {"G": [3]}}
+    with pytest.raises(NetlistError, match="READ_MODE 1 .pipeline., RESET_MODE ASYNC with a "
+                                           "reset, BIT_WIDTH_1 8"):
+        _check_gowin_rams({"cells": {"ram": ram, "gnd": gnd}})
 
 
 def test_gowin_multiplier_registers_are_refused():
@@ -186,14 +203,8 @@ UNIT_CHECKS = {
 }
 #: A board of each family with cell models.
 NETLIST_BOARDS = {"ice40": "icebreaker", "ecp5": "ulx3s-85f", "gowin": "tangnano9k"}
-#: On Gowin, the units whose netlists (of the configurations above) have no block RAM, whose
-#: Yosys models are black boxes: the others are refused (test_gowin_block_ram_is_refused).
-#: Each kind of cell is covered: LUTs and MUX2_LUTx, the ALU, every flip-flop kind the flow
-#: makes, the multiplier (models/gowin_mult_sim.v), LUT RAM.
-GOWIN_UNITS = ("mac", "lfsr", "xnor", "dpu", "p2s", "winograd1d", "bmvu")
 _CASES = [pytest.param(b, u, id=f"{b}-{u}", marks=getattr(pytest.mark, UNITS[u].marker))
-          for f, b in NETLIST_BOARDS.items() for u in UNIT_CHECKS
-          if f != "gowin" or u in GOWIN_UNITS]
+          for b in NETLIST_BOARDS.values() for u in UNIT_CHECKS]
 
 
 def test_every_unit_has_a_netlist_check():
