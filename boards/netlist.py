@@ -88,7 +88,7 @@ def cell_models(family):
         # memories to (SDPX9B, DPX9B), which it has not, from our models.
         return "\n".join([_inline(_yosys_share() / "gowin" / "cells_sim.v"),
                           (_MODELS / "gowin_mult_sim.v").read_text(),
-                          (_MODELS / "gowin_bsram_sim.v").read_text()])
+                          _gowin_bsram()])
     text = _inline(_yosys_share() / "lattice" / "cells_sim_ecp5.v")
     # Yosys's DP16KD is a parameters-only black box: drop it for the behavioural model.
     text = re.sub(r"\(\* blackbox \*\)\s*module DP16KD\(.*?endmodule", "", text, count=1,
@@ -97,6 +97,14 @@ def cell_models(family):
         raise RuntimeError("could not remove the DP16KD black box from cells_sim_ecp5.v")
     return "\n".join([text, (_MODELS / "dp16kd_sim.v").read_text(),
                       (_MODELS / "mult18x18d_sim.v").read_text()])
+
+
+def _gowin_bsram():
+    """:file:`models/gowin_bsram_sim.v` with its two modules' shared parameter list and memory
+    (``gowin_bsram_init.vh``) in place of each ``include`` of it."""
+    init = (_MODELS / "gowin_bsram_init.vh").read_text()
+    return (_MODELS / "gowin_bsram_sim.v").read_text().replace(
+        '  `include "gowin_bsram_init.vh"\n', init)
 
 
 def _check_models(module, family, models):
@@ -213,7 +221,7 @@ def _check_gowin_rams(module):
 
 def _key(unit, params, board, dsp):
     h = hashlib.sha256(f"dsp={dsp}".encode())
-    for f in sorted((Path(__file__).parent).glob("*.py")) + sorted(_MODELS.glob("*.v")):
+    for f in sorted((Path(__file__).parent).glob("*.py")) + sorted(_MODELS.glob("*.v*")):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     from importlib.metadata import version
