@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..golden.checks import UsageError
+from ..hw.build import generated
 
 __all__ = ["PRECISIONS", "Measurer", "precision_rows", "precision_result", "sustained_rows",
            "costmodel_entry"]
@@ -56,6 +57,7 @@ class Measurer:
                       if text.startswith(prefix) else text)
         entry = {"unit": unit, "board": board.name, "family": board.family,
                  "params": dataclasses.asdict(params), "dsp": dsp,
+                 "latency": generated(unit, params)[1].get("latency"),
                  "board_clock_mhz": board.board_clock_mhz}
         start = time.perf_counter()
         if pnr and unit == "bitserial":  # the cost model refuses the hopeless in seconds

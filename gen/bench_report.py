@@ -73,7 +73,8 @@ def _md_matrix(sec, boards):
                                "column says whether Fmax reaches the clock the design runs at."
                                if sec["pnr"] else "Yosys counts only (no place and route)."),
              ""]
-    header = ["board", "unit", "parameters", "LUT4", "FF", "carry", "DSP", "BRAM"]
+    header = ["board", "unit", "parameters", "LUT4", "FF", "carry", "DSP", "BRAM",
+              "latency (cycles)"]
     if sec["pnr"]:
         header += ["design LC (util.)", "Fmax (MHz)", "board clock", "time (s)"]
     else:
@@ -82,6 +83,7 @@ def _md_matrix(sec, boards):
     for e in sec["entries"]:
         row = [boards[e["board"]]["label"], f"`{e['unit']}`", _changed_params(e)]
         row += [_res(e, k) for k in ("lut", "ff", "carry", "dsp", "bram")]
+        row.append("-" if e.get("latency") is None else str(e["latency"]))
         if sec["pnr"]:
             lc = e.get("logic_cells")
             util = (f"{lc['used']} ({100 * lc['used'] / lc['available']:.0f}%)"

@@ -17,6 +17,8 @@ from lowbit.boards.costmodel import CHECK_CONFIGS
 from lowbit.boards.sizes import board_params
 from lowbit.gen import bench, bench_measure, bench_plan
 from lowbit.gen.cli import main
+from lowbit.hw.build import generated
+from lowbit.hw.units import get_unit
 
 pytestmark = [pytest.mark.bench, pytest.mark.xdist_group("bench")]
 
@@ -67,6 +69,9 @@ def test_results_structure(quick):
     assert r["steps"] and all(s["seconds"] >= 0 for s in r["steps"])
     units = [e["unit"] for e in r["sections"]["matrix"]["entries"]]
     assert units == list(bench_plan.QUICK_MATRIX_UNITS)
+    for e in r["sections"]["matrix"]["entries"]:  # the unit's latency, as its manifest has it
+        man = generated(e["unit"], get_unit(e["unit"]).params_cls(**e["params"]))[1]
+        assert e["latency"] == man.get("latency"), e["unit"]
     assert r["status_counts"]["netlist"] == sum(1 for _ in _entries(r)) + len(
         r["sections"]["costmodel"]["entries"])
     assert r["status_counts"]["error"] == r["status_counts"]["does not fit"] == 0
