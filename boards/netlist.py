@@ -40,7 +40,8 @@ from .toolchain import check_tools, run_tool, tool_env_var, toolchain_env
 __all__ = ["NETLIST_FAMILIES", "NetlistError", "netlist_board", "netlist_design",
            "netlist_source", "cell_models"]
 
-#: Families whose netlists can be simulated (on Gowin, those without block RAM or DSP cells).
+#: Families whose netlists can be simulated (a netlist with a cell or mode the models lack is
+#: refused, see _check_models and the _check_* functions).
 NETLIST_FAMILIES = ("ecp5", "ice40", "gowin")
 
 _MODELS = Path(__file__).parent / "models"
@@ -117,7 +118,7 @@ def _check_models(module, family, models):
     if missing:
         raise NetlistError(
             f"the {family} netlist uses {', '.join(missing)}, which the family's simulation "
-            f"models do not model (Yosys has them only as black boxes, without behaviour); "
+            f"models do not define, or have only as black boxes without behaviour; "
             f"a {family} netlist can be simulated when it has none of them")
 
 

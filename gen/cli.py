@@ -43,7 +43,8 @@ def _add_netlist(p, what):
                         "block RAM and multiplier registers as the bitstream has them, with "
                         "Yosys's cell simulation models) instead of the generated Verilog; "
                         "families with cell models: iCE40 (icebreaker), ECP5 (ulx3s-85f), "
-                        "Gowin (tangnano9k; a netlist with a block RAM is refused there)")
+                        "Gowin (tangnano9k); a netlist with a cell or mode the models lack "
+                        "is refused")
 
 
 def _netlist(board_name, check):

@@ -115,7 +115,7 @@ def test_compare_user_floats_through_rtl_and_golden(tmp_path, capsys):
 @pytest.mark.parametrize("board,message", [
     ("de0-nano", "unknown board 'de0-nano'"),
 ])
-def test_test_netlist_of_a_board_without_cell_models(board, message, usage_error):
+def test_test_netlist_of_an_unknown_board(board, message, usage_error):
     usage_error(["test", "mac", "--netlist", board], message)
 
 

@@ -41,7 +41,7 @@ from .sweeps import MAC_SWEEP, SHAPES
 pytestmark = [pytest.mark.sim]
 
 
-def test_a_board_without_cell_models_is_refused():
+def test_an_unknown_board_is_refused():
     with pytest.raises(UsageError, match="unknown board"):
         netlist_design("bitserial", SHAPES["2x64x2"], "no-such-board")
 
