@@ -30,7 +30,7 @@ from amaranth.back import rtlil
 
 from ..golden.checks import UsageError, parse_params
 from ..golden.unitmap import LINK_FILE
-from ..hw.build import atomic_dir, elaborate
+from ..hw.build import atomic_dir, check_output_dir, elaborate, scratch_dir
 from ..hw.keep import KEEP_PREFIX
 from ..hw.units import get_unit
 from .harness import (
@@ -42,6 +42,7 @@ from .outreg import absorb_in_file
 from .parse import _cells_by_type, _timing, _utilization, count_cells
 from .report import format_report
 from .targets import CELL_CLASSES, get_board
+from .bound import check_storage_fits
 from .toolchain import ToolError, check_tools, log_tail, run_tool, tool_env_var, toolchain_env
 
 __all__ = ["synth", "netlist_resources", "SynthError", "REPORT_VERSION"]
@@ -283,7 +284,9 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     board_name : str
         A board of :data:`lowbit.boards.targets.BOARDS`.
     outdir : path-like
-        Where the results go. Written atomically: on any error nothing is written.
+        Where the results go: new, empty or an earlier output of lowbit, replaced as a whole
+        when the run succeeds (on any error nothing is written). The work happens in
+        ``.OUTDIR.work-*`` beside it, removed at the end.
     target_mhz : float, optional
         Clock constraint for place and route (default: the board's ``pnr_target_mhz``).
     log : callable, optional
@@ -337,13 +340,15 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     target_mhz = _resolve_target(board, target_mhz)
     if harness not in HARNESSES:
         raise UsageError(f"unknown harness {harness!r}; choose one of: {', '.join(HARNESSES)}")
+    check_output_dir(outdir)
+    check_storage_fits(unit, params, board)  # memories beyond the device: refused in a second
     link = board.link_params(baud) if harness == "link" else None
     if link is not None:  # a unit that cannot sit behind the link fails here, in a second
         _link_map(unit, params, link)
     env = toolchain_env(check_tools(board.family))
 
     t_start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="lowbit-synth-") as scratch:
+    with scratch_dir(outdir) as scratch:
         work_unit = Path(scratch) / "unit"
         work_board = Path(scratch) / "board"
         work_unit.mkdir()

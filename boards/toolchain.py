@@ -209,6 +209,17 @@ def log_tail(path, lines=LOG_TAIL):
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
+def _die_with_parent():
+    """In the tool's process, before it runs: SIGKILL it when lowbit's process ends (Linux's
+    PR_SET_PDEATHSIG; elsewhere nothing)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 def run_tool(cmd, *, cwd, console, env=None, timeout=None, check=False, name=None,
              tool_log=None, what=None, error=ToolError):
     """Run one tool process, its standard output and error into the file ``console``.
@@ -245,10 +256,14 @@ def run_tool(cmd, *, cwd, console, env=None, timeout=None, check=False, name=Non
         The exit status (None when killed after ``timeout``) and the seconds taken.
     """
     group = timeout is not None
+    # The tool's own temporary files (YoWASP's) go into its working directory, which lowbit
+    # removes; and the tool dies with lowbit, even when lowbit is killed (SIGKILL).
+    env = {**(os.environ if env is None else env), "TMPDIR": str(Path(cwd).absolute())}
     start = time.perf_counter()
     with open(console, "w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=group)
+                                stdin=subprocess.DEVNULL, start_new_session=group,
+                                preexec_fn=_die_with_parent)
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

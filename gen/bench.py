@@ -38,7 +38,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -286,7 +285,7 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
     """
     from ..boards import get_board
     from ..boards.flow import versions
-    from ..hw.build import atomic_dir
+    from ..hw.build import atomic_dir, scratch_dir
 
     boards = _check_boards(boards, quick)
     sections = _check_sections(sections)
@@ -295,7 +294,7 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
     if command is None:
         command = ["bench", *(["--quick"] if quick else []), *(["--no-pnr"] if not pnr else [])]
     started, t0 = _now(), time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="lowbit-bench-") as scratch:
+    with scratch_dir(outdir) as scratch:
         bench = Bench(boards, sections, quick=quick, pnr=pnr, scratch=scratch)
         steps = bench.plan()
         steps.append(Step("report", 3.0, None))
@@ -331,7 +330,7 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
                 "steps": timings,
             }
             _summaries(results)
-            with atomic_dir(outdir) as tmp:
+            with atomic_dir(outdir, whole=False) as tmp:
                 plots = draw_plots(results, tmp / "plots")
                 results["plots"] = {k: f"plots/{v}" for k, v in plots.items()}
                 (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -8,14 +8,17 @@ Exit status: 0 on success, 1 when a run fails (mismatches, a tool error), 2 for 
 import argparse
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from ..boards.netlist import NetlistError
 from ..golden.checks import UsageError, parse_params
+from ..hw.build import process_tmp
 from ..hw.units import UNITS, get_unit
 from ..sim.runner import SIMULATORS
 from . import bench
@@ -24,6 +27,36 @@ __all__ = ["main"]
 
 PARAM_HELP = ("unit parameter as key=value; repeat for several (see 'lowbit list' for each "
               "unit's parameters, defaults and limits)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every command-line error as one line (exit status 2), naming the option and what is
+    allowed, and where the help is."""
+
+    def error(self, message):
+        raise _ArgumentError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
+
+
+class _ArgumentError(Exception):
+    """A command line argparse refuses: its one-line message (exit status 2)."""
+
+
+def _number(kind, lo, hi):
+    """An argparse type: a finite ``kind`` (int or float) in ``[lo, hi]``."""
+    def convert(text):
+        try:
+            value = kind(text, 0) if kind is int else kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{'an integer' if kind is int else 'a number'} is needed, not {text!r}") \
+                from None
+        if not (math.isfinite(value) and lo <= value <= hi):
+            show = (lambda v: f"{v:,}") if kind is int else (lambda v: f"{v:g}")
+            raise argparse.ArgumentTypeError(f"must be between {show(lo)} and {show(hi)}, "
+                                             f"not {text}")
+        return value
+    convert.__name__ = kind.__name__
+    return convert
 
 
 def _add_params(p):
@@ -59,7 +92,7 @@ def _netlist(board_name, check):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lowbit",
         description="Reduced-precision arithmetic hardware: generate Verilog from Amaranth, "
                     "verify it bit for bit against a numpy golden model under cocotb, and "
@@ -85,10 +118,14 @@ def _parser():
     p = sub.add_parser("test", help="run the cocotb regression against the golden model",
                        description="Run lowbit's test suite (cocotb on the generated Verilog "
                                    "against the golden models, over parameter sweeps) with "
-                                   "pytest; UNIT restricts it to one unit's tests.")
-    p.add_argument("unit", nargs="?", choices=units, help="only this unit's tests")
+                                   "pytest. UNIT restricts it to the tests of UNIT's family, "
+                                   "which may cover other units too: "
+                                   + "; ".join(f"{m}: {', '.join(us)}"
+                                               for m, us in _families().items()) + ".")
+    p.add_argument("unit", nargs="?", choices=units,
+                   help="only the tests of this unit's family (see above)")
     _add_sim(p)
-    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+    p.add_argument("-j", "--jobs", type=_number(int, 1, 256), default=os.cpu_count() or 1,
                    help="parallel pytest workers (default: number of CPUs)")
     p.add_argument("-k", metavar="EXPR", help="pytest -k expression to select tests")
     _add_netlist(p, "run the simulation tests (those that take their design through "
@@ -113,7 +150,7 @@ def _parser():
                    help="map multiplies to LUTs instead of DSP blocks (for units with more "
                         "multiplies than the device has DSPs: the UP5K has 8; the Winograd "
                         "and conv units on the UP5K do so by default, see boards/sizes.py)")
-    p.add_argument("--target-mhz", type=float, default=None,
+    p.add_argument("--target-mhz", type=_number(float, 1, 1000), default=None,
                    help="clock constraint given to nextpnr, which it works toward (default: "
                         "the board's own target, see 'lowbit list')")
     p.add_argument("--harness", choices=("auto", "link", "scan"), default="auto",
@@ -121,7 +158,7 @@ def _parser():
                         "running it from the host; scan: a 4-pin scan harness (any unit, "
                         "for resources and Fmax only); auto (default): link for units with "
                         "input and output streams, else scan")
-    p.add_argument("--baud", type=int, default=None,
+    p.add_argument("--baud", type=_number(int, 300, 100_000_000), default=None,
                    help="host link baud rate (default: the board's, see 'lowbit list'; "
                         "the board clock / baud must be >= 4 within 2%%)")
 
@@ -148,10 +185,11 @@ def _parser():
     p.add_argument("--port", required=True,
                    help="serial port (iCEBreaker: /dev/ttyUSB1, the FT2232H's channel B; "
                         "ULX3S: /dev/ttyUSB0)")
-    p.add_argument("--baud", type=int, default=None,
+    p.add_argument("--baud", type=_number(int, 300, 100_000_000), default=None,
                    help="baud rate (default: the one BUILD was made for)")
-    p.add_argument("--count", type=int, default=20, help="PING frames to time (default 20)")
-    p.add_argument("--timeout", type=float, default=1.0,
+    p.add_argument("--count", type=_number(int, 1, 100_000), default=20,
+                   help="PING frames to time (default 20)")
+    p.add_argument("--timeout", type=_number(float, 0.001, 3600), default=1.0,
                    help="seconds to wait for each answer (default 1)")
 
     p = sub.add_parser("compare", help="run your data through the RTL and the golden model",
@@ -181,7 +219,7 @@ def _parser():
     p.add_argument("unit", choices=units, help="the unit to compare")
     p.add_argument("--input", required=True, type=Path, metavar="FILE.npy", help="input data")
     _add_params(p)
-    p.add_argument("--terms", type=int, default=None,
+    p.add_argument("--terms", type=_number(int, 1, 1 << 24), default=None,
                    help="mac: terms per sum for (n, 2) input (default 1)")
     p.add_argument("--quantize", default=None,
                    choices=("truncate", "nearest", "nearest_even"),
@@ -197,9 +235,9 @@ def _parser():
                         "every tile or (tiles, C, 3[, 3]); conv2d: (C, 3, 3), or (3, 3) for C=1")
     p.add_argument("--rhs", type=Path, metavar="FILE.npy",
                    help="bitserial: the right matrix B, integers of shape (K, N)")
-    p.add_argument("--wa", type=int, metavar="BITS",
+    p.add_argument("--wa", type=_number(int, 1, 64), metavar="BITS",
                    help="bitserial: run-time precision of A, 1..max_wa (default max_wa)")
-    p.add_argument("--wb", type=int, metavar="BITS",
+    p.add_argument("--wb", type=_number(int, 1, 64), metavar="BITS",
                    help="bitserial: run-time precision of B, 1..max_wb (default max_wb)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--a-signed", dest="a_signed", action="store_const", const=True,
@@ -216,14 +254,15 @@ def _parser():
                         "(default 0)")
     p.add_argument("--negate", type=Path, metavar="FILE.npy",
                    help="dpu: per-beat subtract flags, 0/1, shape (beats,) (default 0)")
-    p.add_argument("--beats-per-sum", type=int, metavar="N",
+    p.add_argument("--beats-per-sum", type=_number(int, 1, 1 << 24), metavar="N",
                    help="dpu: every N beats form one sum, 'first' on its first beat and 'last' "
                         "on its last (default: all beats, one sum)")
-    p.add_argument("--w", type=int, metavar="BITS",
+    p.add_argument("--w", type=_number(int, 1, 64), metavar="BITS",
                    help="p2s: run-time precision, 1..max_width (default max_width)")
     _add_sim(p)
     _add_netlist(p, "run the data through")
-    p.add_argument("--seed", type=int, default=1, help="seed for idle/back-pressure cycles")
+    p.add_argument("--seed", type=_number(int, 0, (1 << 32) - 1), default=1,
+                   help="seed for idle/back-pressure cycles")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="also write the full report, RTL values included, as JSON here")
 
@@ -231,11 +270,14 @@ def _parser():
                        description="Predict the resources of UNIT (bitserial) on the iCE40 and "
                                    "ECP5 families from its parameters, with the cost model "
                                    "fitted to Yosys runs (LUTs, FFs) and the buffer shapes "
-                                   "(block RAMs); seconds instead of a synthesis run.")
+                                   "(block RAMs); seconds instead of a synthesis run. The "
+                                   "model has no fit for Gowin: measure a Gowin board with "
+                                   "'lowbit synth'.")
     p.add_argument("unit", metavar="UNIT", help="the unit: bitserial")
     _add_params(p)
     p.add_argument("--board", default=None, metavar="BOARD",
-                   help="compare against this board's capacity (default: iCE40 and ECP5)")
+                   help="compare against this board's capacity (default: iCE40 and ECP5; "
+                        "the model has no Gowin fit, so a Gowin board is refused)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="also write the estimate as JSON here")
 
@@ -246,12 +288,13 @@ def _parser():
                                    "BOARD, then synthesize the best candidates in turn until "
                                    "one places and meets the board clock. Other parameters "
                                    "(max_wa, max_wb, max_m, max_k, max_n, spacing) come from "
-                                   "-p; the array never exceeds the matrix maxima.")
+                                   "-p; the array never exceeds the matrix maxima. iCE40 and "
+                                   "ECP5 boards only (the cost model has no Gowin fit).")
     p.add_argument("unit", metavar="UNIT", help="the unit: bitserial")
     p.add_argument("--board", default="icebreaker", metavar="BOARD",
                    help="target board (default: icebreaker); see 'lowbit list'")
     _add_params(p)
-    p.add_argument("--lut-budget", type=int, default=None,
+    p.add_argument("--lut-budget", type=_number(int, 1, 10_000_000), default=None,
                    help="LUTs the unit may use, logic cells on iCE40 (LUT4 + unpaired "
                         "flip-flops) (default: 80%% of the device's)")
     p.add_argument("--no-verify", action="store_true",
@@ -272,6 +315,14 @@ def _parser():
 
     bench.add_parser(sub)
     return parser
+
+
+def _families():
+    """Test markers and the units each selects (``lowbit test UNIT`` runs its family)."""
+    families = {}
+    for name, unit in UNITS.items():
+        families.setdefault(unit.marker, []).append(name)
+    return families
 
 
 def _check_board(name):
@@ -609,11 +660,35 @@ COMMANDS = {"list": cmd_list, "generate": cmd_generate, "test": cmd_test, "synth
             "demo": cmd_demo, "bench": bench.run}
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that every ``with`` block cleans up
+    (temporary directories, tool processes) as on Ctrl-C."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame):
+    raise _Terminated(signum)
+
+
 def main(argv=None):
+    import signal
+
     parser = _parser()
-    args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        args = parser.parse_args(argv)
+    except _ArgumentError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            handlers[sig] = signal.signal(sig, _on_signal)
+    try:
+        with process_tmp():
+            return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"lowbit {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -624,6 +699,17 @@ def main(argv=None):
     except (RuntimeError, OSError) as exc:
         print(f"lowbit {args.command}: failed: {exc}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(f"lowbit {args.command}: failed: out of memory", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"lowbit {args.command}: interrupted ({signal.Signals(signum).name}); "
+              f"nothing half-written is left", file=sys.stderr)
+        return 128 + signum
+    finally:
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
 
 
 if __name__ == "__main__":

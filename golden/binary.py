@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checks import UsageError
+from .checks import UsageError, only_bits
 from .checks import check_int as _check_int
+from .checks import check_product as _check_product
 from .fixed import wrap_signed
 from .job import Comparison, Job
 from .payload import PLAIN
@@ -33,6 +34,10 @@ __all__ = [
 
 #: Widest popcount / chunk / SIMD the generator accepts.
 MAX_N = 4096
+#: The bmvu's weight memory (rows x cols bits): 4 Mi, above the block RAM of the largest
+#: supported device (ECP5-85F: 208 DP16KD, 3.7 Mbit); and its lanes (pe x simd).
+MAX_BMVU_BITS = 1 << 22
+MAX_BMVU_LANES = 1 << 14
 POPCOUNT_STYLES = ("tree", "plain")
 
 
@@ -68,7 +73,7 @@ class PopcountParams:
 
     n: int = field(default=64, metadata={"help": "input bits N (1..4096)"})
     spacing: int = field(default=2, metadata={
-        "help": "register every S adder-tree levels (0: combinational)"})
+        "help": "register every S adder-tree levels (0..16; 0: combinational)"})
     style: str = field(default="tree", metadata={
         "help": "tree: lowbit's compressor tree; plain: a sum of bits Yosys maps itself"})
 
@@ -101,8 +106,9 @@ class XnorParams:
 
     n: int = field(default=32, metadata={"help": "chunk bits N per cycle (1..4096)"})
     max_length: int = field(default=1024, metadata={
-        "help": "longest vector in bits (sizes the accumulator), >= N"})
-    spacing: int = field(default=2, metadata={"help": "popcount register spacing (0: none)"})
+        "help": "longest vector in bits (sizes the accumulator), N..2**24"})
+    spacing: int = field(default=2, metadata={
+        "help": "popcount register spacing (0..16; 0: none)"})
     io_registers: int = field(default=2, metadata={
         "help": "0..2: register the masked XNOR (1), and the dot product too (2); +1 latency "
                 "each"})
@@ -131,13 +137,17 @@ class BMVUParams:
         Register spacing of each PE's popcount tree.
     """
 
-    rows: int = field(default=16, metadata={"help": "matrix rows H (output neurons)"})
-    cols: int = field(default=64, metadata={"help": "matrix columns W (input bits)"})
-    pe: int = field(default=4, metadata={"help": "processing elements (rows in parallel)"})
-    simd: int = field(default=16, metadata={"help": "input bits per cycle per PE"})
+    rows: int = field(default=16, metadata={
+        "help": f"matrix rows H (output neurons), 1..65536; rows x cols <= {MAX_BMVU_BITS:,}"})
+    cols: int = field(default=64, metadata={"help": "matrix columns W (input bits), 1..65536"})
+    pe: int = field(default=4, metadata={
+        "help": f"processing elements (rows in parallel), 1..1024; pe x simd <= "
+                f"{MAX_BMVU_LANES:,}"})
+    simd: int = field(default=16, metadata={"help": "input bits per cycle per PE (1..4096)"})
     thresholds: int = field(default=1, metadata={
-        "help": "0: raw dot products out; k >= 1: k thresholds, output = count met"})
-    spacing: int = field(default=2, metadata={"help": "popcount register spacing (0: none)"})
+        "help": "0: raw dot products out; k in 1..15: k thresholds, output = count met"})
+    spacing: int = field(default=2, metadata={
+        "help": "popcount register spacing (0..16; 0: none)"})
 
     def __post_init__(self):
         _check_int("rows", self.rows, 1, 1 << 16)
@@ -146,6 +156,10 @@ class BMVUParams:
         _check_int("simd", self.simd, 1, MAX_N)
         _check_int("thresholds", self.thresholds, 0, 15)
         _check_int("spacing", self.spacing, 0, 16)
+        _check_product("rows x cols", self.rows * self.cols, MAX_BMVU_BITS,
+                       "the weight memory's bits")
+        _check_product("pe x simd", self.pe * self.simd, MAX_BMVU_LANES,
+                       "the XNOR-popcount lanes")
         if self.pe > self.rows:
             raise ValueError(f"pe must be <= rows = {self.rows}, not {self.pe}")
         if self.simd > self.cols:
@@ -507,6 +521,8 @@ def bmvu_compare(params, arr, *, weights=None, thresholds=None, invert=None, see
         if invert is not None and invert.shape != (params.rows,):
             raise UsageError(f"--invert must have shape (rows={params.rows},), "
                              f"not {invert.shape}")
+        if invert is not None:
+            invert = only_bits(invert, "--invert")
         try:
             bmvu_images(params, w, thresholds, invert)
         except ValueError as exc:

@@ -78,6 +78,7 @@ from .checks import UsageError, checked, only_bits, unless_given, where
 from .checks import check_bool as _check_bool
 from .checks import check_int as _check_int
 from .checks import check_max as _check_max
+from .checks import check_product as _check_product
 from .checks import int_array as _int_array
 from .fixed import wrap_signed
 from .job import Comparison, Job, lasts_at
@@ -112,6 +113,17 @@ MAX_ACC_WIDTH = 64
 #: Largest P2S word: E elements of up to W bits.
 MAX_ELEMENTS = 4096
 MAX_P2S_WIDTH = 32
+#: Largest P2S input word, E x W bits (Amaranth refuses a port of 65,536 bits or more, and
+#: the word's plane multiplexers grow with it).
+MAX_P2S_BITS = 1 << 14
+#: Largest DPU array, Dm x Dn x Dk bits a cycle: the ECP5-85F, the largest supported device,
+#: holds about this much (8 x 256 x 8: 54,008 LUT4 after Yosys, bench/bitserial-fanout);
+#: generation alone takes minutes at this size.
+MAX_DPU_BITS = 1 << 14
+#: Largest operand or result buffer in bits (max_m x max_k x max_wa, max_k x max_n x max_wb,
+#: max_m x max_n x accumulator): 4 Mi, above the block RAM of the largest supported device
+#: (ECP5-85F: 3.7 Mbit).
+MAX_BUFFER_BITS = 1 << 22
 _MAX_SPACING = 16
 
 
@@ -326,11 +338,14 @@ class P2SParams:
     elements: int = field(default=8, metadata={
         "help": f"elements E per word (1..{MAX_ELEMENTS}); output planes are E bits"})
     max_width: int = field(default=8, metadata={
-        "help": f"element field bits W (1..{MAX_P2S_WIDTH}); run-time w is 1..W"})
+        "help": f"element field bits W (1..{MAX_P2S_WIDTH}; E x W <= {MAX_P2S_BITS:,}); "
+                f"run-time w is 1..W"})
 
     def __post_init__(self):
         _check_int("elements", self.elements, 1, MAX_ELEMENTS)
         _check_int("max_width", self.max_width, 1, MAX_P2S_WIDTH)
+        _check_product("elements x max_width", self.elements * self.max_width, MAX_P2S_BITS,
+                       "the input word's bits")
 
     @property
     def in_width(self):
@@ -537,7 +552,8 @@ class BitSerialParams:
     dn: int = field(default=2, metadata={
         "help": f"columns Dn of the DPU array (1..{MAX_ARRAY})"})
     dk: int = field(default=64, metadata={
-        "help": f"bits Dk per DPU per cycle (1..{MAX_DK}, any value)"})
+        "help": f"bits Dk per DPU per cycle (1..{MAX_DK}, any value; "
+                f"dm x dn x dk <= {MAX_DPU_BITS:,})"})
     max_wa: int = field(default=8, metadata={
         "help": f"largest run-time precision of A, wa (1..{MAX_PRECISION})"})
     max_wb: int = field(default=8, metadata={
@@ -547,7 +563,8 @@ class BitSerialParams:
     max_k: int = field(default=256, metadata={
         "help": f"largest K (columns of A, rows of B) the buffers hold (1..{MAX_SIZE})"})
     max_n: int = field(default=16, metadata={
-        "help": f"largest N (columns of B) the buffers hold (1..{MAX_SIZE})"})
+        "help": f"largest N (columns of B) the buffers hold (1..{MAX_SIZE}; each buffer "
+                f"<= {MAX_BUFFER_BITS:,} bits, e.g. max_m x max_k x max_wa)"})
     acc_width: int = field(default=0, metadata={
         "help": f"accumulator bits: 0 = exact worst case, else >= that and <= {MAX_ACC_WIDTH}"})
     spacing: int = field(default=2, metadata={
@@ -571,6 +588,13 @@ class BitSerialParams:
                 f"acc_width must be 0 (auto) or between {need} (exact for max_k = {self.max_k}, "
                 f"max_wa = {self.max_wa}, max_wb = {self.max_wb}) and {MAX_ACC_WIDTH}, "
                 f"not {self.acc_width!r}")
+        _check_product("dm x dn x dk", self.dm * self.dn * self.dk, MAX_DPU_BITS,
+                       "the DPU array's bits a cycle")
+        for name, bits in (("max_m x max_k x max_wa", self.max_m * self.max_k * self.max_wa),
+                           ("max_k x max_n x max_wb", self.max_k * self.max_n * self.max_wb),
+                           ("max_m x max_n x accumulator width",
+                            self.max_m * self.max_n * self.accumulator_width)):
+            _check_product(name, bits, MAX_BUFFER_BITS, "a buffer's bits")
 
     # Widths and sizes, shared by hardware, golden, manifest and cost model.
     @property

@@ -5,10 +5,12 @@ range, with a message that names the parameter, the value and what is allowed.
 """
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_int", "check_bool", "check_max", "check_choice", "int_array", "UsageError",
+__all__ = ["check_int", "check_product", "check_bool", "check_max", "check_choice", "int_array",
+           "UsageError",
            "parse_params", "load_array", "int_codes", "only_bits", "checked", "where",
            "unless_given"]
 
@@ -25,6 +27,14 @@ def check_int(name, value, lo, hi=None):
         allowed = f">= {lo}" if hi is None else f"between {lo} and {hi}"
         raise ValueError(f"{name} must be {allowed}, not {value!r}")
     return int(value)
+
+
+def check_product(name, value, limit, what):
+    """A size made of several parameters (``name``: how, e.g. ``"dm x dn x dk"``) against
+    ``limit``: ValueError naming the product, its value, the limit and what it bounds."""
+    if value > limit:
+        raise ValueError(f"{name} must be <= {limit:,} ({what}), not {value:,}")
+    return value
 
 
 def check_bool(name, value):
@@ -98,6 +108,9 @@ def parse_params(unit, items=()):
         if key not in fields:
             raise UsageError(f"unknown parameter {key!r} for unit {unit.name}; "
                              f"allowed: {', '.join(fields)}")
+        if key in values:
+            raise UsageError(f"parameter {key} is given twice (-p {key}=...); give each "
+                             f"parameter once")
         values[key] = _convert(fields[key], text.strip())
     try:
         return unit.params_cls(**values)
@@ -108,17 +121,71 @@ def parse_params(unit, items=()):
 # ---------------------------------------------------------------------------------------------
 # A user's arrays (lowbit compare): one wording for every unit.
 
+#: The most elements an input file may hold (64 Mi): far beyond what a simulation runs in
+#: minutes, and refused from the file's header, before any of its data is read.
+MAX_ELEMENTS = 1 << 26
+
+
+def _header(path, option):
+    """The ``.npy`` header of ``path``: ``(shape, dtype, data offset)``, checked against the
+    file's size, or UsageError."""
+    with open(path, "rb") as f:
+        if f.read(4) == b"PK\x03\x04":
+            raise UsageError(f"{option} {path} holds an archive (.npz), not one array")
+        f.seek(0)
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f".npy format version {version[0]}.{version[1]}, which lowbit "
+                             f"does not read (1.0 and 2.0 it does)")
+        return shape, dtype, f.tell()
+
+
 def load_array(path, option="--input"):
-    """Load a ``.npy`` file, or raise UsageError naming the option, the file and the reason."""
+    """Load a ``.npy`` file, or raise UsageError naming the option, the file and the reason.
+
+    The header is checked before any data is read: a numeric dtype (booleans, integers,
+    floats), at most :data:`MAX_ELEMENTS` elements, and a file as long as the header says.
+    Unsigned 64-bit integers come back as int64, refused when a value does not fit (so a
+    later check against a unit's width sees the true value, never a wrapped one)."""
+    path = Path(path)
     try:
-        arr = np.load(path, allow_pickle=False)
+        if path.is_dir():
+            raise UsageError(f"cannot read {option} {path}: it is a directory")
+        shape, dtype, offset = _header(path, option)
+        size = path.stat().st_size
     except FileNotFoundError:
         raise UsageError(f"cannot read {option} {path}: no such file") from None
+    except UsageError:
+        raise
+    except (OSError, ValueError, EOFError, SyntaxError) as exc:
+        raise UsageError(f"cannot read {option} {path}: not a readable .npy array "
+                         f"({str(exc).strip() or type(exc).__name__})") from None
+    if dtype.fields is not None or dtype.kind not in "biuf":
+        raise UsageError(f"{option} {path} holds dtype {dtype}; lowbit reads booleans, "
+                         f"integers and real numbers")
+    count = int(np.prod(shape, dtype=object))
+    if count > MAX_ELEMENTS:
+        raise UsageError(f"{option} {path} holds {count:,} elements (shape {shape}); at most "
+                         f"{MAX_ELEMENTS:,} are allowed")
+    if size - offset != count * dtype.itemsize:
+        raise UsageError(f"cannot read {option} {path}: its header says shape {shape} of "
+                         f"{dtype} ({count * dtype.itemsize:,} bytes) but it holds "
+                         f"{size - offset:,} bytes of data")
+    try:
+        arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise UsageError(f"cannot read {option} {path}: not a readable .npy array ({exc})") \
             from None
-    if not isinstance(arr, np.ndarray):
-        raise UsageError(f"{option} {path} holds an archive, not one array")
+    if arr.dtype == np.uint64:
+        big = np.argwhere(arr > np.iinfo(np.int64).max)
+        if len(big):
+            raise UsageError(f"{option} {path}: {arr[tuple(big[0])]} at index {where(big[0])} "
+                             f"is too large for any unit's width")
+        arr = arr.astype(np.int64)
     return arr
 
 

@@ -78,7 +78,8 @@ class LFSRParams:
     """
 
     width: int = field(default=16, metadata={"help": "state width L (2..64, XAPP052 taps)"})
-    r_bits: int = field(default=8, metadata={"help": "bits R per sample; R steps per sample"})
+    r_bits: int = field(default=8, metadata={
+        "help": "bits R per sample (1..L); R steps per sample"})
     seed: int = field(default=1, metadata={"help": "initial state (nonzero, < 2**L)"})
 
     def __post_init__(self):

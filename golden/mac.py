@@ -62,12 +62,15 @@ class MACParams:
         have; each further segment adds one cycle of latency. Timing only: results are the same.
     """
 
-    il_a: int = field(default=4, metadata={"help": "integer bits of a, sign included (>= 1)"})
+    il_a: int = field(default=4, metadata={
+        "help": "integer bits of a, sign included (>= 1; il_a + fl_a <= 32)"})
     fl_a: int = field(default=12, metadata={"help": "fractional bits of a (>= 0)"})
-    il_b: int = field(default=4, metadata={"help": "integer bits of b, sign included"})
-    fl_b: int = field(default=12, metadata={"help": "fractional bits of b"})
-    il_o: int = field(default=8, metadata={"help": "integer bits of the output"})
-    fl_o: int = field(default=8, metadata={"help": "fractional bits of the output"})
+    il_b: int = field(default=4, metadata={
+        "help": "integer bits of b, sign included (>= 1; il_b + fl_b <= 32)"})
+    fl_b: int = field(default=12, metadata={"help": "fractional bits of b (>= 0)"})
+    il_o: int = field(default=8, metadata={
+        "help": "integer bits of the output (>= 1; il_o + fl_o <= 32)"})
+    fl_o: int = field(default=8, metadata={"help": "fractional bits of the output (>= 0)"})
     guard: int = field(default=8, metadata={
         "help": "accumulator guard bits G: exact for 2**G full-scale terms (0..32)"})
     rounding: str = field(default="nearest", metadata={

@@ -17,7 +17,8 @@ from filelock import FileLock
 from .ports import payload_fields
 from .units import Unit, get_unit
 
-__all__ = ["elaborate", "manifest", "write_outputs", "generated", "cache_root", "atomic_dir"]
+__all__ = ["elaborate", "manifest", "write_outputs", "generated", "cache_root", "atomic_dir",
+           "scratch_dir", "process_tmp", "check_output_dir", "OUTPUT_MARK"]
 
 # What the generated Verilog and manifest depend on: the hardware (the registry and this module
 # included) and golden, whose parameter objects the hardware is built from. Golden also holds
@@ -81,31 +82,189 @@ def source_hash():
     return h.hexdigest()[:16]
 
 
-class atomic_dir:
-    """Context manager: build into a temporary sibling, then move each file into ``target``.
+#: The file every output directory lowbit writes holds: a re-run may replace such a directory
+#: as a whole; a directory without it that holds files is the user's, and is refused.
+OUTPUT_MARK = ".lowbit-output"
 
-    Nothing lands in ``target`` unless the block finishes without an exception.
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_stale(parent, name):
+    """Remove the temporary siblings ``.NAME.tmp-PID-*`` and ``.NAME.work-PID-*`` of processes
+    that are gone (a lowbit killed by SIGKILL or a power cut leaves them)."""
+    try:
+        siblings = list(Path(parent).glob(f".{name}.*-*-*"))
+    except OSError:
+        return
+    for path in siblings:
+        kind, _, rest = path.name[len(name) + 2:].partition("-")
+        pid = rest.partition("-")[0]
+        if kind in ("tmp", "work") and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def check_output_dir(target, *, whole=True):
+    """Refuse, as a :class:`~lowbit.golden.checks.UsageError`, an output directory that is a
+    file, or (``whole``: lowbit replaces it as a whole) a directory that holds files lowbit did
+    not write. Called before any work, so bad input costs nothing."""
+    from ..golden.checks import UsageError
+
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"output directory {str(target)!r} is a file; give a directory")
+    if whole and target.is_dir() and not (target / OUTPUT_MARK).exists():
+        try:
+            foreign = next(target.iterdir(), None)
+        except OSError as exc:
+            raise UsageError(f"cannot use output directory {str(target)!r}: {exc}") from None
+        if foreign is not None:
+            raise UsageError(
+                f"output directory {str(target)!r} holds files lowbit did not write (such as "
+                f"{foreign.name!r}); a run replaces its output directory as a whole, so give a "
+                f"new or empty one")
+    for up in [target, *target.parents]:
+        if up.exists():
+            if not up.is_dir():
+                raise UsageError(f"cannot create output directory {str(target)!r}: "
+                                 f"{str(up)!r} is a file")
+            if not os.access(up, os.W_OK | os.X_OK):
+                raise UsageError(f"cannot write output directory {str(target)!r}: "
+                                 f"{str(up)!r} is not writable")
+            break
+
+
+class atomic_dir:
+    """Context manager: build into a temporary sibling, then put it in place of ``target``.
+
+    Nothing lands in ``target`` unless the block finishes without an exception. ``whole``
+    (the default): the new directory replaces ``target`` as a whole (a re-run leaves no file
+    of the previous run behind), which must be absent, empty or an earlier output of lowbit
+    (it holds :data:`OUTPUT_MARK`). ``whole=False`` (a directory shared with other outputs,
+    such as ``bench/``): each file is moved in, after checking that nothing is in the way.
+    The temporary sibling is named ``.TARGET.tmp-PID-*``; one left by a killed lowbit is
+    removed by the next run beside it.
     """
+
+    def __init__(self, target, *, whole=True):
+        self.target = Path(target)
+        self.whole = whole
+
+    def __enter__(self):
+        check_output_dir(self.target, whole=self.whole)
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from ..golden.checks import UsageError
+            raise UsageError(f"cannot create output directory {str(self.target)!r}: "
+                             f"{exc.strerror or exc}") from None
+        _sweep_stale(self.target.parent, self.target.name)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-",
+                                         dir=self.target.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                if self.whole:
+                    self._swap()
+                else:
+                    self._merge()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def _swap(self):
+        check_output_dir(self.target)
+        (self.tmp / OUTPUT_MARK).write_text("written by lowbit: a re-run replaces this "
+                                            "directory as a whole\n")
+        os.chmod(self.tmp, 0o777 & ~_umask())
+        if self.target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-",
+                                        dir=self.target.parent))
+            os.replace(self.target, old / "old")
+            os.replace(self.tmp, self.target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(self.tmp, self.target)
+
+    def _merge(self):
+        from ..golden.checks import UsageError
+
+        files = [f for f in sorted(self.tmp.rglob("*")) if f.is_file()]
+        for f in files:  # all or nothing: check every destination before moving any
+            dest = self.target / f.relative_to(self.tmp)
+            for up in [dest, *dest.relative_to(self.target).parents]:
+                p = self.target / up
+                if p.exists() and (p.is_dir() if p == dest else not p.is_dir()):
+                    raise UsageError(f"cannot write {str(dest)!r}: {str(p)!r} is in the way")
+        self.target.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            dest = self.target / f.relative_to(self.tmp)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, dest)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class process_tmp:
+    """Context manager for a command's whole run: every temporary file of this process and
+    of the tools it starts (``tempfile``, ``TMPDIR``) goes into one directory,
+    ``lowbit-PID-*`` in the system's temporary folder, removed at the end. One left by a
+    killed lowbit (SIGKILL) is removed by the next lowbit run."""
+
+    def __enter__(self):
+        base = Path(tempfile.gettempdir())
+        for path in base.glob("lowbit-*-*"):
+            pid = path.name.split("-")[1]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f"lowbit-{os.getpid()}-", dir=base))
+        self.saved = tempfile.tempdir, os.environ.get("TMPDIR")
+        tempfile.tempdir = str(self.path)
+        os.environ["TMPDIR"] = str(self.path)
+        return self.path
+
+    def __exit__(self, *exc):
+        tempfile.tempdir, old = self.saved
+        if old is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False
+
+
+class scratch_dir:
+    """Context manager: a temporary work directory beside ``target`` (``.TARGET.work-PID-*``),
+    removed on every exit (signals that lowbit turns into exceptions included; one left by a
+    SIGKILL is removed by the next run beside it). Tools run with ``TMPDIR`` set to their
+    working directory (:func:`lowbit.boards.toolchain.run_tool`), so their own scratch
+    (YoWASP's) goes with it."""
 
     def __init__(self, target):
         self.target = Path(target)
 
     def __enter__(self):
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent))
-        return self.tmp
+        _sweep_stale(self.target.parent, self.target.name)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.work-{os.getpid()}-",
+                                          dir=self.target.parent))
+        return self.path
 
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self.target.mkdir(parents=True, exist_ok=True)
-                for f in sorted(self.tmp.rglob("*")):
-                    if f.is_file():
-                        dest = self.target / f.relative_to(self.tmp)
-                        dest.parent.mkdir(parents=True, exist_ok=True)
-                        os.replace(f, dest)
-        finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
         return False
 
 
