@@ -33,6 +33,7 @@ from ..golden.unitmap import LINK_FILE
 from ..hw.build import atomic_dir, check_output_dir, elaborate, scratch_dir
 from ..hw.keep import KEEP_PREFIX
 from ..hw.units import get_unit
+from .bound import check_storage_fits
 from .harness import (
     HARNESSES,
     _harnessed,
@@ -42,7 +43,6 @@ from .outreg import absorb_in_file
 from .parse import _cells_by_type, _timing, _utilization, count_cells
 from .report import format_report
 from .targets import CELL_CLASSES, get_board
-from .bound import check_storage_fits
 from .toolchain import ToolError, check_tools, log_tail, run_tool, tool_env_var, toolchain_env
 
 __all__ = ["synth", "netlist_resources", "SynthError", "REPORT_VERSION"]

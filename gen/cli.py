@@ -3,6 +3,7 @@ list, demo, bench.
 
 Exit status: 0 on success, 1 when a run fails (mismatches, a tool error), 2 for bad input
 (an unknown unit, board or option, an invalid parameter, an unreadable file).
+Interrupted (Ctrl-C, SIGTERM, SIGHUP): one line, exit status 128 + the signal's number.
 """
 
 import argparse
@@ -460,6 +461,14 @@ def _load_build(build):
                          f"report.json)") from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
+    from ..boards import BOARDS
+
+    fields = ("bitstream", "board", "family")
+    if not (isinstance(report, dict) and all(isinstance(report.get(k), str) for k in fields)
+            and report["board"] in BOARDS and Path(report["bitstream"]).name
+            == report["bitstream"]):
+        raise UsageError(f"{path} is not a report of 'lowbit synth' (it needs {', '.join(fields)} "
+                         f"naming a known board and a file in {build}); synthesize again")
     return report
 
 
@@ -686,6 +695,8 @@ def main(argv=None):
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGHUP):
             handlers[sig] = signal.signal(sig, _on_signal)
+        # Ctrl-C as Python has it (KeyboardInterrupt), not as lowbit.gen's early handler.
+        handlers[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with process_tmp():
             return COMMANDS[args.command](args)
@@ -703,6 +714,11 @@ def main(argv=None):
         print(f"lowbit {args.command}: failed: out of memory", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
+        import warnings
+
+        # Objects the interrupted work made and never used would warn at exit (Amaranth's
+        # UnusedElaboratable): the one line below is all there is to say.
+        warnings.simplefilter("ignore")
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"lowbit {args.command}: interrupted ({signal.Signals(signum).name}); "
               f"nothing half-written is left", file=sys.stderr)
