@@ -34,9 +34,10 @@ __all__ = [
 
 #: Widest popcount / chunk / SIMD the generator accepts.
 MAX_N = 4096
-#: The bmvu's weight memory (rows x cols bits): 4 Mi, above the block RAM of the largest
-#: supported device (ECP5-85F: 208 DP16KD, 3.7 Mbit); and its lanes (pe x simd).
-MAX_BMVU_BITS = 1 << 22
+#: The bmvu's weight memory (rows x cols bits): 1 Mi, a quarter of the block RAM of the
+#: largest supported device (ECP5-85F: 208 DP16KD, 3.7 Mbit), because the weights are
+#: generated into the Verilog and 4 Mi take minutes (1 Mi: 15 s); and its lanes (pe x simd).
+MAX_BMVU_BITS = 1 << 20
 MAX_BMVU_LANES = 1 << 14
 POPCOUNT_STYLES = ("tree", "plain")
 

@@ -144,6 +144,11 @@ def _header(path, option):
         return shape, dtype, f.tell()
 
 
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 def load_array(path, option="--input"):
     """Load a ``.npy`` file, or raise UsageError naming the option, the file and the reason.
 
@@ -161,9 +166,9 @@ def load_array(path, option="--input"):
         raise UsageError(f"cannot read {option} {path}: no such file") from None
     except UsageError:
         raise
-    except (OSError, ValueError, EOFError, SyntaxError) as exc:
+    except Exception as exc:  # numpy parses the header with ast: any parse error is bad input
         raise UsageError(f"cannot read {option} {path}: not a readable .npy array "
-                         f"({str(exc).strip() or type(exc).__name__})") from None
+                         f"({_first_line(exc)})") from None
     if dtype.fields is not None or dtype.kind not in "biuf":
         raise UsageError(f"{option} {path} holds dtype {dtype}; lowbit reads booleans, "
                          f"integers and real numbers")
@@ -178,8 +183,8 @@ def load_array(path, option="--input"):
     try:
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise UsageError(f"cannot read {option} {path}: not a readable .npy array ({exc})") \
-            from None
+        raise UsageError(f"cannot read {option} {path}: not a readable .npy array "
+                         f"({_first_line(exc)})") from None
     if arr.dtype == np.uint64:
         big = np.argwhere(arr > np.iinfo(np.int64).max)
         if len(big):

@@ -26,6 +26,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .checks import UsageError, checked, int_codes, unless_given
 from .checks import check_choice as _check_choice
 from .checks import check_int as _check_int
+from .checks import check_product as _check_product
 from .checks import int_array as _int_array
 from .job import Comparison, Job, results_of
 from .winograd_matrices import A_T, B_T, G_SCALED, G
@@ -60,6 +61,9 @@ __all__ = [
 
 MAX_PIPELINE = 6
 MAX_IMAGE = 4096
+#: The conv layer's line buffers, three rows of width x channels x data_width bits: at most
+#: 4 Mi, above the block RAM of the largest supported device (ECP5-85F: 3.7 Mbit).
+MAX_LINE_BUFFER_BITS = 1 << 22
 FILTER_TRANSFORMS = ("offline", "onchip")
 PADDINGS = ("valid", "same")
 
@@ -549,7 +553,8 @@ class Conv2dParams(_WinogradParams):
     """
 
     height: int = field(default=8, metadata={"help": f"image height H (1..{MAX_IMAGE})"})
-    width: int = field(default=8, metadata={"help": f"image width W (1..{MAX_IMAGE})"})
+    width: int = field(default=8, metadata={
+        "help": f"image width W (1..{MAX_IMAGE}; 3 x W x C x Wd <= {MAX_LINE_BUFFER_BITS:,})"})
     padding: str = field(default="same", metadata={
         "help": "valid: H-2 x W-2 outputs; same: zero ring, H x W outputs"})
 
@@ -562,6 +567,9 @@ class Conv2dParams(_WinogradParams):
         _check_int("height", self.height, 1, MAX_IMAGE)
         _check_int("width", self.width, 1, MAX_IMAGE)
         _check_choice("padding", self.padding, PADDINGS)
+        _check_product("3 x width x channels x data_width",
+                       3 * self.width * self.channels * self.data_width, MAX_LINE_BUFFER_BITS,
+                       "the line buffers' bits")
         if self.padding == "valid":
             for name in ("height", "width"):
                 if getattr(self, name) < 3:

@@ -93,3 +93,62 @@ TINY = BitSerialParams(dm=1, dn=1, dk=1, max_wa=2, max_wb=2, max_m=3, max_k=3, m
 #: A small host link (fewer registers, a short payload).
 LINK_SMALL = LinkParams(clk_hz=10_000_000, baud=2_000_000, max_payload=8, timeout_bits=40,
                    registers=5)
+
+
+#: Each unit at the corners of its parameter ranges (issue 15): ``(unit, overrides, cheap)``.
+#: The smallest values together; each range's largest with the rest small (the combined limits
+#: of 'lowbit list' allow it); and, where the units have them, the combined limits reached.
+#: ``cheap`` corners (a few seconds to generate) run in tests/test_corners.py; all of them,
+#: with their generation time and memory, in bench/param-corners (a minute or two each at
+#: the combined limits).
+CORNERS = [
+    ("mac", dict(il_a=1, fl_a=0, il_b=1, fl_b=0, il_o=1, fl_o=0, guard=0, lfsr_width=2,
+                 r_bits=1, seed=1, pipeline=0, rounding="stochastic"), True),
+    ("mac", dict(il_a=16, fl_a=16, il_b=16, fl_b=16, il_o=16, fl_o=16, guard=32,
+                 rounding="stochastic", lfsr_width=64, r_bits=64, seed=2 ** 64 - 1, pipeline=4,
+                 carry_chain=128, round_products=True), True),
+    ("mac", dict(il_a=32, fl_a=0, il_b=1, fl_b=31, il_o=32, fl_o=0, guard=32, carry_chain=4,
+                 pipeline=4, saturate=False), True),
+    ("lfsr", dict(width=2, r_bits=1), True),
+    ("lfsr", dict(width=64, r_bits=64, seed=2 ** 64 - 1), True),
+    ("popcount", dict(n=1, spacing=0), True),
+    ("popcount", dict(n=4096, spacing=16), True),
+    ("popcount", dict(n=4096, spacing=1), False),
+    ("popcount", dict(n=4096, spacing=0, style="plain"), False),
+    ("xnor", dict(n=1, max_length=1, spacing=0, io_registers=0), True),
+    ("xnor", dict(n=4096, max_length=1 << 24, spacing=16, io_registers=2), False),
+    ("bmvu", dict(rows=1, cols=1, pe=1, simd=1, thresholds=0, spacing=0), True),
+    ("bmvu", dict(rows=1, cols=1, pe=1024, simd=16, thresholds=15, spacing=16), True),
+    ("bmvu", dict(rows=1, cols=4096, pe=4, simd=4096, thresholds=0), False),
+    ("bmvu", dict(rows=65536, cols=16, pe=1, simd=16, thresholds=15), False),
+    ("bmvu", dict(rows=1024, cols=1024, pe=16, simd=64, thresholds=1), False),
+    ("winograd1d", dict(data_width=2, weight_width=2, channels=1, pipeline=0), True),
+    ("winograd1d", dict(data_width=16, weight_width=16, channels=1024, pipeline=6,
+                        filter_transform="onchip"), True),
+    ("winograd2d", dict(data_width=2, weight_width=2, channels=1, pipeline=0), True),
+    ("winograd2d", dict(data_width=16, weight_width=16, channels=1024, pipeline=6,
+                        filter_transform="onchip"), True),
+    ("direct3x3", dict(data_width=2, weight_width=2, channels=1, pipeline=0), True),
+    ("direct3x3", dict(data_width=16, weight_width=16, channels=1024, pipeline=6), True),
+    ("conv2d", dict(data_width=2, weight_width=2, channels=1, pipeline=0, height=1, width=1),
+     True),
+    ("conv2d", dict(height=4096, width=4096), True),
+    ("conv2d", dict(data_width=16, weight_width=16, channels=21, pipeline=6, height=4096,
+                    width=4096, filter_transform="onchip", padding="valid"), False),
+    ("dpu", dict(dk=1, max_shift=0, acc_width=2, spacing=0), True),
+    ("dpu", dict(dk=1024, max_shift=30, acc_width=64, spacing=16), True),
+    ("p2s", dict(elements=1, max_width=1), True),
+    ("p2s", dict(elements=4096, max_width=4), False),
+    ("p2s", dict(elements=512, max_width=32), False),
+    ("bitserial", dict(dm=1, dn=1, dk=1, max_wa=1, max_wb=1, max_m=1, max_k=1, max_n=1,
+                       spacing=0), True),
+    ("bitserial", dict(dm=64, dn=1, dk=1, max_m=64), False),
+    ("bitserial", dict(dm=1, dn=64, dk=1, max_n=64), False),
+    ("bitserial", dict(dm=1, dn=1, dk=1024, max_k=1024), False),
+    ("bitserial", dict(dm=1, dn=1, dk=16, max_wa=16, max_wb=16, max_m=4096, max_k=64,
+                       max_n=64, acc_width=64, spacing=16), False),
+    ("bitserial", dict(dm=8, dn=8, dk=256), False),
+    ("link", dict(clk_hz=12_000_000, baud=3_000_000, max_payload=5, timeout_bits=10,
+                  registers=1), True),
+    ("link", dict(max_payload=4096, timeout_bits=1 << 24, registers=128), True),
+]

@@ -50,7 +50,7 @@ def test_a_repeated_parameter_is_refused(tmp_path, capsys):
     ("p2s", ["elements=2048", "max_width=32"], "elements x max_width must be <= 16,384"),
     ("bitserial", ["dm=64", "dn=64", "dk=1024"], "dm x dn x dk must be <= 16,384"),
     ("bitserial", ["max_m=4096", "max_k=4096"], "max_m x max_k x max_wa must be <= 4,194,304"),
-    ("bmvu", ["rows=65536", "cols=65536"], "rows x cols must be <= 4,194,304"),
+    ("bmvu", ["rows=65536", "cols=65536"], "rows x cols must be <= 1,048,576"),
     ("bmvu", ["pe=1024", "simd=4096"], "pe x simd must be <= 16,384"),
 ])
 def test_sizes_beyond_what_generates_are_refused(unit, items, message, tmp_path, capsys):
