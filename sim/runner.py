@@ -182,6 +182,12 @@ def build(gen_dir, manifest, sim="verilator"):
             # Amaranth's Verilog trips WIDTHEXPAND and friends: not fatal in simulation; the
             # lint test checks the same Verilog with the waivers listed in sim/lint.py.
             args = ["-Wno-fatal", "-O1"] if sim == "verilator" else []
+            if sim == "icarus" and "netlist" not in manifest:
+                # Verilog-2005 rules (cocotb asks for -g2012; the last -g wins): Yosys's
+                # Verilog starts each combinational block with a test of a register
+                # initialized to 0, which under 2012 rules sends no event at time 0, so a
+                # block whose inputs never change is never run and its output stays X.
+                args.append("-g2005")
             sources = [gen_dir / manifest["verilog"]]
             if sim == "verilator":
                 args.append("--no-public-flat-rw")
