@@ -295,7 +295,7 @@ def _parser():
     p.add_argument("--board", default="icebreaker", metavar="BOARD",
                    help="target board (default: icebreaker); see 'lowbit list'")
     _add_params(p)
-    p.add_argument("--lut-budget", type=_number(int, 1, 10_000_000), default=None,
+    p.add_argument("--lut-budget", type=_number(int, 0, 10_000_000), default=None,
                    help="LUTs the unit may use, logic cells on iCE40 (LUT4 + unpaired "
                         "flip-flops) (default: 80%% of the device's)")
     p.add_argument("--no-verify", action="store_true",

@@ -13,7 +13,7 @@ import math
 from ..boards import get_board
 from ..boards.costmodel import FAMILY_BOARD, load_model
 from ..boards.costmodel import estimate as model_estimate
-from ..golden.bitserial import BitSerialParams
+from ..golden.bitserial import MAX_DPU_BITS, BitSerialParams
 from ..golden.checks import UsageError
 
 __all__ = ["bram_blocks", "estimate_bitserial", "check_fits_board", "fit_bitserial",
@@ -98,7 +98,8 @@ def _candidates(base):
     for dm in range(1, min(MAX_SIDE, base.max_m) + 1):
         for dn in range(1, min(MAX_SIDE, base.max_n) + 1):
             for dk in dks:
-                yield dataclasses.replace(base, dm=dm, dn=dn, dk=dk)
+                if dm * dn * dk <= MAX_DPU_BITS:  # the generator's limit
+                    yield dataclasses.replace(base, dm=dm, dn=dn, dk=dk)
 
 
 def _rank(params, est):

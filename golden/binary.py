@@ -165,6 +165,9 @@ class BMVUParams:
             raise ValueError(f"pe must be <= rows = {self.rows}, not {self.pe}")
         if self.simd > self.cols:
             raise ValueError(f"simd must be <= cols = {self.cols}, not {self.simd}")
+        _check_product("pe x thresholds x threshold width",
+                       self.pe * self.thresholds * self.threshold_width, MAX_BMVU_LANES,
+                       "the threshold memory's word")
 
     @property
     def nf(self):

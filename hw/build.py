@@ -111,6 +111,22 @@ def _sweep_stale(parent, name):
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _lowbit_output(path):
+    """Whether directory ``path`` is an earlier output of lowbit: it holds
+    :data:`OUTPUT_MARK`, or (written before there was one) a synth report or a manifest."""
+    if (path / OUTPUT_MARK).exists():
+        return True
+    for f in list(path.glob("*.json"))[:8]:
+        try:
+            info = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and ("report_version" in info
+                                       or {"source_hash", "ports"} <= info.keys()):
+            return True
+    return False
+
+
 def check_output_dir(target, *, whole=True):
     """Refuse, as a :class:`~lowbit.golden.checks.UsageError`, an output directory that is a
     file, or (``whole``: lowbit replaces it as a whole) a directory that holds files lowbit did
@@ -120,7 +136,7 @@ def check_output_dir(target, *, whole=True):
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise UsageError(f"output directory {str(target)!r} is a file; give a directory")
-    if whole and target.is_dir() and not (target / OUTPUT_MARK).exists():
+    if whole and target.is_dir() and not _lowbit_output(target):
         try:
             foreign = next(target.iterdir(), None)
         except OSError as exc:

@@ -158,7 +158,7 @@ def test_ping_silent_device_exits_1(pty_device, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv_tail, message", [
     (["--port", "/dev/ttyNOPE9"], "cannot open serial port '/dev/ttyNOPE9'"),
-    (["--port", "/dev/null", "--count", "0"], "--count must be at least 1"),
+    (["--port", "/dev/null", "--count", "0"], "--count: must be between 1 and 100,000"),
 ])
 def test_ping_bad_input(tmp_path, usage_error, argv_tail, message):
     build = _build_dir(tmp_path)

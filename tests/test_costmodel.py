@@ -85,8 +85,8 @@ def test_estimate_and_fit_cli(tmp_path, capsys):
       "--no-verify"], "no bit-serial array fits the iCE40UP5K"),
     (["estimate", "bitserial", "--board", "icebreaker", "-p", "dm=8", "-p", "dk=256", "-p",
       "dn=8"], "bitserial 8 x 256 x 8 cannot fit the iCE40UP5K (icebreaker): logic cells about"),
-    (["synth", "bitserial", "--board", "ulx3s-85f", "-p", "dm=16", "-p", "dk=512", "-p",
-      "dn=16"], "bitserial 16 x 512 x 16 cannot fit the LFE5U-85F (ulx3s-85f): LUTs about"),
+    (["synth", "bitserial", "--board", "icebreaker", "-p", "dm=8", "-p", "dk=256", "-p",
+      "dn=8"], "bitserial 8 x 256 x 8 cannot fit the iCE40UP5K (icebreaker): logic cells about"),
 ])
 def test_bad_input_exit_2(argv, message, tmp_path, usage_error):
     usage_error(argv + ["-o", str(tmp_path / "out.json")], message)
