@@ -147,7 +147,7 @@ CORNERS = [
     ("bitserial", dict(dm=1, dn=64, dk=1, max_n=64), False),
     ("bitserial", dict(dm=1, dn=1, dk=1024, max_k=1024), False),
     ("bitserial", dict(dm=1, dn=1, dk=16, max_wa=16, max_wb=16, max_m=4096, max_k=64,
-                       max_n=64, acc_width=64, spacing=16), False),
+                       max_n=16, acc_width=64, spacing=16), False),
     ("bitserial", dict(dm=8, dn=8, dk=256), False),
     ("link", dict(clk_hz=12_000_000, baud=3_000_000, max_payload=5, timeout_bits=10,
                   registers=1), True),
