@@ -199,24 +199,6 @@ def _check_sections(names):
     return [s for s in SECTIONS if s in names]
 
 
-def _check_outdir(path):
-    """Refuse an output directory that cannot be made or written, before anything runs."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"output directory {str(path)!r} is a file; -o must name a directory "
-                         f"(new or existing)")
-    for d in (path, *path.absolute().parents):
-        if d.exists():
-            if not d.is_dir():
-                raise UsageError(f"output directory {str(path)!r} cannot be made: {str(d)!r} "
-                                 f"is a file")
-            if not os.access(d, os.W_OK | os.X_OK):
-                raise UsageError(f"output directory {str(path)!r} cannot be written: no "
-                                 f"permission in {str(d)!r}")
-            return path
-    return path
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -285,11 +267,12 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
     """
     from ..boards import get_board
     from ..boards.flow import versions
-    from ..hw.build import atomic_dir, scratch_dir
+    from ..hw.build import atomic_dir, check_output_dir, scratch_dir
 
     boards = _check_boards(boards, quick)
     sections = _check_sections(sections)
-    outdir = _check_outdir(outdir)
+    outdir = Path(outdir)
+    check_output_dir(outdir, whole=False)  # shared with other outputs: files move in
 
     if command is None:
         command = ["bench", *(["--quick"] if quick else []), *(["--no-pnr"] if not pnr else [])]

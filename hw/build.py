@@ -146,14 +146,14 @@ def check_output_dir(target, *, whole=True):
                 f"output directory {str(target)!r} holds files lowbit did not write (such as "
                 f"{foreign.name!r}); a run replaces its output directory as a whole, so give a "
                 f"new or empty one")
-    for up in [target, *target.parents]:
+    for up in [target, *target.absolute().parents]:
         if up.exists():
             if not up.is_dir():
-                raise UsageError(f"cannot create output directory {str(target)!r}: "
+                raise UsageError(f"output directory {str(target)!r} cannot be made: "
                                  f"{str(up)!r} is a file")
             if not os.access(up, os.W_OK | os.X_OK):
-                raise UsageError(f"cannot write output directory {str(target)!r}: "
-                                 f"{str(up)!r} is not writable")
+                raise UsageError(f"output directory {str(target)!r} cannot be written: no "
+                                 f"permission in {str(up)!r}")
             break
 
 
