@@ -120,7 +120,7 @@ CORNERS = [
     ("bmvu", dict(rows=1, cols=1, pe=1, simd=1, thresholds=0, spacing=0), True),
     ("bmvu", dict(rows=1024, cols=16, pe=1024, simd=16, thresholds=1, spacing=16), True),
     ("bmvu", dict(rows=128, cols=16, pe=128, simd=16, thresholds=15), True),
-    ("bmvu", dict(rows=1, cols=4096, pe=4, simd=4096, thresholds=0), False),
+    ("bmvu", dict(rows=4, cols=4096, pe=4, simd=4096, thresholds=0), False),
     ("bmvu", dict(rows=65536, cols=16, pe=1, simd=16, thresholds=15), False),
     ("bmvu", dict(rows=1024, cols=1024, pe=16, simd=64, thresholds=1), False),
     ("winograd1d", dict(data_width=2, weight_width=2, channels=1, pipeline=0), True),
