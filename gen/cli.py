@@ -236,9 +236,9 @@ def _parser():
                         "every tile or (tiles, C, 3[, 3]); conv2d: (C, 3, 3), or (3, 3) for C=1")
     p.add_argument("--rhs", type=Path, metavar="FILE.npy",
                    help="bitserial: the right matrix B, integers of shape (K, N)")
-    p.add_argument("--wa", type=_number(int, 1, 64), metavar="BITS",
+    p.add_argument("--wa", type=_number(int, 0, 64), metavar="BITS",
                    help="bitserial: run-time precision of A, 1..max_wa (default max_wa)")
-    p.add_argument("--wb", type=_number(int, 1, 64), metavar="BITS",
+    p.add_argument("--wb", type=_number(int, 0, 64), metavar="BITS",
                    help="bitserial: run-time precision of B, 1..max_wb (default max_wb)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--a-signed", dest="a_signed", action="store_const", const=True,
@@ -258,7 +258,7 @@ def _parser():
     p.add_argument("--beats-per-sum", type=_number(int, 1, 1 << 24), metavar="N",
                    help="dpu: every N beats form one sum, 'first' on its first beat and 'last' "
                         "on its last (default: all beats, one sum)")
-    p.add_argument("--w", type=_number(int, 1, 64), metavar="BITS",
+    p.add_argument("--w", type=_number(int, 0, 64), metavar="BITS",
                    help="p2s: run-time precision, 1..max_width (default max_width)")
     _add_sim(p)
     _add_netlist(p, "run the data through")

@@ -74,9 +74,9 @@ def test_sizes_beyond_what_generates_are_refused(unit, items, message, tmp_path,
     (["synth", "mac", "--baud", "-5"], "--baud: must be between 300"),
     (["synth", "mac", "--target-mhz", "nan"], "--target-mhz: must be between 1 and 1000"),
     (["test", "-j", "0"], "--jobs: must be between 1 and 256"),
-    (["compare", "bitserial", "--input", "x.npy", "--wa", "0"], "--wa: must be between 1 and 64"),
+    (["compare", "bitserial", "--input", "x.npy", "--wa", "-1"], "--wa: must be between 0 and 64"),
     (["compare", "mac", "--input", "x.npy", "--terms", "-2"], "--terms: must be between 1"),
-    (["fit", "bitserial", "--lut-budget", "0"], "--lut-budget: must be between 1"),
+    (["fit", "bitserial", "--lut-budget", "-1"], "--lut-budget: must be between 0"),
 ])
 def test_numeric_options_are_finite_and_in_range(argv, message, capsys):
     """Before: ping took zero, negative and non-finite values and then crashed or hung."""
