@@ -97,18 +97,27 @@ def _pid_alive(pid):
     return True
 
 
-def _sweep_stale(parent, name):
-    """Remove the temporary siblings ``.NAME.tmp-PID-*`` and ``.NAME.work-PID-*`` of processes
-    that are gone (a lowbit killed by SIGKILL or a power cut leaves them)."""
+def _remove_orphans(folder, pattern, pid_of):
+    """Remove the entries of ``folder`` matching ``pattern`` whose owner process is gone:
+    ``pid_of(name)`` gives the owner's PID as text, or None for an entry that is not ours
+    (a lowbit killed by SIGKILL or a power cut leaves such entries)."""
     try:
-        siblings = list(Path(parent).glob(f".{name}.*-*-*"))
+        entries = list(Path(folder).glob(pattern))
     except OSError:
         return
-    for path in siblings:
-        kind, _, rest = path.name[len(name) + 2:].partition("-")
-        pid = rest.partition("-")[0]
-        if kind in ("tmp", "work") and pid.isdigit() and not _pid_alive(int(pid)):
+    for path in entries:
+        pid = pid_of(path.name)
+        if pid is not None and pid.isdigit() and not _pid_alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _sweep_stale(parent, name):
+    """Remove the temporary siblings ``.NAME.tmp-PID-*`` and ``.NAME.work-PID-*`` of processes
+    that are gone."""
+    def pid_of(entry):
+        kind, _, rest = entry[len(name) + 2:].partition("-")
+        return rest.partition("-")[0] if kind in ("tmp", "work") else None
+    _remove_orphans(parent, f".{name}.*-*-*", pid_of)
 
 
 def _lowbit_output(path):
@@ -242,10 +251,7 @@ class process_tmp:
 
     def __enter__(self):
         base = Path(tempfile.gettempdir())
-        for path in base.glob("lowbit-*-*"):
-            pid = path.name.split("-")[1]
-            if pid.isdigit() and not _pid_alive(int(pid)):
-                shutil.rmtree(path, ignore_errors=True)
+        _remove_orphans(base, "lowbit-*-*", lambda entry: entry.split("-")[1])
         self.path = Path(tempfile.mkdtemp(prefix=f"lowbit-{os.getpid()}-", dir=base))
         self.saved = tempfile.tempdir, os.environ.get("TMPDIR")
         tempfile.tempdir = str(self.path)
