@@ -23,6 +23,7 @@ from ..golden.link import (
     request_length,
 )
 from ..golden.unitmap import UNIT_REG_BASE, UnitMap
+from .fifo import FlagFIFO
 from .ports import payload_fields, port_list, unit_ports
 from .ram import NO_RW_CHECK, registered_read
 from .uart import RX_LAYOUT, UARTRx, UARTTx, _check
@@ -45,16 +46,22 @@ class _S(enum.Enum, shape=5):
     PAYLOAD = 4
     CRC0 = 5
     CRC1 = 6
-    CHECK = 7
-    COPY = 8
-    SEND_DONE = 9
-    RESP_SYNC = 10
-    RESP_CMD = 11
-    RESP_LEN0 = 12
-    RESP_LEN1 = 13
-    RESP_DATA = 14
-    RESP_CRC0 = 15
-    RESP_CRC1 = 16
+    SETTLE = 7
+    CHECK = 8
+    ACT = 9
+    COPY = 10
+    SEND_DONE = 11
+    RESP_SYNC = 12
+    RESP_CMD = 13
+    RESP_LEN0 = 14
+    RESP_LEN1 = 15
+    RESP_DATA = 16
+    RESP_CRC0 = 17
+    RESP_CRC1 = 18
+
+
+#: The states that take received bytes.
+_RECEIVING = (_S.HUNT, _S.CMD, _S.LEN0, _S.LEN1, _S.PAYLOAD, _S.CRC0, _S.CRC1)
 
 
 def unit_map(unit, unit_name, params):
@@ -108,12 +115,13 @@ class HostLink(wiring.Component):
 
     Latency and throughput
     ----------------------
-    A response's start bit begins about nine cycles after the request's last stop bit ends
+    A response's start bit begins about eleven cycles after the request's last stop bit ends
     on the line (the receiver samples it half a bit early; the queues add two cycles each,
-    the received byte's head register and the response's byte buffer one each; 8.8 cycles
-    at divisor 4, ``test_throughput``). Both directions run at the full line rate,
-    bytes back to back, ``10 * divisor`` cycles each, so back-to-back PINGs of ``n`` bytes
-    carry ``n / (n + 6)`` of the line rate each way. Bytes lost to a full receive queue are
+    the received byte's head register and the response's byte buffer one each, and the
+    check takes three: SETTLE, CHECK, ACT; 10.8 cycles at divisor 4, ``test_throughput``).
+    Both directions run at the full line rate, bytes back to back, ``10 * divisor`` cycles
+    each, so back-to-back PINGs of ``n`` bytes carry ``n / (n + 6)`` of the line rate each
+    way. Bytes lost to a full receive queue are
     answered OVERRUN (:mod:`lowbit.golden.link`).
     """
 
@@ -139,8 +147,8 @@ class HostLink(wiring.Component):
         # Physical layer and the two queues.
         m.submodules.uart_rx = urx = UARTRx(p.uart)
         m.submodules.uart_tx = utx = UARTTx(p.uart)
-        m.submodules.rx_queue = rxq = SyncFIFOBuffered(width=RX_LAYOUT.size, depth=p.rx_buffer)
-        m.submodules.tx_queue = txq = SyncFIFOBuffered(width=8, depth=p.tx_buffer)
+        m.submodules.rx_queue = rxq = FlagFIFO(width=RX_LAYOUT.size, depth=p.rx_buffer)
+        m.submodules.tx_queue = txq = FlagFIFO(width=8, depth=p.tx_buffer)
         m.d.comb += [
             urx.rx.eq(self.rx),
             self.tx.eq(utx.tx),
@@ -169,9 +177,22 @@ class HostLink(wiring.Component):
         # as an unacknowledged flag holds the head): as ``overrun & ~ack`` it was a gate in
         # front of every state's branches (the UP5K's critical path, 45.1 MHz).
         flagged = Signal()
+        # Whether the head is a good SYNC byte, loaded with it: HUNT's test, which starts the
+        # CRC processor, is then an AND of flip-flops (the compare in front of the CRC's
+        # start and through it into the CRC register was the UP5K's critical path, 43.2 MHz).
+        head_sync = Signal()
+        # ``have & ~flagged & ~framing_error`` in a flip-flop: a frame state's "good byte"
+        # (through its byte counter, one LUT level less on the UP5K's critical path, 47.1 MHz).
+        head_good = Signal()
         with m.If(pop):
-            m.d.sync += [have.eq(rxq.r_rdy), head.eq(rxq.r_data),
-                         flagged.eq(data.View(RX_LAYOUT, rxq.r_data).overrun)]
+            incoming = data.View(RX_LAYOUT, rxq.r_data)
+            m.d.sync += [have.eq(rxq.r_rdy), head.eq(rxq.r_data), flagged.eq(incoming.overrun),
+                         head_sync.eq(~incoming.framing_error & (incoming.data == SYNC)),
+                         head_good.eq(rxq.r_rdy & ~incoming.overrun & ~incoming.framing_error)]
+
+        def acknowledge():
+            """The head's overrun flag is answered; the head is parsed again."""
+            m.d.sync += [flagged.eq(0), head_good.eq(~byte.framing_error)]
 
         # Byte-gap timeout: cycles the line has been idle, saturating. Idle starts at a stop
         # bit's sample; the half bit in timeout_cycles makes whole-bit gaps unambiguous.
@@ -290,8 +311,16 @@ class HostLink(wiring.Component):
         def at(name):
             return state[name.value]
 
+        # Whether the state takes received bytes (HUNT and the frame's states), in a flip-flop
+        # set with the state: `take`, and through `pop` the receive queue's read, is then one
+        # gate from registers (an OR of the states' flip-flops in front of it was the UP5K's
+        # critical path, 44.9 MHz).
+        receiving = Signal(init=1)
+
         def goto(target):
-            m.d.sync += state.eq(1 << target.value)
+            m.d.sync += [state.eq(1 << target.value), receiving.eq(int(target in _RECEIVING))]
+
+        m.d.comb += take.eq(receiving & ~flagged)
 
         def reply(status, n, *, word=0, from_buf=False, from_unit=False):
             m.d.sync += [r_cmd.eq(status), r_len.eq(n), r_word.eq(word), r_buf.eq(from_buf),
@@ -304,18 +333,17 @@ class HostLink(wiring.Component):
         def frame_state(name, body):
             """A state inside a frame: timeout, overrun, framing error, or a good byte."""
             with m.If(at(name)):
-                m.d.comb += take.eq(~flagged)
                 with m.If(quiet):
                     fail(ErrorCode.TIMEOUT, cmd)
+                with m.Elif(head_good):
+                    m.d.comb += rx_crc.valid.eq(1)
+                    body()
                 with m.Elif(have):
                     with m.If(flagged):
-                        m.d.sync += flagged.eq(0)
+                        acknowledge()
                         fail(ErrorCode.OVERRUN, cmd)
-                    with m.Elif(byte.framing_error):
+                    with m.Else():  # not good, not flagged: a framing error
                         fail(ErrorCode.FRAMING, cmd)
-                    with m.Else():
-                        m.d.comb += rx_crc.valid.eq(1)
-                        body()
 
         def on_cmd():
             m.d.sync += cmd.eq(byte.data)
@@ -354,17 +382,16 @@ class HostLink(wiring.Component):
             goto(_S.CRC1)
 
         def on_crc1():
-            goto(_S.CHECK)
+            goto(_S.SETTLE)
 
         # One If per state rather than m.FSM or m.Switch: Amaranth's Verilog then has no case
         # statements, which it would leave incomplete (Verilator's CASEINCOMPLETE, not waived).
         with m.If(at(_S.HUNT)):
-            m.d.comb += take.eq(~flagged)
             with m.If(have):
                 with m.If(flagged):
-                    m.d.sync += flagged.eq(0)
+                    acknowledge()
                     fail(ErrorCode.OVERRUN, 0)
-                with m.Elif(~byte.framing_error & (byte.data == SYNC)):
+                with m.Elif(head_sync):
                     m.d.sync += cmd.eq(0)
                     m.d.comb += rx_crc.start.eq(1)
                     goto(_S.CMD)
@@ -403,65 +430,111 @@ class HostLink(wiring.Component):
         def addr_is(a):
             return addr_ok[a]
 
+        # CHECK decides and ACT acts. CHECK's chain of tests lands in registers: an error flag
+        # and its code, or one flag per kind of response. ACT then loads the response's
+        # registers from that one-hot choice. (The chain straight into the response registers
+        # was the link's critical path on the UP5K: 45.1 MHz, five LUT levels from `fits` to
+        # `r_word`.) The flags are exclusive, and zero outside ACT.
+        err = Signal()
+        err_code = Signal(8)
+        unit_regs = unit.registers if unit else ()
+        names = ["ping", "write", "read", *(["reset", "status", "send", "recv"] if unit else []),
+                 *(f"write_{a}" for a, _, w in unit_regs if w is not None),
+                 *(f"read_{a}" for a, _, _ in unit_regs)]
+        do = {name: Signal(name=f"do_{name}") for name in names}
+        m.d.sync += [flag.eq(0) for flag in (err, *do.values())]
+
+        def refuse(code):
+            m.d.sync += [err.eq(1), err_code.eq(int(code))]
+
+        def decide(name):
+            m.d.sync += do[name].eq(1)
+
+        # SETTLE waits a cycle for `crc_ok`, the CRC check in a register: its 16-bit compare
+        # then stands in front of no other test.
+        crc_ok = q(rx_crc.match_detected, "crc_ok")
+        with m.If(at(_S.SETTLE)):
+            goto(_S.CHECK)
+
         with m.If(at(_S.CHECK)):
-            with m.If(~rx_crc.match_detected):
-                fail(ErrorCode.BAD_CRC, cmd)
+            goto(_S.ACT)
+            with m.If(~crc_ok):
+                refuse(ErrorCode.BAD_CRC)
             with m.Elif(~fits):
-                fail(ErrorCode.TOO_LONG, cmd)
+                refuse(ErrorCode.TOO_LONG)
             with m.Elif(cmd_is(Command.PING)):
-                reply(RESPONSE | Command.PING, length, from_buf=True)
+                decide("ping")
             with m.Elif(cmd_is(Command.WRITE_REG)):
                 with m.If(~length_is(Command.WRITE_REG)):
-                    fail(ErrorCode.BAD_LENGTH, cmd)
+                    refuse(ErrorCode.BAD_LENGTH)
                 with m.Elif(general):
-                    m.d.comb += reg_w.en.eq(1)
-                    reply(RESPONSE | Command.WRITE_REG, 0)
-                for a, _, write in (unit.registers if unit else ()):
+                    decide("write")
+                for a, _, write in unit_regs:
                     if write is not None:
                         with m.Elif(addr_is(a)):
-                            write(args[8:])
-                            reply(RESPONSE | Command.WRITE_REG, 0)
+                            decide(f"write_{a}")
                 with m.Else():
-                    fail(ErrorCode.BAD_ADDRESS, cmd)
+                    refuse(ErrorCode.BAD_ADDRESS)
             with m.Elif(cmd_is(Command.READ_REG)):
                 with m.If(~length_is(Command.READ_REG)):
-                    fail(ErrorCode.BAD_LENGTH, cmd)
+                    refuse(ErrorCode.BAD_LENGTH)
                 with m.Elif(general):
-                    # The read port has seen `addr` since the first payload byte.
-                    reply(RESPONSE | Command.READ_REG, REG_BYTES, word=reg_r.data)
-                for a, read, _ in (unit.registers if unit else ()):
+                    decide("read")
+                for a, _, _ in unit_regs:
                     with m.Elif(addr_is(a)):
-                        reply(RESPONSE | Command.READ_REG, REG_BYTES, word=read)
+                        decide(f"read_{a}")
                 with m.Else():
-                    fail(ErrorCode.BAD_ADDRESS, cmd)
+                    refuse(ErrorCode.BAD_ADDRESS)
             if unit is not None:
-                with m.Elif(cmd_is(Command.RESET)):
-                    with m.If(~length_is(Command.RESET)):
-                        fail(ErrorCode.BAD_LENGTH, cmd)
-                    with m.Else():
-                        m.d.comb += unit.reset.eq(1)
-                        reply(RESPONSE | Command.RESET, 0)
-                with m.Elif(cmd_is(Command.STATUS)):
-                    with m.If(~length_is(Command.STATUS)):
-                        fail(ErrorCode.BAD_LENGTH, cmd)
-                    with m.Else():
-                        reply(RESPONSE | Command.STATUS, 4, word=unit.status)
+                for name, command in (("reset", Command.RESET), ("status", Command.STATUS),
+                                      ("recv", Command.RECV)):
+                    with m.Elif(cmd_is(command)):
+                        with m.If(~length_is(command)):
+                            refuse(ErrorCode.BAD_LENGTH)
+                        with m.Else():
+                            decide(name)
                 with m.Elif(cmd_is(Command.SEND)):
                     with m.If((length == 0) | (unit.phase != 0)):
-                        fail(ErrorCode.BAD_LENGTH, cmd)
+                        refuse(ErrorCode.BAD_LENGTH)
                     with m.Elif(length > unit.in_free):
-                        fail(ErrorCode.NO_ROOM, cmd)
+                        refuse(ErrorCode.NO_ROOM)
                     with m.Else():
-                        m.d.sync += buf_addr.eq(0)
-                        count_from(length)
-                        goto(_S.COPY)
-                with m.Elif(cmd_is(Command.RECV)):
-                    with m.If(~length_is(Command.RECV)):
-                        fail(ErrorCode.BAD_LENGTH, cmd)
-                    with m.Else():
-                        reply(RESPONSE | Command.RECV, unit.recv_bytes, from_unit=True)
+                        decide("send")
             with m.Else():
-                fail(ErrorCode.UNKNOWN_COMMAND, cmd)
+                refuse(ErrorCode.UNKNOWN_COMMAND)
+
+        def one_hot(choices):
+            """The value of the choice whose flag is set (0 if none): an AND-OR, no chain."""
+            out = 0
+            for flag, value in choices:
+                out = out | Mux(flag, value, 0)
+            return out
+
+        with m.If(at(_S.ACT)):
+            # A response's command is the request's with RESPONSE set (ERROR for an error).
+            words = [(err, Cat(err_code, cmd)), (do["read"], reg_r.data),
+                     *((do[f"read_{a}"], read) for a, read, _ in unit_regs)]
+            lengths = [(err, 2), (do["ping"], length), (do["read"], REG_BYTES),
+                       *((do[f"read_{a}"], REG_BYTES) for a, _, _ in unit_regs)]
+            if unit is not None:
+                words.append((do["status"], unit.status))
+                lengths += [(do["status"], 4), (do["recv"], unit.recv_bytes)]
+            m.d.sync += [r_cmd.eq(Mux(err, ERROR, RESPONSE | cmd)), r_len.eq(one_hot(lengths)),
+                         r_word.eq(one_hot(words)), r_buf.eq(do["ping"])]
+            # The register file's read port has seen `addr` since the first payload byte.
+            m.d.comb += reg_w.en.eq(do["write"])
+            for a, _, write in unit_regs:
+                if write is not None:
+                    with m.If(do[f"write_{a}"]):
+                        write(args[8:])
+            goto(_S.RESP_SYNC)
+            if unit is not None:
+                m.d.sync += r_recv.eq(do["recv"])
+                m.d.comb += unit.reset.eq(do["reset"])
+                with m.If(do["send"]):
+                    m.d.sync += buf_addr.eq(0)
+                    count_from(length)
+                    goto(_S.COPY)
 
         if unit is not None:
             # SEND: the payload buffer into the input queue, one byte a cycle (CHECK made sure
@@ -540,7 +613,7 @@ class HostLink(wiring.Component):
         ports = dict(inputs + outputs)
 
         # Input: SEND's bytes queue up, little-endian words of in_bytes bytes go to `i`.
-        iq = SyncFIFOBuffered(width=8, depth=um.in_queue)
+        iq = FlagFIFO(width=8, depth=um.in_queue)
         m.submodules.in_queue = ResetInserter(reset)(iq)
         word = Signal(8 * um.in_bytes)
         count = Signal(range(um.in_bytes + 1))
@@ -558,7 +631,7 @@ class HostLink(wiring.Component):
             m.d.sync += count.eq(0)
 
         # Output: `o`'s words queue up; RECV writes them out a byte at a time.
-        oq = SyncFIFOBuffered(width=um.out_width, depth=um.out_queue)
+        oq = FlagFIFO(width=um.out_width, depth=um.out_queue)
         m.submodules.out_queue = ResetInserter(reset)(oq)
         m.d.comb += [
             oq.w_data.eq(ports["o__payload"]),

@@ -232,25 +232,37 @@ class BitSerialMatmul(wiring.Component):
         in_k = Signal.like(self.k_chunks)
         in_row = Signal(range(max(p.max_m, p.max_n) + 1))
         in_kc = Signal.like(self.k_chunks, init=1)  # the latest B's; a resident run's A has it
+        in_kc_one = Signal(init=1)  # in_kc == 1
         in_first = Signal(init=1)  # the next word is a run's first (A's, row 0, chunk 0)
         k_last, row_last = Signal(), Signal()  # for the next word, unless in_first
+        # k_last & row_last: the next word is its matrix's last (one flag in front of the
+        # matrix switch: with both, in_b's enable was the UP5K's critical path, 47.4 MHz).
+        both_last = Signal()
+        k_last_n, row_last_n = Signal(), Signal()  # their next values
         kc = Mux(self.keep_b, in_kc, self.k_chunks)
-        k_wrap = Mux(in_first, kc == 1, k_last)
+        kc_one = Mux(self.keep_b, in_kc_one, self.k_chunks == 1)
+        k_wrap = Mux(in_first, kc_one, k_last)
         row_wrap = Mux(in_first, self.m == 1, row_last)
-        m.d.comb += p2s.w.eq(Mux(in_b, self.wb, self.wa))
-        with m.If(p2s.i.valid & p2s.i.ready):
-            m.d.sync += [in_first.eq(0), in_k.eq(in_k + 1), k_last.eq(in_k + 2 == kc),
-                         row_last.eq(row_wrap)]  # the same row
+        matrix_wrap = Mux(in_first, kc_one & (self.m == 1), both_last)
+        accept = p2s.i.valid & p2s.i.ready
+        m.d.comb += [p2s.w.eq(Mux(in_b, self.wb, self.wa)), k_last_n.eq(k_last),
+                     row_last_n.eq(row_last)]
+        m.d.sync += [k_last.eq(k_last_n), row_last.eq(row_last_n),
+                     both_last.eq(k_last_n & row_last_n)]
+        with m.If(accept):
+            m.d.sync += [in_first.eq(0), in_k.eq(in_k + 1)]
+            m.d.comb += [k_last_n.eq(in_k + 2 == kc), row_last_n.eq(row_wrap)]  # the same row
             with m.If(~self.keep_b):
-                m.d.sync += in_kc.eq(self.k_chunks)
+                m.d.sync += [in_kc.eq(self.k_chunks), in_kc_one.eq(self.k_chunks == 1)]
             with m.If(k_wrap):
-                m.d.sync += [in_k.eq(0), k_last.eq(kc == 1), in_row.eq(in_row + 1),
-                             row_last.eq(in_row + 2 == Mux(in_b, self.n, self.m))]
-                with m.If(row_wrap):
-                    m.d.sync += [in_row.eq(0), row_last.eq(self.n == 1),
-                                 in_b.eq(~in_b & ~self.keep_b)]
-                    with m.If(in_b | self.keep_b):
-                        m.d.sync += in_first.eq(1)
+                m.d.sync += [in_k.eq(0), in_row.eq(Mux(row_wrap, 0, in_row + 1))]
+                m.d.comb += [k_last_n.eq(kc_one),
+                             row_last_n.eq(Mux(row_wrap, self.n == 1,
+                                               in_row + 2 == Mux(in_b, self.n, self.m)))]
+        with m.If(accept & matrix_wrap):  # (k_wrap & row_wrap)
+            m.d.sync += in_b.eq(~in_b & ~self.keep_b)
+            with m.If(in_b | self.keep_b):
+                m.d.sync += in_first.eq(1)
 
         cfg = s.ld  # the loading run's configuration
         load_a = Signal()
@@ -283,17 +295,33 @@ class BitSerialMatmul(wiring.Component):
         word_done = Signal()
         m.d.comb += word_done.eq(p2s.o.valid & s.loading & p2s.last)
         restart = run_start | to_b
-        _, last_k = _loop_counter(
+        _, last_k, last_k_next = _loop_counter(
             m, restart, word_done,
             (run_start, Mux(word_cfg["keep_b"], s.b_cfg["k_chunks"], word_cfg["k_chunks"]),
              kc),
-            kc.shape(), name="ld_k")
+            kc.shape(), name="ld_k", ahead=True)
         bank, last_bank = _loop_counter(m, restart, word_done & last_k,
                                         (run_start, p.dm, p.dn),
                                         range(max(p.dm, p.dn) + 1), name="ld_bank")
-        _, last_row = _loop_counter(m, restart, word_done & last_k,
-                                    (run_start, word_cfg["m"], cfg["n"]),
-                                    range(max(p.max_m, p.max_n) + 1), name="ld_row")
+        _, last_row, last_row_next = _loop_counter(
+            m, restart, word_done & last_k, (run_start, word_cfg["m"], cfg["n"]),
+            range(max(p.max_m, p.max_n) + 1), name="ld_row", ahead=True)
+        # The matrix's last word is next (`matrix_last`), and it ends the run (`run_last`:
+        # also B's, or A's of a weight-resident run), as flip-flops computed a cycle ahead
+        # from the counters' next flags. The run's end (`done`) and the move to B are then one
+        # gate from registers: as `last_k & last_row & (load_b | keep_b)` behind the
+        # converter's valid they were the UP5K's critical path (44.4 MHz, into `ld_half`).
+        final = Signal(name="ld_final")  # the matrix being loaded is the run's last
+        final_next = Signal(name="ld_final_next")
+        m.d.comb += final_next.eq(final)
+        with m.If(run_start):
+            m.d.comb += final_next.eq(word_cfg["keep_b"])
+        with m.Elif(to_b):
+            m.d.comb += final_next.eq(1)
+        matrix_last = Signal(name="ld_matrix_last")
+        run_last = Signal(name="ld_run_last")
+        m.d.sync += [final.eq(final_next), matrix_last.eq(last_k_next & last_row_next),
+                     run_last.eq(last_k_next & last_row_next & final_next)]
         # The write address tile_base + plane kc + k, kept in a register and stepped with the
         # counters like the read addresses in _compute (no three-term adder before the port).
         tile_base = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
@@ -332,30 +360,28 @@ class BitSerialMatmul(wiring.Component):
                                      k_base.eq(addr + 1)]
                     with m.If(last_row):
                         m.d.sync += [tile_base.eq(0), tiles.eq(0), addr.eq(0), k_base.eq(0)]
-                        done = Signal()
-                        with m.If(load_a):
-                            _put(m, s.ent_mt, half, tiles + (bank == 0))
-                            with m.If(cfg["keep_b"]):
-                                m.d.comb += done.eq(1)
-                            with m.Else():
-                                m.d.comb += to_b.eq(1)
-                                m.d.sync += [load_a.eq(0), load_b.eq(1)]
-                        with m.Else():
-                            m.d.comb += done.eq(1)
-                            m.d.sync += s.b_nt.eq(tiles + (bank == 0))
-                        with m.If(done):
-                            # Hand the run to the compute stage.
-                            m.d.sync += [load_a.eq(0), load_b.eq(0), s.loading.eq(0),
-                                         half.eq(~half)]
-                            _put(m, s.full, half, 1)
-                            m.d.comb += s.filled.eq(1)
-                            _put(m, s.ent_b, half, b_half)
-                            for name in s.RUN_CFG:
-                                _put(m, s.ent_cfg[name], half, cfg[name])
-                            with m.If(load_a):
-                                _put(m, s.ent_nt, half, s.b_nt)
-                            with m.Else():
-                                _put(m, s.ent_nt, half, tiles + (bank == 0))
+
+        # The matrix's last word: A's tile count, or B's; then B, or the run's end.
+        with m.If(word_done & matrix_last):
+            with m.If(load_a):
+                _put(m, s.ent_mt, half, tiles + (bank == 0))
+            with m.Else():
+                m.d.sync += s.b_nt.eq(tiles + (bank == 0))
+        m.d.comb += to_b.eq(word_done & matrix_last & ~final)
+        with m.If(to_b):
+            m.d.sync += [load_a.eq(0), load_b.eq(1)]
+        with m.If(word_done & run_last):
+            # Hand the run to the compute stage.
+            m.d.sync += [load_a.eq(0), load_b.eq(0), s.loading.eq(0), half.eq(~half)]
+            _put(m, s.full, half, 1)
+            m.d.comb += s.filled.eq(1)
+            _put(m, s.ent_b, half, b_half)
+            for name in s.RUN_CFG:
+                _put(m, s.ent_cfg[name], half, cfg[name])
+            with m.If(load_a):
+                _put(m, s.ent_nt, half, s.b_nt)
+            with m.Else():
+                _put(m, s.ent_nt, half, tiles + (bank == 0))
 
     # -- The schedule over the DPU array. ----------------------------------------------------
     def _compute(self, m, s, lhs, rhs, res):
@@ -404,42 +430,50 @@ class BitSerialMatmul(wiring.Component):
         # The loop counters, innermost first, each with its last flag in a register (no
         # compare or subtraction between a counter and the address and step logic).
         count = {name: s.ent_cfg[name][cs] for name in ("k_chunks", "wb", "wa")}
-        k, last_k = _loop_counter(m, start, computing, count["k_chunks"],
-                                  self.k_chunks.shape(), name="k")
-        j, last_j = _loop_counter(m, start, computing & last_k, count["wb"], self.wb.shape(),
-                                  name="j")
-        i, last_i = _loop_counter(m, start, computing & last_k & last_j, count["wa"],
-                                  self.wa.shape(), name="i")
-        nt, last_nt = _loop_counter(m, start, computing & last_k & last_j & last_i,
-                                    s.ent_nt[cs], s.nt_range, name="nt")
-        mt, last_mt = _loop_counter(m, start, computing & last_k & last_j & last_i & last_nt,
-                                    s.ent_mt[cs], s.mt_range, name="mt")
+        # The loops' cumulative last flags (`kj` = last_k & last_j, `kji`, `kjin`, `kjinm` the
+        # run's last step) as flip-flops computed a cycle ahead from the counters' next
+        # flags: each loop's advance and each address move below is then one gate from
+        # registers. (With the ANDs of the flags in front of them, the outer counters'
+        # enables were the UP5K's critical path, 49.1 MHz at 2 x 32 x 2.)
+        k, last_k, k_next = _loop_counter(m, start, computing, count["k_chunks"],
+                                          self.k_chunks.shape(), name="k", ahead=True)
+        kj, kji, kjin, kjinm = (Signal(name=n) for n in ("last_kj", "last_kji", "last_kjin",
+                                                          "last_kjinm"))
+        j, last_j, j_next = _loop_counter(m, start, computing & last_k, count["wb"],
+                                          self.wb.shape(), name="j", ahead=True)
+        i, last_i, i_next = _loop_counter(m, start, computing & kj, count["wa"],
+                                          self.wa.shape(), name="i", ahead=True)
+        nt, last_nt, nt_next = _loop_counter(m, start, computing & kji, s.ent_nt[cs],
+                                             s.nt_range, name="nt", ahead=True)
+        mt, last_mt, mt_next = _loop_counter(m, start, computing & kjin, s.ent_mt[cs],
+                                             s.mt_range, name="mt", ahead=True)
+        m.d.sync += [kj.eq(k_next & j_next), kji.eq(k_next & j_next & i_next),
+                     kjin.eq(k_next & j_next & i_next & nt_next),
+                     kjinm.eq(k_next & j_next & i_next & nt_next & mt_next)]
+        # Each move overrides the one before it (kj implies last_k, and so on).
         with m.If(computing):
             m.d.sync += [l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
-            with m.If(last_k):
-                # Next plane of B (r_addr + 1 already is), the same plane of A again.
-                m.d.sync += l_addr.eq(l_plane)
-                with m.If(last_j):
-                    # Next plane of A (l_addr + 1), B from the start of its tile.
-                    m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1),
-                                 r_addr.eq(r_tile)]
-                    with m.If(last_i):
-                        # Next tile of B (r_addr + 1), A from the start of its tile.
-                        m.d.sync += [l_addr.eq(l_tile), l_plane.eq(l_tile),
-                                     r_addr.eq(r_addr + 1), r_tile.eq(r_addr + 1),
-                                     c_addr.eq(c_addr + 1)]
-                        with m.If(last_nt):
-                            # Next tile of A (l_addr + 1), B from the start.
-                            m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1),
-                                         l_tile.eq(l_addr + 1), r_addr.eq(0), r_tile.eq(0)]
-                            with m.If(last_mt):
-                                # The run's last step: its operand half is free after this
-                                # read, its entry goes back to the loader.
-                                m.d.comb += end.eq(1)
-                                m.d.sync += [l_addr.eq(0), l_plane.eq(0),
-                                             l_tile.eq(0), c_addr.eq(0), computing.eq(0),
-                                             cs.eq(~cs), rw.eq(~rw)]
-                                _put(m, s.full, cs, 0)
+        with m.If(computing & last_k):
+            # Next plane of B (r_addr + 1 already is), the same plane of A again.
+            m.d.sync += l_addr.eq(l_plane)
+        with m.If(computing & kj):
+            # Next plane of A (l_addr + 1), B from the start of its tile.
+            m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1), r_addr.eq(r_tile)]
+        with m.If(computing & kji):
+            # Next tile of B (r_addr + 1), A from the start of its tile.
+            m.d.sync += [l_addr.eq(l_tile), l_plane.eq(l_tile), r_addr.eq(r_addr + 1),
+                         r_tile.eq(r_addr + 1), c_addr.eq(c_addr + 1)]
+        with m.If(computing & kjin):
+            # Next tile of A (l_addr + 1), B from the start.
+            m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1),
+                         l_tile.eq(l_addr + 1), r_addr.eq(0), r_tile.eq(0)]
+        with m.If(computing & kjinm):
+            # The run's last step: its operand half is free after this read, its entry goes
+            # back to the loader.
+            m.d.comb += end.eq(1)
+            m.d.sync += [l_addr.eq(0), l_plane.eq(0), l_tile.eq(0), c_addr.eq(0),
+                         computing.eq(0), cs.eq(~cs), rw.eq(~rw)]
+            _put(m, s.full, cs, 0)
 
         # Step flags, computed with the counters and delayed to meet their operand words at
         # the DPUs' accumulators.
@@ -448,8 +482,8 @@ class BitSerialMatmul(wiring.Component):
         step = {
             "valid": computing,
             "first": (i == 0) & (j == 0) & (k == 0),
-            "last": last_i & last_j & last_k,
-            "final": last_i & last_j & last_k & last_nt & last_mt,
+            "last": kji,
+            "final": kjinm,
             "negate": (cfg["a_signed"] & last_i) ^ (cfg["b_signed"] & last_j),
         }
         shift = Signal(shift_w)
@@ -591,7 +625,7 @@ class _StepFlags(Elaboratable):
         return m
 
 
-def _loop_counter(m, start, advance, first_count, shape, *, name):
+def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
     """A loop counter ``0 .. n - 1`` with its last flag (``counter == n - 1``) in a register.
 
     ``start`` begins a loop of ``n = first_count`` (>= 1) steps, ``n - 1`` kept in a register
@@ -606,7 +640,9 @@ def _loop_counter(m, start, advance, first_count, shape, *, name):
     The flag comes from a second, down-counting register (``n - 1`` steps left .. 0), compared
     with 1 where it stands: no adder in front of the compare. (With ``counter + 1 == top``
     the loader's row counter was the bit-serial engine's critical path at 4x256x4 on the
-    ECP5-85F, 6.92 ns, ``bench/bitserial-fanout`` run ``spacing1``.)"""
+    ECP5-85F, 6.92 ns, ``bench/bitserial-fanout`` run ``spacing1``.)
+    With ``ahead``, returns ``(counter, last, last_next)``: ``last_next`` is the flag's next
+    value (combinational), for flags that combine it with others a cycle ahead."""
     top = Signal(shape, name=f"{name}_top")  # n - 1
     counter = Signal(shape, name=name)
     left = Signal(shape, name=f"{name}_left")  # steps left after this one
@@ -616,15 +652,20 @@ def _loop_counter(m, start, advance, first_count, shape, *, name):
         first_top, first_one = Mux(sel, a - 1, b - 1), Mux(sel, a == 1, b == 1)
     else:
         first_top, first_one = first_count - 1, first_count == 1
+    last_next = Signal(name=f"last_{name}_next")
+    m.d.comb += last_next.eq(last)
+    m.d.sync += last.eq(last_next)
     with m.If(start):
-        m.d.sync += [top.eq(first_top), counter.eq(0), left.eq(first_top),
-                     last.eq(first_one)]
+        m.d.sync += [top.eq(first_top), counter.eq(0), left.eq(first_top)]
+        m.d.comb += last_next.eq(first_one)
     with m.Elif(advance):
         with m.If(last):
-            m.d.sync += [counter.eq(0), left.eq(top), last.eq(top == 0)]
+            m.d.sync += [counter.eq(0), left.eq(top)]
+            m.d.comb += last_next.eq(top == 0)
         with m.Else():
-            m.d.sync += [counter.eq(counter + 1), left.eq(left - 1), last.eq(left == 1)]
-    return counter, last
+            m.d.sync += [counter.eq(counter + 1), left.eq(left - 1)]
+            m.d.comb += last_next.eq(left == 1)
+    return (counter, last, last_next) if ahead else (counter, last)
 
 
 def _put(m, entries, index, value):

@@ -179,13 +179,14 @@ UNITS = {u.name: u for u in [
                 "tangnano9k": dict(data_width=4, weight_width=4),
                 "ulx3s-85f": dict(pipeline=6)},
          no_dsp=("icebreaker", "tangnano9k"), synth_seconds=(20, 90)),
-    # UP5K: multiplies in LUTs; 8-bit data needs 7000+ cells, 4-bit data and 3-bit weights
-    # take 5125 of 5280 with the link, 25.6 MHz.
+    # UP5K: multiplies in LUTs; 8-bit data needs 7000+ cells. 4-bit data and 3-bit weights
+    # with every register stage (pipeline 6): 53.1 MHz alone (27.5 at the default 1), and
+    # 5201 of 5280 logic cells with the link (bench/unit-timing).
     Unit("conv2d", "streaming 3x3xC convolution layer: line buffers + Winograd tiles",
          Conv2dParams, Conv2dLayer, "lowbit_conv2d", "winograd", conv2d_job,
          UserData(conv2d_compare, ("filt",), conv2d_shape_params),
          sizes={"icebreaker": dict(data_width=4, weight_width=3, height=16, width=16,
-                                   channels=1),
+                                   channels=1, pipeline=6),
                 "tangnano9k": dict(height=32, width=32, channels=1),
                 "ulx3s-85f": dict(height=64, width=64, channels=3, pipeline=5)},
          no_dsp=("icebreaker",), synth_seconds=(32, 60)),
