@@ -271,7 +271,7 @@ def _does_not_fit(unit, board, unit_cells, work, dsp):
 
 
 def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, dsp=True,
-          harness="scan", baud=None):
+          harness="scan", baud=None, clock_mhz=None):
     """Synthesize one unit for one board: bitstream, resources and post-route Fmax.
 
     Parameters
@@ -301,6 +301,12 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         map and the link's parameters) for :meth:`lowbit.host.Device.open`.
     baud : int, optional
         The link's baud rate (default: the board's ``link_baud``).
+    clock_mhz : float, optional
+        With the link harness: the clock of the unit and the link, made by the board's PLL
+        from its oscillator (:meth:`~lowbit.boards.targets.Board.pll_for`; exactly, and a
+        whole number of cycles a bit at ``baud``). Default: the unit's
+        :attr:`~lowbit.hw.units.Unit.link_clocks` entry for the board, else the board's
+        :attr:`~lowbit.boards.targets.Board.link_clock_mhz`.
 
     Returns
     -------
@@ -314,7 +320,9 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
           ``unit_cells`` and ``design_cells``: Yosys cell counts by type;
         - ``utilization``: post-route nextpnr cells, ``{type: {"used", "available"}}``;
         - ``fmax_mhz`` (post-route, ``None`` without register paths), ``clocks_mhz``,
-          ``board_clock_mhz``, ``meets_board_clock``, ``target_mhz``, ``meets_target``,
+          ``board_clock_mhz`` (the clock the design runs at: the oscillator's, or the
+          PLL's behind the link), ``meets_board_clock``, ``oscillator_mhz``, ``target_mhz``,
+          ``meets_target``,
           ``critical_path`` (start, end, delays, source lines, ``through_unit``),
           ``other_paths``, ``notes`` (caveats on the timing numbers);
         - ``harness`` (port and register widths, pins), ``times_s`` (seconds per step),
@@ -342,7 +350,14 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         raise UsageError(f"unknown harness {harness!r}; choose one of: {', '.join(HARNESSES)}")
     check_output_dir(outdir)
     check_storage_fits(unit, params, board)  # memories beyond the device: refused in a second
-    link = board.link_params(baud) if harness == "link" else None
+    if clock_mhz is not None and harness != "link":
+        raise UsageError("--clock-mhz sets the clock of a unit behind the host link; the scan "
+                         "harness runs at the board's oscillator (use --harness link)")
+    if harness == "link" and clock_mhz is None:
+        clock_mhz = unit.link_clocks.get(board.name)
+    if clock_mhz is not None and clock_mhz != board.board_clock_mhz:
+        board.pll_for(clock_mhz)  # one the board's PLL makes, or refused here
+    link = board.link_params(baud, clock_mhz) if harness == "link" else None
     if link is not None:  # a unit that cannot sit behind the link fails here, in a second
         _link_map(unit, params, link)
     env = toolchain_env(check_tools(board.family))
@@ -415,7 +430,8 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             "bram_output_registers": outreg and {"rams": outreg["rams"], "ffs": outreg["ffs"]},
             "dsp_registers": outreg and {"mults": outreg["mults"], "ffs": outreg["mult_ffs"]},
             **_timing(pnr, board, target_mhz, design_res,
-                      board.link_clock_mhz if harness == "link" else None),
+                      link.clk_hz / 1e6 if link is not None else None),
+            "oscillator_mhz": board.board_clock_mhz,
             "times_s": {k: round(v, 2) for k, v in times.items()},
             "bitstream": bitstream,
             "logs": sorted(f"logs/{name}" for name in logs),

@@ -28,7 +28,7 @@ from ..hw.build import elaborate
 from ..hw.link import HostLink, unit_map
 from ..hw.ports import discard, port_list, unit_ports
 from ..hw.units import get_unit
-from .targets import HARNESS_PINS
+from .targets import HARNESS_PINS, ICE40PLL
 
 __all__ = ["ScanHarness", "ScanTop", "LinkTop", "HARNESSES", "default_harness"]
 
@@ -156,7 +156,9 @@ class LinkTop(Elaboratable):
     with ``unit``) on the board's USB-serial UART (the platform resource ``uart`` 0: on the
     iCEBreaker the FT2232H's channel B, on the ULX3S the FT231X). The ``sync`` domain is the
     platform's default clock, or with ``pll`` (:class:`lowbit.boards.targets.PLL`, ECP5) the
-    PLL's output, held in reset until the PLL locks; the link's ``clk_hz`` must match it."""
+    PLL's output, held in reset until the PLL locks; the link's ``clk_hz`` must match it.
+    ``pll`` is a :class:`~lowbit.boards.targets.PLL` (ECP5 EHXPLLL) or an
+    :class:`~lowbit.boards.targets.ICE40PLL` (SB_PLL40_PAD)."""
 
     def __init__(self, link, resource=("uart", 0), pll=None):
         self.harness = link  # named "harness" in the netlist, like ScanTop's
@@ -188,9 +190,38 @@ class LinkTop(Elaboratable):
         m.d.comb += sync.clk.eq(clk_out)
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
 
+    def _ice40_pll(self, m, platform):
+        """SB_PLL40_PAD straight from the oscillator's pin (on the iCEBreaker, pin 35 is the
+        PLL's input pad). The design stays in reset until the PLL locks and then for 15 us
+        more: iCE40 block RAMs read as zeroes for about 3 us after configuration (Amaranth's
+        own iCE40 clock domain waits likewise)."""
+        pll = self.pll
+        clk_in = platform.request(platform.default_clk, dir="-")
+        clk_out = Signal()
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "SB_PLL40_PAD",
+            p_FEEDBACK_PATH="SIMPLE", p_DIVR=pll.divr, p_DIVF=pll.divf, p_DIVQ=pll.divq,
+            p_FILTER_RANGE=pll.filter_range,
+            io_PACKAGEPIN=clk_in.io, i_RESETB=1, i_BYPASS=0,
+            o_PLLOUTGLOBAL=clk_out, o_LOCK=locked)
+        m.domains.por = por = ClockDomain("por", reset_less=True, local=True)
+        m.d.comb += por.clk.eq(clk_out)
+        wait = int(15e-6 * pll.out_hz)
+        count = Signal(range(wait + 1))
+        with m.If(~locked):
+            m.d.por += count.eq(0)
+        with m.Elif(count != wait):
+            m.d.por += count.eq(count + 1)
+        m.domains.sync = sync = ClockDomain("sync")
+        m.d.comb += sync.clk.eq(clk_out)
+        m.submodules.reset_sync = ResetSynchronizer(~locked | (count != wait), domain="sync")
+
     def elaborate(self, platform):
         m = Module()
-        if self.pll is not None:
+        if isinstance(self.pll, ICE40PLL):
+            self._ice40_pll(m, platform)
+        elif self.pll is not None:
             self._ecp5_pll(m, platform)
         m.submodules.harness = link = self.harness
         pins = platform.request(*self.resource, dir="-")
@@ -244,6 +275,9 @@ def _harnessed(unit, params, board, harness, link):
             "actual_baud": round(link.uart.actual_baud), "in_bytes": um.in_bytes,
             "out_bytes": um.out_bytes, "registers": {p.name: p.addr for p in um.ports},
             "signature": f"0x{um.signature:08x}", "pins": {"rx": "uart_0:rx", "tx": "uart_0:tx"}}
-    if board.link_pll is not None:
-        info["pll_mhz"] = board.link_clock_mhz
-    return LinkTop(hosted, pll=board.link_pll), [], info, um
+    pll = board.pll_for(link.clk_hz / 1e6) if link.clk_hz != board.board_clock_mhz * 1e6 \
+        else None
+    if pll is not None:
+        info["pll_mhz"] = pll.out_hz / 1e6
+        info["pll"] = pll.summary
+    return LinkTop(hosted, pll=pll), [], info, um

@@ -95,11 +95,17 @@ def format_report(report):
     lines += _table(["", "used", "available", "share"], rows)
 
     lines += ["", "timing (post-route)"]
+    pll = r["harness"].get("pll")
+    osc = r.get("oscillator_mhz", t["board_clock_mhz"])
     lines += _table(["", "", ""], [
         ["Fmax", _mhz(t["fmax_mhz"]), ""],
-        ["board clock", _mhz(t["board_clock_mhz"]), _verdict(t["meets_board_clock"])],
+        ["PLL clock" if pll else "board clock", _mhz(t["board_clock_mhz"]),
+         _verdict(t["meets_board_clock"])],
+        *([["oscillator", _mhz(osc), ""]] if pll else []),
         ["P&R target", _mhz(t["target_mhz"]), _verdict(t["meets_target"])],
     ])[1:]
+    if pll:
+        lines.append(f"  the design runs at the PLL clock: {pll}")
     crit = t.get("critical_path")
     if crit:
         lines.append(f"  critical path: {crit['delay_ns']:.2f} ns ({crit['logic_ns']:.2f} "

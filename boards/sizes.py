@@ -14,7 +14,7 @@ import dataclasses
 from ..hw.units import get_unit
 from .targets import get_board
 
-__all__ = ["board_params", "board_dsp"]
+__all__ = ["board_params", "board_dsp", "link_clock_mhz"]
 
 
 def board_dsp(unit_name, board_name):
@@ -31,3 +31,11 @@ def board_params(unit_name, board_name, **overrides):
     values = dict(unit.sizes.get(board.name, {}))
     values.update(overrides)
     return dataclasses.replace(unit.defaults(), **values)
+
+
+def link_clock_mhz(unit_name, board_name):
+    """The clock ``unit_name`` runs at behind the host link on ``board_name``: its registry
+    entry's :attr:`~lowbit.hw.units.Unit.link_clocks` (a PLL clock), else the board's
+    :attr:`~lowbit.boards.targets.Board.link_clock_mhz`."""
+    board = get_board(board_name)
+    return get_unit(unit_name).link_clocks.get(board.name, board.link_clock_mhz)

@@ -16,7 +16,8 @@ from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
 from ..golden.checks import UsageError
 
-__all__ = ["Board", "PLL", "BOARDS", "DEFAULT_BOARD", "HARNESS_PINS", "CELL_CLASSES", "get_board"]
+__all__ = ["Board", "PLL", "ICE40PLL", "PLL_KINDS", "BOARDS", "DEFAULT_BOARD", "HARNESS_PINS",
+           "CELL_CLASSES", "get_board"]
 
 #: The four harness signals, in the order :attr:`Board.pins` lists their connector pins.
 HARNESS_PINS = ("din", "shift", "capture", "dout")
@@ -45,6 +46,82 @@ class PLL:
     @property
     def out_hz(self):
         return self.in_hz * self.clkfb_div // self.clki_div
+
+    @classmethod
+    def for_output(cls, in_hz, out_hz):
+        """The EHXPLLL that makes exactly ``out_hz`` from ``in_hz`` (the smallest dividers;
+        VCO nearest 600 MHz among them), or None."""
+        best = None
+        for clki_div in range(1, 129):
+            if in_hz / clki_div < 3.125e6:
+                break
+            clkfb_div, rem = divmod(out_hz * clki_div, in_hz)
+            if rem or not 1 <= clkfb_div <= 80:
+                continue
+            for clkop_div in range(1, 129):
+                if 400e6 <= out_hz * clkop_div <= 800e6:
+                    key = (clki_div, abs(out_hz * clkop_div - 600e6))
+                    if best is None or key < best[0]:
+                        best = (key, cls(in_hz, clki_div, clkfb_div, clkop_div))
+        return best and best[1]
+
+    @property
+    def summary(self):
+        return (f"EHXPLLL {self.in_hz / 1e6:g} MHz / {self.clki_div} x {self.clkfb_div} = "
+                f"{self.out_hz / 1e6:g} MHz (VCO {self.out_hz * self.clkop_div / 1e6:g} MHz)")
+
+
+@dataclass(frozen=True)
+class ICE40PLL:
+    """An iCE40 SB_PLL40_PAD in simple feedback: ``out_hz = in_hz (divf + 1) / ((divr + 1)
+    2**divq)``, the phase detector at ``in_hz / (divr + 1)`` (10..133 MHz), the VCO at
+    ``out_hz 2**divq`` (533..1066 MHz), the loop filter's range from the phase detector's
+    frequency (the iCE40 sysCLOCK PLL guide's table, as ``icepll`` picks it)."""
+
+    in_hz: int
+    divr: int
+    divf: int
+    divq: int
+
+    def __post_init__(self):
+        pfd, vco = self.in_hz / (self.divr + 1), self.out_hz * 2 ** self.divq
+        if not (0 <= self.divr <= 15 and 0 <= self.divf <= 127 and 1 <= self.divq <= 6
+                and 10e6 <= pfd <= 133e6 and 533e6 <= vco <= 1066e6):
+            raise ValueError(f"PLL out of range: PFD {pfd / 1e6:g} MHz, VCO {vco / 1e6:g} MHz")
+
+    @property
+    def out_hz(self):
+        return self.in_hz * (self.divf + 1) // ((self.divr + 1) * 2 ** self.divq)
+
+    @property
+    def filter_range(self):
+        pfd = self.in_hz / (self.divr + 1) / 1e6
+        return next(r for r, top in enumerate((17, 26, 44, 66, 101), 1) if pfd < top) \
+            if pfd < 101 else 6
+
+    @classmethod
+    def for_output(cls, in_hz, out_hz):
+        """The SB_PLL40 that makes exactly ``out_hz`` from ``in_hz`` (the smallest ``divr``),
+        or None."""
+        for divr in range(16):
+            if not 10e6 <= in_hz / (divr + 1) <= 133e6:
+                continue
+            for divq in range(1, 7):
+                num, rem = divmod(out_hz * (divr + 1) * 2 ** divq, in_hz)
+                if rem or not 1 <= num <= 128 or not 533e6 <= out_hz * 2 ** divq <= 1066e6:
+                    continue
+                return cls(in_hz, divr, num - 1, divq)
+        return None
+
+    @property
+    def summary(self):
+        return (f"SB_PLL40_PAD {self.in_hz / 1e6:g} MHz x {self.divf + 1} / {self.divr + 1} / "
+                f"{2 ** self.divq} = {self.out_hz / 1e6:g} MHz "
+                f"(VCO {self.out_hz * 2 ** self.divq / 1e6:g} MHz)")
+
+
+#: The PLL lowbit instantiates on each family (none yet on Gowin).
+PLL_KINDS = {"ecp5": PLL, "ice40": ICE40PLL}
 
 
 @dataclass(frozen=True)
@@ -125,15 +202,41 @@ class Board:
         """The clock of a unit behind the host link: the PLL's, else the oscillator's."""
         return self.link_pll.out_hz / 1e6 if self.link_pll else self.board_clock_mhz
 
-    def link_params(self, baud=None):
-        """The host link for this board: its clock, ``baud`` (default :attr:`link_baud`)."""
+    def link_params(self, baud=None, clock_mhz=None):
+        """The host link for this board: its clock (``clock_mhz``, default
+        :attr:`link_clock_mhz`), ``baud`` (default :attr:`link_baud`)."""
         from ..golden.link import LinkParams
 
-        clk_hz = int(round(self.link_clock_mhz * 1e6))
+        clk_hz = int(round((clock_mhz or self.link_clock_mhz) * 1e6))
         try:
             return LinkParams(clk_hz=clk_hz, baud=baud or self.link_baud)
         except ValueError as exc:
-            raise UsageError(f"--baud {baud} on {self.name}: {exc}") from None
+            what = f"--baud {baud or self.link_baud}" + (
+                f" at --clock-mhz {clock_mhz:g}" if clock_mhz else "")
+            raise UsageError(f"{what} on {self.name}: {exc}") from None
+
+    def pll_for(self, clock_mhz):
+        """The board's PLL making ``clock_mhz`` from its oscillator (UsageError if the family
+        has none in lowbit, or it cannot make that frequency exactly)."""
+        kind = PLL_KINDS.get(self.family)
+        if kind is None:
+            raise UsageError(f"--clock-mhz: lowbit has no PLL for {self.name} ({self.family}); "
+                             f"its designs run at the {self.link_clock_mhz:g} MHz oscillator")
+        in_hz = int(round(self.board_clock_mhz * 1e6))
+        out_hz = int(round(clock_mhz * 1e6))
+        pll = kind.for_output(in_hz, out_hz) if out_hz == clock_mhz * 1e6 else None
+        if pll is None:
+            near = ", ".join(f"{f:g}" for f in self.pll_frequencies(clock_mhz))
+            raise UsageError(f"--clock-mhz {clock_mhz:g}: the {self.name} PLL cannot make it "
+                             f"exactly from {self.board_clock_mhz:g} MHz; nearby: {near} MHz")
+        return pll
+
+    def pll_frequencies(self, around_mhz, count=6):
+        """Whole-MHz frequencies the board's PLL makes exactly, nearest ``around_mhz``."""
+        kind = PLL_KINDS.get(self.family)
+        in_hz = int(round(self.board_clock_mhz * 1e6))
+        made = [f for f in range(16, 301) if kind and kind.for_output(in_hz, f * 1_000_000)]
+        return sorted(sorted(made, key=lambda f: abs(f - around_mhz))[:count])
 
     @property
     def device(self):

@@ -190,22 +190,25 @@ def sustained_rows(params, precisions=PRECISIONS, *, runs=SUSTAINED_RUNS, sim="v
 def precision_result(params, board, entry):
     """The precision section's result for ``board``: :func:`precision_rows` at the Fmax of
     ``entry`` (the array's synthesis), else at the clock of a unit behind the host link."""
+    from ..boards.sizes import link_clock_mhz
+
     fmax = entry.get("fmax_mhz") if entry else None
+    link_clock = link_clock_mhz("bitserial", board.name)
     if fmax:
         clock, source = fmax, "fmax"
     else:
-        clock = board.link_clock_mhz
+        clock = link_clock
         why = ("no place and route (--no-pnr or --quick)"
                if entry is None or entry["status"] == "netlist"
                else f"the array's synthesis gave no Fmax ({entry['status']})")
         source = f"board clock: {why}"
     rows = precision_rows(params, clock)
-    board_rows = precision_rows(params, board.link_clock_mhz)
+    board_rows = precision_rows(params, link_clock)
     for row, at_board in zip(rows, board_rows, strict=True):
         row["ops_per_s_board_clock"] = at_board["ops_per_s"]
     return {"params": dataclasses.asdict(params), "M": params.max_m, "K": params.max_k,
             "N": params.max_n, "clock_mhz": clock, "clock_source": source, "fmax_mhz": fmax,
-            "board_clock_mhz": board.link_clock_mhz,
+            "board_clock_mhz": link_clock,
             "peak_binary_ops_per_cycle": params.peak_binary_ops_per_cycle,
             "peak_binary_ops_per_s": params.peak_binary_ops_per_cycle * clock * 1e6,
             "synth_status": entry["status"] if entry else None, "rows": rows}

@@ -66,17 +66,19 @@ def _md_matrix(sec, boards):
     lines = ["## Every unit on every board", "",
              "Each unit at its board size (`lowbit.boards.sizes.board_params`: room left for the "
              "host link), " + ("placed and routed as `lowbit synth` builds it: behind the host "
-                               "link (UART, queues, registers; on the ULX3S from a 45 MHz PLL), "
-                               "or in the scan harness for units without streams. Unit "
-                               "resources are the bare unit after Yosys; LC is the whole "
-                               "design's logic cells after place and route; the board clock "
-                               "column says whether Fmax reaches the clock the design runs at."
+                               "link (UART, queues, registers), or in the scan harness for "
+                               "units without streams. Unit resources are the bare unit after "
+                               "Yosys; LC is the whole design's logic cells after place and "
+                               "route; the clock column is the clock the design runs at (the "
+                               "board oscillator's, or behind the link the board's PLL's: "
+                               "`Unit.link_clocks`, else the board's link clock) and whether "
+                               "Fmax reaches it."
                                if sec["pnr"] else "Yosys counts only (no place and route)."),
              ""]
     header = ["board", "unit", "parameters", "LUT4", "FF", "carry", "DSP", "BRAM",
               "latency (cycles)"]
     if sec["pnr"]:
-        header += ["design LC (util.)", "Fmax (MHz)", "board clock", "time (s)"]
+        header += ["design LC (util.)", "Fmax (MHz)", "clock (MHz)", "time (s)"]
     else:
         header += ["time (s)"]
     rows = []
@@ -89,7 +91,8 @@ def _md_matrix(sec, boards):
             util = (f"{lc['used']} ({100 * lc['used'] / lc['available']:.0f}%)"
                     if lc and lc["available"] else "-")
             met = {True: "met", False: "NOT met", None: "-"}[e.get("meets_board_clock")]
-            row += [util, _mhz(e), met if e["status"] == "ok" else "-", f"{e['seconds']:.0f}"]
+            clock = f"{e['board_clock_mhz']:g} {met}" if e["status"] == "ok" else "-"
+            row += [util, _mhz(e), clock, f"{e['seconds']:.0f}"]
         else:
             row += [f"{e['seconds']:.1f}"]
         rows.append(row)

@@ -162,6 +162,13 @@ def _parser():
     p.add_argument("--baud", type=_number(int, 300, 100_000_000), default=None,
                    help="host link baud rate (default: the board's, see 'lowbit list'; "
                         "the board clock / baud must be >= 4 within 2%%)")
+    p.add_argument("--clock-mhz", type=_number(float, 1, 1000), default=None,
+                   help="with the link harness: the clock the unit and the link run at, made "
+                        "by the board's PLL from its oscillator (iCE40 SB_PLL40, ECP5 "
+                        "EHXPLLL; exactly, and a whole number of cycles a bit at the baud "
+                        "rate). Default: the unit's own clock for the board where it has one "
+                        "('lowbit list'), else the board's link clock. The report gives "
+                        "both the oscillator and this clock")
 
     p = sub.add_parser("program", help="load a bitstream from 'lowbit synth' onto the board",
                        description="Program the board with the bitstream in BUILD (a "
@@ -341,6 +348,7 @@ def cmd_list(args):
             "parameters": {f.name: {"default": getattr(unit.defaults(), f.name),
                                     "help": f.metadata.get("help", "")}
                            for f in unit.fields()},
+            "link_clocks_mhz": dict(unit.link_clocks),
         }
     boards = {name: {"device": b.device, "family": b.family, "clock_mhz": b.board_clock_mhz,
                      "target_mhz": b.pnr_target_mhz, "link_baud": b.link_baud,
@@ -354,6 +362,9 @@ def cmd_list(args):
         print(f"\n  {name}: {u['summary']}")
         for pname, info in u["parameters"].items():
             print(f"    {pname:<15} {info['default']!s:<10} {info['help']}")
+        if u["link_clocks_mhz"]:
+            clocks = ", ".join(f"{b} {f:g} MHz" for b, f in u["link_clocks_mhz"].items())
+            print(f"    behind the host link, from the board's PLL: {clocks}")
     print("\nBoards (--board):")
     for name, b in boards.items():
         pll = (f" from a {b['link_clock_mhz']:g} MHz PLL"
@@ -439,7 +450,7 @@ def cmd_synth(args):
     out = args.output or Path("lowbit-out") / f"{unit.name}-{board}"
     report = synth(unit.name, params, board, out, target_mhz=args.target_mhz,
                    dsp=not args.no_dsp and board_dsp(unit.name, board), harness=harness,
-                   baud=args.baud, log=_progress)
+                   baud=args.baud, clock_mhz=args.clock_mhz, log=_progress)
     print(format_report(report))
     print(f"\nwrote {out}")
     if harness == "link":

@@ -191,9 +191,15 @@ class P2S(wiring.Component):
     drives ``i.ready``, ``o.valid`` and :attr:`last`. The last-plane flag is a register,
     set from the word's ``w`` when it is accepted, rather than a compare with ``w`` in front
     of the enable.
+
+    A design that contains the converter and drives ``o.ready`` from a register can give
+    each state copy its own copy of that register: :attr:`ready_copies` (set it to
+    ``len(slices) + 1`` signals equal to ``o.ready``, the control copy's first), so that one
+    net does not reach every slice across the die (the bit-serial engine's loader does).
     """
 
     def __init__(self, params):
+        self.ready_copies = None
         self.params = params
         p = params
         self._in = data.StructLayout({"data": p.in_width})
@@ -241,9 +247,9 @@ class P2S(wiring.Component):
                 sl.data.eq(self.i.payload.data[first * W:(first + count) * W]),
                 self.o.payload.plane[first:first + count].eq(sl.plane),
             ]
-        for sl in copies:
-            m.d.comb += [sl.i_valid.eq(self.i.valid), sl.o_ready.eq(self.o.ready),
-                         sl.w.eq(self.w)]
+        for n, sl in enumerate(copies):
+            ready = self.o.ready if self.ready_copies is None else self.ready_copies[n]
+            m.d.comb += [sl.i_valid.eq(self.i.valid), sl.o_ready.eq(ready), sl.w.eq(self.w)]
         return m
 
 

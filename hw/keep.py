@@ -10,7 +10,9 @@ its own module through synthesis (Yosys's ``keep_hierarchy``) and flatten afterw
 modules; simulation is not affected.
 """
 
-__all__ = ["KEEP_PREFIX", "add_kept"]
+from amaranth.hdl import Elaboratable, Module, Signal
+
+__all__ = ["KEEP_PREFIX", "add_kept", "register_copies"]
 
 #: Name prefix of a submodule kept apart through synthesis (the flows select modules by it).
 KEEP_PREFIX = "keep_"
@@ -21,3 +23,28 @@ def add_kept(m, name, elaboratable):
     synthesis must not merge with those of its siblings."""
     m.submodules[KEEP_PREFIX + name] = elaboratable
     return elaboratable
+
+
+class _Register(Elaboratable):
+    """One flip-flop, ``q <= d``, in a module of its own."""
+
+    def __init__(self, init, name):
+        self.d = Signal(name="d")
+        self.q = Signal(init=init, name=name)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.q.eq(self.d)
+        return m
+
+
+def register_copies(m, name, next_value, count, *, init=0):
+    """``count`` copies of a one-bit register whose next value is ``next_value``, each kept
+    apart through synthesis (``name0``, ``name1``, ...), for loads spread over the die: each
+    copy can sit beside the loads it drives. Returns their outputs."""
+    copies = []
+    for k in range(count):
+        reg = add_kept(m, f"{name}{k}", _Register(init, name))
+        m.d.comb += reg.d.eq(next_value)
+        copies.append(reg.q)
+    return copies

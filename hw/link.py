@@ -420,6 +420,17 @@ class HostLink(wiring.Component):
                   for c in commands if c not in (Command.PING, Command.SEND)}
         addr_ok = {a: q(addr == a, f"addr_is_{a}") for a, _, _ in (unit.registers if unit else ())}
         general = q(addr < p.registers, "addr_general")
+        if unit is not None:
+            # SEND's checks, registered like the others, the queue's free count in a register
+            # of its own before the compare. That count may only grow while a frame is
+            # received and checked (only COPY writes the queue, and COPY ends before the
+            # response), so a count two cycles old never admits more than fits. (Through the
+            # level's adder and the compare into the decision, this was the UP5K's critical
+            # path with a unit, 32.2 MHz.)
+            send_bad_length = q((length == 0) | (unit.phase != 0), "send_bad_length")
+            in_free = Signal.like(unit.in_free, name="in_free_q")
+            m.d.sync += in_free.eq(unit.in_free)
+            send_no_room = q(length > in_free, "send_no_room")
 
         def length_is(command):
             return len_ok[command]
@@ -494,9 +505,9 @@ class HostLink(wiring.Component):
                         with m.Else():
                             decide(name)
                 with m.Elif(cmd_is(Command.SEND)):
-                    with m.If((length == 0) | (unit.phase != 0)):
+                    with m.If(send_bad_length):
                         refuse(ErrorCode.BAD_LENGTH)
-                    with m.Elif(length > unit.in_free):
+                    with m.Elif(send_no_room):
                         refuse(ErrorCode.NO_ROOM)
                     with m.Else():
                         decide("send")
@@ -656,7 +667,7 @@ class HostLink(wiring.Component):
         m.d.comb += [in_free.eq(um.in_queue - iq.w_level), out_words.eq(oq.r_level)]
 
         # RECV's byte count, min(wanted, out_words, recv_max) x out_bytes, from registers
-        # updated every cycle, so that CHECK only compares and selects. `ready` and
+        # updated every cycle, so that ACT only selects. `ready` and
         # `ready_bytes` lag the queue by one and two cycles; only RECV takes from it, so they
         # never count a word that is not there (a word that arrived in the last two cycles
         # waits for the next RECV). `wanted` (the request's first two payload bytes) has
@@ -669,7 +680,12 @@ class HostLink(wiring.Component):
             ready_bytes.eq(_times(ready, um.out_bytes)),
             wanted_bytes.eq(_times(wanted, um.out_bytes)),
         ]
-        recv_bytes = Mux(wanted < ready, wanted_bytes, ready_bytes)
+        # The choice in a register too (three cycles behind the queue, still never ahead of
+        # it): the compare in front of ACT's response length was the UP5K's critical path
+        # with a unit (38.8 MHz).
+        recv_bytes = Signal.like(ready_bytes if len(ready_bytes) > len(wanted_bytes)
+                                 else wanted_bytes, name="recv_bytes")
+        m.d.sync += recv_bytes.eq(Mux(wanted < ready, wanted_bytes, ready_bytes))
 
         # Registers: the signature, then each side port's 32-bit words.
         registers = [(UNIT_REG_BASE, Const(um.signature, 32), None)]

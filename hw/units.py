@@ -97,6 +97,10 @@ class Unit:
     synth_seconds : tuple of float
         A guess of one synthesis with place and route on the UP5K, with DSPs and with
         multiplies in LUTs (the progress line of ``lowbit bench``; boards scale it).
+    link_clocks : dict
+        ``{board: MHz}``: the clock the unit runs at behind the host link, made by the
+        board's PLL, where the unit with the link closes timing above the board's own link
+        clock (``lowbit synth --clock-mhz`` overrides it).
     """
 
     name: str
@@ -110,6 +114,7 @@ class Unit:
     sizes: dict = dataclasses.field(default_factory=dict)
     no_dsp: tuple = ()
     synth_seconds: tuple = (8, 60)
+    link_clocks: dict = dataclasses.field(default_factory=dict)
 
     def job(self, params, *data, **options):
         """This unit's :class:`~lowbit.golden.job.Job` for ``data`` (its adapter's
@@ -202,7 +207,11 @@ UNITS = {u.name: u for u in [
          UserData(bitserial_compare, ("rhs", "wa", "wb", "a_signed", "b_signed"),
                   bitserial_shape_params),
          sizes={"icebreaker": _BITSERIAL_SMALL, "tangnano9k": _BITSERIAL_SMALL,
-                "ulx3s-85f": dict(dm=4, dn=4, dk=64, max_m=32, max_n=32, max_k=512)}),
+                "ulx3s-85f": dict(dm=4, dn=4, dk=64, max_m=32, max_n=32, max_k=512)},
+         # Behind the link, from the board's PLL: the UP5K design places at 40.7 MHz (36 MHz
+         # = 3 Mbaud x 12; 12 MHz oscillator), the ECP5-85F's at 102.6 (90 MHz = 3 Mbaud x
+         # 30; its link clock is otherwise 45): bench/unit-timing/link-clocks.
+         link_clocks={"icebreaker": 36, "ulx3s-85f": 90}),
     Unit("link", "host link: 8N1 UART, framed commands with CRC-16, error frames",
          LinkParams, HostLink, "lowbit_link", "link"),
 ]}

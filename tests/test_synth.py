@@ -5,6 +5,7 @@ compiles WebAssembly for about 40 s; TOOLCHAIN pitfall 2). Both runs share one x
 """
 
 import json
+import re
 
 import pytest
 from lowbit.boards import BOARDS, get_board, synth
@@ -56,25 +57,39 @@ def test_unknown_board_lists_the_boards(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("board", ["icebreaker", "ulx3s-85f"])
-def test_mac_behind_the_host_link(board, tmp_path):
-    """The link harness: the UART pins, link.json for the driver; on the ULX3S the PLL's
-    45 MHz clock (3 Mbaud = 45 MHz / 15), which the design must meet."""
+#: (board, --clock-mhz, the PLL cell nextpnr places): the iCEBreaker at its oscillator and
+#: from its SB_PLL40 at 24 MHz (3 Mbaud = 24 MHz / 8), the ULX3S from its EHXPLLL at 90 MHz
+#: (3 Mbaud = 90 MHz / 30; the board's own link clock is 45 MHz from the same PLL).
+LINK_CLOCKS = [("icebreaker", None, None), ("icebreaker", 24, "ICESTORM_PLL"),
+               ("ulx3s-85f", 90, "EHXPLLL")]
+
+
+@pytest.mark.parametrize("board,clock,pll", LINK_CLOCKS,
+                         ids=[f"{b}-{c or 'osc'}" for b, c, _ in LINK_CLOCKS])
+def test_mac_behind_the_host_link(board, clock, pll, tmp_path):
+    """The link harness: the UART pins, link.json for the driver; the clock the design runs
+    at (the oscillator's or the PLL's), which it must meet, and both clocks in the report."""
     out = tmp_path / board
-    report = synth("mac", MACParams(), board, out, harness="link")
+    report = synth("mac", MACParams(), board, out, harness="link", clock_mhz=clock)
     b = get_board(board)
+    mhz = clock or b.board_clock_mhz
     info = json.loads((out / "link.json").read_text())
     assert info["link"]["baud"] == b.link_baud == 3_000_000
-    assert info["link"]["clk_hz"] == int(b.link_clock_mhz * 1e6)
+    assert info["link"]["clk_hz"] == int(mhz * 1e6)
     assert info["unit_map"]["unit"] == "mac" and info["unit_map"]["in_width"] == 34
     h = report["harness"]
     assert h["kind"] == "link" and h["pins"] == {"rx": "uart_0:rx", "tx": "uart_0:tx"}
     assert h["actual_baud"] == 3_000_000
     assert report["unit_resources"]["dsp"] == 1 and report["harness_resources"]["dsp"] == 0
-    assert report["board_clock_mhz"] == {"icebreaker": 12.0, "ulx3s-85f": 45.0}[board]
+    assert report["board_clock_mhz"] == mhz and report["oscillator_mhz"] == b.board_clock_mhz
     assert report["meets_board_clock"], (report["fmax_mhz"], report["critical_path"])
-    if board == "ulx3s-85f":
-        assert report["utilization"]["EHXPLLL"]["used"] == 1
+    text = (out / "report.txt").read_text()
+    if pll is None:
+        assert "pll" not in h and "PLL clock" not in text
+    else:
+        assert report["utilization"][pll]["used"] == 1
+        assert h["pll_mhz"] == mhz and f"= {mhz:g} MHz" in h["pll"]
+        assert re.search(rf"PLL clock +{mhz:.2f} MHz +met", text) and "oscillator" in text
 
 
 def test_unit_without_streams_cannot_sit_behind_the_link(tmp_path):
