@@ -208,7 +208,7 @@ def netlist_resources(unit_name, params, board_name, *, dsp=True):
 
 
 def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harness="scan",
-                 link=None):
+                 link=None, pnr=None):
     """The harnessed unit through the platform's build: ``(harness description, unit map or
     None, times)``."""
     start = time.perf_counter()
@@ -216,6 +216,9 @@ def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harn
     platform = board.make_platform(target_mhz)
     platform.add_resources(resources)
     nextpnr_opts = "--timing-allow-fail --report report.json"
+    for option, value in (pnr or {}).items():
+        if value is not None:
+            nextpnr_opts += f" --{option} {value}"
     if board.family == "gowin":
         # Amaranth's Apicula templates put no clock constraint in the .cst file.
         nextpnr_opts = f"--freq {target_mhz:g} {nextpnr_opts}"
@@ -271,7 +274,7 @@ def _does_not_fit(unit, board, unit_cells, work, dsp):
 
 
 def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, dsp=True,
-          harness="scan", baud=None, clock_mhz=None):
+          harness="scan", baud=None, clock_mhz=None, seed=None, router=None):
     """Synthesize one unit for one board: bitstream, resources and post-route Fmax.
 
     Parameters
@@ -307,6 +310,10 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         whole number of cycles a bit at ``baud``). Default: the unit's
         :attr:`~lowbit.hw.units.Unit.link_clocks` entry for the board, else the board's
         :attr:`~lowbit.boards.targets.Board.link_clock_mhz`.
+    seed, router : int or str, optional
+        nextpnr's ``--seed`` (placement; Fmax varies by a few percent from seed to seed) and
+        ``--router`` (``router1``, nextpnr's default, or ``router2``, faster on large,
+        congested designs). Default: nextpnr's own.
 
     Returns
     -------
@@ -373,7 +380,8 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
                                                               env, say, dsp)
         try:
             harness_info, unit_map, times = _board_build(
-                unit, params, board, target_mhz, work_board, env, say, dsp, harness, link)
+                unit, params, board, target_mhz, work_board, env, say, dsp, harness, link,
+                pnr={"seed": seed, "router": router})
         except SynthError as exc:
             if not any(text in str(exc) for text in _OUT_OF_CELLS):
                 raise
@@ -432,6 +440,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             **_timing(pnr, board, target_mhz, design_res,
                       link.clk_hz / 1e6 if link is not None else None),
             "oscillator_mhz": board.board_clock_mhz,
+            "nextpnr": {"seed": seed, "router": router},
             "times_s": {k: round(v, 2) for k, v in times.items()},
             "bitstream": bitstream,
             "logs": sorted(f"logs/{name}" for name in logs),

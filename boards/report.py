@@ -106,6 +106,9 @@ def format_report(report):
     ])[1:]
     if pll:
         lines.append(f"  the design runs at the PLL clock: {pll}")
+    chosen = {k: v for k, v in r.get("nextpnr", {}).items() if v is not None}
+    if chosen:
+        lines.append("  nextpnr: " + ", ".join(f"--{k} {v}" for k, v in chosen.items()))
     crit = t.get("critical_path")
     if crit:
         lines.append(f"  critical path: {crit['delay_ns']:.2f} ns ({crit['logic_ns']:.2f} "

@@ -170,6 +170,13 @@ def _parser():
                         "('lowbit list'), else the board's link clock. The report gives "
                         "both the oscillator and this clock")
 
+    p.add_argument("--seed", type=_number(int, 0, 2 ** 31 - 1), default=None,
+                   help="nextpnr's placement seed (default: nextpnr's own); Fmax varies by a "
+                        "few percent from seed to seed, so try several for a best figure")
+    p.add_argument("--router", choices=("router1", "router2"), default=None,
+                   help="nextpnr's router (default: nextpnr's, router1); router2 is faster "
+                        "on large, congested designs")
+
     p = sub.add_parser("program", help="load a bitstream from 'lowbit synth' onto the board",
                        description="Program the board with the bitstream in BUILD (a "
                                    "directory 'lowbit synth' wrote) using openFPGALoader, or "
@@ -450,7 +457,8 @@ def cmd_synth(args):
     out = args.output or Path("lowbit-out") / f"{unit.name}-{board}"
     report = synth(unit.name, params, board, out, target_mhz=args.target_mhz,
                    dsp=not args.no_dsp and board_dsp(unit.name, board), harness=harness,
-                   baud=args.baud, clock_mhz=args.clock_mhz, log=_progress)
+                   baud=args.baud, clock_mhz=args.clock_mhz, seed=args.seed,
+                   router=args.router, log=_progress)
     print(format_report(report))
     print(f"\nwrote {out}")
     if harness == "link":

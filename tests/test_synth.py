@@ -70,7 +70,13 @@ def test_mac_behind_the_host_link(board, clock, pll, tmp_path):
     """The link harness: the UART pins, link.json for the driver; the clock the design runs
     at (the oscillator's or the PLL's), which it must meet, and both clocks in the report."""
     out = tmp_path / board
-    report = synth("mac", MACParams(), board, out, harness="link", clock_mhz=clock)
+    # One run also passes nextpnr's seed and router through (lowbit synth --seed --router).
+    pnr = dict(seed=3, router="router2") if pll == "ICESTORM_PLL" else {}
+    report = synth("mac", MACParams(), board, out, harness="link", clock_mhz=clock, **pnr)
+    assert report["nextpnr"] == {"seed": pnr.get("seed"), "router": pnr.get("router")}
+    if pnr:
+        assert "Running router2" in (out / "logs" / "nextpnr.log").read_text()
+        assert "nextpnr: --seed 3, --router router2" in (out / "report.txt").read_text()
     b = get_board(board)
     mhz = clock or b.board_clock_mhz
     info = json.loads((out / "link.json").read_text())
