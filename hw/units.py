@@ -210,7 +210,7 @@ UNITS = {u.name: u for u in [
                 "ulx3s-85f": dict(dm=4, dn=4, dk=64, max_m=32, max_n=32, max_k=512)},
          # Behind the link, from the board's PLL: the UP5K design places at 40.7 MHz (36 MHz
          # = 3 Mbaud x 12; 12 MHz oscillator), the ECP5-85F's at 102.6 (90 MHz = 3 Mbaud x
-         # 30; its link clock is otherwise 45): bench/unit-timing/link-clocks.
+         # 30; its link clock is otherwise 45): bench/link-clocks.
          link_clocks={"icebreaker": 36, "ulx3s-85f": 90}),
     Unit("link", "host link: 8N1 UART, framed commands with CRC-16, error frames",
          LinkParams, HostLink, "lowbit_link", "link"),
