@@ -42,6 +42,7 @@ from .harness import (
 from .outreg import absorb_in_file
 from .parse import _cells_by_type, _timing, _utilization, count_cells
 from .report import format_report
+from .sizes import link_clock_mhz
 from .targets import CELL_CLASSES, get_board
 from .toolchain import ToolError, check_tools, log_tail, run_tool, tool_env_var, toolchain_env
 
@@ -306,8 +307,8 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         The link's baud rate (default: the board's ``link_baud``).
     clock_mhz : float, optional
         With the link harness: the clock of the unit and the link, made by the board's PLL
-        from its oscillator (:meth:`~lowbit.boards.targets.Board.pll_for`; exactly, and a
-        whole number of cycles a bit at ``baud``). Default: the unit's
+        from its oscillator (:meth:`~lowbit.boards.targets.Board.pll_for`; exactly, and the
+        clock / ``baud`` must be >= 4 within 2%). Default: the unit's
         :attr:`~lowbit.hw.units.Unit.link_clocks` entry for the board, else the board's
         :attr:`~lowbit.boards.targets.Board.link_clock_mhz`.
     seed, router : int or str, optional
@@ -360,11 +361,14 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     if clock_mhz is not None and harness != "link":
         raise UsageError("--clock-mhz sets the clock of a unit behind the host link; the scan "
                          "harness runs at the board's oscillator (use --harness link)")
+    clock_from = "--clock-mhz"
     if harness == "link" and clock_mhz is None:
-        clock_mhz = unit.link_clocks.get(board.name)
-    if clock_mhz is not None and clock_mhz != board.board_clock_mhz:
-        board.pll_for(clock_mhz)  # one the board's PLL makes, or refused here
-    link = board.link_params(baud, clock_mhz) if harness == "link" else None
+        clock_mhz = link_clock_mhz(unit.name, board.name)
+        clock_from = f"the {unit.name} unit's link clock"
+    link = None
+    if harness == "link":
+        board.clock_pll(clock_mhz)  # one the board's PLL makes, or refused here
+        link = board.link_params(baud, clock_mhz, clock_from)
     if link is not None:  # a unit that cannot sit behind the link fails here, in a second
         _link_map(unit, params, link)
     env = toolchain_env(check_tools(board.family))

@@ -275,8 +275,7 @@ def _harnessed(unit, params, board, harness, link):
             "actual_baud": round(link.uart.actual_baud), "in_bytes": um.in_bytes,
             "out_bytes": um.out_bytes, "registers": {p.name: p.addr for p in um.ports},
             "signature": f"0x{um.signature:08x}", "pins": {"rx": "uart_0:rx", "tx": "uart_0:tx"}}
-    pll = board.pll_for(link.clk_hz / 1e6) if link.clk_hz != board.board_clock_mhz * 1e6 \
-        else None
+    pll = board.clock_pll(link.clk_hz / 1e6)
     if pll is not None:
         info["pll_mhz"] = pll.out_hz / 1e6
         info["pll"] = pll.summary

@@ -37,11 +37,16 @@ class PLL:
     clkfb_div: int
     clkop_div: int
 
+    #: CLKOP's range (ECP5 family data sheet, sysCLOCK PLL timing).
+    OUT_HZ = (3_125_000, 400_000_000)
+
     def __post_init__(self):
         pfd = self.in_hz / self.clki_div
         vco = self.out_hz * self.clkop_div
-        if pfd < 3.125e6 or not 400e6 <= vco <= 800e6:
-            raise ValueError(f"PLL out of range: PFD {pfd / 1e6:g} MHz, VCO {vco / 1e6:g} MHz")
+        if (pfd < 3.125e6 or not 400e6 <= vco <= 800e6
+                or not self.OUT_HZ[0] <= self.out_hz <= self.OUT_HZ[1]):
+            raise ValueError(f"PLL out of range: PFD {pfd / 1e6:g} MHz, VCO {vco / 1e6:g} MHz, "
+                             f"output {self.out_hz / 1e6:g} MHz")
 
     @property
     def out_hz(self):
@@ -51,6 +56,8 @@ class PLL:
     def for_output(cls, in_hz, out_hz):
         """The EHXPLLL that makes exactly ``out_hz`` from ``in_hz`` (the smallest dividers;
         VCO nearest 600 MHz among them), or None."""
+        if not cls.OUT_HZ[0] <= out_hz <= cls.OUT_HZ[1]:
+            return None
         best = None
         for clki_div in range(1, 129):
             if in_hz / clki_div < 3.125e6:
@@ -83,11 +90,16 @@ class ICE40PLL:
     divf: int
     divq: int
 
+    #: PLLOUT's range (iCE40 sysCLOCK PLL design and usage guide; ``icepll`` checks the same).
+    OUT_HZ = (16_000_000, 275_000_000)
+
     def __post_init__(self):
         pfd, vco = self.in_hz / (self.divr + 1), self.out_hz * 2 ** self.divq
         if not (0 <= self.divr <= 15 and 0 <= self.divf <= 127 and 1 <= self.divq <= 6
-                and 10e6 <= pfd <= 133e6 and 533e6 <= vco <= 1066e6):
-            raise ValueError(f"PLL out of range: PFD {pfd / 1e6:g} MHz, VCO {vco / 1e6:g} MHz")
+                and 10e6 <= pfd <= 133e6 and 533e6 <= vco <= 1066e6
+                and self.OUT_HZ[0] <= self.out_hz <= self.OUT_HZ[1]):
+            raise ValueError(f"PLL out of range: PFD {pfd / 1e6:g} MHz, VCO {vco / 1e6:g} MHz, "
+                             f"output {self.out_hz / 1e6:g} MHz")
 
     @property
     def out_hz(self):
@@ -103,6 +115,8 @@ class ICE40PLL:
     def for_output(cls, in_hz, out_hz):
         """The SB_PLL40 that makes exactly ``out_hz`` from ``in_hz`` (the smallest ``divr``),
         or None."""
+        if not cls.OUT_HZ[0] <= out_hz <= cls.OUT_HZ[1]:
+            return None
         for divr in range(16):
             if not 10e6 <= in_hz / (divr + 1) <= 133e6:
                 continue
@@ -199,12 +213,22 @@ class Board:
 
     @property
     def link_clock_mhz(self):
-        """The clock of a unit behind the host link: the PLL's, else the oscillator's."""
+        """The board's clock for a unit behind the host link: :attr:`link_pll`'s, else the
+        oscillator's (a unit's ``link_clocks`` entry overrides it:
+        :func:`lowbit.boards.sizes.link_clock_mhz`)."""
         return self.link_pll.out_hz / 1e6 if self.link_pll else self.board_clock_mhz
 
-    def link_params(self, baud=None, clock_mhz=None):
+    def clock_pll(self, clock_mhz):
+        """What makes ``clock_mhz`` on this board: None for the oscillator's own frequency,
+        else the board's PLL (:meth:`pll_for`; UsageError if it cannot)."""
+        if round(clock_mhz * 1e6) == round(self.board_clock_mhz * 1e6):
+            return None
+        return self.pll_for(clock_mhz)
+
+    def link_params(self, baud=None, clock_mhz=None, clock_from="--clock-mhz"):
         """The host link for this board: its clock (``clock_mhz``, default
-        :attr:`link_clock_mhz`), ``baud`` (default :attr:`link_baud`)."""
+        :attr:`link_clock_mhz`), ``baud`` (default :attr:`link_baud`). ``clock_from`` names
+        where ``clock_mhz`` came from, for the error message."""
         from ..golden.link import LinkParams
 
         clk_hz = int(round((clock_mhz or self.link_clock_mhz) * 1e6))
@@ -212,7 +236,7 @@ class Board:
             return LinkParams(clk_hz=clk_hz, baud=baud or self.link_baud)
         except ValueError as exc:
             what = f"--baud {baud or self.link_baud}" + (
-                f" at --clock-mhz {clock_mhz:g}" if clock_mhz else "")
+                f" at {clock_from} {clock_mhz:g}" if clock_mhz else "")
             raise UsageError(f"{what} on {self.name}: {exc}") from None
 
     def pll_for(self, clock_mhz):
@@ -234,8 +258,11 @@ class Board:
     def pll_frequencies(self, around_mhz, count=6):
         """Whole-MHz frequencies the board's PLL makes exactly, nearest ``around_mhz``."""
         kind = PLL_KINDS.get(self.family)
+        if kind is None:
+            return []
         in_hz = int(round(self.board_clock_mhz * 1e6))
-        made = [f for f in range(16, 301) if kind and kind.for_output(in_hz, f * 1_000_000)]
+        low, high = (-(-kind.OUT_HZ[0] // 1_000_000), kind.OUT_HZ[1] // 1_000_000)
+        made = [f for f in range(low, high + 1) if kind.for_output(in_hz, f * 1_000_000)]
         return sorted(sorted(made, key=lambda f: abs(f - around_mhz))[:count])
 
     @property

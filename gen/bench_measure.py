@@ -201,7 +201,7 @@ def precision_result(params, board, entry):
         why = ("no place and route (--no-pnr or --quick)"
                if entry is None or entry["status"] == "netlist"
                else f"the array's synthesis gave no Fmax ({entry['status']})")
-        source = f"board clock: {why}"
+        source = f"link clock: {why}"
     rows = precision_rows(params, clock)
     board_rows = precision_rows(params, link_clock)
     for row, at_board in zip(rows, board_rows, strict=True):

@@ -165,8 +165,8 @@ def _parser():
     p.add_argument("--clock-mhz", type=_number(float, 1, 1000), default=None,
                    help="with the link harness: the clock the unit and the link run at, made "
                         "by the board's PLL from its oscillator (iCE40 SB_PLL40, ECP5 "
-                        "EHXPLLL; exactly, and a whole number of cycles a bit at the baud "
-                        "rate). Default: the unit's own clock for the board where it has one "
+                        "EHXPLLL; exactly, and the clock / baud must be >= 4 within 2%%). "
+                        "Default: the unit's own clock for the board where it has one "
                         "('lowbit list'), else the board's link clock. The report gives "
                         "both the oscillator and this clock")
 

@@ -247,6 +247,10 @@ class P2S(wiring.Component):
                 sl.data.eq(self.i.payload.data[first * W:(first + count) * W]),
                 self.o.payload.plane[first:first + count].eq(sl.plane),
             ]
+        if self.ready_copies is not None and len(self.ready_copies) != len(copies):
+            raise ValueError(f"P2S.ready_copies: {len(copies)} signals needed (the control "
+                             f"copy and {len(copies) - 1} slices), not "
+                             f"{len(self.ready_copies)}")
         for n, sl in enumerate(copies):
             ready = self.o.ready if self.ready_copies is None else self.ready_copies[n]
             m.d.comb += [sl.i_valid.eq(self.i.valid), sl.o_ready.eq(ready), sl.w.eq(self.w)]

@@ -25,7 +25,7 @@ class FlagFIFO(SyncFIFOBuffered):
     """``SyncFIFOBuffered`` with registered storage flags (see the module's docstring).
 
     Pipeline registers: the storage's read port and ``r_data`` (the output register, as in
-    ``SyncFIFOBuffered``), and the flags ``inner_nonempty`` and ``inner_notfull``.
+    ``SyncFIFOBuffered``), and the storage's flags ``nonempty`` and ``notfull``.
     """
 
     def elaborate(self, platform):

@@ -139,7 +139,7 @@ def test_precision_arithmetic_recomputed(quick):
     q = p["params"]
     assert q == dataclasses.asdict(board_params("bitserial", "icebreaker"))
     # The engine behind the link on the UP5K runs from its PLL at 36 MHz (Unit.link_clocks).
-    assert p["clock_mhz"] == 36.0 and p["clock_source"].startswith("board clock")
+    assert p["clock_mhz"] == 36.0 and p["clock_source"].startswith("link clock")
     M, K, N = q["max_m"], q["max_k"], q["max_n"]
     assert (p["M"], p["K"], p["N"]) == (M, K, N)
     f = 36e6

@@ -10,6 +10,7 @@ import pytest
 from lowbit.boards import get_board
 from lowbit.boards.targets import ICE40PLL, PLL
 from lowbit.gen.cli import main
+from lowbit.golden.checks import UsageError
 
 pytestmark = [pytest.mark.synth]
 
@@ -54,10 +55,23 @@ def test_frequencies_no_pll_makes_exactly(in_hz, out_hz):
 
 
 def test_the_nearby_frequencies_are_made_exactly():
-    for name in ("icebreaker", "ulx3s-85f"):
+    for name, made in (("icebreaker", _ice40_out),
+                       ("ulx3s-85f", lambda p: p.in_hz / p.clki_div * p.clkfb_div)):
         board = get_board(name)
         near = board.pll_frequencies(37)
-        assert near and all(board.pll_for(f).out_hz == f * 1_000_000 for f in near)
+        assert len(near) == 6 and all(made(board.pll_for(f)) == f * 1e6 for f in near)
+
+
+@pytest.mark.parametrize("board,mhz", [("icebreaker", 9), ("icebreaker", 276),
+                                       ("ulx3s-85f", 500)])
+def test_outputs_beyond_the_pll_range_are_refused(board, mhz):
+    """SB_PLL40 PLLOUT 16..275 MHz, EHXPLLL CLKOP up to 400 MHz, though a divider set exists
+    (12 MHz x 48 / 64 = 9 MHz, VCO 576 MHz)."""
+    b = get_board(board)
+    with pytest.raises(UsageError, match=f"--clock-mhz {mhz}: the {board} PLL cannot make it"):
+        b.pll_for(mhz)
+    assert all(16 <= f <= (275 if board == "icebreaker" else 400)
+               for f in b.pll_frequencies(mhz))
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -5,7 +5,7 @@ Writes results.json beside this file (each run with its command, checkout commit
 Fmax, critical path and run time; a rerun replaces the entry of the same unit, board,
 parameters and label) and keeps each run's report.txt under reports/.
 
-usage: python run.py LABEL=CHECKOUT [LABEL=CHECKOUT ...] [UNIT[:k=v,...][@BOARD] ...]
+usage: python run.py LABEL=CHECKOUT [LABEL=CHECKOUT ...] [UNIT[:k=v,...][@BOARD][#SEED] ...]
 """
 
 import json
@@ -19,6 +19,9 @@ DEFAULT = ["mac", "mac:pipeline=4", "winograd1d", "winograd2d", "direct3x3", "co
 
 
 def run(checkout, label, spec, out_root):
+    spec, _, seed = spec.partition("#")  # UNIT...#N: nextpnr --seed N, variant LABEL-seedN
+    if seed:
+        label = f"{label}-seed{seed}"
     spec, _, board = spec.partition("@")
     board = board or "ulx3s-85f"
     unit, _, rest = spec.partition(":")
@@ -31,6 +34,8 @@ def run(checkout, label, spec, out_root):
            "--harness", "scan", "-o", str(out)]
     for kv in params:
         cmd += ["-p", kv]
+    if seed:
+        cmd += ["--seed", seed]
     start = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=checkout)
     wall = time.time() - start
