@@ -177,28 +177,18 @@ class BinaryMVU(wiring.Component):
         # critical path (132.1 MHz at the board default, 112.2 at 256 x 512, ECP5-85F,
         # bench/unit-timing). With thresholds, a second accumulator holds ``-dot`` for the
         # lanes whose invert bit is set, so their compare has no negation in front either.
-        done = Signal()
+        lanes = self._output(m, ce, ce_pe, v_c & last_c)
         if folded:
-            return self._folded(m, ce, ce_pe, counts, v_c, first_c, last_c, nf_t)
+            return self._folded(m, ce, ce_pe, counts, v_c, first_c, lanes, nf_t)
         dots = [Signal(signed(p.acc_width), name=f"dot{j}") for j in range(p.pe)]
         negs = ([Signal(signed(p.acc_width), name=f"neg{j}") for j in range(p.pe)]
                 if p.thresholds else [])
-        with m.If(ce):
-            m.d.sync += done.eq(v_c & last_c)
         for j in range(p.pe):
             with m.If(ce_pe[j] & v_c):
                 m.d.sync += dots[j].eq(Mux(first_c, -p.cols, dots[j]) + (counts[j] << 1))
                 if negs:
                     m.d.sync += negs[j].eq(Mux(first_c, p.cols, negs[j]) - (counts[j] << 1))
 
-        # The output register: the lanes as computed from the accumulators (and thresholds).
-        lanes = Signal(self._out)
-        out_valid = delay(m, ce, done, 1, name="done_q", reset_less=False)
-        (ce_r, *ce_pe_r), _ = skid_output(
-            m, self.o, out_valid, done,
-            [(delay(m, ce, lanes.as_value(), 1, name="lanes_q"), self.o.payload.as_value())],
-            copies=("bmvu_ce", *(f"bmvu_ce_pe{j}" for j in range(p.pe))), name="o")
-        m.d.comb += [ce.eq(ce_r), *(a.eq(b) for a, b in zip(ce_pe, ce_pe_r))]
         if p.thresholds == 0:
             for j in range(p.pe):
                 m.d.comb += getattr(lanes, f"lane{j}").eq(dots[j])
@@ -230,7 +220,25 @@ class BinaryMVU(wiring.Component):
         m.d.comb += [tw.addr.eq(self.t_addr), tw.data.eq(self.t_data), tw.en.eq(self.t_en)]
         return registered_read(m, tmem, nf_t, ce, name="t")
 
-    def _folded(self, m, ce, ce_pe, counts, v_c, first_c, last_c, nf_t):
+    def _output(self, m, ce, ce_pe, last):
+        """The output register and the skid on ``o``, fed a cycle after ``last`` (the fold's
+        last count at stage C) from the lanes returned, which the caller drives from its
+        accumulators (and thresholds); the pipeline's enables ``ce``, ``ce_pe`` come from
+        the skid's registers."""
+        p = self.params
+        done = Signal()
+        with m.If(ce):
+            m.d.sync += done.eq(last)
+        lanes = Signal(self._out)
+        out_valid = delay(m, ce, done, 1, name="done_q", reset_less=False)
+        (ce_r, *ce_pe_r), _ = skid_output(
+            m, self.o, out_valid, done,
+            [(delay(m, ce, lanes.as_value(), 1, name="lanes_q"), self.o.payload.as_value())],
+            copies=("bmvu_ce", *(f"bmvu_ce_pe{j}" for j in range(p.pe))), name="o")
+        m.d.comb += [ce.eq(ce_r), *(a.eq(b) for a, b in zip(ce_pe, ce_pe_r))]
+        return lanes
+
+    def _folded(self, m, ce, ce_pe, counts, v_c, first_c, lanes, nf_t):
         """Stage C and the output with one threshold a lane, folded into the accumulators.
 
         The threshold row arrives a cycle before the fold's first count (``nf_t`` is read
@@ -246,16 +254,6 @@ class BinaryMVU(wiring.Component):
         t_row = self._threshold_memory(m, nf_t, ce)
         lw, tbits = self.threshold_lane_width, p.threshold_width
         width = max(p.acc_width, tbits) + 2  # dot - t, with dot and t each in range
-        done = Signal()
-        with m.If(ce):
-            m.d.sync += done.eq(v_c & last_c)
-        lanes = Signal(self._out)
-        out_valid = delay(m, ce, done, 1, name="done_q", reset_less=False)
-        (ce_r, *ce_pe_r), _ = skid_output(
-            m, self.o, out_valid, done,
-            [(delay(m, ce, lanes.as_value(), 1, name="lanes_q"), self.o.payload.as_value())],
-            copies=("bmvu_ce", *(f"bmvu_ce_pe{j}" for j in range(p.pe))), name="o")
-        m.d.comb += [ce.eq(ce_r), *(a.eq(b) for a, b in zip(ce_pe, ce_pe_r))]
         for j in range(p.pe):
             word = t_row[j * lw:(j + 1) * lw]
             t = word[:tbits].as_signed()
