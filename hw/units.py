@@ -133,9 +133,10 @@ class Unit:
 #: Tile engines share their compare front-end.
 _TILES = UserData(tiles_compare, ("filt",))
 #: The bit-serial engine as ``lowbit fit bitserial`` sized it with room for the link (UP5K,
-#: double-buffered: 4448 of 5280 logic cells, 27 of 30 block RAMs, 23.4 MHz with the link;
-#: bench/bitserial-overlap/synth-report-icebreaker-link.txt; measured before the control
-#: copies and output skid of bench/bitserial-fanout, which add cells there too; not re-measured).
+#: double-buffered: 4448 of 5280 logic cells, 27 of 30 block RAMs, 23.4 MHz with the link at
+#: first, bench/bitserial-overlap/synth-report-icebreaker-link.txt; with the control copies,
+#: the output skid and the link's registered checks, 4827 cells and 40.7 MHz at the 36 MHz
+#: PLL clock, bench/link-clocks).
 _BITSERIAL_SMALL = dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128)
 _BMVU_SMALL = dict(rows=16, cols=64, pe=4, simd=16)
 #: The MAC at every register stage with the accumulator's and rounding adders' carry chains cut
