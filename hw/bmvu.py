@@ -56,9 +56,9 @@ class BinaryMVU(wiring.Component):
     (registers every ``spacing`` levels), the accumulator registers (the dot product itself,
     and with thresholds its negation) and the threshold memory read in step with them, then
     an output register after the threshold comparisons (with one threshold a lane and a
-    popcount register, the threshold is read a fold earlier and starts the accumulators,
-    which then hold ``dot - t`` and ``-dot - t``: the output is a sign bit, no compare;
-    :meth:`_folded`), and a skid register on ``o``
+    popcount register, the threshold arrives a cycle before the fold's first count and
+    starts the accumulators, which then hold ``dot - t`` and ``-dot - t``: the output is a
+    sign bit, no compare; :meth:`_folded`), and a skid register on ``o``
     (:func:`lowbit.hw.skid.skid_output`): the pipeline's enable is a register, one copy for
     the control and one per lane, which ``o.ready`` does not reach. The dot's subtraction
     between the accumulator and the output register was the next critical path (124.2 MHz;
