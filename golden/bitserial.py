@@ -543,6 +543,11 @@ class BitSerialParams:
         and at most 64. Read the width in use from :attr:`accumulator_width`.
     spacing : int
         Popcount register spacing in each DPU (0: none); latency only.
+    bcast_copies : int
+        1: every DPU gets its own copy of the broadcast registers of its A and B words
+        (``2 dm dn dk`` flip-flops instead of ``(dm + dn) dk``), kept apart through synthesis,
+        so that no register drives a word's ``dn`` (``dm``) DPUs across the die; 0 (default):
+        one broadcast register a word. Timing only: results and latency are the same.
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
@@ -569,9 +574,13 @@ class BitSerialParams:
         "help": f"accumulator bits: 0 = exact worst case, else >= that and <= {MAX_ACC_WIDTH}"})
     spacing: int = field(default=2, metadata={
         "help": "popcount register spacing (0: none); latency only"})
+    bcast_copies: int = field(default=0, metadata={
+        "help": "1: a copy of the operand broadcast registers for every DPU (large arrays; "
+                "2 dm dn dk flip-flops); timing only"})
 
     def __post_init__(self):
         _check_int("dm", self.dm, 1, MAX_ARRAY)
+        _check_int("bcast_copies", self.bcast_copies, 0, 1)
         _check_int("dn", self.dn, 1, MAX_ARRAY)
         _check_int("dk", self.dk, 1, MAX_DK)
         _check_int("max_wa", self.max_wa, 1, MAX_PRECISION)

@@ -26,11 +26,11 @@ def add_kept(m, name, elaboratable):
 
 
 class _Register(Elaboratable):
-    """One flip-flop, ``q <= d``, in a module of its own."""
+    """A register, ``q <= d``, in a module of its own."""
 
-    def __init__(self, init, name):
-        self.d = Signal(name="d")
-        self.q = Signal(init=init, name=name)
+    def __init__(self, width, init, name, reset_less):
+        self.d = Signal(width, name="d")
+        self.q = Signal(width, init=init, name=name, reset_less=reset_less)
 
     def elaborate(self, platform):
         m = Module()
@@ -38,13 +38,14 @@ class _Register(Elaboratable):
         return m
 
 
-def register_copies(m, name, next_value, count, *, init=0):
-    """``count`` copies of a one-bit register whose next value is ``next_value``, each kept
-    apart through synthesis (``name0``, ``name1``, ...), for loads spread over the die: each
-    copy can sit beside the loads it drives. Returns their outputs."""
+def register_copies(m, name, next_value, count, *, init=0, reset_less=False):
+    """``count`` copies of a register whose next value is ``next_value`` (its width), each
+    kept apart through synthesis (``name0``, ``name1``, ...), for loads spread over the die:
+    each copy can sit beside the loads it drives (``reset_less`` for data, which needs no
+    reset). Returns their outputs."""
     copies = []
     for k in range(count):
-        reg = add_kept(m, f"{name}{k}", _Register(init, name))
+        reg = add_kept(m, f"{name}{k}", _Register(len(next_value), init, name, reset_less))
         m.d.comb += reg.d.eq(next_value)
         copies.append(reg.q)
     return copies

@@ -82,7 +82,7 @@ SHAPES = {
     "2x64x2": BitSerialParams(dm=2, dn=2, dk=64, max_wa=8, max_wb=8, max_m=9, max_k=100,
                               max_n=9),
     "3x48x2": BitSerialParams(dm=3, dn=2, dk=48, max_wa=8, max_wb=8, max_m=9, max_k=100,
-                              max_n=9, spacing=1),
+                              max_n=9, spacing=1, bcast_copies=1),
     "1x7x4": BitSerialParams(dm=1, dn=4, dk=7, max_wa=8, max_wb=8, max_m=9, max_k=100,
                              max_n=9, spacing=0),
 }

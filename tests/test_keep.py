@@ -13,7 +13,7 @@ from lowbit.boards.flow import FLATTEN, KEEP_HIERARCHY
 from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
 from lowbit.golden.bitserial import P2SParams
 from lowbit.hw.bitserial import P2S, SLICE_BITS
-from lowbit.hw.keep import add_kept
+from lowbit.hw.keep import add_kept, register_copies
 
 pytestmark = [pytest.mark.synth, pytest.mark.bitserial]
 
@@ -77,3 +77,25 @@ def test_p2s_word_register_enable_per_slice(tmp_path):
     # of that slice's copy, as Yosys groups them): no enable steers two slices.
     largest = sorted(by_enable.values())[-3:]
     assert all(SLICE_BITS <= n <= SLICE_BITS + 8 for n in largest), largest
+
+
+class _WordCopies(Elaboratable):
+    """Three copies of an 8-bit register (as the bit-serial engine's ``bcast_copies``)."""
+
+    def __init__(self):
+        self.d, self.q = Signal(8), Signal(8 * 3)
+
+    def elaborate(self, platform):
+        m = Module()
+        copies = register_copies(m, "w", self.d, 3, reset_less=True)
+        for n, q in enumerate(copies):
+            m.d.comb += self.q[8 * n:8 * (n + 1)].eq(q)
+        return m
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_register_copies_of_a_word(tmp_path, keep):
+    top = _WordCopies()
+    cells = _ecp5_cells(tmp_path, top, [top.d, top.q], keep)
+    ffs = sum(c["type"] == "TRELLIS_FF" for c in cells.values())
+    assert ffs == (3 * 8 if keep else 8)
