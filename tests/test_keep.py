@@ -57,15 +57,6 @@ class _Copies(Elaboratable):
         return m
 
 
-@pytest.mark.parametrize("keep", [True, False])
-def test_register_copies_survive_only_when_kept(tmp_path, keep):
-    top = _Copies()
-    cells = _ecp5_cells(tmp_path, top, [top.d, top.q], keep)
-    ffs = sum(c["type"] == "TRELLIS_FF" for c in cells.values())
-    # 4 x 64 counter bits, and 4 enable registers kept, or 1 merged.
-    assert ffs == 4 * 64 + (4 if keep else 1)
-
-
 def test_p2s_word_register_enable_per_slice(tmp_path):
     p2s = P2S(P2SParams(elements=96, max_width=8))  # 768 bits: 3 slices of 256
     assert len(p2s.slices) == 3
@@ -93,9 +84,16 @@ class _WordCopies(Elaboratable):
         return m
 
 
+#: (component, flip-flops with the copies kept, without): 4 x 64 counter bits and 4 enable
+#: registers (1 merged); 3 copies of an 8-bit word (1 merged).
+COPIES = {"enables": (_Copies, 4 * 64 + 4, 4 * 64 + 1), "words": (_WordCopies, 3 * 8, 8)}
+
+
 @pytest.mark.parametrize("keep", [True, False])
-def test_register_copies_of_a_word(tmp_path, keep):
-    top = _WordCopies()
+@pytest.mark.parametrize("case", list(COPIES))
+def test_register_copies_survive_only_when_kept(tmp_path, case, keep):
+    make, kept, merged = COPIES[case]
+    top = make()
     cells = _ecp5_cells(tmp_path, top, [top.d, top.q], keep)
     ffs = sum(c["type"] == "TRELLIS_FF" for c in cells.values())
-    assert ffs == (3 * 8 if keep else 8)
+    assert ffs == (kept if keep else merged)
