@@ -547,7 +547,9 @@ class BitSerialParams:
         1: every DPU gets its own copy of the broadcast registers of its A and B words
         (``2 dm dn dk`` flip-flops instead of ``(dm + dn) dk``), kept apart through synthesis,
         so that no register drives a word's ``dn`` (``dm``) DPUs across the die; 0 (default):
-        one broadcast register a word. Timing only: results and latency are the same.
+        one broadcast register a word. Timing only: results and latency are the same. Alone
+        it did not pay at 8 x 256 x 4 on the ECP5-85F (107.6 MHz against 114.0; the loader's
+        write data to the block RAMs became the critical path: bench/bitserial-fanout).
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
@@ -575,8 +577,8 @@ class BitSerialParams:
     spacing: int = field(default=2, metadata={
         "help": "popcount register spacing (0: none); latency only"})
     bcast_copies: int = field(default=0, metadata={
-        "help": "1: a copy of the operand broadcast registers for every DPU (large arrays; "
-                "2 dm dn dk flip-flops); timing only"})
+        "help": "1: a copy of the operand broadcast registers for every DPU (2 dm dn dk "
+                "flip-flops; timing only, see bench/bitserial-fanout)"})
 
     def __post_init__(self):
         _check_int("dm", self.dm, 1, MAX_ARRAY)
