@@ -6,7 +6,9 @@ Writes results.json (each run with its command, commit, clocks, Fmax, critical p
 time; a rerun replaces the entry of the same unit, board and clock), report.md, and each
 run's report.txt under reports/.
 
-usage: python run.py CHECKOUT SPEC [SPEC ...]    (or: python run.py --report)
+usage: python run.py CHECKOUT SPEC [SPEC ...]
+       python run.py --record SPEC OUTDIR COMMIT   (a lowbit synth run made by hand at COMMIT)
+       python run.py --report                      (report.md again from results.json)
 """
 
 import json
@@ -25,24 +27,37 @@ def run(checkout, spec):
     start = time.time()
     proc = subprocess.run([f"{checkout}/.venv/bin/lowbit", *cmd[1:], "-o", str(out)],
                           capture_output=True, text=True, cwd=checkout)
-    entry = {"spec": spec, "unit": unit, "board": board, "command": " ".join(cmd),
-             "git": subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
-                                   capture_output=True, text=True).stdout.strip(),
+    git = subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    entry = {"spec": spec, "unit": unit, "board": board, "command": " ".join(cmd), "git": git,
              "exit": proc.returncode, "wall_s": round(time.time() - start, 1)}
     if proc.returncode:
         entry["error"] = (proc.stderr or proc.stdout)[-2000:]
         return entry
+    return _from_report(entry, out, spec.replace("@", "-"))
+
+
+def record(spec, outdir, commit):
+    """An entry for a run made by hand (``lowbit synth`` at ``commit`` into ``outdir``)."""
+    unit, board, *mhz = spec.split("@")
+    cmd = ["lowbit", "synth", unit, "--board", board, *(["--clock-mhz", mhz[0]] if mhz else [])]
+    entry = {"spec": spec, "unit": unit, "board": board, "command": " ".join(cmd),
+             "git": commit, "exit": 0}
+    return _from_report(entry, Path(outdir), f"{spec.replace('@', '-')}-{commit}")
+
+
+def _from_report(entry, out, tag):
     rep = json.loads((out / "report.json").read_text())
     logic = next(rep["utilization"][cell] for cell in ("ICESTORM_LC", "TRELLIS_COMB", "LUT4")
                  if cell in rep["utilization"])
     entry.update(params=rep["params"], clock_mhz=rep["board_clock_mhz"],
-                 oscillator_mhz=rep["oscillator_mhz"], pll=rep["harness"].get("pll"),
+                 oscillator_mhz=rep.get("oscillator_mhz", rep["board_clock_mhz"]),
+                 pll=rep["harness"].get("pll"),
                  fmax_mhz=rep["fmax_mhz"], meets_clock=rep["meets_board_clock"],
                  logic_cells=logic, unit_resources=rep["unit_resources"],
                  critical_path=rep["critical_path"], times_s=rep["times_s"])
     (HERE / "reports").mkdir(exist_ok=True)
-    (HERE / "reports" / f"{spec.replace('@', '-')}.txt").write_text(
-        (out / "report.txt").read_text())
+    (HERE / "reports" / f"{tag}.txt").write_text((out / "report.txt").read_text())
     return entry
 
 
@@ -82,17 +97,24 @@ def main():
     if sys.argv[1:] == ["--report"]:  # report.md again from results.json
         (HERE / "report.md").write_text(report(results))
         return
-    checkout, specs = sys.argv[1], sys.argv[2:]
-    results["commands"].append("python bench/link-clocks/run.py CHECKOUT " + " ".join(specs))
-    for spec in specs:
-        entry = run(checkout, spec)
-        key = (entry["unit"], entry["board"], entry.get("clock_mhz"))
+    if sys.argv[1] == "--record":  # --record SPEC OUTDIR COMMIT: a run made by hand
+        spec, outdir, commit = sys.argv[2:]
+        results["commands"].append(f"python bench/link-clocks/run.py --record {spec} OUTDIR "
+                                   f"{commit} (after: git checkout {commit}; lowbit synth "
+                                   f"... -o OUTDIR)")
+        entries = [record(spec, outdir, commit)]
+    else:
+        checkout, specs = sys.argv[1], sys.argv[2:]
+        results["commands"].append("python bench/link-clocks/run.py CHECKOUT " + " ".join(specs))
+        entries = (run(checkout, spec) for spec in specs)
+    for entry in entries:
+        key = (entry["unit"], entry["board"], entry.get("clock_mhz"), entry["git"])
         results["runs"] = [r for r in results["runs"]
-                           if (r["unit"], r["board"], r.get("clock_mhz")) != key]
+                           if (r["unit"], r["board"], r.get("clock_mhz"), r["git"]) != key]
         results["runs"].append(entry)
         path.write_text(json.dumps(results, indent=1) + "\n")
         (HERE / "report.md").write_text(report(results))
-        print(spec, entry.get("fmax_mhz"), entry.get("error", "")[:200], flush=True)
+        print(entry["spec"], entry.get("fmax_mhz"), entry.get("error", "")[:200], flush=True)
 
 
 if __name__ == "__main__":
