@@ -155,10 +155,9 @@ class LinkTop(Elaboratable):
     """Top level for a board: a unit behind the host link (:class:`lowbit.hw.link.HostLink`
     with ``unit``) on the board's USB-serial UART (the platform resource ``uart`` 0: on the
     iCEBreaker the FT2232H's channel B, on the ULX3S the FT231X). The ``sync`` domain is the
-    platform's default clock, or with ``pll`` (:class:`lowbit.boards.targets.PLL`, ECP5) the
-    PLL's output, held in reset until the PLL locks; the link's ``clk_hz`` must match it.
-    ``pll`` is a :class:`~lowbit.boards.targets.PLL` (ECP5 EHXPLLL) or an
-    :class:`~lowbit.boards.targets.ICE40PLL` (SB_PLL40_PAD)."""
+    platform's default clock, or with ``pll`` (a :class:`~lowbit.boards.targets.PLL`, ECP5
+    EHXPLLL, or an :class:`~lowbit.boards.targets.ICE40PLL`, SB_PLL40_PAD) the PLL's
+    output, held in reset until the PLL locks; the link's ``clk_hz`` must match it."""
 
     def __init__(self, link, resource=("uart", 0), pll=None):
         self.harness = link  # named "harness" in the netlist, like ScanTop's

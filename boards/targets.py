@@ -181,9 +181,10 @@ class Board:
     link_baud : int
         The host link's default baud rate: the fastest the link's clock divides to within 2%
         (at least 4 cycles a bit) that the board's USB-serial bridge makes.
-    link_pll : PLL or None
-        A PLL that clocks the unit behind the host link faster than the board oscillator
-        (for a baud rate the oscillator cannot divide to), or None: the oscillator.
+    link_clock : float or None
+        The clock (MHz) of a unit behind the host link, made by the board's PLL
+        (:meth:`pll_for`) where the oscillator cannot divide to the baud rate; None: the
+        oscillator.
     ff_cell_share : float
         Logic cells a flip-flop adds beyond the LUTs, on average (:meth:`logic_cells`); 0 where
         flip-flops do not share the cells that count against the LUT budget.
@@ -207,16 +208,16 @@ class Board:
     pnr_cells: tuple = ()
     capacity: dict = field(default_factory=dict)
     link_baud: int = 115_200
-    link_pll: object = None
+    link_clock: float | None = None
     ff_cell_share: float = 0.0
     synth_time_factor: float = 1.0
 
     @property
     def link_clock_mhz(self):
-        """The board's clock for a unit behind the host link: :attr:`link_pll`'s, else the
+        """The board's clock for a unit behind the host link: :attr:`link_clock`, else the
         oscillator's (a unit's ``link_clocks`` entry overrides it:
         :func:`lowbit.boards.sizes.link_clock_mhz`)."""
-        return self.link_pll.out_hz / 1e6 if self.link_pll else self.board_clock_mhz
+        return self.link_clock or self.board_clock_mhz
 
     def clock_pll(self, clock_mhz):
         """What makes ``clock_mhz`` on this board: None for the oscillator's own frequency,
@@ -407,7 +408,7 @@ BOARDS = {
         # 3 Mbaud, the FT231X's fastest, is 4% off any divisor of 25 MHz; the PLL makes
         # 45 MHz (25 / 5 x 9, VCO 585 MHz), and 45 MHz / 15 is 3 Mbaud exactly.
         link_baud=3_000_000,
-        link_pll=PLL(in_hz=25_000_000, clki_div=5, clkfb_div=9, clkop_div=13),
+        link_clock=45,
         # A device 16 times the UP5K's, placed toward 200 MHz: the bench's earlier guesses per
         # board and unit put it at 1.5 to 3.7 times the UP5K's for the same unit.
         synth_time_factor=2.5,

@@ -169,7 +169,6 @@ def _parser():
                         "Default: the unit's own clock for the board where it has one "
                         "('lowbit list'), else the board's link clock. The report gives "
                         "both the oscillator and this clock")
-
     p.add_argument("--seed", type=_number(int, 0, 2 ** 31 - 1), default=None,
                    help="nextpnr's placement seed (default: nextpnr's own); Fmax varies by a "
                         "few percent from seed to seed, so try several for a best figure")

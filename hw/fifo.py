@@ -6,7 +6,8 @@ runs both side by side), but the storage's "not empty" and "not full" are regist
 than compares of its level. In ``SyncFIFOBuffered`` the level's ``!= 0`` compare stands in
 front of the storage read and the output register's enable, with the reader's ``r_en``
 after it; from the level register to ``r_rdy``'s enable was the host link's critical path
-on the UP5K (47.3 MHz, five LUT levels, ``bench/unit-timing``).
+on the UP5K at one step of its way from 45.1 to 51.8 MHz (five LUT levels;
+the two ends are in ``bench/unit-timing``).
 
 Here each flag's next value is chosen by the two late signals (a write, a read of the
 storage) among values computed from registers only: ``level != 1`` for "not empty" after a

@@ -179,10 +179,11 @@ class HostLink(wiring.Component):
         flagged = Signal()
         # Whether the head is a good SYNC byte, loaded with it: HUNT's test, which starts the
         # CRC processor, is then an AND of flip-flops (the compare in front of the CRC's
-        # start and through it into the CRC register was the UP5K's critical path, 43.2 MHz).
+        # start and through it into the CRC register was a critical path on the UP5K on the
+        # way from 45.1 to 51.8 MHz, bench/unit-timing).
         head_sync = Signal()
         # ``have & ~flagged & ~framing_error`` in a flip-flop: a frame state's "good byte"
-        # (through its byte counter, one LUT level less on the UP5K's critical path, 47.1 MHz).
+        # (through its byte counter: one LUT level less on a UP5K critical path of that way).
         head_good = Signal()
         with m.If(pop):
             incoming = data.View(RX_LAYOUT, rxq.r_data)
@@ -314,7 +315,7 @@ class HostLink(wiring.Component):
         # Whether the state takes received bytes (HUNT and the frame's states), in a flip-flop
         # set with the state: `take`, and through `pop` the receive queue's read, is then one
         # gate from registers (an OR of the states' flip-flops in front of it was the UP5K's
-        # critical path, 44.9 MHz).
+        # critical path on that way).
         receiving = Signal(init=1)
 
         def goto(target):
@@ -426,7 +427,7 @@ class HostLink(wiring.Component):
             # received and checked (only COPY writes the queue, and COPY ends before the
             # response), so a count two cycles old never admits more than fits. (Through the
             # level's adder and the compare into the decision, this was the UP5K's critical
-            # path with a unit, 32.2 MHz.)
+            # path with a unit, 32.2 MHz, bench/link-clocks.)
             send_bad_length = q((length == 0) | (unit.phase != 0), "send_bad_length")
             in_free = Signal.like(unit.in_free, name="in_free_q")
             m.d.sync += in_free.eq(unit.in_free)
@@ -682,9 +683,8 @@ class HostLink(wiring.Component):
         ]
         # The choice in a register too (three cycles behind the queue, still never ahead of
         # it): the compare in front of ACT's response length was the UP5K's critical path
-        # with a unit (38.8 MHz).
-        recv_bytes = Signal.like(ready_bytes if len(ready_bytes) > len(wanted_bytes)
-                                 else wanted_bytes, name="recv_bytes")
+        # with a unit, on the way from 32.2 to 40.7 MHz (bench/link-clocks).
+        recv_bytes = Signal(max(len(ready_bytes), len(wanted_bytes)), name="recv_bytes")
         m.d.sync += recv_bytes.eq(Mux(wanted < ready, wanted_bytes, ready_bytes))
 
         # Registers: the signature, then each side port's 32-bit words.

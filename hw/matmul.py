@@ -236,7 +236,8 @@ class BitSerialMatmul(wiring.Component):
         in_first = Signal(init=1)  # the next word is a run's first (A's, row 0, chunk 0)
         k_last, row_last = Signal(), Signal()  # for the next word, unless in_first
         # k_last & row_last: the next word is its matrix's last (one flag in front of the
-        # matrix switch: with both, in_b's enable was the UP5K's critical path, 47.4 MHz).
+        # matrix switch: with both, in_b's enable was a UP5K critical path on the way from
+        # 44.4 to 50.2 MHz, bench/unit-timing).
         both_last = Signal()
         k_last_n, row_last_n = Signal(), Signal()  # their next values
         kc = Mux(self.keep_b, in_kc, self.k_chunks)
@@ -444,7 +445,7 @@ class BitSerialMatmul(wiring.Component):
         # run's last step) as flip-flops computed a cycle ahead from the counters' next
         # flags: each loop's advance and each address move below is then one gate from
         # registers. (With the ANDs of the flags in front of them, the outer counters'
-        # enables were the UP5K's critical path, 49.1 MHz at 2 x 32 x 2.)
+        # enables were a UP5K critical path on that way, at 2 x 32 x 2.)
         k, last_k, k_next = _loop_counter(m, start, computing, count["k_chunks"],
                                           self.k_chunks.shape(), name="k", ahead=True)
         kj, kji, kjin, kjinm = (Signal(name=n) for n in ("last_kj", "last_kji", "last_kjin",

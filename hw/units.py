@@ -187,7 +187,7 @@ UNITS = {u.name: u for u in [
          no_dsp=("icebreaker", "tangnano9k"), synth_seconds=(20, 90)),
     # UP5K: multiplies in LUTs; 8-bit data needs 7000+ cells. 4-bit data and 3-bit weights
     # with every register stage (pipeline 6): 53.1 MHz alone (27.5 at the default 1), and
-    # 5201 of 5280 logic cells with the link (bench/unit-timing).
+    # 5214 of 5280 logic cells with the link (bench/unit-timing, bench/link-clocks).
     Unit("conv2d", "streaming 3x3xC convolution layer: line buffers + Winograd tiles",
          Conv2dParams, Conv2dLayer, "lowbit_conv2d", "winograd", conv2d_job,
          UserData(conv2d_compare, ("filt",), conv2d_shape_params),
@@ -210,7 +210,7 @@ UNITS = {u.name: u for u in [
          sizes={"icebreaker": _BITSERIAL_SMALL, "tangnano9k": _BITSERIAL_SMALL,
                 "ulx3s-85f": dict(dm=4, dn=4, dk=64, max_m=32, max_n=32, max_k=512)},
          # Behind the link, from the board's PLL: the UP5K design places at 40.7 MHz (36 MHz
-         # = 3 Mbaud x 12; 12 MHz oscillator), the ECP5-85F's at 102.6 (90 MHz = 3 Mbaud x
+         # = 3 Mbaud x 12; 12 MHz oscillator), the ECP5-85F's at 106.75 (90 MHz = 3 Mbaud x
          # 30; its link clock is otherwise 45): bench/link-clocks.
          link_clocks={"icebreaker": 36, "ulx3s-85f": 90}),
     Unit("link", "host link: 8N1 UART, framed commands with CRC-16, error frames",
