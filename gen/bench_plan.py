@@ -11,6 +11,8 @@ from .bench_measure import (
     SUSTAINED_RUNS,
     Measurer,
     costmodel_entry,
+    lost_entry,
+    measure_point,
     precision_result,
     sustained_rows,
 )
@@ -46,11 +48,14 @@ BISMO = {"dm": 8, "dk": 256, "dn": 8, "mhz": 200.0, "device": "Zynq-7020",
 @dataclass
 class Step:
     """One step of the run: what the progress line calls it, its time guessed, and what it
-    does, given the progress line's ``say``."""
+    does, given the progress line's ``say``. A step with a ``task`` (``(function, argument)``,
+    picklable) has it run on a worker (:class:`lowbit.gen.executor.Workers`), and ``run``
+    gets its future as well: ``run(say, future)``."""
 
     label: str
     estimate: float
-    run: object  # callable(say)
+    run: object  # callable(say), or callable(say, future) with a task
+    task: tuple | None = None
 
 
 def _board_dsp(unit, board):
@@ -115,12 +120,21 @@ class Bench:
                 dsp = _board_dsp(unit, board)
 
                 harness = default_harness(unit, params)
+                spec = {"unit": unit, "board": board.name, "params": params, "dsp": dsp,
+                        "pnr": self.pnr, "harness": harness}
 
-                def step(say, unit=unit, params=params, board=board, dsp=dsp, harness=harness):
-                    self.results["matrix"]["entries"].append(
-                        self.measure(unit, params, board, say, dsp=dsp, harness=harness))
+                def step(say, future, spec=spec):
+                    try:
+                        entry = future.result()
+                    except Exception as exc:  # a lost worker: a result like a tool's failure
+                        entry = lost_entry(spec["unit"], spec["board"], spec["params"],
+                                           spec["dsp"], exc)
+                    for line in entry.pop("log", None) or [f"{spec['unit']} on "
+                                                            f"{spec['board']}: {entry['message']}"]:
+                        say(line)  # the worker's progress lines, as they were
+                    self.results["matrix"]["entries"].append(entry)
                 steps.append(Step(f"{unit} on {board.name}", self._guess(
-                    unit, board, params=params, dsp=dsp), step))
+                    unit, board, params=params, dsp=dsp), step, (measure_point, spec)))
         return steps
 
     def _plan_precision(self):

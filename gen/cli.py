@@ -1,5 +1,5 @@
 """The ``lowbit`` command line: generate, test, synth, program, ping, compare, estimate, fit,
-list, demo, bench.
+list, demo, bench, sweep.
 
 Exit status: 0 on success, 1 when a run fails (mismatches, a tool error), 2 for bad input
 (an unknown unit, board or option, an invalid parameter, an unreadable file).
@@ -22,7 +22,7 @@ from ..golden.checks import UsageError, parse_params
 from ..hw.build import process_tmp
 from ..hw.units import UNITS, get_unit
 from ..sim.runner import SIMULATORS
-from . import bench
+from . import bench, sweep
 
 __all__ = ["main"]
 
@@ -328,6 +328,7 @@ def _parser():
     _add_sim(p)
 
     bench.add_parser(sub)
+    sweep.add_parser(sub)
     return parser
 
 
@@ -423,27 +424,14 @@ def cmd_test(args):
     return subprocess.call(cmd)
 
 
-def _board_sized(unit, board, items):
-    """The unit's parameters for ``board`` (lowbit.boards.sizes) with ``-p`` items on top."""
-    from ..boards.sizes import board_params
-
-    given = parse_params(unit, items)  # validates the items
-    keys = {item.partition("=")[0].strip() for item in items}
-    sized = board_params(unit.name, board)
-    try:
-        return dataclasses.replace(sized, **{k: getattr(given, k) for k in keys})
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"{unit.name} on {board}: {exc}") from None
-
-
 def cmd_synth(args):
     from ..boards import format_report, synth
     from ..boards.harness import default_harness
-    from ..boards.sizes import board_dsp
+    from ..boards.sizes import board_dsp, sized_params
 
     unit = get_unit(args.unit)
     board = _check_board(args.board)
-    params = _board_sized(unit, board, args.param)
+    params = sized_params(unit.name, board, args.param)
     harness = args.harness
     if harness == "auto":
         harness = default_harness(unit.name, params)
@@ -684,7 +672,8 @@ def cmd_demo(args):
 COMMANDS = {"list": cmd_list, "generate": cmd_generate, "test": cmd_test, "synth": cmd_synth,
             "program": cmd_program, "ping": cmd_ping,
             "compare": cmd_compare, "estimate": cmd_estimate, "fit": cmd_fit,
-            "demo": cmd_demo, "bench": bench.run}
+            "demo": cmd_demo, "bench": bench.run,
+            "sweep": sweep.run}
 
 
 class _Terminated(KeyboardInterrupt):

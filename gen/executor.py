@@ -1,0 +1,227 @@
+"""Where ``lowbit sweep`` and ``lowbit bench`` run their syntheses: worker processes on this
+machine, or a running Dask distributed cluster, behind one interface (:class:`Workers`).
+
+Both commands hand a picklable function and its arguments to :meth:`Workers.submit` and get a
+:class:`concurrent.futures.Future` back; nothing else in them depends on where the work runs.
+
+- **Local** (the default): at most ``workers`` points at once, each in a fresh Python process
+  of its own (``spawn``), so a tool that crashes or exhausts memory takes only its point with
+  it. A point whose process dies without a result is run once more; when the second process
+  dies too, its future raises :class:`WorkerLost`.
+- **Dask** (``scheduler`` is an address such as ``tcp://10.0.0.5:8786``): the same functions,
+  sent with ``distributed.Client.submit`` to the cluster's workers, which must have lowbit
+  installed (the function is sent by reference). A worker that dies has its tasks rescheduled
+  by the scheduler, up to its ``distributed.scheduler.allowed-failures`` (Dask's default 3;
+  start the scheduler with ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1`` for one retry,
+  as the local workers do); after that the future raises :class:`WorkerLost`.
+"""
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import signal
+import threading
+import traceback
+
+__all__ = ["Workers", "WorkerLost", "TaskFailed", "describe", "CONNECT_TIMEOUT"]
+
+#: Seconds to reach a Dask scheduler before giving up (exit status 1).
+CONNECT_TIMEOUT = 10.0
+#: Attempts of a point whose local worker process died.
+LOCAL_ATTEMPTS = 2
+
+
+class WorkerLost(RuntimeError):
+    """The worker running a point died (a crash, the kernel's OOM killer, a lost machine) on
+    every attempt it had."""
+
+
+def describe(exc):
+    """``"Type: message"`` of a point's exception, wherever it ran."""
+    return str(exc) if isinstance(exc, TaskFailed) else f"{type(exc).__name__}: {exc}"
+
+
+class _Died(Exception):
+    """One local attempt's process ended without a result."""
+
+
+class TaskFailed(RuntimeError):
+    """The function raised in a local worker process: the message is the exception's type and
+    text (``"SynthError: ..."``), the worker's traceback is :attr:`traceback`."""
+
+    def __init__(self, message, tb=""):
+        super().__init__(message)
+        self.traceback = tb
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt(signum)
+
+
+def _child(conn, fn, args):
+    # SIGTERM (close(cancel=True)) unwinds like Ctrl-C, so that a tool process started with
+    # subprocess is killed and temporary directories go; an interrupted point sends nothing
+    # (its parent sees the process end without a result).
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        result = fn(*args)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - everything else goes back to the parent
+        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+    else:
+        conn.send(("ok", result))
+    conn.close()
+
+
+class Workers:
+    """Context manager: ``workers`` local processes (default: one a core), or the Dask cluster
+    whose scheduler is at ``scheduler``.
+
+    Attributes
+    ----------
+    count : int
+        How many points can run at once (local processes, or the cluster's worker threads
+        when it was reached).
+    where : str
+        Where the work runs, for progress lines and results.
+    """
+
+    def __init__(self, workers=None, scheduler=None, *, connect_timeout=CONNECT_TIMEOUT):
+        self.scheduler = scheduler
+        self.connect_timeout = connect_timeout
+        self.count = max(1, int(workers or os.cpu_count() or 1))
+        self._client = None
+        self._threads = None
+        self._procs = set()
+        self._lock = threading.Lock()
+        self._closing = False
+
+    # -- opening and closing
+
+    def __enter__(self):
+        if self.scheduler is None:
+            self._threads = cf.ThreadPoolExecutor(self.count, thread_name_prefix="lowbit-worker")
+            self.where = (f"{self.count} local worker process{'es' if self.count > 1 else ''}")
+            return self
+        try:
+            from distributed import Client
+        except ImportError as exc:  # pragma: no cover - a dependency of lowbit
+            raise RuntimeError(f"--scheduler needs Dask's distributed package: {exc}") from None
+        try:
+            self._client = Client(self.scheduler, timeout=self.connect_timeout,
+                                  set_as_default=False)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RuntimeError(f"cannot reach the Dask scheduler at {self.scheduler!r} within "
+                               f"{self.connect_timeout:g} s: {text}") from None
+        nthreads = sum(self._client.nthreads().values())
+        self.count = max(1, nthreads)
+        self.where = (f"Dask scheduler {self.scheduler} ({nthreads} worker thread"
+                      f"{'' if nthreads == 1 else 's'} when connected)")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(cancel=exc_type is not None)
+        return False
+
+    def close(self, *, cancel=False):
+        """Stop: with ``cancel``, points not finished are abandoned (local processes are
+        terminated, Dask tasks cancelled)."""
+        with self._lock:
+            self._closing = True
+            procs = list(self._procs)
+        if cancel:
+            for p in procs:
+                p.terminate()
+        if self._threads is not None:
+            self._threads.shutdown(wait=not cancel, cancel_futures=cancel)
+            if cancel:
+                for p in procs:
+                    p.join(5)
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.close(timeout=self.connect_timeout)
+
+    # -- the work
+
+    def submit(self, fn, *args):
+        """Run ``fn(*args)`` on a worker; a :class:`concurrent.futures.Future` of its result.
+
+        ``fn`` and ``args`` must be picklable, ``fn`` importable by name where it runs. An
+        exception in ``fn`` is the future's exception (locally a :class:`TaskFailed` that
+        names its type and message); a worker lost on every attempt is :class:`WorkerLost`.
+        """
+        if self._client is not None:
+            return self._dask_submit(fn, args)
+        outer = cf.Future()
+        self._local_attempt(outer, fn, args, 1)
+        return outer
+
+    def _dask_submit(self, fn, args):
+        from distributed.scheduler import KilledWorker
+
+        inner = self._client.submit(fn, *args, pure=False)
+        outer = cf.Future()
+
+        def done(fut):
+            try:
+                outer.set_result(fut.result())
+            except KilledWorker as exc:
+                outer.set_exception(WorkerLost(
+                    f"its Dask worker died on every attempt the scheduler allowed ({exc})"))
+            except BaseException as exc:  # noqa: BLE001 - the point's own failure
+                if not outer.done():
+                    outer.set_exception(exc)
+        inner.add_done_callback(done)
+        return outer
+
+    def _local_attempt(self, outer, fn, args, attempt):
+        try:
+            inner = self._threads.submit(self._in_process, fn, args)
+        except RuntimeError:  # the pool is shutting down
+            outer.cancel()
+            return
+
+        def done(fut):
+            if fut.cancelled():
+                outer.cancel()
+                return
+            exc = fut.exception()
+            if isinstance(exc, _Died) and attempt < LOCAL_ATTEMPTS and not self._closing:
+                self._local_attempt(outer, fn, args, attempt + 1)
+            elif isinstance(exc, _Died):
+                outer.set_exception(WorkerLost(
+                    f"its worker process died {attempt} time{'s' if attempt > 1 else ''} "
+                    f"({exc})"))
+            elif exc is not None:
+                outer.set_exception(exc)
+            else:
+                outer.set_result(fut.result())
+        inner.add_done_callback(done)
+
+    def _in_process(self, fn, args):
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child, args=(child, fn, args), daemon=True)
+        with self._lock:
+            if self._closing:
+                raise _Died("the sweep is stopping")
+            proc.start()
+            self._procs.add(proc)
+        child.close()
+        try:
+            try:
+                message = parent.recv()
+            except EOFError:
+                message = None
+            proc.join()
+        finally:
+            with self._lock:
+                self._procs.discard(proc)
+            parent.close()
+        if message is None:
+            raise _Died(f"exit code {proc.exitcode}")
+        if message[0] == "error":
+            raise TaskFailed(message[1], message[2])
+        return message[1]
