@@ -5,9 +5,10 @@ Both commands hand a picklable function and its arguments to :meth:`Workers.subm
 :class:`concurrent.futures.Future` back; nothing else in them depends on where the work runs.
 
 - **Local** (the default): at most ``workers`` points at once, each in a fresh Python process
-  of its own (``spawn``), so a tool that crashes or exhausts memory takes only its point with
-  it. A point whose process dies without a result is run once more; when the second process
-  dies too, its future raises :class:`WorkerLost`.
+  of its own, in a session of its own (so a tool that crashes or exhausts memory takes only its
+  point with it, and Ctrl-C reaches only the parent, which stops the workers and their
+  tools). A point whose process dies without a result is run once more; when the second
+  process dies too, its future raises :class:`WorkerLost`.
 - **Dask** (``scheduler`` is an address such as ``tcp://10.0.0.5:8786``): the same functions,
   sent with ``distributed.Client.submit`` to the cluster's workers, which must have lowbit
   installed (the function is sent by reference). A worker that dies has its tasks rescheduled
@@ -17,9 +18,13 @@ Both commands hand a picklable function and its arguments to :meth:`Workers.subm
 """
 
 import concurrent.futures as cf
-import multiprocessing
+import contextlib
 import os
+import pickle
 import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import traceback
 
@@ -58,20 +63,30 @@ def _stop(signum, frame):
     raise KeyboardInterrupt(signum)
 
 
-def _child(conn, fn, args):
-    # SIGTERM (close(cancel=True)) unwinds like Ctrl-C, so that a tool process started with
-    # subprocess is killed and temporary directories go; an interrupted point sends nothing
-    # (its parent sees the process end without a result).
+#: The worker process's program: ``python -c CHILD FD``, the task pickled on its standard
+#: input, the result pickled to file descriptor FD.
+_CHILD = "from lowbit.gen.executor import _child_main; _child_main()"
+
+
+def _child_main():
+    """A local worker process: run one task. SIGTERM (``close(cancel=True)``, sent to its
+    whole session with the tools it started) unwinds like Ctrl-C, so that temporary
+    directories go; an interrupted task sends nothing and prints nothing."""
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    fd = int(sys.argv[1])
     try:
-        result = fn(*args)
+        fn, args = pickle.load(sys.stdin.buffer)
+        try:
+            message = ("ok", fn(*args))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - everything else goes to the parent
+            message = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(message, f)
     except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # noqa: BLE001 - everything else goes back to the parent
-        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
-    else:
-        conn.send(("ok", result))
-    conn.close()
+        sys.exit(1)
 
 
 class Workers:
@@ -132,13 +147,18 @@ class Workers:
             self._closing = True
             procs = list(self._procs)
         if cancel:
-            for p in procs:
-                p.terminate()
+            for p in procs:  # the worker and the tools it started
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(p.pid, signal.SIGTERM)
         if self._threads is not None:
             self._threads.shutdown(wait=not cancel, cancel_futures=cancel)
             if cancel:
                 for p in procs:
-                    p.join(5)
+                    try:
+                        p.wait(5)
+                    except subprocess.TimeoutExpired:
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.killpg(p.pid, signal.SIGKILL)
         if self._client is not None:
             client, self._client = self._client, None
             client.close(timeout=self.connect_timeout)
@@ -201,27 +221,42 @@ class Workers:
         inner.add_done_callback(done)
 
     def _in_process(self, fn, args):
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(child, fn, args), daemon=True)
-        with self._lock:
-            if self._closing:
-                raise _Died("the sweep is stopping")
-            proc.start()
-            self._procs.add(proc)
-        child.close()
-        try:
-            try:
-                message = parent.recv()
-            except EOFError:
-                message = None
-            proc.join()
-        finally:
+        # A process in a session of its own: Ctrl-C at the terminal reaches only this
+        # process, which stops the workers (and their tools) itself.
+        payload = pickle.dumps((fn, args))
+        r, w = os.pipe()
+        with tempfile.TemporaryFile() as err:
             with self._lock:
-                self._procs.discard(proc)
-            parent.close()
-        if message is None:
-            raise _Died(f"exit code {proc.exitcode}")
+                if self._closing:
+                    os.close(r)
+                    os.close(w)
+                    raise _Died("the run is stopping")
+                try:
+                    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(w)],
+                                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=err, pass_fds=(w,), start_new_session=True)
+                finally:
+                    os.close(w)
+                self._procs.add(proc)
+            try:
+                with os.fdopen(r, "rb") as result:
+                    try:
+                        proc.stdin.write(payload)
+                        proc.stdin.close()
+                    except BrokenPipeError:
+                        pass
+                    data = result.read()
+                proc.wait()
+            finally:
+                with self._lock:
+                    self._procs.discard(proc)
+            if not data:
+                err.seek(0)
+                last = [ln for ln in err.read().decode(errors="replace").splitlines()
+                        if ln.strip()]
+                raise _Died(f"exit status {proc.returncode}"
+                            + (f": {last[-1].strip()}" if last else ""))
+        message = pickle.loads(data)
         if message[0] == "error":
             raise TaskFailed(message[1], message[2])
         return message[1]
