@@ -147,6 +147,12 @@ def point_key(unit_name, board, params, *, dsp, pnr, harness):
     return f"{unit_name}-{board}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
+def _throughput_units():
+    from ..hw.units import UNITS
+
+    return [u.name for u in UNITS.values() if ops_per_cycle(u.defaults())]
+
+
 def ops_per_cycle(params):
     """Binary ops a cycle at peak where the unit defines them (``peak_binary_ops_per_cycle``),
     else ``None``."""
@@ -226,8 +232,8 @@ def add_parser(sub):
     p.add_argument("--metric", choices=("fmax", "throughput"), default=None,
                    help="performance axis of the Pareto front: fmax (MHz), or throughput "
                         "(peak binary ops/s = ops a cycle x Fmax; ops a cycle with --no-pnr), "
-                        "for units that define ops a cycle (bitserial, dpu, bmvu). Default: "
-                        "throughput where defined, else fmax")
+                        f"for units that define ops a cycle ({', '.join(_throughput_units())})."
+                        " Default: throughput where defined, else fmax")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help=f"local worker processes (default: one a core, {os.cpu_count()} "
                         f"here); not with --scheduler")
@@ -247,6 +253,7 @@ def run(args):
     """``lowbit sweep`` from parsed arguments; returns the exit status."""
     from ..boards import DEFAULT_BOARD
     from ..boards.targets import get_board
+    from ..hw.units import get_unit
 
     boards = list(dict.fromkeys(get_board(b).name for b in (args.board or [DEFAULT_BOARD])))
     if args.workers is not None and args.workers < 1:
@@ -254,6 +261,10 @@ def run(args):
     if args.workers is not None and args.scheduler:
         raise UsageError("--workers is for local worker processes; with --scheduler the "
                          "cluster's workers run the points")
+    if args.metric == "throughput" and not ops_per_cycle(get_unit(args.unit).defaults()):
+        raise UsageError(f"--metric throughput needs ops a cycle, which {args.unit} does not "
+                         f"define; use --metric fmax, or a unit that does: "
+                         f"{', '.join(_throughput_units())}")
     points = expand_points(args.unit, boards, args.param, args.point)
     if len(points) > MAX_POINTS and not args.yes:
         raise UsageError(f"the sweep has {len(points)} points, more than {MAX_POINTS}; "
@@ -339,11 +350,13 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
         f"{len(results)} finished before (kept in {pts_dir}), {len(todo)} to run")
     started, t0 = _now(), time.perf_counter()
     failed = sum(1 for r in results.values() if r["status"] == "error")
+    where = "no worker (every point finished before)"
     try:
         if todo:
             pts_dir.mkdir(parents=True, exist_ok=True)
             with Workers(workers, scheduler) as pool:
-                say(f"sweep {unit_name}: running on {pool.where}")
+                where = pool.where
+                say(f"sweep {unit_name}: running on {where}")
                 futures = {}
                 for key, board, params, dsp, values in todo:
                     spec = {"unit": unit_name, "board": board, "params": params, "dsp": dsp,
@@ -380,8 +393,7 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
         return 130
     rows = [results[k] for k, *_ in keyed]
     summary = _results(unit_name, rows, pnr=pnr, metric=metric, command=command,
-                       started=started, seconds=time.perf_counter() - t0,
-                       where=scheduler or f"{workers or os.cpu_count()} local workers")
+                       started=started, seconds=time.perf_counter() - t0, where=where)
     from .sweep_report import draw_pareto, report_md
 
     with atomic_dir(outdir, whole=False) as tmp:

@@ -180,6 +180,11 @@ class BMVUParams:
         return -(-self.cols // self.simd)
 
     @property
+    def peak_binary_ops_per_cycle(self):
+        """``2 pe simd``: an XNOR and an add per weight bit a lane takes each cycle."""
+        return 2 * self.pe * self.simd
+
+    @property
     def cycles_per_vector(self):
         return self.nf * self.sf
 

@@ -443,6 +443,11 @@ class DPUParams:
         _check_int("spacing", self.spacing, 0, _MAX_SPACING)
 
     @property
+    def peak_binary_ops_per_cycle(self):
+        """``2 dk``: an AND and an add per operand bit, a beat a cycle."""
+        return 2 * self.dk
+
+    @property
     def popcount_width(self):
         """Bits of the unsigned popcount 0..dk."""
         return self.dk.bit_length()

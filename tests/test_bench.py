@@ -201,6 +201,8 @@ def test_progress_time_left_scales_with_finished_steps():
     (["--only", "timing"], "unknown section 'timing' for --only; choose from: matrix, "
                            "precision, winograd, popcount, costmodel"),
     (["--only", "matrix", "Matrix"], "unknown section 'Matrix'"),
+    (["--workers", "0"], "--workers must be at least 1, not 0"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers is for local"),
 ])
 def test_bad_input(usage_error, tmp_path, argv, message):
     out = tmp_path / "bench"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from lowbit.gen.cli import main
 
-COMMANDS = ["list", "generate", "test", "synth", "compare", "demo"]
+COMMANDS = ["list", "generate", "test", "synth", "compare", "demo", "bench", "sweep"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -18,7 +18,10 @@ def test_help_explains_every_option(command, capsys):
     for opt in {"generate": ["--param", "--output"], "synth": ["--board", "--target-mhz"],
                 "compare": ["--input", "--terms", "--quantize", "--netlist"],
                 "test": ["--sim", "--jobs", "--netlist"],
-                "list": ["--json"], "demo": ["--board"]}[command]:
+                "list": ["--json"], "demo": ["--board"],
+                "bench": ["--workers", "--scheduler", "--no-pnr"],
+                "sweep": ["--param", "--point", "--workers", "--scheduler", "--retry-failed",
+                          "--yes", "--metric", "Pareto"]}[command]:
         assert opt in text
 
 

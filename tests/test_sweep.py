@@ -102,6 +102,25 @@ def test_dask_local_cluster_gives_the_same_results(local, tmp_path):
     assert sorted(_points(out)) == sorted(_points(local[0]))  # the same keys
 
 
+def test_bench_matrix_on_the_cluster_equals_local(tmp_path):
+    """``lowbit bench`` runs its matrix on the same workers: a LocalCluster and local
+    processes give the same entries."""
+    runs = {}
+    with _cluster() as address:
+        for where, extra in (("local", ["--workers", "2"]), ("dask", ["--scheduler", address])):
+            out = tmp_path / where
+            status, _, err = _run(["bench", "--quick", "--only", "matrix", *extra, "-o",
+                                   str(out)])
+            assert status == 0, err
+            runs[where] = json.loads((out / "results.json").read_text())
+    assert runs["dask"]["workers"].startswith(f"Dask scheduler {address}")
+    assert runs["local"]["workers"] == "2 local worker processes"
+    local, dask = (runs[w]["sections"]["matrix"]["entries"] for w in ("local", "dask"))
+    assert [(e["unit"], e["unit_resources"]) for e in dask] == \
+        [(e["unit"], e["unit_resources"]) for e in local]
+    assert {e["status"] for e in local} == {"netlist"}
+
+
 def test_a_second_run_skips_finished_points(local):
     out, _, _ = local
     before = {p: (out / "points" / p).stat().st_mtime_ns for p in _points(out)}
@@ -257,6 +276,9 @@ def test_grid_listed_points_and_board_sizes():
     (["--workers", "0"], "--workers must be at least 1, not 0"),
     (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers is for local"),
     (["--board", "nope"], "unknown board 'nope'"),
+    (["--metric", "throughput"], "--metric throughput needs ops a cycle, which popcount does "
+                                 "not define; use --metric fmax, or a unit that does: bmvu, "
+                                 "dpu, bitserial"),
 ])
 def test_bad_input(usage_error, tmp_path, argv, message):
     out = tmp_path / "s"
