@@ -1,5 +1,5 @@
 """The ``lowbit`` command line: generate, test, synth, program, ping, compare, estimate, fit,
-list, demo, bench, sweep.
+list, demo, bench, sweep, experiment.
 
 Exit status: 0 on success, 1 when a run fails (mismatches, a tool error), 2 for bad input
 (an unknown unit, board or option, an invalid parameter, an unreadable file).
@@ -22,7 +22,7 @@ from ..golden.checks import UsageError, parse_params
 from ..hw.build import process_tmp
 from ..hw.units import UNITS, get_unit
 from ..sim.runner import SIMULATORS
-from . import bench, sweep
+from . import bench, experiment, sweep
 
 __all__ = ["main"]
 
@@ -329,6 +329,7 @@ def _parser():
 
     bench.add_parser(sub)
     sweep.add_parser(sub)
+    experiment.add_parser(sub)
     return parser
 
 
@@ -673,7 +674,7 @@ COMMANDS = {"list": cmd_list, "generate": cmd_generate, "test": cmd_test, "synth
             "program": cmd_program, "ping": cmd_ping,
             "compare": cmd_compare, "estimate": cmd_estimate, "fit": cmd_fit,
             "demo": cmd_demo, "bench": bench.run,
-            "sweep": sweep.run}
+            "sweep": sweep.run, "experiment": experiment.run}
 
 
 class _Terminated(KeyboardInterrupt):

@@ -32,12 +32,14 @@ from .lfsr import XAPP052_TAPS, lane_seeds
 from .mac import MACParams
 
 __all__ = ["LaneLFSRs", "SystolicParams", "gemm_golden", "round_array", "saturate_array",
-           "MAX_DIM", "MAX_LANES"]
+           "systolic_job", "systolic_compare", "MAX_DIM", "MAX_LANES"]
 
 #: The largest ``rows`` or ``cols`` of the array.
 MAX_DIM = 32
 #: The most PEs (``rows * cols``): Gupta et al.'s prototype is 28 x 28.
 MAX_LANES = 784
+#: The deepest output queue (result tiles).
+MAX_OUT_DEPTH = 64
 #: Widest accumulator the int64 path takes (the object path beyond is exact but slow).
 _INT64_BITS = 62
 
@@ -104,6 +106,11 @@ class SystolicParams:
         The arithmetic of every PE, as :class:`lowbit.golden.mac.MACParams` has it: formats,
         guard bits, rounding mode, ``round_products``, saturation and the LFSR (its ``seed``
         seeds the lanes through :func:`lowbit.golden.lfsr.lane_seeds`).
+    pipeline, carry_chain : int
+        Each PE's MAC registers (:class:`~lowbit.golden.mac.MACParams`); timing only.
+    out_depth : int
+        Result tiles the output queue holds: the array takes a tile's last beat only while
+        the queue has room for its result, so back-pressure never loses one. Timing only.
     """
 
     rows: int = field(default=4, metadata={"help": f"PE rows R (1..{MAX_DIM})"})
@@ -125,6 +132,12 @@ class SystolicParams:
     lfsr_width: int = field(default=16, metadata={"help": "LFSR width L of each PE (2..64)"})
     r_bits: int = field(default=8, metadata={"help": "random bits R per rounding (1..L)"})
     seed: int = field(default=1, metadata={"help": "seed of the lanes' seeds (nonzero)"})
+    pipeline: int = field(default=2, metadata={
+        "help": "each PE's MAC register stages 0..4 (product, input, output, rounding)"})
+    carry_chain: int = field(default=0, metadata={
+        "help": "cut each PE's accumulator and rounding adders every N bits (0: no cut)"})
+    out_depth: int = field(default=4, metadata={
+        "help": f"result tiles the output queue holds (2..{MAX_OUT_DEPTH}); latency only"})
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, MAX_DIM)
@@ -132,6 +145,7 @@ class SystolicParams:
         if self.rows * self.cols > MAX_LANES:
             raise ValueError(f"rows x cols must be at most {MAX_LANES} PEs, not "
                              f"{self.rows} x {self.cols} = {self.rows * self.cols}")
+        check_int("out_depth", self.out_depth, 2, MAX_OUT_DEPTH)
         _ = self.mac  # the MAC checks the arithmetic's fields, with its messages
 
     @property
@@ -292,4 +306,121 @@ def _gemm_objects(p, A, B, lfsrs, lane, tile, tiles):
     codes, ovf = saturate(y, mac.fmt_o.wl, wrap=not p.saturate)
     return (np.array(codes, dtype=np.int64).reshape(M, N),
             np.array(ovf, dtype=np.int64).reshape(M, N))
+
+
+
+def _pack(values, width):
+    """Two's complement codes packed LSB first, ``width`` bits each, into one integer."""
+    mask = (1 << width) - 1
+    out = 0
+    for j, v in enumerate(values):
+        out |= (int(v) & mask) << (j * width)
+    return out
+
+
+def _unpack(word, count, width):
+    half = 1 << (width - 1)
+    mask = (1 << width) - 1
+    return [(((int(word) >> (j * width)) & mask) ^ half) - half for j in range(count)]
+
+
+def systolic_job(params, A, B):
+    """The systolic array's adapter: ``C = convert(A B)`` for codes ``A`` (M, K) and ``B``
+    (K, N), fed as tiles in row-major order, ``K`` beats each, the edges padded with zeros;
+    the result is ``(C, overflow)``, ``M x N`` int64 each."""
+    p, mac = params, params.mac
+    A = _check_codes("A", A, mac.fmt_a, "M x K")
+    B = _check_codes("B", B, mac.fmt_b, "K x N")
+    (M, K), N = A.shape, B.shape[1]
+    if B.shape[0] != K:
+        raise ValueError(f"A is {A.shape}, B is {B.shape}: K must agree")
+    mt, nt = p.tiles(M, N)
+    Ap = np.zeros((mt * p.rows, K), dtype=np.int64)
+    Ap[:M] = A
+    Bp = np.zeros((K, nt * p.cols), dtype=np.int64)
+    Bp[:, :N] = B
+    wa, wb, wo = mac.fmt_a.wl, mac.fmt_b.wl, mac.fmt_o.wl
+    cols = {"a": [], "b": [], "first": [], "last": []}
+    ends = []
+    for t in range(mt * nt):
+        rows = Ap[(t // nt) * p.rows:(t // nt + 1) * p.rows]
+        colsb = Bp[:, (t % nt) * p.cols:(t % nt + 1) * p.cols]
+        for k in range(K):
+            cols["a"].append(_pack(rows[:, k], wa))
+            cols["b"].append(_pack(colsb[k], wb))
+            cols["first"].append(int(k == 0))
+            cols["last"].append(int(k == K - 1))
+        ends.append(len(cols["a"]) - 1)
+
+    def decode(out):
+        if len(out["value"]) != mt * nt:
+            return None
+        Cp = np.zeros((mt * p.rows, nt * p.cols), dtype=np.int64)
+        Op = np.zeros_like(Cp)
+        for t, (word, flags) in enumerate(zip(out["value"], out["overflow"], strict=True)):
+            vals = np.array(_unpack(word, p.lanes, wo)).reshape(p.rows, p.cols)
+            ovf = np.array([(int(flags) >> j) & 1 for j in range(p.lanes)]).reshape(
+                p.rows, p.cols)
+            r0, c0 = (t // nt) * p.rows, (t % nt) * p.cols
+            Cp[r0:r0 + p.rows, c0:c0 + p.cols] = vals
+            Op[r0:r0 + p.rows, c0:c0 + p.cols] = ovf
+        return Cp[:M, :N], Op[:M, :N]
+
+    from .job import Job
+
+    return Job(cols, mt * nt, decode, last_beats=ends, calm_beats=K,
+               cycles=8 * len(cols["a"]) + 64 * (p.rows + p.cols) + 200)
+
+
+def _codes_of(arr, fmt, option):
+    from .checks import UsageError
+    from .fixed import quantize
+
+    arr = np.asarray(arr)
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise UsageError(f"{option} must be a non-empty 2-D matrix, not shape {arr.shape}")
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.min() < fmt.min_int or arr.max() > fmt.max_int:
+            raise UsageError(f"integers in {option} are taken as raw codes of {fmt}, which "
+                             f"must lie in [{fmt.min_int}, {fmt.max_int}]; found "
+                             f"{int(arr.min())}..{int(arr.max())}")
+        return arr.astype(np.int64)
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            raise UsageError(f"{option} holds NaN or infinite values")
+        codes, _ = quantize(arr.reshape(-1), fmt, "nearest")
+        return np.array(codes, dtype=np.int64).reshape(arr.shape)
+    raise UsageError(f"{option} must hold integers (raw codes) or floats, not {arr.dtype}")
+
+
+def systolic_compare(params, arr, *, rhs=None, **_):
+    """``lowbit compare systolic``: ``C = convert(A B)`` for ``arr`` = A (M, K) and ``rhs`` =
+    B (K, N): integers are raw codes of the input formats, floats are quantized to them
+    (round to nearest). Golden: :func:`gemm_golden`."""
+    from .checks import UsageError
+    from .job import Comparison
+
+    if rhs is None:
+        raise UsageError("systolic needs --rhs FILE.npy, the right matrix B of shape (K, N)")
+    mac = params.mac
+    A = _codes_of(arr, mac.fmt_a, "--input (A)")
+    B = _codes_of(rhs, mac.fmt_b, "--rhs (B)")
+    if A.shape[1] != B.shape[0]:
+        raise UsageError(f"--input (A) and --rhs (B) must agree on K: A is {A.shape}, "
+                         f"B is {B.shape}")
+    if A.shape[0] * B.shape[1] * A.shape[1] > 1 << 24:
+        raise UsageError(f"M K N must be at most {1 << 24} for a simulation, not "
+                         f"{A.shape[0]} x {A.shape[1]} x {B.shape[1]}")
+    C, O = gemm_golden(params, A, B)
+    want = list(zip(C.reshape(-1).tolist(), O.reshape(-1).tolist()))
+    M, K = A.shape
+    N = B.shape[1]
+    extra = {"shape": [M, N], "format": f"{mac.fmt_a} x {mac.fmt_b} -> {mac.fmt_o}",
+             "rounding": params.rounding,
+             "notes": [f"A {M}x{K} {mac.fmt_a}, B {K}x{N} {mac.fmt_b} -> {mac.fmt_o}, "
+                       f"{params.rounding} rounding on a {params.rows} x {params.cols} array",
+                       f"saturated outputs: {int(O.sum())}"]}
+    return Comparison(systolic_job(params, A, B), want,
+                      lambda got: list(zip(got[0].reshape(-1).tolist(),
+                                           got[1].reshape(-1).tolist())), extra)
 

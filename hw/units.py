@@ -34,6 +34,7 @@ from ..golden.bitserial import (
     p2s_shape_params,
 )
 from ..golden.checks import UsageError
+from ..golden.gemm import SystolicParams, systolic_compare, systolic_job
 from ..golden.job import UserData
 from ..golden.mac import mac_compare, mac_job
 from ..golden.winograd import (
@@ -55,6 +56,7 @@ from .link import HostLink, LinkParams
 from .mac import FixedPointMAC
 from .matmul import BitSerialMatmul
 from .popcount import Popcount, XnorPopcount
+from .systolic import SystolicArray
 from .winograd import DirectConv3x3, WinogradF23, WinogradF23x23
 
 __all__ = ["Unit", "UNITS", "get_unit", "Hosted", "hosted_unit", "hosted"]
@@ -213,6 +215,14 @@ UNITS = {u.name: u for u in [
          # = 3 Mbaud x 12; 12 MHz oscillator), the ECP5-85F's at 106.75 (90 MHz = 3 Mbaud x
          # 30; its link clock is otherwise 45): bench/link-clocks.
          link_clocks={"icebreaker": 36, "ulx3s-85f": 90}),
+    # The UP5K's 8 SB_MAC16 take a 2 x 2 array of 16-bit MACs beside the link; the ECP5-85F's
+    # 156 MULT18X18D a 12 x 12 (Gupta et al.'s prototype: 28 x 28 on a Kintex-7).
+    Unit("systolic", "R x C systolic array of fixed-point MACs, stochastic rounding per PE "
+         "(Gupta 2015)", SystolicParams, SystolicArray, "lowbit_systolic", "mac",
+         systolic_job, UserData(systolic_compare, ("rhs",)),
+         sizes={"icebreaker": dict(rows=2, cols=2), "tangnano9k": dict(rows=2, cols=2),
+                "ulx3s-85f": dict(rows=8, cols=8)},
+         synth_seconds=(30, 120)),
     Unit("link", "host link: 8N1 UART, framed commands with CRC-16, error frames",
          LinkParams, HostLink, "lowbit_link", "link"),
 ]}

@@ -109,6 +109,12 @@ CORNERS = [
                  carry_chain=128, round_products=True), True),
     ("mac", dict(il_a=32, fl_a=0, il_b=1, fl_b=31, il_o=32, fl_o=0, guard=32, carry_chain=4,
                  pipeline=4, saturate=False), True),
+    ("systolic", dict(rows=1, cols=1, il_a=1, fl_a=0, il_b=1, fl_b=0, il_o=1, fl_o=0,
+                      guard=0, lfsr_width=2, r_bits=1, pipeline=0, out_depth=2), True),
+    ("systolic", dict(rows=1, cols=32, il_a=16, fl_a=16, il_b=16, fl_b=16, il_o=16, fl_o=16,
+                      guard=32, lfsr_width=64, r_bits=64, seed=2 ** 64 - 1, pipeline=4,
+                      carry_chain=128, round_products=True, out_depth=64), True),
+    ("systolic", dict(rows=28, cols=28), False),  # Gupta et al.'s 784 PEs
     ("lfsr", dict(width=2, r_bits=1), True),
     ("lfsr", dict(width=64, r_bits=64, seed=2 ** 64 - 1), True),
     ("popcount", dict(n=1, spacing=0), True),

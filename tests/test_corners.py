@@ -38,6 +38,8 @@ def test_generates_at_a_corner(unit, overrides, tmp_path):
     ("link", "registers=129", "registers must be between 1 and 128"),
     ("lfsr", "width=65", "width must be between 2 and 64"),
     ("mac", "guard=33", "guard must be between 0 and 32"),
+    ("systolic", "rows=33", "rows must be between 1 and 32"),
+    ("systolic", "out_depth=65", "out_depth must be between 2 and 64"),
 ])
 def test_one_past_a_limit_is_refused(unit, item, message):
     with pytest.raises(UsageError, match=message):

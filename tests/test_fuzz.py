@@ -205,6 +205,11 @@ def _valid_like(draw, unit):
     if unit == "bitserial":
         k = draw(st.integers(1, 8))
         return {"input": draw(_ints(*small, (n, k))), "--rhs": draw(_ints(*small, (k, c)))}
+    if unit == "systolic":
+        k = draw(st.integers(1, 8))
+        return {"input": draw(st.lists(st.floats(-8, 8), min_size=n * k, max_size=n * k)
+                              .map(lambda v: np.array(v).reshape(n, k))),
+                "--rhs": draw(_ints(-(1 << 15), (1 << 15) - 1, (k, c)))}
     raise AssertionError(unit)
 
 

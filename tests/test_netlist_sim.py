@@ -177,6 +177,22 @@ def _bitserial(sim, seed, shape="2x64x2"):
         assert not len(bad), f"seed={seed} run {n}: {len(bad)} elements differ"
 
 
+def _systolic(sim, seed):
+    """A 2 x 3 array of 8-bit MACs (a DSP multiplier each), stochastic rounding, the tiles
+    not dividing the matrices, idle cycles and back-pressure."""
+    from lowbit.golden.gemm import SystolicParams, gemm_golden, systolic_job
+
+    params = SystolicParams(rows=2, cols=3, il_a=2, fl_a=6, il_b=2, fl_b=6, il_o=4, fl_o=6,
+                            guard=4)
+    rng = np.random.default_rng(seed)
+    A, B = rng.integers(-128, 128, (5, 9)), rng.integers(-128, 128, (9, 4))
+    got, _, resp, _ = run_unit("systolic", params, systolic_job(params, A, B), sim=sim,
+                               seed=seed, idle=0.2, backpressure=0.2)
+    assert got is not None, f"seed={seed}: {len(resp['out'])} tiles"
+    C, O = gemm_golden(params, A, B)
+    assert (got[0] == C).all() and (got[1] == O).all(), f"seed={seed}"
+
+
 def _link(sim, seed):
     test_link_sim.test_register_write_then_read("small", sim, seed)
 
@@ -200,6 +216,7 @@ UNIT_CHECKS = {
     "p2s": lambda sim, seed: test_bitserial_sim.test_p2s_bit_exact(5, 3, 2, sim, seed),
     "bitserial": _bitserial,  # 1x7x4 on iCE40 (below), to keep the suite's time
     "link": _link,
+    "systolic": _systolic,
 }
 #: A board of each family with cell models.
 NETLIST_BOARDS = {"ice40": "icebreaker", "ecp5": "ulx3s-85f", "gowin": "tangnano9k"}

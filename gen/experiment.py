@@ -1,0 +1,209 @@
+"""``lowbit experiment gupta``: Gupta et al. 2015's experiment on lowbit's exact arithmetic
+(:mod:`lowbit.golden.training`): test error against FL at a word length of 16 for
+round-to-nearest and stochastic rounding, against float32; and the bias of the array's
+stochastic rounding for R = 4, 8, 16 random bits (:mod:`lowbit.golden.gemm`).
+
+Writes ``DIR/results.json`` (every run's per-epoch test error, its configuration, the
+command), ``DIR/report.md`` (the tables) and ``DIR/gupta.png`` (the figure), atomically.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from ..golden.checks import UsageError
+
+__all__ = ["add_parser", "run", "run_gupta", "rounding_bias"]
+
+#: The defaults of the full run (about 10 minutes on one core).
+FLS = (8, 9, 10, 11, 12, 13, 14)
+MODES = ("nearest", "stochastic")
+#: The dropped fraction of the bias measurement, in eps (issue 18's example).
+BIAS_FRACTION = 0.30005
+BIAS_R = (4, 8, 16)
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "experiment", help="reproduce a paper's experiment on lowbit's arithmetic (gupta)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "gupta: train a 64-H-10 network on the scikit-learn digits with every matrix "
+            "product, forward and backward, and every weight update in 16-bit fixed point "
+            "<IL, FL> (lowbit's golden GEMM, the systolic array's arithmetic bit for bit), "
+            "for FL in --fl, with round-to-nearest and with stochastic rounding, against "
+            "float32; then the bias of the array's stochastic rounding for R = 4, 8 and 16 "
+            "random bits. Writes DIR/results.json, DIR/report.md and DIR/gupta.png. The full "
+            "run takes about ten minutes; --quick (one epoch, FL 8 and 12, one seed) under "
+            "a minute.", 79))
+    p.add_argument("name", choices=["gupta"], help="the experiment")
+    p.add_argument("-o", "--output", type=Path, default=Path("lowbit-experiment/gupta"),
+                   metavar="DIR", help="output directory (default: ./lowbit-experiment/gupta)")
+    p.add_argument("--fl", default=None, metavar="FL,FL,...",
+                   help=f"fraction bits to train at, word length 16 (default: "
+                        f"{','.join(map(str, FLS))}; each 1..15)")
+    p.add_argument("--epochs", type=int, default=None, metavar="N",
+                   help="passes over the 1400 training images (default: 30; 1..500)")
+    p.add_argument("--seeds", type=int, default=None, metavar="N",
+                   help="runs of each case with seeds 1..N, averaged (default: 3; 1..20)")
+    p.add_argument("--quick", action="store_true",
+                   help="one epoch, FL 8 and 12, one seed (what the tests run)")
+    return p
+
+
+def _fls(text):
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--fl must be integers separated by commas, not {text!r}") from None
+    bad = [v for v in values if not 1 <= v <= 15]
+    if bad:
+        raise UsageError(f"--fl values must be between 1 and 15 (word length 16), not {bad[0]}")
+    return sorted(set(values))
+
+
+def run(args):
+    fls = _fls(args.fl)
+    for name, value, hi in (("--epochs", args.epochs, 500), ("--seeds", args.seeds, 20)):
+        if value is not None and not 1 <= value <= hi:
+            raise UsageError(f"{name} must be between 1 and {hi}, not {value}")
+    if args.quick:
+        fls, epochs, seeds = fls or [8, 12], args.epochs or 1, args.seeds or 1
+    else:
+        fls, epochs, seeds = fls or list(FLS), args.epochs or 30, args.seeds or 3
+    command = ["experiment", "gupta", "-o", str(args.output),
+               *(["--fl", args.fl] if args.fl else []),
+               *(["--epochs", str(args.epochs)] if args.epochs else []),
+               *(["--seeds", str(args.seeds)] if args.seeds else []),
+               *(["--quick"] if args.quick else [])]
+    return run_gupta(args.output, fls=fls, epochs=epochs, seeds=seeds, command=command)
+
+
+def rounding_bias(r_bits, *, fraction=BIAS_FRACTION, count=100_000):
+    """Round-up rate of ``count`` (or a few more) conversions of ``fraction`` eps on a 4 x 4
+    array with ``r_bits`` random bits (:func:`lowbit.golden.gemm.gemm_golden`): the measured
+    rate, the rate the quantized fraction predicts, the bias against the true fraction (in
+    eps) and its standard error."""
+    import numpy as np
+
+    from ..golden.gemm import SystolicParams, gemm_golden
+
+    p = SystolicParams(rows=4, cols=4, il_a=4, fl_a=16, il_b=2, fl_b=8, il_o=8, fl_o=8,
+                       rounding="stochastic", r_bits=r_bits, lfsr_width=max(16, r_bits))
+    d = p.mac.output_drop
+    x = round(fraction * (1 << d))
+    side = math.isqrt(count) + 1
+    up, _ = gemm_golden(p, np.full((side, 1), x), np.ones((1, side), dtype=np.int64))
+    rate = float(up.mean())
+    rp = min(r_bits, d)
+    frac = x / (1 << d)
+    # r uniform on [0, 2^R'): up iff x + r 2^(d - R') >= 2^d
+    need = -(-((1 << d) - x) // (1 << (d - rp)))
+    predicted = ((1 << rp) - need) / (1 << rp)
+    return {"r_bits": r_bits, "conversions": int(up.size), "fraction_eps": frac,
+            "round_up_rate": rate, "predicted_rate": predicted, "bias_eps": rate - frac,
+            "predicted_bias_eps": predicted - frac,
+            "standard_error": math.sqrt(predicted * (1 - predicted) / up.size)}
+
+
+def run_gupta(outdir, *, fls, epochs, seeds, command=None, stream=None):
+    from ..golden.training import FLOAT, TrainConfig, load_digits_real, train
+    from ..hw.build import atomic_dir, check_output_dir
+
+    stream = stream or sys.stderr
+    outdir = Path(outdir)
+    check_output_dir(outdir)
+    data = load_digits_real()
+    cases = [(FLOAT, None)] + [(m, fl) for fl in fls for m in MODES]
+    runs, t0 = [], time.perf_counter()
+    for k, (mode, fl) in enumerate(cases, start=1):
+        for s in range(1, seeds + 1):
+            cfg = TrainConfig(mode=mode, fl=fl if fl is not None else 12, epochs=epochs,
+                              seed=s)
+            start = time.perf_counter()
+            r = train(cfg, data)
+            r["seconds"] = round(time.perf_counter() - start, 2)
+            if mode == FLOAT:
+                r["il"] = None
+                r["config"]["fl"] = None
+            runs.append(r)
+            label = mode if fl is None else f"{mode} <{16 - fl},{fl}>"
+            print(f"[{k}/{len(cases)} seed {s}] {label}: test error {r['test_error']:.4f} "
+                  f"({r['seconds']:.1f} s)", file=stream, flush=True)
+    bias = [rounding_bias(r) for r in BIAS_R]
+    results = {"command": list(command or []), "epochs": epochs, "seeds": seeds,
+               "fls": fls, "word_length": 16, "network": "64-64-10, ReLU, softmax",
+               "data": "scikit-learn digits, 1400 train / 397 test",
+               "seconds": round(time.perf_counter() - t0, 1), "cpu_count": os.cpu_count(),
+               "runs": runs, "summary": _summary(runs, fls), "rounding_bias": bias}
+    with atomic_dir(outdir) as tmp:
+        _plot(results, tmp / "gupta.png")
+        (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        (tmp / "report.md").write_text(_report(results))
+    print(f"wrote {outdir / 'results.json'}, {outdir / 'report.md'} and {outdir / 'gupta.png'}")
+    return 0
+
+
+def _summary(runs, fls):
+    def mean(rs):
+        return sum(r["test_error"] for r in rs) / len(rs)
+    out = {"float32": mean([r for r in runs if r["config"]["mode"] == "float32"])}
+    for mode in MODES:
+        out[mode] = {str(fl): mean([r for r in runs if r["config"]["mode"] == mode
+                                    and r["config"]["fl"] == fl]) for fl in fls}
+    return out
+
+
+def _report(res):
+    s = res["summary"]
+    lines = ["# Gupta et al. 2015 on lowbit's arithmetic: 16-bit fixed-point training", "",
+             f"Command: `lowbit {' '.join(res['command'])}`" if res["command"] else "", "",
+             f"Network {res['network']}; {res['data']}; {res['epochs']} epochs, batch 20, "
+             f"learning rate 2^-4, mean of {res['seeds']} seed(s). Every matrix product "
+             f"(forward and backward) and every weight update in <IL, FL> with IL = 16 - FL, "
+             f"computed by lowbit's golden GEMM (the systolic array's arithmetic) on an 8 x 8 "
+             f"array's LFSR lanes. Test error (fraction of the 397 test images):", "",
+             "| FL | IL | nearest | stochastic | float32 |", "|---|---|---|---|---|"]
+    for fl in res["fls"]:
+        lines.append(f"| {fl} | {16 - fl} | {s['nearest'][str(fl)]:.4f} | "
+                     f"{s['stochastic'][str(fl)]:.4f} | {s['float32']:.4f} |")
+    lines += ["", "![test error against FL](gupta.png)", "",
+              "## Stochastic rounding's bias against R", "",
+              f"{res['rounding_bias'][0]['conversions']} conversions of a value whose dropped "
+              f"fraction is {BIAS_FRACTION} eps, on a 4 x 4 array (golden GEMM = RTL):", "",
+              "| R | round-up rate | predicted (fraction quantized to R bits) | bias (eps) "
+              "| standard error |", "|---|---|---|---|---|"]
+    for b in res["rounding_bias"]:
+        lines.append(f"| {b['r_bits']} | {b['round_up_rate']:.5f} | "
+                     f"{b['predicted_rate']:.5f} | {b['bias_eps']:+.5f} | "
+                     f"{b['standard_error']:.5f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plot(res, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = res["summary"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for mode, marker in (("nearest", "s"), ("stochastic", "o")):
+        ax.plot(res["fls"], [100 * s[mode][str(f)] for f in res["fls"]], marker=marker,
+                label=f"{mode} rounding")
+    ax.axhline(100 * s["float32"], color="k", linestyle="--", label="float32")
+    ax.set_xlabel("FL (word length 16, IL = 16 - FL)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(f"digits, 64-64-10, {res['epochs']} epochs, fixed-point training")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
