@@ -123,6 +123,7 @@ class _Fixed:
         self.cfg = cfg
         self.p = cfg.gemm_params()
         self.gemm_lanes = self.p.lfsrs()
+        self.record = None  # a list: every GEMM's (A, B, C) goes into it
         self.scale = 1 << cfg.fl
         self.lo, self.hi = -(1 << (cfg.wl - 1)), (1 << (cfg.wl - 1)) - 1
         # One lane a weight for the updates, one a gradient element for the loss gradient.
@@ -141,7 +142,10 @@ class _Fixed:
         return np.clip(y, self.lo, self.hi)
 
     def gemm(self, a, b):
-        return gemm_golden(self.p, a, b, self.gemm_lanes)[0]
+        c = gemm_golden(self.p, a, b, self.gemm_lanes)[0]
+        if self.record is not None:
+            self.record.append((a, b, c))
+        return c
 
     def update(self, name, w, dw):
         """``convert(w - 2^-lr_shift dw)``."""
@@ -154,9 +158,14 @@ class _Fixed:
         return saturate_array(y, self.cfg.wl)[0]
 
 
-def train(cfg, data=None, *, log=None):
+def train(cfg, data=None, *, log=None, record=None, max_steps=None):
     """Train one network; returns ``{"config", "train_error", "test_error", "epochs": [...]}``
-    with the test error (fraction) after every epoch."""
+    with the test error (fraction) after every epoch.
+
+    ``record`` (a list, fixed point only) receives every GEMM's ``(A, B, C)`` codes in the
+    order they ran (their lanes' random numbers follow each other in that order);
+    ``max_steps`` stops after that many training steps and returns ``None`` (for running a
+    step's GEMMs through the RTL)."""
     x_tr, y_tr, x_te, y_te = data or load_digits_real()
     rng = np.random.default_rng(cfg.seed)
     n_in, n_out = x_tr.shape[1] + 1, 10
@@ -188,6 +197,7 @@ def train(cfg, data=None, *, log=None):
         train_error = float((predict(x_tr) != y_tr).mean())
     else:
         fx = _Fixed(cfg, {"w1": w1.shape, "w2": w2.shape, "dz2": (cfg.batch, n_out)})
+        steps = 0
         init = LaneLFSRs(16, cfg.r_bits, lane_seeds(cfg.seed + 100, w1.size + w2.size, 16))
         both = fx.quantize(np.concatenate([w1.reshape(-1), w2.reshape(-1)]), init)
         w1, w2 = both[:w1.size].reshape(w1.shape), both[w1.size:].reshape(w2.shape)
@@ -205,6 +215,10 @@ def train(cfg, data=None, *, log=None):
             return fx.gemm(ones(h), w2).argmax(axis=1)
         for order in orders:
             for k in range(0, len(order) - cfg.batch + 1, cfg.batch):
+                if steps == max_steps:
+                    return None
+                steps += 1
+                fx.record = record
                 idx = order[k:k + cfg.batch]
                 x = ones(xq_tr[idx])
                 z1 = fx.gemm(x, w1)
@@ -217,6 +231,7 @@ def train(cfg, data=None, *, log=None):
                 dw1 = fx.gemm(x.T, dh)
                 w2 = fx.update("w2", w2, dw2)
                 w1 = fx.update("w1", w1, dw1)
+                fx.record = None
             history.append(float((predict(xq_te) != y_te).mean()))
             if log:
                 log(f"{cfg.mode} <{cfg.il},{cfg.fl}>: epoch {len(history)}: test error "

@@ -92,3 +92,29 @@ def test_compare_systolic_bad_input(usage_error, tmp_path, npy):
     usage_error(["compare", "systolic", "--input", a, "--rhs", big, "-o",
                  str(tmp_path / "r.json")], "are taken as raw codes of <4,12>")
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.sim
+@pytest.mark.mac
+def test_a_training_steps_gemms_through_the_rtl(sim):
+    """The five GEMMs of one stochastic training step (forward, loss gradient back, weight
+    gradients) of a 64-8-10 network, run back to back through the generated systolic array
+    (its PEs' LFSRs continuing from GEMM to GEMM as the training's lanes do), equal the
+    golden GEMM's results that the training used."""
+    from lowbit.golden.gemm import systolic_job
+    from lowbit.golden.job import chain
+    from lowbit.golden.training import train
+    from lowbit.sim.runner import run_unit
+
+    cfg = TrainConfig(mode="stochastic", fl=8, hidden=8, batch=4, rows=3, cols=4)
+    record = []
+    assert train(cfg, record=record, max_steps=1) is None
+    assert [(a.shape, b.shape) for a, b, _ in record] == [
+        ((4, 65), (65, 8)), ((4, 9), (9, 10)), ((4, 10), (10, 9)), ((9, 4), (4, 10)),
+        ((65, 4), (4, 8))]
+    p = cfg.gemm_params()
+    job = chain([systolic_job(p, a, b) for a, b, _ in record])
+    got, _, resp, _ = run_unit("systolic", p, job, sim=sim, idle=0.1, backpressure=0.1)
+    assert got is not None, f"{len(resp['out'])} tiles"
+    for (a, b, c), (rtl, _) in zip(record, got, strict=True):
+        assert (rtl == c).all()
