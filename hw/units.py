@@ -220,8 +220,9 @@ UNITS = {u.name: u for u in [
     Unit("systolic", "R x C systolic array of fixed-point MACs, stochastic rounding per PE "
          "(Gupta 2015)", SystolicParams, SystolicArray, "lowbit_systolic", "mac",
          systolic_job, UserData(systolic_compare, ("rhs",)),
-         sizes={"icebreaker": dict(rows=2, cols=2), "tangnano9k": dict(rows=2, cols=2),
-                "ulx3s-85f": dict(rows=8, cols=8)},
+         sizes={"icebreaker": dict(rows=2, cols=2, **_MAC_FAST["icebreaker"]),
+                "tangnano9k": dict(rows=2, cols=2),
+                "ulx3s-85f": dict(rows=8, cols=8, **_MAC_FAST["ulx3s-85f"])},
          synth_seconds=(30, 120)),
     Unit("link", "host link: 8N1 UART, framed commands with CRC-16, error frames",
          LinkParams, HostLink, "lowbit_link", "link"),
