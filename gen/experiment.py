@@ -158,6 +158,10 @@ def _summary(runs, fls):
     for mode in MODES:
         out[mode] = {str(fl): mean([r for r in runs if r["config"]["mode"] == mode
                                     and r["config"]["fl"] == fl]) for fl in fls}
+        out[f"{mode}_logits_saturated_last_epoch"] = {
+            str(fl): max(r["logits_saturated"][-1] for r in runs
+                         if r["config"]["mode"] == mode and r["config"]["fl"] == fl)
+            for fl in fls}
     return out
 
 
@@ -170,10 +174,13 @@ def _report(res):
              f"(forward and backward) and every weight update in <IL, FL> with IL = 16 - FL, "
              f"computed by lowbit's golden GEMM (the systolic array's arithmetic) on an 8 x 8 "
              f"array's LFSR lanes. Test error (fraction of the 397 test images):", "",
-             "| FL | IL | nearest | stochastic | float32 |", "|---|---|---|---|---|"]
+             "| FL | IL | nearest | stochastic | float32 | logits saturated in the last "
+             "epoch (nearest / stochastic, worst seed) |", "|---|---|---|---|---|---|"]
     for fl in res["fls"]:
+        sat = [s[f"{m}_logits_saturated_last_epoch"][str(fl)] for m in MODES]
         lines.append(f"| {fl} | {16 - fl} | {s['nearest'][str(fl)]:.4f} | "
-                     f"{s['stochastic'][str(fl)]:.4f} | {s['float32']:.4f} |")
+                     f"{s['stochastic'][str(fl)]:.4f} | {s['float32']:.4f} | "
+                     f"{100 * sat[0]:.2f}% / {100 * sat[1]:.2f}% |")
     lines += ["", "![test error against FL](gupta.png)", "",
               "## Stochastic rounding's bias against R", "",
               f"{res['rounding_bias'][0]['conversions']} conversions of a value whose dropped "

@@ -160,7 +160,9 @@ class _Fixed:
 
 def train(cfg, data=None, *, log=None, record=None, max_steps=None):
     """Train one network; returns ``{"config", "train_error", "test_error", "epochs": [...]}``
-    with the test error (fraction) after every epoch.
+    with the test error (fraction) after every epoch, and for fixed point
+    ``logits_saturated``: the fraction of the training logits (``Z2``) at the ends of the
+    format, an epoch.
 
     ``record`` (a list, fixed point only) receives every GEMM's ``(A, B, C)`` codes in the
     order they ran (their lanes' random numbers follow each other in that order);
@@ -213,7 +215,9 @@ def train(cfg, data=None, *, log=None, record=None, max_steps=None):
         def predict(xq):
             h = np.maximum(fx.gemm(ones(xq), w1), 0)
             return fx.gemm(ones(h), w2).argmax(axis=1)
+        saturated = []  # the fraction of logits at the ends of the format, an epoch
         for order in orders:
+            clipped = total = 0
             for k in range(0, len(order) - cfg.batch + 1, cfg.batch):
                 if steps == max_steps:
                     return None
@@ -224,6 +228,8 @@ def train(cfg, data=None, *, log=None, record=None, max_steps=None):
                 z1 = fx.gemm(x, w1)
                 h = ones(np.maximum(z1, 0))
                 z2 = fx.gemm(h, w2)
+                clipped += int(((z2 == fx.lo) | (z2 == fx.hi)).sum())
+                total += z2.size
                 dz2 = fx.quantize(_softmax_grad(z2 / one, y_tr[idx]),
                                   fx.update_lanes["dz2"])
                 dh = fx.gemm(dz2, w2.T)[:, :-1] * (z1 > 0)
@@ -233,9 +239,13 @@ def train(cfg, data=None, *, log=None, record=None, max_steps=None):
                 w1 = fx.update("w1", w1, dw1)
                 fx.record = None
             history.append(float((predict(xq_te) != y_te).mean()))
+            saturated.append(clipped / total)
             if log:
                 log(f"{cfg.mode} <{cfg.il},{cfg.fl}>: epoch {len(history)}: test error "
                     f"{history[-1]:.4f}")
         train_error = float((predict(xq_tr) != y_tr).mean())
-    return {"config": dataclasses.asdict(cfg), "il": cfg.il, "test_error": history[-1],
-            "train_error": train_error, "epochs": history}
+    out = {"config": dataclasses.asdict(cfg), "il": cfg.il, "test_error": history[-1],
+           "train_error": train_error, "epochs": history}
+    if cfg.mode != FLOAT:
+        out["logits_saturated"] = saturated
+    return out
