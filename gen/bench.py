@@ -123,11 +123,14 @@ def add_parser(sub):
 
 def run(args):
     """``lowbit bench`` from parsed arguments; returns the exit status."""
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, not {args.workers}")
-    if args.workers is not None and args.scheduler:
-        raise UsageError("--workers is for local worker processes; with --scheduler the "
-                         "cluster's workers run the syntheses")
+    from .executor import check_address, check_workers
+
+    check_workers(args.workers, args.scheduler)
+    if args.scheduler:
+        check_address(args.scheduler)
+    if (args.workers or args.scheduler) and args.only and "matrix" not in args.only:
+        raise UsageError("--workers and --scheduler run the matrix section's syntheses, which "
+                         "--only leaves out")
     command = ["bench", *[a for b in args.board or () for a in ("--board", b)],
                *[a for s in args.only or () for a in ("--only", s)],
                *(["--quick"] if args.quick else []), "-o", str(args.output),

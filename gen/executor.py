@@ -21,14 +21,19 @@ import concurrent.futures as cf
 import contextlib
 import os
 import pickle
+import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import traceback
 
-__all__ = ["Workers", "WorkerLost", "TaskFailed", "describe", "CONNECT_TIMEOUT"]
+from ..boards.toolchain import _die_with_parent
+
+__all__ = ["Workers", "WorkerLost", "TaskFailed", "describe", "check_address", "check_workers",
+           "CONNECT_TIMEOUT"]
 
 #: Seconds to reach a Dask scheduler before giving up (exit status 1).
 CONNECT_TIMEOUT = 10.0
@@ -39,6 +44,48 @@ LOCAL_ATTEMPTS = 2
 class WorkerLost(RuntimeError):
     """The worker running a point died (a crash, the kernel's OOM killer, a lost machine) on
     every attempt it had."""
+
+
+#: A Dask scheduler's address: ``PROTOCOL://HOST:PORT`` or ``HOST:PORT``.
+_ADDRESS = re.compile(r"^(?:(tcp|tls|ucx|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):"
+                      r"(\d{1,5})$")
+
+
+def check_address(address):
+    """Refuse, as :class:`~lowbit.golden.checks.UsageError`, a ``--scheduler`` that is not a
+    Dask scheduler address (before anything connects or is written)."""
+    from ..golden.checks import UsageError
+
+    m = _ADDRESS.match(address or "")
+    if not m or not 0 < int(m.group(3)) < 65536:
+        raise UsageError(f"--scheduler {address!r} is not a Dask scheduler address; give "
+                         f"tcp://HOST:PORT (or HOST:PORT; tls://, ucx://, ws:// also), such as "
+                         f"tcp://10.0.0.5:8786")
+
+
+def check_workers(workers, scheduler):
+    """Refuse a ``--workers`` below 1, or given with ``--scheduler``."""
+    from ..golden.checks import UsageError
+
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {workers}")
+    if workers is not None and scheduler:
+        raise UsageError("--workers is for local worker processes; with --scheduler the "
+                         "cluster's workers run the syntheses")
+
+
+def _reachable(address, timeout):
+    """For a tcp address: whether a TCP connection opens within ``timeout`` seconds (so that an
+    unreachable scheduler costs no Dask client, whose clean-up waits on its own timeouts)."""
+    m = _ADDRESS.match(address)
+    if m.group(1) not in (None, "tcp"):
+        return True, ""
+    host = m.group(2).strip("[]")
+    try:
+        with socket.create_connection((host, int(m.group(3))), timeout=timeout):
+            return True, ""
+    except OSError as exc:
+        return False, exc.strerror or str(exc) or type(exc).__name__
 
 
 def describe(exc):
@@ -109,6 +156,7 @@ class Workers:
         self._client = None
         self._threads = None
         self._procs = set()
+        self._dask_futures = []
         self._lock = threading.Lock()
         self._closing = False
 
@@ -123,6 +171,10 @@ class Workers:
             from distributed import Client
         except ImportError as exc:  # pragma: no cover - a dependency of lowbit
             raise RuntimeError(f"--scheduler needs Dask's distributed package: {exc}") from None
+        ok, why = _reachable(self.scheduler, self.connect_timeout)
+        if not ok:
+            raise RuntimeError(f"cannot reach the Dask scheduler at {self.scheduler!r} within "
+                               f"{self.connect_timeout:g} s: {why}")
         try:
             self._client = Client(self.scheduler, timeout=self.connect_timeout,
                                   set_as_default=False)
@@ -130,6 +182,13 @@ class Workers:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RuntimeError(f"cannot reach the Dask scheduler at {self.scheduler!r} within "
                                f"{self.connect_timeout:g} s: {text}") from None
+        try:
+            self._client.wait_for_workers(1, timeout=self.connect_timeout)
+        except (TimeoutError, OSError):
+            self.close()
+            raise RuntimeError(f"the Dask scheduler at {self.scheduler!r} has no workers (none "
+                               f"joined within {self.connect_timeout:g} s); start some with "
+                               f"'dask worker {self.scheduler}'") from None
         nthreads = sum(self._client.nthreads().values())
         self.count = max(1, nthreads)
         self.where = (f"Dask scheduler {self.scheduler} ({nthreads} worker thread"
@@ -161,6 +220,9 @@ class Workers:
                             os.killpg(p.pid, signal.SIGKILL)
         if self._client is not None:
             client, self._client = self._client, None
+            if cancel and self._dask_futures:  # tasks not finished: dropped on the cluster too
+                with contextlib.suppress(Exception):
+                    client.cancel(self._dask_futures)
             client.close(timeout=self.connect_timeout)
 
     # -- the work
@@ -182,6 +244,7 @@ class Workers:
         from distributed.scheduler import KilledWorker
 
         inner = self._client.submit(fn, *args, pure=False)
+        self._dask_futures.append(inner)
         outer = cf.Future()
 
         def done(fut):
@@ -197,15 +260,16 @@ class Workers:
         return outer
 
     def _local_attempt(self, outer, fn, args, attempt):
+        stopping = WorkerLost("the run is stopping")
         try:
             inner = self._threads.submit(self._in_process, fn, args)
         except RuntimeError:  # the pool is shutting down
-            outer.cancel()
+            outer.set_exception(stopping)  # (cancel() would not wake as_completed)
             return
 
         def done(fut):
             if fut.cancelled():
-                outer.cancel()
+                outer.set_exception(stopping)
                 return
             exc = fut.exception()
             if isinstance(exc, _Died) and attempt < LOCAL_ATTEMPTS and not self._closing:
@@ -234,7 +298,8 @@ class Workers:
                 try:
                     proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(w)],
                                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                            stderr=err, pass_fds=(w,), start_new_session=True)
+                                            stderr=err, pass_fds=(w,), start_new_session=True,
+                                            preexec_fn=_die_with_parent)
                 finally:
                     os.close(w)
                 self._procs.add(proc)
@@ -256,7 +321,10 @@ class Workers:
                         if ln.strip()]
                 raise _Died(f"exit status {proc.returncode}"
                             + (f": {last[-1].strip()}" if last else ""))
-        message = pickle.loads(data)
+        try:
+            message = pickle.loads(data)
+        except (pickle.UnpicklingError, EOFError, ValueError) as exc:  # cut short as it died
+            raise _Died(f"exit status {proc.returncode}, its result cut short ({exc})") from None
         if message[0] == "error":
             raise TaskFailed(message[1], message[2])
         return message[1]

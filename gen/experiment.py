@@ -20,7 +20,7 @@ from ..golden.checks import UsageError
 
 __all__ = ["add_parser", "run", "run_gupta", "rounding_bias"]
 
-#: The defaults of the full run (about 10 minutes on one core).
+#: The defaults of the full run (about 7 minutes on one core).
 FLS = (8, 9, 10, 11, 12, 13, 14)
 MODES = ("nearest", "stochastic")
 #: The dropped fraction of the bias measurement, in eps (issue 18's example).
@@ -39,7 +39,7 @@ def add_parser(sub):
             "for FL in --fl, with round-to-nearest and with stochastic rounding, against "
             "float32; then the bias of the array's stochastic rounding for R = 4, 8 and 16 "
             "random bits. Writes DIR/results.json, DIR/report.md and DIR/gupta.png. The full "
-            "run takes about ten minutes; --quick (one epoch, FL 8 and 12, one seed) under "
+            "run takes about seven minutes; --quick (one epoch, FL 8 and 12, one seed) under "
             "a minute.", 79))
     p.add_argument("name", choices=["gupta"], help="the experiment")
     p.add_argument("-o", "--output", type=Path, default=Path("lowbit-experiment/gupta"),

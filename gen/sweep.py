@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import os
 import platform
 import sys
@@ -33,7 +34,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from ..golden.checks import UsageError, parse_params
+from ..golden.checks import UsageError, parse_bool, parse_params
 
 __all__ = ["add_parser", "run", "run_sweep", "expand_points", "pareto_front", "MAX_POINTS",
            "COSTS", "RESULTS_VERSION"]
@@ -45,8 +46,6 @@ MAX_POINTS = 64
 #: The costs of the Pareto front, as the measurer's resource counts name them.
 COSTS = ("lut", "dsp", "bram")
 
-_BOOL = {"1": True, "yes": True, "true": True, "on": True,
-         "0": False, "no": False, "false": False, "off": False}
 
 
 # ---------------------------------------------------------------- the points
@@ -67,22 +66,15 @@ def _split_values(item, option):
     return key, values
 
 
-def _dsp_value(text, option):
-    value = _BOOL.get(text.lower())
-    if value is None:
-        raise UsageError(f"{option}: dsp={text!r} is not a yes/no value; allowed: "
-                         f"{', '.join(_BOOL)}")
-    return value
-
-
-def expand_points(unit_name, boards, grid=(), listed=()):
+def expand_points(unit_name, boards, grid=(), listed=(), *, limit=None):
     """The sweep's points: a list of ``(board, params, dsp, values)``, in order, without
     repeats. ``values`` is the point's own ``{key: text}`` (what the table shows).
 
     ``grid`` holds ``key=v1,v2,...`` items (every combination); ``listed`` holds
     ``key=v,key=v`` items, one point each. With neither, the board's size is the one point.
     Raises :class:`UsageError` for an unknown parameter, an empty or malformed list, or a
-    value the unit refuses (naming the point)."""
+    value the unit refuses (naming the point); with ``limit``, also a sweep of more points
+    than that (counted before any is built)."""
     from ..boards.sizes import board_dsp, sized_params
     from ..hw.units import get_unit
 
@@ -102,6 +94,11 @@ def expand_points(unit_name, boards, grid=(), listed=()):
             raise UsageError(f"-p {key}=... is given twice; give each parameter once, with "
                              f"all its values: -p {key}=v1,v2")
         axes[key] = list(dict.fromkeys(values))
+    count = len(boards) * ((math.prod(len(v) for v in axes.values()) if axes else 0)
+                           + len(listed) or 1)
+    if limit is not None and count > limit:
+        raise UsageError(f"the sweep has {count} points, more than {limit}; narrow the lists, "
+                         f"or give --yes to run them all")
     combos = [dict(zip(axes, c)) for c in itertools.product(*axes.values())] if axes else []
     for item in listed:
         pairs = {}
@@ -127,7 +124,7 @@ def expand_points(unit_name, boards, grid=(), listed=()):
                 params = sized_params(unit.name, board, items)
             except UsageError as exc:
                 raise UsageError(f"point {where} on {board}: {exc}") from None
-            dsp = (_dsp_value(values["dsp"], f"point {where}") if "dsp" in values
+            dsp = (parse_bool("dsp", values["dsp"]) if "dsp" in values
                    else board_dsp(unit.name, board))
             ident = (board, json.dumps(dataclasses.asdict(params), sort_keys=True), dsp)
             if ident not in seen:
@@ -254,21 +251,18 @@ def run(args):
     from ..boards import DEFAULT_BOARD
     from ..boards.targets import get_board
     from ..hw.units import get_unit
+    from .executor import check_address, check_workers
 
     boards = list(dict.fromkeys(get_board(b).name for b in (args.board or [DEFAULT_BOARD])))
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, not {args.workers}")
-    if args.workers is not None and args.scheduler:
-        raise UsageError("--workers is for local worker processes; with --scheduler the "
-                         "cluster's workers run the points")
+    check_workers(args.workers, args.scheduler)
     if args.metric == "throughput" and not ops_per_cycle(get_unit(args.unit).defaults()):
         raise UsageError(f"--metric throughput needs ops a cycle, which {args.unit} does not "
                          f"define; use --metric fmax, or a unit that does: "
                          f"{', '.join(_throughput_units())}")
-    points = expand_points(args.unit, boards, args.param, args.point)
-    if len(points) > MAX_POINTS and not args.yes:
-        raise UsageError(f"the sweep has {len(points)} points, more than {MAX_POINTS}; "
-                         f"narrow the lists, or give --yes to run them all")
+    if args.scheduler:
+        check_address(args.scheduler)
+    points = expand_points(args.unit, boards, args.param, args.point,
+                           limit=None if args.yes else MAX_POINTS)
     out = args.output or Path("lowbit-sweep") / args.unit
     command = ["sweep", args.unit, *[a for b in boards for a in ("--board", b)],
                *[a for x in args.param for a in ("-p", x)],
@@ -353,8 +347,8 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
     where = "no worker (every point finished before)"
     try:
         if todo:
-            pts_dir.mkdir(parents=True, exist_ok=True)
             with Workers(workers, scheduler) as pool:
+                pts_dir.mkdir(parents=True, exist_ok=True)  # once the workers are there
                 where = pool.where
                 say(f"sweep {unit_name}: running on {where}")
                 futures = {}
@@ -383,14 +377,16 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
                     running = min(pool.count, left)
                     elapsed = time.perf_counter() - t0
                     eta = elapsed / done_now * left if done_now else 0.0
-                    where = " ".join(f"{k}={v}" for k, v in values.items()) or "board size"
+                    label = " ".join(f"{k}={v}" for k, v in values.items()) or "board size"
                     say(f"[{len(results)}/{total} done, {running} running, {failed} failed, "
-                        f"{_clock(elapsed)} elapsed, ~{_clock(eta)} left] {where} on "
+                        f"{_clock(elapsed)} elapsed, ~{_clock(eta)} left] {label} on "
                         f"{board}: {_summary(entry)}")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP through the CLI
+        import signal
+
         say(f"lowbit sweep: interrupted; {len(results)} of {total} points are finished and "
             f"kept in {pts_dir}; run the same command again to go on")
-        return 130
+        return 128 + getattr(exc, "signum", signal.SIGINT)
     rows = [results[k] for k, *_ in keyed]
     summary = _results(unit_name, rows, pnr=pnr, metric=metric, command=command,
                        started=started, seconds=time.perf_counter() - t0, where=where)
@@ -402,9 +398,11 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
         (tmp / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
         (tmp / "report.md").write_text(report_md(summary))
     c = summary["status_counts"]
+    front = (f"{sum(summary['front'])} on the Pareto front" if summary["front_note"] is None
+             else f"no Pareto front: {summary['front_note']}")
     say(f"lowbit sweep: {total} points: {c.get('ok', 0)} placed and routed, "
         f"{c.get('netlist', 0)} Yosys-only, {c.get('does not fit', 0)} did not fit, "
-        f"{c.get('error', 0)} failed; {sum(summary['front'])} on the Pareto front")
+        f"{c.get('error', 0)} failed; {front}")
     print(f"wrote {outdir / 'results.json'}, {outdir / 'report.md'} and "
           f"{len(plots)} plot{'s' if len(plots) != 1 else ''} in {outdir / 'plots'}")
     return 1 if c.get("error") else 0
@@ -460,6 +458,14 @@ def _results(unit_name, rows, *, pnr, metric, command, started, seconds, where):
     counts = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
+    note = None
+    if not any(r["perf"] is not None for r in rows):
+        if not pnr and metric == "fmax":
+            note = ("Yosys counts (--no-pnr) have no Fmax; place and route the points, or use "
+                    "--metric throughput with a unit that defines ops a cycle ("
+                    f"{', '.join(_throughput_units())})")
+        else:
+            note = "no point has the performance figure (none was placed and routed)"
     varied = list(dict.fromkeys(k for r in rows for k in r.get("point", {})))
     return {"results_version": RESULTS_VERSION, "command": list(command or []),
             "unit": unit_name, "pnr": pnr, "metric": metric, "perf_label": label,
@@ -468,4 +474,5 @@ def _results(unit_name, rows, *, pnr, metric, command, started, seconds, where):
             "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                         "python": platform.python_version()},
             "versions": versions(PACKAGES), "status_counts": counts, "front": front,
+            "front_note": note,
             "points": rows}

@@ -27,7 +27,9 @@ def report_md(res):
              "",
              f"Pareto front: among a board's points, a point is on it (**yes**) unless another "
              f"is at least as good in LUT, DSP, BRAM and {res['perf_label']}, and better in "
-             f"one; dominated points say *no*; points without the figure, `-`.", ""]
+             f"one; dominated points say *no*; points without the figure, `-`."
+             + (f" **No front here**: {res['front_note']}." if res.get("front_note") else ""),
+             ""]
     varied = res["varied"]
     perf_col = res["metric"] != "fmax"  # else the performance is the Fmax column
     head = ["board", *varied, "status", "LUT", "FF", "DSP", "BRAM", "Fmax (MHz)",

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_int", "check_product", "check_bool", "check_max", "check_choice", "int_array",
+__all__ = ["parse_bool", "check_int", "check_product", "check_bool", "check_max", "check_choice",
+           "int_array",
            "UsageError",
            "parse_params", "load_array", "int_codes", "only_bits", "checked", "where",
            "unless_given"]
@@ -79,15 +80,22 @@ class UsageError(ValueError):
     """Bad input from the user: reported as one message, exit status 2."""
 
 
+def parse_bool(name, text):
+    """``1 true yes on`` / ``0 false no off`` (any case) as a bool, or UsageError naming
+    ``name``."""
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"parameter {name} must be true or false (1/0, yes/no, on/off), "
+                     f"not {text!r}")
+
+
 def _convert(field, text):
     kind = type(field.default)
     if kind is bool:
-        low = text.lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise UsageError(f"parameter {field.name} must be true or false, not {text!r}")
+        return parse_bool(field.name, text)
     if kind is int:
         try:
             return int(text, 0)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .bitserial import pack_elements, unpack_elements
 from .checks import check_int
 from .fixed import round_shift, saturate, wrap_signed
 from .lfsr import XAPP052_TAPS, lane_seeds
@@ -110,7 +111,9 @@ class SystolicParams:
         Each PE's MAC registers (:class:`~lowbit.golden.mac.MACParams`); timing only.
     out_depth : int
         Result tiles the output queue holds: the array takes a tile's last beat only while
-        the queue has room for its result, so back-pressure never loses one. Timing only.
+        the queue has room for its result, so back-pressure never loses one. Results are the
+        same at any depth; the throughput is a tile every ``K`` cycles when ``out_depth >=
+        latency / K + 1``, else ``out_depth`` tiles every ``latency + K`` cycles.
     """
 
     rows: int = field(default=4, metadata={"help": f"PE rows R (1..{MAX_DIM})"})
@@ -137,7 +140,8 @@ class SystolicParams:
     carry_chain: int = field(default=0, metadata={
         "help": "cut each PE's accumulator and rounding adders every N bits (0: no cut)"})
     out_depth: int = field(default=4, metadata={
-        "help": f"result tiles the output queue holds (2..{MAX_OUT_DEPTH}); latency only"})
+        "help": f"result tiles the output queue holds (2..{MAX_OUT_DEPTH}); a tile every K "
+                f"cycles needs out_depth >= latency / K + 1"})
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, MAX_DIM)
@@ -174,10 +178,6 @@ class SystolicParams:
         """``(m_tiles, n_tiles)`` for an ``M x N`` output."""
         return -(-M // self.rows), -(-N // self.cols)
 
-    @property
-    def peak_ops_per_cycle(self):
-        """``2 rows cols``: a multiply and an add a PE a cycle."""
-        return 2 * self.rows * self.cols
 
 
 def round_array(x, d, mode, r=None, r_bits=None):
@@ -309,21 +309,6 @@ def _gemm_objects(p, A, B, lfsrs, lane, tile, tiles):
 
 
 
-def _pack(values, width):
-    """Two's complement codes packed LSB first, ``width`` bits each, into one integer."""
-    mask = (1 << width) - 1
-    out = 0
-    for j, v in enumerate(values):
-        out |= (int(v) & mask) << (j * width)
-    return out
-
-
-def _unpack(word, count, width):
-    half = 1 << (width - 1)
-    mask = (1 << width) - 1
-    return [(((int(word) >> (j * width)) & mask) ^ half) - half for j in range(count)]
-
-
 def systolic_job(params, A, B):
     """The systolic array's adapter: ``C = convert(A B)`` for codes ``A`` (M, K) and ``B``
     (K, N), fed as tiles in row-major order, ``K`` beats each, the edges padded with zeros;
@@ -346,8 +331,8 @@ def systolic_job(params, A, B):
         rows = Ap[(t // nt) * p.rows:(t // nt + 1) * p.rows]
         colsb = Bp[:, (t % nt) * p.cols:(t % nt + 1) * p.cols]
         for k in range(K):
-            cols["a"].append(_pack(rows[:, k], wa))
-            cols["b"].append(_pack(colsb[k], wb))
+            cols["a"].append(pack_elements(rows[:, k], wa))
+            cols["b"].append(pack_elements(colsb[k], wb))
             cols["first"].append(int(k == 0))
             cols["last"].append(int(k == K - 1))
         ends.append(len(cols["a"]) - 1)
@@ -358,9 +343,8 @@ def systolic_job(params, A, B):
         Cp = np.zeros((mt * p.rows, nt * p.cols), dtype=np.int64)
         Op = np.zeros_like(Cp)
         for t, (word, flags) in enumerate(zip(out["value"], out["overflow"], strict=True)):
-            vals = np.array(_unpack(word, p.lanes, wo)).reshape(p.rows, p.cols)
-            ovf = np.array([(int(flags) >> j) & 1 for j in range(p.lanes)]).reshape(
-                p.rows, p.cols)
+            vals = unpack_elements(word, p.lanes, wo, signed=True).reshape(p.rows, p.cols)
+            ovf = unpack_elements(flags, p.lanes, 1).reshape(p.rows, p.cols)
             r0, c0 = (t // nt) * p.rows, (t % nt) * p.cols
             Cp[r0:r0 + p.rows, c0:c0 + p.cols] = vals
             Op[r0:r0 + p.rows, c0:c0 + p.cols] = ovf
@@ -372,25 +356,17 @@ def systolic_job(params, A, B):
                cycles=8 * len(cols["a"]) + 64 * (p.rows + p.cols) + 200)
 
 
-def _codes_of(arr, fmt, option):
+def _codes_of(arr, fmt, option, name):
+    """A user's matrix as codes of ``fmt``: :func:`lowbit.golden.mac`'s reading of integers
+    (raw codes, checked) and floats (quantized to nearest); returns ``(codes, saturated)``."""
     from .checks import UsageError
-    from .fixed import quantize
+    from .mac import _codes
 
     arr = np.asarray(arr)
     if arr.ndim != 2 or 0 in arr.shape:
         raise UsageError(f"{option} must be a non-empty 2-D matrix, not shape {arr.shape}")
-    if np.issubdtype(arr.dtype, np.integer):
-        if arr.min() < fmt.min_int or arr.max() > fmt.max_int:
-            raise UsageError(f"integers in {option} are taken as raw codes of {fmt}, which "
-                             f"must lie in [{fmt.min_int}, {fmt.max_int}]; found "
-                             f"{int(arr.min())}..{int(arr.max())}")
-        return arr.astype(np.int64)
-    if np.issubdtype(arr.dtype, np.floating):
-        if not np.all(np.isfinite(arr)):
-            raise UsageError(f"{option} holds NaN or infinite values")
-        codes, _ = quantize(arr.reshape(-1), fmt, "nearest")
-        return np.array(codes, dtype=np.int64).reshape(arr.shape)
-    raise UsageError(f"{option} must hold integers (raw codes) or floats, not {arr.dtype}")
+    codes, saturated = _codes(arr, fmt, name, "nearest")
+    return np.array(codes, dtype=np.int64).reshape(arr.shape), saturated
 
 
 def systolic_compare(params, arr, *, rhs=None, **_):
@@ -403,8 +379,8 @@ def systolic_compare(params, arr, *, rhs=None, **_):
     if rhs is None:
         raise UsageError("systolic needs --rhs FILE.npy, the right matrix B of shape (K, N)")
     mac = params.mac
-    A = _codes_of(arr, mac.fmt_a, "--input (A)")
-    B = _codes_of(rhs, mac.fmt_b, "--rhs (B)")
+    A, sat_a = _codes_of(arr, mac.fmt_a, "--input (A)", "A")
+    B, sat_b = _codes_of(rhs, mac.fmt_b, "--rhs (B)", "B")
     if A.shape[1] != B.shape[0]:
         raise UsageError(f"--input (A) and --rhs (B) must agree on K: A is {A.shape}, "
                          f"B is {B.shape}")
@@ -419,7 +395,8 @@ def systolic_compare(params, arr, *, rhs=None, **_):
              "rounding": params.rounding,
              "notes": [f"A {M}x{K} {mac.fmt_a}, B {K}x{N} {mac.fmt_b} -> {mac.fmt_o}, "
                        f"{params.rounding} rounding on a {params.rows} x {params.cols} array",
-                       f"saturated outputs: {int(O.sum())}"]}
+                       f"saturated outputs: {int(O.sum())}; inputs saturated when "
+                       f"quantizing: {sat_a + sat_b}"]}
     return Comparison(systolic_job(params, A, B), want,
                       lambda got: list(zip(got[0].reshape(-1).tolist(),
                                            got[1].reshape(-1).tolist())), extra)

@@ -54,8 +54,12 @@ class SystolicArray(wiring.Component):
     left through ``o``, so the queue always has room for every result in flight; with
     back-pressure on ``o``, the input waits.
 
-    Throughput: one beat a cycle, a tile every ``K`` cycles; ``2 rows cols`` ops (a multiply
-    and an add a PE) a cycle.
+    Throughput: a credit comes back when a result leaves ``o``, so with ``o`` always ready the
+    array takes ``out_depth`` tiles every ``latency + K`` cycles: one beat a cycle (a tile
+    every ``K`` cycles, ``2 rows cols`` ops a cycle) when ``out_depth >= latency / K + 1``, and
+    less for shorter ``K`` (``tests/test_systolic_sim.py`` measures both). The queue is
+    ``out_depth + 1`` words of ``rows cols (WL_o + 1)`` bits, which is what a deeper queue
+    costs.
     """
 
     def __init__(self, params):

@@ -215,8 +215,9 @@ UNITS = {u.name: u for u in [
          # = 3 Mbaud x 12; 12 MHz oscillator), the ECP5-85F's at 106.75 (90 MHz = 3 Mbaud x
          # 30; its link clock is otherwise 45): bench/link-clocks.
          link_clocks={"icebreaker": 36, "ulx3s-85f": 90}),
-    # The UP5K's 8 SB_MAC16 take a 2 x 2 array of 16-bit MACs beside the link; the ECP5-85F's
-    # 156 MULT18X18D a 12 x 12 (Gupta et al.'s prototype: 28 x 28 on a Kintex-7).
+    # 16-bit MACs, a DSP multiplier each: 2 x 2 of the UP5K's 8 SB_MAC16 (room for the link);
+    # 8 x 8 of the ECP5-85F's 156 MULT18X18D (12 x 12 is the most that has one each:
+    # bench/unit-timing). Gupta et al.'s prototype: 28 x 28 on a Kintex-7.
     Unit("systolic", "R x C systolic array of fixed-point MACs, stochastic rounding per PE "
          "(Gupta 2015)", SystolicParams, SystolicArray, "lowbit_systolic", "mac",
          systolic_job, UserData(systolic_compare, ("rhs",)),

@@ -203,6 +203,9 @@ def test_progress_time_left_scales_with_finished_steps():
     (["--only", "matrix", "Matrix"], "unknown section 'Matrix'"),
     (["--workers", "0"], "--workers must be at least 1, not 0"),
     (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers is for local"),
+    (["--scheduler", "here"], "--scheduler 'here' is not a Dask scheduler address"),
+    (["--only", "precision", "--workers", "2"], "--workers and --scheduler run the matrix "
+                                                "section's syntheses, which --only leaves out"),
 ])
 def test_bad_input(usage_error, tmp_path, argv, message):
     out = tmp_path / "bench"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from lowbit.gen.cli import main
 
-COMMANDS = ["list", "generate", "test", "synth", "compare", "demo", "bench", "sweep"]
+COMMANDS = ["list", "generate", "test", "synth", "compare", "demo", "bench", "sweep",
+            "experiment"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -21,7 +22,8 @@ def test_help_explains_every_option(command, capsys):
                 "list": ["--json"], "demo": ["--board"],
                 "bench": ["--workers", "--scheduler", "--no-pnr"],
                 "sweep": ["--param", "--point", "--workers", "--scheduler", "--retry-failed",
-                          "--yes", "--metric", "Pareto"]}[command]:
+                          "--yes", "--metric", "Pareto"],
+                "experiment": ["--fl", "--epochs", "--seeds", "--quick", "float32"]}[command]:
         assert opt in text
 
 

@@ -146,8 +146,8 @@ def _one_fraction(p, count, frac):
 def test_stochastic_rounding_bias_and_neighbouring_lanes():
     """10^5 conversions of a value whose dropped fraction is 0.30005 eps on a 4 x 4 array with
     R = 8: the rate of rounding up is the quantized fraction 76/256 within 4 standard errors,
-    its bias against the true fraction within 2^-R (and the noise), and the decisions of neighbouring PEs
-    uncorrelated."""
+    its bias against the true fraction within 2^-R (and the noise), and the decisions of
+    neighbouring PEs uncorrelated."""
     p = SystolicParams(rows=4, cols=4, il_a=4, fl_a=16, il_b=2, fl_b=8, il_o=8, fl_o=8,
                        rounding="stochastic", r_bits=8)
     up, frac = _one_fraction(p, 100_000, 0.30005)

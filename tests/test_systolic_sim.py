@@ -65,6 +65,25 @@ def test_systolic_bit_exact(case, sim, seed):
             assert resp["first_stall"] is not None, "back-pressure was never applied"
 
 
+@pytest.mark.parametrize("K, depth", [(4, 4), (1, 10), (4, 2), (3, 2)])
+def test_throughput_against_the_queue_depth(K, depth, sim):
+    """With no idle cycles and no back-pressure: a tile every K cycles when out_depth >=
+    latency / K + 1 (latency 9 here), else out_depth tiles every latency + K cycles."""
+    p = SystolicParams(rows=2, cols=3, out_depth=depth)
+    A, B = np.ones((8, K), dtype=np.int64), np.ones((K, 12), dtype=np.int64)
+    job = systolic_job(p, A, B)
+    got, _, resp, man = run_unit("systolic", p, job, sim=sim, idle=0.0, backpressure=0.0)
+    assert got is not None
+    L, out = man["latency"], resp["out_cycles"]
+    assert L == 9
+    if depth >= L / K + 1:
+        assert np.diff(out).tolist() == [K] * (len(out) - 1)
+    else:
+        assert out[depth] - out[0] == L + K  # out_depth tiles a round
+        assert (out[-1] - out[0]) * depth == (len(out) - 1) * (L + K) \
+            or len(out) % depth != 1
+
+
 def test_a_golden_model_with_other_seeds_fails(sim):
     """The same run scored against lanes seeded otherwise must differ: the test can fail."""
     p = SystolicParams(rows=2, cols=2)

@@ -90,7 +90,7 @@ def test_compare_systolic_bad_input(usage_error, tmp_path, npy):
                  str(tmp_path / "r.json")], "must agree on K: A is (3, 4), B is (5, 2)")
     big = npy("c.npy", np.full((4, 2), 1 << 20, np.int64))
     usage_error(["compare", "systolic", "--input", a, "--rhs", big, "-o",
-                 str(tmp_path / "r.json")], "are taken as raw codes of <4,12>")
+                 str(tmp_path / "r.json")], "integer input is taken as raw B codes of <4,12>")
     assert not (tmp_path / "r.json").exists()
 
 
@@ -116,5 +116,5 @@ def test_a_training_steps_gemms_through_the_rtl(sim):
     job = chain([systolic_job(p, a, b) for a, b, _ in record])
     got, _, resp, _ = run_unit("systolic", p, job, sim=sim, idle=0.1, backpressure=0.1)
     assert got is not None, f"{len(resp['out'])} tiles"
-    for (a, b, c), (rtl, _) in zip(record, got, strict=True):
+    for (_, _, c), (rtl, _) in zip(record, got, strict=True):
         assert (rtl == c).all()
