@@ -99,6 +99,8 @@ class Device:
         self.timeout = timeout
         self.stall_timeout = 10 * timeout
         self._params = None
+        self._weights = None  # load_weights: {"B", "wb", "b_signed"}
+        self._resident = False  # the engine holds self._weights["B"]
         if unit_map is not None and check:
             found = self.read_reg(UNIT_REG_BASE)
             if found != unit_map.signature:
@@ -187,6 +189,7 @@ class Device:
 
     def reset(self):
         """Reset the unit and drop whatever its queues hold."""
+        self._resident = False
         self.request(Command.RESET)
 
     def status(self):
@@ -300,6 +303,7 @@ class Device:
         for write in job.loads:  # address and data first, the strobe last
             for name, value in sorted(write.items(), key=lambda kv: m.port(kv[0]).strobe):
                 self.set_port(name, value)
+        self._resident = False  # a run may load the engine's B: resident weights go again
         words = pack_fields(m.in_fields, **job.beats)
         result = job.decode(unpack_fields(m.out_fields, self.stream(words, job.expect)))
         if result is None:
@@ -314,11 +318,57 @@ class Device:
 
     # --- one call per unit --------------------------------------------------------------------
 
-    def matmul(self, A, B, *, wa=None, wb=None, a_signed=True, b_signed=True):
+    def load_weights(self, B, *, wb=None, b_signed=True):
+        """Make ``B`` (``K x N``, at most ``max_k x max_n``, ``wb`` bits, default the generated
+        maximum) the engine's resident weights for :meth:`matmul` calls without ``B``: the
+        first such call sends ``B`` with its ``A``, and later ones send only their ``A``
+        (weight-resident runs, ``keep_b``), until other weights are loaded, a product with an
+        explicit ``B`` runs, or the device is reset (then ``B`` goes again, once)."""
+        p = self._unit("bitserial")
+        B = np.asarray(B)
+        wb = p.max_wb if wb is None else wb
+        if B.ndim != 2 or not (1 <= B.shape[0] <= p.max_k and 1 <= B.shape[1] <= p.max_n):
+            raise ValueError(f"resident weights must be a matrix of at most max_k x max_n = "
+                             f"{p.max_k} x {p.max_n}, not shape {B.shape}")
+        p.check_run(1, B.shape[0], B.shape[1], 1, wb, True, b_signed)
+        self._weights = {"B": check_fits("B", B, wb, b_signed), "wb": wb,
+                         "b_signed": b_signed}
+        self._resident = False
+
+    def _matmul_resident(self, A, wa, a_signed):
+        p = self._unit("bitserial")
+        if self._weights is None:
+            raise ValueError("matmul(A) without B needs resident weights: call "
+                             "load_weights(B) first, or pass B")
+        w = self._weights
+        B, wb = w["B"], w["wb"]
+        A = np.asarray(A)
+        if A.ndim != 2 or A.shape[1] != B.shape[0]:
+            raise ValueError(f"A {A.shape} does not multiply the resident weights {B.shape}")
+        wa = p.max_wa if wa is None else wa
+        p.check_run(min(A.shape[0], p.max_m), B.shape[0], B.shape[1], wa, wb, a_signed,
+                    w["b_signed"])
+        A = check_fits("A", A, wa, a_signed)
+        C = np.zeros((A.shape[0], B.shape[1]), dtype=np.int64)
+        for m0 in range(0, A.shape[0], p.max_m):
+            a = A[m0:m0 + p.max_m]
+            keep = self._resident
+            C[m0:m0 + a.shape[0]] = self.run(self.job(a, B, wa, wb, a_signed, w["b_signed"],
+                                                      keep_b=keep))
+            self._resident = True
+        return C
+
+    def matmul(self, A, B=None, *, wa=None, wb=None, a_signed=True, b_signed=True):
         """``A @ B`` on the bit-serial engine at ``wa`` x ``wb`` bits (default: the generated
         maxima), exact. Matrices larger than the engine's buffers are cut into blocks of
         ``max_m`` x ``max_k`` x ``max_n`` and the partial products summed here; each block of
-        ``B`` is sent once and stays resident (``keep_b``) for the blocks of ``A`` it meets."""
+        ``B`` is sent once and stays resident (``keep_b``) for the blocks of ``A`` it meets.
+
+        Without ``B``: ``A`` times the weights of :meth:`load_weights`, which stay in the
+        engine from call to call (their ``wb`` and signedness; ``wb`` and ``b_signed`` here
+        are not used)."""
+        if B is None:
+            return self._matmul_resident(A, wa, a_signed)
         p = self._unit("bitserial")
         A, B = np.asarray(A), np.asarray(B)
         if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:

@@ -68,6 +68,32 @@ def test_matmul_through_the_link(sim, seed):
         assert np.array_equal(np.array(C), want), (run["wa"], run["wb"], np.shape(want))
 
 
+def test_resident_weights_through_the_link(sim, seed):
+    """load_weights(B) then matmul(A) several times: B crosses the link with the first product
+    only (the later ones take fewer cycles), every product equals numpy's; then other
+    weights replace them (sent again, once)."""
+    rng = np.random.default_rng(seed)
+    groups = []
+    for K, N, wa, wb in ((37, 5, 4, 4), (40, 3, 2, 3)):
+        B = rng.integers(-(1 << wb - 1), 1 << wb - 1, size=(K, N))
+        As = [rng.integers(-(1 << wa - 1), 1 << wa - 1, size=(M, K)) for M in (4, 6, 11)]
+        groups.append(dict(B=B.tolist(), wb=wb, wa=wa, As=[a.tolist() for a in As]))
+    result, _ = _run(_build("bitserial", MATMUL), "resident", {"groups": groups}, sim)
+    products = result["products"]
+    k = 0
+    for g in groups:
+        B = np.array(g["B"], dtype=np.int64)
+        cycles = []
+        for A in g["As"]:
+            got = products[k]
+            k += 1
+            assert np.array_equal(np.array(got["C"]), np.array(A, dtype=np.int64) @ B)
+            cycles.append(got["cycles"])
+        # The second product (M = 6) sends A alone and takes fewer cycles than the first
+        # (M = 4) that sent B with it.
+        assert cycles[1] < cycles[0], cycles
+
+
 def test_conv2d_through_the_link(sim, seed):
     """Random and extreme 2-channel images with a random filter, against direct correlation."""
     rng = np.random.default_rng(seed)
