@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..golden.checks import UsageError
 
-__all__ = ["add_parser", "run", "run_gupta", "rounding_bias"]
+__all__ = ["add_parser", "run", "run_gupta", "rounding_bias", "run_quantnets", "rtl_matmul",
+           "QUANTNETS", "QUANTNET_ENGINE"]
 
 #: The defaults of the full run (about 7 minutes on one core).
 FLS = (8, 9, 10, 11, 12, 13, 14)
@@ -28,11 +29,29 @@ BIAS_FRACTION = 0.30005
 BIAS_R = (4, 8, 16)
 
 
+#: The networks of ``lowbit experiment quantnets``: (name, configuration overrides).
+QUANTNETS = (("TWN, 4-bit activations", dict(kind="twn", a_bits=4)),
+             ("DoReFa, 4-bit activations, 2-bit weights", dict(kind="dorefa", a_bits=4,
+                                                               w_bits=2)),
+             ("DoReFa, 2-bit activations, 1-bit weights", dict(kind="dorefa", a_bits=2,
+                                                               w_bits=1)))
+#: The bit-serial engine the quantized networks run on: 16 images a run, 64 inputs and 64
+#: hidden units at most, 4-bit activations and 3-bit weight codes.
+QUANTNET_ENGINE = dict(dm=2, dn=2, dk=32, max_wa=4, max_wb=3, max_m=16, max_k=64, max_n=64)
+
+
 def add_parser(sub):
     p = sub.add_parser(
-        "experiment", help="reproduce a paper's experiment on lowbit's arithmetic (gupta)",
+        "experiment", help="reproduce a paper's experiment on lowbit's arithmetic (gupta, "
+                           "quantnets)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=textwrap.fill(
+            "quantnets: train a TWN and two DoReFa networks (64-64-10) on the digits in "
+            "numpy, then run the test images through them with every matrix product on the "
+            "generated bit-serial engine (simulated, Verilator), each layer's weights "
+            "resident in the engine across its runs; every layer's integers must equal the "
+            "golden model's; accuracy printed. --images N: the first N test images (default "
+            "all 397). ", 79) + "\n\n" + textwrap.fill(
             "gupta: train a 64-H-10 network on the scikit-learn digits with every matrix "
             "product, forward and backward, and every weight update in 16-bit fixed point "
             "<IL, FL> (lowbit's golden GEMM, the systolic array's arithmetic bit for bit), "
@@ -41,9 +60,9 @@ def add_parser(sub):
             "random bits. Writes DIR/results.json, DIR/report.md and DIR/gupta.png. The full "
             "run takes about seven minutes; --quick (one epoch, FL 8 and 12, one seed) under "
             "a minute.", 79))
-    p.add_argument("name", choices=["gupta"], help="the experiment")
+    p.add_argument("name", choices=["gupta", "quantnets"], help="the experiment")
     p.add_argument("-o", "--output", type=Path, default=Path("lowbit-experiment/gupta"),
-                   metavar="DIR", help="output directory (default: ./lowbit-experiment/gupta)")
+                   metavar="DIR", help="output directory (default: ./lowbit-experiment/NAME)")
     p.add_argument("--fl", default=None, metavar="FL,FL,...",
                    help=f"fraction bits to train at, word length 16 (default: "
                         f"{','.join(map(str, FLS))}; each 1..15)")
@@ -52,7 +71,10 @@ def add_parser(sub):
     p.add_argument("--seeds", type=int, default=None, metavar="N",
                    help="runs of each case with seeds 1..N, averaged (default: 3; 1..20)")
     p.add_argument("--quick", action="store_true",
-                   help="one epoch, FL 8 and 12, one seed (what the tests run)")
+                   help="gupta: one epoch, FL 8 and 12, one seed (what the tests run); "
+                        "quantnets: 16 test images")
+    p.add_argument("--images", type=int, default=None, metavar="N",
+                   help="quantnets: the first N of the 397 test images (default: all)")
     return p
 
 
@@ -70,6 +92,21 @@ def _fls(text):
 
 
 def run(args):
+    if args.name == "quantnets":
+        for opt in ("fl", "epochs", "seeds"):
+            if getattr(args, opt) is not None:
+                raise UsageError(f"--{opt} is for the gupta experiment, not quantnets")
+        images = args.images if args.images is not None else (16 if args.quick else 397)
+        if not 1 <= images <= 397:
+            raise UsageError(f"--images must be between 1 and 397, not {images}")
+        out = args.output if args.output != Path("lowbit-experiment/gupta") else \
+            Path("lowbit-experiment/quantnets")
+        command = ["experiment", "quantnets", "-o", str(out),
+                   *(["--images", str(args.images)] if args.images is not None else []),
+                   *(["--quick"] if args.quick else [])]
+        return run_quantnets(out, images=images, command=command)
+    if args.images is not None:
+        raise UsageError("--images is for the quantnets experiment, not gupta")
     fls = _fls(args.fl)
     for name, value, hi in (("--epochs", args.epochs, 500), ("--seeds", args.seeds, 20)):
         if value is not None and not 1 <= value <= hi:
@@ -214,3 +251,112 @@ def _plot(res, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
+
+
+# ---------------------------------------------------------------- quantnets
+
+
+def rtl_matmul(params, *, sim="verilator", seed=1, log=None):
+    """A ``matmul(a, c, layer)`` for :meth:`lowbit.golden.quantnets.QuantNet.forward` that runs
+    on the generated bit-serial engine: the rows of ``a`` in runs of ``max_m``, back to back
+    in one simulation, the first loading the layer's weights ``c`` and the others keeping
+    them (weight-resident); each run's product is checked against numpy's before it is used.
+    Records each layer's runs, cycles and mismatches in ``matmul.stats``."""
+    import numpy as np
+
+    from ..golden.bitserial import MatmulRun, bitserial_runs
+    from ..golden.job import chain
+    from ..sim.runner import run_unit
+
+    stats = []
+
+    def matmul(a, c, layer, *, wa, wb):
+        runs = [MatmulRun(a[m:m + params.max_m], c, wa, wb, False, True, m > 0)
+                for m in range(0, len(a), params.max_m)]
+        got, _, resp, _ = run_unit("bitserial", params, chain(bitserial_runs(params, runs)),
+                                   sim=sim, seed=seed, idle=0.0, backpressure=0.0)
+        if got is None:
+            raise RuntimeError(f"layer {layer}: the engine's results came back lost "
+                               f"({len(resp['out'])} tiles)")
+        out = np.concatenate(got)
+        want = a.astype(np.int64) @ c
+        bad = int(np.count_nonzero(out != want))
+        stats.append({"layer": layer, "runs": len(runs), "rows": int(len(a)),
+                      "K": int(c.shape[0]), "N": int(c.shape[1]), "cycles": resp["cycles"],
+                      "mismatches": bad})
+        if log:
+            log(f"layer {layer}: {len(runs)} run(s) of up to {params.max_m} rows (the first "
+                f"loads the weights, the others keep them), {resp['cycles']} cycles, {bad} "
+                f"mismatches")
+        return out
+
+    matmul.stats = stats
+    return matmul
+
+
+def run_quantnets(outdir, *, images=397, command=None, stream=None, nets=QUANTNETS):
+    """Train each network of ``nets``, run ``images`` test images through the RTL, write
+    ``outdir`` (``results.json``, ``report.md``); returns 0, or 1 when the RTL differed."""
+    import dataclasses
+
+    import numpy as np
+
+    from ..golden.bitserial import BitSerialParams
+    from ..golden.quantnets import QuantNetConfig, train_quantnet
+    from ..golden.training import load_digits_real
+    from ..hw.build import atomic_dir, check_output_dir
+
+    stream = stream or sys.stderr
+    outdir = Path(outdir)
+    check_output_dir(outdir)
+    data = load_digits_real()
+    x_te, y_te = data[2][:images], data[3][:images]
+    params = BitSerialParams(**QUANTNET_ENGINE)
+    entries, t0, bad = [], time.perf_counter(), 0
+    for name, over in nets:
+        cfg = QuantNetConfig(**over)
+        start = time.perf_counter()
+        net, history = train_quantnet(cfg, data)
+        train_s = time.perf_counter() - start
+        xq = net.inputs(x_te)
+        golden = net.forward(xq)
+        mm = rtl_matmul(params, log=lambda t, n=name: print(f"{n}: {t}", file=stream,
+                                                             flush=True))
+        start = time.perf_counter()
+        rtl = net.forward(xq, lambda a, c, layer, cfg=cfg, mm=mm: mm(
+            a, c, layer, wa=cfg.a_bits, wb=cfg.weight_code_bits))
+        sim_s = time.perf_counter() - start
+        same = bool(np.array_equal(rtl, golden))
+        bad += sum(s["mismatches"] for s in mm.stats) + (not same)
+        acc = {"rtl": float((rtl.argmax(axis=1) == y_te).mean()),
+               "golden_all_397": float((net.forward(net.inputs(data[2])).argmax(axis=1)
+                                        == data[3]).mean())}
+        entries.append({"name": name, "config": dataclasses.asdict(cfg), "images": images,
+                        "accuracy": acc, "rtl_equals_golden": same, "layers": mm.stats,
+                        "test_error_by_epoch": history, "train_seconds": round(train_s, 2),
+                        "rtl_seconds": round(sim_s, 1),
+                        "weight_codes": [sorted(np.unique(c).tolist()) for c in net.codes]})
+        print(f"{name}: accuracy {100 * acc['rtl']:.1f}% on {images} test images through the "
+              f"RTL (golden on all 397: {100 * acc['golden_all_397']:.1f}%), RTL "
+              f"{'equals' if same else 'DIFFERS from'} golden", file=stream, flush=True)
+    results = {"command": list(command or []), "engine": dataclasses.asdict(params),
+               "images": images, "seconds": round(time.perf_counter() - t0, 1),
+               "networks": entries}
+    lines = ["# TWN and DoReFa networks on the bit-serial engine", "",
+             f"Command: `lowbit {' '.join(results['command'])}`" if command else "", "",
+             f"64-64-10 networks trained in numpy on the digits (1400 images), then the first "
+             f"{images} of the 397 test images through the generated bit-serial engine "
+             f"({params.dm} x {params.dk} x {params.dn}, simulated), every layer's weights "
+             f"resident across its runs of {params.max_m} images.", "",
+             "| network | weight codes | accuracy through the RTL | golden, all 397 | RTL = "
+             "golden | RTL cycles (both layers) |", "|---|---|---|---|---|---|"]
+    for e in entries:
+        lines.append(f"| {e['name']} | {e['weight_codes'][0]} | {100 * e['accuracy']['rtl']:.1f}"
+                     f"% | {100 * e['accuracy']['golden_all_397']:.1f}% | "
+                     f"{'yes' if e['rtl_equals_golden'] else 'NO'} | "
+                     f"{sum(s['cycles'] for s in e['layers'])} |")
+    with atomic_dir(outdir) as tmp:
+        (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        (tmp / "report.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {outdir / 'results.json'} and {outdir / 'report.md'}")
+    return 1 if bad else 0
