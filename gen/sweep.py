@@ -332,6 +332,7 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
     for key, board, params, dsp, values in keyed:
         old = _load_point(pts_dir / f"{key}.json") if pts_dir.is_dir() else None
         if old is not None and not (retry_failed and old["status"] == "error"):
+            old["point"] = dict(values)  # the same point, as this run spells it
             results[key] = old
         else:
             todo.append((key, board, params, dsp, values))
@@ -397,6 +398,9 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
         summary["plots"] = [f"plots/{p}" for p in plots]
         (tmp / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
         (tmp / "report.md").write_text(report_md(summary))
+    for stale in (outdir / "plots").glob("pareto-*.png"):  # an earlier sweep's, not this one's
+        if f"plots/{stale.name}" not in summary["plots"]:
+            stale.unlink()
     c = summary["status_counts"]
     front = (f"{sum(summary['front'])} on the Pareto front" if summary["front_note"] is None
              else f"no Pareto front: {summary['front_note']}")

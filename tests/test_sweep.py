@@ -133,6 +133,8 @@ def test_a_second_run_skips_finished_points(local):
     assert status == 0, err
     assert "4 points, 4 finished before" in err and "0 to run" in err
     assert {p: (out / "points" / p).stat().st_mtime_ns for p in _points(out)} == before
+    r = json.loads((out / "results.json").read_text())
+    assert r["varied"] == ["style", "n"]  # this run's spelling of the same points
 
 
 # ---------------------------------------------------------------- stand-in tasks
