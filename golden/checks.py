@@ -88,8 +88,8 @@ def parse_bool(name, text):
         return True
     if low in ("0", "false", "no", "off"):
         return False
-    raise UsageError(f"parameter {name} must be true or false (1/0, yes/no, on/off), "
-                     f"not {text!r}")
+    raise UsageError(f"parameter {name} must be true or false, not {text!r} (1/0, yes/no and "
+                     f"on/off also)")
 
 
 def _convert(field, text):

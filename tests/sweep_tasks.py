@@ -42,12 +42,12 @@ def dies_once(spec):
 
 
 def slow_after_first(spec):
-    """n = 16 returns at once; every other point writes its process id and sleeps a minute
+    """n = 16 returns at once; every other point writes its process id and sleeps ten minutes
     (to be interrupted)."""
     n = _n(spec)
     if n != 16:
         _marker(f"pid-{n}").write_text(str(os.getpid()))
-        time.sleep(60)
+        time.sleep(600)
     return fake_measure(spec)
 
 
