@@ -4,13 +4,14 @@ bit-at-a-time LFSR; the statistics of the array's stochastic rounding."""
 
 import dataclasses
 import math
-from fractions import Fraction
 
 import numpy as np
 import pytest
 from lowbit.golden.gemm import LaneLFSRs, SystolicParams, gemm_golden
 from lowbit.golden.lfsr import LFSRModel, LFSRParams
 from lowbit.golden.mac import mac_golden
+
+from .test_golden_fixed import ref_round
 
 MODES = ["truncate", "nearest", "nearest_even", "stochastic"]
 
@@ -93,19 +94,6 @@ def test_gemm_equals_the_mac_lane_by_lane(case, mode, round_products, sat, seed)
         assert (C == WC).all() and (O == WO).all()
 
 
-def _exact_round(x, d, mode):
-    v = Fraction(x, 1 << d) if d > 0 else Fraction(x * (1 << -d))
-    lo = math.floor(v)
-    frac = v - lo
-    if mode == "truncate":
-        return lo
-    if mode == "nearest":
-        return lo + (frac >= Fraction(1, 2))
-    if frac == Fraction(1, 2):
-        return lo + (lo % 2)
-    return lo + (frac > Fraction(1, 2))
-
-
 @pytest.mark.parametrize("mode", MODES[:3])
 def test_gemm_against_exact_rational_arithmetic(mode, seed):
     p = SystolicParams(rows=3, cols=2, il_a=3, fl_a=9, il_b=2, fl_b=10, il_o=6, fl_o=7,
@@ -118,7 +106,7 @@ def test_gemm_against_exact_rational_arithmetic(mode, seed):
     for m in range(7):
         for n in range(5):
             exact = sum(int(A[m, k]) * int(B[k, n]) for k in range(33))  # 19 fraction bits
-            y = _exact_round(exact, 19 - 7, mode)
+            y = ref_round(exact, 19 - 7, mode)
             assert C[m, n] == min(max(y, lo), hi) and O[m, n] == int(not lo <= y <= hi)
 
 
