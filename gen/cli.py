@@ -13,13 +13,12 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 from ..boards.netlist import NetlistError
 from ..golden.checks import UsageError, parse_params
-from ..hw.build import process_tmp
+from ..hw.build import process_tmp, write_json
 from ..hw.units import UNITS, get_unit
 from ..sim.runner import SIMULATORS
 from . import bench, experiment, sweep
@@ -598,18 +597,9 @@ def cmd_compare(args):
     for m in report["first_mismatches"]:
         print("    ", m)
     if args.output:
-        _write_json(args.output, report)
+        write_json(args.output, report)
         print(f"wrote {args.output}")
     return 0 if report["mismatches_rtl_vs_golden"] == 0 else 1
-
-
-def _write_json(path, obj):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2, default=str)
-    os.replace(tmp, path)
 
 
 def _fit_unit(command, name):
@@ -641,7 +631,7 @@ def cmd_estimate(args):
         print(f"  {b.name} ({b.device}): fits, as far as the cost model tells "
               f"(confirm with 'lowbit synth')")
     if args.output:
-        _write_json(args.output, report)
+        write_json(args.output, report)
     return 0
 
 
@@ -658,7 +648,7 @@ def cmd_fit(args):
     if "synth" in report["chosen"]:
         print(f"  bitstream and report: {report['outdir']}")
     if args.output:
-        _write_json(args.output, report)
+        write_json(args.output, report)
         print(f"wrote {args.output}")
     return 0
 

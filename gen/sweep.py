@@ -280,23 +280,11 @@ def run(args):
 # ---------------------------------------------------------------- the run
 
 
-def _write_json_atomic(path, obj):
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def _load_point(path):
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None  # unreadable: measured again
-
-
-def _clock(seconds):
-    from .bench_report import clock_text
-
-    return clock_text(seconds)
 
 
 def _summary(entry):
@@ -317,8 +305,10 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
 
     ``task`` replaces :func:`~lowbit.gen.bench_measure.measure_point` (for tests: a
     picklable function of the same ``spec``)."""
-    from ..hw.build import atomic_dir, check_output_dir
+    from ..hw.build import atomic_dir, check_output_dir, write_json
+    from .bench import _now
     from .bench_measure import lost_entry, measure_point
+    from .bench_report import clock_text
     from .executor import Workers
 
     task = task or measure_point
@@ -360,7 +350,6 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
                 import concurrent.futures as cf
 
                 done_now = 0
-                seconds = []
                 for fut in cf.as_completed(futures):
                     key, board, params, dsp, values = futures[fut]
                     try:
@@ -369,18 +358,17 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
                         entry = lost_entry(unit_name, board, params, dsp, exc)
                     entry.pop("log", None)  # the measurer's progress lines: the summary below
                     entry.update(key=key, point=dict(values), board=board, dsp=dsp)
-                    _write_json_atomic(pts_dir / f"{key}.json", entry)
+                    write_json(pts_dir / f"{key}.json", entry)
                     results[key] = entry
                     done_now += 1
                     failed += entry["status"] == "error"
-                    seconds.append(entry.get("seconds") or 0.0)
                     left = len(todo) - done_now
                     running = min(pool.count, left)
                     elapsed = time.perf_counter() - t0
                     eta = elapsed / done_now * left if done_now else 0.0
                     label = " ".join(f"{k}={v}" for k, v in values.items()) or "board size"
                     say(f"[{len(results)}/{total} done, {running} running, {failed} failed, "
-                        f"{_clock(elapsed)} elapsed, ~{_clock(eta)} left] {label} on "
+                        f"{clock_text(elapsed)} elapsed, ~{clock_text(eta)} left] {label} on "
                         f"{board}: {_summary(entry)}")
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP through the CLI
         import signal
@@ -412,12 +400,6 @@ def run_sweep(unit_name, points, outdir, *, pnr=True, metric=None, workers=None,
     return 1 if c.get("error") else 0
 
 
-def _now():
-    import datetime
-
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
 def _perf(entry, metric, pnr):
     """``(value, label)`` of a point's performance, or ``(None, label)``."""
     ops = ops_per_cycle_of(entry)
@@ -443,6 +425,7 @@ def ops_per_cycle_of(entry):
 def _results(unit_name, rows, *, pnr, metric, command, started, seconds, where):
     from ..boards.flow import versions
     from ..hw.units import get_unit
+    from .bench import _now
     from .bench_measure import PACKAGES
 
     if metric is None:

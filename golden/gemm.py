@@ -203,9 +203,7 @@ def saturate_array(y, wl, *, wrap=False):
     """:func:`lowbit.golden.fixed.saturate` on an int64 array: ``(codes, overflow)``."""
     lo, hi = -(1 << (wl - 1)), (1 << (wl - 1)) - 1
     ovf = ((y < lo) | (y > hi)).astype(np.int64)
-    if wrap:
-        return ((y - lo) & ((1 << wl) - 1)) + lo, ovf
-    return np.clip(y, lo, hi), ovf
+    return (_wrap(y, wl) if wrap else np.clip(y, lo, hi)), ovf
 
 
 def _wrap(x, width):

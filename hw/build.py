@@ -290,6 +290,18 @@ class scratch_dir:
         return False
 
 
+def write_json(path, obj):
+    """``obj`` as indented JSON at ``path``, written to a temporary file beside it and moved
+    into place, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
 def write_outputs(unit, params, outdir):
     """Write ``<top>.v`` and ``<top>.json`` into ``outdir``; return the manifest."""
     component = elaborate(unit, params)
