@@ -93,6 +93,9 @@ def parse_bool(name, text):
 
 
 def _convert(field, text):
+    convert = field.metadata.get("convert")
+    if convert is not None:  # a parameter given as a file (bnn's -p network=FILE.npz)
+        return convert(text)
     kind = type(field.default)
     if kind is bool:
         return parse_bool(field.name, text)

@@ -4,7 +4,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.binary import count_width
+from ..golden.binary import bmvu_images, count_width
 from .arith import delay
 from .popcount import popcount_tree, tree_latency
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
@@ -25,6 +25,11 @@ class BinaryMVU(wiring.Component):
     Parameters
     ----------
     params : lowbit.golden.binary.BMVUParams
+    weights, thresholds, invert : arrays, optional
+        The memories' contents at configuration (weights (rows, cols) bits, and with
+        thresholds (rows, k) and invert (rows,)), so the unit works without loading them
+        (the layers of :class:`lowbit.hw.bnnchip.BNNChip`); the write ports still replace
+        them.
 
     Members
     -------
@@ -67,9 +72,11 @@ class BinaryMVU(wiring.Component):
     never while the unit reads them.
     """
 
-    def __init__(self, params):
+    def __init__(self, params, *, weights=None, thresholds=None, invert=None):
         self.params = params
         p = params
+        self._init = (bmvu_images(p, weights, thresholds, invert) if weights is not None
+                      else ([], []))
         lane = signed(p.acc_width) if p.thresholds == 0 else count_width(p.thresholds)
         self._out = data.StructLayout({f"lane{j}": lane for j in range(p.pe)})
         ports = {
@@ -114,7 +121,7 @@ class BinaryMVU(wiring.Component):
         ce_pe = [Signal(name=f"ce_pe{j}") for j in range(p.pe)]
 
         m.submodules.wmem = wmem = memory.Memory(shape=p.pe * p.simd, depth=p.nf * p.sf,
-                                                 init=[], attrs=NO_RW_CHECK)
+                                                 init=self._init[0], attrs=NO_RW_CHECK)
         # The chunk buffer is written in fold 0, when its read data is not used.
         m.submodules.xbuf = xbuf = memory.Memory(shape=p.simd, depth=p.sf, init=[],
                                                  attrs=NO_RW_CHECK)
@@ -218,7 +225,8 @@ class BinaryMVU(wiring.Component):
         ``nf_t``: its row, READ_LATENCY cycles later."""
         p = self.params
         m.submodules.tmem = tmem = memory.Memory(shape=p.pe * self.threshold_lane_width,
-                                                 depth=p.nf, init=[], attrs=NO_RW_CHECK)
+                                                 depth=p.nf, init=self._init[1],
+                                                 attrs=NO_RW_CHECK)
         tw = tmem.write_port()
         m.d.comb += [tw.addr.eq(self.t_addr), tw.data.eq(self.t_data), tw.en.eq(self.t_en)]
         return registered_read(m, tmem, nf_t, ce, name="t")

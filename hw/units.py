@@ -33,6 +33,7 @@ from ..golden.bitserial import (
     p2s_job,
     p2s_shape_params,
 )
+from ..golden.bnnchip import BNNChipParams, bnn_chip_compare, bnn_chip_job
 from ..golden.checks import UsageError
 from ..golden.gemm import SystolicParams, systolic_compare, systolic_job
 from ..golden.job import UserData
@@ -50,6 +51,7 @@ from ..golden.winograd import (
 )
 from .bitserial import P2S, DotProductUnit
 from .bmvu import BinaryMVU
+from .bnnchip import BNNChip
 from .conv2d import Conv2dLayer
 from .lfsr import LFSR
 from .link import HostLink, LinkParams
@@ -164,6 +166,11 @@ UNITS = {u.name: u for u in [
          sizes={"icebreaker": _BMVU_SMALL, "tangnano9k": _BMVU_SMALL,
                 "ulx3s-85f": dict(rows=64, cols=256, pe=8, simd=32, spacing=1)},
          synth_seconds=(11, 60)),
+    # The digits network's sizes (64-256-10) by default; a trained network with -p
+    # network=FILE.npz (lowbit experiment bnn writes one).
+    Unit("bnn", "binarized network on chip: bmvu layers, weights resident, class out (FINN "
+         "dataflow)", BNNChipParams, BNNChip, "lowbit_bnn", "binary", bnn_chip_job,
+         UserData(bnn_chip_compare), synth_seconds=(20, 60)),
     # On the ECP5 the tile engines and the conv layer take every register stage they have
     # (bench/unit-timing: winograd1d 101.5 -> 210.7 MHz at pipeline 4, winograd2d 101.9 ->
     # 172.8 at 5, direct3x3 87.2 -> 198.3 at 6, conv2d 88.9 -> 157.9 at 5), and so do the

@@ -189,6 +189,8 @@ def _valid_like(draw, unit):
         return {"input": draw(_bits((n, 64))), "--weights": draw(_bits((16, 64))),
                 "--thresholds": draw(_ints(-64, 64, (16, 1))),
                 "--invert": draw(_bits((16,)))}
+    if unit == "bnn":
+        return {"input": draw(_bits((n, 64)))}
     if unit == "winograd1d":
         return {"input": draw(_ints(*small, (n, c, 4))), "--filter": draw(_ints(*small, (c, 3)))}
     if unit in ("winograd2d", "direct3x3"):

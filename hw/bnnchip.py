@@ -1,0 +1,227 @@
+"""A binarized network on chip: a chain of ``bmvu`` layers, weights resident (FINN's dataflow;
+Umuroglu et al., FPGA 2017), an image's bits in and its class out."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .bmvu import BinaryMVU
+
+__all__ = ["BNNChip"]
+
+
+class _Gearbox(wiring.Component):
+    """One layer's activations (``lanes`` bits a beat, ``beats`` beats a vector, the first
+    ``rows`` bits valid) to the next layer's chunks (``simd`` bits, ``chunks`` of them).
+
+    Two vector registers: the collector shifts each beat in at the top (after ``beats`` beats
+    beat 0 is at the bottom), and when the emitter is free the vector moves across in one
+    cycle, padding lanes dropped, and leaves ``simd`` bits a beat, shifting down. So the next
+    vector collects while this one leaves. Every output is a register: ``o.payload`` and
+    ``o.valid`` are flip-flops, and ``i.ready`` is ``~full`` of the collector."""
+
+    def __init__(self, lanes, beats, rows, simd, chunks):
+        self.lanes, self.beats, self.rows, self.simd, self.chunks = (lanes, beats, rows, simd,
+                                                                     chunks)
+        super().__init__({"i": In(stream.Signature(lanes)), "o": Out(stream.Signature(simd))})
+
+    def elaborate(self, platform):
+        m = Module()
+        a = Signal(self.lanes * self.beats)
+        a_full = Signal()
+        beat = Signal(range(self.beats))
+        m.d.comb += self.i.ready.eq(~a_full)
+        with m.If(self.i.valid & ~a_full):
+            m.d.sync += a.eq(Cat(a[self.lanes:], self.i.payload))
+            m.d.sync += beat.eq(Mux(beat == self.beats - 1, 0, beat + 1))
+            with m.If(beat == self.beats - 1):
+                m.d.sync += a_full.eq(1)
+
+        b = Signal(self.simd * self.chunks)
+        chunk = Signal(range(self.chunks))
+        m.d.comb += [self.o.payload.eq(b[:self.simd])]
+        take = self.o.valid & self.o.ready
+        last = take & (chunk == self.chunks - 1)
+        with m.If(a_full & (~self.o.valid | last)):
+            m.d.sync += [b.eq(a[:self.rows]), chunk.eq(0), self.o.valid.eq(1), a_full.eq(0)]
+        with m.Elif(take):
+            m.d.sync += [b.eq(b >> self.simd), chunk.eq(chunk + 1)]
+            with m.If(last):
+                m.d.sync += self.o.valid.eq(0)
+        return m
+
+
+class _Argmax(wiring.Component):
+    """The class of each vector: the lowest index of the largest of ``rows`` scores that
+    arrive ``lanes`` a beat over ``beats`` beats (lanes past ``rows`` in the last beat are
+    ignored).
+
+    Pipeline registers: the input beat (with its fold number's lane indices and validity),
+    one register a level of the pairwise tree over the beat's lanes (the right, higher-index
+    candidate wins only when strictly larger), then the running best across the beats and
+    the output register. Every stage advances on ``ce = ~o.valid | o.ready``, which is also
+    ``i.ready``."""
+
+    def __init__(self, lanes, beats, rows, width):
+        self.lanes, self.beats, self.rows, self.width = lanes, beats, rows, width
+        self.index_width = max(1, (rows - 1).bit_length())
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout(
+                {f"lane{j}": signed(width) for j in range(lanes)}))),
+            "o": Out(stream.Signature(data.StructLayout(
+                {"cls": unsigned(self.index_width)}))),
+        })
+
+    @property
+    def latency(self):
+        return 1 + (self.lanes - 1).bit_length() + 1
+
+    def elaborate(self, platform):
+        m = Module()
+        ce = Signal()
+        m.d.comb += [ce.eq(~self.o.valid | self.o.ready), self.i.ready.eq(ce)]
+        fire = self.i.valid & ce
+        fold = Signal(range(self.beats))
+        with m.If(fire):
+            m.d.sync += fold.eq(Mux(fold == self.beats - 1, 0, fold + 1))
+
+        def cand(name):
+            return (Signal(name=f"{name}_v"), Signal(signed(self.width), name=f"{name}_s"),
+                    Signal(self.index_width, name=f"{name}_i"))
+
+        # Stage 0: the beat's lanes with their indices and validity.
+        level = []
+        for j in range(self.lanes):
+            v, s, i = cand(f"in{j}")
+            index = fold * self.lanes + j
+            with m.If(ce):
+                m.d.sync += [v.eq(fire & (index < self.rows)),
+                             s.eq(self.i.payload[f"lane{j}"]), i.eq(index)]
+            level.append((v, s, i))
+        valid, first, final = Signal(), Signal(), Signal()
+        with m.If(ce):
+            m.d.sync += [valid.eq(fire), first.eq(fold == 0), final.eq(fold == self.beats - 1)]
+        # The tree: a register a level.
+        depth = 0
+        while len(level) > 1:
+            depth += 1
+            nxt = []
+            for k in range(0, len(level), 2):
+                if k + 1 == len(level):
+                    pair = level[k]
+                    c = cand(f"t{depth}_{k}")
+                    with m.If(ce):
+                        m.d.sync += [x.eq(y) for x, y in zip(c, pair)]
+                    nxt.append(c)
+                    continue
+                (lv, ls, li), (rv, rs, ri) = level[k], level[k + 1]
+                right = rv & (~lv | (rs > ls))
+                c = cand(f"t{depth}_{k}")
+                with m.If(ce):
+                    m.d.sync += [c[0].eq(lv | rv), c[1].eq(Mux(right, rs, ls)),
+                                 c[2].eq(Mux(right, ri, li))]
+                nxt.append(c)
+            level = nxt
+            v2, f2, l2 = Signal(), Signal(), Signal()
+            with m.If(ce):
+                m.d.sync += [v2.eq(valid), f2.eq(first), l2.eq(final)]
+            valid, first, final = v2, f2, l2
+        bv, bs, bi = level[0]
+        # The running best over the vector's beats, then the output register.
+        best_s = Signal(signed(self.width))
+        best_i = Signal(self.index_width)
+        take = bv & (first | (bs > best_s))
+        new_s = Mux(take, bs, best_s)
+        new_i = Mux(take, bi, best_i)
+        with m.If(ce & valid):
+            m.d.sync += [best_s.eq(new_s), best_i.eq(new_i)]
+        with m.If(ce):
+            m.d.sync += [self.o.valid.eq(valid & final), self.o.payload.cls.eq(new_i)]
+        return m
+
+
+class BNNChip(wiring.Component):
+    """A binarized network on chip: layer ``k`` is a :class:`~lowbit.hw.bmvu.BinaryMVU` with
+    the network's weights and thresholds generated into its memories (read only at run
+    time), a :class:`_Gearbox` between layers, and an argmax at the end.
+
+    Parameters
+    ----------
+    params : lowbit.golden.bnnchip.BNNChipParams
+
+    Members
+    -------
+    i : In(stream.Signature(simd[0]))
+        An image as ``ceil(inputs / simd[0])`` chunks, input ``s * simd + j`` at bit ``j`` of
+        chunk ``s`` (bit 1 = +1); the first layer masks the bits past ``inputs``.
+    o : Out(stream.Signature(...))
+        ``output=class``: one beat an image, field ``cls``; ``output=scores``: the last
+        layer's dot products, ``lane0..`` (signed), one beat a neuron fold.
+
+    Pipeline and throughput
+    -----------------------
+    Each layer is the bmvu with all its registers (registered memory reads, popcount tree,
+    accumulators, output register and skid); the gearboxes and the argmax register every
+    output (above). The layers run concurrently on consecutive images: the chain takes an
+    image every :attr:`cycles_per_image` cycles (the slowest layer's ``nf x sf``) once
+    full. FINN balances its layers the same way (Umuroglu et al. 2017: the folding of each
+    layer chosen so their cycles an image match).
+    """
+
+    def __init__(self, params):
+        self.params = params
+        p = params
+        last = p.layer_params[-1]
+        if p.output == "class":
+            out = data.StructLayout({"cls": unsigned(p.class_width)})
+        else:
+            out = data.StructLayout({f"lane{j}": signed(last.acc_width) for j in range(last.pe)})
+        super().__init__({"i": In(stream.Signature(p.layer_params[0].simd)),
+                          "o": Out(stream.Signature(out))})
+
+    @property
+    def cycles_per_image(self):
+        return self.params.cycles_per_image
+
+    @property
+    def widths(self):
+        p = self.params
+        return {"layers": len(p.layer_params), "cycles_per_image": p.cycles_per_image,
+                "beats_per_image": p.beats_per_image, "class": p.class_width,
+                "fold": [[q.pe, q.simd, q.nf, q.sf] for q in p.layer_params]}
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        units = []
+        for k, (q, layer) in enumerate(zip(p.layer_params, p.layers)):
+            u = BinaryMVU(q, weights=layer.weights, thresholds=layer.thresholds,
+                          invert=layer.invert)
+            m.submodules[f"layer{k}"] = u
+            # Read-only weights: the write ports are tied off (Yosys drops them).
+            m.d.comb += u.w_en.eq(0)
+            if q.thresholds:
+                m.d.comb += u.t_en.eq(0)
+            units.append(u)
+        m.d.comb += [units[0].i.payload.eq(self.i.payload), units[0].i.valid.eq(self.i.valid),
+                     self.i.ready.eq(units[0].i.ready)]
+        for k in range(len(units) - 1):
+            q, nxt = p.layer_params[k], p.layer_params[k + 1]
+            gb = _Gearbox(q.pe, q.nf, q.rows, nxt.simd, nxt.sf)
+            m.submodules[f"gear{k}"] = gb
+            m.d.comb += [gb.i.payload.eq(units[k].o.payload.as_value()),
+                         gb.i.valid.eq(units[k].o.valid), units[k].o.ready.eq(gb.i.ready)]
+            wiring.connect(m, gb.o, units[k + 1].i)
+        tail = units[-1]
+        if p.output == "scores":
+            m.d.comb += [self.o.payload.eq(tail.o.payload), self.o.valid.eq(tail.o.valid),
+                         tail.o.ready.eq(self.o.ready)]
+            return m
+        last = p.layer_params[-1]
+        am = _Argmax(last.pe, last.nf, last.rows, last.acc_width)
+        m.submodules.argmax = am
+        m.d.comb += [am.i.payload.as_value().eq(tail.o.payload.as_value()),
+                     am.i.valid.eq(tail.o.valid), tail.o.ready.eq(am.i.ready)]
+        wiring.connect(m, am.o, wiring.flipped(self.o))
+        return m
+
