@@ -1,6 +1,7 @@
 """The synthesis report as an aligned plain-text table (``report.txt`` and the CLI)."""
 
 import textwrap
+import zlib
 
 __all__ = ["format_report"]
 
@@ -25,6 +26,15 @@ def _bits(n):
 
 def _verdict(ok):
     return "met" if ok else "NOT met"
+
+
+def _short(value):
+    """A parameter as the report shows it: long values (a network's weights) by their size
+    and a CRC-32 (``report.json`` has them whole)."""
+    text = str(value)
+    if len(text) <= 60:
+        return text
+    return f"<{len(text):,} characters, crc32 {zlib.crc32(text.encode()):08x}>"
 
 
 def _table(header, rows):
@@ -58,7 +68,7 @@ def format_report(report):
         f"lowbit synth: {r['unit']} ({r['top']}) on {r['board']} "
         f"({r['device']} {r['package']}, {r['family']})",
     ]
-    params = " ".join(f"{k}={v}" for k, v in r["params"].items())
+    params = " ".join(f"{k}={_short(v)}" for k, v in r["params"].items())
     lines += textwrap.wrap(f"params: {params}", _WIDTH, subsequent_indent="        ")
     if r.get("latency") is not None:
         lines.append(f"latency: {r['latency']} cycles (the unit's, as its manifest gives it)")

@@ -220,8 +220,11 @@ class BNNChipParams:
 
     @property
     def cycles_per_image(self):
-        """The slowest layer's cycles a vector: the chain's steady-state interval."""
-        return max(p.cycles_per_vector for p in self.layer_params)
+        """The chain's steady-state interval: the slowest layer's cycles a vector (``nf x
+        sf``; a layer after the first takes at least ``sf + 1``, its feeder leaving a cycle
+        between vectors)."""
+        return max(p.cycles_per_vector if k == 0 else max(p.cycles_per_vector, p.sf + 1)
+                   for k, p in enumerate(self.layer_params))
 
     @property
     def beats_per_image(self):

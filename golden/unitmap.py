@@ -69,7 +69,8 @@ class UnitMap:
     ports : tuple of UnitPort
         The side ports, in register order.
     in_queue : int
-        Bytes of the input queue (what SEND can hold at once).
+        Bytes of the input queue: ``2 x max_payload``, so one SEND's words can be taken by
+        the unit while the next SEND arrives (the driver keeps the line busy with them).
     out_queue : int
         Words of the output queue.
     max_payload : int
@@ -125,7 +126,7 @@ class UnitMap:
                    out_width=widths["o__payload"],
                    in_fields=dict(fields.get("i__payload", {})),
                    out_fields=dict(fields.get("o__payload", {})), ports=tuple(side),
-                   in_queue=link.max_payload,
+                   in_queue=2 * link.max_payload,
                    out_queue=max(4, link.max_payload // out_bytes),
                    max_payload=link.max_payload)
 

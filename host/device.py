@@ -139,16 +139,26 @@ class Device:
         does not arrive within :attr:`timeout`. Bytes left over from an earlier exchange (after
         a timeout, say) are dropped first.
         """
+        return self.requests([(cmd, payload)])[0]
+
+    def requests(self, frames):
+        """Send ``frames`` (``(cmd, payload)`` pairs) back to back, then read their responses
+        in order (the device answers in order and keeps receiving while it answers); returns
+        the success payloads. The first error frame raises :class:`LinkError` after the
+        responses before it were read."""
         self.transport.discard_input()
-        self.transport.write(encode_frame(cmd, payload))
-        status, body = self._read_frame(cmd)
-        if status == ERROR and len(body) == 2:
-            raise LinkError(f"the device answered {_name(ErrorCode, body[0])} to "
-                            f"{_name(Command, body[1])}", code=body[0], cmd=body[1])
-        if status != RESPONSE | cmd:
-            raise LinkError(f"the device answered 0x{status:02x} to {_name(Command, cmd)} "
-                            f"(expected 0x{RESPONSE | cmd:02x})", cmd=cmd)
-        return body
+        self.transport.write(b"".join(encode_frame(cmd, payload) for cmd, payload in frames))
+        out = []
+        for cmd, _ in frames:
+            status, body = self._read_frame(cmd)
+            if status == ERROR and len(body) == 2:
+                raise LinkError(f"the device answered {_name(ErrorCode, body[0])} to "
+                                f"{_name(Command, body[1])}", code=body[0], cmd=body[1])
+            if status != RESPONSE | cmd:
+                raise LinkError(f"the device answered 0x{status:02x} to {_name(Command, cmd)} "
+                                f"(expected 0x{RESPONSE | cmd:02x})", cmd=cmd)
+            out.append(body)
+        return out
 
     def _read_exact(self, n, deadline, cmd):
         data = b""
@@ -234,9 +244,13 @@ class Device:
         return sum(self.read_reg(port.addr + k) << (32 * k) for k in range(port.words))
 
     def stream(self, words, expect):
-        """Send ``words`` and collect ``expect`` output words, interleaving SEND and RECV so
-        neither queue overflows. Raises :class:`NoAnswer` when the unit stops producing
-        results for :attr:`stall_timeout` seconds."""
+        """Send ``words`` and collect ``expect`` output words, never more than the queues hold.
+
+        Each round writes a RECV (when results are due) and then a SEND back to back and reads
+        both answers: the RECV's results travel back while the SEND's words are still on the
+        line, and the input queue (two payloads) takes a SEND while the unit still works on
+        the one before, so the line to the device stays busy. Raises :class:`NoAnswer` when
+        the unit stops producing results for :attr:`stall_timeout` seconds."""
         m = self._need_map()
         words = list(words)
         per_send = m.max_payload // m.in_bytes
@@ -247,18 +261,27 @@ class Device:
         out, i = [], 0
         last_progress = self.transport.now()
         while i < len(words) or len(out) < expect:
-            moved = False
             n = min(len(words) - i, in_free // m.in_bytes, per_send)
+            recv = len(out) < expect and (out_words > 0 or n == 0)
+            frames = []
+            if recv:
+                want = min(m.recv_max, expect - len(out), 0xFFFF)
+                frames.append((Command.RECV, want.to_bytes(2, "little")))
             if n > 0:
-                in_free, out_words = self.send(words[i:i + n])
-                i += n
-                moved = True
-            if len(out) < expect and (out_words > 0 or i == len(words)):
-                got = self.recv(min(m.recv_max, expect - len(out)))
+                frames.append((Command.SEND, b"".join(
+                    int(w).to_bytes(m.in_bytes, "little") for w in words[i:i + n])))
+            answers = self.requests(frames)
+            got = []
+            if recv:
+                body = answers[0]
+                got = [int.from_bytes(body[k:k + m.out_bytes], "little")
+                       for k in range(0, len(body), m.out_bytes)]
                 out += got
                 out_words = max(0, out_words - len(got))
-                moved = moved or bool(got)
-            if moved:
+            if n > 0:
+                in_free, out_words = _queues(answers[-1])
+                i += n
+            if n > 0 or got:
                 last_progress = self.transport.now()
                 continue
             if self.transport.now() - last_progress > self.stall_timeout:
@@ -432,6 +455,14 @@ class Device:
         values, _ = self.mac_stream(a.reshape(-1), b.reshape(-1), first.reshape(-1),
                                     last.reshape(-1))
         return values[0] if one else values
+
+    def classify(self, images):
+        """The class of each image on the on-chip binarized network (unit ``bnn``): ``images``
+        (V, inputs) bits (1 = +1), streamed back to back; returns (V,) classes, or with a
+        build of ``output=scores`` the last layer's scores (V, classes). The network is the
+        one the bitstream was generated with (its unit map's parameters)."""
+        self._unit("bnn")
+        return self.compute(images)
 
     def bnn_layer(self, x_bits, weights, thresholds=None, invert=None):
         """A binarized layer on the BinaryMVU: ``x_bits`` (V, cols) 0/1 against ``weights``

@@ -137,10 +137,16 @@ def test_bnn_chip_bit_exact(chip, sim, seed):
         assert len(set(classes.tolist())) > 1
 
 
-def test_bnn_chip_throughput(sim):
+@pytest.mark.parametrize("chip", [("37-20-13-3", "3-5-2", "7-6-13", 42),
+                                  ("16-9-4", "9-4", "16-9", 2),
+                                  ("64-256-10", "16-5", "16-32", 64)])
+def test_bnn_chip_throughput(chip, sim):
     """Without idle cycles or back-pressure the chain takes an image every
-    cycles_per_image cycles (the slowest layer's nf x sf)."""
-    params = BNNChipParams(sizes="37-20-13-3", pe="3-5-2", simd="7-6-13")
+    cycles_per_image cycles (the slowest layer's nf x sf; at least sf + 1 after the
+    first)."""
+    sizes, pe, simd, interval = chip
+    params = BNNChipParams(sizes=sizes, pe=pe, simd=simd)
+    assert params.cycles_per_image == interval
     x = _images(params, np.random.default_rng(5), 60)
     job = get_unit("bnn").job(params, x)
     out, _, resp, _ = run_unit("bnn", params, job, sim=sim, idle=0, backpressure=0)

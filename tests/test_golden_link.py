@@ -379,7 +379,7 @@ def test_unit_map_registers_and_words():
         ("f_en", 0x85, 1, False, True), ("busy", 0x86, 1, True, False),
         ("big_en", 0x87, 1, False, False)]  # a strobe is one bit wide
     assert (m.in_bytes, m.out_bytes, m.recv_max) == (5, 3, 85)
-    assert (m.in_queue, m.out_queue) == (256, 85)
+    assert (m.in_queue, m.out_queue) == (512, 85)
     assert m.port("busy").output and not m.port("busy").writable
     with pytest.raises(KeyError, match="unit u has no side port 'nope'; it has: wa, f_data"):
         m.port("nope")

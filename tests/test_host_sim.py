@@ -10,7 +10,8 @@ import pytest
 from lowbit.golden import mac_golden
 from lowbit.golden.binary import BMVUParams, PopcountParams, bmvu_golden
 from lowbit.golden.bitserial import BitSerialParams
-from lowbit.golden.bnn import load_digits_bits, trained_digits_bnn
+from lowbit.golden.bnn import bnn_forward, load_digits_bits, trained_digits_bnn
+from lowbit.golden.bnnchip import BNNChipParams
 from lowbit.golden.link import ErrorCode
 from lowbit.golden.winograd import Conv2dParams, correlate2d
 from lowbit.hw.build import generated
@@ -149,6 +150,25 @@ def test_bnn_layer_through_the_link(sim):
     op = BMVUParams(rows=output.rows, cols=output.cols, thresholds=0)
     scores = bmvu_golden(op, output.weights, acts.astype(np.uint8))
     assert np.mean(np.argmax(scores, axis=1) == data.y_test[:40]) > 0.8
+
+
+def test_bnn_on_chip_classifies_the_digits_through_the_link(sim):
+    """The trained 64-256-10 digits BNN generated into the chip, behind the link: all 397
+    test images through Device.classify at 3 Mbaud, every class equal to golden; accuracy
+    and images a second (against the line's limit for the bytes an image needs) printed
+    (the figures: lowbit experiment bnn, bench/bnn)."""
+    bnn = trained_digits_bnn()
+    data = load_digits_bits()
+    params = BNNChipParams.from_bnn(bnn)
+    build = _build("bnn", params)
+    result, _ = _run(build, "classify", {"x": data.x_test.tolist()}, sim)
+    _, want = bnn_forward(bnn, data.x_test)
+    assert result["classes"] == want.tolist()
+    n = len(want)
+    rate = n / result["seconds"]
+    limit = build[2].baud / 10 / (params.beats_per_image * -(-params.layer_params[0].simd // 8))
+    print(f"digits BNN through the link: accuracy {np.mean(want == data.y_test):.4f}, "
+          f"{rate:.0f} images/s, {rate / limit:.1%} of the 3 Mbaud line's {limit:.0f}")
 
 
 def test_bad_frames_are_answered_and_the_link_recovers(sim, mac_build):
