@@ -76,6 +76,7 @@ import numpy as np
 
 from .checks import UsageError, checked, only_bits, unless_given, where
 from .checks import check_bool as _check_bool
+from .checks import check_choice as _check_choice
 from .checks import check_int as _check_int
 from .checks import check_max as _check_max
 from .checks import check_product as _check_product
@@ -102,6 +103,8 @@ __all__ = [
 MAX_BITS = 63
 #: Largest generated operand precision (max_wa, max_wb).
 MAX_PRECISION = 16
+#: How the engine's input stream carries the operands (BitSerialParams.operands).
+OPERAND_FORMS = ("words", "planes")
 #: Largest DPU array side (dm, dn).
 MAX_ARRAY = 64
 #: Largest Dk (bits per DPU per cycle).
@@ -584,9 +587,14 @@ class BitSerialParams:
     bcast_copies: int = field(default=0, metadata={
         "help": "1: a copy of the operand broadcast registers for every DPU (2 dm dn dk "
                 "flip-flops; timing only, see bench/bitserial-fanout)"})
+    operands: str = field(default="words", metadata={
+        "help": "words: input words of dk elements at max_wa/max_wb bits, the P2S makes the "
+                "planes; planes: the bit planes themselves, dk bits a word and w words a "
+                "chunk (operands packed at the run's precision: 2 bits an element at w = 2)"})
 
     def __post_init__(self):
         _check_int("dm", self.dm, 1, MAX_ARRAY)
+        _check_choice("operands", self.operands, OPERAND_FORMS)
         _check_int("bcast_copies", self.bcast_copies, 0, 1)
         _check_int("dn", self.dn, 1, MAX_ARRAY)
         _check_int("dk", self.dk, 1, MAX_DK)
@@ -869,20 +877,30 @@ def run_schedule(params, A, B, wa, wb, a_signed, b_signed, *, return_words=False
     return results_from_words(params, results, M, N)
 
 
-def operand_words(params, A, B):
+def operand_words(params, A, B, wa=None, wb=None):
     """The input stream of one run: ``A``'s rows then ``B``'s columns, each cut into
-    ``k_chunks`` words of ``Dk`` elements (zero past ``K``) with ``W``-bit fields; ``B`` None:
-    ``A``'s words only (a weight-resident run)."""
+    ``k_chunks`` chunks of ``Dk`` elements (zero past ``K``); ``B`` None: ``A``'s only (a
+    weight-resident run). A chunk is one word of ``W``-bit fields (``operands=words``), or
+    (``operands=planes``) its ``wa`` (``wb`` for ``B``) bit planes, LSB first, element ``e``
+    at bit ``e`` of each: the operands packed at the run's precision."""
     A = np.asarray(A, dtype=np.int64)
     B = np.zeros((A.shape[1], 0), dtype=np.int64) if B is None else np.asarray(B, np.int64)
     K = A.shape[1]
     kc = params.k_chunks(K)
     conv = P2SParams(elements=params.dk, max_width=max(params.max_wa, params.max_wb))
     words = []
-    for rows in (A, B.T):
+    for rows, w in ((A, wa), (B.T, wb)):
         padded = np.zeros((rows.shape[0], kc * params.dk), dtype=np.int64)
         padded[:, :K] = rows
-        words += conv.pack_input(padded.reshape(-1, params.dk))
+        chunks = padded.reshape(-1, params.dk)
+        if params.operands == "words":
+            words += conv.pack_input(chunks)
+            continue
+        for chunk in chunks:
+            for i in range(w):
+                bits = ((chunk >> i) & 1).astype(np.uint8)
+                words.append(int.from_bytes(np.packbits(bits, bitorder="little").tobytes(),
+                                            "little"))
     return words
 
 
@@ -923,18 +941,20 @@ def bitserial_job(params, A, B, wa, wb, a_signed, b_signed, keep_b=False):
         raise ValueError(f"A is {np.shape(A)}, B is {np.shape(B)}: K differs")
     params.check_run(M, K, N, wa, wb, a_signed, b_signed)
     _check_bool("keep_b", keep_b)
-    words = operand_words(params, A, None if keep_b else B)
+    words = operand_words(params, A, None if keep_b else B, wa, wb)
     config = {"wa": wa, "wb": wb, "a_signed": int(a_signed), "b_signed": int(b_signed),
               "m": M, "n": N, "k_chunks": params.k_chunks(K), "keep_b": int(keep_b)}
     tiles = params.m_tiles(M) * params.n_tiles(N)
-    cycles = len(words) * max(wa, wb) + params.cycles(M, K, N, wa, wb) + tiles + 40
+    planes = len(words) * (max(wa, wb) if params.operands == "words" else 1)
+    cycles = planes + params.cycles(M, K, N, wa, wb) + tiles + 40
 
     def decode(out):
         if len(out["tile"]) != tiles or not lasts_at(out["last"], [tiles]):
             return None
         return results_from_words(params, [int(v) for v in out["tile"]], M, N)
 
-    return Job({"data": words}, tiles, decode, hold=config, cycles=cycles, calm_beats=0)
+    field = "data" if params.operands == "words" else "plane"
+    return Job({field: words}, tiles, decode, hold=config, cycles=cycles, calm_beats=0)
 
 
 class MatmulRun(NamedTuple):

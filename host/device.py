@@ -101,6 +101,7 @@ class Device:
         self._params = None
         self._weights = None  # load_weights: {"B", "wb", "b_signed"}
         self._resident = False  # the engine holds self._weights["B"]
+        self._written = {}  # register -> the value this Device last wrote there
         if unit_map is not None and check:
             found = self.read_reg(UNIT_REG_BASE)
             if found != unit_map.signature:
@@ -191,8 +192,10 @@ class Device:
         return self.request(Command.PING, data)
 
     def write_reg(self, addr, value):
-        self.request(Command.WRITE_REG, bytes([addr]) + int(value & 0xFFFF_FFFF).to_bytes(
-            REG_BYTES, "little"))
+        value = int(value) & 0xFFFF_FFFF
+        self._written.pop(addr, None)
+        self.request(Command.WRITE_REG, bytes([addr]) + value.to_bytes(REG_BYTES, "little"))
+        self._written[addr] = value
 
     def read_reg(self, addr):
         return int.from_bytes(self.request(Command.READ_REG, bytes([addr])), "little")
@@ -236,7 +239,12 @@ class Device:
             return
         value = int(value) & ((1 << port.width) - 1)
         for k in range(port.words):
-            self.write_reg(port.addr + k, value >> (32 * k))
+            word = (value >> (32 * k)) & 0xFFFF_FFFF
+            # A configuration register this Device wrote the same value to is not written
+            # again (registers keep their values, RESET included): a run of the same shape
+            # as the last one costs no register frames.
+            if self._written.get(port.addr + k) != word:
+                self.write_reg(port.addr + k, word)
 
     def get_port(self, name):
         """Read side port ``name`` (an output such as ``busy``, or an input read back)."""

@@ -210,6 +210,7 @@ class P2S(wiring.Component):
             "o": Out(stream.Signature(self._out)),
         })
         self.last = Signal(name="last_plane")
+        self.word_accept = Signal(name="word_accept")  # i.valid & i.ready
 
     @property
     def latency(self):
@@ -238,7 +239,8 @@ class P2S(wiring.Component):
         # registers next to the logic that uses them rather than from a slice of the word.
         control = add_kept(m, "control", _P2SSlice(0, W, len(self.w)))
         m.d.comb += [self.i.ready.eq(control.i_ready), self.o.valid.eq(control.full),
-                     self.last.eq(control.last_plane)]
+                     self.last.eq(control.last_plane),
+                     self.word_accept.eq(self.i.valid & control.i_ready)]
         copies = [control]
         for n, (first, count) in enumerate(self.slices):
             sl = add_kept(m, f"slice{n}", _P2SSlice(count, W, len(self.w)))
@@ -254,6 +256,63 @@ class P2S(wiring.Component):
         for n, sl in enumerate(copies):
             ready = self.o.ready if self.ready_copies is None else self.ready_copies[n]
             m.d.comb += [sl.i_valid.eq(self.i.valid), sl.o_ready.eq(ready), sl.w.eq(self.w)]
+        return m
+
+
+class PlaneInput(wiring.Component):
+    """Bit planes in, bit planes out: what :class:`P2S` gives the bit-serial engine's loader,
+    from a stream that already carries the planes (the operands packed at the run's
+    precision, ``operands=planes``). A word is ``w`` consecutive planes, ``w`` sampled with
+    its first.
+
+    The same members as :class:`P2S` for the loader: ``i`` (``{"plane": E}``), ``w``, ``o``,
+    :attr:`last` (a register: the plane on ``o`` is its word's last), :attr:`slices` (none)
+    and :attr:`ready_copies` (one), and :attr:`word_accept`, high when a word's first plane
+    is accepted. One plane register: latency 1, a plane a cycle, ``i.ready = ~full |
+    o.ready``. Against the converter it saves the ``E W`` word register and its multiplexers,
+    and the link carries ``w`` bits an element instead of ``W``.
+    """
+
+    def __init__(self, params):
+        self.ready_copies = None
+        self.params = params
+        p = params
+        layout = data.StructLayout({"plane": p.out_width})
+        super().__init__({
+            "i": In(stream.Signature(layout)),
+            "w": In(range(1, p.max_width + 1)),
+            "o": Out(stream.Signature(layout)),
+        })
+        self.last = Signal(name="last_plane")
+        self.word_accept = Signal(name="word_accept")
+
+    @property
+    def latency(self):
+        return 1
+
+    @property
+    def slices(self):
+        return []
+
+    def elaborate(self, platform):
+        m = Module()
+        W = self.params.max_width
+        ready = self.o.ready if self.ready_copies is None else self.ready_copies[0]
+        index = Signal(range(max(W, 2)))  # the next plane's index in its word
+        w = Signal.like(self.w)  # the word's precision, from its first plane
+        take = self.o.valid & ready
+        load = Signal()
+        m.d.comb += [self.i.ready.eq(~self.o.valid | take), load.eq(self.i.valid & self.i.ready),
+                     self.word_accept.eq(load & (index == 0))]
+        w_now = Mux(index == 0, self.w, w)
+        with m.If(load):
+            m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(1),
+                         self.last.eq(index + 1 == w_now),
+                         index.eq(Mux(index + 1 == w_now, 0, index + 1))]
+            with m.If(index == 0):
+                m.d.sync += w.eq(self.w)
+        with m.Elif(take):
+            m.d.sync += self.o.valid.eq(0)
         return m
 
 

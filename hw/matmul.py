@@ -3,10 +3,13 @@
 
 One run: the ``M`` rows of ``A`` and the ``N`` columns of ``B`` (rows of ``B^T``) arrive on one
 input stream as words of ``Dk`` elements; the P2S converter turns each into its bit planes,
-which go straight into the operand buffers (:func:`lowbit.golden.bitserial.lhs_words`
-layout). The controller runs the schedule of :func:`lowbit.golden.bitserial.schedule` over
-the ``Dm x Dn`` array of dot-product units, one step a cycle, and ``C`` streams out a
-``Dm x Dn`` tile a beat. The run-time configuration is read from ports.
+which go straight into the operand buffers (with ``operands=planes`` the stream carries the
+planes themselves, ``wa`` or ``wb`` words of ``Dk`` bits a chunk, the operands packed at the
+run's precision, and a plane register stands in for the converter), in the layout of
+:func:`lowbit.golden.bitserial.lhs_words`. The controller runs the schedule of
+:func:`lowbit.golden.bitserial.schedule` over the ``Dm x Dn`` array of dot-product units,
+one step a cycle, and ``C`` streams out a ``Dm x Dn`` tile a beat. The run-time
+configuration is read from ports.
 
 Loading, computing and readout are three stages that run concurrently on double-buffered
 operand and result memories (BISMO's fetch, execute and result stages), so back-to-back runs
@@ -20,7 +23,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.bitserial import P2SParams
 from .arith import delay
-from .bitserial import P2S, shift_negate_accumulate
+from .bitserial import P2S, PlaneInput, shift_negate_accumulate
 from .keep import add_kept, register_copies
 from .popcount import popcount_tree, tree_latency
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
@@ -152,7 +155,8 @@ class BitSerialMatmul(wiring.Component):
             "n": In(_bits_for(p.max_n)),
             "k_chunks": In(_bits_for(p.k_chunks(p.max_k))),
             "keep_b": In(1),
-            "i": In(stream.Signature(data.StructLayout({"data": p.dk * self.elem_width}))),
+            "i": In(stream.Signature(data.StructLayout(
+                {"data": p.dk * self.elem_width} if p.operands == "words" else {"plane": p.dk}))),
             "o": Out(stream.Signature(data.StructLayout({"tile": p.result_width,
                                                          "last": 1}))),
             "busy": Out(1),
@@ -211,12 +215,14 @@ class BitSerialMatmul(wiring.Component):
     # -- Loading: P2S planes straight into one half of the operand buffers. -------------------
     def _load(self, m, s, lhs, rhs):
         p = self.params
-        m.submodules.p2s = p2s = P2S(self.p2s_params)
+        # The converter, or with operands=planes the plane register that stands in for it.
+        converter = P2S if p.operands == "words" else PlaneInput
+        m.submodules.p2s = p2s = converter(self.p2s_params)
         wiring.connect(m, wiring.flipped(self.i), p2s.i)
         # The configuration rides with the word in the converter.
         word_cfg = {name: Signal.like(getattr(self, name), name=f"word_{name}")
                     for name in s.CFG}
-        with m.If(p2s.i.valid & p2s.i.ready):
+        with m.If(p2s.word_accept):
             m.d.sync += [reg.eq(getattr(self, name)) for name, reg in word_cfg.items()]
         m.d.comb += s.p2s_busy.eq(p2s.o.valid)
 
@@ -245,7 +251,7 @@ class BitSerialMatmul(wiring.Component):
         k_wrap = Mux(in_first, kc_one, k_last)
         row_wrap = Mux(in_first, self.m == 1, row_last)
         matrix_wrap = Mux(in_first, kc_one & (self.m == 1), both_last)
-        accept = p2s.i.valid & p2s.i.ready
+        accept = p2s.word_accept
         m.d.comb += [p2s.w.eq(Mux(in_b, self.wb, self.wa)), k_last_n.eq(k_last),
                      row_last_n.eq(row_last)]
         m.d.sync += [k_last.eq(k_last_n), row_last.eq(row_last_n),

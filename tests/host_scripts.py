@@ -38,9 +38,10 @@ def resident(transport, args):
     for group in args["groups"]:
         dev.load_weights(np.array(group["B"]), wb=group["wb"])
         for A in group["As"]:
-            start = transport.cycles()
+            start, sent = transport.cycles(), transport.sent_bytes
             C = dev.matmul(np.array(A), wa=group["wa"])
-            out.append({"C": C.tolist(), "cycles": transport.cycles() - start})
+            out.append({"C": C.tolist(), "cycles": transport.cycles() - start,
+                        "host_bytes": transport.sent_bytes - sent})
     return {"products": out}
 
 

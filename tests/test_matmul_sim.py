@@ -5,6 +5,7 @@ several array shapes (Dm != Dn, a Dk that is not a power of two); back-to-back r
 configuration changes while the next loads, weight-resident runs, and the cycle of every run
 against the golden overlapped schedule."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -90,13 +91,16 @@ def _schedule_runs(rng, keep):
     return runs
 
 
-@pytest.mark.parametrize("keep", [False, True], ids=["loaded", "resident"])
-def test_cycles_match_the_overlapped_schedule(keep, sim, seed):
+@pytest.mark.parametrize("keep,operands", [(False, "words"), (True, "words"),
+                                           (True, "planes")],
+                         ids=["loaded", "resident", "resident-planes"])
+def test_cycles_match_the_overlapped_schedule(keep, operands, sim, seed):
     """With every word offered at once and no back-pressure, each run's first and last tile
     leave in exactly the cycle the golden overlapped schedule (load, compute and readout
     concurrent on double buffers) says: the engine overlaps as designed, and no stage waits
-    longer than it must."""
-    params = SHAPES["2x64x2"]
+    longer than it must. Operands as bit planes load a plane a cycle as the converter's
+    planes do, so the schedule is the same."""
+    params = dataclasses.replace(SHAPES["2x64x2"], operands=operands)
     runs = _schedule_runs(np.random.default_rng(seed), keep)
     resp = _run(params, runs, sim, seed, idle=0.0, backpressure=0.0)
     _, man = design("bitserial", params)
@@ -129,6 +133,26 @@ def test_weight_resident_runs_with_idle_and_backpressure(sim, seed):
             runs.append(MatmulRun(_matrices(rng, (M, K), wa2, not sa), B, wa2, wb, not sa, sb,
                                   True))
     _run(params, runs, sim, seed, idle=0.2, backpressure=0.3)
+
+
+def test_operands_as_planes(sim, seed):
+    """operands=planes (the operands packed at the run's precision: wa planes of Dk bits a
+    chunk of A, wb of B): every precision pair 1..8 with changing signedness, extremes and
+    random, then weight-resident runs, with idle cycles and back-pressure."""
+    params = dataclasses.replace(SHAPES["3x48x2"], operands="planes")
+    rng = np.random.default_rng(seed)
+    runs = []
+    for (wa, wb), (sa, sb) in zip(itertools.product(range(1, 9), range(1, 9)),
+                                  itertools.cycle(SIGNS)):
+        (alo, _), (_, bhi) = value_range(wa, sa), value_range(wb, sb)
+        runs.append(MatmulRun(_matrices(rng, (5, 37), wa, sa), _matrices(rng, (37, 7), wb, sb),
+                              wa, wb, sa, sb))
+        runs.append(MatmulRun(np.full((2, 37), alo), np.full((37, 3), bhi), wa, wb, sa, sb))
+    B = _matrices(rng, (100, 9), 3, True)
+    runs.append(MatmulRun(_matrices(rng, (4, 100), 2, False), B, 2, 3, False, True))
+    runs += [MatmulRun(_matrices(rng, (M, 100), wa, True), B, wa, 3, True, True, True)
+             for M, wa in ((9, 1), (1, 8), (6, 4))]
+    _run(params, runs, sim, seed, idle=0.05, backpressure=0.05)
 
 
 def test_weight_resident_run_must_match_the_resident_b():
