@@ -8,7 +8,8 @@ the model is linear in features that follow the structure of the hardware:
 - ``dpu_bits = Dm Dn Dk``: the AND gates and popcount trees (about one LUT4 per bit);
 - ``dpu_acc = Dm Dn acc``: the shift/negate/accumulate stage and the result multiplexer;
 - ``dpu_tree = Dm Dn ceil(log2(Dk + 1))``: the tree's last levels and the count registers;
-- ``p2s_bits = Dk W``: the converter's word register and plane multiplexer;
+- ``p2s_bits = Dk W``: the converter's word register and plane multiplexer (``Dk`` with
+  ``operands=planes``, whose plane register stands in for the converter);
 - ``bank_bits = (Dm + Dn) Dk``: the operand buffer outputs and write enables;
 - ``shallow_bits``: the bits of the buffers of 4 words or fewer (both halves), which Yosys
   builds from flip-flops on iCE40 and from LUT RAM on ECP5 rather than block RAM (a result
@@ -50,7 +51,8 @@ def features(params):
         ("lhs", p.lhs_width), ("rhs", p.rhs_width), ("result", p.result_width))
         if words[name] <= SHALLOW_WORDS)
     return np.array([1.0, dpus * p.dk, dpus * p.accumulator_width,
-                     dpus * math.ceil(math.log2(p.dk + 1)), p.dk * max(p.max_wa, p.max_wb),
+                     dpus * math.ceil(math.log2(p.dk + 1)),
+                     p.dk * (max(p.max_wa, p.max_wb) if p.operands == "words" else 1),
                      (p.dm + p.dn) * p.dk, shallow], dtype=np.float64)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..golden.checks import UsageError
 
 __all__ = ["add_parser", "run", "run_gupta", "rounding_bias", "run_quantnets", "rtl_matmul",
-           "QUANTNETS", "QUANTNET_ENGINE"]
+           "run_bnn", "QUANTNETS", "QUANTNET_ENGINE", "LINK_PRODUCTS"]
 
 #: The defaults of the full run (about 7 minutes on one core).
 FLS = (8, 9, 10, 11, 12, 13, 14)
@@ -38,6 +38,11 @@ QUANTNETS = (("TWN, 4-bit activations", dict(kind="twn", a_bits=4)),
 #: The bit-serial engine the quantized networks run on: 16 images a run, 64 inputs and 64
 #: hidden units at most, 4-bit activations and 3-bit weight codes.
 QUANTNET_ENGINE = dict(dm=2, dn=2, dk=32, max_wa=4, max_wb=3, max_m=16, max_k=64, max_n=64)
+
+
+#: The resident-weight products of ``lowbit experiment bnn``'s link section: ``(wa, wb)`` on
+#: the iCEBreaker's bit-serial engine, A (max_m x max_k) against a resident B (max_k x max_n).
+LINK_PRODUCTS = ((4, 4), (1, 1))
 
 
 def add_parser(sub):
@@ -59,8 +64,16 @@ def add_parser(sub):
             "float32; then the bias of the array's stochastic rounding for R = 4, 8 and 16 "
             "random bits. Writes DIR/results.json, DIR/report.md and DIR/gupta.png. The full "
             "run takes about seven minutes; --quick (one epoch, FL 8 and 12, one seed) under "
-            "a minute.", 79))
-    p.add_argument("name", choices=["gupta", "quantnets"], help="the experiment")
+            "a minute.", 79) + "\n\n" + textwrap.fill(
+            "bnn: the digits BNN (64-256-10) generated into the on-chip network (unit bnn) "
+            "behind the host link (12 MHz, 3 Mbaud, simulated with Verilator): the test images "
+            "through Device.classify, every class against golden, accuracy, images a second "
+            "against the line's limit and the chip's own rate; then 4-bit and 1-bit products "
+            "with resident weights on the iCEBreaker's bit-serial engine through the link, "
+            "operands as words and as bit planes, against the engine's own time (the "
+            "link-bound factor). Writes DIR/results.json, DIR/report.md and DIR/digits-bnn.npz "
+            "(the network, for -p network=). --images N: the first N test images.", 79))
+    p.add_argument("name", choices=["gupta", "quantnets", "bnn"], help="the experiment")
     p.add_argument("-o", "--output", type=Path, default=Path("lowbit-experiment/gupta"),
                    metavar="DIR", help="output directory (default: ./lowbit-experiment/NAME)")
     p.add_argument("--fl", default=None, metavar="FL,FL,...",
@@ -74,7 +87,7 @@ def add_parser(sub):
                    help="gupta: one epoch, FL 8 and 12, one seed (what the tests run); "
                         "quantnets: 16 test images")
     p.add_argument("--images", type=int, default=None, metavar="N",
-                   help="quantnets: the first N of the 397 test images (default: all)")
+                   help="quantnets, bnn: the first N of the 397 test images (default: all)")
     return p
 
 
@@ -92,6 +105,19 @@ def _fls(text):
 
 
 def run(args):
+    if args.name == "bnn":
+        for opt in ("fl", "epochs", "seeds"):
+            if getattr(args, opt) is not None:
+                raise UsageError(f"--{opt} is for the gupta experiment, not bnn")
+        images = args.images if args.images is not None else (40 if args.quick else 397)
+        if not 1 <= images <= 397:
+            raise UsageError(f"--images must be between 1 and 397, not {images}")
+        out = args.output if args.output != Path("lowbit-experiment/gupta") else \
+            Path("lowbit-experiment/bnn")
+        command = ["experiment", "bnn", "-o", str(out),
+                   *(["--images", str(args.images)] if args.images is not None else []),
+                   *(["--quick"] if args.quick else [])]
+        return run_bnn(out, images=images, command=command)
     if args.name == "quantnets":
         for opt in ("fl", "epochs", "seeds"):
             if getattr(args, opt) is not None:
@@ -359,4 +385,158 @@ def run_quantnets(outdir, *, images=397, command=None, stream=None, nets=QUANTNE
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         (tmp / "report.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {outdir / 'results.json'} and {outdir / 'report.md'}")
+    return 1 if bad else 0
+
+
+def resident_products(transport, args):
+    """A host script (:func:`lowbit.sim.host.run_host`): ``load_weights(B)``, then products
+    ``A`` against it, each with its device time and the bytes the host sent."""
+    import numpy as np
+
+    from ..host import Device
+
+    dev = Device(transport, args["unit_map"], timeout=0.05)
+    dev.load_weights(np.array(args["B"]), wb=args["wb"])
+    out = []
+    for A in args["As"]:
+        start, sent = transport.now(), transport.sent_bytes
+        C = dev.matmul(np.array(A), wa=args["wa"])
+        out.append({"C": C.tolist(), "seconds": transport.now() - start,
+                    "host_bytes": transport.sent_bytes - sent})
+    return out
+
+
+def _link_products(stream):
+    """LINK_PRODUCTS through the simulated link on the iCEBreaker's engine, operands as words
+    and as planes: every product checked against numpy; time per A-only product against the
+    engine's own cycles."""
+    import dataclasses
+
+    import numpy as np
+
+    from ..boards.sizes import board_params
+    from ..golden.bitserial import value_range
+    from ..hw.build import generated
+    from ..hw.units import hosted
+    from ..sim.host import run_host
+
+    base = board_params("bitserial", "icebreaker")
+    rng = np.random.default_rng(7)
+    rows = []
+    for operands in ("words", "planes"):
+        params = dataclasses.replace(base, operands=operands)
+        unit, hp = hosted("bitserial", params)
+        gen_dir, man = generated(unit, hp)
+        for wa, wb in LINK_PRODUCTS:
+            (alo, ahi), (blo, bhi) = value_range(wa, True), value_range(wb, True)
+            B = rng.integers(blo, bhi + 1, size=(params.max_k, params.max_n))
+            As = [rng.integers(alo, ahi + 1, size=(params.max_m, params.max_k))
+                  for _ in range(3)]
+            got, resp = run_host(gen_dir, man, hp.link, "lowbit.gen.experiment:resident_products",
+                                 {"unit_map": man["unit_map"], "B": B.tolist(), "wb": wb,
+                                  "wa": wa, "As": [a.tolist() for a in As]})
+            if got is None:
+                raise RuntimeError(f"the link run failed: {resp.get('error')}")
+            same = all(np.array_equal(np.array(g["C"]), a @ B) for g, a in zip(got, As))
+            last = got[-1]  # A alone, the registers as they were
+            engine = params.cycles(params.max_m, params.max_k, params.max_n, wa, wb)
+            engine_s = engine / hp.link.clk_hz
+            row = {"operands": operands, "wa": wa, "wb": wb,
+                   "shape": [params.max_m, params.max_k, params.max_n],
+                   "link_seconds": last["seconds"], "host_bytes": last["host_bytes"],
+                   "engine_cycles": engine, "engine_seconds": engine_s,
+                   "link_bound_factor": last["seconds"] / engine_s, "exact": same}
+            rows.append(row)
+            print(f"bitserial {operands}, {wa} x {wb} bits, A {params.max_m} x "
+                  f"{params.max_k} against resident B: {1e6 * last['seconds']:.0f} us through "
+                  f"the link ({last['host_bytes']} bytes), engine {1e6 * engine_s:.1f} us: "
+                  f"link-bound x{row['link_bound_factor']:.1f}", file=stream, flush=True)
+    return {"engine": dataclasses.asdict(base), "link": {"clk_hz": 12_000_000,
+                                                         "baud": 3_000_000},
+            "products": rows}
+
+
+def run_bnn(outdir, *, images=397, command=None, stream=None):
+    """The digits BNN on chip through the simulated link, and resident-weight products through
+    it; writes ``outdir``; returns 0, or 1 when a result differed from golden."""
+    import dataclasses
+
+    import numpy as np
+
+    from ..golden.bnn import bnn_float_forward, bnn_forward, load_digits_bits, trained_digits_bnn
+    from ..golden.bnnchip import BNNChipParams, save_network
+    from ..hw.build import atomic_dir, check_output_dir, generated
+    from ..hw.units import hosted
+    from ..sim.host import run_host
+
+    stream = stream or sys.stderr
+    outdir = Path(outdir)
+    check_output_dir(outdir)
+    t0 = time.perf_counter()
+    bnn = trained_digits_bnn()
+    data = load_digits_bits()
+    x, y = data.x_test[:images], data.y_test[:images]
+    params = BNNChipParams.from_bnn(bnn)
+    unit, hp = hosted("bnn", params)
+    gen_dir, man = generated(unit, hp)
+    result, resp = run_host(gen_dir, man, hp.link, "lowbit.sim.host:call",
+                            {"unit_map": man["unit_map"], "method": "classify",
+                             "args": [x.tolist()]})
+    if result is None:
+        raise RuntimeError(f"the link run failed: {resp.get('error')}")
+    got = np.array(result["result"])
+    _, want = bnn_forward(bnn, x)
+    _, float_classes, _ = bnn_float_forward(bnn, x)
+    same = bool(np.array_equal(got, want))
+    rate = images / result["seconds"]
+    bytes_per_image = params.beats_per_image * man["unit_map"]["in_width"] // 8
+    limit = hp.link.baud / 10 / bytes_per_image
+    chip_rate = hp.link.clk_hz / params.cycles_per_image
+    chip = {"params": {k: v for k, v in dataclasses.asdict(params).items() if k != "network"},
+            "network_sizes": list(bnn.sizes), "images": images,
+            "accuracy_rtl": float(np.mean(got == y)),
+            "accuracy_float": float(np.mean(float_classes == y)),
+            "rtl_equals_golden": same, "link_seconds": result["seconds"],
+            "host_bytes": result["host_bytes"], "images_per_second": rate,
+            "bytes_per_image": bytes_per_image, "line_limit_images_per_second": limit,
+            "share_of_line_limit": rate / limit, "chip_cycles_per_image": params.cycles_per_image,
+            "chip_images_per_second": chip_rate, "link_bound_factor": chip_rate / rate}
+    print(f"digits BNN on chip: {images} images through the link, RTL "
+          f"{'equals' if same else 'DIFFERS from'} golden, accuracy "
+          f"{100 * chip['accuracy_rtl']:.1f}% (float model {100 * chip['accuracy_float']:.1f}%), "
+          f"{rate:.0f} images/s = {100 * rate / limit:.1f}% of the line's {limit:.0f} "
+          f"({bytes_per_image} bytes an image); the chip alone {chip_rate:.0f} images/s",
+          file=stream, flush=True)
+    products = _link_products(stream)
+    bad = (not same) + sum(not r["exact"] for r in products["products"])
+    results = {"command": list(command or []), "link": dataclasses.asdict(hp.link),
+               "bnn": chip, "resident_products": products,
+               "seconds": round(time.perf_counter() - t0, 1)}
+    lines = ["# Whole networks at the speed of the link", "",
+             f"Command: `lowbit {' '.join(results['command'])}`" if command else "", "",
+             f"The digits BNN ({'-'.join(map(str, bnn.sizes))}) generated into the on-chip "
+             f"network behind the host link at {hp.link.baud:,} baud from "
+             f"{hp.link.clk_hz / 1e6:g} MHz (simulated): {images} test images through "
+             f"`Device.classify`.", "",
+             "| RTL = golden | accuracy (RTL) | accuracy (float) | images/s | line limit | "
+             "share | chip alone | link-bound |", "|---|---|---|---|---|---|---|---|",
+             f"| {'yes' if same else 'NO'} | {100 * chip['accuracy_rtl']:.1f}% | "
+             f"{100 * chip['accuracy_float']:.1f}% | {rate:,.0f} | {limit:,.0f} | "
+             f"{100 * rate / limit:.1f}% | {chip_rate:,.0f} | x{chip_rate / rate:.1f} |", "",
+             "Resident-weight products on the iCEBreaker's bit-serial engine "
+             f"({products['engine']['dm']} x {products['engine']['dk']} x "
+             f"{products['engine']['dn']}), A alone each time:", "",
+             "| operands | wa x wb | M x K x N | through the link | host bytes | engine | "
+             "link-bound |", "|---|---|---|---|---|---|---|"]
+    for r in products["products"]:
+        lines.append(f"| {r['operands']} | {r['wa']} x {r['wb']} | "
+                     f"{' x '.join(map(str, r['shape']))} | {1e6 * r['link_seconds']:.0f} us | "
+                     f"{r['host_bytes']} | {1e6 * r['engine_seconds']:.1f} us | "
+                     f"x{r['link_bound_factor']:.1f} |")
+    with atomic_dir(outdir) as tmp:
+        (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        (tmp / "report.md").write_text("\n".join(lines) + "\n")
+        save_network(bnn, tmp / "digits-bnn.npz")
+    print(f"wrote {outdir / 'results.json'}, {outdir / 'report.md'} and "
+          f"{outdir / 'digits-bnn.npz'}")
     return 1 if bad else 0

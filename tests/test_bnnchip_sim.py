@@ -3,6 +3,8 @@ network model, its parameters and network files, and the generated chain of bmvu
 bit-exact against golden over layer counts, folds and both outputs, with idle cycles and
 back-pressure; then the trained digits network on all 397 test images."""
 
+import json
+
 import numpy as np
 import pytest
 from lowbit.golden.binary import BMVUParams, bmvu_golden
@@ -175,3 +177,32 @@ def test_layer_params_fold_as_given():
     assert p.layer_params[0] == BMVUParams(rows=256, cols=64, pe=16, simd=16, thresholds=1)
     assert p.layer_params[1] == BMVUParams(rows=10, cols=256, pe=5, simd=32, thresholds=0)
     assert p.cycles_per_image == 16 * 4
+
+
+@pytest.mark.link
+def test_experiment_bnn(tmp_path):
+    """``lowbit experiment bnn --quick``: the chip's classes through the simulated link equal
+    golden, the resident products are exact, and packed planes cost fewer bytes than words
+    below the largest precision; the network file it writes is the network it ran."""
+    from lowbit.gen.cli import main
+
+    out = tmp_path / "bnn"
+    assert main(["experiment", "bnn", "--quick", "--images", "20", "-o", str(out)]) == 0
+    r = json.loads((out / "results.json").read_text())
+    assert r["bnn"]["rtl_equals_golden"] and r["bnn"]["images"] == 20
+    assert r["bnn"]["bytes_per_image"] == 8
+    rows = {(p["operands"], p["wa"]): p for p in r["resident_products"]["products"]}
+    assert all(p["exact"] for p in rows.values())
+    assert rows[("planes", 1)]["host_bytes"] < rows[("words", 1)]["host_bytes"] / 4
+    params = parse_params(get_unit("bnn"), [f"network={out / 'digits-bnn.npz'}"])
+    assert params == BNNChipParams.from_bnn(trained_digits_bnn())
+    assert "| operands | wa x wb |" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--images", "0"], "--images must be between 1 and 397, not 0"),
+    (["--seeds", "2"], "--seeds is for the gupta experiment, not bnn"),
+])
+def test_experiment_bnn_bad_input(usage_error, tmp_path, argv, message):
+    usage_error(["experiment", "bnn", *argv, "-o", str(tmp_path / "b")], message)
+    assert list(tmp_path.iterdir()) == []

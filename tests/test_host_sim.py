@@ -99,17 +99,20 @@ def test_resident_weights_through_the_link(sim, seed):
 
 
 def test_operands_packed_at_the_run_precision_through_the_link(sim, seed):
-    """operands=planes: every precision pair 1..4 through the real driver against numpy;
-    then resident weights and products at 1 and 4 bits, where the same A-only product
-    sends about w / max_wa of the operand bytes of the words build (at w = 4 the same)."""
+    """operands=planes (the boards' default): every precision pair 1..8 through the real
+    driver against numpy; then resident weights and products at 1, 4 and 8 bits, where the
+    same A-only product sends w / 8 of the operand bytes of the words build."""
+    p8 = dataclasses.replace(MATMUL, max_wa=8, max_wb=8)
     rng = np.random.default_rng(seed)
     runs = []
-    for wa, wb in itertools.product(range(1, 5), range(1, 5)):
+    for wa, wb in itertools.product(range(1, 9), range(1, 9)):
         A = rng.integers(-(1 << wa - 1), 1 << wa - 1, size=(3, 37))
         B = rng.integers(0, 1 << wb, size=(37, 4))
+        if wa == wb:  # extremes
+            A[0], B[:, 0] = -(1 << wa - 1), (1 << wb) - 1
         runs.append(dict(A=A.tolist(), B=B.tolist(), wa=wa, wb=wb, a_signed=True,
                          b_signed=False))
-    planes = _build("bitserial", dataclasses.replace(MATMUL, operands="planes"))
+    planes = _build("bitserial", dataclasses.replace(p8, operands="planes"))
     assert planes[1]["unit_map"]["in_fields"] == {
         "plane": {"offset": 0, "width": MATMUL.dk, "signed": False}}
     result, _ = _run(planes, "matmul", {"runs": runs}, sim)
@@ -117,20 +120,25 @@ def test_operands_packed_at_the_run_precision_through_the_link(sim, seed):
         want = np.array(run["A"], dtype=np.int64) @ np.array(run["B"], dtype=np.int64)
         assert np.array_equal(np.array(C), want), (run["wa"], run["wb"])
     B = rng.integers(-2, 2, size=(40, 5))
-    groups = [dict(B=B.tolist(), wb=2, wa=w, As=[rng.integers(-1, 1, size=(6, 40)).tolist()
-                                                 for _ in range(3)]) for w in (1, 4)]
+    groups = [dict(B=B.tolist(), wb=2, wa=w,
+                   As=[rng.integers(-(1 << w - 1), 1 << w - 1, size=(6, 40)).tolist()
+                       for _ in range(3)]) for w in (1, 4, 8)]
     sent = {}
-    for name, build in (("planes", planes), ("words", _build("bitserial", MATMUL))):
+    for name, build in (("planes", planes), ("words", _build("bitserial", p8))):
         result, _ = _run(build, "resident", {"groups": groups}, sim)
         for got, A in zip(result["products"], [A for g in groups for A in g["As"]]):
             assert np.array_equal(np.array(got["C"]), np.array(A) @ B)
         # the third product of each group: A alone, the registers as they were
-        sent[name] = [result["products"][2]["host_bytes"], result["products"][5]["host_bytes"]]
-    # 6 rows x 3 chunks of 16 elements: 18 words of 8 bytes, or 18 x w planes of 2 bytes;
-    # and 20 bytes of framing (STATUS, SEND, RECV); no register written (the driver does
-    # not write a register again with the value it holds).
-    assert sent["words"] == [18 * 8 + 20, 18 * 8 + 20]
-    assert sent["planes"] == [18 * 2 + 20, 18 * 2 * 4 + 20]
+        sent[name] = [result["products"][k]["host_bytes"] for k in (2, 5, 8)]
+    # 6 rows x 3 chunks of 16 elements: 18 words of 16 bytes, or 18 x w planes of 2 bytes;
+    # and 20 bytes of framing (STATUS, SEND, RECV), 6 more for each further SEND of 256
+    # bytes; no register written (the driver does not write a register again with the value
+    # it holds).
+    def cost(payload):
+        return payload + 20 + 6 * (-(-payload // 256) - 1)
+
+    assert sent["words"] == [cost(18 * 16)] * 3
+    assert sent["planes"] == [cost(18 * 2 * w) for w in (1, 4, 8)]
 
 
 def test_conv2d_through_the_link(sim, seed):
