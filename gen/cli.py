@@ -246,6 +246,9 @@ def _parser():
     p.add_argument("--filter", dest="filt", type=Path, metavar="FILE.npy",
                    help="winograd1d/winograd2d/direct3x3: integer filter (C, 3[, 3]) for "
                         "every tile or (tiles, C, 3[, 3]); conv2d: (C, 3, 3), or (3, 3) for C=1")
+    p.add_argument("--bias", type=Path, metavar="FILE.npy",
+                   help="conv2d with -p bias=yes: the bias, one integer (added before the "
+                        "requantizer's shift)")
     p.add_argument("--rhs", type=Path, metavar="FILE.npy",
                    help="bitserial: the right matrix B, integers of shape (K, N)")
     p.add_argument("--wa", type=_number(int, 0, 64), metavar="BITS",

@@ -406,6 +406,97 @@ def resident_products(transport, args):
     return out
 
 
+def quantnet_through_link(transport, args):
+    """A host script: a :class:`~lowbit.golden.quantnets.QuantNet` (``args["net"]``: its
+    configuration, weight codes, scales and biases) on activation codes ``args["x"]``, every
+    layer's product on the engine through the link with the layer's weights resident; returns
+    the logits, and each layer's device time and bytes each way."""
+    import numpy as np
+
+    from ..golden.quantnets import QuantNet, QuantNetConfig
+    from ..host import Device
+
+    n = args["net"]
+    cfg = QuantNetConfig(**n["cfg"])
+    net = QuantNet(cfg, [np.array(c) for c in n["codes"]], n["scales"],
+                   [np.array(b) for b in n["biases"]])
+    dev = Device(transport, args["unit_map"], timeout=0.05)
+    layers = []
+
+    def matmul(a, c, layer):
+        start, sent, got = transport.now(), transport.sent_bytes, transport.received_bytes
+        dev.load_weights(c, wb=cfg.weight_code_bits)
+        out = dev.matmul(a, wa=cfg.a_bits, a_signed=False)
+        layers.append({"layer": layer, "seconds": transport.now() - start,
+                       "host_bytes": transport.sent_bytes - sent,
+                       "device_bytes": transport.received_bytes - got})
+        return out
+
+    logits = net.forward(np.array(args["x"]), matmul)
+    return {"logits": logits.tolist(), "layers": layers}
+
+
+def _quantnets_through_link(images, stream):
+    """QUANTNETS' networks, trained, on ``images`` test images through the simulated link
+    (the engine of QUANTNET_ENGINE with operands as planes): logits against golden, images a
+    second, bytes each way and the engine's own time."""
+    import dataclasses
+
+    import numpy as np
+
+    from ..golden.bitserial import BitSerialParams
+    from ..golden.quantnets import QuantNetConfig, train_quantnet
+    from ..golden.training import load_digits_real
+    from ..hw.build import generated
+    from ..hw.units import hosted
+    from ..sim.host import run_host
+
+    data = load_digits_real()
+    params = BitSerialParams(**QUANTNET_ENGINE, operands="planes")
+    unit, hp = hosted("bitserial", params)
+    gen_dir, man = generated(unit, hp)
+    rows = []
+    for name, over in QUANTNETS:
+        cfg = QuantNetConfig(**over)
+        net, _ = train_quantnet(cfg, data)
+        xq = net.inputs(data[2][:images])
+        want = net.forward(xq)
+        spec = {"cfg": dataclasses.asdict(cfg), "codes": [c.tolist() for c in net.codes],
+                "scales": [float(s) for s in net.scales],
+                "biases": [b.tolist() for b in net.biases]}
+        got, resp = run_host(gen_dir, man, hp.link,
+                             "lowbit.gen.experiment:quantnet_through_link",
+                             {"unit_map": man["unit_map"], "net": spec, "x": xq.tolist()})
+        if got is None:
+            raise RuntimeError(f"the link run failed: {resp.get('error')}")
+        same = bool(np.array_equal(np.array(got["logits"]), want))
+        seconds = sum(lay["seconds"] for lay in got["layers"])
+        engine = 0
+        for c in net.codes:  # the driver's runs: max_m rows each
+            for m0 in range(0, images, params.max_m):
+                engine += params.cycles(min(params.max_m, images - m0), c.shape[0], c.shape[1],
+                                        cfg.a_bits, cfg.weight_code_bits)
+        host = sum(lay["host_bytes"] for lay in got["layers"])
+        device = sum(lay["device_bytes"] for lay in got["layers"])
+        line = hp.link.baud / 10
+        row = {"name": name, "images": images, "rtl_equals_golden": same,
+               "accuracy": float((np.argmax(got["logits"], axis=1) == data[3][:images]).mean()),
+               "seconds": seconds, "images_per_second": images / seconds,
+               "host_bytes": host, "device_bytes": device,
+               "line_limit_images_per_second": line * images / max(host, device),
+               "engine_seconds": engine / hp.link.clk_hz,
+               "link_bound_factor": seconds / (engine / hp.link.clk_hz), "layers": got["layers"]}
+        row["share_of_line_limit"] = row["images_per_second"] / row[
+            "line_limit_images_per_second"]
+        rows.append(row)
+        print(f"{name}: {images} images through the link, RTL "
+              f"{'equals' if same else 'DIFFERS from'} golden, {row['images_per_second']:.0f} "
+              f"images/s ({host} bytes out, {device} back: the busier direction allows "
+              f"{row['line_limit_images_per_second']:.0f}); engine alone "
+              f"x{row['link_bound_factor']:.1f} faster", file=stream, flush=True)
+    return {"engine": dataclasses.asdict(params), "networks": rows}
+
+
 def _link_products(stream):
     """LINK_PRODUCTS through the simulated link on the iCEBreaker's engine, operands as words
     and as planes: every product checked against numpy; time per A-only product against the
@@ -508,9 +599,11 @@ def run_bnn(outdir, *, images=397, command=None, stream=None):
           f"({bytes_per_image} bytes an image); the chip alone {chip_rate:.0f} images/s",
           file=stream, flush=True)
     products = _link_products(stream)
-    bad = (not same) + sum(not r["exact"] for r in products["products"])
+    qnets = _quantnets_through_link(images, stream)
+    bad = (not same) + sum(not r["exact"] for r in products["products"]) + sum(
+        not r["rtl_equals_golden"] for r in qnets["networks"])
     results = {"command": list(command or []), "link": dataclasses.asdict(hp.link),
-               "bnn": chip, "resident_products": products,
+               "bnn": chip, "resident_products": products, "quantnets": qnets,
                "seconds": round(time.perf_counter() - t0, 1)}
     lines = ["# Whole networks at the speed of the link", "",
              f"Command: `lowbit {' '.join(results['command'])}`" if command else "", "",
@@ -533,6 +626,19 @@ def run_bnn(outdir, *, images=397, command=None, stream=None):
                      f"{' x '.join(map(str, r['shape']))} | {1e6 * r['link_seconds']:.0f} us | "
                      f"{r['host_bytes']} | {1e6 * r['engine_seconds']:.1f} us | "
                      f"x{r['link_bound_factor']:.1f} |")
+    q = qnets["engine"]
+    lines += ["", f"TWN and DoReFa networks (`lowbit experiment quantnets`' three) on {images} "
+              f"test images through the link, the engine {q['dm']} x {q['dk']} x {q['dn']} "
+              f"with operands as planes, each layer's weights loaded once and resident for "
+              f"its runs of {q['max_m']} images:", "",
+              "| network | RTL = golden | accuracy | images/s | bytes out / back | line "
+              "allows | share | link-bound |", "|---|---|---|---|---|---|---|---|"]
+    for r in qnets["networks"]:
+        lines.append(f"| {r['name']} | {'yes' if r['rtl_equals_golden'] else 'NO'} | "
+                     f"{100 * r['accuracy']:.1f}% | {r['images_per_second']:,.0f} | "
+                     f"{r['host_bytes']:,} / {r['device_bytes']:,} | "
+                     f"{r['line_limit_images_per_second']:,.0f} | "
+                     f"{100 * r['share_of_line_limit']:.1f}% | x{r['link_bound_factor']:.1f} |")
     with atomic_dir(outdir) as tmp:
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         (tmp / "report.md").write_text("\n".join(lines) + "\n")

@@ -30,6 +30,7 @@ import numpy as np
 __all__ = [
     "ROUNDING_MODES", "MAX_WL", "FixedFormat", "check_format", "check_rounding",
     "round_shift", "saturate", "convert", "quantize", "to_float", "as_int_array", "wrap_signed",
+    "requantize",
 ]
 
 ROUNDING_MODES = ("truncate", "nearest", "nearest_even", "stochastic")
@@ -151,6 +152,22 @@ def saturate(y, wl, *, wrap=False):
     else:
         out = np.array([min(max(v, lo), hi) for v in y], dtype=object)
     return out, ovf
+
+
+def requantize(acc, *, shift, out_width, mode, bias=0, relu=False, samples=None,
+               r_bits=None):
+    """A layer's accumulators to its output width (SPEC section 8): ``acc + bias``, an
+    arithmetic right shift by ``shift`` rounded by ``mode`` (:func:`round_shift`; stochastic
+    takes one LFSR sample an element, in order), saturation to ``out_width`` signed bits,
+    then ReLU (``max(0, .)``) when ``relu``. Integers in, integers (object array) out."""
+    shape = np.shape(acc)
+    x = (as_int_array(acc) + as_int_array(np.broadcast_to(bias, shape))).reshape(-1)
+    if samples is not None:
+        samples = as_int_array(samples).reshape(-1)
+    y, _ = saturate(round_shift(x, shift, mode, samples, r_bits), out_width)
+    if relu:
+        y = np.array([max(int(v), 0) for v in y], dtype=object)
+    return y.reshape(shape)
 
 
 def convert(x, f_in, fmt, mode, *, samples=None, r_bits=None, wrap=False):

@@ -24,11 +24,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .checks import UsageError, checked, int_codes, unless_given
+from .checks import check_bool as _check_bool
 from .checks import check_choice as _check_choice
 from .checks import check_int as _check_int
 from .checks import check_product as _check_product
 from .checks import int_array as _int_array
+from .fixed import ROUNDING_MODES, requantize
 from .job import Comparison, Job, results_of
+from .lfsr import LFSRModel, LFSRParams, check_lfsr
 from .winograd_matrices import A_T, B_T, G_SCALED, G
 from .winograd_ranges import (
     MAX_CHANNELS,
@@ -557,6 +560,21 @@ class Conv2dParams(_WinogradParams):
         "help": f"image width W (1..{MAX_IMAGE}; 3 x W x C x Wd <= {MAX_LINE_BUFFER_BITS:,})"})
     padding: str = field(default="same", metadata={
         "help": "valid: H-2 x W-2 outputs; same: zero ring, H x W outputs"})
+    out_width: int = field(default=0, metadata={
+        "help": "requantized output bits (2..32): (acc + bias) >> shift, rounded, saturated, "
+                "ReLU; 0 (default): the exact accumulator"})
+    shift: int = field(default=0, metadata={
+        "help": "requantization: right shift (0..the accumulator's bits - 1)"})
+    rounding: str = field(default="nearest", metadata={
+        "help": "requantization rounding: truncate, nearest, nearest_even or stochastic"})
+    relu: bool = field(default=False, metadata={"help": "requantization: ReLU after it"})
+    bias: bool = field(default=False, metadata={
+        "help": "requantization: a bias port, added before the shift"})
+    r_bits: int = field(default=8, metadata={
+        "help": "stochastic rounding: random bits a sample (1..lfsr_width)"})
+    lfsr_width: int = field(default=16, metadata={
+        "help": "stochastic rounding: LFSR width (2..64)"})
+    seed: int = field(default=1, metadata={"help": "stochastic rounding: LFSR seed (nonzero)"})
 
     dim = 2
     tile_shape = (4, 4)
@@ -575,6 +593,66 @@ class Conv2dParams(_WinogradParams):
                 if getattr(self, name) < 3:
                     raise ValueError(f"{name} must be >= 3 (the filter size) with "
                                      f"padding='valid', not {getattr(self, name)!r}")
+        self._check_requant()
+
+    def _check_requant(self):
+        _check_int("out_width", self.out_width, 0, 32)
+        _check_int("shift", self.shift, 0, self.output_width - 1)
+        _check_choice("rounding", self.rounding, ROUNDING_MODES)
+        for name in ("relu", "bias"):
+            _check_bool(name, getattr(self, name))
+        check_lfsr(self.lfsr_width, self.r_bits, self.seed)
+        if self.out_width == 0:
+            given = [f"{n}={getattr(self, n)}" for n, off in
+                     (("shift", 0), ("relu", False), ("bias", False))
+                     if getattr(self, n) != off]
+            if given:
+                raise ValueError(f"{', '.join(given)} requantize the output: give out_width "
+                                 f"(2..32) too")
+            return
+        if self.out_width < 2:
+            raise ValueError(f"out_width must be 0 (no requantization) or 2..32, not "
+                             f"{self.out_width}")
+        room = self.output_width + int(self.bias) - self.shift
+        if self.out_width > room:
+            raise ValueError(
+                f"out_width must be <= {room}, not {self.out_width}: the accumulator's "
+                f"{self.output_width} bits{' plus one for the bias' if self.bias else ''}, "
+                f"shifted right by {self.shift}, fill no more")
+
+    @property
+    def result_width(self):
+        """Bits of an output value: ``out_width``, or the exact accumulator's."""
+        return self.out_width or self.output_width
+
+    @property
+    def lfsr(self):
+        return LFSRParams(self.lfsr_width, self.r_bits, self.seed)
+
+    def check_bias(self, bias):
+        """The bias as an int in the accumulator's range (``output_width`` signed bits)."""
+        lo, hi = -(1 << (self.output_width - 1)), (1 << (self.output_width - 1)) - 1
+        if not isinstance(bias, (int, np.integer)) or isinstance(bias, (bool, np.bool_)) \
+                or not lo <= bias <= hi:
+            raise ValueError(f"bias must be an integer in [{lo}, {hi}] (the accumulator's "
+                             f"{self.output_width} bits), not {bias!r}")
+        if bias and not self.bias:
+            raise ValueError("this conv2d has no bias (bias=no): give bias=0, or generate it "
+                             "with -p bias=yes -p out_width=...")
+        return int(bias)
+
+    def requantize(self, maps, bias=0):
+        """The layer's outputs from the exact maps ``(N, Ho, Wo)`` (stream order: images, then
+        raster): requantized when ``out_width``, with one LFSR sample an output."""
+        maps = np.asarray(maps, dtype=np.int64)
+        if not self.out_width:
+            return maps
+        samples = (LFSRModel(self.lfsr).samples(maps.size) if self.rounding == "stochastic"
+                   else None)
+        out = requantize(maps.reshape(-1), shift=self.shift, out_width=self.out_width,
+                         mode=self.rounding, bias=self.check_bias(bias), relu=self.relu,
+                         samples=samples, r_bits=self.r_bits)
+        return np.array(out.tolist(), dtype=np.int64).reshape(maps.shape)
 
     @property
     def output_shape(self):
@@ -648,10 +726,14 @@ def tiles_job(params, tiles, filters):
                calm_beats=3 * c + 8)  # calm long enough to see whole sums: exact latency
 
 
-def conv2d_job(params, images, filt):
-    """The conv layer's adapter: load ``filt`` (C, 3, 3) into the filter memory, stream
-    ``images`` (N, C, H, W) back to back, pixels in raster order with the channels innermost;
-    the result is the feature maps (N, Ho, Wo)."""
+def conv2d_job(params, images, filt, bias=0):
+    """The conv layer's adapter: load ``filt`` (C, 3, 3) into the filter memory, hold
+    ``bias`` on the bias port (``bias=yes``), stream ``images`` (N, C, H, W) back to back,
+    pixels in raster order with the channels innermost; the result is the feature maps (N,
+    Ho, Wo), requantized when the layer is (``out_width``)."""
+    hold = {"bias": params.check_bias(bias)} if params.bias else {}
+    if not params.bias:
+        params.check_bias(bias)
     images = np.asarray(images, dtype=np.int64)
     shape = (params.channels, params.height, params.width)
     if images.ndim != 4 or images.shape[1:] != shape:
@@ -666,7 +748,7 @@ def conv2d_job(params, images, filt):
     ho, wo = params.output_shape
     return Job({"x": flat.tolist()}, n * ho * wo,
                lambda out: results_of(out, "y", (n, ho, wo), [ho * wo] * n), loads=loads,
-               calm_beats=0)
+               hold=hold, calm_beats=0)
 
 
 def tiles_compare(params, arr, *, filt=None, unit="tile engine", **_):
@@ -704,10 +786,11 @@ def conv2d_shape_params(arr, items, **_):
     return unless_given(items, {"channels": c, "height": h, "width": w})
 
 
-def conv2d_compare(params, arr, *, filt=None, **_):
+def conv2d_compare(params, arr, *, filt=None, bias=None, **_):
     """``lowbit compare conv2d``: ``arr`` one image (H, W) or (C, H, W), or images
-    (N, C, H, W); ``filt`` (3, 3) or (C, 3, 3). The golden model is direct correlation with
-    the layer's padding."""
+    (N, C, H, W); ``filt`` (3, 3) or (C, 3, 3); ``bias`` one integer (a layer with
+    ``bias=yes``). The golden model is direct correlation with the layer's padding, then
+    the requantization (:func:`lowbit.golden.fixed.requantize`) when the layer has one."""
     shape = (params.channels, params.height, params.width)
     images = int_codes(arr, "--input")
     images = images.reshape(-1, *shape) if images.shape in (shape, shape[1:]) else images
@@ -722,13 +805,25 @@ def conv2d_compare(params, arr, *, filt=None, **_):
     if filt.shape != (params.channels, 3, 3):
         raise UsageError(f"--filter for conv2d must have shape (channels={params.channels}, 3, 3)"
                          f"{' or (3, 3)' if params.channels == 1 else ''}, not {filt.shape}")
+    if bias is not None and not params.bias:
+        raise UsageError("--bias is for a conv2d with a bias (-p bias=yes -p out_width=...)")
+    if params.bias:
+        if bias is None:
+            raise UsageError("this conv2d has a bias port: give --bias FILE.npy (one integer)")
+        b = int_codes(bias, "--bias")
+        if b.size != 1:
+            raise UsageError(f"--bias for conv2d holds one integer (one filter), not shape "
+                             f"{b.shape}")
+        bias = checked(lambda v: params.check_bias(int(v.reshape(-1)[0])), "--bias", b)
+    bias = bias or 0
     want = np.array([checked(lambda x: correlate2d(params.check_image(x),
                                                    params.check_filter(filt), params.padding),
                              "--input/--filter", im) for im in images])
+    want = params.requantize(want, bias)
 
     def finish(got, resp, manifest):
         return {"values_per_cycle": round(images.size / max(resp["cycles"], 1), 4)}
 
-    return Comparison(conv2d_job(params, images, filt), want.reshape(-1).tolist(),
+    return Comparison(conv2d_job(params, images, filt, bias), want.reshape(-1).tolist(),
                       lambda got: got.reshape(-1).tolist(), {"shape": list(want.shape)},
                       finish=finish)

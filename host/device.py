@@ -422,9 +422,10 @@ class Device:
                         self.job(a, b, wa, wb, a_signed, b_signed, keep_b=m0 > 0))
         return C
 
-    def conv2d(self, image, filt):
+    def conv2d(self, image, filt, bias=0):
         """The 3x3 correlation of ``image`` ((H, W) or (C, H, W), the generated size) with
-        ``filt`` ((3, 3) or (C, 3, 3)): the layer's feature map (Ho, Wo)."""
+        ``filt`` ((3, 3) or (C, 3, 3)): the layer's feature map (Ho, Wo), requantized (with
+        ``bias``) when the build is (``out_width``)."""
         p = self._unit("conv2d")
         image = np.asarray(image)
         if image.ndim == 2:
@@ -436,7 +437,7 @@ class Device:
         if image.shape != want:
             raise ValueError(f"the image must have shape {want} (channels, height, width) for "
                              f"this build, not {image.shape}")
-        return self.run(self.job(image[None], filt))[0]
+        return self.run(self.job(image[None], filt, bias))[0]
 
     def mac_stream(self, a, b, first, last):
         """Raw MAC beats (codes of the input formats and the flags); returns the results'

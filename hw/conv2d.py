@@ -13,6 +13,8 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import delay
+from .fixed import round_offset, saturate
+from .lfsr import LFSR
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
 from .winograd import WinogradF23x23
 
@@ -69,11 +71,12 @@ class Conv2dLayer(wiring.Component):
         self._fwords = 16 if p.filter_transform == "offline" else 9
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"x": signed(p.data_width)}))),
-            "o": Out(stream.Signature(data.StructLayout({"y": signed(p.output_width),
+            "o": Out(stream.Signature(data.StructLayout({"y": signed(p.result_width),
                                                           "last": 1}))),
             "f_addr": In(max(1, (p.channels - 1).bit_length())),
             "f_data": In(self._fwords * self._fw),
             "f_en": In(1),
+            **({"bias": In(signed(p.output_width))} if p.bias else {}),
         })
 
     @property
@@ -111,8 +114,46 @@ class Conv2dLayer(wiring.Component):
         m = Module()
         m.submodules.engine = eng = WinogradF23x23(self.engine_params)
         self._front(m, eng)
-        self._back(m, eng)
+        if not self.params.out_width:
+            self._back(m, eng, self.o)
+            return m
+        raw = stream.Signature(data.StructLayout(
+            {"y": signed(self.params.output_width), "last": 1})).create()
+        self._back(m, eng, raw)
+        self._requantize(m, raw)
         return m
+
+    def _requantize(self, m, raw):
+        """``raw`` (the exact outputs) through the requantizer onto ``o`` (SPEC section 8).
+
+        Two register stages, advancing together when ``o`` takes a value or is empty: the
+        biased value ``raw.y + bias``; then the rounding offset's add, the shift, the
+        saturation and ReLU into ``o``'s registers. Stochastic rounding draws one sample of
+        the layer's LFSR an output value, in stream order, as it enters the second stage.
+        """
+        p = self.params
+        ce = Signal()
+        m.d.comb += [ce.eq(~self.o.valid | self.o.ready), raw.ready.eq(ce)]
+        x = Signal(signed(p.output_width + 1), name="rq_x")
+        x_valid, x_last = Signal(name="rq_valid"), Signal(name="rq_last")
+        bias = self.bias if p.bias else 0
+        with m.If(ce):
+            m.d.sync += [x.eq(raw.payload.y + bias), x_valid.eq(raw.valid),
+                         x_last.eq(raw.payload.last)]
+        d = p.shift
+        r = None
+        if p.rounding == "stochastic" and d > 0:
+            m.submodules.rq_lfsr = lfsr = LFSR(p.lfsr)
+            m.d.comb += lfsr.en.eq(ce & x_valid)
+            r = lfsr.sample
+        offset = round_offset(x, d, p.rounding, r, min(p.r_bits, d))
+        total = x if offset is None else x + offset
+        y, _ = saturate((total >> d).as_signed(), p.out_width)
+        if p.relu:
+            y = Mux(y < 0, 0, y)
+        with m.If(ce):
+            m.d.sync += [self.o.valid.eq(x_valid), self.o.payload.y.eq(y),
+                         self.o.payload.last.eq(x_last)]
 
     def _front(self, m, eng):
         """Virtual raster counters, line buffers, column shift registers, tiles."""
@@ -201,8 +242,8 @@ class Conv2dLayer(wiring.Component):
             m.d.comb += getattr(pl, f"f{k}").eq(word)
         m.d.comb += [pl.first.eq(first1), pl.last.eq(last1)]
 
-    def _back(self, m, eng):
-        """2x2 output tiles back to raster order."""
+    def _back(self, m, eng, out):
+        """2x2 output tiles back to raster order, onto stream ``out``."""
         p = self.params
         ho, wo = p.output_shape
         th, tw = p.tiles
@@ -235,7 +276,7 @@ class Conv2dLayer(wiring.Component):
         m.d.comb += [bw.addr.eq(tc), bw.data.eq(Cat(y[2], y[3]))]
         done_tile = sub | ~two_cols
         release = Signal()
-        m.d.comb += [release.eq(~bottom & hold_valid & self.o.ready & done_tile),
+        m.d.comb += [release.eq(~bottom & hold_valid & out.ready & done_tile),
                      eng.o.ready.eq(~hold_valid | release)]
         with m.If(eng.o.valid & eng.o.ready):
             m.d.sync += [hold_valid.eq(1)]
@@ -243,12 +284,12 @@ class Conv2dLayer(wiring.Component):
         with m.Elif(release):
             m.d.sync += hold_valid.eq(0)
         with m.If(~bottom):
-            m.d.comb += [self.o.valid.eq(hold_valid),
-                         self.o.payload.y.eq(Mux(sub, y[1], y[0])),
-                         self.o.payload.last.eq(last_tr & ~has_bottom & last_tc & done_tile),
+            m.d.comb += [out.valid.eq(hold_valid),
+                         out.payload.y.eq(Mux(sub, y[1], y[0])),
+                         out.payload.last.eq(last_tr & ~has_bottom & last_tc & done_tile),
                          bw.en.eq(release),
                          br.addr.eq(0), br.en.eq(1)]
-            with m.If(self.o.valid & self.o.ready):
+            with m.If(out.valid & out.ready):
                 m.d.sync += sub.eq(~done_tile)
                 with m.If(done_tile):
                     m.d.sync += tc.eq(Mux(last_tc, 0, tc + 1))
@@ -258,10 +299,10 @@ class Conv2dLayer(wiring.Component):
                             m.d.sync += tr.eq(0)
         with m.Else():
             word = br.data
-            send = self.o.ready
-            m.d.comb += [self.o.valid.eq(1),
-                         self.o.payload.y.eq(Mux(j[0], word[ow:], word[:ow]).as_signed()),
-                         self.o.payload.last.eq(last_tr & (j == wo - 1)),
+            send = out.ready
+            m.d.comb += [out.valid.eq(1),
+                         out.payload.y.eq(Mux(j[0], word[ow:], word[:ow]).as_signed()),
+                         out.payload.last.eq(last_tr & (j == wo - 1)),
                          br.addr.eq(j_next_word), br.en.eq(send & j[0] & (j != wo - 1))]
             with m.If(send):
                 m.d.sync += [j.eq(j + 1), j_next_word.eq(j_next_word + j[0])]

@@ -201,7 +201,7 @@ UNITS = {u.name: u for u in [
     # 5214 of 5280 logic cells with the link (bench/unit-timing, bench/link-clocks).
     Unit("conv2d", "streaming 3x3xC convolution layer: line buffers + Winograd tiles",
          Conv2dParams, Conv2dLayer, "lowbit_conv2d", "winograd", conv2d_job,
-         UserData(conv2d_compare, ("filt",), conv2d_shape_params),
+         UserData(conv2d_compare, ("filt", "bias"), conv2d_shape_params),
          sizes={"icebreaker": dict(data_width=4, weight_width=3, height=16, width=16,
                                    channels=1, pipeline=6),
                 "tangnano9k": dict(height=32, width=32, channels=1),

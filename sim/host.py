@@ -77,6 +77,7 @@ class CocotbTransport(Transport):
         self.rng = random.Random(seed)
         self.received = bytearray()
         self.sent_bytes = 0
+        self.received_bytes = 0
         self.bad_stop_bits = 0
         self._queue = Queue()
         self._arrived = Event()
@@ -88,6 +89,7 @@ class CocotbTransport(Transport):
 
     def _on_byte(self, value, start, stop_ok):
         self.received.append(value)
+        self.received_bytes += 1
         self.bad_stop_bits += not stop_ok
         self._arrived.set()
 

@@ -47,7 +47,7 @@ def resident(transport, args):
 
 def conv2d(transport, args):
     dev = _device(transport, args)
-    maps = [dev.conv2d(np.array(img), np.array(args["filter"])).tolist()
+    maps = [dev.conv2d(np.array(img), np.array(args["filter"]), args.get("bias", 0)).tolist()
             for img in args["images"]]
     return {"maps": maps, "cycles": transport.cycles()}
 

@@ -112,7 +112,8 @@ CHIPS = [
     ("5-3-2", "1-1", "1-1", "class"),         # one bit and one neuron a cycle
     ("16-9-4", "9-4", "16-9", "class"),       # one fold each: every layer fully parallel
     ("37-20-13", "3-5", "7-6", "scores"),     # the last layer's dots out
-    ("24-8-6", "8-6", "8-8", "class"),        # 8-bit input words, two beats... three
+    ("24-8-6", "8-6", "8-8", "class"),        # 8-bit input words, three beats an image
+    ("16-12-10-8-6-4", "", "", "class"),       # five layers, default folding
 ]
 
 
@@ -194,6 +195,9 @@ def test_experiment_bnn(tmp_path):
     rows = {(p["operands"], p["wa"]): p for p in r["resident_products"]["products"]}
     assert all(p["exact"] for p in rows.values())
     assert rows[("planes", 1)]["host_bytes"] < rows[("words", 1)]["host_bytes"] / 4
+    nets = r["quantnets"]["networks"]
+    assert [n["rtl_equals_golden"] for n in nets] == [True] * 3
+    assert all(n["images"] == 20 and n["host_bytes"] > 0 for n in nets)
     params = parse_params(get_unit("bnn"), [f"network={out / 'digits-bnn.npz'}"])
     assert params == BNNChipParams.from_bnn(trained_digits_bnn())
     assert "| operands | wa x wb |" in (out / "report.md").read_text()
