@@ -68,6 +68,7 @@ MAX_IMAGE = 4096
 #: 4 Mi, above the block RAM of the largest supported device (ECP5-85F: 3.7 Mbit).
 MAX_LINE_BUFFER_BITS = 1 << 22
 FILTER_TRANSFORMS = ("offline", "onchip")
+CONV_ENGINES = ("winograd", "direct")
 PADDINGS = ("valid", "same")
 
 
@@ -560,6 +561,9 @@ class Conv2dParams(_WinogradParams):
         "help": f"image width W (1..{MAX_IMAGE}; 3 x W x C x Wd <= {MAX_LINE_BUFFER_BITS:,})"})
     padding: str = field(default="same", metadata={
         "help": "valid: H-2 x W-2 outputs; same: zero ring, H x W outputs"})
+    engine: str = field(default="winograd", metadata={
+        "help": "the tile engine: winograd (F(2x2,3x3), 16 multiplies a channel) or direct "
+                "(36, the baseline; it takes g as it is, so filter_transform does not apply)"})
     out_width: int = field(default=0, metadata={
         "help": "requantized output bits (2..32): (acc + bias) >> shift, rounded, saturated, "
                 "ReLU; 0 (default): the exact accumulator"})
@@ -593,6 +597,10 @@ class Conv2dParams(_WinogradParams):
                 if getattr(self, name) < 3:
                     raise ValueError(f"{name} must be >= 3 (the filter size) with "
                                      f"padding='valid', not {getattr(self, name)!r}")
+        _check_choice("engine", self.engine, CONV_ENGINES)
+        if self.engine == "direct" and self.filter_transform != "offline":
+            raise ValueError("filter_transform is for engine=winograd: the direct engine "
+                             "takes the filter as it is")
         self._check_requant()
 
     def _check_requant(self):
@@ -666,10 +674,35 @@ class Conv2dParams(_WinogradParams):
 
     @property
     def winograd(self):
-        """The tile engine's parameters."""
+        """The Winograd tile engine's parameters."""
         return Winograd2DParams(data_width=self.data_width, weight_width=self.weight_width,
                                 channels=self.channels, pipeline=self.pipeline,
                                 filter_transform=self.filter_transform)
+
+    @property
+    def engine_params(self):
+        """The parameters of the tile engine the layer uses (``engine``)."""
+        if self.engine == "direct":
+            return Direct3x3Params(data_width=self.data_width, weight_width=self.weight_width,
+                                   channels=self.channels, pipeline=self.pipeline)
+        return self.winograd
+
+    @property
+    def filter_words(self):
+        """Filter words a channel: 16 (``U'``, Winograd offline) or 9 (``g``)."""
+        return 16 if self.engine == "winograd" and self.filter_transform == "offline" else 9
+
+    @property
+    def filter_word_width(self):
+        """Width of one loaded filter word: ``U'`` (Winograd offline) or the raw weight."""
+        if self.engine == "winograd" and self.filter_transform == "offline":
+            return self.filter_transform_width
+        return self.weight_width
+
+    @property
+    def multiplies(self):
+        """Multiplies per 2x2 output tile: 16 (Winograd) or 36 (direct) per channel."""
+        return (16 if self.engine == "winograd" else 36) * self.channels
 
     def check_image(self, image):
         a = check_filter_shape(image, (self.channels, self.height, self.width), name="image")
@@ -680,7 +713,7 @@ class Conv2dParams(_WinogradParams):
         offline, or ``g``, onchip) row-major, word ``k`` in bits ``[k * fw, (k + 1) * fw)``
         (``fw = filter_word_width``), two's complement."""
         g = self.check_filter(filt)
-        words = self.winograd.transform_filter(g) if self.filter_transform == "offline" else g
+        words = self.winograd.transform_filter(g) if self.filter_words == 16 else g
         fw = self.filter_word_width
         mask = (1 << fw) - 1
         return [sum((int(v) & mask) << (k * fw) for k, v in enumerate(w.flat)) for w in words]

@@ -1,4 +1,5 @@
-"""A streaming 3x3 convolution layer on the F(2x2,3x3) tile engine (SPEC section 3).
+"""A streaming 3x3 convolution layer on the F(2x2,3x3) tile engine, or on the direct 3x3
+engine with the same interface (``engine=direct``, the baseline; SPEC section 3).
 
 The image streams in raster order, one value a beat; a line buffer (one memory, each word the
 three rows above one column) keeps the rows above the current one, a shift register per row
@@ -16,7 +17,7 @@ from .arith import delay
 from .fixed import round_offset, saturate
 from .lfsr import LFSR
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
-from .winograd import WinogradF23x23
+from .winograd import DirectConv3x3, WinogradF23x23
 
 __all__ = ["Conv2dLayer"]
 
@@ -43,7 +44,8 @@ class Conv2dLayer(wiring.Component):
     f_addr, f_data, f_en : In
         Filter memory write port, one word per channel ``c``: the engine's filter words
         (``U' = G' g_c G'^T``, 16 words, for ``filter_transform="offline"``; ``g_c``, 9 words,
-        for ``onchip``), row-major, word ``k`` in bits ``[k * fw, (k + 1) * fw)``.
+        for ``onchip`` and the direct engine), row-major, word ``k`` in bits
+        ``[k * fw, (k + 1) * fw)``.
 
     Latency and throughput
     ----------------------
@@ -66,9 +68,9 @@ class Conv2dLayer(wiring.Component):
     def __init__(self, params):
         self.params = params
         p = params
-        self.engine_params = p.winograd
+        self.engine_params = p.engine_params
         self._fw = p.filter_word_width
-        self._fwords = 16 if p.filter_transform == "offline" else 9
+        self._fwords = p.filter_words
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"x": signed(p.data_width)}))),
             "o": Out(stream.Signature(data.StructLayout({"y": signed(p.result_width),
@@ -112,7 +114,8 @@ class Conv2dLayer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.engine = eng = WinogradF23x23(self.engine_params)
+        engine = WinogradF23x23 if self.params.engine == "winograd" else DirectConv3x3
+        m.submodules.engine = eng = engine(self.engine_params)
         self._front(m, eng)
         if not self.params.out_width:
             self._back(m, eng, self.o)

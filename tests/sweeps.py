@@ -3,6 +3,7 @@ plain data, so no test module imports another."""
 
 from lowbit.golden.bitserial import BitSerialParams
 from lowbit.golden.link import LinkParams
+from lowbit.golden.winograd import Conv2dParams
 
 #: MAC configurations: ``(id, overrides of MACParams)``.
 MAC_SWEEP = [
@@ -65,7 +66,7 @@ MAC_SWEEP = [
 
 
 #: Conv layers: (data_width, weight_width, channels, height, width, padding, pipeline,
-#: filter_transform).
+#: filter_transform, or "direct" for the direct engine): :func:`conv2d_params`.
 CONV2D_SWEEP = [
     (8, 8, 1, 8, 8, "same", 1, "offline"),
     (2, 2, 1, 5, 7, "valid", 0, "offline"),      # odd output both ways
@@ -75,7 +76,17 @@ CONV2D_SWEEP = [
     (8, 5, 16, 3, 4, "valid", 3, "offline"),     # one output row
     (4, 4, 1, 1, 1, "same", 1, "offline"),       # one pixel
     (8, 8, 2, 2, 13, "same", 2, "onchip"),
+    (8, 8, 3, 7, 9, "same", 2, "direct"),        # the direct engine, same interface
+    (4, 3, 16, 5, 6, "valid", 6, "direct"),      # every register stage of the direct engine
 ]
+
+def conv2d_params(cfg, **more):
+    """The Conv2dParams of a CONV2D_SWEEP entry (with ``more`` on top)."""
+    wd, wg, c, h, w, padding, pipe, ft = cfg
+    engine = dict(engine="direct") if ft == "direct" else dict(filter_transform=ft)
+    return Conv2dParams(data_width=wd, weight_width=wg, channels=c, height=h, width=w,
+                        padding=padding, pipeline=pipe, **engine, **more)
+
 
 # Array shapes (each one Verilator build), sized so the buffers hold the test matrices.
 SHAPES = {

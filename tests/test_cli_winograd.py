@@ -29,6 +29,9 @@ from lowbit.golden.images import digits, named_filter
     (["generate", "conv2d", "-p", "out_width=8", "-p", "shift=20"],
      "shift must be between 0 and 18, not 20"),
     (["generate", "conv2d", "-p", "out_width=1"], "out_width must be 0 (no requantization)"),
+    (["generate", "conv2d", "-p", "engine=fft"], "engine must be one of 'winograd', 'direct'"),
+    (["generate", "conv2d", "-p", "engine=direct", "-p", "filter_transform=onchip"],
+     "filter_transform is for engine=winograd"),
     (["generate", "conv2d", "-p", "out_width=8", "-p", "rounding=up"],
      "rounding must be one of 'truncate', 'nearest'"),
 ])

@@ -9,7 +9,7 @@ from lowbit.golden.winograd import Conv2dParams, correlate2d
 from lowbit.hw.units import get_unit
 from lowbit.sim.runner import run_job, run_unit
 
-from .sweeps import CONV2D_SWEEP
+from .sweeps import CONV2D_SWEEP, conv2d_params
 
 pytestmark = [pytest.mark.sim, pytest.mark.winograd]
 
@@ -46,9 +46,8 @@ def _check(params, images, filt, sim, seed, idle=0.1, backpressure=0.1, design=N
 
 @pytest.mark.parametrize("cfg", CONV2D_SWEEP, ids=["-".join(map(str, c)) for c in CONV2D_SWEEP])
 def test_conv2d_equals_direct_correlation(cfg, sim, seed):
-    wd, wg, c, h, w, padding, pipe, ft = cfg
-    params = Conv2dParams(data_width=wd, weight_width=wg, channels=c, height=h, width=w,
-                          padding=padding, pipeline=pipe, filter_transform=ft)
+    params = conv2d_params(cfg)
+    wg, c = params.weight_width, params.channels
     rng = np.random.default_rng(seed)
     wl, wh = -(1 << (wg - 1)), (1 << (wg - 1)) - 1
     for k, filt in enumerate([rng.integers(wl, wh + 1, size=(c, 3, 3)),

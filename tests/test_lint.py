@@ -5,12 +5,12 @@ import pytest
 from lowbit.golden import LFSRParams, MACParams
 from lowbit.golden.binary import BMVUParams, PopcountParams, XnorParams
 from lowbit.golden.bitserial import DPUParams, P2SParams
-from lowbit.golden.winograd import Conv2dParams, Direct3x3Params, Winograd1DParams, Winograd2DParams
+from lowbit.golden.winograd import Direct3x3Params, Winograd1DParams, Winograd2DParams
 from lowbit.hw.build import generated
 from lowbit.hw.units import UNITS
 from lowbit.sim.lint import WAIVERS, lint
 
-from .sweeps import CONV2D_SWEEP, LINK_SMALL, MAC_SWEEP, SHAPES, TINY
+from .sweeps import CONV2D_SWEEP, LINK_SMALL, MAC_SWEEP, SHAPES, TINY, conv2d_params
 
 pytestmark = [pytest.mark.sim, pytest.mark.rtl]
 
@@ -55,13 +55,7 @@ MORE_UNITS = [("popcount", PopcountParams(n=100, spacing=3)),
           ("link", LINK_SMALL)]
 
 
-def _conv2d(cfg):
-    wd, wg, c, h, w, padding, pipe, ft = cfg
-    return Conv2dParams(data_width=wd, weight_width=wg, channels=c, height=h, width=w,
-                        padding=padding, pipeline=pipe, filter_transform=ft)
-
-
-MORE_UNITS += [("conv2d", _conv2d(CONV2D_SWEEP[k])) for k in (1, 4, 6)]
+MORE_UNITS += [("conv2d", conv2d_params(CONV2D_SWEEP[k])) for k in (1, 4, 6, 8)]
 
 
 @pytest.mark.parametrize("unit,params", MORE_UNITS,
