@@ -580,7 +580,7 @@ def run_bnn(outdir, *, images=397, command=None, stream=None):
     _, float_classes, _ = bnn_float_forward(bnn, x)
     same = bool(np.array_equal(got, want))
     rate = images / result["seconds"]
-    bytes_per_image = params.beats_per_image * man["unit_map"]["in_width"] // 8
+    bytes_per_image = params.beats_per_image * -(-man["unit_map"]["in_width"] // 8)
     limit = hp.link.baud / 10 / bytes_per_image
     chip_rate = hp.link.clk_hz / params.cycles_per_image
     chip = {"params": {k: v for k, v in dataclasses.asdict(params).items() if k != "network"},

@@ -883,6 +883,9 @@ def operand_words(params, A, B, wa=None, wb=None):
     weight-resident run). A chunk is one word of ``W``-bit fields (``operands=words``), or
     (``operands=planes``) its ``wa`` (``wb`` for ``B``) bit planes, LSB first, element ``e``
     at bit ``e`` of each: the operands packed at the run's precision."""
+    if params.operands == "planes" and (wa is None or (B is not None and wb is None)):
+        raise ValueError("operands=planes: the planes of a chunk depend on the run's "
+                         "precision; give wa (and wb with B)")
     A = np.asarray(A, dtype=np.int64)
     B = np.zeros((A.shape[1], 0), dtype=np.int64) if B is None else np.asarray(B, np.int64)
     K = A.shape[1]

@@ -105,9 +105,10 @@ class BNNChipParams:
     spacing : int
         Register spacing of the popcount trees (the bmvu's).
     network : tuple
-        The network, one ``(weights hex, thresholds, invert hex)`` a layer (bits row-major,
-        little-endian; the last layer's thresholds ``()`` and invert ``""``); empty: random
-        from ``seed``. From a file: ``-p network=FILE.npz`` (:func:`load_network`).
+        The network, one ``(rows, cols, weights hex, thresholds, invert hex)`` a layer (bits
+        row-major, little-endian; the last layer's thresholds ``()`` and invert ``""``),
+        checked against ``sizes``; empty: random from ``seed``. From a file: ``-p
+        network=FILE.npz`` (:func:`load_network`).
     """
 
     sizes: str = field(default="64-256-10", metadata={
@@ -184,9 +185,15 @@ class BNNChipParams:
                              f"{self.sizes!r} need {len(self.layer_params)}")
         out = []
         for k, (entry, p) in enumerate(zip(self.network, self.layer_params)):
-            if not (isinstance(entry, tuple) and len(entry) == 3):
-                raise ValueError(f"network layer {k} must be (weights, thresholds, invert)")
-            w_hex, t, inv_hex = entry
+            if not (isinstance(entry, tuple) and len(entry) == 5):
+                raise ValueError(f"network layer {k} must be (rows, cols, weights, thresholds, "
+                                 f"invert)")
+            rows, cols, w_hex, t, inv_hex = entry
+            if (rows, cols) != (p.rows, p.cols):
+                sizes = [self.network[0][1]] + [e[0] for e in self.network]
+                raise ValueError(f"the network's layer {k} is {cols} -> {rows}, but sizes "
+                                 f"{self.sizes!r} make it {p.cols} -> {p.rows}: give -p "
+                                 f"sizes={'-'.join(map(str, sizes))}")
             w = _hex_bits(f"network layer {k} weights", w_hex, p.rows * p.cols)
             w = w.reshape(p.rows, p.cols)
             if not p.thresholds:
@@ -246,9 +253,10 @@ def encode_network(layers):
     the :attr:`BNNChipParams.network` tuple."""
     out = []
     for layer in layers:
+        rows, cols = np.shape(layer.weights)
         w_hex = _bits_hex(layer.weights)
         if layer.thresholds is None:
-            out.append((w_hex, (), ""))
+            out.append((rows, cols, w_hex, (), ""))
             continue
         t = np.asarray(layer.thresholds, dtype=np.int64)
         if t.ndim == 2:
@@ -258,7 +266,7 @@ def encode_network(layers):
             t = t[:, 0]
         inv = (np.zeros(t.shape[0], dtype=bool) if layer.invert is None
                else np.asarray(layer.invert, dtype=bool))
-        out.append((w_hex, tuple(int(v) for v in t), _bits_hex(inv)))
+        out.append((rows, cols, w_hex, tuple(int(v) for v in t), _bits_hex(inv)))
     return tuple(out)
 
 
@@ -373,12 +381,16 @@ def bnn_chip_job(params, x_bits, *, pad_rng=None):
     packed = np.packbits(padded.reshape(v * p0.sf, p0.simd), axis=1, bitorder="little")
     beats = [int.from_bytes(row.tobytes(), "little") for row in packed]
     last = [(i + 1) * p0.sf - 1 for i in range(v)]
+    # A bound for a simulation: every image at the chain's interval, the chain filled, and
+    # each layer's pipeline.
+    n = len(params.layer_params)
+    cycles = (v + n) * params.cycles_per_image + 64 * n + 1000
     if params.output == "class":
         def decode(out):
             cls = np.asarray(out["cls"], dtype=np.int64)
             return cls if len(cls) == v else None
 
-        return Job({PLAIN: beats}, v, decode, last_beats=last)
+        return Job({PLAIN: beats}, v, decode, last_beats=last, cycles=cycles)
     pl = params.layer_params[-1]
 
     def decode_scores(out):
@@ -387,7 +399,7 @@ def bnn_chip_job(params, x_bits, *, pad_rng=None):
             return None
         return lanes.reshape(v, pl.nf * pl.pe)[:, :pl.rows]
 
-    return Job({PLAIN: beats}, v * pl.nf, decode_scores)
+    return Job({PLAIN: beats}, v * pl.nf, decode_scores, cycles=cycles)
 
 
 def bnn_chip_compare(params, arr, **_):
@@ -400,7 +412,7 @@ def bnn_chip_compare(params, arr, **_):
     job = bnn_chip_job(params, x)
     if params.output == "class":
         return Comparison(job, [int(c) for c in classes], list,
-                          extra={"shape": list(arr.shape)})
+                          extra={"shape": list(classes.shape)})
     return Comparison(job, [int(s) for s in scores.reshape(-1)],
                       lambda got: [int(s) for s in np.asarray(got).reshape(-1)],
-                      extra={"shape": list(arr.shape)})
+                      extra={"shape": list(scores.shape)})

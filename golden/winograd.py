@@ -611,12 +611,11 @@ class Conv2dParams(_WinogradParams):
             _check_bool(name, getattr(self, name))
         check_lfsr(self.lfsr_width, self.r_bits, self.seed)
         if self.out_width == 0:
-            given = [f"{n}={getattr(self, n)}" for n, off in
-                     (("shift", 0), ("relu", False), ("bias", False))
-                     if getattr(self, n) != off]
+            given = [n for n, off in (("shift", 0), ("rounding", "nearest"), ("relu", False),
+                                      ("bias", False)) if getattr(self, n) != off]
             if given:
-                raise ValueError(f"{', '.join(given)} requantize the output: give out_width "
-                                 f"(2..32) too")
+                raise ValueError(f"{', '.join(given)} belong to the requantizer: give "
+                                 f"out_width (2..32) too")
             return
         if self.out_width < 2:
             raise ValueError(f"out_width must be 0 (no requantization) or 2..32, not "

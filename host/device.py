@@ -149,16 +149,27 @@ class Device:
         responses before it were read."""
         self.transport.discard_input()
         self.transport.write(b"".join(encode_frame(cmd, payload) for cmd, payload in frames))
-        out = []
+        out, error = [], None
         for cmd, _ in frames:
-            status, body = self._read_frame(cmd)
+            try:
+                status, body = self._read_frame(cmd)
+            except DeviceError:
+                if error is None:
+                    raise
+                break  # the answers after an error: read what comes, then report the error
+            if error is not None:
+                continue
             if status == ERROR and len(body) == 2:
-                raise LinkError(f"the device answered {_name(ErrorCode, body[0])} to "
-                                f"{_name(Command, body[1])}", code=body[0], cmd=body[1])
-            if status != RESPONSE | cmd:
-                raise LinkError(f"the device answered 0x{status:02x} to {_name(Command, cmd)} "
-                                f"(expected 0x{RESPONSE | cmd:02x})", cmd=cmd)
-            out.append(body)
+                error = LinkError(f"the device answered {_name(ErrorCode, body[0])} to "
+                                  f"{_name(Command, body[1])}", code=body[0], cmd=body[1])
+            elif status != RESPONSE | cmd:
+                error = LinkError(f"the device answered 0x{status:02x} to "
+                                  f"{_name(Command, cmd)} (expected 0x{RESPONSE | cmd:02x})",
+                                  cmd=cmd)
+            else:
+                out.append(body)
+        if error is not None:
+            raise error
         return out
 
     def _read_exact(self, n, deadline, cmd):
@@ -201,8 +212,11 @@ class Device:
         return int.from_bytes(self.request(Command.READ_REG, bytes([addr])), "little")
 
     def reset(self):
-        """Reset the unit and drop whatever its queues hold."""
+        """Reset the unit and drop whatever its queues hold. The registers keep their values,
+        but the driver forgets which it wrote, so the next run writes its configuration
+        again (after a board was reprogrammed or power-cycled, say)."""
         self._resident = False
+        self._written.clear()
         self.request(Command.RESET)
 
     def status(self):
@@ -425,7 +439,9 @@ class Device:
     def conv2d(self, image, filt, bias=0):
         """The 3x3 correlation of ``image`` ((H, W) or (C, H, W), the generated size) with
         ``filt`` ((3, 3) or (C, 3, 3)): the layer's feature map (Ho, Wo), requantized (with
-        ``bias``) when the build is (``out_width``)."""
+        ``bias``) when the build is (``out_width``). Stochastic rounding's LFSR runs on from
+        call to call (one sample an output value since the last reset), as it does in a
+        stream of frames."""
         p = self._unit("conv2d")
         image = np.asarray(image)
         if image.ndim == 2:

@@ -133,6 +133,8 @@ class Conv2dLayer(wiring.Component):
         biased value ``raw.y + bias``; then the rounding offset's add, the shift, the
         saturation and ReLU into ``o``'s registers. Stochastic rounding draws one sample of
         the layer's LFSR an output value, in stream order, as it enters the second stage.
+        The saturator's overflow flag (SPEC section 2) is not an output: a layer's values
+        saturate silently, as the golden requantizer's do.
         """
         p = self.params
         ce = Signal()

@@ -23,7 +23,7 @@ from lowbit.golden.images import digits, named_filter
     (["generate", "conv2d", "-p", "padding=full"], "padding must be one of 'valid', 'same'"),
     (["synth", "conv2d", "--board", "de10"], "unknown board 'de10'"),
     (["generate", "conv2d", "-p", "relu=yes"],
-     "relu=True requantize the output: give out_width (2..32) too"),
+     "relu belong to the requantizer: give out_width (2..32) too"),
     (["generate", "conv2d", "-p", "out_width=30"],
      "out_width must be <= 19, not 30: the accumulator's 19 bits, shifted right by 0"),
     (["generate", "conv2d", "-p", "out_width=8", "-p", "shift=20"],

@@ -31,6 +31,7 @@ from . import (
     test_binary_sim,
     test_bitserial_sim,
     test_bmvu_sim,
+    test_bnnchip_sim,
     test_conv2d_sim,
     test_lfsr_sim,
     test_link_sim,
@@ -217,6 +218,9 @@ UNIT_CHECKS = {
     "bitserial": _bitserial,  # 1x7x4 on iCE40 (below), to keep the suite's time
     "link": _link,
     "systolic": _systolic,
+    # Three layers, odd folds: the weights and thresholds as the memories' initial contents.
+    "bnn": lambda sim, seed: test_bnnchip_sim.test_bnn_chip_bit_exact(
+        test_bnnchip_sim.CHIPS[1], sim, seed),
 }
 #: A board of each family with cell models.
 NETLIST_BOARDS = {"ice40": "icebreaker", "ecp5": "ulx3s-85f", "gowin": "tangnano9k"}
