@@ -223,3 +223,16 @@ def test_experiment_bnn(tmp_path):
 def test_experiment_bnn_bad_input(usage_error, tmp_path, argv, message):
     usage_error(["experiment", "bnn", *argv, "-o", str(tmp_path / "b")], message)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_images_and_a_network_too_big_for_the_board(usage_error, tmp_path):
+    """Images of the wrong shape or values, one message each; a network whose memories
+    exceed the UP5K is refused before synthesis, nothing written."""
+    params = BNNChipParams()
+    for x, message in ((np.zeros((3, 63)), r"images must have shape \(images, 64\)"),
+                       (np.full((2, 64), 2), "images must hold bits 0")):
+        with pytest.raises(ValueError, match=message):
+            get_unit("bnn").job(params, x)
+    usage_error(["synth", "bnn", "--board", "icebreaker", "-p", "sizes=1024-1024-10", "-o",
+                 str(tmp_path / "out")], "unit bnn does not fit the iCE40UP5K")
+    assert list(tmp_path.iterdir()) == []
