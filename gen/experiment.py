@@ -104,33 +104,26 @@ def _fls(text):
     return sorted(set(values))
 
 
+#: The experiments that run test images through the RTL: their function and the images of
+#: --quick.
+_IMAGE_RUNS = {"quantnets": ("run_quantnets", 16), "bnn": ("run_bnn", 40)}
+
+
 def run(args):
-    if args.name == "bnn":
+    if args.name in _IMAGE_RUNS:
+        function, quick = _IMAGE_RUNS[args.name]
         for opt in ("fl", "epochs", "seeds"):
             if getattr(args, opt) is not None:
-                raise UsageError(f"--{opt} is for the gupta experiment, not bnn")
-        images = args.images if args.images is not None else (40 if args.quick else 397)
+                raise UsageError(f"--{opt} is for the gupta experiment, not {args.name}")
+        images = args.images if args.images is not None else (quick if args.quick else 397)
         if not 1 <= images <= 397:
             raise UsageError(f"--images must be between 1 and 397, not {images}")
         out = args.output if args.output != Path("lowbit-experiment/gupta") else \
-            Path("lowbit-experiment/bnn")
-        command = ["experiment", "bnn", "-o", str(out),
+            Path(f"lowbit-experiment/{args.name}")
+        command = ["experiment", args.name, "-o", str(out),
                    *(["--images", str(args.images)] if args.images is not None else []),
                    *(["--quick"] if args.quick else [])]
-        return run_bnn(out, images=images, command=command)
-    if args.name == "quantnets":
-        for opt in ("fl", "epochs", "seeds"):
-            if getattr(args, opt) is not None:
-                raise UsageError(f"--{opt} is for the gupta experiment, not quantnets")
-        images = args.images if args.images is not None else (16 if args.quick else 397)
-        if not 1 <= images <= 397:
-            raise UsageError(f"--images must be between 1 and 397, not {images}")
-        out = args.output if args.output != Path("lowbit-experiment/gupta") else \
-            Path("lowbit-experiment/quantnets")
-        command = ["experiment", "quantnets", "-o", str(out),
-                   *(["--images", str(args.images)] if args.images is not None else []),
-                   *(["--quick"] if args.quick else [])]
-        return run_quantnets(out, images=images, command=command)
+        return globals()[function](out, images=images, command=command)
     if args.images is not None:
         raise UsageError("--images is for the quantnets experiment, not gupta")
     fls = _fls(args.fl)

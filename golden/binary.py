@@ -29,7 +29,7 @@ __all__ = [
     "unpack_bits", "popcount", "xnor_dot", "threshold", "fold_batchnorm", "bmvu_golden",
     "acc_width", "count_width", "threshold_width", "xnor_stream_golden", "POPCOUNT_STYLES",
     "bmvu_images", "popcount_job", "xnor_chunks", "xnor_job", "bmvu_job", "popcount_compare",
-    "xnor_compare", "bmvu_compare",
+    "xnor_compare", "bmvu_compare", "bmvu_rows",
 ]
 
 #: Widest popcount / chunk / SIMD the generator accepts.
@@ -460,14 +460,17 @@ def bmvu_job(params, weights, x_bits, thresholds=None, invert=None, *, pad_rng=N
     beats = [int(pack_bits(padded[v, s * p.simd:(s + 1) * p.simd]))
              for v in range(x.shape[0]) for s in range(p.sf)]
     v = x.shape[0]
+    return Job({PLAIN: beats}, v * p.nf, lambda out: bmvu_rows(p, out, v), loads=loads)
 
-    def decode(out):
-        lanes = np.array([out[f"lane{j}"] for j in range(p.pe)], dtype=np.int64).T
-        if len(lanes) != v * p.nf:
-            return None
-        return lanes.reshape(v, p.nf * p.pe)[:, :p.rows]
 
-    return Job({PLAIN: beats}, v * p.nf, decode, loads=loads)
+def bmvu_rows(params, out, vectors):
+    """The BinaryMVU's output beats (``lane<j>`` columns, one beat a neuron fold) as
+    (vectors, rows); None when there are not ``vectors x nf`` beats."""
+    p = params
+    lanes = np.array([out[f"lane{j}"] for j in range(p.pe)], dtype=np.int64).T
+    if len(lanes) != vectors * p.nf:
+        return None
+    return lanes.reshape(vectors, p.nf * p.pe)[:, :p.rows]
 
 
 def _bits(arr, what):

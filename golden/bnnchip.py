@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .binary import BMVUParams, _bits, threshold_width
+from .binary import BMVUParams, _bits, bmvu_rows, threshold_width
 from .checks import UsageError, check_choice, check_int
 from .job import Comparison, Job
 from .payload import PLAIN
@@ -392,14 +392,7 @@ def bnn_chip_job(params, x_bits, *, pad_rng=None):
 
         return Job({PLAIN: beats}, v, decode, last_beats=last, cycles=cycles)
     pl = params.layer_params[-1]
-
-    def decode_scores(out):
-        lanes = np.array([out[f"lane{j}"] for j in range(pl.pe)], dtype=np.int64).T
-        if len(lanes) != v * pl.nf:
-            return None
-        return lanes.reshape(v, pl.nf * pl.pe)[:, :pl.rows]
-
-    return Job({PLAIN: beats}, v * pl.nf, decode_scores, cycles=cycles)
+    return Job({PLAIN: beats}, v * pl.nf, lambda out: bmvu_rows(pl, out, v), cycles=cycles)
 
 
 def bnn_chip_compare(params, arr, **_):
