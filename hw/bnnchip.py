@@ -59,10 +59,10 @@ class _Argmax(wiring.Component):
     ignored).
 
     Pipeline registers: the input beat (with its fold number's lane indices and validity),
-    one register a level of the pairwise tree over the beat's lanes (the right, higher-index
-    candidate wins only when strictly larger), then the running best across the beats and
-    the output register. Every stage advances on ``ce = ~o.valid | o.ready``, which is also
-    ``i.ready``."""
+    two registers a level of the pairwise tree over the beat's lanes (the compare, whose
+    right, higher-index candidate wins only when strictly larger, then the choice), then the
+    running best across the beats and the output register. Every stage advances on
+    ``ce = ~o.valid | o.ready``, which is also ``i.ready``."""
 
     def __init__(self, lanes, beats, rows, width):
         self.lanes, self.beats, self.rows, self.width = lanes, beats, rows, width
@@ -76,7 +76,7 @@ class _Argmax(wiring.Component):
 
     @property
     def latency(self):
-        return 1 + (self.lanes - 1).bit_length() + 1
+        return 1 + 2 * (self.lanes - 1).bit_length() + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -103,31 +103,36 @@ class _Argmax(wiring.Component):
         valid, first, final = Signal(), Signal(), Signal()
         with m.If(ce):
             m.d.sync += [valid.eq(fire), first.eq(fold == 0), final.eq(fold == self.beats - 1)]
-        # The tree: a register a level.
+        # The tree, two registers a level: the pair and which of them wins (the compare),
+        # then the winner (the multiplexer). With both in one stage the first level's
+        # compare and choice was the chip's critical path on the ECP5-85F (123.99 MHz,
+        # 8.06 ns; bench/bnn-synth).
         depth = 0
+
+        def stage(values, name):
+            out = [Signal.like(v, name=f"{name}{n}") for n, v in enumerate(values)]
+            with m.If(ce):
+                m.d.sync += [o.eq(v) for o, v in zip(out, values)]
+            return out
+
         while len(level) > 1:
             depth += 1
             nxt = []
             for k in range(0, len(level), 2):
                 if k + 1 == len(level):
-                    pair = level[k]
-                    c = cand(f"t{depth}_{k}")
-                    with m.If(ce):
-                        m.d.sync += [x.eq(y) for x, y in zip(c, pair)]
-                    nxt.append(c)
+                    nxt.append(stage(stage(level[k], f"t{depth}_{k}a"), f"t{depth}_{k}b"))
                     continue
                 (lv, ls, li), (rv, rs, ri) = level[k], level[k + 1]
-                right = rv & (~lv | (rs > ls))
-                c = cand(f"t{depth}_{k}")
+                right = Signal(name=f"t{depth}_{k}_right")
+                held = stage([lv, ls, li, rv, rs, ri], f"t{depth}_{k}a")
                 with m.If(ce):
-                    m.d.sync += [c[0].eq(lv | rv), c[1].eq(Mux(right, rs, ls)),
-                                 c[2].eq(Mux(right, ri, li))]
-                nxt.append(c)
+                    m.d.sync += right.eq(rv & (~lv | (rs > ls)))
+                hlv, hls, hli, hrv, hrs, hri = held
+                nxt.append(stage([hlv | hrv, Mux(right, hrs, hls), Mux(right, hri, hli)],
+                                 f"t{depth}_{k}b"))
             level = nxt
-            v2, f2, l2 = Signal(), Signal(), Signal()
-            with m.If(ce):
-                m.d.sync += [v2.eq(valid), f2.eq(first), l2.eq(final)]
-            valid, first, final = v2, f2, l2
+            valid, first, final = stage(stage([valid, first, final], f"c{depth}a"),
+                                        f"c{depth}b")
         bv, bs, bi = level[0]
         # The running best over the vector's beats, then the output register.
         best_s = Signal(signed(self.width))
