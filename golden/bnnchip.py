@@ -229,8 +229,12 @@ class BNNChipParams:
     def cycles_per_image(self):
         """The chain's steady-state interval: the slowest layer's cycles a vector (``nf x
         sf``; a layer after the first takes at least ``sf + 1``, its feeder leaving a cycle
-        between vectors)."""
-        return max(p.cycles_per_vector if k == 0 else max(p.cycles_per_vector, p.sf + 1)
+        between vectors; with ``output=class`` the last at least ``2 nf``, the argmax taking
+        a beat every other cycle)."""
+        last = len(self.layer_params) - 1
+        return max(max(p.cycles_per_vector,
+                       p.sf + 1 if k else 0,
+                       2 * p.nf if k == last and self.output == "class" else 0)
                    for k, p in enumerate(self.layer_params))
 
     @property
