@@ -549,6 +549,7 @@ def run_bnn(outdir, *, images=397, command=None, stream=None):
 
     from ..golden.bnn import bnn_float_forward, bnn_forward, load_digits_bits, trained_digits_bnn
     from ..golden.bnnchip import BNNChipParams, save_network
+    from ..golden.unitmap import UnitMap
     from ..hw.build import atomic_dir, check_output_dir, generated
     from ..hw.units import hosted
     from ..sim.host import run_host
@@ -573,7 +574,7 @@ def run_bnn(outdir, *, images=397, command=None, stream=None):
     _, float_classes, _ = bnn_float_forward(bnn, x)
     same = bool(np.array_equal(got, want))
     rate = images / result["seconds"]
-    bytes_per_image = params.beats_per_image * -(-man["unit_map"]["in_width"] // 8)
+    bytes_per_image = params.beats_per_image * UnitMap.from_dict(man["unit_map"]).in_bytes
     limit = hp.link.baud / 10 / bytes_per_image
     chip_rate = hp.link.clk_hz / params.cycles_per_image
     chip = {"params": {k: v for k, v in dataclasses.asdict(params).items() if k != "network"},

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .binary import BMVUParams, _bits, bmvu_rows, threshold_width
-from .checks import UsageError, check_choice, check_int
+from .checks import UsageError, check_choice, check_int, check_product
 from .job import Comparison, Job
 from .payload import PLAIN
 
@@ -139,10 +139,8 @@ class BNNChipParams:
             check_int(f"sizes[{k}]", s, 1, 4096)
         if sizes[-1] < 2:
             raise ValueError(f"the last size (classes) must be >= 2, not {sizes[-1]}")
-        bits = sum(a * b for a, b in zip(sizes, sizes[1:]))
-        if bits > MAX_NETWORK_BITS:
-            raise ValueError(f"the network's weights must be <= {MAX_NETWORK_BITS:,} bits, "
-                             f"not {bits:,}")
+        check_product("the network's weight bits", sum(a * b for a, b in zip(sizes, sizes[1:])),
+                      MAX_NETWORK_BITS, "every layer's rows x cols")
         n = len(sizes) - 1
         for name in ("pe", "simd"):
             if getattr(self, name):

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_choice
+
 __all__ = ["QuantNetConfig", "twn_ternarize", "dorefa_activation", "dorefa_weights",
            "train_quantnet", "QuantNet", "KINDS"]
 
@@ -77,8 +79,7 @@ class QuantNetConfig:
     seed: int = 1
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        check_choice("kind", self.kind, KINDS)
         if not 1 <= self.a_bits <= 8 or not 1 <= self.w_bits <= 7:
             raise ValueError(f"need 1 <= a_bits <= 8 and 1 <= w_bits <= 7, not "
                              f"{self.a_bits}, {self.w_bits}")

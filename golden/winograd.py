@@ -638,11 +638,8 @@ class Conv2dParams(_WinogradParams):
 
     def check_bias(self, bias):
         """The bias as an int in the accumulator's range (``output_width`` signed bits)."""
-        lo, hi = -(1 << (self.output_width - 1)), (1 << (self.output_width - 1)) - 1
-        if not isinstance(bias, (int, np.integer)) or isinstance(bias, (bool, np.bool_)) \
-                or not lo <= bias <= hi:
-            raise ValueError(f"bias must be an integer in [{lo}, {hi}] (the accumulator's "
-                             f"{self.output_width} bits), not {bias!r}")
+        half = 1 << (self.output_width - 1)
+        _check_int("bias", bias, -half, half - 1)
         if bias and not self.bias:
             raise ValueError("this conv2d has no bias (bias=no): give bias=0, or generate it "
                              "with -p bias=yes -p out_width=...")
@@ -694,9 +691,7 @@ class Conv2dParams(_WinogradParams):
     @property
     def filter_word_width(self):
         """Width of one loaded filter word: ``U'`` (Winograd offline) or the raw weight."""
-        if self.engine == "winograd" and self.filter_transform == "offline":
-            return self.filter_transform_width
-        return self.weight_width
+        return self.filter_transform_width if self.filter_words == 16 else self.weight_width
 
     @property
     def multiplies(self):
@@ -763,9 +758,8 @@ def conv2d_job(params, images, filt, bias=0):
     ``bias`` on the bias port (``bias=yes``), stream ``images`` (N, C, H, W) back to back,
     pixels in raster order with the channels innermost; the result is the feature maps (N,
     Ho, Wo), requantized when the layer is (``out_width``)."""
-    hold = {"bias": params.check_bias(bias)} if params.bias else {}
-    if not params.bias:
-        params.check_bias(bias)
+    bias = params.check_bias(bias)
+    hold = {"bias": bias} if params.bias else {}
     images = np.asarray(images, dtype=np.int64)
     shape = (params.channels, params.height, params.width)
     if images.ndim != 4 or images.shape[1:] != shape:

@@ -223,18 +223,25 @@ class Device:
         """``(in_free bytes, out_words)`` of the unit's queues."""
         return _queues(self.request(Command.STATUS))
 
+    def _send_frame(self, words):
+        m = self._need_map()
+        return Command.SEND, b"".join(int(w).to_bytes(m.in_bytes, "little") for w in words)
+
+    def _recv_frame(self, n):
+        return Command.RECV, min(n, 0xFFFF).to_bytes(2, "little")
+
+    def _words(self, body):
+        """RECV's answer as output words (ints)."""
+        k = self._need_map().out_bytes
+        return [int.from_bytes(body[i:i + k], "little") for i in range(0, len(body), k)]
+
     def send(self, words):
         """Queue input words (ints); returns ``(in_free, out_words)`` after them."""
-        m = self._need_map()
-        payload = b"".join(int(w).to_bytes(m.in_bytes, "little") for w in words)
-        return _queues(self.request(Command.SEND, payload))
+        return _queues(self.request(*self._send_frame(words)))
 
     def recv(self, n):
         """Up to ``n`` output words (ints) from the unit's queue (possibly none)."""
-        m = self._need_map()
-        body = self.request(Command.RECV, min(n, 0xFFFF).to_bytes(2, "little"))
-        k = m.out_bytes
-        return [int.from_bytes(body[i:i + k], "little") for i in range(0, len(body), k)]
+        return self._words(self.request(*self._recv_frame(n)))
 
     # --- the unit's ports ---------------------------------------------------------------------
 
@@ -285,19 +292,13 @@ class Device:
         while i < len(words) or len(out) < expect:
             n = min(len(words) - i, in_free // m.in_bytes, per_send)
             recv = len(out) < expect and (out_words > 0 or n == 0)
-            frames = []
-            if recv:
-                want = min(m.recv_max, expect - len(out), 0xFFFF)
-                frames.append((Command.RECV, want.to_bytes(2, "little")))
+            frames = [self._recv_frame(min(m.recv_max, expect - len(out)))] if recv else []
             if n > 0:
-                frames.append((Command.SEND, b"".join(
-                    int(w).to_bytes(m.in_bytes, "little") for w in words[i:i + n])))
+                frames.append(self._send_frame(words[i:i + n]))
             answers = self.requests(frames)
             got = []
             if recv:
-                body = answers[0]
-                got = [int.from_bytes(body[k:k + m.out_bytes], "little")
-                       for k in range(0, len(body), m.out_bytes)]
+                got = self._words(answers[0])
                 out += got
                 out_words = max(0, out_words - len(got))
             if n > 0:

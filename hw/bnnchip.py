@@ -5,6 +5,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .arith import delay
 from .bmvu import BinaryMVU
 
 __all__ = ["BNNChip"]
@@ -93,52 +94,36 @@ class _Argmax(wiring.Component):
         with m.If(fire):
             m.d.sync += fold.eq(Mux(fold == self.beats - 1, 0, fold + 1))
 
-        def cand(name):
-            return (Signal(name=f"{name}_v"), Signal(signed(self.width), name=f"{name}_s"),
-                    Signal(self.index_width, name=f"{name}_i"))
+        def reg(values, name, cycles=1, reset_less=True):
+            return [delay(m, ce, v, cycles, name=f"{name}{n}", reset_less=reset_less)
+                    for n, v in enumerate(values)]
 
         # Stage 0: the beat's lanes with their indices and validity.
-        level = []
-        for j in range(self.lanes):
-            v, s, i = cand(f"in{j}")
-            index = fold * self.lanes + j
-            with m.If(ce):
-                m.d.sync += [v.eq(fire & (index < self.rows)),
-                             s.eq(self.i.payload[f"lane{j}"]), i.eq(index)]
-            level.append((v, s, i))
-        valid, first, final = Signal(), Signal(), Signal()
-        with m.If(ce):
-            m.d.sync += [valid.eq(fire), first.eq(fold == 0), final.eq(fold == self.beats - 1)]
+        level = [reg([fire & (fold * self.lanes + j < self.rows),
+                      self.i.payload[f"lane{j}"], (fold * self.lanes + j)[:self.index_width]],
+                     f"in{j}_") for j in range(self.lanes)]
+        valid, first, final = reg([fire, fold == 0, fold == self.beats - 1], "c0_",
+                                  reset_less=False)
         # The tree, two registers a level: the pair and which of them wins (the compare),
         # then the winner (the multiplexer). With both in one stage the first level's
         # compare and choice was the chip's critical path on the ECP5-85F (123.99 MHz,
         # 8.06 ns; bench/bnn-synth).
         depth = 0
-
-        def stage(values, name):
-            out = [Signal.like(v, name=f"{name}{n}") for n, v in enumerate(values)]
-            with m.If(ce):
-                m.d.sync += [o.eq(v) for o, v in zip(out, values)]
-            return out
-
         while len(level) > 1:
             depth += 1
             nxt = []
             for k in range(0, len(level), 2):
                 if k + 1 == len(level):
-                    nxt.append(stage(stage(level[k], f"t{depth}_{k}a"), f"t{depth}_{k}b"))
+                    nxt.append(reg(level[k], f"t{depth}_{k}_", cycles=2))
                     continue
                 (lv, ls, li), (rv, rs, ri) = level[k], level[k + 1]
-                right = Signal(name=f"t{depth}_{k}_right")
-                held = stage([lv, ls, li, rv, rs, ri], f"t{depth}_{k}a")
-                with m.If(ce):
-                    m.d.sync += right.eq(rv & (~lv | (rs > ls)))
-                hlv, hls, hli, hrv, hrs, hri = held
-                nxt.append(stage([hlv | hrv, Mux(right, hrs, hls), Mux(right, hri, hli)],
-                                 f"t{depth}_{k}b"))
+                hlv, hls, hli, hrv, hrs, hri, right = reg(
+                    [lv, ls, li, rv, rs, ri, rv & (~lv | (rs > ls))], f"t{depth}_{k}a")
+                nxt.append(reg([hlv | hrv, Mux(right, hrs, hls), Mux(right, hri, hli)],
+                               f"t{depth}_{k}b"))
             level = nxt
-            valid, first, final = stage(stage([valid, first, final], f"c{depth}a"),
-                                        f"c{depth}b")
+            valid, first, final = reg([valid, first, final], f"c{depth}_", cycles=2,
+                                      reset_less=False)
         bv, bs, bi = level[0]
         # The running best over the vector's beats: the beat's winner and whether it beats
         # the best so far (`take`, a register: the compare), then the best's update and the
@@ -148,10 +133,8 @@ class _Argmax(wiring.Component):
         # path: 122.87 MHz on the ECP5-85F, 41.06 on the UP5K.)
         best_s = Signal(signed(self.width))
         best_i = Signal(self.index_width)
-        take = Signal()
-        y_s, y_i, y_valid, y_final = stage([bs, bi, valid, final], "best_in")
-        with m.If(ce):
-            m.d.sync += take.eq(bv & (first | (bs > best_s)))
+        y_s, y_i, take = reg([bs, bi, bv & (first | (bs > best_s))], "best_in")
+        y_valid, y_final = reg([valid, final], "best_in_c", reset_less=False)
         new_i = Mux(take, y_i, best_i)
         with m.If(ce & y_valid):
             m.d.sync += [best_s.eq(Mux(take, y_s, best_s)), best_i.eq(new_i)]
@@ -183,9 +166,9 @@ class BNNChip(wiring.Component):
     Each layer is the bmvu with all its registers (registered memory reads, popcount tree,
     accumulators, output register and skid); the gearboxes and the argmax register every
     output (above). The layers run concurrently on consecutive images: the chain takes an
-    image every :attr:`cycles_per_image` cycles (the slowest layer's ``nf x sf``) once
-    full. FINN balances its layers the same way (Umuroglu et al. 2017: the folding of each
-    layer chosen so their cycles an image match).
+    image every :attr:`~lowbit.golden.bnnchip.BNNChipParams.cycles_per_image` cycles (the
+    slowest layer's ``nf x sf``) once full. FINN balances its layers the same way (Umuroglu
+    et al. 2017: the folding of each layer chosen so their cycles an image match).
     """
 
     def __init__(self, params):
@@ -198,10 +181,6 @@ class BNNChip(wiring.Component):
             out = data.StructLayout({f"lane{j}": signed(last.acc_width) for j in range(last.pe)})
         super().__init__({"i": In(stream.Signature(p.layer_params[0].simd)),
                           "o": Out(stream.Signature(out))})
-
-    @property
-    def cycles_per_image(self):
-        return self.params.cycles_per_image
 
     @property
     def widths(self):

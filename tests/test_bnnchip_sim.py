@@ -71,7 +71,8 @@ def test_trained_network_round_trips(tmp_path):
     (["pe=4"], "pe must list 2 values"),
     (["pe=300-4"], "layer 0 (64 -> 256): pe must be <= rows = 256"),
     (["output=probs"], "output must be one of"),
-    (["sizes=4096-4096-4096"], "weights must be <= 4,194,304 bits"),
+    (["sizes=4096-4096-4096"], "the network's weight bits must be <= 4,194,304 (every layer's "
+                               "rows x cols), not 33,554,432"),
     (["network=/nonexistent.npz"], "no such file"),
 ])
 def test_bad_parameters(items, message):

@@ -72,7 +72,7 @@ def test_bad_files_exit_2_nothing_written(tmp_path, usage_error, npy):
          "--bias for conv2d holds one integer (one filter), not shape (2,)"),
         (["conv2d", "--input", img, "--filter", lap, "-p", "out_width=8", "-p", "bias=yes",
           "--bias", npy("b3.npy", np.array([1 << 20]))],
-         "--bias: bias must be an integer in [-262144, 262143]"),
+         "--bias: bias must be between -262144 and 262143, not 1048576"),
         (["conv2d", "--input", img, "--filter", str(tmp_path / "missing.npy")],
          "cannot read --filter"),
         (["winograd2d", "--input", tiles, "--filter", lap],

@@ -16,6 +16,7 @@ from lowbit.golden.bitserial import BitSerialParams
 from lowbit.golden.bnn import bnn_forward, load_digits_bits, trained_digits_bnn
 from lowbit.golden.bnnchip import BNNChipParams
 from lowbit.golden.link import ErrorCode
+from lowbit.golden.unitmap import UnitMap
 from lowbit.golden.winograd import Conv2dParams, correlate2d
 from lowbit.hw.build import generated
 from lowbit.hw.units import hosted
@@ -229,7 +230,8 @@ def test_bnn_on_chip_classifies_the_digits_through_the_link(sim):
     assert result["classes"] == want.tolist()
     n = len(want)
     rate = n / result["seconds"]
-    limit = build[2].baud / 10 / (params.beats_per_image * -(-params.layer_params[0].simd // 8))
+    in_bytes = UnitMap.from_dict(build[1]["unit_map"]).in_bytes
+    limit = build[2].baud / 10 / (params.beats_per_image * in_bytes)
     print(f"digits BNN through the link: accuracy {np.mean(want == data.y_test):.4f}, "
           f"{rate:.0f} images/s, {rate / limit:.1%} of the 3 Mbaud line's {limit:.0f}")
 
