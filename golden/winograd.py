@@ -67,6 +67,8 @@ MAX_IMAGE = 4096
 #: The conv layer's line buffers, three rows of width x channels x data_width bits: at most
 #: 4 Mi, above the block RAM of the largest supported device (ECP5-85F: 3.7 Mbit).
 MAX_LINE_BUFFER_BITS = 1 << 22
+#: Output channels a conv layer computes (``filters``).
+MAX_FILTERS = 256
 FILTER_TRANSFORMS = ("offline", "onchip")
 CONV_ENGINES = ("winograd", "direct")
 PADDINGS = ("valid", "same")
@@ -579,6 +581,14 @@ class Conv2dParams(_WinogradParams):
     lfsr_width: int = field(default=16, metadata={
         "help": "stochastic rounding: LFSR width (2..64)"})
     seed: int = field(default=1, metadata={"help": "stochastic rounding: LFSR seed (nonzero)"})
+    filters: int = field(default=1, metadata={
+        "help": f"output channels K (1..{MAX_FILTERS}): K filters of C x 3 x 3, the output "
+                f"streams H x W x K, channels innermost"})
+    parallel: int = field(default=0, metadata={
+        "help": "output channels computed at once, a divisor of filters (0, default: all): "
+                "the engine has that many lanes of multipliers sharing one input transform; "
+                "the rest are folded in time (filters / parallel passes a tile; two passes "
+                "keep up with the input, more slow it)"})
 
     dim = 2
     tile_shape = (4, 4)
@@ -598,6 +608,15 @@ class Conv2dParams(_WinogradParams):
                     raise ValueError(f"{name} must be >= 3 (the filter size) with "
                                      f"padding='valid', not {getattr(self, name)!r}")
         _check_choice("engine", self.engine, CONV_ENGINES)
+        _check_int("filters", self.filters, 1, MAX_FILTERS)
+        _check_int("parallel", self.parallel, 0, self.filters)
+        if self.filters % self.lanes:
+            divisors = [d for d in range(1, self.filters + 1) if self.filters % d == 0]
+            raise ValueError(f"parallel must divide filters={self.filters} (0 for all of them): "
+                             f"one of {', '.join(map(str, divisors))}, not {self.parallel}")
+        _check_product("4 x width x filters x output_width",
+                       4 * self.width * self.filters * self.output_width, MAX_LINE_BUFFER_BITS,
+                       "the output buffers' bits")
         if self.engine == "direct" and self.filter_transform != "offline":
             raise ValueError("filter_transform is for engine=winograd: the direct engine "
                              "takes the filter as it is")
@@ -628,6 +647,16 @@ class Conv2dParams(_WinogradParams):
                 f"shifted right by {self.shift}, fill no more")
 
     @property
+    def lanes(self):
+        """Output channels the engine computes at once (``parallel``, 0 meaning all)."""
+        return self.parallel or self.filters
+
+    @property
+    def folds(self):
+        """Passes of each tile through the engine: ``filters / lanes``."""
+        return self.filters // self.lanes
+
+    @property
     def result_width(self):
         """Bits of an output value: ``out_width``, or the exact accumulator's."""
         return self.out_width or self.output_width
@@ -637,26 +666,45 @@ class Conv2dParams(_WinogradParams):
         return LFSRParams(self.lfsr_width, self.r_bits, self.seed)
 
     def check_bias(self, bias):
-        """The bias as an int in the accumulator's range (``output_width`` signed bits)."""
+        """The bias as ``filters`` ints in the accumulator's range (``output_width`` signed
+        bits): one integer (every channel) or one per output channel."""
         half = 1 << (self.output_width - 1)
-        _check_int("bias", bias, -half, half - 1)
-        if bias and not self.bias:
+        b = _int_array("bias", bias)
+        if b.ndim > 1 or b.size not in (1, self.filters):
+            raise ValueError(f"bias must be one integer or {self.filters} (one per filter), "
+                             f"not shape {b.shape}")
+        b = np.broadcast_to(b.reshape(-1), (self.filters,))
+        for v in b:
+            _check_int("bias", int(v), -half, half - 1)
+        if b.any() and not self.bias:
             raise ValueError("this conv2d has no bias (bias=no): give bias=0, or generate it "
                              "with -p bias=yes -p out_width=...")
-        return int(bias)
+        return [int(v) for v in b]
 
     def requantize(self, maps, bias=0):
-        """The layer's outputs from the exact maps ``(N, Ho, Wo)`` (stream order: images, then
-        raster): requantized when ``out_width``, with one LFSR sample an output."""
+        """The layer's outputs from the exact maps ``(N, K, Ho, Wo)``: requantized when
+        ``out_width``, with channel ``k``'s bias and one LFSR sample an output value in stream
+        order (images, then raster, then channels)."""
         maps = np.asarray(maps, dtype=np.int64)
         if not self.out_width:
             return maps
-        samples = (LFSRModel(self.lfsr).samples(maps.size) if self.rounding == "stochastic"
+        stream = maps.transpose(0, 2, 3, 1)  # (N, Ho, Wo, K): the output's order
+        samples = (LFSRModel(self.lfsr).samples(stream.size) if self.rounding == "stochastic"
                    else None)
-        out = requantize(maps.reshape(-1), shift=self.shift, out_width=self.out_width,
-                         mode=self.rounding, bias=self.check_bias(bias), relu=self.relu,
-                         samples=samples, r_bits=self.r_bits)
-        return np.array(out.tolist(), dtype=np.int64).reshape(maps.shape)
+        out = requantize(stream, shift=self.shift, out_width=self.out_width,
+                         mode=self.rounding, bias=np.array(self.check_bias(bias), dtype=object),
+                         relu=self.relu, samples=samples, r_bits=self.r_bits)
+        return np.array(out.tolist(), dtype=np.int64).transpose(0, 3, 1, 2)
+
+    def check_filters(self, filt):
+        """``filt`` as an int array ``(K, C, 3, 3)``; with one filter, ``(C, 3, 3)`` (and
+        ``(3, 3)`` with one channel too) is taken as it."""
+        a = _int_array("filter", filt)
+        one = [(self.channels, 3, 3)] + ([(3, 3)] if self.channels == 1 else [])
+        if self.filters == 1 and a.shape in one:
+            a = a.reshape(1, self.channels, 3, 3)
+        a = check_filter_shape(a, (self.filters, self.channels, 3, 3))
+        return _check_values("filter", a, self.weight_width, "weight_width")
 
     @property
     def output_shape(self):
@@ -702,20 +750,36 @@ class Conv2dParams(_WinogradParams):
         a = check_filter_shape(image, (self.channels, self.height, self.width), name="image")
         return _check_values("image", a, self.data_width, "data_width")
 
-    def filter_image(self, filt):
-        """The filter memory's words, one per channel: the engine's filter words (``U'``,
-        offline, or ``g``, onchip) row-major, word ``k`` in bits ``[k * fw, (k + 1) * fw)``
-        (``fw = filter_word_width``), two's complement."""
-        g = self.check_filter(filt)
-        words = self.winograd.transform_filter(g) if self.filter_words == 16 else g
-        fw = self.filter_word_width
+    def filter_loads(self, filt):
+        """The filter memory's writes for ``filt`` (:meth:`check_filters`): the engine's
+        words for filter ``k``, channel ``c`` (``U'``, offline Winograd, or ``g``) row-major,
+        word ``i`` in bits ``[i * fw, (i + 1) * fw)`` (``fw = filter_word_width``), two's
+        complement, at ``f_addr = (k // lanes) * C + c`` of lane ``f_lane = k % lanes``."""
+        g = self.check_filters(filt)
+        fw, c_n, lanes = self.filter_word_width, self.channels, self.lanes
         mask = (1 << fw) - 1
-        return [sum((int(v) & mask) << (k * fw) for k, v in enumerate(w.flat)) for w in words]
+        loads = []
+        for k, filt_k in enumerate(g):
+            words = self.winograd.transform_filter(filt_k) if self.filter_words == 16 else filt_k
+            for c, w in enumerate(words):
+                loads.append({"f_lane": k % lanes, "f_addr": (k // lanes) * c_n + c,
+                              "f_data": sum((int(v) & mask) << (i * fw)
+                                            for i, v in enumerate(w.flat)),
+                              "f_en": 1})
+        return loads
+
+    def bias_loads(self, bias):
+        """The bias memory's writes (``bias=yes``): channel ``k``'s bias at ``b_addr = k``."""
+        return [{"b_addr": k, "b_data": b & ((1 << self.output_width) - 1), "b_en": 1}
+                for k, b in enumerate(self.check_bias(bias))] if self.bias else []
 
     def compute(self, image, filt):
-        """The ``output_shape`` correlation of ``image (C, H, W)`` with ``filt (C, 3, 3)``."""
-        return winograd_correlate2d(self.check_image(image), self.check_filter(filt),
-                                    self.padding)
+        """The correlation of ``image (C, H, W)`` with each filter: ``(K, Ho, Wo)`` for
+        ``filt (K, C, 3, 3)``, ``(Ho, Wo)`` for one filter given as ``(C, 3, 3)``."""
+        image = self.check_image(image)
+        maps = np.stack([winograd_correlate2d(image, f, self.padding)
+                         for f in self.check_filters(filt)])
+        return maps if np.ndim(filt) == 4 else maps[0]
 
 
 def tiles_job(params, tiles, filters):
@@ -754,12 +818,12 @@ def tiles_job(params, tiles, filters):
 
 
 def conv2d_job(params, images, filt, bias=0):
-    """The conv layer's adapter: load ``filt`` (C, 3, 3) into the filter memory, hold
-    ``bias`` on the bias port (``bias=yes``), stream ``images`` (N, C, H, W) back to back,
-    pixels in raster order with the channels innermost; the result is the feature maps (N,
-    Ho, Wo), requantized when the layer is (``out_width``)."""
-    bias = params.check_bias(bias)
-    hold = {"bias": bias} if params.bias else {}
+    """The conv layer's adapter: load ``filt`` (K, C, 3, 3) (one filter: (C, 3, 3) too) into
+    the filter memory and ``bias`` (``bias=yes``: one integer or K) into the bias memory,
+    stream ``images`` (N, C, H, W) back to back, pixels in raster order with the channels
+    innermost; the result is the feature maps (N, K, Ho, Wo), requantized when the layer is
+    (``out_width``). The output streams pixels in raster order, channels innermost."""
+    loads = params.filter_loads(filt) + params.bias_loads(bias)
     images = np.asarray(images, dtype=np.int64)
     shape = (params.channels, params.height, params.width)
     if images.ndim != 4 or images.shape[1:] != shape:
@@ -767,14 +831,15 @@ def conv2d_job(params, images, filt, bias=0):
                          f"not {images.shape}")
     for im in images:
         params.check_image(im)
-    n = len(images)
-    loads = [{"f_addr": a, "f_data": w, "f_en": 1}
-             for a, w in enumerate(params.filter_image(filt))]
+    n, k = len(images), params.filters
     flat = images.transpose(0, 2, 3, 1).reshape(-1)  # raster order, channels innermost
     ho, wo = params.output_shape
-    return Job({"x": flat.tolist()}, n * ho * wo,
-               lambda out: results_of(out, "y", (n, ho, wo), [ho * wo] * n), loads=loads,
-               hold=hold, calm_beats=0)
+
+    def decode(out):
+        got = results_of(out, "y", (n, ho, wo, k), [ho * wo * k] * n)
+        return None if got is None else got.transpose(0, 3, 1, 2)
+
+    return Job({"x": flat.tolist()}, n * ho * wo * k, decode, loads=loads, calm_beats=0)
 
 
 def tiles_compare(params, arr, *, filt=None, unit="tile engine", **_):
@@ -802,49 +867,57 @@ def tiles_compare(params, arr, *, filt=None, unit="tile engine", **_):
                       lambda got: got.reshape(-1).tolist(), {"shape": list(want.shape)})
 
 
-def conv2d_shape_params(arr, items, **_):
+def conv2d_shape_params(arr, items, *, filt=None, **_):
     """``-p`` items for conv2d with ``channels``, ``height`` and ``width`` taken from the
-    image's shape ((H, W), (C, H, W) or (N, C, H, W)) where the user did not give them."""
+    image's shape ((H, W), (C, H, W) or (N, C, H, W)), and ``filters`` from a (K, C, 3, 3)
+    filter's, where the user did not give them."""
     if arr.ndim not in (2, 3, 4):
         raise UsageError(f"--input for conv2d must have shape (H, W), (C, H, W) or "
                          f"(images, C, H, W), not {arr.shape}")
     c, h, w = (1, *arr.shape) if arr.ndim == 2 else arr.shape[-3:]
-    return unless_given(items, {"channels": c, "height": h, "width": w})
+    shape = {"channels": c, "height": h, "width": w}
+    if filt is not None and np.ndim(filt) == 4:
+        shape["filters"] = np.shape(filt)[0]
+    return unless_given(items, shape)
 
 
 def conv2d_compare(params, arr, *, filt=None, bias=None, **_):
     """``lowbit compare conv2d``: ``arr`` one image (H, W) or (C, H, W), or images
-    (N, C, H, W); ``filt`` (3, 3) or (C, 3, 3); ``bias`` one integer (a layer with
-    ``bias=yes``). The golden model is direct correlation with the layer's padding, then
-    the requantization (:func:`lowbit.golden.fixed.requantize`) when the layer has one."""
+    (N, C, H, W); ``filt`` (K, C, 3, 3) (one filter: (C, 3, 3), or (3, 3) with one channel);
+    ``bias`` one integer or K (a layer with ``bias=yes``). The golden model is direct
+    correlation with the layer's padding, filter by filter, then the requantization
+    (:func:`lowbit.golden.fixed.requantize`) when the layer has one."""
     shape = (params.channels, params.height, params.width)
     images = int_codes(arr, "--input")
     images = images.reshape(-1, *shape) if images.shape in (shape, shape[1:]) else images
     if images.ndim != 4 or images.shape[1:] != shape or images.shape[0] == 0:
         raise UsageError(f"--input for conv2d must have shape (C, H, W) = {shape} or "
                          f"(images, {', '.join(map(str, shape))}), not {arr.shape}")
+    k, c = params.filters, params.channels
+    one = f" or ({c}, 3, 3){' or (3, 3)' if c == 1 else ''}" if k == 1 else ""
     if filt is None:
-        raise UsageError(f"conv2d needs --filter FILE.npy of shape ({params.channels}, 3, 3)")
+        raise UsageError(f"conv2d needs --filter FILE.npy of shape ({k}, {c}, 3, 3){one}")
     filt = int_codes(filt, "--filter")
-    if filt.shape == (3, 3) and params.channels == 1:
-        filt = filt[None]
-    if filt.shape != (params.channels, 3, 3):
-        raise UsageError(f"--filter for conv2d must have shape (channels={params.channels}, 3, 3)"
-                         f"{' or (3, 3)' if params.channels == 1 else ''}, not {filt.shape}")
+    if filt.shape not in [(k, c, 3, 3)] + ([(c, 3, 3)] + [(3, 3)] * (c == 1)) * (k == 1):
+        raise UsageError(f"--filter for conv2d must have shape (filters={k}, channels={c}, "
+                         f"3, 3){one}, not {filt.shape}")
+    filt = filt.reshape(k, c, 3, 3)
     if bias is not None and not params.bias:
         raise UsageError("--bias is for a conv2d with a bias (-p bias=yes -p out_width=...)")
     if params.bias:
         if bias is None:
-            raise UsageError("this conv2d has a bias port: give --bias FILE.npy (one integer)")
+            raise UsageError(f"this conv2d has a bias memory: give --bias FILE.npy (one "
+                             f"integer{f' or {k}, one per filter' if k > 1 else ''})")
         b = int_codes(bias, "--bias")
-        if b.size != 1:
-            raise UsageError(f"--bias for conv2d holds one integer (one filter), not shape "
+        if b.size not in (1, k) or b.ndim > 1:
+            raise UsageError(f"--bias for conv2d holds one integer"
+                             f"{f' or {k} (one per filter)' if k > 1 else ''}, not shape "
                              f"{b.shape}")
-        bias = checked(lambda v: params.check_bias(int(v.reshape(-1)[0])), "--bias", b)
-    bias = bias or 0
-    want = np.array([checked(lambda x: correlate2d(params.check_image(x),
-                                                   params.check_filter(filt), params.padding),
-                             "--input/--filter", im) for im in images])
+        bias = checked(params.check_bias, "--bias", b)
+    bias = 0 if bias is None else bias
+    want = np.array([[checked(lambda x: correlate2d(params.check_image(x[0]),
+                                                    params.check_filter(x[1]), params.padding),
+                              "--input/--filter", (im, f)) for f in filt] for im in images])
     want = params.requantize(want, bias)
 
     def finish(got, resp, manifest):

@@ -438,23 +438,22 @@ class Device:
         return C
 
     def conv2d(self, image, filt, bias=0):
-        """The 3x3 correlation of ``image`` ((H, W) or (C, H, W), the generated size) with
-        ``filt`` ((3, 3) or (C, 3, 3)): the layer's feature map (Ho, Wo), requantized (with
-        ``bias``) when the build is (``out_width``). Stochastic rounding's LFSR runs on from
-        call to call (one sample an output value since the last reset), as it does in a
-        stream of frames."""
+        """The 3x3 correlation of ``image`` ((H, W) or (C, H, W), the generated size) with the
+        build's K filters ``filt`` (K, C, 3, 3): the feature maps (K, Ho, Wo), requantized
+        (with ``bias``, one integer or K) when the build is (``out_width``). A build of one
+        filter also takes ``filt`` as (C, 3, 3) or (3, 3) and then returns one map (Ho, Wo).
+        Stochastic rounding's LFSR runs on from call to call (one sample an output value
+        since the last reset), as it does in a stream of frames."""
         p = self._unit("conv2d")
         image = np.asarray(image)
         if image.ndim == 2:
             image = image[None]
-        filt = np.asarray(filt)
-        if filt.ndim == 2:
-            filt = filt[None]
         want = (p.channels, p.height, p.width)
         if image.shape != want:
             raise ValueError(f"the image must have shape {want} (channels, height, width) for "
                              f"this build, not {image.shape}")
-        return self.run(self.job(image[None], filt, bias))[0]
+        maps = self.run(self.job(image[None], filt, bias))[0]
+        return maps if np.ndim(filt) == 4 else maps[0]
 
     def mac_stream(self, a, b, first, last):
         """Raw MAC beats (codes of the input formats and the flags); returns the results'

@@ -3,10 +3,12 @@ engine with the same interface (``engine=direct``, the baseline; SPEC section 3)
 
 The image streams in raster order, one value a beat; a line buffer (one memory, each word the
 three rows above one column) keeps the rows above the current one, a shift register per row
-keeps the last four columns, and every second
-column of every second row cuts a 4x4 tile (stride 2) for the engine. The 2x2 output tiles
-are put back into raster order: the top row goes straight out, the bottom row waits in an
-output line buffer until the tile row is done.
+keeps the last four columns, and every second column of every second row cuts a 4x4 tile
+(stride 2) for the engine. The engine computes ``parallel`` output channels of each tile at
+once; with more filters than that, a two-tile buffer replays each tile once a group of
+filters (a fold). The 2x2 output tiles of every channel go into two output buffers (the
+tiles' top rows and bottom rows, double-buffered by tile row) and are read out in raster
+order, channels innermost.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -17,13 +19,14 @@ from .arith import delay
 from .fixed import round_offset, saturate
 from .lfsr import LFSR
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
-from .winograd import DirectConv3x3, WinogradF23x23
+from .skid import skid_output
+from .winograd import DirectConv3x3, WinogradF23x23, field_name
 
 __all__ = ["Conv2dLayer"]
 
 
 class Conv2dLayer(wiring.Component):
-    """``H x W x C`` image in, ``Ho x Wo`` output feature map out, one 3x3xC filter.
+    """``H x W x C`` image in, ``Ho x Wo x K`` feature maps out, ``K`` filters of 3x3xC.
 
     The layer works on a virtual image of ``Hp x Wp`` (:attr:`virtual_shape`): the real
     image at offset ``(1, 1)`` for ``padding="same"`` (``(0, 0)`` for ``valid``) and zeros
@@ -39,20 +42,27 @@ class Conv2dLayer(wiring.Component):
     i : In(stream.Signature(StructLayout({"x": signed(data_width)})))
         The image in raster order, channels innermost: beat ``(y * W + x) * C + c`` is
         ``image[c, y, x]``. Frames follow each other with no gap or marker.
-    o : Out(stream.Signature(StructLayout({"y": signed(output_width), "last": 1})))
-        The output feature map in raster order; ``last`` marks each frame's last pixel.
-    f_addr, f_data, f_en : In
-        Filter memory write port, one word per channel ``c``: the engine's filter words
-        (``U' = G' g_c G'^T``, 16 words, for ``filter_transform="offline"``; ``g_c``, 9 words,
-        for ``onchip`` and the direct engine), row-major, word ``k`` in bits
-        ``[k * fw, (k + 1) * fw)``.
+    o : Out(stream.Signature(StructLayout({"y": signed(result_width), "last": 1})))
+        The feature maps in raster order, channels innermost: beat ``(y * Wo + x) * K + k``
+        is output channel ``k`` at ``(y, x)``; ``last`` marks each frame's last value.
+    f_lane, f_addr, f_data, f_en : In
+        Filter memory write port: filter ``k``'s words for channel ``c`` at ``f_addr = (k //
+        parallel) * C + c`` of lane ``f_lane = k % parallel``: the engine's filter words
+        (``U' = G' g G'^T``, 16 words, for ``filter_transform="offline"``; ``g``, 9 words, for
+        ``onchip`` and the direct engine), row-major, word ``i`` in bits ``[i * fw, (i + 1) *
+        fw)`` (:meth:`~lowbit.golden.winograd.Conv2dParams.filter_loads`).
+    b_addr, b_data, b_en : In (``bias=yes``)
+        Bias memory write port: channel ``k``'s bias (``output_width`` bits) at ``b_addr =
+        k``, added before the requantizer's shift.
 
     Latency and throughput
     ----------------------
-    One input value a cycle, plus one cycle for each padding value the layer makes itself:
-    :attr:`cycles_per_frame` when the output is never stalled. The engine takes a tile every
-    second value of every second row, so it idles three quarters of the time; the layer is
-    bound by the input stream, not by the multipliers.
+    One input value a cycle, plus one cycle for each padding value the layer makes itself, or
+    one output value a cycle, whichever takes longer: :attr:`cycles_per_frame` when the
+    output is never stalled and the engine keeps up (at most two folds). The engine takes a
+    tile's ``C`` beats every ``2C`` cycles on every second row and idles the rest of the
+    time; a fold of two fills the ``2C`` cycles, more folds slow the front end on the tile
+    rows to the engine's ``F x C`` cycles a tile (with two tiles buffered).
 
     Pipeline registers: the line buffer and the filter memory are read through
     :func:`lowbit.hw.ram.registered_read` (the read port's register, then a read-data
@@ -62,7 +72,10 @@ class Conv2dLayer(wiring.Component):
     value, place and flags wait :data:`~lowbit.hw.ram.READ_LATENCY` cycles for the reads.
     The line buffer is written back in that stage, ``READ_LATENCY`` beats behind its read: the
     read of a word never meets its own write while the buffer is deeper than
-    ``READ_LATENCY`` words (it is at least 4).
+    ``READ_LATENCY`` words (it is at least 4). With folds, the tile buffer and the filter
+    memory are read the same way in front of the engine. The output buffers are read through
+    ``registered_read`` too, then a register for the lane's value, then the skid register
+    (:func:`~lowbit.hw.skid.skid_output`) that keeps ``o.ready`` off the read counters.
     """
 
     def __init__(self, params):
@@ -75,10 +88,12 @@ class Conv2dLayer(wiring.Component):
             "i": In(stream.Signature(data.StructLayout({"x": signed(p.data_width)}))),
             "o": Out(stream.Signature(data.StructLayout({"y": signed(p.result_width),
                                                           "last": 1}))),
-            "f_addr": In(max(1, (p.channels - 1).bit_length())),
+            "f_lane": In(max(1, (p.lanes - 1).bit_length())),
+            "f_addr": In(max(1, (p.folds * p.channels - 1).bit_length())),
             "f_data": In(self._fwords * self._fw),
             "f_en": In(1),
-            **({"bias": In(signed(p.output_width))} if p.bias else {}),
+            **({"b_addr": In(max(1, (p.filters - 1).bit_length())),
+                "b_data": In(p.output_width), "b_en": In(1)} if p.bias else {}),
         })
 
     @property
@@ -93,14 +108,23 @@ class Conv2dLayer(wiring.Component):
 
     @property
     def cycles_per_frame(self):
-        """Cycles a frame takes with the input always valid and the output always ready."""
+        """Cycles a frame takes with the input always valid and the output always ready, with
+        at most two folds: one a value of the virtual image in, or one a value out
+        (``Ho x Wo x K``), whichever is more. (With more folds the engine bounds the tile
+        rows; :attr:`Conv2dLayer` explains.)"""
         hp, wp = self.virtual_shape
-        return hp * wp * self.params.channels
+        ho, wo = self.params.output_shape
+        return max(hp * wp * self.params.channels, ho * wo * self.params.filters)
 
     @property
     def line_buffer_words(self):
         """Depth of the line buffers (each word holds the three rows above)."""
         return self.virtual_shape[1] * self.params.channels
+
+    @property
+    def output_buffer_words(self):
+        """Depth of each output buffer: two tile rows of ``folds`` words a tile."""
+        return 2 * self.params.tiles[1] * self.params.folds
 
     @property
     def widths(self):
@@ -109,30 +133,126 @@ class Conv2dLayer(wiring.Component):
         return {**dict(p.stage_widths), "virtual_height": hp, "virtual_width": wp,
                 "tiles_high": p.tiles[0], "tiles_wide": p.tiles[1],
                 "line_buffer_words": self.line_buffer_words,
-                "cycles_per_frame": self.cycles_per_frame,
-                "filter_words": self._fwords, "filter_word_width": self._fw}
+                "output_buffer_words": self.output_buffer_words,
+                "cycles_per_frame": self.cycles_per_frame, "lanes": p.lanes,
+                "folds": p.folds, "filter_words": self._fwords, "filter_word_width": self._fw}
 
     def elaborate(self, platform):
         m = Module()
-        engine = WinogradF23x23 if self.params.engine == "winograd" else DirectConv3x3
-        m.submodules.engine = eng = engine(self.engine_params)
-        self._front(m, eng)
-        if not self.params.out_width:
+        p = self.params
+        engine = WinogradF23x23 if p.engine == "winograd" else DirectConv3x3
+        m.submodules.engine = eng = engine(self.engine_params, lanes=p.lanes)
+        filters = self._filter_memory(m)
+        if p.folds == 1:
+            space = eng.i.ready
+            front = self._front(m, space)
+            f_row = registered_read(m, filters, front["ch"], front["fce"], name="filters")
+            self._feed(m, eng, front["valid"], front["taps"], f_row, front["first"],
+                       front["last"])
+        else:
+            self._replay(m, eng, filters)
+        if not p.out_width:
             self._back(m, eng, self.o)
             return m
         raw = stream.Signature(data.StructLayout(
-            {"y": signed(self.params.output_width), "last": 1})).create()
+            {"y": signed(p.output_width), "last": 1,
+             **({"b": signed(p.output_width)} if p.bias else {})})).create()
         self._back(m, eng, raw)
         self._requantize(m, raw)
         return m
+
+    def _filter_memory(self, m):
+        """The filters, ``folds x C`` words of every lane's filter words, one lane written at
+        a time (a write enable a lane)."""
+        p = self.params
+        lane_bits = self._fwords * self._fw
+        m.submodules.filters = filters = memory.Memory(
+            shape=lane_bits * p.lanes, depth=max(p.folds * p.channels, 2), init=[],
+            attrs=NO_RW_CHECK)
+        port = filters.write_port(granularity=lane_bits)
+        m.d.comb += [port.addr.eq(self.f_addr),
+                     port.data.eq(Cat(*[self.f_data] * p.lanes)),
+                     port.en.eq(Cat(*[self.f_en & (self.f_lane == j)
+                                      for j in range(p.lanes)]))]
+        return filters
+
+    def _feed(self, m, eng, valid, taps, f_row, first, last):
+        """The engine's input: the tile ``taps`` (4x4), every lane's filter words from the
+        filter memory's row ``f_row``, the channel flags."""
+        pl = eng.i.payload
+        m.d.comb += [eng.i.valid.eq(valid), pl.first.eq(first), pl.last.eq(last)]
+        for r in range(4):
+            for c in range(4):
+                m.d.comb += getattr(pl, f"d{4 * r + c}").eq(taps[r][c])
+        lane_bits = self._fwords * self._fw
+        for j in range(self.params.lanes):
+            for k in range(self._fwords):
+                lo = j * lane_bits + k * self._fw
+                m.d.comb += getattr(pl, field_name("f", k, j)).eq(
+                    f_row[lo:lo + self._fw].as_signed())
+
+    def _replay(self, m, eng, filters):
+        """Folds: the tiles through a two-tile buffer, each replayed ``folds`` times with the
+        next group of filters (filter address ``f * C + c``, a counter).
+
+        The front end writes a tile's ``C`` beats into the free half; the reader sends the
+        full halves to the engine, one beat a cycle while the engine takes them, through
+        :func:`~lowbit.hw.ram.registered_read` (tile and filter words together). A half is
+        free again once its last beat of the last fold is read."""
+        p = self.params
+        c_n, folds, wd = p.channels, p.folds, p.data_width
+        space = Signal()
+        front = self._front(m, space)
+        m.submodules.tile_buf = buf = memory.Memory(shape=16 * wd, depth=2 * c_n, init=[],
+                                                    attrs=NO_RW_CHECK)
+        wport = buf.write_port()
+        wptr = Signal(range(2 * c_n))
+        held = Signal(range(3))  # full halves
+        write = front["valid"] & front["fce"]
+        m.d.comb += [space.eq(held != 2), wport.addr.eq(wptr), wport.en.eq(write),
+                     wport.data.eq(Cat(*[v for row in front["taps"] for v in row]))]
+        with m.If(write):
+            m.d.sync += wptr.eq(Mux(wptr == 2 * c_n - 1, 0, wptr + 1))
+
+        ce = eng.i.ready
+        rptr = Signal(range(2 * c_n))
+        rbase = Signal(range(2 * c_n))
+        c = Signal(range(max(c_n, 2)))
+        f = Signal(range(max(folds, 2)))
+        faddr = Signal(range(folds * c_n))
+        issue = Signal()
+        last_c, last_f = c == c_n - 1, f == folds - 1
+        m.d.comb += issue.eq(ce & (held != 0))
+        with m.If(issue):
+            m.d.sync += [c.eq(Mux(last_c, 0, c + 1)),
+                         faddr.eq(Mux(last_c & last_f, 0, faddr + 1))]
+            with m.If(last_c):
+                m.d.sync += f.eq(Mux(last_f, 0, f + 1))
+                with m.If(last_f):
+                    other = Mux(rbase == 0, c_n, 0)
+                    m.d.sync += [rbase.eq(other), rptr.eq(other)]
+                with m.Else():
+                    m.d.sync += rptr.eq(rbase)
+            with m.Else():
+                m.d.sync += rptr.eq(rptr + 1)
+        m.d.sync += held.eq(held + (write & front["last"]) - (issue & last_c & last_f))
+        tile = registered_read(m, buf, rptr, ce, name="tile_buf")
+        f_row = registered_read(m, filters, faddr, ce, name="filters")
+        taps = [[tile[(4 * r + k) * wd:(4 * r + k + 1) * wd].as_signed() for k in range(4)]
+                for r in range(4)]
+        self._feed(m, eng, delay(m, ce, issue, READ_LATENCY, name="rp_valid",
+                                 reset_less=False),
+                   taps, f_row, delay(m, ce, c == 0, READ_LATENCY, name="rp_first"),
+                   delay(m, ce, last_c, READ_LATENCY, name="rp_last"))
 
     def _requantize(self, m, raw):
         """``raw`` (the exact outputs) through the requantizer onto ``o`` (SPEC section 8).
 
         Two register stages, advancing together when ``o`` takes a value or is empty: the
-        biased value ``raw.y + bias``; then the rounding offset's add, the shift, the
-        saturation and ReLU into ``o``'s registers. Stochastic rounding draws one sample of
-        the layer's LFSR an output value, in stream order, as it enters the second stage.
+        biased value ``raw.y + raw.b`` (the channel's bias, read with the value); then the
+        rounding offset's add, the shift, the saturation and ReLU into ``o``'s registers.
+        Stochastic rounding draws one sample of the layer's LFSR an output value, in stream
+        order, as it enters the second stage.
         The saturator's overflow flag (SPEC section 2) is not an output: a layer's values
         saturate silently, as the golden requantizer's do.
         """
@@ -141,7 +261,7 @@ class Conv2dLayer(wiring.Component):
         m.d.comb += [ce.eq(~self.o.valid | self.o.ready), raw.ready.eq(ce)]
         x = Signal(signed(p.output_width + 1), name="rq_x")
         x_valid, x_last = Signal(name="rq_valid"), Signal(name="rq_last")
-        bias = self.bias if p.bias else 0
+        bias = raw.payload.b if p.bias else 0
         with m.If(ce):
             m.d.sync += [x.eq(raw.payload.y + bias), x_valid.eq(raw.valid),
                          x_last.eq(raw.payload.last)]
@@ -160,17 +280,20 @@ class Conv2dLayer(wiring.Component):
             m.d.sync += [self.o.valid.eq(x_valid), self.o.payload.y.eq(y),
                          self.o.payload.last.eq(x_last)]
 
-    def _front(self, m, eng):
-        """Virtual raster counters, line buffers, column shift registers, tiles."""
+    def _front(self, m, space):
+        """Virtual raster counters, line buffers, column shift registers, tiles: returns the
+        stage-1 tile (``valid``, ``taps`` 4x4, the channel flags ``first`` and ``last``), the
+        front end's enable ``fce`` and the stage-0 channel counter ``ch`` (the filter
+        memory's read address without folds). The front end advances unless its tile is
+        valid and there is no ``space`` for it."""
         p = self.params
         c_n, wd = p.channels, p.data_width
         hp, wp = self.virtual_shape
         pad = self.pad
 
-        # fce: the front end advances unless a tile waits for the engine.
         fce = Signal()
         tile_valid = Signal()
-        m.d.comb += fce.eq(eng.i.ready | ~tile_valid)
+        m.d.comb += fce.eq(space | ~tile_valid)
 
         vr = Signal(range(hp))
         vc = Signal(range(wp))
@@ -257,88 +380,121 @@ class Conv2dLayer(wiring.Component):
                     m.d.sync += chain[n].eq(chain[n - 1])
             taps.append([chain[3 * c_n - 1], chain[2 * c_n - 1], chain[c_n - 1], value])
 
-        # Filter memory, read with the channel number so the words arrive with the tile.
-        # The filters are loaded between frames, never while the layer reads them.
-        m.submodules.filters = filters = memory.Memory(
-            shape=self._fwords * self._fw, depth=max(c_n, 2), init=[], attrs=NO_RW_CHECK)
-        fw_port = filters.write_port()
-        m.d.comb += [fw_port.addr.eq(self.f_addr), fw_port.data.eq(self.f_data),
-                     fw_port.en.eq(self.f_en)]
-        f_row = registered_read(m, filters, ch, fce, name="filters")
-
-        m.d.comb += [tile_valid.eq(valid1 & emit1), eng.i.valid.eq(tile_valid)]
-        pl = eng.i.payload
-        for r in range(4):
-            for c in range(4):
-                m.d.comb += getattr(pl, f"d{4 * r + c}").eq(taps[r][c])
-        for k in range(self._fwords):
-            word = f_row[k * self._fw:(k + 1) * self._fw].as_signed()
-            m.d.comb += getattr(pl, f"f{k}").eq(word)
-        m.d.comb += [pl.first.eq(first1), pl.last.eq(last1)]
+        m.d.comb += tile_valid.eq(valid1 & emit1)
+        return {"valid": tile_valid, "taps": taps, "first": first1, "last": last1, "fce": fce,
+                "ch": ch}
 
     def _back(self, m, eng, out):
-        """2x2 output tiles back to raster order, onto stream ``out``."""
+        """The engine's 2x2 output tiles of every channel back to raster order, channels
+        innermost, onto stream ``out`` (with each value's bias, ``b``, when the layer has
+        one).
+
+        Writer: each engine output (one fold of one tile: ``lanes`` channels x 4 values) is
+        one word of each output buffer at the next address, the top row's two pixels in
+        ``top``, the bottom row's in ``bot``; a tile row takes ``tiles_wide x folds`` words,
+        and the two halves of each buffer take alternate tile rows. A tile row starts only in
+        a free half.
+
+        Reader: one value a cycle, the tile row's top row (a tile once all its folds are
+        written), then its bottom row (all written by then), then the half is free. The read
+        address is a register stepped by one, or reloaded with the tile's first word for its
+        second pixel or the row's first for the bottom row: no adder in front of the
+        buffers."""
         p = self.params
         ho, wo = p.output_shape
         th, tw = p.tiles
-        ow = p.output_width
-        tr = Signal(range(max(th, 2)))
-        tc = Signal(range(max(tw, 2)))
-        sub = Signal()      # which pixel of the tile's top row is on the output
-        bottom = Signal()   # sending the bottom row of a tile row from the buffer
-        j = Signal(range(max(wo, 2)))  # pixel of the bottom row being sent
-        # (j >> 1) + 1, the buffer word read next, as a register stepped with j: the adder in
-        # front of the buffer's read address was the layer's critical path (134.4 MHz at the
-        # board default on the ECP5-85F, 7.44 ns from j into the read data register).
-        j_next_word = Signal(range(max(wo, 2) // 2 + 2))
-        last_tr, last_tc = tr == th - 1, tc == tw - 1
-        # The last tile of a row has a second column unless Wo is odd; the last tile row has
-        # a bottom row unless Ho is odd.
-        two_cols = ~last_tc | Const(wo % 2 == 0)
-        has_bottom = ~last_tr | Const(ho % 2 == 0)
+        ow, lanes, folds, k_n = p.output_width, p.lanes, p.folds, p.filters
+        half = tw * folds
+        depth = 2 * half
+        words = [memory.Memory(shape=2 * lanes * ow, depth=depth, init=[], attrs=NO_RW_CHECK)
+                 for _ in range(2)]
+        m.submodules.out_top, m.submodules.out_bottom = words
 
-        # The bottom rows wait here; the read port sees this cycle's write, so the first word
-        # (read while the last tile of the row is written) is right even with one tile a row.
-        m.submodules.bottom_buf = buf = memory.Memory(shape=2 * ow, depth=max(tw, 2), init=[])
-        bw = buf.write_port()
-        br = buf.read_port(transparent_for=[bw])
-        # A one-tile holding register between the engine and the output: a tile's top row
-        # takes two output cycles, and without it the engine (and with it the input) would
-        # stall for the second one whenever the next tile is already on its way.
-        hold_valid = Signal()
-        y = [Signal(signed(ow), name=f"hold_y{k}", reset_less=True) for k in range(4)]
-        m.d.comb += [bw.addr.eq(tc), bw.data.eq(Cat(y[2], y[3]))]
-        done_tile = sub | ~two_cols
-        release = Signal()
-        m.d.comb += [release.eq(~bottom & hold_valid & out.ready & done_tile),
-                     eng.o.ready.eq(~hold_valid | release)]
-        with m.If(eng.o.valid & eng.o.ready):
-            m.d.sync += [hold_valid.eq(1)]
-            m.d.sync += [r.eq(getattr(eng.o.payload, f"y{k}")) for k, r in enumerate(y)]
-        with m.Elif(release):
-            m.d.sync += hold_valid.eq(0)
-        with m.If(~bottom):
-            m.d.comb += [out.valid.eq(hold_valid),
-                         out.payload.y.eq(Mux(sub, y[1], y[0])),
-                         out.payload.last.eq(last_tr & ~has_bottom & last_tc & done_tile),
-                         bw.en.eq(release),
-                         br.addr.eq(0), br.en.eq(1)]
-            with m.If(out.valid & out.ready):
-                m.d.sync += sub.eq(~done_tile)
-                with m.If(done_tile):
-                    m.d.sync += tc.eq(Mux(last_tc, 0, tc + 1))
-                    with m.If(last_tc):
-                        m.d.sync += [bottom.eq(has_bottom), j.eq(0), j_next_word.eq(1)]
-                        with m.If(~has_bottom):
-                            m.d.sync += tr.eq(0)
-        with m.Else():
-            word = br.data
-            send = out.ready
-            m.d.comb += [out.valid.eq(1),
-                         out.payload.y.eq(Mux(j[0], word[ow:], word[:ow]).as_signed()),
-                         out.payload.last.eq(last_tr & (j == wo - 1)),
-                         br.addr.eq(j_next_word), br.en.eq(send & j[0] & (j != wo - 1))]
-            with m.If(send):
-                m.d.sync += [j.eq(j + 1), j_next_word.eq(j_next_word + j[0])]
-                with m.If(j == wo - 1):
-                    m.d.sync += [tr.eq(Mux(last_tr, 0, tr + 1)), bottom.eq(0)]
+        # Writer.
+        wa = Signal(range(depth))
+        wf = Signal(range(max(folds, 2)))
+        w_first = Signal(init=1)      # wa is a tile row's first word
+        free_rows = Signal(range(3), init=2)
+        ready_tiles = Signal(range(depth + 1))  # written, their top row not yet started
+        take = Signal()
+        m.d.comb += [eng.o.ready.eq(~w_first | (free_rows != 0)),
+                     take.eq(eng.o.valid & eng.o.ready)]
+        for mem, (a, b) in zip(words, ((0, 1), (2, 3))):
+            port = mem.write_port()
+            m.d.comb += [port.addr.eq(wa), port.en.eq(take),
+                         port.data.eq(Cat(*[getattr(eng.o.payload, field_name("y", k, j))
+                                            for k in (a, b) for j in range(lanes)]))]
+        with m.If(take):
+            m.d.sync += [wa.eq(Mux(wa == depth - 1, 0, wa + 1)),
+                         w_first.eq((wa == half - 1) | (wa == depth - 1)),
+                         wf.eq(Mux(wf == folds - 1, 0, wf + 1))]
+
+        # Reader.
+        ce = Signal()
+        top = Signal(init=1)          # reading the tile row's top row
+        x = Signal(range(max(wo, 2)))
+        lane = Signal(range(max(lanes, 2)))
+        fold = Signal(range(max(folds, 2)))
+        chan = Signal(range(max(k_n, 2)))
+        tr = Signal(range(max(th, 2)))
+        ra = Signal(range(depth))
+        tile_addr = Signal(range(depth))
+        row_base = Signal(range(depth))
+        last_x, last_tr = x == wo - 1, tr == th - 1
+        last_lane, last_fold = lane == lanes - 1, fold == folds - 1
+        pixel_end = last_lane & last_fold
+        has_bottom = ~last_tr | Const(ho % 2 == 0)
+        starts_tile = top & ~x[0] & (lane == 0) & (fold == 0)
+        issue = Signal()
+        row_done = Signal()
+        m.d.comb += [issue.eq(ce & (~starts_tile | (ready_tiles != 0))),
+                     row_done.eq(issue & pixel_end & last_x & ~(top & has_bottom))]
+        m.d.sync += [ready_tiles.eq(ready_tiles + (take & (wf == folds - 1))
+                                    - (issue & starts_tile)),
+                     free_rows.eq(free_rows + row_done - (take & w_first))]
+        with m.If(issue):
+            m.d.sync += [lane.eq(Mux(last_lane, 0, lane + 1)),
+                         chan.eq(Mux(pixel_end, 0, chan + 1))]
+            with m.If(last_lane):
+                m.d.sync += fold.eq(Mux(last_fold, 0, fold + 1))
+                with m.If(~last_fold):
+                    m.d.sync += ra.eq(ra + 1)
+            with m.If(pixel_end):
+                m.d.sync += x.eq(Mux(last_x, 0, x + 1))
+                with m.If(~last_x & ~x[0]):   # the tile's second pixel: its words again
+                    m.d.sync += ra.eq(tile_addr)
+                with m.Elif(~last_x):          # the next tile
+                    m.d.sync += [ra.eq(ra + 1), tile_addr.eq(ra + 1)]
+                with m.Elif(top & has_bottom):  # the row's end: its bottom row
+                    m.d.sync += [top.eq(0), ra.eq(row_base), tile_addr.eq(row_base)]
+                with m.Else():                 # the tile row's end: the other half
+                    other = Mux(row_base == 0, half, 0)
+                    m.d.sync += [top.eq(1), ra.eq(other), tile_addr.eq(other),
+                                 row_base.eq(other), tr.eq(Mux(last_tr, 0, tr + 1))]
+
+        def later(value, name, reset_less=True):
+            return delay(m, ce, value, READ_LATENCY, name=name, reset_less=reset_less)
+
+        valid_d = later(issue, "rd_valid", reset_less=False)
+        top_d, right_d, lane_d = later(top, "rd_top"), later(x[0], "rd_right"), later(lane,
+                                                                                     "rd_lane")
+        last_d = later(last_tr & ~(top & has_bottom) & last_x & pixel_end, "rd_last")
+        data_top, data_bot = (registered_read(m, mem, ra, ce, name=n)
+                              for mem, n in zip(words, ("out_top", "out_bottom")))
+        row = Mux(top_d, data_top, data_bot)
+        pixel = Mux(right_d, row[lanes * ow:], row[:lanes * ow])
+        value = Signal(signed(ow), name="rd_value")
+        m.d.comb += value.eq(pixel.word_select(lane_d, ow).as_signed())
+        fields = [(delay(m, ce, value, 1, name="rd_y"), out.payload.y),
+                  (delay(m, ce, last_d, 1, name="rd_last_q"), out.payload.last)]
+        if p.bias:
+            m.submodules.biases = biases = memory.Memory(shape=ow, depth=max(k_n, 2), init=[],
+                                                         attrs=NO_RW_CHECK)
+            bw = biases.write_port()
+            m.d.comb += [bw.addr.eq(self.b_addr), bw.data.eq(self.b_data), bw.en.eq(self.b_en)]
+            bias = registered_read(m, biases, chan, ce, name="biases")
+            fields.append((delay(m, ce, bias.as_signed(), 1, name="rd_b"), out.payload.b))
+        out_valid = delay(m, ce, valid_d, 1, name="rd_out_valid", reset_less=False)
+        (ce_r,), _ = skid_output(m, out, out_valid, valid_d, fields, copies=("back_ce",),
+                                 name="out")
+        m.d.comb += ce.eq(ce_r)

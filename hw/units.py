@@ -199,7 +199,7 @@ UNITS = {u.name: u for u in [
     # UP5K: multiplies in LUTs; 8-bit data needs 7000+ cells. 4-bit data and 3-bit weights
     # with every register stage (pipeline 6): 53.1 MHz alone (27.5 at the default 1), and
     # 5214 of 5280 logic cells with the link (bench/unit-timing, bench/link-clocks).
-    Unit("conv2d", "streaming 3x3xC convolution layer: line buffers + Winograd tiles",
+    Unit("conv2d", "streaming 3x3xC -> K convolution layer: line buffers + Winograd tiles",
          Conv2dParams, Conv2dLayer, "lowbit_conv2d", "winograd", conv2d_job,
          UserData(conv2d_compare, ("filt", "bias"), conv2d_shape_params),
          sizes={"icebreaker": dict(data_width=4, weight_width=3, height=16, width=16,

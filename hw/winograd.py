@@ -3,6 +3,11 @@
 Both take one 4x4 input tile of one channel per cycle with its filter, accumulate over the
 ``channels`` beats between ``first`` and ``last``, and give one 2x2 output tile: the same
 stream interface and throughput, so every comparison between them is like for like.
+
+With ``lanes`` (the conv layer's ``parallel``) an engine computes several output channels from
+each tile: the input transform (Winograd) or the tile's registers (direct) are built once and
+shared, and each lane has its own filter words, multipliers, accumulators and (Winograd)
+output transform. The standalone units have one lane.
 """
 
 from amaranth.hdl import Module, Signal, signed
@@ -13,7 +18,7 @@ from ..golden.winograd_matrices import A_T, B_T, G_SCALED
 from .arith import delay, split_multiply
 from .skid import skid_output
 
-__all__ = ["WinogradF23", "WinogradF23x23", "DirectConv3x3"]
+__all__ = ["WinogradF23", "WinogradF23x23", "DirectConv3x3", "field_name"]
 
 
 def _lin(coeffs, values):
@@ -57,20 +62,33 @@ def _sandwich(m, left, x, right_t, width1, width2, name, between=None):
     return out
 
 
+def field_name(prefix, k, lane=0):
+    """A tile engine's payload field: word ``k`` of lane ``lane`` (``f``: filter, ``y``:
+    output); lane 0's fields keep the one-lane names (``f3``, ``y0``), lane ``j``'s add
+    ``_j`` (``f3_1``)."""
+    return f"{prefix}{k}" if lane == 0 else f"{prefix}{k}_{lane}"
+
+
 class _TileEngine(wiring.Component):
-    """Shared stream plumbing: ports, the clock enable, the channel accumulator."""
+    """Shared stream plumbing: ports, the clock enable, the channel accumulator.
+
+    ``lanes``: output channels computed at once, each with its own filter words and outputs
+    (fields :func:`field_name`), all from the same input tile."""
 
     def __init__(self, params, filter_words, filter_width, out_width, data_words=16,
-                 out_words=4):
+                 out_words=4, lanes=1):
         self.params = params
+        self.lanes = lanes
         p = params
         fields = {f"d{k}": signed(p.data_width) for k in range(data_words)}
-        fields.update({f"f{k}": signed(filter_width) for k in range(filter_words)})
+        fields.update({field_name("f", k, j): signed(filter_width)
+                       for j in range(lanes) for k in range(filter_words)})
         fields.update({"first": 1, "last": 1})
         super().__init__({
             "i": In(stream.Signature(data.StructLayout(fields))),
             "o": Out(stream.Signature(data.StructLayout(
-                {f"y{k}": signed(out_width) for k in range(out_words)}))),
+                {field_name("y", k, j): signed(out_width)
+                 for j in range(lanes) for k in range(out_words)}))),
         })
 
     #: Stages beyond the first three that this engine has: ``pipeline`` 4 and 5 add a
@@ -104,15 +122,17 @@ class _TileEngine(wiring.Component):
 
     def _output(self, m, ce, done, cycles, values):
         """``o`` from ``done`` (the accumulator's flag, from :meth:`_accumulate`: the register
-        and what it loads) delayed ``cycles`` registers and the last stage's ``values`` (y0,
-        y1, ...), through the skid register that drives ``ce``."""
+        and what it loads) delayed ``cycles`` registers and the last stage's ``values`` (lane
+        by lane: y0, y1, ... of lane 0, then lane 1's), through the skid register that drives
+        ``ce``."""
         done, feed = done
+        per = len(values) // self.lanes
         chain = [done]
         for k in range(cycles):
             chain.append(delay(m, ce, chain[-1], 1, name=f"valid3_{k}", reset_less=False))
         feed = chain[-2] if cycles else feed
         (ce_r,), _ = skid_output(m, self.o, chain[-1], feed,
-                                 [(v, getattr(self.o.payload, f"y{k}"))
+                                 [(v, getattr(self.o.payload, field_name("y", k % per, k // per)))
                                   for k, v in enumerate(values)],
                                  copies=("engine_ce",), name="o")
         m.d.comb += ce.eq(ce_r)
@@ -246,10 +266,10 @@ class WinogradF23x23(_TileEngine):
 
     deep_stages = (4, 5, 6)
 
-    def __init__(self, params):
+    def __init__(self, params, lanes=1):
         offline = params.filter_transform == "offline"
         super().__init__(params, 16 if offline else 9, params.filter_word_width,
-                         params.output_width)
+                         params.output_width, lanes=lanes)
 
     def elaborate(self, platform):
         m = Module()
@@ -262,35 +282,44 @@ class WinogradF23x23(_TileEngine):
         def mid_in(x):
             return delay(m, ce, x, st5, name="vp_q")
 
+        # The input transform, once for every lane.
         v = _sandwich(m, B_T, d, B_T, w["input_transform_pass1"], w["input_transform"], "v",
                       between=mid_in)
-        if p.filter_transform == "offline":
-            u = [[mid_in(getattr(pl, f"f{4 * r + c}")) for c in range(4)] for r in range(4)]
-        else:
-            g = [[getattr(pl, f"f{3 * r + c}") for c in range(3)] for r in range(3)]
-            u = _sandwich(m, G_SCALED, g, G_SCALED, w["filter_transform_pass1"],
-                          w["filter_transform"], "u", between=mid_in)
         stage1 = p.pipeline >= 1
         v = [delay(m, ce, x, int(stage1), name="v_q") for row in v for x in row]
-        u = [delay(m, ce, x, int(stage1), name="u_q") for row in u for x in row]
         ctl = self._control(m, ce, (self.i.valid, pl.first, pl.last), int(stage1) + st5, 1)
 
         prods = []
-        for k in range(16):
-            if st6:
-                prods.append(split_multiply(m, ce, u[k], v[k], w["product"], name=f"m{k}"))
-                continue
-            s = Signal(signed(w["product"]), name=f"m{k}")
-            m.d.comb += s.eq(u[k] * v[k])
-            prods.append(delay(m, ce, s, int(p.pipeline >= 2), name=f"m{k}_q"))
+        for j in range(self.lanes):
+            if p.filter_transform == "offline":
+                u = [[mid_in(getattr(pl, field_name("f", 4 * r + c, j))) for c in range(4)]
+                     for r in range(4)]
+            else:
+                g = [[getattr(pl, field_name("f", 3 * r + c, j)) for c in range(3)]
+                     for r in range(3)]
+                u = _sandwich(m, G_SCALED, g, G_SCALED, w["filter_transform_pass1"],
+                              w["filter_transform"], f"u{j}", between=mid_in)
+            u = [delay(m, ce, x, int(stage1), name=f"u{j}_q") for row in u for x in row]
+            for k in range(16):
+                if st6:
+                    prods.append(split_multiply(m, ce, u[k], v[k], w["product"],
+                                                name=f"m{j}_{k}"))
+                    continue
+                s = Signal(signed(w["product"]), name=f"m{j}_{k}")
+                m.d.comb += s.eq(u[k] * v[k])
+                prods.append(delay(m, ce, s, int(p.pipeline >= 2), name=f"m{j}_{k}_q"))
         ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st6, 2)
 
         acc, done = self._accumulate(m, ce, prods, w["channel_sum"], *ctl)
-        grid = [acc[4 * r:4 * r + 4] for r in range(4)]
-        y = _sandwich(m, A_T, grid, A_T, w["output_transform_pass1"], w["output_transform"],
-                      "y", between=lambda x: delay(m, ce, x, st4, name="yp_q"))
-        outs = [delay(m, ce, (x >> 2), int(p.pipeline >= 3), name="y_q")
-                for row in y for x in row]
+        outs = []
+        for j in range(self.lanes):
+            lane = acc[16 * j:16 * j + 16]
+            grid = [lane[4 * r:4 * r + 4] for r in range(4)]
+            y = _sandwich(m, A_T, grid, A_T, w["output_transform_pass1"],
+                          w["output_transform"], f"y{j}",
+                          between=lambda x: delay(m, ce, x, st4, name="yp_q"))
+            outs += [delay(m, ce, (x >> 2), int(p.pipeline >= 3), name="y_q")
+                     for row in y for x in row]
         self._output(m, ce, done, int(p.pipeline >= 3) + st4, outs)
         return m
 
@@ -315,8 +344,8 @@ class DirectConv3x3(_TileEngine):
 
     deep_stages = (4, 5, 6)
 
-    def __init__(self, params):
-        super().__init__(params, 9, params.weight_width, params.output_width)
+    def __init__(self, params, lanes=1):
+        super().__init__(params, 9, params.weight_width, params.output_width, lanes=lanes)
 
     def elaborate(self, platform):
         m = Module()
@@ -324,28 +353,30 @@ class DirectConv3x3(_TileEngine):
         ce, d = self._front(m)
         pl = self.i.payload
         st4, st5, st6 = (int(p.pipeline >= k) for k in (4, 5, 6))
-        g = [[getattr(pl, f"f{3 * r + c}") for c in range(3)] for r in range(3)]
         d = [[delay(m, ce, x, int(p.pipeline >= 1), name="d_q") for x in row] for row in d]
-        g = [[delay(m, ce, x, int(p.pipeline >= 1), name="g_q") for x in row] for row in g]
         ctl = self._control(m, ce, (self.i.valid, pl.first, pl.last), int(p.pipeline >= 1), 1)
         sums = []
-        for i in range(2):
-            for j in range(2):
-                prods = []
-                for a in range(3):
-                    for b in range(3):
-                        s = Signal(signed(p.product_width), name=f"p{i}{j}_{a}{b}")
-                        m.d.comb += s.eq(d[i + a][j + b] * g[a][b])
-                        prods.append(delay(m, ce, s, int(p.pipeline >= 2) + st6,
-                                           name="p_q"))
-                rows = []
-                for a in range(3):
-                    row = Signal(signed(p.output_width), name=f"r{i}{j}_{a}")
-                    m.d.comb += row.eq(prods[3 * a] + prods[3 * a + 1] + prods[3 * a + 2])
-                    rows.append(delay(m, ce, row, st4, name=f"r{i}{j}_{a}_q"))
-                total = Signal(signed(p.output_width), name=f"s{i}{j}")
-                m.d.comb += total.eq(rows[0] + rows[1] + rows[2])
-                sums.append(delay(m, ce, total, st5, name=f"s{i}{j}_q"))
+        for lane in range(self.lanes):
+            g = [[delay(m, ce, getattr(pl, field_name("f", 3 * r + c, lane)),
+                        int(p.pipeline >= 1), name=f"g{lane}_q") for c in range(3)]
+                 for r in range(3)]
+            for i in range(2):
+                for j in range(2):
+                    prods = []
+                    for a in range(3):
+                        for b in range(3):
+                            s = Signal(signed(p.product_width), name=f"p{lane}_{i}{j}_{a}{b}")
+                            m.d.comb += s.eq(d[i + a][j + b] * g[a][b])
+                            prods.append(delay(m, ce, s, int(p.pipeline >= 2) + st6,
+                                               name="p_q"))
+                    rows = []
+                    for a in range(3):
+                        row = Signal(signed(p.output_width), name=f"r{lane}_{i}{j}_{a}")
+                        m.d.comb += row.eq(prods[3 * a] + prods[3 * a + 1] + prods[3 * a + 2])
+                        rows.append(delay(m, ce, row, st4, name=f"r{lane}_{i}{j}_{a}_q"))
+                    total = Signal(signed(p.output_width), name=f"s{lane}_{i}{j}")
+                    m.d.comb += total.eq(rows[0] + rows[1] + rows[2])
+                    sums.append(delay(m, ce, total, st5, name=f"s{lane}_{i}{j}_q"))
         ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st4 + st5 + st6, 2)
         acc, done = self._accumulate(m, ce, sums, p.output_width, *ctl)
         outs = [delay(m, ce, a, int(p.pipeline >= 3), name="y_q") for a in acc]

@@ -80,6 +80,17 @@ CONV2D_SWEEP = [
     (4, 3, 16, 5, 6, "valid", 6, "direct"),      # every register stage of the direct engine
 ]
 
+#: Layers of K filters: a CONV2D_SWEEP entry and (filters, parallel).
+CONV2D_FILTERS_SWEEP = [
+    ((8, 8, 1, 5, 7, "same", 1, "offline"), 2, 1),      # a fold of 2, more filters than C
+    ((4, 3, 3, 6, 5, "valid", 2, "direct"), 3, 3),      # three lanes of the direct engine
+    ((2, 2, 3, 3, 3, "valid", 0, "onchip"), 3, 1),      # a fold of 3, one output pixel
+    ((16, 16, 16, 4, 5, "same", 5, "offline"), 16, 4),  # a fold of 4, the widest values
+    ((8, 5, 16, 5, 4, "same", 6, "direct"), 16, 8),     # C = K = 16, eight lanes
+    ((12, 6, 1, 1, 1, "same", 1, "offline"), 2, 2),     # one pixel, two lanes
+]
+
+
 def conv2d_params(cfg, **more):
     """The Conv2dParams of a CONV2D_SWEEP entry (with ``more`` on top)."""
     wd, wg, c, h, w, padding, pipe, ft = cfg

@@ -34,6 +34,13 @@ from lowbit.golden.images import digits, named_filter
      "filter_transform is for engine=winograd"),
     (["generate", "conv2d", "-p", "out_width=8", "-p", "rounding=up"],
      "rounding must be one of 'truncate', 'nearest'"),
+    (["generate", "conv2d", "-p", "filters=257"], "filters must be between 1 and 256, not 257"),
+    (["generate", "conv2d", "-p", "filters=6", "-p", "parallel=4"],
+     "parallel must divide filters=6 (0 for all of them): one of 1, 2, 3, 6, not 4"),
+    (["generate", "conv2d", "-p", "filters=2", "-p", "parallel=3"],
+     "parallel must be between 0 and 2, not 3"),
+    (["generate", "conv2d", "-p", "width=4096", "-p", "filters=16"],
+     "4 x width x filters x output_width must be <= "),
 ])
 def test_bad_parameters_exit_2_nothing_written(argv, message, tmp_path, usage_error):
     usage_error(argv + ["-o", str(tmp_path / "out")], message)
@@ -47,10 +54,12 @@ def test_bad_files_exit_2_nothing_written(tmp_path, usage_error, npy):
     cases = [
         (["conv2d", "--input", img, "--filter", npy("f5.npy", np.ones((5, 5),
                                                                                  dtype=int))],
-         "--filter for conv2d must have shape (channels=1, 3, 3) or (3, 3), not (5, 5)"),
+         "--filter for conv2d must have shape (filters=1, channels=1, 3, 3) or (1, 3, 3) or "
+         "(3, 3), not (5, 5)"),
         (["conv2d", "--input", img, "--filter", npy("f3.npy", np.ones((3, 3, 3),
                                                                                  dtype=int))],
-         "--filter for conv2d must have shape (channels=1, 3, 3) or (3, 3), not (3, 3, 3)"),
+         "--filter for conv2d must have shape (filters=1, channels=1, 3, 3) or (1, 3, 3) or "
+         "(3, 3), not (3, 3, 3)"),
         (["conv2d", "--input", npy("small.npy", np.zeros((2, 2), dtype=int)),
           "--filter", lap, "-p", "padding=valid"],
          "height must be >= 3 (the filter size) with padding='valid', not 2"),
@@ -62,14 +71,24 @@ def test_bad_files_exit_2_nothing_written(tmp_path, usage_error, npy):
          "--input must hold integers (raw two's complement codes), not float64"),
         (["conv2d", "--input", npy("big.npy", np.full((8, 8), 200)),
           "--filter", lap], "image values must lie in [-128, 127] (data_width = 8), not 200"),
-        (["conv2d", "--input", img], "conv2d needs --filter FILE.npy of shape (1, 3, 3)"),
+        (["conv2d", "--input", img],
+         "conv2d needs --filter FILE.npy of shape (1, 1, 3, 3) or (1, 3, 3) or (3, 3)"),
         (["conv2d", "--input", img, "--filter", lap, "--bias", npy("b.npy", np.array([3]))],
          "--bias is for a conv2d with a bias (-p bias=yes -p out_width=...)"),
         (["conv2d", "--input", img, "--filter", lap, "-p", "out_width=8", "-p", "bias=yes"],
-         "this conv2d has a bias port: give --bias FILE.npy (one integer)"),
+         "this conv2d has a bias memory: give --bias FILE.npy (one integer)"),
         (["conv2d", "--input", img, "--filter", lap, "-p", "out_width=8", "-p", "bias=yes",
           "--bias", npy("b2.npy", np.array([1, 2]))],
-         "--bias for conv2d holds one integer (one filter), not shape (2,)"),
+         "--bias for conv2d holds one integer, not shape (2,)"),
+        (["conv2d", "--input", img, "--filter", npy("k2.npy", np.ones((2, 1, 3, 3), dtype=int)),
+          "-p", "filters=3"],
+         "--filter for conv2d must have shape (filters=3, channels=1, 3, 3), not (2, 1, 3, 3)"),
+        (["conv2d", "--input", img, "--filter", npy("k4.npy", np.ones((4, 1, 3, 3), dtype=int)),
+          "-p", "parallel=3"],
+         "parallel must divide filters=4 (0 for all of them): one of 1, 2, 4, not 3"),
+        (["conv2d", "--input", img, "--filter", npy("k2b.npy", np.ones((2, 1, 3, 3), dtype=int)),
+          "-p", "out_width=8", "-p", "bias=yes", "--bias", npy("b3k.npy", np.array([1, 2, 3]))],
+         "--bias for conv2d holds one integer or 2 (one per filter), not shape (3,)"),
         (["conv2d", "--input", img, "--filter", lap, "-p", "out_width=8", "-p", "bias=yes",
           "--bias", npy("b3.npy", np.array([1 << 20]))],
          "--bias: bias must be between -262144 and 262143, not 1048576"),
@@ -108,5 +127,15 @@ def test_compare_winograd_units_through_rtl(tmp_path, capsys, npy):
     assert main(["compare", "conv2d", "--input", imgs, "--filter",
                  npy("lap.npy", named_filter("laplacian")), "-o", str(report)]) == 0
     r = json.loads(report.read_text())
-    assert r["mismatches_rtl_vs_golden"] == 0 and r["shape"] == [5, 8, 8]
+    assert r["mismatches_rtl_vs_golden"] == 0 and r["shape"] == [5, 1, 8, 8]
     assert r["params"]["height"] == 8 and 0 < r["values_per_cycle"] <= 1
+
+    # Two filters (K, C, 3, 3) on five 5x7 crops, one lane (CONV2D_FILTERS_SWEEP[0]'s
+    # build): filters is taken from the filter's shape.
+    two = npy("two.npy", np.stack([named_filter("laplacian"), named_filter("blur")]))
+    crops = npy("crops.npy", digits()[:5, :, :5, :7])
+    assert main(["compare", "conv2d", "--input", crops, "--filter", two, "-p", "parallel=1",
+                 "-o", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["mismatches_rtl_vs_golden"] == 0 and r["shape"] == [5, 2, 5, 7]
+    assert r["params"]["filters"] == 2 and r["params"]["parallel"] == 1

@@ -9,7 +9,7 @@ from lowbit.golden.winograd import Conv2dParams, correlate2d
 from lowbit.hw.units import get_unit
 from lowbit.sim.runner import run_job, run_unit
 
-from .sweeps import CONV2D_SWEEP, conv2d_params
+from .sweeps import CONV2D_FILTERS_SWEEP, CONV2D_SWEEP, conv2d_params
 
 pytestmark = [pytest.mark.sim, pytest.mark.winograd]
 
@@ -25,9 +25,15 @@ def _images(params, rng, n):
     return np.concatenate(imgs)
 
 
+def _golden(params, images, filt):
+    """Direct correlation of each image with each filter: (N, K, Ho, Wo)."""
+    return np.array([[correlate2d(im, f, params.padding) for f in params.check_filters(filt)]
+                     for im in images])
+
+
 def _check(params, images, filt, sim, seed, idle=0.1, backpressure=0.1, design=None):
     """The layer (or ``design``, a ``(directory, manifest)`` such as a netlist) against direct
-    correlation."""
+    correlation, filter by filter."""
     job = get_unit("conv2d").job(params, images, filt)
     if design is None:
         got, _, resp, man = run_unit("conv2d", params, job, sim=sim, seed=seed, idle=idle,
@@ -38,9 +44,9 @@ def _check(params, images, filt, sim, seed, idle=0.1, backpressure=0.1, design=N
         man = design[1]
     assert got is not None, (f"seed={seed}: {len(resp['out'])} pixels out, "
                              f"timed out: {resp['timed_out']} (or 'last' misplaced)")
-    want = np.array([correlate2d(im, filt, params.padding) for im in images])
+    want = _golden(params, images, filt)
     bad = np.argwhere(got != want)
-    assert not len(bad), f"seed={seed}: {len(bad)} pixels differ, first (n, y, x) {bad[:5]}"
+    assert not len(bad), f"seed={seed}: {len(bad)} values differ, first (n, k, y, x) {bad[:5]}"
     return resp, man
 
 
@@ -53,6 +59,23 @@ def test_conv2d_equals_direct_correlation(cfg, sim, seed):
     for k, filt in enumerate([rng.integers(wl, wh + 1, size=(c, 3, 3)),
                               np.full((c, 3, 3), wl)]):
         _check(params, _images(params, rng, 3), filt, sim, seed + k)
+
+
+@pytest.mark.parametrize("cfg", CONV2D_FILTERS_SWEEP,
+                         ids=["-".join(map(str, (*c, k, p))) for c, k, p in CONV2D_FILTERS_SWEEP])
+def test_conv2d_filters_equal_direct_correlation(cfg, sim, seed):
+    """K filters, ``parallel`` at a time (the rest folded): every output channel against
+    direct correlation with its filter, random and extreme filters (each filter its own
+    extreme, so a mixed-up lane or fold shows), random and extreme images."""
+    base, k, lanes = cfg
+    params = conv2d_params(base, filters=k, parallel=lanes)
+    wg, c = params.weight_width, params.channels
+    rng = np.random.default_rng(seed)
+    wl, wh = -(1 << (wg - 1)), (1 << (wg - 1)) - 1
+    extremes = np.where(np.arange(k)[:, None, None, None] % 2, wl, wh) * np.ones((k, c, 3, 3),
+                                                                                   int)
+    for n, filt in enumerate([rng.integers(wl, wh + 1, size=(k, c, 3, 3)), extremes]):
+        _check(params, _images(params, rng, 2), filt, sim, seed + n)
 
 
 # Each filter is a separate run of the same build (the filter memory is loaded first).
@@ -84,47 +107,64 @@ def test_conv2d_rgb_photo(name, sim, seed):
     _check(params, image[None], filt, sim, seed, idle=0.05, backpressure=0.05)
 
 
-def test_conv2d_throughput_is_one_value_a_cycle(sim, seed):
+THROUGHPUT = {  # one build each, shared with the sweeps
+    "one-filter": (Conv2dParams(height=2, width=13, channels=2, padding="same", pipeline=2,
+                                filter_transform="onchip"), 6),  # CONV2D_SWEEP[7]
+    "fold-2-output-bound": (conv2d_params(CONV2D_FILTERS_SWEEP[0][0], filters=2, parallel=1),
+                            4),
+    "fold-2-input-bound": (conv2d_params(CONV2D_FILTERS_SWEEP[4][0], filters=16, parallel=8),
+                           3),
+}
+
+
+@pytest.mark.parametrize("name", THROUGHPUT)
+def test_conv2d_throughput(name, sim, seed):
     """With the input always valid and the output always ready, a frame takes exactly
-    ``cycles_per_frame`` cycles (one per value of the zero-padded image) in steady state."""
-    params = Conv2dParams(height=2, width=13, channels=2, padding="same", pipeline=2,
-                          filter_transform="onchip")  # CONV2D_SWEEP[7]: one build for both
+    ``cycles_per_frame`` cycles in steady state: one per value of the zero-padded image, or
+    one per output value when the filters outnumber the channels (two folds keep up)."""
+    params, frames = THROUGHPUT[name]
     rng = np.random.default_rng(seed)
-    images = rng.integers(-128, 128, size=(6, 2, 2, 13))
-    resp, man = _check(params, images, rng.integers(-128, 128, size=(2, 3, 3)), sim, seed,
-                       idle=0.0, backpressure=0.0)
+    lo, hi = -(1 << (params.data_width - 1)), 1 << (params.data_width - 1)
+    images = rng.integers(lo, hi, size=(frames, params.channels, params.height, params.width))
+    wl, wh = -(1 << (params.weight_width - 1)), 1 << (params.weight_width - 1)
+    filt = rng.integers(wl, wh, size=(params.filters, params.channels, 3, 3))
+    resp, man = _check(params, images, filt, sim, seed, idle=0.0, backpressure=0.0)
     per_frame = man["widths"]["cycles_per_frame"]
+    hp, wp = man["widths"]["virtual_height"], man["widths"]["virtual_width"]
     ho, wo = params.output_shape
-    lasts = [resp["out_cycles"][k * ho * wo + ho * wo - 1] for k in range(len(images))]
+    per = ho * wo * params.filters
+    assert per_frame == max(hp * wp * params.channels, per)
+    lasts = [resp["out_cycles"][k * per + per - 1] for k in range(len(images))]
     assert set(np.diff(lasts).tolist()) == {per_frame}
 
 
-# rounding, out_width, shift, relu, bias: every rounding mode, saturation (a narrow output),
-# ReLU, a bias, a shift of 0 and a shift wider than the LFSR's sample.
-REQUANT = [("truncate", 8, 6, False, False), ("nearest", 8, 6, True, True),
-           ("nearest_even", 4, 2, False, True), ("stochastic", 8, 9, True, True),
-           ("stochastic", 6, 3, False, False), ("nearest", 12, 0, True, False)]
+# rounding, out_width, shift, relu, bias, filters: every rounding mode, saturation (a narrow
+# output), ReLU, a bias a channel, a shift of 0 and a shift wider than the LFSR's sample.
+REQUANT = [("truncate", 8, 6, False, False, 1), ("nearest", 8, 6, True, True, 3),
+           ("nearest_even", 4, 2, False, True, 1), ("stochastic", 8, 9, True, True, 2),
+           ("stochastic", 6, 3, False, False, 1), ("nearest", 12, 0, True, False, 1)]
 
 
 @pytest.mark.parametrize("cfg", REQUANT, ids=["-".join(map(str, c)) for c in REQUANT])
 def test_conv2d_requantizes_its_output(cfg, sim, seed):
     """(acc + bias) >> shift, rounded, saturated to out_width, ReLU: against direct
-    correlation then the golden requantizer (lowbit.golden.fixed.requantize), the LFSR's
-    samples drawn an output value in stream order, with idle cycles and back-pressure."""
-    rounding, out_width, shift, relu, bias = cfg
+    correlation then the golden requantizer (lowbit.golden.fixed.requantize), each output
+    channel with its own bias, the LFSR's samples drawn an output value in stream order, with
+    idle cycles and back-pressure."""
+    rounding, out_width, shift, relu, bias, k = cfg
     params = Conv2dParams(data_width=8, weight_width=6, channels=2, height=7, width=9,
                           padding="same", pipeline=2, out_width=out_width, shift=shift,
-                          rounding=rounding, relu=relu, bias=bias, r_bits=5, seed=seed % 999 + 1)
+                          rounding=rounding, relu=relu, bias=bias, r_bits=5, seed=seed % 999 + 1,
+                          filters=k)
     rng = np.random.default_rng(seed)
-    filt = rng.integers(-32, 32, size=(2, 3, 3))
+    filt = rng.integers(-32, 32, size=(k, 2, 3, 3))
     images = _images(params, rng, 4)
-    b = int(rng.integers(-300, 300)) if bias else 0
+    b = rng.integers(-300, 300, size=k).tolist() if bias else 0
     job = get_unit("conv2d").job(params, images, filt, b)
     got, _, resp, _ = run_unit("conv2d", params, job, sim=sim, seed=seed, idle=0.1,
                                backpressure=0.2)
     assert got is not None, f"{len(resp['out'])} pixels out"
-    maps = np.array([correlate2d(im, filt, params.padding) for im in images])
-    want = params.requantize(maps, b)
+    want = params.requantize(_golden(params, images, filt), b)
     bad = np.argwhere(got != want)
     assert not len(bad), f"seed={seed}: {len(bad)} pixels differ, first {bad[:5]}"
     lo = 0 if relu else -(1 << (out_width - 1))

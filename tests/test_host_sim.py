@@ -156,18 +156,21 @@ def test_conv2d_through_the_link(sim, seed):
 
 
 def test_requantized_conv2d_through_the_link(sim, seed):
-    """A layer with a bias, stochastic requantization to 8 bits and ReLU: images one call
-    each (the bias on its port, the LFSR running on from call to call), against direct
-    correlation and the golden requantizer over the outputs in the order they left."""
+    """A layer of three filters folded through one lane, with a bias a channel, stochastic
+    requantization to 8 bits and ReLU: images one call each (the biases in their memory, the
+    LFSR running on from call to call), against direct correlation and the golden
+    requantizer over the outputs in the order they left."""
     params = dataclasses.replace(CONV, out_width=8, shift=7, rounding="stochastic", relu=True,
-                                 bias=True, r_bits=4, seed=77)
+                                 bias=True, r_bits=4, seed=77, filters=3, parallel=1)
     rng = np.random.default_rng(seed)
     images = [rng.integers(-128, 128, size=(2, 7, 6)) for _ in range(3)]
-    filt = rng.integers(-128, 128, size=(2, 3, 3))
+    filt = rng.integers(-128, 128, size=(3, 2, 3, 3))
+    bias = [-1234, 0, 2000]
     result, _ = _run(_build("conv2d", params), "conv2d",
                      {"images": [i.tolist() for i in images], "filter": filt.tolist(),
-                      "bias": -1234}, sim)
-    want = params.requantize(np.array([correlate2d(i, filt, "same") for i in images]), -1234)
+                      "bias": bias}, sim)
+    maps = np.array([[correlate2d(i, f, "same") for f in filt] for i in images])
+    want = params.requantize(maps, bias)
     assert np.array_equal(np.array(result["maps"]), want)
     assert want.min() == 0 and want.max() > 0
 
