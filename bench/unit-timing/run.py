@@ -5,7 +5,10 @@ Writes results.json beside this file (each run with its command, checkout commit
 Fmax, critical path and run time; a rerun replaces the entry of the same unit, board,
 parameters and label) and keeps each run's report.txt under reports/.
 
-usage: python run.py LABEL=CHECKOUT [LABEL=CHECKOUT ...] [UNIT[:k=v,...][@BOARD][#SEED] ...]
+usage: python run.py [--into DIR] LABEL=CHECKOUT [LABEL=CHECKOUT ...]
+                     [UNIT[:k=v,...][@BOARD][#SEED] ...]
+
+``--into DIR``: results.json and reports/ in DIR instead (another benchmark's runs).
 """
 
 import json
@@ -18,7 +21,7 @@ HERE = Path(__file__).parent
 DEFAULT = ["mac", "mac:pipeline=4", "winograd1d", "winograd2d", "direct3x3", "conv2d"]
 
 
-def run(checkout, label, spec, out_root):
+def run(checkout, label, spec, out_root, into=HERE):
     spec, _, seed = spec.partition("#")  # UNIT...#N: nextpnr --seed N, variant LABEL-seedN
     if seed:
         label = f"{label}-seed{seed}"
@@ -53,23 +56,30 @@ def run(checkout, label, spec, out_root):
                  unit_resources=rep["unit_resources"], dsp_registers=rep.get("dsp_registers"),
                  fmax_mhz=rep["fmax_mhz"], critical_path=rep["critical_path"],
                  times_s=rep["times_s"])
-    (HERE / "reports").mkdir(exist_ok=True)
-    (HERE / "reports" / f"{tag}-{label}.txt").write_text((out / "report.txt").read_text())
+    (into / "reports").mkdir(exist_ok=True)
+    (into / "reports" / f"{tag}-{label}.txt").write_text((out / "report.txt").read_text())
     return entry
 
 
 def main():
-    trees = [a.split("=", 1) for a in sys.argv[1:] if "=" in a and "/" in a]
-    specs = [a for a in sys.argv[1:] if not ("=" in a and "/" in a)] or DEFAULT
+    args = sys.argv[1:]
+    into = HERE
+    if args[:1] == ["--into"]:
+        into, args = Path(args[1]).resolve(), args[2:]
+        into.mkdir(parents=True, exist_ok=True)
+    trees = [a.split("=", 1) for a in args if "=" in a and "/" in a]
+    specs = [a for a in args if not ("=" in a and "/" in a)] or DEFAULT
     out_root = Path("/tmp/lowbit-unit-timing")
-    path = HERE / "results.json"
+    path = into / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    root = HERE.resolve().parent.parent
     results.setdefault("commands", []).append(
-        f"python {Path(__file__).resolve().relative_to(HERE.resolve().parent.parent)} "
+        f"python {Path(__file__).resolve().relative_to(root)} "
+        + (f"--into {into.relative_to(root)} " if into != HERE else "")
         + " ".join(f"{label}=CHECKOUT" for label, _ in trees) + " " + " ".join(specs))
     for spec in specs:
         for label, checkout in trees:
-            entry = run(checkout, label, spec, out_root)
+            entry = run(checkout, label, spec, out_root, into)
             results["runs"] = [r for r in results["runs"]
                                if (r["unit"], r.get("board", "ulx3s-85f"), r["params"],
                                    r["variant"]) != (entry["unit"], entry["board"],
