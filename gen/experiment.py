@@ -72,8 +72,17 @@ def add_parser(sub):
             "with resident weights on the iCEBreaker's bit-serial engine through the link, "
             "operands as words and as bit planes, against the engine's own time (the "
             "link-bound factor). Writes DIR/results.json, DIR/report.md and DIR/digits-bnn.npz "
-            "(the network, for -p network=). --images N: the first N test images.", 79))
-    p.add_argument("name", choices=["gupta", "quantnets", "bnn"], help="the experiment")
+            "(the network, for -p network=). --images N: the first N test images.", 79)
+        + "\n\n" + textwrap.fill(
+            "cnn: a small CNN on the digits (two 3x3 conv layers of 8 filters, 8-bit weights "
+            "and activations, a dense layer), trained in numpy and quantized; the test images "
+            "through the generated conv2d layers (both engines, Verilator) and the dense layer "
+            "through the bit-serial engine, the RTL's output of each layer the next one's "
+            "input; every layer against golden, accuracy beside the float model's, each "
+            "layer's cycles an image. Writes DIR/results.json and DIR/report.md. --images N: "
+            "the first N test images; --quick: 3 epochs, 20 images.", 79))
+    p.add_argument("name", choices=["gupta", "quantnets", "bnn", "cnn"],
+                   help="the experiment")
     p.add_argument("-o", "--output", type=Path, default=Path("lowbit-experiment/gupta"),
                    metavar="DIR", help="output directory (default: ./lowbit-experiment/NAME)")
     p.add_argument("--fl", default=None, metavar="FL,FL,...",
@@ -104,14 +113,15 @@ def _fls(text):
     return sorted(set(values))
 
 
-#: The experiments that run test images through the RTL: their function and the images of
-#: --quick.
-_IMAGE_RUNS = {"quantnets": ("run_quantnets", 16), "bnn": ("run_bnn", 40)}
+#: The experiments that run test images through the RTL: their function, the images of
+#: --quick and what else --quick changes.
+_IMAGE_RUNS = {"quantnets": ("run_quantnets", 16, {}), "bnn": ("run_bnn", 40, {}),
+               "cnn": ("run_cnn", 20, {"epochs": 3})}
 
 
 def run(args):
     if args.name in _IMAGE_RUNS:
-        function, quick = _IMAGE_RUNS[args.name]
+        function, quick, quick_kw = _IMAGE_RUNS[args.name]
         for opt in ("fl", "epochs", "seeds"):
             if getattr(args, opt) is not None:
                 raise UsageError(f"--{opt} is for the gupta experiment, not {args.name}")
@@ -123,7 +133,8 @@ def run(args):
         command = ["experiment", args.name, "-o", str(out),
                    *(["--images", str(args.images)] if args.images is not None else []),
                    *(["--quick"] if args.quick else [])]
-        return globals()[function](out, images=images, command=command)
+        return globals()[function](out, images=images, command=command,
+                                   **(quick_kw if args.quick else {}))
     if args.images is not None:
         raise UsageError("--images is for the quantnets experiment, not gupta")
     fls = _fls(args.fl)
@@ -538,6 +549,135 @@ def _link_products(stream):
     return {"engine": dataclasses.asdict(base), "link": {"clk_hz": 12_000_000,
                                                          "baud": 3_000_000},
             "products": rows}
+
+
+#: The digits CNN's dense layer on the bit-serial engine: A (images x 512) at 7 unsigned bits
+#: against the resident weights B (512 x 10) at 8 signed bits, runs of 16 images.
+CNN_ENGINE = dict(dm=2, dn=2, dk=64, max_wa=7, max_wb=8, max_m=16, max_k=512, max_n=10)
+
+
+def _frame_period(resp, values, frames):
+    """The steady cycles between frames' last output values (None with fewer than 3)."""
+    lasts = [resp["out_cycles"][(f + 1) * values - 1] for f in range(frames)]
+    diffs = sorted(set(b - a for a, b in zip(lasts[1:], lasts[2:])))
+    return diffs[-1] if diffs else None
+
+
+def run_cnn(outdir, *, images=397, epochs=None, command=None, stream=None):
+    """Train the digits CNN, run the test images through the RTL layer by layer (each layer's
+    input the RTL's output of the one before); writes ``outdir``; returns 0, or 1 when a
+    layer differed from golden."""
+    import dataclasses
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from ..golden.bitserial import BitSerialParams
+    from ..golden.bnn import N_TRAIN
+    from ..golden.cnn import CNNConfig, train_cnn
+    from ..golden.images import digits
+    from ..hw.build import atomic_dir, check_output_dir
+    from ..hw.units import get_unit
+    from ..sim.runner import run_unit
+
+    stream = stream or sys.stderr
+    outdir = Path(outdir)
+    check_output_dir(outdir)
+    t0 = time.perf_counter()
+    cfg = CNNConfig(**({"epochs": epochs} if epochs else {}))
+    x, y = digits(), np.asarray(load_digits().target, dtype=np.int64)
+    net, history = train_cnn(cfg, x, y, N_TRAIN)
+    x_te, y_te = x[N_TRAIN:][:images], y[N_TRAIN:][:images]
+    layers, acts, bad = [], x_te, 0
+    for layer in range(2):
+        want = net.conv(layer, acts)
+        k = net.conv_weights[layer].shape[0]
+        runs = {}
+        for engine in ("winograd", "direct"):
+            # Half the filters at once: two folds keep up with the input.
+            params = net.conv_params(layer, engine=engine, parallel=max(1, k // 2))
+            job = get_unit("conv2d").job(params, acts, net.conv_weights[layer],
+                                         net.conv_biases[layer].tolist())
+            start = time.perf_counter()
+            got, _, resp, man = run_unit("conv2d", params, job, sim="verilator", seed=1,
+                                         idle=0.0, backpressure=0.0)
+            mism = int(np.count_nonzero(got != want)) if got is not None else int(want.size)
+            bad += mism
+            runs[engine] = {"params": dataclasses.asdict(params),
+                            "mismatches": mism, "cycles": resp["cycles"],
+                            "cycles_per_frame": _frame_period(resp, 64 * k, len(acts)),
+                            "cycles_per_frame_model": man["widths"]["cycles_per_frame"],
+                            "multipliers_a_cycle": params.lanes * (16 if engine == "winograd"
+                                                                   else 36),
+                            "sim_seconds": round(time.perf_counter() - start, 1)}
+            print(f"conv layer {layer} ({params.channels} -> {k} channels, {engine}): "
+                  f"{len(acts)} images, {mism} mismatches, {runs[engine]['cycles_per_frame']} "
+                  f"cycles a frame", file=stream, flush=True)
+            if engine == "winograd":
+                out = want if got is None else got
+        layers.append({"layer": f"conv{layer}", "shift": net.shifts[layer],
+                       "filters": k, "channels": int(net.conv_weights[layer].shape[1]),
+                       "engines": runs})
+        acts = out
+    mm = rtl_matmul(BitSerialParams(**CNN_ENGINE),
+             log=lambda t: print(f"dense: {t}", file=stream, flush=True))
+    logits = net.dense(acts, lambda a, w: mm(a, w, 2, wa=cfg.a_bits - 1, wb=cfg.w_bits))
+    bad += sum(s["mismatches"] for s in mm.stats)
+    golden = net.forward(x_te)
+    same = bool(np.array_equal(logits, golden))
+    bad += not same
+    dense_cycles = sum(s["cycles"] for s in mm.stats)
+    layers.append({"layer": "dense", "engine": CNN_ENGINE, "mismatches":
+                   sum(s["mismatches"] for s in mm.stats), "cycles": dense_cycles,
+                   "cycles_per_image": dense_cycles / len(x_te), "runs": mm.stats})
+    acc = {"rtl": float((logits.argmax(axis=1) == y_te).mean()),
+           "golden_all_397": float((net.forward(x[N_TRAIN:]).argmax(axis=1)
+                                    == y[N_TRAIN:]).mean()),
+           "float_all_397": net.float_accuracy}
+    conv_cycles = [lay["engines"]["winograd"]["cycles_per_frame"] for lay in layers[:2]]
+    bound = max([c for c in conv_cycles if c] + [layers[2]["cycles_per_image"]])
+    results = {"command": list(command or []), "config": dataclasses.asdict(cfg),
+               "images": len(x_te), "accuracy": acc, "rtl_equals_golden": same,
+               "layers": layers, "test_error_by_epoch": history,
+               "pipeline_cycles_per_image": bound,
+               "images_per_second_per_mhz": 1e6 / bound,
+               "seconds": round(time.perf_counter() - t0, 1)}
+    print(f"digits CNN: {len(x_te)} test images through the RTL, logits "
+          f"{'equal' if same else 'DIFFER from'} golden, accuracy {100 * acc['rtl']:.1f}% "
+          f"(golden on all 397: {100 * acc['golden_all_397']:.1f}%, float model "
+          f"{100 * acc['float_all_397']:.1f}%)", file=stream, flush=True)
+    k1, k2 = cfg.filters
+    lines = ["# A digits CNN through the generated layers", "",
+             f"Command: `lowbit {' '.join(results['command'])}`" if command else "", "",
+             f"1 -> {k1} -> {k2} channels of 3x3 `same` convolutions on the 8x8 digits, "
+             f"{cfg.w_bits}-bit weights, activations requantized to {cfg.a_bits} bits (a bias a "
+             f"channel, ReLU), then a dense layer {64 * k2} -> 10 on the bit-serial engine "
+             f"({CNN_ENGINE['dm']} x {CNN_ENGINE['dk']} x {CNN_ENGINE['dn']}); trained in numpy "
+             f"({cfg.epochs} epochs on 1400 images), quantized after training. The first "
+             f"{len(x_te)} of the 397 test images through the RTL (Verilator), each layer's "
+             f"input the RTL's output of the layer before.", "",
+             f"Accuracy through the RTL: **{100 * acc['rtl']:.1f}%**; golden model on all 397: "
+             f"{100 * acc['golden_all_397']:.1f}%; float model: "
+             f"{100 * acc['float_all_397']:.1f}%. Logits RTL = golden: "
+             f"{'yes' if same else 'NO'}.", "",
+             "| layer | engine | multipliers | mismatches | cycles a frame (measured) | "
+             "model |", "|---|---|---|---|---|---|"]
+    for lay in layers[:2]:
+        for engine, r in lay["engines"].items():
+            lines.append(f"| {lay['layer']} ({lay['channels']} -> {lay['filters']}) | "
+                         f"{engine} | {r['multipliers_a_cycle']} | {r['mismatches']} | "
+                         f"{r['cycles_per_frame']} | {r['cycles_per_frame_model']} |")
+    lines += [f"| dense ({64 * k2} -> 10) | bit-serial | | {layers[2]['mismatches']} | "
+              f"{layers[2]['cycles_per_image']:.0f} (an image, runs of "
+              f"{CNN_ENGINE['max_m']}) | |", "",
+              f"As a pipeline of the three on one chip, the slowest layer sets the rate: "
+              f"{bound:.0f} cycles an image, {1e6 / bound:,.0f} images a second at 1 MHz "
+              f"(multiply by a board's clock in MHz)."]
+    with atomic_dir(outdir) as tmp:
+        (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        (tmp / "report.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {outdir / 'results.json'} and {outdir / 'report.md'}")
+    return 1 if bad else 0
 
 
 def run_bnn(outdir, *, images=397, command=None, stream=None):

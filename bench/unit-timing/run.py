@@ -63,9 +63,10 @@ def run(checkout, label, spec, out_root, into=HERE):
 
 def main():
     args = sys.argv[1:]
-    into = HERE
+    into, into_arg = HERE, None
     if args[:1] == ["--into"]:
-        into, args = Path(args[1]).resolve(), args[2:]
+        into_arg, args = args[1], args[2:]
+        into = Path(into_arg).resolve()
         into.mkdir(parents=True, exist_ok=True)
     trees = [a.split("=", 1) for a in args if "=" in a and "/" in a]
     specs = [a for a in args if not ("=" in a and "/" in a)] or DEFAULT
@@ -75,7 +76,7 @@ def main():
     root = HERE.resolve().parent.parent
     results.setdefault("commands", []).append(
         f"python {Path(__file__).resolve().relative_to(root)} "
-        + (f"--into {into.relative_to(root)} " if into != HERE else "")
+        + (f"--into {into_arg} " if into_arg else "")
         + " ".join(f"{label}=CHECKOUT" for label, _ in trees) + " " + " ".join(specs))
     for spec in specs:
         for label, checkout in trees:
