@@ -32,6 +32,7 @@ def test_generates_at_a_corner(unit, overrides, tmp_path):
     ("bmvu", "thresholds=16", "thresholds must be between 0 and 15"),
     ("winograd2d", "channels=1025", "channels must be between 1 and 1024"),
     ("conv2d", "width=4097", "width must be between 1 and 4096"),
+    ("conv2d", "filters=257", "filters must be between 1 and 256"),
     ("dpu", "dk=1025", "dk must be between 1 and 1024"),
     ("p2s", "max_width=33", "max_width must be between 1 and 32"),
     ("bitserial", "dm=65", "dm must be between 1 and 64"),

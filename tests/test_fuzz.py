@@ -197,8 +197,9 @@ def _valid_like(draw, unit):
         return {"input": draw(_ints(*small, (n, c, 4, 4))),
                 "--filter": draw(_ints(*small, (c, 3, 3)))}
     if unit == "conv2d":
-        h, w = draw(st.integers(3, 6)), draw(st.integers(3, 6))
-        return {"input": draw(_ints(*small, (h, w))), "--filter": draw(_ints(*small, (3, 3)))}
+        h, w, k = draw(st.integers(3, 6)), draw(st.integers(3, 6)), draw(st.integers(1, 3))
+        return {"input": draw(_ints(*small, (h, w))),
+                "--filter": draw(_ints(*small, (k, 1, 3, 3) if k > 1 else (3, 3)))}
     if unit == "dpu":
         return {"input": draw(_bits((n, 2, 16))), "--shift": draw(_ints(0, 3, (n,))),
                 "--negate": draw(_bits((n,)))}
