@@ -149,10 +149,12 @@ def _engine(unit, values):
 
 def _conv2d(sim, seed):
     wd, wg, c, h, w, padding, pipe, ft = (4, 3, 1, 6, 3, "valid", 2, "onchip")
+    # Two filters folded through one lane: the tile buffer and the output buffers too.
     params = Conv2dParams(data_width=wd, weight_width=wg, channels=c, height=h, width=w,
-                          padding=padding, pipeline=pipe, filter_transform=ft)
+                          padding=padding, pipeline=pipe, filter_transform=ft, filters=2,
+                          parallel=1)
     rng = np.random.default_rng(seed)
-    filt = rng.integers(-(1 << (wg - 1)), 1 << (wg - 1), size=(c, 3, 3))
+    filt = rng.integers(-(1 << (wg - 1)), 1 << (wg - 1), size=(2, c, 3, 3))
     test_conv2d_sim._check(params, test_conv2d_sim._images(params, rng, 2), filt, sim, seed)
 
 
