@@ -5,8 +5,8 @@ The image streams in raster order, one value a beat; a line buffer (one memory, 
 three rows above one column) keeps the rows above the current one, a shift register per row
 keeps the last four columns, and every second column of every second row cuts a 4x4 tile
 (stride 2) for the engine. The engine computes ``parallel`` output channels of each tile at
-once; with more filters than that, a two-tile buffer replays each tile once a group of
-filters (a fold). The 2x2 output tiles of every channel go into two output buffers (the
+once; with more filters than that, a tile buffer replays each tile once a group of filters
+(a fold). The 2x2 output tiles of every channel go into two output buffers (the
 tiles' top rows and bottom rows, double-buffered by tile row) and are read out in raster
 order, channels innermost.
 """
@@ -59,10 +59,11 @@ class Conv2dLayer(wiring.Component):
     ----------------------
     One input value a cycle, plus one cycle for each padding value the layer makes itself, or
     one output value a cycle, whichever takes longer: :attr:`cycles_per_frame` when the
-    output is never stalled and the engine keeps up (at most two folds). The engine takes a
+    output is never stalled and the engine keeps up (at most four folds). The engine takes a
     tile's ``C`` beats every ``2C`` cycles on every second row and idles the rest of the
-    time; a fold of two fills the ``2C`` cycles, more folds slow the front end on the tile
-    rows to the engine's ``F x C`` cycles a tile (with two tiles buffered).
+    time: a fold of two fills the ``2C`` cycles, and with three or four the tile buffer
+    (:attr:`tile_buffer_tiles`) holds the tiles the engine has not reached by the end of a
+    tile row until the row without tiles that follows.
 
     Pipeline registers: the line buffer and the filter memory are read through
     :func:`lowbit.hw.ram.registered_read` (the read port's register, then a read-data
@@ -108,18 +109,33 @@ class Conv2dLayer(wiring.Component):
 
     @property
     def cycles_per_frame(self):
-        """Cycles a frame takes with the input always valid and the output always ready, with
-        at most two folds: one a value of the virtual image in, or one a value out
-        (``Ho x Wo x K``), whichever is more. (With more folds the engine bounds the tile
-        rows; :attr:`Conv2dLayer` explains.)"""
+        """Cycles a frame takes with the input always valid and the output always ready: one
+        a value of the virtual image in, one a value out (``Ho x Wo x K``), or the engine's
+        ``F x C`` a tile, whichever is most. Exact with up to four folds (the engine then
+        never bounds it); with more, the engine's count is a lower bound (484 cycles against
+        480 at C = 4, K = 8, one lane, 6 x 9)."""
+        p = self.params
         hp, wp = self.virtual_shape
-        ho, wo = self.params.output_shape
-        return max(hp * wp * self.params.channels, ho * wo * self.params.filters)
+        ho, wo = p.output_shape
+        th, tw = p.tiles
+        return max(hp * wp * p.channels, ho * wo * p.filters, th * tw * p.folds * p.channels)
 
     @property
     def line_buffer_words(self):
         """Depth of the line buffers (each word holds the three rows above)."""
         return self.virtual_shape[1] * self.params.channels
+
+    @property
+    def tile_buffer_tiles(self):
+        """Tiles the fold buffer holds: none without folds, two with two folds (a tile every
+        ``2C`` cycles on a tile row, the engine's pace), and with more half a tile row and
+        two: a tile row's tiles come every ``2C`` cycles and the engine takes ``F x C`` a
+        tile, so with up to four folds the engine finishes the row's tiles during the row
+        without tiles that follows."""
+        folds = self.params.folds
+        if folds == 1:
+            return 0
+        return 2 if folds == 2 else (self.params.tiles[1] + 1) // 2 + 2
 
     @property
     def output_buffer_words(self):
@@ -135,7 +151,8 @@ class Conv2dLayer(wiring.Component):
                 "line_buffer_words": self.line_buffer_words,
                 "output_buffer_words": self.output_buffer_words,
                 "cycles_per_frame": self.cycles_per_frame, "lanes": p.lanes,
-                "folds": p.folds, "filter_words": self._fwords, "filter_word_width": self._fw}
+                "folds": p.folds, "tile_buffer_tiles": self.tile_buffer_tiles,
+                "filter_words": self._fwords, "filter_word_width": self._fw}
 
     def elaborate(self, platform):
         m = Module()
@@ -192,31 +209,34 @@ class Conv2dLayer(wiring.Component):
                     f_row[lo:lo + self._fw].as_signed())
 
     def _replay(self, m, eng, filters):
-        """Folds: the tiles through a two-tile buffer, each replayed ``folds`` times with the
-        next group of filters (filter address ``f * C + c``, a counter).
+        """Folds: the tiles through a buffer of :attr:`tile_buffer_tiles` tiles, each
+        replayed ``folds`` times with the next group of filters (filter address ``f * C +
+        c``, a counter).
 
-        The front end writes a tile's ``C`` beats into the free half; the reader sends the
-        full halves to the engine, one beat a cycle while the engine takes them, through
-        :func:`~lowbit.hw.ram.registered_read` (tile and filter words together). A half is
-        free again once its last beat of the last fold is read."""
+        The front end writes a tile's ``C`` beats into the next free slot; the reader sends
+        the full slots to the engine in order, one beat a cycle while the engine takes them,
+        through :func:`~lowbit.hw.ram.registered_read` (tile and filter words together). A
+        slot is free again once its last beat of the last fold is read."""
         p = self.params
         c_n, folds, wd = p.channels, p.folds, p.data_width
+        slots = self.tile_buffer_tiles
+        depth = slots * c_n
         space = Signal()
         front = self._front(m, space)
-        m.submodules.tile_buf = buf = memory.Memory(shape=16 * wd, depth=2 * c_n, init=[],
+        m.submodules.tile_buf = buf = memory.Memory(shape=16 * wd, depth=depth, init=[],
                                                     attrs=NO_RW_CHECK)
         wport = buf.write_port()
-        wptr = Signal(range(2 * c_n))
-        held = Signal(range(3))  # full halves
+        wptr = Signal(range(depth))
+        held = Signal(range(slots + 1))  # full slots
         write = front["valid"] & front["fce"]
-        m.d.comb += [space.eq(held != 2), wport.addr.eq(wptr), wport.en.eq(write),
+        m.d.comb += [space.eq(held != slots), wport.addr.eq(wptr), wport.en.eq(write),
                      wport.data.eq(Cat(*[v for row in front["taps"] for v in row]))]
         with m.If(write):
-            m.d.sync += wptr.eq(Mux(wptr == 2 * c_n - 1, 0, wptr + 1))
+            m.d.sync += wptr.eq(Mux(wptr == depth - 1, 0, wptr + 1))
 
         ce = eng.i.ready
-        rptr = Signal(range(2 * c_n))
-        rbase = Signal(range(2 * c_n))
+        rptr = Signal(range(depth))
+        rbase = Signal(range(depth))
         c = Signal(range(max(c_n, 2)))
         f = Signal(range(max(folds, 2)))
         faddr = Signal(range(folds * c_n))
@@ -229,8 +249,8 @@ class Conv2dLayer(wiring.Component):
             with m.If(last_c):
                 m.d.sync += f.eq(Mux(last_f, 0, f + 1))
                 with m.If(last_f):
-                    other = Mux(rbase == 0, c_n, 0)
-                    m.d.sync += [rbase.eq(other), rptr.eq(other)]
+                    after = Mux(rptr == depth - 1, 0, rptr + 1)
+                    m.d.sync += [rbase.eq(after), rptr.eq(after)]
                 with m.Else():
                     m.d.sync += rptr.eq(rbase)
             with m.Else():

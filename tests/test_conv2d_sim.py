@@ -114,6 +114,8 @@ THROUGHPUT = {  # one build each, shared with the sweeps
                             4),
     "fold-2-input-bound": (conv2d_params(CONV2D_FILTERS_SWEEP[4][0], filters=16, parallel=8),
                            3),
+    "fold-4": (conv2d_params(CONV2D_FILTERS_SWEEP[3][0], filters=16, parallel=4), 3),
+    "fold-3-one-tile": (conv2d_params(CONV2D_FILTERS_SWEEP[2][0], filters=3, parallel=1), 5),
 }
 
 
@@ -121,7 +123,8 @@ THROUGHPUT = {  # one build each, shared with the sweeps
 def test_conv2d_throughput(name, sim, seed):
     """With the input always valid and the output always ready, a frame takes exactly
     ``cycles_per_frame`` cycles in steady state: one per value of the zero-padded image, or
-    one per output value when the filters outnumber the channels (two folds keep up)."""
+    one per output value when the filters outnumber the channels; up to four folds keep up
+    (the tile buffer holds what the engine has not reached by a tile row's end)."""
     params, frames = THROUGHPUT[name]
     rng = np.random.default_rng(seed)
     lo, hi = -(1 << (params.data_width - 1)), 1 << (params.data_width - 1)
