@@ -556,11 +556,35 @@ def _link_products(stream):
 CNN_ENGINE = dict(dm=2, dn=2, dk=64, max_wa=7, max_wb=8, max_m=16, max_k=512, max_n=10)
 
 
-def _frame_period(resp, values, frames):
-    """The steady cycles between frames' last output values (None with fewer than 3)."""
+def frame_period(resp, values, frames):
+    """The steady cycles between frames' last output values in a simulation's response
+    (``values`` output values a frame; the first frame's fill left out): the longest gap
+    after the first, or None with fewer than 3 frames."""
     lasts = [resp["out_cycles"][(f + 1) * values - 1] for f in range(frames)]
     diffs = sorted(set(b - a for a, b in zip(lasts[1:], lasts[2:])))
     return diffs[-1] if diffs else None
+
+
+def conv2d_frame_cycles(params, frames=3, sim="verilator"):
+    """A conv2d layer's cycles a frame, measured: ``frames`` random frames back to back
+    through the generated Verilog, the input always valid and the output always ready."""
+    import numpy as np
+
+    from ..hw.units import get_unit
+    from ..sim.runner import run_unit
+
+    rng = np.random.default_rng(1)
+    lo, hi = -(1 << (params.data_width - 1)), 1 << (params.data_width - 1)
+    images = rng.integers(lo, hi, size=(frames, params.channels, params.height, params.width))
+    wl, wh = -(1 << (params.weight_width - 1)), 1 << (params.weight_width - 1)
+    filt = rng.integers(wl, wh, size=(params.filters, params.channels, 3, 3))
+    job = get_unit("conv2d").job(params, images, filt)
+    got, _, resp, _ = run_unit("conv2d", params, job, sim=sim, seed=1, idle=0.0,
+                               backpressure=0.0)
+    if got is None:
+        raise RuntimeError(f"{params}: the layer's output came back wrong")
+    ho, wo = params.output_shape
+    return frame_period(resp, ho * wo * params.filters, frames)
 
 
 def run_cnn(outdir, *, images=397, epochs=None, command=None, stream=None):
@@ -605,7 +629,7 @@ def run_cnn(outdir, *, images=397, epochs=None, command=None, stream=None):
             bad += mism
             runs[engine] = {"params": dataclasses.asdict(params),
                             "mismatches": mism, "cycles": resp["cycles"],
-                            "cycles_per_frame": _frame_period(resp, 64 * k, len(acts)),
+                            "cycles_per_frame": frame_period(resp, 64 * k, len(acts)),
                             "cycles_per_frame_model": man["widths"]["cycles_per_frame"],
                             "multipliers_a_cycle": params.lanes * (16 if engine == "winograd"
                                                                    else 36),
