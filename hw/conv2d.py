@@ -430,14 +430,27 @@ class Conv2dLayer(wiring.Component):
                  for _ in range(2)]
         m.submodules.out_top, m.submodules.out_bottom = words
 
-        # Writer.
+        def step(counter, flag, size, when):
+            """``counter`` through ``0 .. size - 1`` when ``when``; ``flag`` (a register,
+            reset to ``size == 1``) says it is at ``size - 1``, set a step ahead."""
+            with m.If(when):
+                m.d.sync += [counter.eq(Mux(flag, 0, counter + 1)),
+                             flag.eq(Mux(flag, size == 1, counter == size - 2))]
+
+        # Writer. The flags are registers set a step ahead: as compares on the counters, the
+        # path through the reader's issue into its counters was the layer's critical path
+        # (122.04 MHz, direct, C = K = 16, 4 lanes, ECP5-85F; bench/conv2d-layers).
         wa = Signal(range(depth))
+        wa_last_half = Signal(init=half == 1)   # wa is a half's last word
         wf = Signal(range(max(folds, 2)))
+        wf_last = Signal(init=folds == 1)
         w_first = Signal(init=1)      # wa is a tile row's first word
         free_rows = Signal(range(3), init=2)
+        rows_free = Signal(init=1)    # free_rows != 0
         ready_tiles = Signal(range(depth + 1))  # written, their top row not yet started
+        avail = Signal()              # ready_tiles != 0
         take = Signal()
-        m.d.comb += [eng.o.ready.eq(~w_first | (free_rows != 0)),
+        m.d.comb += [eng.o.ready.eq(~w_first | rows_free),
                      take.eq(eng.o.valid & eng.o.ready)]
         for mem, (a, b) in zip(words, ((0, 1), (2, 3))):
             port = mem.write_port()
@@ -445,52 +458,59 @@ class Conv2dLayer(wiring.Component):
                          port.data.eq(Cat(*[getattr(eng.o.payload, field_name("y", k, j))
                                             for k in (a, b) for j in range(lanes)]))]
         with m.If(take):
-            m.d.sync += [wa.eq(Mux(wa == depth - 1, 0, wa + 1)),
-                         w_first.eq((wa == half - 1) | (wa == depth - 1)),
-                         wf.eq(Mux(wf == folds - 1, 0, wf + 1))]
+            m.d.sync += [wa.eq(Mux(wa_last_half & (wa != half - 1), 0, wa + 1)),
+                         wa_last_half.eq(Mux(wa_last_half, half == 1,
+                                             (wa == half - 2) | (wa == depth - 2))),
+                         w_first.eq(wa_last_half)]
+        step(wf, wf_last, folds, take)
 
         # Reader.
         ce = Signal()
         top = Signal(init=1)          # reading the tile row's top row
         x = Signal(range(max(wo, 2)))
+        x_last = Signal(init=wo == 1)
         lane = Signal(range(max(lanes, 2)))
+        lane_last = Signal(init=lanes == 1)
         fold = Signal(range(max(folds, 2)))
+        fold_last = Signal(init=folds == 1)
         chan = Signal(range(max(k_n, 2)))
         tr = Signal(range(max(th, 2)))
+        tr_last = Signal(init=th == 1)
+        at_start = Signal(init=1)     # the next value is the first of a tile's top row
         ra = Signal(range(depth))
         tile_addr = Signal(range(depth))
         row_base = Signal(range(depth))
-        last_x, last_tr = x == wo - 1, tr == th - 1
-        last_lane, last_fold = lane == lanes - 1, fold == folds - 1
-        pixel_end = last_lane & last_fold
-        has_bottom = ~last_tr | Const(ho % 2 == 0)
-        starts_tile = top & ~x[0] & (lane == 0) & (fold == 0)
+        pixel_end = lane_last & fold_last
+        has_bottom = ~tr_last | Const(ho % 2 == 0)
+        frame_last = tr_last & ~(top & has_bottom) & x_last
         issue = Signal()
         row_done = Signal()
-        m.d.comb += [issue.eq(ce & (~starts_tile | (ready_tiles != 0))),
-                     row_done.eq(issue & pixel_end & last_x & ~(top & has_bottom))]
-        m.d.sync += [ready_tiles.eq(ready_tiles + (take & (wf == folds - 1))
-                                    - (issue & starts_tile)),
-                     free_rows.eq(free_rows + row_done - (take & w_first))]
+        m.d.comb += [issue.eq(ce & (~at_start | avail)),
+                     row_done.eq(issue & pixel_end & x_last & ~(top & has_bottom))]
+        tiles_next = ready_tiles + (take & wf_last) - (issue & at_start)
+        rows_next = free_rows + row_done - (take & w_first)
+        m.d.sync += [ready_tiles.eq(tiles_next), avail.eq(tiles_next != 0),
+                     free_rows.eq(rows_next), rows_free.eq(rows_next != 0)]
+        step(lane, lane_last, lanes, issue)
+        step(fold, fold_last, folds, issue & lane_last)
+        step(x, x_last, wo, issue & pixel_end)
+        step(tr, tr_last, th, row_done)
         with m.If(issue):
-            m.d.sync += [lane.eq(Mux(last_lane, 0, lane + 1)),
-                         chan.eq(Mux(pixel_end, 0, chan + 1))]
-            with m.If(last_lane):
-                m.d.sync += fold.eq(Mux(last_fold, 0, fold + 1))
-                with m.If(~last_fold):
-                    m.d.sync += ra.eq(ra + 1)
+            m.d.sync += [chan.eq(Mux(pixel_end, 0, chan + 1)), at_start.eq(0)]
+            with m.If(lane_last & ~fold_last):
+                m.d.sync += ra.eq(ra + 1)
             with m.If(pixel_end):
-                m.d.sync += x.eq(Mux(last_x, 0, x + 1))
-                with m.If(~last_x & ~x[0]):   # the tile's second pixel: its words again
+                with m.If(~x_last & ~x[0]):   # the tile's second pixel: its words again
                     m.d.sync += ra.eq(tile_addr)
-                with m.Elif(~last_x):          # the next tile
-                    m.d.sync += [ra.eq(ra + 1), tile_addr.eq(ra + 1)]
+                with m.Elif(~x_last):          # the next tile
+                    m.d.sync += [ra.eq(ra + 1), tile_addr.eq(ra + 1),
+                                 at_start.eq(top)]
                 with m.Elif(top & has_bottom):  # the row's end: its bottom row
                     m.d.sync += [top.eq(0), ra.eq(row_base), tile_addr.eq(row_base)]
                 with m.Else():                 # the tile row's end: the other half
                     other = Mux(row_base == 0, half, 0)
                     m.d.sync += [top.eq(1), ra.eq(other), tile_addr.eq(other),
-                                 row_base.eq(other), tr.eq(Mux(last_tr, 0, tr + 1))]
+                                 row_base.eq(other), at_start.eq(1)]
 
         def later(value, name, reset_less=True):
             return delay(m, ce, value, READ_LATENCY, name=name, reset_less=reset_less)
@@ -498,7 +518,7 @@ class Conv2dLayer(wiring.Component):
         valid_d = later(issue, "rd_valid", reset_less=False)
         top_d, right_d, lane_d = later(top, "rd_top"), later(x[0], "rd_right"), later(lane,
                                                                                      "rd_lane")
-        last_d = later(last_tr & ~(top & has_bottom) & last_x & pixel_end, "rd_last")
+        last_d = later(frame_last & pixel_end, "rd_last")
         data_top, data_bot = (registered_read(m, mem, ra, ce, name=n)
                               for mem, n in zip(words, ("out_top", "out_bottom")))
         row = Mux(top_d, data_top, data_bot)
