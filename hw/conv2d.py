@@ -25,6 +25,15 @@ from .winograd import DirectConv3x3, WinogradF23x23, field_name
 __all__ = ["Conv2dLayer"]
 
 
+def _step(m, counter, flag, size, when):
+    """``counter`` through ``0 .. size - 1`` when ``when``; ``flag`` (a register, reset to
+    ``size == 1``, with the counter at 0) says it is at ``size - 1``, set a step ahead, so
+    that what the wrap decides starts from a flip-flop, not a compare."""
+    with m.If(when):
+        m.d.sync += [counter.eq(Mux(flag, 0, counter + 1)),
+                     flag.eq(Mux(flag, size == 1, counter == size - 2))]
+
+
 class Conv2dLayer(wiring.Component):
     """``H x W x C`` image in, ``Ho x Wo x K`` feature maps out, ``K`` filters of 3x3xC.
 
@@ -238,21 +247,21 @@ class Conv2dLayer(wiring.Component):
         rptr = Signal(range(depth))
         rbase = Signal(range(depth))
         c = Signal(range(max(c_n, 2)))
+        last_c = Signal(init=c_n == 1)
         f = Signal(range(max(folds, 2)))
+        last_f = Signal(init=folds == 1)
         faddr = Signal(range(folds * c_n))
         issue = Signal()
-        last_c, last_f = c == c_n - 1, f == folds - 1
         m.d.comb += issue.eq(ce & (held != 0))
+        _step(m, c, last_c, c_n, issue)
+        _step(m, f, last_f, folds, issue & last_c)
         with m.If(issue):
-            m.d.sync += [c.eq(Mux(last_c, 0, c + 1)),
-                         faddr.eq(Mux(last_c & last_f, 0, faddr + 1))]
-            with m.If(last_c):
-                m.d.sync += f.eq(Mux(last_f, 0, f + 1))
-                with m.If(last_f):
-                    after = Mux(rptr == depth - 1, 0, rptr + 1)
-                    m.d.sync += [rbase.eq(after), rptr.eq(after)]
-                with m.Else():
-                    m.d.sync += rptr.eq(rbase)
+            m.d.sync += faddr.eq(Mux(last_c & last_f, 0, faddr + 1))
+            with m.If(last_c & last_f):
+                after = Mux(rptr == depth - 1, 0, rptr + 1)
+                m.d.sync += [rbase.eq(after), rptr.eq(after)]
+            with m.Elif(last_c):
+                m.d.sync += rptr.eq(rbase)
             with m.Else():
                 m.d.sync += rptr.eq(rptr + 1)
         m.d.sync += held.eq(held + (write & front["last"]) - (issue & last_c & last_f))
@@ -430,13 +439,6 @@ class Conv2dLayer(wiring.Component):
                  for _ in range(2)]
         m.submodules.out_top, m.submodules.out_bottom = words
 
-        def step(counter, flag, size, when):
-            """``counter`` through ``0 .. size - 1`` when ``when``; ``flag`` (a register,
-            reset to ``size == 1``) says it is at ``size - 1``, set a step ahead."""
-            with m.If(when):
-                m.d.sync += [counter.eq(Mux(flag, 0, counter + 1)),
-                             flag.eq(Mux(flag, size == 1, counter == size - 2))]
-
         # Writer. The flags are registers set a step ahead: as compares on the counters, the
         # path through the reader's issue into its counters was the layer's critical path
         # (122.04 MHz, direct, C = K = 16, 4 lanes, ECP5-85F; bench/conv2d-layers).
@@ -462,7 +464,7 @@ class Conv2dLayer(wiring.Component):
                          wa_last_half.eq(Mux(wa_last_half, half == 1,
                                              (wa == half - 2) | (wa == depth - 2))),
                          w_first.eq(wa_last_half)]
-        step(wf, wf_last, folds, take)
+        _step(m, wf, wf_last, folds, take)
 
         # Reader.
         ce = Signal()
@@ -491,10 +493,10 @@ class Conv2dLayer(wiring.Component):
         rows_next = free_rows + row_done - (take & w_first)
         m.d.sync += [ready_tiles.eq(tiles_next), avail.eq(tiles_next != 0),
                      free_rows.eq(rows_next), rows_free.eq(rows_next != 0)]
-        step(lane, lane_last, lanes, issue)
-        step(fold, fold_last, folds, issue & lane_last)
-        step(x, x_last, wo, issue & pixel_end)
-        step(tr, tr_last, th, row_done)
+        _step(m, lane, lane_last, lanes, issue)
+        _step(m, fold, fold_last, folds, issue & lane_last)
+        _step(m, x, x_last, wo, issue & pixel_end)
+        _step(m, tr, tr_last, th, row_done)
         with m.If(issue):
             m.d.sync += [chan.eq(Mux(pixel_end, 0, chan + 1)), at_start.eq(0)]
             with m.If(lane_last & ~fold_last):
