@@ -587,8 +587,8 @@ class Conv2dParams(_WinogradParams):
     parallel: int = field(default=0, metadata={
         "help": "output channels computed at once, a divisor of filters (0, default: all): "
                 "the engine has that many lanes of multipliers sharing one input transform; "
-                "the rest are folded in time (filters / parallel passes a tile; two passes "
-                "keep up with the input, more slow it)"})
+                "the rest are folded in time (filters / parallel passes a tile; up to four "
+                "keep up with the input, more make the engine the bound)"})
 
     dim = 2
     tile_shape = (4, 4)
