@@ -89,14 +89,16 @@ def add_parser(sub):
                    help=f"fraction bits to train at, word length 16 (default: "
                         f"{','.join(map(str, FLS))}; each 1..15)")
     p.add_argument("--epochs", type=int, default=None, metavar="N",
-                   help="passes over the 1400 training images (default: 30; 1..500)")
+                   help="gupta, cnn: passes over the 1400 training images (default: 30; "
+                        "1..500)")
     p.add_argument("--seeds", type=int, default=None, metavar="N",
                    help="runs of each case with seeds 1..N, averaged (default: 3; 1..20)")
     p.add_argument("--quick", action="store_true",
                    help="gupta: one epoch, FL 8 and 12, one seed (what the tests run); "
-                        "quantnets: 16 test images")
+                        "quantnets: 16 test images; bnn: 40; cnn: 20 and 3 epochs")
     p.add_argument("--images", type=int, default=None, metavar="N",
-                   help="quantnets, bnn: the first N of the 397 test images (default: all)")
+                   help="quantnets, bnn, cnn: the first N of the 397 test images (default: "
+                        "all)")
     return p
 
 
@@ -123,8 +125,14 @@ def run(args):
     if args.name in _IMAGE_RUNS:
         function, quick, quick_kw = _IMAGE_RUNS[args.name]
         for opt in ("fl", "epochs", "seeds"):
-            if getattr(args, opt) is not None:
-                raise UsageError(f"--{opt} is for the gupta experiment, not {args.name}")
+            if getattr(args, opt) is not None and not (opt == "epochs" and args.name == "cnn"):
+                raise UsageError(f"--{opt} is for the gupta experiment"
+                                 f"{' and cnn' if opt == 'epochs' else ''}, not {args.name}")
+        extra = dict(quick_kw) if args.quick else {}
+        if args.epochs is not None:
+            if not 1 <= args.epochs <= 500:
+                raise UsageError(f"--epochs must be between 1 and 500, not {args.epochs}")
+            extra["epochs"] = args.epochs
         images = args.images if args.images is not None else (quick if args.quick else 397)
         if not 1 <= images <= 397:
             raise UsageError(f"--images must be between 1 and 397, not {images}")
@@ -132,11 +140,11 @@ def run(args):
             Path(f"lowbit-experiment/{args.name}")
         command = ["experiment", args.name, "-o", str(out),
                    *(["--images", str(args.images)] if args.images is not None else []),
+                   *(["--epochs", str(args.epochs)] if args.epochs is not None else []),
                    *(["--quick"] if args.quick else [])]
-        return globals()[function](out, images=images, command=command,
-                                   **(quick_kw if args.quick else {}))
+        return globals()[function](out, images=images, command=command, **extra)
     if args.images is not None:
-        raise UsageError("--images is for the quantnets experiment, not gupta")
+        raise UsageError("--images is for the quantnets, bnn and cnn experiments, not gupta")
     fls = _fls(args.fl)
     for name, value, hi in (("--epochs", args.epochs, 500), ("--seeds", args.seeds, 20)):
         if value is not None and not 1 <= value <= hi:
@@ -618,8 +626,8 @@ def run_cnn(outdir, *, images=397, epochs=None, command=None, stream=None):
         k = net.conv_weights[layer].shape[0]
         runs = {}
         for engine in ("winograd", "direct"):
-            # Half the filters at once: two folds keep up with the input.
-            params = net.conv_params(layer, engine=engine, parallel=max(1, k // 2))
+            # Half the filters at once (two folds keep up with the input); all of an odd K.
+            params = net.conv_params(layer, engine=engine, parallel=k // 2 if k % 2 == 0 else k)
             job = get_unit("conv2d").job(params, acts, net.conv_weights[layer],
                                          net.conv_biases[layer].tolist())
             start = time.perf_counter()
@@ -629,10 +637,10 @@ def run_cnn(outdir, *, images=397, epochs=None, command=None, stream=None):
             bad += mism
             runs[engine] = {"params": dataclasses.asdict(params),
                             "mismatches": mism, "cycles": resp["cycles"],
-                            "cycles_per_frame": frame_period(resp, 64 * k, len(acts)),
+                            "cycles_per_frame": (frame_period(resp, 64 * k, len(acts))
+                                                 if got is not None else None),
                             "cycles_per_frame_model": man["widths"]["cycles_per_frame"],
-                            "multipliers_a_cycle": params.lanes * (16 if engine == "winograd"
-                                                                   else 36),
+                            "multipliers_a_cycle": params.multipliers,
                             "sim_seconds": round(time.perf_counter() - start, 1)}
             print(f"conv layer {layer} ({params.channels} -> {k} channels, {engine}): "
                   f"{len(acts)} images, {mism} mismatches, {runs[engine]['cycles_per_frame']} "

@@ -20,7 +20,7 @@ In integers (post-training quantization, calibrated on the training images):
   the class is the argmax.
 
 The golden model (:meth:`QuantCNN.forward`) is direct correlation
-(:func:`lowbit.golden.winograd.correlate2d`), :meth:`Conv2dParams.requantize` and a numpy
+(:func:`lowbit.golden.winograd.correlate_filters`), :meth:`Conv2dParams.requantize` and a numpy
 integer product: it never runs the Winograd path or the HDL it checks.
 """
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checks import check_int
-from .winograd import Conv2dParams, correlate2d
+from .winograd import Conv2dParams, correlate_filters
 
 __all__ = ["CNNConfig", "QuantCNN", "train_cnn", "im2col"]
 
@@ -143,8 +143,7 @@ class QuantCNN:
         """Conv layer ``layer`` in the golden model: direct correlation, then the layer's
         requantizer; ``images`` (N, C, 8, 8) codes -> (N, K, 8, 8) codes."""
         params = self.conv_params(layer)
-        maps = np.array([[correlate2d(im, f, "same") for f in self.conv_weights[layer]]
-                         for im in images])
+        maps = correlate_filters(images, self.conv_weights[layer], "same")
         return params.requantize(maps, self.conv_biases[layer].tolist())
 
     def dense(self, acts, matmul=None):

@@ -55,7 +55,7 @@ __all__ = [
     "transform_output_1d", "transform_output_2d", "winograd_stages_1d", "winograd_stages_2d",
     "winograd_1d", "winograd_1d_channels", "winograd_2d", "winograd_2d_channels",
     "direct_1d", "direct_1d_channels", "direct_2d", "direct_2d_channels",
-    "correlate2d", "winograd_correlate2d", "output_shape",
+    "correlate2d", "correlate_filters", "winograd_correlate2d", "output_shape",
     "signed_width", "StageRange", "WorstCase", "stage_ranges", "direct_stage_ranges",
     "worst_case_patterns", "check_filter_shape",
     "Winograd1DParams", "Winograd2DParams", "Direct3x3Params", "Conv2dParams",
@@ -310,6 +310,12 @@ def correlate2d(image, filt, padding="valid"):
         for j in range(3):
             out += (filt[:, i, j][:, None, None] * x[:, i:i + ho, j:j + wo]).sum(axis=0)
     return out
+
+
+def correlate_filters(images, filters, padding="valid"):
+    """:func:`correlate2d` of each image ``(N, C, H, W)`` with each filter ``(K, C, 3, 3)``:
+    ``(N, K, Ho, Wo)``, a conv layer's exact output."""
+    return np.array([[correlate2d(im, f, padding) for f in filters] for im in images])
 
 
 def winograd_correlate2d(image, filt, padding="valid"):
@@ -575,7 +581,7 @@ class Conv2dParams(_WinogradParams):
         "help": "requantization rounding: truncate, nearest, nearest_even or stochastic"})
     relu: bool = field(default=False, metadata={"help": "requantization: ReLU after it"})
     bias: bool = field(default=False, metadata={
-        "help": "requantization: a bias port, added before the shift"})
+        "help": "requantization: a bias a channel (a memory), added before the shift"})
     r_bits: int = field(default=8, metadata={
         "help": "stochastic rounding: random bits a sample (1..lfsr_width)"})
     lfsr_width: int = field(default=16, metadata={
@@ -609,11 +615,13 @@ class Conv2dParams(_WinogradParams):
                                      f"padding='valid', not {getattr(self, name)!r}")
         _check_choice("engine", self.engine, CONV_ENGINES)
         _check_int("filters", self.filters, 1, MAX_FILTERS)
-        _check_int("parallel", self.parallel, 0, self.filters)
-        if self.filters % self.lanes:
+        _check_int("parallel", self.parallel, 0, MAX_FILTERS)
+        if self.parallel > self.filters or self.filters % self.lanes:
             divisors = [d for d in range(1, self.filters + 1) if self.filters % d == 0]
             raise ValueError(f"parallel must divide filters={self.filters} (0 for all of them): "
-                             f"one of {', '.join(map(str, divisors))}, not {self.parallel}")
+                             f"one of {', '.join(map(str, divisors))}, not {self.parallel}"
+                             + (" (give -p filters=K for more filters)"
+                                if self.parallel > self.filters else ""))
         _check_product("4 x width x filters x output_width",
                        4 * self.width * self.filters * self.output_width, MAX_LINE_BUFFER_BITS,
                        "the output buffers' bits")
@@ -671,11 +679,12 @@ class Conv2dParams(_WinogradParams):
         half = 1 << (self.output_width - 1)
         b = _int_array("bias", bias)
         if b.ndim > 1 or b.size not in (1, self.filters):
-            raise ValueError(f"bias must be one integer or {self.filters} (one per filter), "
-                             f"not shape {b.shape}")
+            per = f" or {self.filters} (one per filter)" if self.filters > 1 else ""
+            raise ValueError(f"bias must be one integer{per}, not shape {b.shape}")
         b = np.broadcast_to(b.reshape(-1), (self.filters,))
-        for v in b:
-            _check_int("bias", int(v), -half, half - 1)
+        for k, v in enumerate(b):
+            _check_int(f"bias[{k}]" if b.size > 1 and self.filters > 1 else "bias", int(v),
+                       -half, half - 1)
         if b.any() and not self.bias:
             raise ValueError("this conv2d has no bias (bias=no): give bias=0, or generate it "
                              "with -p bias=yes -p out_width=...")
@@ -745,6 +754,11 @@ class Conv2dParams(_WinogradParams):
     def multiplies(self):
         """Multiplies per 2x2 output tile: 16 (Winograd) or 36 (direct) per channel."""
         return (16 if self.engine == "winograd" else 36) * self.channels
+
+    @property
+    def multipliers(self):
+        """The engine's multipliers: 16 (Winograd) or 36 (direct) a lane."""
+        return (16 if self.engine == "winograd" else 36) * self.lanes
 
     def check_image(self, image):
         a = check_filter_shape(image, (self.channels, self.height, self.width), name="image")
@@ -915,9 +929,9 @@ def conv2d_compare(params, arr, *, filt=None, bias=None, **_):
                              f"{b.shape}")
         bias = checked(params.check_bias, "--bias", b)
     bias = 0 if bias is None else bias
-    want = np.array([[checked(lambda x: correlate2d(params.check_image(x[0]),
-                                                    params.check_filter(x[1]), params.padding),
-                              "--input/--filter", (im, f)) for f in filt] for im in images])
+    want = checked(lambda x: correlate_filters([params.check_image(im) for im in x[0]],
+                                               params.check_filters(x[1]), params.padding),
+                   "--input/--filter", (images, filt))
     want = params.requantize(want, bias)
 
     def finish(got, resp, manifest):

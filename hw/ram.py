@@ -1,8 +1,9 @@
 """Memories read the way block RAMs want to be read: the read port's register, then a read-data
 register, both in the design.
 
-A memory whose stages never read and write one address in the same cycle is built with
-:data:`NO_RW_CHECK` (``no_rw_check``) and read through :func:`registered_read`:
+A memory whose stages never use what a read returns when it meets a write to its address in
+the same cycle is built with :data:`NO_RW_CHECK` (``no_rw_check``) and read through
+:func:`registered_read`:
 
 - The read port is asynchronous in the RTL, followed by a register. Yosys merges that register
   into the port (``memory_dff``), and in doing so honours ``no_rw_check``: the port returns
@@ -15,7 +16,7 @@ A memory whose stages never read and write one address in the same cycle is buil
   it into the DP16KD's own output register (:mod:`lowbit.boards.outreg`).
 
 The behaviour of the RTL is a non-transparent synchronous read (old data on a collision, which
-the users of :data:`NO_RW_CHECK` never cause) with one more register: data at
+the users of :data:`NO_RW_CHECK` never use) with one more register: data at
 :data:`READ_LATENCY` cycles after the address.
 """
 

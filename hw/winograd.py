@@ -1,8 +1,10 @@
 """Winograd F(2x2, 3x3) tile engine and its direct 3x3 baseline (Lavin & Gray 2016; SPEC 3).
 
 Both take one 4x4 input tile of one channel per cycle with its filter, accumulate over the
-``channels`` beats between ``first`` and ``last``, and give one 2x2 output tile: the same
-stream interface and throughput, so every comparison between them is like for like.
+``channels`` beats up to ``last``, and give one 2x2 output tile: the same stream interface
+and throughput, so every comparison between them is like for like. A tile's sum starts
+after the previous tile's ``last`` beat (``first`` frames the stream but the engines do not
+need it; a reset clears a sum left unfinished).
 
 With ``lanes`` (the conv layer's ``parallel``) an engine computes several output channels from
 each tile: the input transform (Winograd) or the tile's registers (direct) are built once and

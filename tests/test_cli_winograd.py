@@ -38,7 +38,9 @@ from lowbit.golden.images import digits, named_filter
     (["generate", "conv2d", "-p", "filters=6", "-p", "parallel=4"],
      "parallel must divide filters=6 (0 for all of them): one of 1, 2, 3, 6, not 4"),
     (["generate", "conv2d", "-p", "filters=2", "-p", "parallel=3"],
-     "parallel must be between 0 and 2, not 3"),
+     "parallel must divide filters=2 (0 for all of them): one of 1, 2, not 3 (give -p "
+     "filters=K for more filters)"),
+    (["generate", "conv2d", "-p", "parallel=257"], "parallel must be between 0 and 256"),
     (["generate", "conv2d", "-p", "width=4096", "-p", "filters=16"],
      "4 x width x filters x output_width must be <= "),
 ])

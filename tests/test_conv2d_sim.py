@@ -5,7 +5,7 @@ scikit-learn digit, and a crop of a real RGB photograph, with edge, blur and ran
 import numpy as np
 import pytest
 from lowbit.golden.images import digits, named_filter, photo, to_signed8
-from lowbit.golden.winograd import Conv2dParams, correlate2d
+from lowbit.golden.winograd import Conv2dParams, correlate_filters
 from lowbit.hw.units import get_unit
 from lowbit.sim.runner import run_job, run_unit
 
@@ -27,8 +27,7 @@ def _images(params, rng, n):
 
 def _golden(params, images, filt):
     """Direct correlation of each image with each filter: (N, K, Ho, Wo)."""
-    return np.array([[correlate2d(im, f, params.padding) for f in params.check_filters(filt)]
-                     for im in images])
+    return correlate_filters(images, params.check_filters(filt), params.padding)
 
 
 def _check(params, images, filt, sim, seed, idle=0.1, backpressure=0.1, design=None):
@@ -65,8 +64,8 @@ def test_conv2d_equals_direct_correlation(cfg, sim, seed):
                          ids=["-".join(map(str, (*c, k, p))) for c, k, p in CONV2D_FILTERS_SWEEP])
 def test_conv2d_filters_equal_direct_correlation(cfg, sim, seed):
     """K filters, ``parallel`` at a time (the rest folded): every output channel against
-    direct correlation with its filter, random and extreme filters (each filter its own
-    extreme, so a mixed-up lane or fold shows), random and extreme images."""
+    direct correlation with its filter, random filters (a mixed-up lane or fold shows) and
+    extreme ones (alternately all largest and all smallest), random and extreme images."""
     base, k, lanes = cfg
     params = conv2d_params(base, filters=k, parallel=lanes)
     wg, c = params.weight_width, params.channels
@@ -110,8 +109,13 @@ def test_conv2d_rgb_photo(name, sim, seed):
 THROUGHPUT = {  # one build each, shared with the sweeps
     "one-filter": (Conv2dParams(height=2, width=13, channels=2, padding="same", pipeline=2,
                                 filter_transform="onchip"), 6),  # CONV2D_SWEEP[7]
-    "fold-2-output-bound": (conv2d_params(CONV2D_FILTERS_SWEEP[0][0], filters=2, parallel=1),
-                            4),
+    "fold-2-one-channel": (conv2d_params(CONV2D_FILTERS_SWEEP[0][0], filters=2, parallel=1),
+                           4),
+    "output-bound": (Conv2dParams(height=6, width=6, channels=1, filters=4, parallel=2,
+                                  pipeline=1), 4),
+    # Nine tiles a row: the fold buffer's half a row is what keeps the engine up.
+    "fold-4-wide": (Conv2dParams(height=4, width=17, channels=4, filters=4, parallel=1,
+                                 pipeline=1), 4),
     "fold-2-input-bound": (conv2d_params(CONV2D_FILTERS_SWEEP[4][0], filters=16, parallel=8),
                            3),
     "fold-4": (conv2d_params(CONV2D_FILTERS_SWEEP[3][0], filters=16, parallel=4), 3),
@@ -136,7 +140,8 @@ def test_conv2d_throughput(name, sim, seed):
     hp, wp = man["widths"]["virtual_height"], man["widths"]["virtual_width"]
     ho, wo = params.output_shape
     per = ho * wo * params.filters
-    assert per_frame == max(hp * wp * params.channels, per)
+    assert per_frame == max(hp * wp * params.channels, per)   # never the engine, F <= 4
+    assert (per > hp * wp * params.channels) == (name == "output-bound")
     lasts = [resp["out_cycles"][k * per + per - 1] for k in range(len(images))]
     assert set(np.diff(lasts).tolist()) == {per_frame}
 

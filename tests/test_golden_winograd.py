@@ -4,6 +4,7 @@ bounds that are attained and never exceeded, whole-image correlation, parameter 
 import dataclasses
 import importlib.util
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from lowbit.golden.winograd import (
     Winograd1DParams,
     Winograd2DParams,
     check_filter_shape,
+    conv2d_job,
     correlate2d,
     direct_1d,
     direct_1d_channels,
@@ -619,3 +621,25 @@ def test_stage_range_arguments(kwargs, message):
         with pytest.raises(ValueError) as exc:
             fn(dim, **args)
         assert str(exc.value) == message
+
+
+def test_conv2d_job_refuses_filters_and_biases_of_another_layer():
+    """What the host driver's conv2d passes on: filters of another K or C, a bias list of
+    the wrong length or out of range, each one message naming the shape or channel."""
+    p = Conv2dParams(channels=2, height=4, width=4, filters=3, parallel=1, out_width=8,
+                     bias=True)
+    images = np.zeros((1, 2, 4, 4), dtype=np.int64)
+    good = np.zeros((3, 2, 3, 3), dtype=np.int64)
+    cases = [(np.zeros((2, 2, 3, 3), dtype=np.int64), 0,
+              "filter must have shape (3, 2, 3, 3), not (2, 2, 3, 3)"),
+             (np.zeros((2, 3, 3), dtype=np.int64), 0,
+              "filter must have shape (3, 2, 3, 3), not (2, 3, 3)"),
+             (good, [1, 2], "bias must be one integer or 3 (one per filter), not shape (2,)"),
+             (good, [0, 1 << 20, 0], "bias[1] must be between")]
+    for filt, bias, message in cases:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            conv2d_job(p, images, filt, bias)
+    job = conv2d_job(p, images, good, [1, -2, 3])
+    assert [w["b_data"] for w in job.loads if "b_data" in w] == [1, (1 << p.output_width) - 2, 3]
+    assert sorted((w["f_lane"], w["f_addr"]) for w in job.loads if "f_addr" in w) == \
+        [(0, a) for a in range(6)]

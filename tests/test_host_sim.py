@@ -17,7 +17,7 @@ from lowbit.golden.bnn import bnn_forward, load_digits_bits, trained_digits_bnn
 from lowbit.golden.bnnchip import BNNChipParams
 from lowbit.golden.link import ErrorCode
 from lowbit.golden.unitmap import UnitMap
-from lowbit.golden.winograd import Conv2dParams, correlate2d
+from lowbit.golden.winograd import Conv2dParams, correlate2d, correlate_filters
 from lowbit.hw.build import generated
 from lowbit.hw.units import hosted
 from lowbit.sim.host import run_host
@@ -169,7 +169,7 @@ def test_requantized_conv2d_through_the_link(sim, seed):
     result, _ = _run(_build("conv2d", params), "conv2d",
                      {"images": [i.tolist() for i in images], "filter": filt.tolist(),
                       "bias": bias}, sim)
-    maps = np.array([[correlate2d(i, f, "same") for f in filt] for i in images])
+    maps = correlate_filters(images, filt, "same")
     want = params.requantize(maps, bias)
     assert np.array_equal(np.array(result["maps"]), want)
     assert want.min() == 0 and want.max() > 0

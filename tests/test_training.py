@@ -58,7 +58,7 @@ def test_gupta_quick_run(tmp_path, capsys):
     (["--fl", "8,x"], "--fl must be integers separated by commas"),
     (["--epochs", "0"], "--epochs must be between 1 and 500, not 0"),
     (["--seeds", "21"], "--seeds must be between 1 and 20, not 21"),
-    (["--images", "5"], "--images is for the quantnets experiment, not gupta"),
+    (["--images", "5"], "--images is for the quantnets, bnn and cnn experiments, not gupta"),
 ])
 def test_experiment_bad_input(usage_error, tmp_path, argv, message):
     usage_error(["experiment", "gupta", *argv, "-o", str(tmp_path / "g")], message)

@@ -25,6 +25,7 @@ def layer_params(run):
 
 def main():
     from lowbit.gen.experiment import conv2d_frame_cycles
+    from lowbit.hw.conv2d import Conv2dLayer
 
     runs = [r for r in json.loads((HERE / "results.json").read_text())["runs"]
             if not r.get("exit")]
@@ -40,9 +41,9 @@ def main():
             "channels": p.channels, "filters": p.filters, "parallel": p.lanes,
             "folds": p.folds, "image": [p.height, p.width], "command": r["command"],
             "resources": res, "fmax_mhz": r["fmax_mhz"],
-            "multipliers": p.lanes * (16 if p.engine == "winograd" else 36),
-            "cycles_per_frame": cycles, "cycles_per_frame_bound": max(
-                (2 * p.tiles[0] + 2) * (2 * p.tiles[1] + 2) * p.channels, ho * wo * p.filters),
+            "multipliers": p.multipliers,
+            "cycles_per_frame": cycles,
+            "cycles_per_frame_model": Conv2dLayer(p).cycles_per_frame,
             "cycles_per_output_pixel": round(per_pixel, 3),
             "lut4_per_output_pixel_per_cycle": round(res["lut"] * per_pixel),
             "dsp_per_output_pixel_per_cycle": round(res["dsp"] * per_pixel),
@@ -63,7 +64,7 @@ def main():
              "pixel is all K channels of one position; 'a pixel a cycle' costs are the "
              "resources times the cycles an output pixel.", "",
              "| board | engine | bits | lanes x folds | multipliers | LUT4 | FF | DSP | BRAM | "
-             "Fmax MHz | cycles/frame (bound) | LUT4 per pixel/cycle | frames/s at Fmax |",
+             "Fmax MHz | cycles/frame (model) | LUT4 per pixel/cycle | frames/s at Fmax |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for w in rows:
         res = w["resources"]
@@ -71,7 +72,7 @@ def main():
             f"| {w['board']} {w['image'][0]}x{w['image'][1]} | {w['engine']} | {w['bits']} | "
             f"{w['parallel']} x {w['folds']} | {w['multipliers']} | {res['lut']} | "
             f"{res['ff']} | {res['dsp']} | {res['bram']} | {w['fmax_mhz']} | "
-            f"{w['cycles_per_frame']} ({w['cycles_per_frame_bound']}) | "
+            f"{w['cycles_per_frame']} ({w['cycles_per_frame_model']}) | "
             f"{w['lut4_per_output_pixel_per_cycle']:,} | {w['frames_per_second_at_fmax']:,} |")
     (HERE / "report.md").write_text("\n".join(lines) + "\n")
     print("wrote", HERE / "report.md")

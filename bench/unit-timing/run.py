@@ -65,6 +65,8 @@ def main():
     args = sys.argv[1:]
     into, into_arg = HERE, None
     if args[:1] == ["--into"]:
+        if len(args) < 2:
+            sys.exit("usage: run.py --into DIR LABEL=CHECKOUT ... (--into needs a directory)")
         into_arg, args = args[1], args[2:]
         into = Path(into_arg).resolve()
         into.mkdir(parents=True, exist_ok=True)
