@@ -41,7 +41,8 @@ def main():
         per_pixel = cycles / (ho * wo)           # cycles an output pixel (all K channels)
         res = r["unit_resources"]
         rows.append({
-            "board": r["board"], "engine": p.engine, "bits": p.data_width,
+            "board": r["board"], "variant": r["variant"], "git": r["git"], "engine": p.engine,
+            "bits": p.data_width,
             "channels": p.channels, "filters": p.filters, "parallel": p.lanes,
             "folds": p.folds, "image": [p.height, p.width], "command": r["command"],
             "resources": res, "fmax_mhz": r["fmax_mhz"],
@@ -68,16 +69,16 @@ def main():
              "or measured in simulation beyond (report.py). An output "
              "pixel is all K channels of one position; 'a pixel a cycle' costs are the "
              "resources times the cycles an output pixel.", "",
-             "| board | engine | bits | lanes x folds | multipliers | LUT4 | FF | DSP | BRAM | "
-             "Fmax MHz | cycles/frame (model) | LUT4 per pixel/cycle | frames/s at Fmax |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| board | commit | engine | bits | lanes x folds | multipliers | LUT4 | CCU2C/ALU | "
+             "FF | DSP | BRAM | Fmax MHz | cycles/frame | LUT4 per pixel/cycle | frames/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for w in rows:
         res = w["resources"]
         lines.append(
-            f"| {w['board']} {w['image'][0]}x{w['image'][1]} | {w['engine']} | {w['bits']} | "
-            f"{w['parallel']} x {w['folds']} | {w['multipliers']} | {res['lut']} | "
-            f"{res['ff']} | {res['dsp']} | {res['bram']} | {w['fmax_mhz']} | "
-            f"{w['cycles_per_frame']} ({w['cycles_per_frame_model']}) | "
+            f"| {w['board']} {w['image'][0]}x{w['image'][1]} | {w['git']} | {w['engine']} | "
+            f"{w['bits']} | {w['parallel']} x {w['folds']} | {w['multipliers']} | {res['lut']} | "
+            f"{res['carry']} | {res['ff']} | {res['dsp']} | {res['bram']} | {w['fmax_mhz']} | "
+            f"{w['cycles_per_frame']}{' (sim)' if w['cycles_measured'] else ''} | "
             f"{w['lut4_per_output_pixel_per_cycle']:,} | {w['frames_per_second_at_fmax']:,} |")
     (HERE / "report.md").write_text("\n".join(lines) + "\n")
     print("wrote", HERE / "report.md")
