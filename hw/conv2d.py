@@ -489,10 +489,18 @@ class Conv2dLayer(wiring.Component):
         row_done = Signal()
         m.d.comb += [issue.eq(ce & (~at_start | avail)),
                      row_done.eq(issue & pixel_end & x_last & ~(top & has_bottom))]
-        tiles_next = ready_tiles + (take & wf_last) - (issue & at_start)
-        rows_next = free_rows + row_done - (take & w_first)
-        m.d.sync += [ready_tiles.eq(tiles_next), avail.eq(tiles_next != 0),
-                     free_rows.eq(rows_next), rows_free.eq(rows_next != 0)]
+        def count(counter, nonzero, up, down):
+            """``counter`` up and down a step; ``nonzero`` (``counter != 0``) from the
+            counter's current value and the steps, not from the sum (the sum then the compare
+            was the layer's critical path on the UP5K, 22.1 ns, 45.22 MHz)."""
+            m.d.sync += counter.eq(counter + up - down)
+            with m.If(up & ~down):
+                m.d.sync += nonzero.eq(1)
+            with m.Elif(down & ~up):
+                m.d.sync += nonzero.eq(counter != 1)
+
+        count(ready_tiles, avail, take & wf_last, issue & at_start)
+        count(free_rows, rows_free, row_done, take & w_first)
         _step(m, lane, lane_last, lanes, issue)
         _step(m, fold, fold_last, folds, issue & lane_last)
         _step(m, x, x_last, wo, issue & pixel_end)
