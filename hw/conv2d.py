@@ -121,8 +121,8 @@ class Conv2dLayer(wiring.Component):
         """Cycles a frame takes with the input always valid and the output always ready: one
         a value of the virtual image in, one a value out (``Ho x Wo x K``), or the engine's
         ``F x C`` a tile, whichever is most. Exact with up to four folds (the engine then
-        never bounds it); with more, the engine's count is a lower bound (484 cycles against
-        480 at C = 4, K = 8, one lane, 6 x 9)."""
+        never bounds it); with more, the engine's count is a lower bound, a few cycles under
+        the measured period."""
         p = self.params
         hp, wp = self.virtual_shape
         ho, wo = p.output_shape
