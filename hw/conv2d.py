@@ -20,7 +20,7 @@ from .fixed import round_offset, saturate
 from .lfsr import LFSR
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
 from .skid import skid_output
-from .winograd import DirectConv3x3, WinogradF23x23, field_name
+from .winograd import DirectConv3x3, WinogradF23x23, field_name, output_lanes
 
 __all__ = ["Conv2dLayer"]
 
@@ -94,6 +94,12 @@ class Conv2dLayer(wiring.Component):
         self.engine_params = p.engine_params
         self._fw = p.filter_word_width
         self._fwords = p.filter_words
+        #: Channels an engine output beat carries (the Winograd engine's output transforms,
+        #: :func:`~lowbit.hw.winograd.output_lanes`; all the lanes for the direct engine),
+        #: and the beats a tile takes (``filters / out_lanes``, each an output buffer word).
+        self.out_lanes = (output_lanes(p.lanes, p.channels) if p.engine == "winograd"
+                          else p.lanes)
+        self.out_beats = p.filters // self.out_lanes
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"x": signed(p.data_width)}))),
             "o": Out(stream.Signature(data.StructLayout({"y": signed(p.result_width),
@@ -148,8 +154,8 @@ class Conv2dLayer(wiring.Component):
 
     @property
     def output_buffer_words(self):
-        """Depth of each output buffer: two tile rows of ``folds`` words a tile."""
-        return 2 * self.params.tiles[1] * self.params.folds
+        """Depth of each output buffer: two tile rows of :attr:`out_beats` words a tile."""
+        return 2 * self.params.tiles[1] * self.out_beats
 
     @property
     def widths(self):
@@ -161,6 +167,7 @@ class Conv2dLayer(wiring.Component):
                 "output_buffer_words": self.output_buffer_words,
                 "cycles_per_frame": self.cycles_per_frame, "lanes": p.lanes,
                 "folds": p.folds, "tile_buffer_tiles": self.tile_buffer_tiles,
+                "output_transforms": (self.out_lanes if p.engine == "winograd" else 0),
                 "filter_words": self._fwords, "filter_word_width": self._fw}
 
     def elaborate(self, platform):
@@ -430,13 +437,13 @@ class Conv2dLayer(wiring.Component):
         innermost, onto stream ``out`` (with each value's bias, ``b``, when the layer has
         one).
 
-        Writer: each engine output (one fold of one tile: ``lanes`` channels x 4 values) is
-        one word of each output buffer at the next address, the top row's two pixels in
-        ``top``, the bottom row's in ``bot``; a tile row takes ``tiles_wide x folds`` words,
-        and the two halves of each buffer take alternate tile rows. A tile row starts only in
-        a free half.
+        Writer: each engine output beat (:attr:`out_lanes` channels of one tile x 4 values,
+        :attr:`out_beats` beats a tile) is one word of each output buffer at the next address,
+        the top row's two pixels in ``top``, the bottom row's in ``bot``; a tile row takes
+        ``tiles_wide x out_beats`` words, and the two halves of each buffer take alternate
+        tile rows. A tile row starts only in a free half.
 
-        Reader: one value a cycle, the tile row's top row (a tile once all its folds are
+        Reader: one value a cycle, the tile row's top row (a tile once all its beats are
         written), then its bottom row (all written by then), then the half is free. The read
         address is a register stepped by one, or reloaded with the tile's first word for its
         second pixel or the row's first for the bottom row: no adder in front of the
@@ -444,7 +451,7 @@ class Conv2dLayer(wiring.Component):
         p = self.params
         ho, wo = p.output_shape
         th, tw = p.tiles
-        ow, lanes, folds, k_n = p.output_width, p.lanes, p.folds, p.filters
+        ow, lanes, folds, k_n = p.output_width, self.out_lanes, self.out_beats, p.filters
         half = tw * folds
         depth = 2 * half
         words = [memory.Memory(shape=2 * lanes * ow, depth=depth, init=[], attrs=NO_RW_CHECK)

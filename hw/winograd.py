@@ -8,11 +8,13 @@ need it; a reset clears a sum left unfinished).
 
 With ``lanes`` (the conv layer's ``parallel``) an engine computes several output channels from
 each tile: the input transform (Winograd) or the tile's registers (direct) are built once and
-shared, and each lane has its own filter words, multipliers, accumulators and (Winograd)
-output transform. The standalone units have one lane.
+shared, and each lane has its own filter words, multipliers and accumulators. The Winograd
+engine's output transforms are shared too: a lane needs one every ``C`` beats, so one
+transform takes up to ``C`` lanes' sums in turn (:func:`output_lanes`). The standalone units
+have one lane.
 """
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -20,7 +22,7 @@ from ..golden.winograd_matrices import A_T, B_T, G_SCALED
 from .arith import delay, split_multiply
 from .skid import skid_output
 
-__all__ = ["WinogradF23", "WinogradF23x23", "DirectConv3x3", "field_name"]
+__all__ = ["WinogradF23", "WinogradF23x23", "DirectConv3x3", "field_name", "output_lanes"]
 
 
 def _lin(coeffs, values):
@@ -71,16 +73,28 @@ def field_name(prefix, k, lane=0):
     return f"{prefix}{k}" if lane == 0 else f"{prefix}{k}_{lane}"
 
 
+def output_lanes(lanes, channels):
+    """Output transforms of a Winograd engine with ``lanes`` lanes and ``channels`` beats a
+    tile, which is also the lanes an output beat carries: the fewest (a divisor of
+    ``lanes``) that leave each at most ``channels`` lanes to take in turn, one a cycle, in
+    the ``channels`` cycles before the next tile's sums are ready."""
+    return next(t for t in range(1, lanes + 1) if lanes % t == 0 and lanes // t <= channels)
+
+
 class _TileEngine(wiring.Component):
     """Shared stream plumbing: ports, the clock enable, the channel accumulator.
 
-    ``lanes``: output channels computed at once, each with its own filter words and outputs
-    (fields :func:`field_name`), all from the same input tile."""
+    ``lanes``: output channels computed at once, each with its own filter words (fields
+    :func:`field_name`), all from the same input tile. ``out_lanes``: the lanes an output
+    beat carries (fields ``y`` of lanes 0 .. ``out_lanes - 1``); with fewer than ``lanes``
+    each tile's outputs take ``lanes / out_lanes`` beats, beat ``s`` carrying lanes
+    ``s * out_lanes ..`` (:class:`WinogradF23x23`)."""
 
     def __init__(self, params, filter_words, filter_width, out_width, data_words=16,
-                 out_words=4, lanes=1):
+                 out_words=4, lanes=1, out_lanes=None):
         self.params = params
         self.lanes = lanes
+        self.out_lanes = lanes if out_lanes is None else out_lanes
         p = params
         fields = {f"d{k}": signed(p.data_width) for k in range(data_words)}
         fields.update({field_name("f", k, j): signed(filter_width)
@@ -90,7 +104,7 @@ class _TileEngine(wiring.Component):
             "i": In(stream.Signature(data.StructLayout(fields))),
             "o": Out(stream.Signature(data.StructLayout(
                 {field_name("y", k, j): signed(out_width)
-                 for j in range(lanes) for k in range(out_words)}))),
+                 for j in range(self.out_lanes) for k in range(out_words)}))),
         })
 
     #: Stages beyond the first three that this engine has: ``pipeline`` 4 and 5 add a
@@ -128,7 +142,7 @@ class _TileEngine(wiring.Component):
         by lane: y0, y1, ... of lane 0, then lane 1's), through the skid register that drives
         ``ce``."""
         done, feed = done
-        per = len(values) // self.lanes
+        per = len(values) // self.out_lanes
         chain = [done]
         for k in range(cycles):
             chain.append(delay(m, ce, chain[-1], 1, name=f"valid3_{k}", reset_less=False))
@@ -285,7 +299,8 @@ class WinogradF23x23(_TileEngine):
     def __init__(self, params, lanes=1):
         offline = params.filter_transform == "offline"
         super().__init__(params, 16 if offline else 9, params.filter_word_width,
-                         params.output_width, lanes=lanes)
+                         params.output_width, lanes=lanes,
+                         out_lanes=output_lanes(lanes, params.channels))
 
     def elaborate(self, platform):
         m = Module()
@@ -327,17 +342,56 @@ class WinogradF23x23(_TileEngine):
         ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st6, 2)
 
         acc, done = self._accumulate(m, ce, prods, w["channel_sum"], *ctl)
+        sums, done = self._take_turns(m, ce, acc, done, w["channel_sum"])
         outs = []
-        for j in range(self.lanes):
-            lane = acc[16 * j:16 * j + 16]
+        for t in range(self.out_lanes):
+            lane = sums[16 * t:16 * t + 16]
             grid = [lane[4 * r:4 * r + 4] for r in range(4)]
             y = _sandwich(m, A_T, grid, A_T, w["output_transform_pass1"],
-                          w["output_transform"], f"y{j}",
+                          w["output_transform"], f"y{t}",
                           between=lambda x: delay(m, ce, x, st4, name="yp_q"))
             outs += [delay(m, ce, (x >> 2), int(p.pipeline >= 3), name="y_q")
                      for row in y for x in row]
         self._output(m, ce, done, int(p.pipeline >= 3) + st4, outs)
         return m
+
+    def _take_turns(self, m, ce, acc, done, width):
+        """The lanes' finished sums (16 a lane) onto the :attr:`out_lanes` output
+        transforms, ``S = lanes / out_lanes`` lanes each in turn: transform ``t`` takes lane
+        ``s * out_lanes + t`` in the ``s``-th cycle after the sums are ready, through a
+        multiplexer and a register (the multiplexer is not in front of the transform's adders).
+        The sums hold until the next tile's last beat, at least ``C >= S`` cycles later.
+        Returns the transforms' inputs and their (valid flag, what it loads) pair for
+        :meth:`_output`: with turns, one register later than the accumulator's.
+
+        A lane's output transform (24 adders of the channel sum's width, 8-bit C = 16: 26 and
+        28 bits) was idle ``C - 1`` cycles in ``C``; the multiplexer costs less than the
+        adders it saves (docs/numbers.md)."""
+        per = self.lanes // self.out_lanes
+        if per == 1:
+            return acc, done
+        flag, feed = done
+        sel = Signal(range(per))
+        sel_last = Signal()
+        turn = Signal()               # the selected lane's sums are finished
+        turn_feed = feed | (turn & ~sel_last)
+        with m.If(ce):
+            m.d.sync += turn.eq(turn_feed)
+            with m.If(turn):
+                m.d.sync += [sel.eq(Mux(sel_last, 0, sel + 1)),
+                             sel_last.eq(~sel_last & (sel == per - 2))]
+        del flag  # the turn flag replaces it: set by the same last beat
+        picked = []
+        for t in range(self.out_lanes):
+            for k in range(16):
+                opts = Array(acc[16 * (s * self.out_lanes + t) + k] for s in range(per))
+                v = Signal(signed(width), name=f"pick{t}_{k}")
+                m.d.comb += v.eq(opts[sel])
+                picked.append(delay(m, ce, v, 1, name=f"pick{t}_{k}_q"))
+        valid = Signal()
+        with m.If(ce):
+            m.d.sync += valid.eq(turn)
+        return picked, (valid, turn)
 
 
 class DirectConv3x3(_TileEngine):
