@@ -77,6 +77,24 @@ def test_conv2d_filters_equal_direct_correlation(cfg, sim, seed):
         _check(params, _images(params, rng, 2), filt, sim, seed + n)
 
 
+# (lanes, channels, output transforms): each transform takes at most C lanes in turn.
+OUTPUT_LANES = [(4, 16, 1), (8, 3, 4), (3, 2, 3), (2, 2, 1), (8, 1, 8), (6, 4, 2), (1, 1, 1)]
+
+
+@pytest.mark.parametrize("lanes,channels,transforms", OUTPUT_LANES)
+def test_winograd_output_transforms(lanes, channels, transforms):
+    """The fewest output transforms that leave each at most C lanes, and the output beats a
+    tile the layer's back end then takes (the direct engine: every lane in one beat)."""
+    from lowbit.hw.conv2d import Conv2dLayer
+    from lowbit.hw.winograd import output_lanes
+
+    assert output_lanes(lanes, channels) == transforms
+    for engine, per_beat in (("winograd", transforms), ("direct", lanes)):
+        layer = Conv2dLayer(Conv2dParams(channels=channels, filters=2 * lanes, parallel=lanes,
+                                         engine=engine))
+        assert (layer.out_lanes, layer.out_beats) == (per_beat, 2 * lanes // per_beat)
+
+
 # Each filter is a separate run of the same build (the filter memory is loaded first).
 DIGIT_FILTERS = ["laplacian", "blur", "random"]
 
