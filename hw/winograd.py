@@ -292,6 +292,14 @@ class WinogradF23x23(_TileEngine):
     products registered, then their sum), for multiplies in LUTs, as on the UP5K, where the
     whole multiply in one cycle was the critical path at 5 (43.4 MHz, 4-bit data); on a DSP
     target it takes two multipliers a product.
+
+    With lanes, 5 also puts a register in the fabric on the transformed tile (and each
+    lane's filter words) ahead of the multipliers' input registers: each transformed value
+    feeds a multiplier in every lane, and from the second pass's register-less adders to
+    four lanes' DSP blocks was the critical path at 5 (ECP5-85F, C = K = 16, four lanes,
+    4-bit: 130.01 MHz, 7.69 ns, 6.12 of it routing; bench/conv2d-layers). With output
+    transforms shared (:func:`output_lanes`) the lanes' sums pass a multiplexer and a
+    register (:meth:`_take_turns`).
     """
 
     deep_stages = (4, 5, 6)
@@ -301,6 +309,18 @@ class WinogradF23x23(_TileEngine):
         super().__init__(params, 16 if offline else 9, params.filter_word_width,
                          params.output_width, lanes=lanes,
                          out_lanes=output_lanes(lanes, params.channels))
+
+    @property
+    def _fanout_stage(self):
+        """1 with a fabric register on the tile in front of the lanes' multipliers."""
+        return int(self.lanes > 1 and self.params.pipeline >= 5)
+
+    @property
+    def latency(self):
+        """To the first output beat: the channel accumulator, the stages ``pipeline`` adds,
+        and with lanes the fan-out register and the turns' register."""
+        return (super().latency + self._fanout_stage
+                + int(self.out_lanes < self.lanes))
 
     def elaborate(self, platform):
         m = Module()
@@ -317,8 +337,10 @@ class WinogradF23x23(_TileEngine):
         v = _sandwich(m, B_T, d, B_T, w["input_transform_pass1"], w["input_transform"], "v",
                       between=mid_in)
         stage1 = p.pipeline >= 1
-        v = [delay(m, ce, x, int(stage1), name="v_q") for row in v for x in row]
-        ctl = self._control(m, ce, (self.i.valid, pl.first, pl.last), int(stage1) + st5, 1)
+        fan = self._fanout_stage
+        v = [delay(m, ce, x, fan + int(stage1), name="v_q") for row in v for x in row]
+        ctl = self._control(m, ce, (self.i.valid, pl.first, pl.last),
+                            int(stage1) + st5 + fan, 1)
 
         prods = []
         for j in range(self.lanes):
@@ -330,7 +352,7 @@ class WinogradF23x23(_TileEngine):
                      for r in range(3)]
                 u = _sandwich(m, G_SCALED, g, G_SCALED, w["filter_transform_pass1"],
                               w["filter_transform"], f"u{j}", between=mid_in)
-            u = [delay(m, ce, x, int(stage1), name=f"u{j}_q") for row in u for x in row]
+            u = [delay(m, ce, x, fan + int(stage1), name=f"u{j}_q") for row in u for x in row]
             for k in range(16):
                 if st6:
                     prods.append(split_multiply(m, ce, u[k], v[k], w["product"],
@@ -364,9 +386,10 @@ class WinogradF23x23(_TileEngine):
         Returns the transforms' inputs and their (valid flag, what it loads) pair for
         :meth:`_output`: with turns, one register later than the accumulator's.
 
-        A lane's output transform (24 adders of the channel sum's width, 8-bit C = 16: 26 and
-        28 bits) was idle ``C - 1`` cycles in ``C``; the multiplexer costs less than the
-        adders it saves (docs/numbers.md)."""
+        A lane's output transform (24 adders, 25 bits wide at 8-bit C = 16) was idle ``C -
+        1`` cycles in ``C``; the multiplexer costs less than the adders it saves: the 8-bit
+        C = K = 16 layer with four lanes went from 3,360 LUT4 and 1,671 CCU2C to 2,234 and
+        1,206 in Yosys's synth_ecp5 (the command in docs/numbers.md)."""
         per = self.lanes // self.out_lanes
         if per == 1:
             return acc, done

@@ -86,12 +86,14 @@ def test_winograd_output_transforms(lanes, channels, transforms):
     """The fewest output transforms that leave each at most C lanes, and the output beats a
     tile the layer's back end then takes (the direct engine: every lane in one beat)."""
     from lowbit.hw.conv2d import Conv2dLayer
+    from lowbit.hw.ports import discard
     from lowbit.hw.winograd import output_lanes
 
     assert output_lanes(lanes, channels) == transforms
     for engine, per_beat in (("winograd", transforms), ("direct", lanes)):
         layer = Conv2dLayer(Conv2dParams(channels=channels, filters=2 * lanes, parallel=lanes,
                                          engine=engine))
+        discard(layer)  # built for its attributes only
         assert (layer.out_lanes, layer.out_beats) == (per_beat, 2 * lanes // per_beat)
 
 
