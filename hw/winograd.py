@@ -293,13 +293,15 @@ class WinogradF23x23(_TileEngine):
     whole multiply in one cycle was the critical path at 5 (43.4 MHz, 4-bit data); on a DSP
     target it takes two multipliers a product.
 
-    With lanes, 5 also puts a register in the fabric on the transformed tile (and each
-    lane's filter words) ahead of the multipliers' input registers: each transformed value
-    feeds a multiplier in every lane, and from the second pass's register-less adders to
-    four lanes' DSP blocks was the critical path at 5 (ECP5-85F, C = K = 16, four lanes,
-    4-bit: 130.01 MHz, 7.69 ns, 6.12 of it routing; bench/conv2d-layers). With output
-    transforms shared (:func:`output_lanes`) the lanes' sums pass a multiplexer and a
-    register (:meth:`_take_turns`).
+    With lanes, 5 also puts two registers in the fabric: one on the transformed tile (and
+    each lane's filter words) ahead of the multipliers' input registers, one on each product
+    after their output registers. Each transformed value feeds a multiplier in every lane,
+    and from the second pass's adders to four lanes' DSP blocks was the critical path at 5
+    (ECP5-85F, C = K = 16, four lanes, 4-bit: 130.01 MHz, 7.69 ns, 6.12 of it routing;
+    bench/conv2d-layers); with that register alone, a DSP block's output into its running
+    sum became the path at the same speed (130.24 MHz, 7.68 ns, 5.70 routing), as it was at
+    8 bits (138.77 MHz). With output transforms shared (:func:`output_lanes`) the lanes'
+    sums pass a multiplexer and a register (:meth:`_take_turns`).
     """
 
     deep_stages = (4, 5, 6)
@@ -312,15 +314,17 @@ class WinogradF23x23(_TileEngine):
 
     @property
     def _fanout_stage(self):
-        """1 with a fabric register on the tile in front of the lanes' multipliers."""
+        """1 with fabric registers on the tile in front of the lanes' multipliers and on
+        the products behind them."""
         return int(self.lanes > 1 and self.params.pipeline >= 5)
 
     @property
     def latency(self):
         """To the first output beat: the channel accumulator, the stages ``pipeline`` adds,
-        and with lanes the fan-out register and the turns' register."""
-        return (super().latency + self._fanout_stage
-                + int(self.out_lanes < self.lanes))
+        and with lanes the two fabric registers and the turns' register."""
+        fan = self._fanout_stage
+        split = self.params.pipeline >= 6   # the split multiply registers its products
+        return super().latency + fan + (0 if split else fan) + int(self.out_lanes < self.lanes)
 
     def elaborate(self, platform):
         m = Module()
@@ -360,8 +364,8 @@ class WinogradF23x23(_TileEngine):
                     continue
                 s = Signal(signed(w["product"]), name=f"m{j}_{k}")
                 m.d.comb += s.eq(u[k] * v[k])
-                prods.append(delay(m, ce, s, int(p.pipeline >= 2), name=f"m{j}_{k}_q"))
-        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st6, 2)
+                prods.append(delay(m, ce, s, int(p.pipeline >= 2) + fan, name=f"m{j}_{k}_q"))
+        ctl = self._control(m, ce, ctl, int(p.pipeline >= 2) + st6 + (0 if st6 else fan), 2)
 
         acc, done = self._accumulate(m, ce, prods, w["channel_sum"], *ctl)
         sums, done = self._take_turns(m, ce, acc, done, w["channel_sum"])

@@ -87,7 +87,7 @@ CONV2D_FILTERS_SWEEP = [
     ((2, 2, 3, 3, 3, "valid", 0, "onchip"), 3, 1),      # a fold of 3, one output pixel
     ((16, 16, 16, 4, 5, "same", 5, "offline"), 16, 4),  # a fold of 4, the widest values
     ((8, 5, 16, 5, 4, "same", 6, "direct"), 16, 8),     # C = K = 16, eight lanes
-    ((12, 6, 1, 1, 1, "same", 1, "offline"), 2, 2),     # one pixel, two lanes
+    ((12, 6, 1, 1, 1, "same", 6, "offline"), 2, 2),     # one pixel, two lanes, every stage
     ((4, 4, 2, 5, 9, "same", 1, "offline"), 8, 1),      # a fold of 8: the engine the bound
     ((6, 5, 3, 5, 6, "same", 0, "offline"), 8, 8),      # 4 output transforms, 2 lanes each
 ]
