@@ -29,7 +29,8 @@ def main():
     dense_cycles = cnn["layers"][2]["cycles_per_image"]
     boards = {}
     for r in runs:
-        layer = {"unit": r["unit"], "command": r["command"], "fmax_mhz": r["fmax_mhz"],
+        layer = {"unit": r["unit"], "git": r["git"], "command": r["command"],
+                 "fmax_mhz": r["fmax_mhz"],
                  "resources": r["unit_resources"], "pnr_seconds": r.get("wall_s")}
         if r["unit"] == "conv2d":
             p = sized_params("conv2d", r["board"], r["params"])
@@ -60,12 +61,13 @@ def main():
              "the commands in results.json), conv layers at `pipeline` 5 where the board "
              "has DSPs (latency only: the cycles a frame are the same). As a pipeline of the "
              "three on one chip: the slowest layer's Fmax over the slowest layer's cycles.", "",
-             "| board | layer | lanes | Fmax MHz | cycles an image | LUT4 | FF | DSP | BRAM |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| board | layer | commit | lanes | Fmax MHz | cycles an image | LUT4 | FF | DSP | "
+             "BRAM |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for board, row in rows.items():
         for lay in row["layers"]:
             res = lay["resources"]
-            lines.append(f"| {board} | {lay['name']} | {lay.get('parallel', '')} | "
+            lines.append(f"| {board} | {lay['name']} | {lay['git']} | {lay.get('parallel', '')} | "
                          f"{lay['fmax_mhz']} | {lay['cycles_per_image']:.0f} | {res['lut']} | "
                          f"{res['ff']} | {res['dsp']} | {res['bram']} |")
     lines += ["", "| board | the three: LUT4 / DSP / BRAM (capacity) | fits | frames/s |",
