@@ -39,7 +39,7 @@ MAX_N = 4096
 #: generated into the Verilog and 4 Mi take minutes (1 Mi: 15 s); and its lanes (pe x simd).
 MAX_BMVU_BITS = 1 << 20
 MAX_BMVU_LANES = 1 << 14
-POPCOUNT_STYLES = ("tree", "plain")
+POPCOUNT_STYLES = ("tree", "plain", "packed")
 
 
 def count_width(n):
@@ -68,15 +68,17 @@ class PopcountParams:
     spacing : int
         Register every ``spacing`` levels of the adder tree (0: no registers, combinational).
     style : str
-        ``tree`` (full adders, then a balanced adder tree) or ``plain`` (the baseline: the
-        bits summed in a row, left to Yosys).
+        ``tree`` (full adders, then a balanced adder tree), ``packed`` (pair counts, 6:3
+        counters, several additions in one carry chain: fewer LUTs on ECP5, the same latency)
+        or ``plain`` (the baseline: the bits summed in a row, left to Yosys).
     """
 
     n: int = field(default=64, metadata={"help": "input bits N (1..4096)"})
     spacing: int = field(default=2, metadata={
         "help": "register every S adder-tree levels (0..16; 0: combinational)"})
     style: str = field(default="tree", metadata={
-        "help": "tree: lowbit's compressor tree; plain: a sum of bits Yosys maps itself"})
+        "help": "tree: lowbit's compressor tree; packed: pair counts and packed carry "
+                "chains (fewer LUTs on ECP5); plain: a sum of bits Yosys maps itself"})
 
     def __post_init__(self):
         _check_int("n", self.n, 1, MAX_N)

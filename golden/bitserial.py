@@ -105,6 +105,9 @@ MAX_BITS = 63
 MAX_PRECISION = 16
 #: How the engine's input stream carries the operands (BitSerialParams.operands).
 OPERAND_FORMS = ("words", "planes")
+#: How a DPU counts the ones of ``a & b`` (DPUParams.popcount, BitSerialParams.popcount): the
+#: structures of lowbit.hw.popcount, "tree" or "packed"; the latency is the same.
+DPU_POPCOUNTS = ("tree", "packed")
 #: Largest DPU array side (dm, dn).
 MAX_ARRAY = 64
 #: Largest Dk (bits per DPU per cycle).
@@ -426,6 +429,10 @@ class DPUParams:
     spacing : int
         Register every ``spacing`` popcount adder-tree levels (0: combinational); latency
         only, results are the same.
+    popcount : str
+        The popcount's structure: "tree" (full adders, then an adder tree) or "packed" (pair
+        counts, 6:3 counters, several additions in one carry chain: fewer LUT4 and more carry
+        cells on ECP5). Area and timing only: results and latency are the same.
 
     Each cycle: ``acc = (first ? 0 : acc) + (negate ? -1 : +1) * (popcount(a & b) << shift)``;
     the accumulator is output when ``last`` is set.
@@ -438,9 +445,13 @@ class DPUParams:
         "help": f"accumulator bits (2..{MAX_ACC_WIDTH}, two's complement, wraps)"})
     spacing: int = field(default=2, metadata={
         "help": "popcount register spacing (0: none); latency only"})
+    popcount: str = field(default="tree", metadata={
+        "help": "popcount structure: tree (full adders, adder tree) or packed (pair counts, "
+                "packed carry chains: fewer LUT4 on ECP5); results and latency the same"})
 
     def __post_init__(self):
         _check_int("dk", self.dk, 1, MAX_DK)
+        _check_choice("popcount", self.popcount, DPU_POPCOUNTS)
         _check_int("max_shift", self.max_shift, 0, 2 * MAX_PRECISION - 2)
         _check_int("acc_width", self.acc_width, 2, MAX_ACC_WIDTH)
         _check_int("spacing", self.spacing, 0, _MAX_SPACING)
@@ -551,6 +562,9 @@ class BitSerialParams:
         and at most 64. Read the width in use from :attr:`accumulator_width`.
     spacing : int
         Popcount register spacing in each DPU (0: none); latency only.
+    popcount : str
+        Each DPU's popcount structure, "tree" or "packed" (:class:`DPUParams`); area and
+        timing only.
     bcast_copies : int
         1: every DPU gets its own copy of the broadcast registers of its A and B words
         (``2 dm dn dk`` flip-flops instead of ``(dm + dn) dk``), kept apart through synthesis,
@@ -584,6 +598,9 @@ class BitSerialParams:
         "help": f"accumulator bits: 0 = exact worst case, else >= that and <= {MAX_ACC_WIDTH}"})
     spacing: int = field(default=2, metadata={
         "help": "popcount register spacing (0: none); latency only"})
+    popcount: str = field(default="tree", metadata={
+        "help": "each DPU's popcount: tree (full adders, adder tree) or packed (pair counts, "
+                "packed carry chains: fewer LUT4 on ECP5, see bench/popcount-packing)"})
     bcast_copies: int = field(default=0, metadata={
         "help": "1: a copy of the operand broadcast registers for every DPU (2 dm dn dk "
                 "flip-flops; timing only, see bench/bitserial-fanout)"})
@@ -595,6 +612,7 @@ class BitSerialParams:
     def __post_init__(self):
         _check_int("dm", self.dm, 1, MAX_ARRAY)
         _check_choice("operands", self.operands, OPERAND_FORMS)
+        _check_choice("popcount", self.popcount, DPU_POPCOUNTS)
         _check_int("bcast_copies", self.bcast_copies, 0, 1)
         _check_int("dn", self.dn, 1, MAX_ARRAY)
         _check_int("dk", self.dk, 1, MAX_DK)
@@ -640,7 +658,7 @@ class BitSerialParams:
     def dpu(self):
         """The parameters of each DPU of the array."""
         return DPUParams(dk=self.dk, max_shift=self.max_shift, acc_width=self.accumulator_width,
-                         spacing=self.spacing)
+                         spacing=self.spacing, popcount=self.popcount)
 
     @property
     def dpus(self):

@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from .arith import delay
 from .keep import add_kept
-from .popcount import popcount_tree, tree_latency
+from .popcount import popcount, tree_latency
 
 __all__ = ["DotProductUnit", "P2S", "SLICE_BITS", "shift_negate_accumulate"]
 
@@ -116,7 +116,7 @@ class DotProductUnit(wiring.Component):
         pl = self.i.payload
         anded = Signal(p.dk)
         m.d.comb += anded.eq(pl.a & pl.b)
-        count, lat = popcount_tree(m, ce, anded, p.spacing)
+        count, lat = popcount(m, ce, anded, p.spacing, p.popcount)
         # The controls ride along the tree; only valid needs a reset.
         valid = delay(m, ce, self.i.valid, lat, name="valid", reset_less=False)
         shift = delay(m, ce, pl.shift, lat, name="shift")

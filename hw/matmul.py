@@ -25,7 +25,7 @@ from ..golden.bitserial import P2SParams
 from .arith import delay
 from .bitserial import P2S, PlaneInput, shift_negate_accumulate
 from .keep import add_kept, register_copies
-from .popcount import popcount_tree, tree_latency
+from .popcount import popcount, tree_latency
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
 from .skid import skid_output
 
@@ -563,7 +563,8 @@ class BitSerialMatmul(wiring.Component):
         for r in range(p.dm):
             for c in range(p.dn):
                 a, b = operands(r, c)
-                count, lat = popcount_tree(m, one, a & b, p.spacing, name=f"dpu{r}_{c}")
+                count, lat = popcount(m, one, a & b, p.spacing, p.popcount,
+                                      name=f"dpu{r}_{c}")
                 fl = add_kept(m, f"flags{r}_{c}", _StepFlags(shift_w, lat))
                 m.d.comb += [fl.i[name].eq(at_bcast[name]) for name in at_bcast]
                 m.d.comb += fl.i["shift"].eq(shift_b)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from lowbit.golden.binary import PopcountParams, XnorParams
+from lowbit.hw.popcount import tree_latency
 from lowbit.hw.units import get_unit
 from lowbit.sim.binary import popcount_words, xnor_vectors
 from lowbit.sim.runner import run_unit
@@ -24,6 +25,25 @@ def test_popcount_bit_exact(n, spacing, sim, seed):
     board = score(job, got, [bin(w).count("1") for w in words], resp, latency=man["latency"])
     assert board.ok, board.describe()
     assert board.latency_seen == {man["latency"]}
+
+
+# style="packed" (pair counts, 6:3 counters, packed carry chains): widths that fall back to
+# the tree (n < 12), the smallest packed ones, odd ones, the DPU's 256 and a wide one.
+PACKED = [(5, 1), (12, 0), (13, 2), (17, 1), (48, 2), (100, 3), (191, 1), (256, 2), (257, 2),
+          (1024, 2)]
+
+
+@pytest.mark.parametrize("n,spacing", PACKED, ids=[f"n{n}-s{s}" for n, s in PACKED])
+def test_packed_popcount_bit_exact(n, spacing, sim, seed):
+    """The packed tree counts like the golden model, with popcount_tree's latency."""
+    params = PopcountParams(n=n, spacing=spacing, style="packed")
+    words = popcount_words(n, np.random.default_rng(seed), 2000 if n <= 256 else 600)
+    job = get_unit("popcount").job(params, words)
+    got, _, resp, man = run_unit("popcount", params, job, sim=sim, seed=seed)
+    board = score(job, got, [bin(w).count("1") for w in words], resp, latency=man["latency"])
+    assert board.ok, board.describe()
+    assert board.latency_seen == {man["latency"]}
+    assert man["latency"] == tree_latency(n, spacing)
 
 
 @pytest.mark.parametrize("n", [5, 64])

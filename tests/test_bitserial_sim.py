@@ -47,6 +47,14 @@ def test_dpu_bit_exact(cfg, sim, seed):
     assert resp["first_stall"] is not None
 
 
+@pytest.mark.parametrize("dk,spacing", [(256, 2), (61, 1)], ids=["dk256-s2", "dk61-s1"])
+def test_dpu_packed_popcount(dk, spacing, sim, seed):
+    """popcount="packed" (the AND absorbed into the pair counts): the same results and the
+    same latency as the tree."""
+    params = DPUParams(dk=dk, max_shift=14, acc_width=24, spacing=spacing, popcount="packed")
+    _check_dpu(params, sim, seed, 300, idle=0.1, backpressure=0.1)
+
+
 def test_dpu_wraps_like_the_golden_model():
     """The directed all-ones sums overflow the small accumulators (else the wrap is untested)."""
     for cfg in DPU:

@@ -15,7 +15,8 @@ from lowbit.gen.cli import main
     (["generate", "bmvu", "-p", "pe=20"], "pe must be <= rows = 16, not 20"),
     (["generate", "xnor", "-p", "n=64", "-p", "max_length=32"],
      "max_length must be between 64 and 16777216, not 32"),
-    (["generate", "popcount", "-p", "style=wallace"], "style must be one of 'tree', 'plain'"),
+    (["generate", "popcount", "-p", "style=wallace"],
+     "style must be one of 'tree', 'plain', 'packed'"),
     (["synth", "popcount", "--board", "arty"], "unknown board 'arty'"),
 ])
 def test_bad_parameters_exit_2_nothing_written(argv, message, tmp_path, usage_error):

@@ -40,6 +40,19 @@ def test_plain_proved(n, tmp_path):
     _check(prove_popcount(PopcountParams(n=n, style="plain"), tmp_path))
 
 
+# style="packed": the smallest packed widths, odd ones and one with several guards a chain.
+PACKED_N = [12, 13, 17, 33, 64, 100]
+
+
+@pytest.mark.parametrize("n", PACKED_N, ids=[f"n{n}" for n in PACKED_N])
+def test_packed_proved(n, tmp_path):
+    """Pair counts, 6:3 counters and packed carry chains count every input word, and the
+    pipelined packed tree (spacing 2) equals the combinational one."""
+    result = prove_popcount(PopcountParams(n=n, spacing=2, style="packed"), tmp_path)
+    _check(result)
+    assert [s.status for s in result.steps] == ["proved", "proved"], result.summary()
+
+
 @pytest.mark.parametrize("n,spacing", PIPELINED, ids=[f"n{n}-s{s}" for n, s in PIPELINED])
 def test_pipelined_proved(n, spacing, tmp_path):
     params = PopcountParams(n=n, spacing=spacing)

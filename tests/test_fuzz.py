@@ -61,15 +61,16 @@ _VALUES = st.one_of(
     st.integers(-10 ** 30, 10 ** 30).map(str),           # huge and negative
     st.sampled_from(["0x10", "0b101", "1_000", "true", "false", "yes", "off", "nan", "inf",
                      "1.5", "1e3", "", " 7 ", "nearest", "stochastic", "onchip", "valid",
-                     "same", "plain", "tree"]),
+                     "same", "plain", "tree", "packed"]),
     _TEXT,
 )
 
 
 #: The values of the string parameters (anything else is refused).
 _CHOICES = {"rounding": ["truncate", "nearest", "nearest_even", "stochastic"],
-            "style": ["tree", "plain"], "filter_transform": ["offline", "onchip"],
-            "padding": ["valid", "same"]}
+            "style": ["tree", "plain", "packed"], "filter_transform": ["offline", "onchip"],
+            "padding": ["valid", "same"], "popcount": ["tree", "packed"],
+            "operands": ["words", "planes"]}
 
 
 def _plausible(field):
