@@ -73,6 +73,18 @@ def test_estimate_and_fit_cli(tmp_path, capsys):
     assert json.loads(report.read_text())["board"] == "ulx3s-85f"
 
 
+def test_estimate_says_the_model_is_the_trees(tmp_path, capsys):
+    """The cost model is fitted to popcount=tree; an estimate for packed says so."""
+    out_json = tmp_path / "est.json"
+    assert main(["estimate", "bitserial", "-p", "dk=64", "-o", str(out_json)]) == 0
+    assert "fitted to popcount=tree" not in capsys.readouterr().out
+    assert "model_popcount" not in json.loads(out_json.read_text())
+    assert main(["estimate", "bitserial", "-p", "dk=64", "-p", "popcount=packed", "-o",
+                 str(out_json)]) == 0
+    assert "fitted to popcount=tree: with popcount=packed" in capsys.readouterr().out
+    assert json.loads(out_json.read_text())["model_popcount"] == "tree"
+
+
 @pytest.mark.parametrize("argv,message", [
     (["estimate", "mac"], "estimate is available for: bitserial, not 'mac'"),
     (["estimate", "bitserial", "-p", "dm=0"], "dm must be between 1 and 64, not 0"),
