@@ -565,13 +565,15 @@ class BitSerialParams:
     popcount : str
         Each DPU's popcount structure, "tree" or "packed" (:class:`DPUParams`); area and
         timing only.
-    bcast_copies : int
-        1: every DPU gets its own copy of the broadcast registers of its A and B words
-        (``2 dm dn dk`` flip-flops instead of ``(dm + dn) dk``), kept apart through synthesis,
-        so that no register drives a word's ``dn`` (``dm``) DPUs across the die; 0 (default):
-        one broadcast register a word. Timing only: results and latency are the same. Alone
-        it did not pay at 8 x 256 x 4 on the ECP5-85F (107.6 MHz against 114.0; the loader's
-        write data to the block RAMs became the critical path: bench/bitserial-fanout).
+    bcast_fanout : int
+        The most DPUs one broadcast register drives. 0 (default): one broadcast register a
+        word, driving the ``dn`` DPUs of its row (A) or the ``dm`` of its column (B). ``F >=
+        1``: ``ceil(dn / F)`` copies of each A word's register and ``ceil(dm / F)`` of each
+        B word's, kept apart through synthesis, each beside its group of DPUs (1: a copy for
+        every DPU, ``2 dm dn dk`` flip-flops instead of ``(dm + dn) dk``). Timing only:
+        results and latency are the same. A copy for every DPU did not pay at 8 x 256 x 4 on
+        the ECP5-85F (107.6 MHz against 114.0; the loader's write data to the block RAMs
+        became the critical path: bench/bitserial-fanout).
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
@@ -601,9 +603,10 @@ class BitSerialParams:
     popcount: str = field(default="tree", metadata={
         "help": "each DPU's popcount: tree (full adders, adder tree) or packed (pair counts, "
                 "packed carry chains: fewer LUT4 on ECP5, see bench/popcount-packing)"})
-    bcast_copies: int = field(default=0, metadata={
-        "help": "1: a copy of the operand broadcast registers for every DPU (2 dm dn dk "
-                "flip-flops; timing only, see bench/bitserial-fanout)"})
+    bcast_fanout: int = field(default=0, metadata={
+        "help": f"most DPUs one operand broadcast register drives (0: no limit, one "
+                f"register a word; 1..{MAX_ARRAY}: copies kept apart, one a group; timing "
+                f"only, see bench/bitserial-fanout)"})
     operands: str = field(default="words", metadata={
         "help": "words: input words of dk elements at max_wa/max_wb bits, the P2S makes the "
                 "planes; planes: the bit planes themselves, dk bits a word and w words a "
@@ -613,7 +616,7 @@ class BitSerialParams:
         _check_int("dm", self.dm, 1, MAX_ARRAY)
         _check_choice("operands", self.operands, OPERAND_FORMS)
         _check_choice("popcount", self.popcount, DPU_POPCOUNTS)
-        _check_int("bcast_copies", self.bcast_copies, 0, 1)
+        _check_int("bcast_fanout", self.bcast_fanout, 0, MAX_ARRAY)
         _check_int("dn", self.dn, 1, MAX_ARRAY)
         _check_int("dk", self.dk, 1, MAX_DK)
         _check_int("max_wa", self.max_wa, 1, MAX_PRECISION)

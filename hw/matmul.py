@@ -528,18 +528,21 @@ class BitSerialMatmul(wiring.Component):
         r_raddr = delay(m, one, Cat(r_addr[:s.rhs_bits], r_half), 1, name="r_raddr")
         l_data = registered_read(m, lhs, l_raddr, name="l")
         r_data = registered_read(m, rhs, r_raddr, name="r")
-        if p.bcast_copies:
-            # A copy of each word's broadcast register beside each DPU that reads it: the
-            # read-data register's route to the copies is a whole cycle with no logic after
-            # it. (One register a word reaching the 8 DPUs of its column was the critical
-            # path at 8x256x4 on the ECP5-85F: 8.77 ns, 7.30 of it routing.)
+        if p.bcast_fanout:
+            # Copies of each word's broadcast register, each beside the group of at most
+            # `bcast_fanout` DPUs it drives: the read-data register's route to the copies is
+            # a whole cycle with no logic after it. (One register a word reaching the 8 DPUs
+            # of its column was the critical path at 8x256x4 on the ECP5-85F: 8.77 ns, 7.30
+            # of it routing.)
+            a_n, b_n = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
             a_copies = [register_copies(m, f"a_bcast{r}_", l_data[r * p.dk:(r + 1) * p.dk],
-                                        p.dn, reset_less=True) for r in range(p.dm)]
+                                        a_n, reset_less=True) for r in range(p.dm)]
             b_copies = [register_copies(m, f"b_bcast{c}_", r_data[c * p.dk:(c + 1) * p.dk],
-                                        p.dm, reset_less=True) for c in range(p.dn)]
+                                        b_n, reset_less=True) for c in range(p.dn)]
 
             def operands(r, c):
-                return a_copies[r][c], b_copies[c][r]
+                # Consecutive DPUs share a copy, groups as even as possible.
+                return a_copies[r][c * a_n // p.dn], b_copies[c][r * b_n // p.dm]
         else:
             a_bcast = delay(m, one, l_data, 1, name="a_bcast")
             b_bcast = delay(m, one, r_data, 1, name="b_bcast")

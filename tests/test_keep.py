@@ -11,8 +11,9 @@ from amaranth.back import rtlil
 from amaranth.hdl import Elaboratable, Module, Signal
 from lowbit.boards.flow import FLATTEN, KEEP_HIERARCHY
 from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
-from lowbit.golden.bitserial import P2SParams
+from lowbit.golden.bitserial import BitSerialParams, P2SParams
 from lowbit.hw.bitserial import P2S, SLICE_BITS
+from lowbit.hw.build import generated
 from lowbit.hw.keep import add_kept, register_copies
 
 pytestmark = [pytest.mark.synth, pytest.mark.bitserial]
@@ -71,7 +72,7 @@ def test_p2s_word_register_enable_per_slice(tmp_path):
 
 
 class _WordCopies(Elaboratable):
-    """Three copies of an 8-bit register (as the bit-serial engine's ``bcast_copies``)."""
+    """Three copies of an 8-bit register (as the bit-serial engine's ``bcast_fanout``)."""
 
     def __init__(self):
         self.d, self.q = Signal(8), Signal(8 * 3)
@@ -97,3 +98,22 @@ def test_register_copies_survive_only_when_kept(tmp_path, case, keep):
     cells = _ecp5_cells(tmp_path, top, [top.d, top.q], keep)
     ffs = sum(c["type"] == "TRELLIS_FF" for c in cells.values())
     assert ffs == (kept if keep else merged)
+
+
+# bcast_fanout F on a 3 x 8 x 5 array: (F, copies of each A word, of each B word). An A word
+# reaches the 5 DPUs of its row, a B word the 3 of its column.
+FANOUTS = [(0, 0, 0), (1, 5, 3), (2, 3, 2), (4, 2, 1), (5, 1, 1)]
+
+
+@pytest.mark.parametrize("fanout,a_copies,b_copies", FANOUTS,
+                         ids=[f"fanout{f}" for f, _, _ in FANOUTS])
+def test_broadcast_copies_per_group(fanout, a_copies, b_copies):
+    """The engine's kept broadcast registers: ceil(dn / F) copies of each A word's and
+    ceil(dm / F) of each B word's (none kept apart with F = 0, one register a word)."""
+    params = BitSerialParams(dm=3, dn=5, dk=8, max_m=6, max_k=16, max_n=10,
+                             bcast_fanout=fanout)
+    gen_dir, _ = generated("bitserial", params)
+    text = (gen_dir / "lowbit_bitserial.v").read_text()
+    kept = collections.Counter(line.split(".keep_")[1][0] for line in text.splitlines()
+                               if line.startswith("module ") and "_bcast" in line)
+    assert kept["a"] == 3 * a_copies and kept["b"] == 5 * b_copies, kept
