@@ -359,7 +359,16 @@ class BitSerialMatmul(wiring.Component):
             waddr = Signal(bits + 1, name=f"{name}_addr")
             m.d.sync += [en.eq(Mux(p2s.o.valid & phase, Const(1, banks) << bank, 0)),
                          waddr.eq(Cat(addr[:bits], top))]
-            m.d.comb += [wp.addr.eq(waddr), wp.data.eq(plane.replicate(banks)), wp.en.eq(en)]
+            if p.bcast_fanout:
+                # A kept copy of the plane register for each bank (row of A, column of B):
+                # with the broadcast registers in copies, one plane register reaching every
+                # bank's block RAMs across the die became the critical path at 8 x 256 x 4
+                # on the ECP5-85F (8.55 of 9.30 ns routing, bench/bitserial-fanout).
+                data_in = Cat(*register_copies(m, f"{name}_plane", p2s.o.payload.plane,
+                                               banks, reset_less=True))
+            else:
+                data_in = plane.replicate(banks)
+            m.d.comb += [wp.addr.eq(waddr), wp.data.eq(data_in), wp.en.eq(en)]
 
         with m.If(p2s.o.valid & s.loading):
             m.d.sync += addr.eq(addr + kc)

@@ -5,6 +5,7 @@ the test can fail); the P2S converter's word register has a clock enable per sli
 
 import collections
 import json
+import re
 
 import pytest
 from amaranth.back import rtlil
@@ -100,6 +101,10 @@ def test_register_copies_survive_only_when_kept(tmp_path, case, keep):
     assert ffs == (kept if keep else merged)
 
 
+#: A kept copy in the engine's Verilog: an operand broadcast register (a_bcast, b_bcast) or
+#: the loader's plane register of a bank (wr_a_plane, wr_b_plane).
+_KEPT_COPY = re.compile(r"module \\lowbit_bitserial\.keep_(a|b|wr)_(bcast|[ab]_plane)")
+
 # bcast_fanout F on a 3 x 8 x 5 array: (F, copies of each A word, of each B word). An A word
 # reaches the 5 DPUs of its row, a B word the 3 of its column.
 FANOUTS = [(0, 0, 0), (1, 5, 3), (2, 3, 2), (4, 2, 1), (5, 1, 1)]
@@ -109,11 +114,14 @@ FANOUTS = [(0, 0, 0), (1, 5, 3), (2, 3, 2), (4, 2, 1), (5, 1, 1)]
                          ids=[f"fanout{f}" for f, _, _ in FANOUTS])
 def test_broadcast_copies_per_group(fanout, a_copies, b_copies):
     """The engine's kept broadcast registers: ceil(dn / F) copies of each A word's and
-    ceil(dm / F) of each B word's (none kept apart with F = 0, one register a word)."""
+    ceil(dm / F) of each B word's, and the loader's plane register once a bank (none kept
+    apart with F = 0, one register a word)."""
     params = BitSerialParams(dm=3, dn=5, dk=8, max_m=6, max_k=16, max_n=10,
                              bcast_fanout=fanout)
     gen_dir, _ = generated("bitserial", params)
     text = (gen_dir / "lowbit_bitserial.v").read_text()
-    kept = collections.Counter(line.split(".keep_")[1][0] for line in text.splitlines()
-                               if line.startswith("module ") and "_bcast" in line)
-    assert kept["a"] == 3 * a_copies and kept["b"] == 5 * b_copies, kept
+    kept = collections.Counter(
+        hit[1] for hit in map(_KEPT_COPY.match, text.splitlines()) if hit)
+    # With copies, each bank (3 rows of A, 5 columns of B) has its plane register too.
+    planes = 3 + 5 if fanout else 0
+    assert kept == collections.Counter(a=3 * a_copies, b=5 * b_copies, wr=planes), kept
