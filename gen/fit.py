@@ -16,7 +16,7 @@ from ..boards.costmodel import estimate as model_estimate
 from ..golden.bitserial import MAX_DPU_BITS, BitSerialParams
 from ..golden.checks import UsageError
 
-__all__ = ["bram_blocks", "estimate_bitserial", "check_fits_board", "fit_bitserial",
+__all__ = ["bram_blocks", "copy_ffs", "estimate_bitserial", "check_fits_board", "fit_bitserial",
            "DK_CHOICES"]
 
 # Block RAM aspect ratios (depth, width) Yosys can use.
@@ -45,6 +45,17 @@ def bram_blocks(params, family):
         (words["result"], p.result_width)) if depth > 4)
 
 
+def copy_ffs(params):
+    """Flip-flops ``bcast_fanout`` adds: the broadcast register copies (``ceil(dn / F)`` an A
+    word, ``ceil(dm / F)`` a B word, in place of one each) and a plane register a bank in
+    place of one."""
+    p = params
+    if not p.bcast_fanout:
+        return 0
+    a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
+    return p.dk * (p.dm * (a - 1) + p.dn * (b - 1) + p.dm + p.dn - 1)
+
+
 def _require_model(family):
     if family not in _BRAM_MODES:
         raise UsageError(f"the bit-serial cost model covers {' and '.join(_BRAM_MODES)} (fitted "
@@ -57,7 +68,8 @@ def estimate_bitserial(params, family, model=None):
     model was fitted on counts them (:meth:`lowbit.boards.Board.logic_cells`: iCE40 logic cells
     hold a LUT4 and a flip-flop; ECP5 counts LUTs)."""
     _require_model(family)
-    est = model_estimate(params, family, model)
+    est = dict(model_estimate(params, family, model))
+    est["ff"] += copy_ffs(params)  # the model is fitted with one register a word
     cells = get_board(FAMILY_BOARD[family]).logic_cells(est["lut"], est["ff"])
     return {**est, "cells": cells, "bram": bram_blocks(params, family),
             "peak_binary_ops_per_cycle": params.peak_binary_ops_per_cycle}

@@ -572,10 +572,11 @@ class BitSerialParams:
         B word's, kept apart through synthesis, each beside its group of DPUs (1: a copy for
         every DPU, ``2 dm dn dk`` flip-flops instead of ``(dm + dn) dk``); and a kept copy
         of the loader's plane register for each operand bank (``(dm + dn) dk`` flip-flops),
-        so that no register drives every bank's block RAMs. Timing only:
-        results and latency are the same. A copy for every DPU did not pay at 8 x 256 x 4 on
-        the ECP5-85F (107.6 MHz against 114.0; the loader's write data to the block RAMs
-        became the critical path: bench/bitserial-fanout).
+        so that no register drives every bank's block RAMs. Timing only: results and
+        latency are the same. (The broadcast copies alone, one a DPU, did not pay at 8 x 256
+        x 4 on the ECP5-85F: 107.6 MHz against 114.0, the loader's write data to the block
+        RAMs became the critical path, which the plane copies answer; bench/bitserial-fanout
+        has the runs.)
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.

@@ -29,11 +29,20 @@ from .popcount import popcount, tree_latency
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
 from .skid import skid_output
 
-__all__ = ["BitSerialMatmul"]
+__all__ = ["BitSerialMatmul", "broadcast_groups"]
 
 
 def _bits_for(value):
     return max(1, int(value).bit_length())
+
+
+
+def broadcast_groups(count, fanout):
+    """Which copy of a broadcast register each of ``count`` DPUs reads, for copies driving at
+    most ``fanout`` DPUs each: ``ceil(count / fanout)`` copies, each a run of consecutive DPUs
+    (neighbours on the die), the runs as even as possible."""
+    copies = -(-count // fanout)
+    return [i * copies // count for i in range(count)]
 
 
 class BitSerialMatmul(wiring.Component):
@@ -350,7 +359,8 @@ class BitSerialMatmul(wiring.Component):
         # was the longest path (7.4 ns of routing at 4 x 256 x 4 on the ECP5-85F). A plane
         # is written the cycle after the loader takes it; the compute stage first reads a
         # half two cycles after the loader hands it on, so it sees every write.
-        plane = delay(m, Const(1), p2s.o.payload.plane, 1, name="wr_plane")
+        if not p.bcast_fanout:
+            plane = delay(m, Const(1), p2s.o.payload.plane, 1, name="wr_plane")
         for name, mem, phase, banks, top, bits in (
                 ("wr_a", lhs, load_a, p.dm, half, s.lhs_bits),
                 ("wr_b", rhs, load_b, p.dn, b_half, s.rhs_bits)):
@@ -543,15 +553,15 @@ class BitSerialMatmul(wiring.Component):
             # a whole cycle with no logic after it. (One register a word reaching the 8 DPUs
             # of its column was the critical path at 8x256x4 on the ECP5-85F: 8.77 ns, 7.30
             # of it routing.)
-            a_n, b_n = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
+            a_of, b_of = (broadcast_groups(p.dn, p.bcast_fanout),
+                          broadcast_groups(p.dm, p.bcast_fanout))
             a_copies = [register_copies(m, f"a_bcast{r}_", l_data[r * p.dk:(r + 1) * p.dk],
-                                        a_n, reset_less=True) for r in range(p.dm)]
+                                        a_of[-1] + 1, reset_less=True) for r in range(p.dm)]
             b_copies = [register_copies(m, f"b_bcast{c}_", r_data[c * p.dk:(c + 1) * p.dk],
-                                        b_n, reset_less=True) for c in range(p.dn)]
+                                        b_of[-1] + 1, reset_less=True) for c in range(p.dn)]
 
             def operands(r, c):
-                # Consecutive DPUs share a copy, groups as even as possible.
-                return a_copies[r][c * a_n // p.dn], b_copies[c][r * b_n // p.dm]
+                return a_copies[r][a_of[c]], b_copies[c][b_of[r]]
         else:
             a_bcast = delay(m, one, l_data, 1, name="a_bcast")
             b_bcast = delay(m, one, r_data, 1, name="b_bcast")

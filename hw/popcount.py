@@ -87,9 +87,12 @@ def popcount_tree(m, ce, bits, spacing, *, name="pc"):
 # ``g``: its sum bit is the carry out of the field below (that field's top result bit) and its
 # carry out is ``g``, the carry into the field above. The fields do not disturb each other, a
 # chain position (half a CCU2C on ECP5) gives one result bit, and each guard bit is added for
-# free. Chains are at least MIN_CHAIN result bits (synth_ecp5 maps shorter additions to LUTs
-# and multiplexers) and at most MAX_CHAIN; nextpnr-ecp5 adds a CCU2C before and after each
-# chain, so there are few of them. The latency is popcount_tree's (tree_latency).
+# free. A level's additions are grouped so that a chain has at least MIN_CHAIN result bits
+# where the level has that many (synth_ecp5 maps shorter additions to LUTs and multiplexers;
+# a small tree's only addition may be shorter) and at most MAX_CHAIN; nextpnr-ecp5 adds a
+# CCU2C before and after each chain, so there are few of them. The cheapest plan no deeper
+# than popcount_tree is taken, so the latency is popcount_tree's (tree_latency); the widths
+# with no such plan (n = 2, 3, 4, 5, 7, 10, 11) are built as popcount_tree.
 
 #: Longest carry chain (result bits) at each level from 3 on (the last value repeats): two
 #: chains follow each other in a cycle at spacing 2, and each CCU2C adds ~0.07 ns.
@@ -152,15 +155,15 @@ def popcount_packed(m, ce, bits, spacing, *, name="pc", max_chain=MAX_CHAIN):
     comment above), ``count_width(len(bits))`` bits wide. A register stage (advancing under
     ``ce``) follows every ``spacing`` levels, none if ``spacing`` is 0, on the level
     boundaries popcount_tree has. Returns ``(count, stages)``, ``stages ==
-    tree_latency(n, spacing)``. Widths too small for a 6:3 counter and a chain at
-    popcount_tree's depth fall back to popcount_tree.
+    tree_latency(n, spacing)``. Widths with no packed plan at popcount_tree's depth (n = 2,
+    3, 4, 5, 7, 10, 11) are built as popcount_tree.
 
     Measured in the 4 x 256 x 4 bit-serial engine on the ECP5-85F (bench/popcount-packing):
     fewer LUT4 and more CCU2C than popcount_tree, and a lower Fmax (chains in series).
     """
     n = len(bits)
     plan = _plan(n, tuple(max_chain)) if n > 1 else None
-    if plan is None:  # too few bits for a 6:3 counter and a chain at popcount_tree's depth
+    if plan is None:  # no packed tree as shallow as popcount_tree's
         return popcount_tree(m, ce, bits, spacing, name=name)
     levels, _, sixes, pairs = plan
     level, stages, uid = 1, 0, [0]

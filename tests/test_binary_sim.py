@@ -27,10 +27,11 @@ def test_popcount_bit_exact(n, spacing, sim, seed):
     assert board.latency_seen == {man["latency"]}
 
 
-# style="packed" (pair counts, 6:3 counters, packed carry chains): widths that fall back to
-# the tree (n < 12), the smallest packed ones, odd ones, the DPU's 256 and a wide one.
-PACKED = [(5, 1), (12, 0), (13, 2), (17, 1), (48, 2), (100, 3), (191, 1), (256, 2), (257, 2),
-          (1024, 2)]
+# style="packed" (pair counts, 6:3 counters, packed carry chains): a width built as the tree
+# (5), the smallest packed ones (6: one 6:3 counter; 8, 9: one chain with a carry-in guard),
+# odd ones, the DPU's 256 and a wide one.
+PACKED = [(5, 1), (6, 1), (8, 0), (9, 2), (12, 0), (13, 2), (17, 1), (48, 2), (100, 3),
+          (191, 1), (256, 2), (257, 2), (1024, 2)]
 
 
 @pytest.mark.parametrize("n,spacing", PACKED, ids=[f"n{n}-s{s}" for n, s in PACKED])

@@ -40,8 +40,9 @@ def test_plain_proved(n, tmp_path):
     _check(prove_popcount(PopcountParams(n=n, style="plain"), tmp_path))
 
 
-# style="packed": the smallest packed widths, odd ones and one with several guards a chain.
-PACKED_N = [12, 13, 17, 33, 64, 100]
+# style="packed": the smallest packed widths (6: one 6:3 counter; 8, 9: one chain with a
+# carry-in guard), odd ones and wider ones with several guards a chain.
+PACKED_N = [6, 8, 9, 12, 13, 17, 33, 64, 100]
 
 
 @pytest.mark.parametrize("n", PACKED_N, ids=[f"n{n}" for n in PACKED_N])

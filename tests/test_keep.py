@@ -12,10 +12,12 @@ from amaranth.back import rtlil
 from amaranth.hdl import Elaboratable, Module, Signal
 from lowbit.boards.flow import FLATTEN, KEEP_HIERARCHY
 from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
+from lowbit.gen.fit import copy_ffs
 from lowbit.golden.bitserial import BitSerialParams, P2SParams
 from lowbit.hw.bitserial import P2S, SLICE_BITS
 from lowbit.hw.build import generated
 from lowbit.hw.keep import add_kept, register_copies
+from lowbit.hw.matmul import broadcast_groups
 
 pytestmark = [pytest.mark.synth, pytest.mark.bitserial]
 
@@ -125,3 +127,19 @@ def test_broadcast_copies_per_group(fanout, a_copies, b_copies):
     # With copies, each bank (3 rows of A, 5 columns of B) has its plane register too.
     planes = 3 + 5 if fanout else 0
     assert kept == collections.Counter(a=3 * a_copies, b=5 * b_copies, wr=planes), kept
+    # The cost model's count of the flip-flops the copies add (each copy is 8 bits, Dk; they
+    # replace one broadcast register a word and the one plane register).
+    added = 8 * (sum(kept.values()) - (3 + 5 + 1)) if fanout else 0
+    assert copy_ffs(params) == added
+
+
+def test_broadcast_groups():
+    """Each copy drives at most F DPUs, a run of neighbours, and every copy drives some."""
+    for count in range(1, 65):
+        for fanout in range(1, 65):
+            of = broadcast_groups(count, fanout)
+            sizes = collections.Counter(of)
+            assert len(of) == count and of == sorted(of), (count, fanout)
+            assert sorted(sizes) == list(range(-(-count // fanout))), (count, fanout)
+            assert max(sizes.values()) <= fanout, (count, fanout)
+            assert max(sizes.values()) - min(sizes.values()) <= 1, (count, fanout)
