@@ -10,7 +10,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import delay
-from .keep import add_kept, register_copies
+from .keep import add_kept
 from .popcount import popcount, tree_latency
 
 __all__ = ["DotProductUnit", "P2S", "SLICE_BITS", "shift_negate_accumulate"]
@@ -300,24 +300,19 @@ class PlaneInput(wiring.Component):
         ready = self.o.ready if self.ready_copies is None else self.ready_copies[0]
         index = Signal(range(max(W, 2)))  # the next plane's index in its word
         w = Signal.like(self.w)  # the word's precision, from its first plane
-        # The full flag in two kept copies: one for this register's own handshake and
-        # counter, one for `o.valid`, which fans out to the loader's counters and write
-        # enables. (One flag for both was the critical path of a 4 x 256 x 4 engine on the
-        # ECP5-85F, o.valid into the index counter's reset: 7.49 ns, 5.84 of it routing.)
-        full_next = Signal()
-        full, o_valid = register_copies(m, "plane_full", full_next, 2)
-        take = full & ready
+        take = self.o.valid & ready
         load = Signal()
-        m.d.comb += [self.i.ready.eq(~full | take), load.eq(self.i.valid & self.i.ready),
-                     self.word_accept.eq(load & (index == 0)), self.o.valid.eq(o_valid),
-                     full_next.eq(load | (full & ~take))]
+        m.d.comb += [self.i.ready.eq(~self.o.valid | take), load.eq(self.i.valid & self.i.ready),
+                     self.word_accept.eq(load & (index == 0))]
         w_now = Mux(index == 0, self.w, w)
         with m.If(load):
-            m.d.sync += [self.o.payload.eq(self.i.payload),
+            m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(1),
                          self.last.eq(index + 1 == w_now),
                          index.eq(Mux(index + 1 == w_now, 0, index + 1))]
             with m.If(index == 0):
                 m.d.sync += w.eq(self.w)
+        with m.Elif(take):
+            m.d.sync += self.o.valid.eq(0)
         return m
 
 
