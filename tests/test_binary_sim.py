@@ -16,29 +16,20 @@ POPCOUNT = [(1, 1), (2, 1), (3, 0), (7, 1), (8, 2), (9, 3), (31, 2), (32, 1), (3
             (64, 2), (100, 3), (256, 2), (1024, 3)]
 
 
-@pytest.mark.parametrize("n,spacing", POPCOUNT, ids=[f"n{n}-s{s}" for n, s in POPCOUNT])
-def test_popcount_bit_exact(n, spacing, sim, seed):
-    params = PopcountParams(n=n, spacing=spacing)
-    words = popcount_words(n, np.random.default_rng(seed), 3000 if n <= 256 else 1000)
-    job = get_unit("popcount").job(params, words)
-    got, _, resp, man = run_unit("popcount", params, job, sim=sim, seed=seed)
-    board = score(job, got, [bin(w).count("1") for w in words], resp, latency=man["latency"])
-    assert board.ok, board.describe()
-    assert board.latency_seen == {man["latency"]}
-
-
 # style="packed" (pair counts, 6:3 counters, packed carry chains): a width built as the tree
 # (5), the smallest packed ones (6: one 6:3 counter; 8, 9: one chain with a carry-in guard),
 # odd ones, the DPU's 256 and a wide one.
 PACKED = [(5, 1), (6, 1), (8, 0), (9, 2), (12, 0), (13, 2), (17, 1), (48, 2), (100, 3),
           (191, 1), (256, 2), (257, 2), (1024, 2)]
+STYLED = [("tree", n, s) for n, s in POPCOUNT] + [("packed", n, s) for n, s in PACKED]
 
 
-@pytest.mark.parametrize("n,spacing", PACKED, ids=[f"n{n}-s{s}" for n, s in PACKED])
-def test_packed_popcount_bit_exact(n, spacing, sim, seed):
-    """The packed tree counts like the golden model, with popcount_tree's latency."""
-    params = PopcountParams(n=n, spacing=spacing, style="packed")
-    words = popcount_words(n, np.random.default_rng(seed), 2000 if n <= 256 else 600)
+@pytest.mark.parametrize("style,n,spacing", STYLED,
+                         ids=[f"{st}-n{n}-s{s}" for st, n, s in STYLED])
+def test_popcount_bit_exact(style, n, spacing, sim, seed):
+    """Both trees count like the golden model, with the same latency (tree_latency)."""
+    params = PopcountParams(n=n, spacing=spacing, style=style)
+    words = popcount_words(n, np.random.default_rng(seed), 3000 if n <= 256 else 1000)
     job = get_unit("popcount").job(params, words)
     got, _, resp, man = run_unit("popcount", params, job, sim=sim, seed=seed)
     board = score(job, got, [bin(w).count("1") for w in words], resp, latency=man["latency"])
