@@ -205,7 +205,9 @@ UNIT_CHECKS = {
     "mac": _mac,
     "lfsr": lambda sim, seed: test_lfsr_sim.test_lfsr_sequence_equals_golden(
         20, 7, 12345, sim),
-    "popcount": lambda sim, seed: test_binary_sim.test_popcount_bit_exact(33, 2, sim, seed),
+    # The packed style (carry chains with guard bits; the tree is in xnor, bmvu, dpu, ...).
+    "popcount": lambda sim, seed: test_binary_sim.test_popcount_bit_exact(
+        "packed", 33, 2, sim, seed),
     "xnor": lambda sim, seed: test_binary_sim.test_xnor_popcount_bit_exact(
         33, 200, 1, 2, sim, seed),
     "bmvu": lambda sim, seed: test_bmvu_sim.check_bmvu((10, 100, 3, 7, 3, 2), sim, seed),
