@@ -36,7 +36,6 @@ def _bits_for(value):
     return max(1, int(value).bit_length())
 
 
-
 def broadcast_groups(count, fanout):
     """Which copy of a broadcast register each of ``count`` DPUs reads, for copies driving at
     most ``fanout`` DPUs each: ``ceil(count / fanout)`` copies, each a run of consecutive DPUs
