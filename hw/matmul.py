@@ -206,12 +206,11 @@ class BitSerialMatmul(wiring.Component):
         # No stage reads a buffer half while another writes it (the hand-over through the run
         # entries and result halves sees to that), so Yosys need not build logic for a read
         # and a write of one address in one cycle (hw.ram.NO_RW_CHECK).
-        m.submodules.lhs = lhs = memory.Memory(shape=p.lhs_width, depth=words["lhs"], init=[],
-                                               attrs=NO_RW_CHECK)
-        m.submodules.rhs = rhs = memory.Memory(shape=p.rhs_width, depth=words["rhs"], init=[],
-                                               attrs=NO_RW_CHECK)
-        m.submodules.res = res = memory.Memory(shape=p.result_width, depth=words["result"],
-                                               init=[], attrs=NO_RW_CHECK)
+        # With bcast_fanout, a memory per bank (row of A, column of B, row of result tiles),
+        # each with its own address registers: see _memories.
+        lhs = self._memories(m, "lhs", p.dm, p.dk, words["lhs"])
+        rhs = self._memories(m, "rhs", p.dn, p.dk, words["rhs"])
+        res = self._memories(m, "res", p.dm, p.dn * p.accumulator_width, words["result"])
         s = _State(p, self)
         self._load(m, s, lhs, rhs)
         self._compute(m, s, lhs, rhs, res)
@@ -219,6 +218,38 @@ class BitSerialMatmul(wiring.Component):
         m.d.comb += self.busy.eq(s.p2s_busy | s.loading | s.full[0] | s.full[1] | s.computing
                                  | s.rclaim[0] | s.rclaim[1] | s.r_busy)
         return m
+
+    def _memories(self, m, name, banks, bank_width, depth):
+        """A buffer of ``banks`` banks of ``bank_width`` bits: one memory (``name``) holding
+        them all, or with ``bcast_fanout`` one a bank (``name0``, ``name1``, ...). Returns
+        the list of memories, each holding ``banks // len(list)`` banks.
+
+        A memory is one read address and one write address for all its block RAMs: at
+        8 x 256 x 8 on the ECP5-85F, A's read-address register reaching the 116 DP16KD
+        across the die was the critical path (9.12 ns, 8.39 of it routing,
+        bench/bitserial-fanout). With a memory a bank, each has its own copy of every
+        address register, beside its bank's block RAMs and DPUs. The cost is block RAMs
+        rounded up a bank: ``ceil(Dk / 36)`` DP16KD a bank at 512 words rather than
+        ``ceil(banks Dk / 36)`` in all (:func:`lowbit.gen.fit.bram_blocks`)."""
+        # No stage reads a buffer half while another writes it (the hand-over through the
+        # run entries and result halves sees to that), so Yosys need not build logic for a
+        # read and a write of one address in one cycle (hw.ram.NO_RW_CHECK).
+        count = banks if self.params.bcast_fanout else 1
+        mems = []
+        for k in range(count):
+            mem = memory.Memory(shape=bank_width * banks // count, depth=depth, init=[],
+                                attrs=NO_RW_CHECK)
+            m.submodules[f"{name}{k}" if count > 1 else name] = mem
+            mems.append(mem)
+        return mems
+
+    @staticmethod
+    def _addr_copies(m, name, next_value, count, *, reset_less=True):
+        """An address register for each of ``count`` memories (:meth:`_memories`): one
+        register, or kept copies (:func:`lowbit.hw.keep.register_copies`) for several."""
+        if count == 1:
+            return [delay(m, Const(1), next_value, 1, name=name, reset_less=reset_less)]
+        return register_copies(m, name, next_value, count, reset_less=reset_less)
 
     # -- Loading: P2S planes straight into one half of the operand buffers. -------------------
     def _load(self, m, s, lhs, rhs):
@@ -360,14 +391,12 @@ class BitSerialMatmul(wiring.Component):
         # half two cycles after the loader hands it on, so it sees every write.
         if not p.bcast_fanout:
             plane = delay(m, Const(1), p2s.o.payload.plane, 1, name="wr_plane")
-        for name, mem, phase, banks, top, bits in (
+        for name, mems, phase, banks, top, bits in (
                 ("wr_a", lhs, load_a, p.dm, half, s.lhs_bits),
                 ("wr_b", rhs, load_b, p.dn, b_half, s.rhs_bits)):
-            wp = mem.write_port(granularity=p.dk)
             en = Signal(banks, name=f"{name}_en")
-            waddr = Signal(bits + 1, name=f"{name}_addr")
-            m.d.sync += [en.eq(Mux(p2s.o.valid & phase, Const(1, banks) << bank, 0)),
-                         waddr.eq(Cat(addr[:bits], top))]
+            m.d.sync += en.eq(Mux(p2s.o.valid & phase, Const(1, banks) << bank, 0))
+            waddrs = self._addr_copies(m, f"{name}_addr", Cat(addr[:bits], top), len(mems))
             if p.bcast_fanout:
                 # A kept copy of the plane register for each bank (row of A, column of B):
                 # with the broadcast registers in copies, one plane register reaching every
@@ -377,7 +406,12 @@ class BitSerialMatmul(wiring.Component):
                                                banks, reset_less=True))
             else:
                 data_in = plane.replicate(banks)
-            m.d.comb += [wp.addr.eq(waddr), wp.data.eq(data_in), wp.en.eq(en)]
+            per = banks // len(mems)
+            for k, (mem, waddr) in enumerate(zip(mems, waddrs)):
+                wp = mem.write_port(granularity=p.dk)
+                m.d.comb += [wp.addr.eq(waddr),
+                             wp.data.eq(data_in[k * per * p.dk:(k + 1) * per * p.dk]),
+                             wp.en.eq(en[k * per:(k + 1) * per])]
 
         with m.If(p2s.o.valid & s.loading):
             m.d.sync += addr.eq(addr + kc)
@@ -542,10 +576,13 @@ class BitSerialMatmul(wiring.Component):
         #               of their own.
         # Then the popcount tree (registered every `spacing` levels), the term register and
         # the accumulator.
-        l_raddr = delay(m, one, Cat(l_addr[:s.lhs_bits], l_half), 1, name="l_raddr")
-        r_raddr = delay(m, one, Cat(r_addr[:s.rhs_bits], r_half), 1, name="r_raddr")
-        l_data = registered_read(m, lhs, l_raddr, name="l")
-        r_data = registered_read(m, rhs, r_raddr, name="r")
+        # With bcast_fanout, `*_raddr` is a kept copy a bank (_memories).
+        l_data, r_data = (
+            Cat(*(registered_read(m, mem, raddr, name=f"{side}{k}" if len(mems) > 1 else side)
+                  for k, (mem, raddr) in enumerate(zip(mems, self._addr_copies(
+                      m, f"{side}_raddr", Cat(gen[:bits], gen_half), len(mems))))))
+            for side, mems, gen, gen_half, bits in (("l", lhs, l_addr, l_half, s.lhs_bits),
+                                                    ("r", rhs, r_addr, r_half, s.rhs_bits)))
         if p.bcast_fanout:
             # Copies of each word's broadcast register, each beside the group of at most
             # `bcast_fanout` DPUs it drives: the read-data register's route to the copies is
@@ -596,22 +633,29 @@ class BitSerialMatmul(wiring.Component):
 
         # The finished tile goes to the result buffer the cycle after its last step is in
         # the accumulators; after a run's final tile, its result half goes to the readout.
-        acc_stages = self._acc_stages
-        done = delay(m, one, flags["valid"] & flags["last"], acc_stages, name="done",
-                     reset_less=False)
-        final = delay(m, one, flags["valid"] & flags["final"], acc_stages, name="final_w",
-                      reset_less=False)
-        caddr_w = delay(m, one, caddr_c, acc_stages, name="caddr_w")
-        wp = res.write_port()
-        m.d.comb += [wp.addr.eq(caddr_w), wp.data.eq(Cat(*accs)), wp.en.eq(done)]
+        # The write address and enable: with bcast_fanout a copy for each row's memory
+        # (_memories), the last of their registers.
+        before = self._acc_stages - 1
+        waddrs = self._addr_copies(m, "caddr_w", delay(m, one, caddr_c, before, name="caddr_wc"),
+                                   len(res))
+        wens = self._addr_copies(m, "done", delay(m, one, flags["valid"] & flags["last"],
+                                                  before, name="done_c", reset_less=False),
+                                 len(res), reset_less=False)
+        final = delay(m, one, flags["valid"] & flags["final"], self._acc_stages,
+                      name="final_w", reset_less=False)
+        per = len(accs) // len(res)
+        for k, (mem, waddr, wen) in enumerate(zip(res, waddrs, wens)):
+            wp = mem.write_port()
+            m.d.comb += [wp.addr.eq(waddr), wp.data.eq(Cat(*accs[k * per:(k + 1) * per])),
+                         wp.en.eq(wen)]
         with m.If(final):
-            _put(m, s.rfull, caddr_w[-1], 1)
+            _put(m, s.rfull, waddrs[0][-1], 1)
 
     # -- C out, a tile a beat, from one half of the result buffer. ----------------------------
     def _readout(self, m, s, res):
-        # The readout pipeline advances (ce: the control; ce_data: the result memory's read
-        # port and the tile registers): two kept copies of one register (see the skid below).
-        ce, ce_data = Signal(), Signal()
+        # The readout pipeline advances (ce: the control; ce_datas: the result memories' read
+        # ports and the tile registers): kept copies of one register (see the skid below).
+        ce = Signal()
         rs = s.rs  # the half read out
         reading = Signal()
         addr = Signal(s.res_bits)  # mt n_tiles + nt, counted
@@ -628,18 +672,31 @@ class BitSerialMatmul(wiring.Component):
                                    name="o_mt")
         final = Signal()
         m.d.comb += final.eq(last_nt & last_mt)
+        # The read address (addr, rs) is a counter: no adder before the port. With a memory
+        # a row of tiles (_memories), each has its own kept copy of it, loaded with the
+        # counter's next value.
+        addr_next, rs_next = Signal.like(addr, name="o_addr_next"), Signal(name="rs_next")
+        m.d.comb += [addr_next.eq(addr), rs_next.eq(rs)]
+        m.d.sync += [addr.eq(addr_next), rs.eq(rs_next)]
         with m.If(fire):
-            m.d.sync += addr.eq(addr + 1)
+            m.d.comb += addr_next.eq(addr + 1)
             with m.If(final):
                 # The half is read (its last tile is on its way): back to the compute stage.
-                m.d.sync += [addr.eq(0), reading.eq(0), rs.eq(~rs)]
+                m.d.comb += [addr_next.eq(0), rs_next.eq(~rs), s.freed.eq(1)]
+                m.d.sync += reading.eq(0)
                 _put(m, s.rfull, rs, 0)
                 _put(m, s.rclaim, rs, 0)
-                m.d.comb += s.freed.eq(1)
+        raddrs = ([Cat(addr, rs)] if len(res) == 1 else
+                  register_copies(m, "o_raddr", Cat(addr_next, rs_next), len(res)))
 
-        # The address is a counter (no adder before the port); the read port's register,
-        # then a read-data register (hw.ram.registered_read), then the skid below.
-        tile = registered_read(m, res, Cat(addr, rs), ce_data, name="o_tile")
+        # The read port's register, then a read-data register (hw.ram.registered_read), then
+        # the skid below; with several memories each has its own copy of the enable.
+        data_copies = ([f"readout_ce_data{k}" for k in range(len(res))] if len(res) > 1
+                       else ["readout_ce_data"])
+        ce_datas = [Signal(name=name) for name in data_copies]
+        tile = Cat(*(registered_read(m, mem, raddr, ce_d, name=f"o_tile{k}" if len(res) > 1
+                                     else "o_tile")
+                     for k, (mem, raddr, ce_d) in enumerate(zip(res, raddrs, ce_datas))))
         stages = [fire]
         for k in range(self.readout_latency):
             stages.append(delay(m, ce, stages[-1], 1, name=f"o_valid{k}", reset_less=False))
@@ -649,12 +706,12 @@ class BitSerialMatmul(wiring.Component):
         # memories' enables or the tile-wide registers. Two kept copies of the enable: one for
         # the control, one for the result read port and the tile registers.
         out_valid = stages[-1]
-        (ce_r, ce_data_r), skid_valid = skid_output(
+        (ce_r, *ce_data_r), skid_valid = skid_output(
             m, self.o, out_valid, stages[-2],
             [(tile, self.o.payload.tile), (last, self.o.payload.last)],
-            copies=("readout_ce", "readout_ce_data"), name="o")
-        m.d.comb += [ce.eq(ce_r), ce_data.eq(ce_data_r),
-                     s.r_busy.eq(Cat(*stages[1:], skid_valid).any())]
+            copies=("readout_ce", *data_copies), name="o")
+        m.d.comb += [ce.eq(ce_r), s.r_busy.eq(Cat(*stages[1:], skid_valid).any())]
+        m.d.comb += [mine.eq(theirs) for mine, theirs in zip(ce_datas, ce_data_r)]
 
 
 class _StepFlags(Elaboratable):
