@@ -40,20 +40,29 @@ def bram_blocks(params, family):
     p = params
     modes = _BRAM_MODES[family]
     words = p.buffer_words  # both halves of each double buffer
-    return sum(_blocks(depth, width, modes) for depth, width in (
-        (words["lhs"], p.lhs_width), (words["rhs"], p.rhs_width),
-        (words["result"], p.result_width)) if depth > 4)
+    # With bcast_fanout, a memory a bank (lowbit.hw.matmul.BitSerialMatmul._memories).
+    split = bool(p.bcast_fanout)
+    return sum(count * _blocks(depth, width // count, modes) for depth, width, count in (
+        (words["lhs"], p.lhs_width, p.dm if split else 1),
+        (words["rhs"], p.rhs_width, p.dn if split else 1),
+        (words["result"], p.result_width, p.dm if split else 1)) if depth > 4)
 
 
 def copy_ffs(params):
     """Flip-flops ``bcast_fanout`` adds: the broadcast register copies (``ceil(dn / F)`` an A
-    word, ``ceil(dm / F)`` a B word, in place of one each) and a plane register a bank in
-    place of one."""
+    word, ``ceil(dm / F)`` a B word, in place of one each), a plane register a bank in place
+    of one, and with a memory a bank the address registers' copies (read and write address a
+    bank of A and B, the result write address and enable and the readout's read address
+    and enable a row of tiles; the readout's address is a counter without them)."""
     p = params
     if not p.bcast_fanout:
         return 0
     a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
-    return p.dk * (p.dm * (a - 1) + p.dn * (b - 1) + p.dm + p.dn - 1)
+    # Address bits of each buffer, its half included.
+    la, ra, ca = ((words // 2).bit_length() for words in p.buffer_words.values())
+    return (p.dk * (p.dm * (a - 1) + p.dn * (b - 1) + p.dm + p.dn - 1)
+            + 2 * (p.dm - 1) * la + 2 * (p.dn - 1) * ra + (p.dm - 1) * (ca + 1) + p.dm * ca
+            + p.dm - 1)
 
 
 def _require_model(family):

@@ -570,12 +570,15 @@ class BitSerialParams:
         word, driving the ``dn`` DPUs of its row (A) or the ``dm`` of its column (B). ``F >=
         1``: ``ceil(dn / F)`` copies of each A word's register and ``ceil(dm / F)`` of each
         B word's, kept apart through synthesis, each beside its group of DPUs (1: a copy for
-        every DPU, ``2 dm dn dk`` flip-flops instead of ``(dm + dn) dk``); and a kept copy
-        of the loader's plane register for each operand bank (``(dm + dn) dk`` flip-flops),
-        so that no register drives every bank's block RAMs. Timing only: results and
-        latency are the same. (The broadcast copies alone, one a DPU, did not pay at 8 x 256
-        x 4 on the ECP5-85F: 107.6 MHz against 114.0, the loader's write data to the block
-        RAMs became the critical path, which the plane copies answer; bench/bitserial-fanout
+        every DPU, ``2 dm dn dk`` flip-flops instead of ``(dm + dn) dk``); a kept copy of
+        the loader's plane register for each operand bank (``(dm + dn) dk`` flip-flops);
+        and a memory for each operand bank and each row of result tiles, each with kept
+        copies of its address registers and enables, so that no register drives every
+        bank's block RAMs (block RAMs are then rounded up a bank, e.g. 8 DP16KD for a
+        256-bit bank). Timing only: results and latency are the same. (The broadcast
+        copies alone, one a DPU, did not pay at 8 x 256 x 4 on the ECP5-85F: 107.6 MHz
+        against 114.0, the loader's write data to the block RAMs became the critical path,
+        which the plane copies answer; bench/bitserial-fanout
         has the runs.)
 
     Signedness of each operand is a run-time choice and costs no parameter.
@@ -608,8 +611,9 @@ class BitSerialParams:
                 "packed carry chains: fewer LUT4 on ECP5, see bench/popcount-packing)"})
     bcast_fanout: int = field(default=0, metadata={
         "help": f"most DPUs one operand broadcast register drives (0: no limit, one "
-                f"register a word; 1..{MAX_ARRAY}: copies kept apart, one a group; timing "
-                f"only, see bench/bitserial-fanout)"})
+                f"register a word; 1..{MAX_ARRAY}: copies kept apart, one a group, and a "
+                f"memory a bank with its own address registers; timing only, see "
+                f"bench/bitserial-fanout)"})
     operands: str = field(default="words", metadata={
         "help": "words: input words of dk elements at max_wa/max_wb bits, the P2S makes the "
                 "planes; planes: the bit planes themselves, dk bits a word and w words a "

@@ -122,7 +122,9 @@ class BitSerialMatmul(wiring.Component):
       address bit. Each read address goes through one more register on its way to the read
       port, so the generator's register drives only its own step logic and the register the
       block RAMs load is free to sit among them. The operand writes (address, data, bank
-      enables) are registered too: the enables reach every block RAM of a buffer.
+      enables) are registered too: the enables reach every block RAM of a buffer. With
+      ``bcast_fanout``, each operand bank and each row of result tiles is a memory of its
+      own with its own kept copy of each address register and enable (:meth:`_memories`).
     - The read port's own register (the block RAM's), then a read-data register
       (:func:`lowbit.hw.ram.registered_read`, with ``no_rw_check``: no bypass logic between
       them). On ECP5 the synthesis flow moves the read-data register into the DP16KD's output

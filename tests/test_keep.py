@@ -6,28 +6,29 @@ the test can fail); the P2S converter's word register has a clock enable per sli
 import collections
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import Elaboratable, Module, Signal
 from lowbit.boards.flow import FLATTEN, KEEP_HIERARCHY
 from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
-from lowbit.gen.fit import copy_ffs
+from lowbit.gen.fit import bram_blocks, copy_ffs
 from lowbit.golden.bitserial import BitSerialParams, P2SParams
 from lowbit.hw.bitserial import P2S, SLICE_BITS
 from lowbit.hw.build import generated
 from lowbit.hw.keep import add_kept, register_copies
-from lowbit.hw.matmul import broadcast_groups
+from lowbit.hw.matmul import BitSerialMatmul, broadcast_groups
 
 pytestmark = [pytest.mark.synth, pytest.mark.bitserial]
 
 
-def _ecp5_cells(tmp_path, component, ports, keep):
+def _cells(tmp_path, component, ports, keep, family="ecp5"):
     (tmp_path / "t.il").write_text(rtlil.convert(component, ports=ports, name="t",
                                                  emit_src=False))
-    env = toolchain_env(check_tools("ecp5"))
-    script = "; ".join(["read_rtlil t.il", KEEP_HIERARCHY if keep else "", "synth_ecp5 -top t",
-                       FLATTEN, "write_json t.json"])
+    env = toolchain_env(check_tools(family))
+    script = "; ".join(["read_rtlil t.il", KEEP_HIERARCHY if keep else "",
+                        f"synth_{family} -top t", FLATTEN, "write_json t.json"])
     run_tool([env[tool_env_var("yosys")], "-q", "-p", script], cwd=tmp_path, env=env,
              console=tmp_path / "yosys.console", check=True)
     modules = json.loads((tmp_path / "t.json").read_text())["modules"]
@@ -64,7 +65,7 @@ class _Copies(Elaboratable):
 def test_p2s_word_register_enable_per_slice(tmp_path):
     p2s = P2S(P2SParams(elements=96, max_width=8))  # 768 bits: 3 slices of 256
     assert len(p2s.slices) == 3
-    cells = _ecp5_cells(tmp_path, p2s, None, keep=True)
+    cells = _cells(tmp_path, p2s, None, keep=True)
     by_enable = collections.Counter(tuple(c["connections"]["CE"]) for c in cells.values()
                                     if c["type"] == "TRELLIS_FF")
     assert sum(by_enable.values()) >= 768
@@ -98,7 +99,7 @@ COPIES = {"enables": (_Copies, 4 * 64 + 4, 4 * 64 + 1), "words": (_WordCopies, 3
 def test_register_copies_survive_only_when_kept(tmp_path, case, keep):
     make, kept, merged = COPIES[case]
     top = make()
-    cells = _ecp5_cells(tmp_path, top, [top.d, top.q], keep)
+    cells = _cells(tmp_path, top, [top.d, top.q], keep)
     ffs = sum(c["type"] == "TRELLIS_FF" for c in cells.values())
     assert ffs == (kept if keep else merged)
 
@@ -114,7 +115,7 @@ FANOUTS = [(0, 0, 0), (1, 5, 3), (2, 3, 2), (4, 2, 1), (5, 1, 1)]
 
 @pytest.mark.parametrize("fanout,a_copies,b_copies", FANOUTS,
                          ids=[f"fanout{f}" for f, _, _ in FANOUTS])
-def test_broadcast_copies_per_group(fanout, a_copies, b_copies):
+def test_broadcast_copies_per_group(tmp_path, fanout, a_copies, b_copies):
     """The engine's kept broadcast registers: ceil(dn / F) copies of each A word's and
     ceil(dm / F) of each B word's, and the loader's plane register once a bank (none kept
     apart with F = 0, one register a word)."""
@@ -127,10 +128,25 @@ def test_broadcast_copies_per_group(fanout, a_copies, b_copies):
     # With copies, each bank (3 rows of A, 5 columns of B) has its plane register too.
     planes = 3 + 5 if fanout else 0
     assert kept == collections.Counter(a=3 * a_copies, b=5 * b_copies, wr=planes), kept
-    # The cost model's count of the flip-flops the copies add (each copy is 8 bits, Dk; they
-    # replace one broadcast register a word and the one plane register).
-    added = 8 * (sum(kept.values()) - (3 + 5 + 1)) if fanout else 0
-    assert copy_ffs(params) == added
+    # The cost model's count of the flip-flops the copies add (broadcast and plane registers,
+    # Dk bits each, and with a memory a bank the address registers' copies): the register
+    # bits of the design before any optimisation, against F = 0's.
+    assert copy_ffs(params) == (_register_bits(tmp_path, params)
+                                - _register_bits(tmp_path, replace(params, bcast_fanout=0)))
+
+
+def _register_bits(tmp_path, params):
+    """Flip-flops of the engine as written: its registers' bits after Yosys's ``proc``, before
+    ``opt`` merges any."""
+    (tmp_path / "r.il").write_text(rtlil.convert(BitSerialMatmul(params), name="t",
+                                                 emit_src=False))
+    env = toolchain_env(check_tools("ecp5"))
+    run_tool([env[tool_env_var("yosys")], "-q", "-p",
+              "read_rtlil r.il; hierarchy -top t; proc; flatten; write_json r.json"],
+             cwd=tmp_path, env=env, console=tmp_path / "yosys.console", check=True)
+    cells = json.loads((tmp_path / "r.json").read_text())["modules"]["t"]["cells"].values()
+    assert {c["type"] for c in cells if "dff" in c["type"]} <= {"$dff"}
+    return sum(int(c["parameters"]["WIDTH"], 2) for c in cells if c["type"] == "$dff")
 
 
 def test_broadcast_groups():
@@ -143,3 +159,28 @@ def test_broadcast_groups():
             assert sorted(sizes) == list(range(-(-count // fanout))), (count, fanout)
             assert max(sizes.values()) <= fanout, (count, fanout)
             assert max(sizes.values()) - min(sizes.values()) <= 1, (count, fanout)
+
+
+#: A small engine whose operand buffers are block RAM on both families (the result buffer, 32
+#: words, is LUT RAM on ECP5): 2 rows of A and 3 columns of B, 40 bits a bank.
+SPLIT = BitSerialParams(dm=2, dn=3, dk=40, max_m=8, max_k=160, max_n=12, max_wa=4, max_wb=4,
+                        bcast_fanout=2)
+
+
+@pytest.mark.parametrize("family", ["ecp5", "ice40"])
+def test_a_memory_a_bank_with_its_own_address(tmp_path, family):
+    """With bcast_fanout, each operand bank is a memory of its own whose block RAMs share a
+    read address net no other bank's RAMs use (the kept address copies survive synthesis);
+    on iCE40 the block RAM count is the cost model's, exactly."""
+    cells = _cells(tmp_path, BitSerialMatmul(SPLIT), None, keep=True, family=family)
+    ram, addr = {"ecp5": ("DP16KD", "ADB"), "ice40": ("SB_RAM40_4K", "RADDR")}[family]
+    rams = [c for c in cells.values() if c["type"] == ram]
+    by_addr = collections.Counter(
+        tuple(bit for pin in sorted(c["connections"]) if pin.startswith(addr)
+              for bit in c["connections"][pin]) for c in rams)
+    # 2 DP16KD (40 of 36 bits) a bank on ECP5; on iCE40 3 SB_RAM40_4K (16 bits) a bank and
+    # the result rows' (2 rows of 3 x 17-bit accumulators, 4 RAMs each).
+    expected = {"ecp5": [2] * 5, "ice40": [3] * 5 + [4] * 2}[family]
+    assert sorted(by_addr.values()) == expected, by_addr
+    if family == "ice40":
+        assert len(rams) == bram_blocks(SPLIT, family)
