@@ -3,6 +3,8 @@ Yosys's cells (on ECP5 the block RAMs and multipliers with their registers moved
 boards/outreg.py; the ECP5 and Gowin block RAMs and multipliers from boards/models/), the
 unit's own testbench and golden model, bit for bit."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from lowbit.boards.netlist import (
@@ -159,7 +161,7 @@ def _conv2d(sim, seed):
 
 
 def _bitserial(sim, seed, shape="2x64x2"):
-    params = SHAPES[shape]
+    params = SHAPES[shape] if isinstance(shape, str) else shape
     rng = np.random.default_rng(seed)
     runs = []
     # K = 37 is one chunk of Dk = 64, K = 90 two (the k loops, and a resident B of two).
@@ -264,3 +266,16 @@ def test_every_unit_netlist(board, unit, sim, seed):
         params = SHAPES["2x64x2"]
         man = netlist_design(unit, params, board, dsp=True)[1]
         assert man["netlist"]["outreg"]["ffs"] == 2 * 64 + 2 * 64 + 4 * params.accumulator_width
+
+
+def test_bitserial_memory_a_bank_netlist(sim, seed):
+    """bcast_fanout: a memory a bank, each with kept copies of its address registers, on the
+    ECP5 netlist (the copies flattened after synthesis, each bank's block RAMs with their
+    own read-data registers moved into them)."""
+    params = dataclasses.replace(SHAPES["2x64x2"], bcast_fanout=1)
+    board = "ulx3s-85f"
+    with designs(netlist_source(board, dsp=True)) as used:
+        _bitserial(sim, seed, params)
+    assert "bitserial" in used
+    man = netlist_design("bitserial", params, board, dsp=True)[1]
+    assert man["netlist"]["outreg"]["ffs"] == 2 * 64 + 2 * 64 + 4 * params.accumulator_width
