@@ -49,20 +49,25 @@ def bram_blocks(params, family):
 
 
 def copy_ffs(params):
-    """Flip-flops ``bcast_fanout`` adds: the broadcast register copies (``ceil(dn / F)`` an A
-    word, ``ceil(dm / F)`` a B word, in place of one each), a plane register a bank in place
-    of one, and with a memory a bank the address registers' copies (read and write address a
-    bank of A and B, the result write address and enable and the readout's read address
-    and enable a row of tiles; the readout's address is a counter without them)."""
+    """Flip-flops ``bcast_fanout`` and ``dpu_inputs`` add: the broadcast register copies
+    (``ceil(dn / F)`` an A word, ``ceil(dm / F)`` a B word, in place of one each), a plane
+    register a bank in place of one, and with a memory a bank the address registers'
+    copies (read and write address a bank of A and B, the result write address and enable
+    and the readout's read address and enable a row of tiles; the readout's address is a
+    counter without them); and with ``dpu_inputs`` the DPUs' input registers."""
     p = params
-    if not p.bcast_fanout:
-        return 0
-    a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
     # Address bits of each buffer, its half included.
     la, ra, ca = ((words // 2).bit_length() for words in p.buffer_words.values())
+    # The DPUs' input registers, and the cycle they add to the step flags (valid, first,
+    # negate, shift at the broadcast stage; valid, last, final and the result address).
+    shift_w = max(1, (p.max_wa + p.max_wb - 2).bit_length())
+    inputs = 2 * p.dm * p.dn * p.dk + 6 + shift_w + ca if p.dpu_inputs else 0
+    if not p.bcast_fanout:
+        return inputs
+    a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
     return (p.dk * (p.dm * (a - 1) + p.dn * (b - 1) + p.dm + p.dn - 1)
             + 2 * (p.dm - 1) * la + 2 * (p.dn - 1) * ra + (p.dm - 1) * (ca + 1) + p.dm * ca
-            + p.dm - 1)
+            + p.dm - 1 + inputs)
 
 
 def _require_model(family):

@@ -580,6 +580,13 @@ class BitSerialParams:
         against 114.0, the loader's write data to the block RAMs became the critical path,
         which the plane copies answer; bench/bitserial-fanout
         has the runs.)
+    dpu_inputs : bool
+        Each DPU registers its two operand words (BISMO's DPU input register) in a register
+        of its own, kept apart through synthesis, after the broadcast register or its copy:
+        the broadcast becomes two hops of routing with no logic (with ``bcast_fanout``, the
+        block RAM to a group's copy, the copy to the DPU) and each DPU's logic starts at a
+        register beside it. ``2 dm dn dk`` flip-flops and one cycle of latency; results the
+        same.
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
@@ -614,6 +621,9 @@ class BitSerialParams:
                 f"register a word; 1..{MAX_ARRAY}: copies kept apart, one a group, and a "
                 f"memory a bank with its own address registers; timing only, see "
                 f"bench/bitserial-fanout)"})
+    dpu_inputs: bool = field(default=False, metadata={
+        "help": "each DPU registers its operand words (BISMO's DPU input register): "
+                "2 dm dn dk flip-flops and a cycle of latency; timing only"})
     operands: str = field(default="words", metadata={
         "help": "words: input words of dk elements at max_wa/max_wb bits, the P2S makes the "
                 "planes; planes: the bit planes themselves, dk bits a word and w words a "
@@ -624,6 +634,7 @@ class BitSerialParams:
         _check_choice("operands", self.operands, OPERAND_FORMS)
         _check_choice("popcount", self.popcount, DPU_POPCOUNTS)
         _check_int("bcast_fanout", self.bcast_fanout, 0, MAX_ARRAY)
+        _check_bool("dpu_inputs", self.dpu_inputs)
         _check_int("dn", self.dn, 1, MAX_ARRAY)
         _check_int("dk", self.dk, 1, MAX_DK)
         _check_int("max_wa", self.max_wa, 1, MAX_PRECISION)

@@ -131,7 +131,8 @@ class BitSerialMatmul(wiring.Component):
       register (:mod:`lowbit.boards.outreg`), which takes the RAM's 5.5 ns clock-to-data off
       the next path.
     - A broadcast register, from which each operand word fans out to the ``Dn`` (``Dm``) DPUs
-      of its row (column), so the wires across the array have a cycle to themselves.
+      of its row (column), so the wires across the array have a cycle to themselves; with
+      ``dpu_inputs`` each DPU's own input register after it.
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
       register after the barrel shifter and the negation, then the accumulator (its carry
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
@@ -172,9 +173,12 @@ class BitSerialMatmul(wiring.Component):
             "busy": Out(1),
         })
 
-    # Registers from a schedule step's counters to its operands at the DPUs: the read
-    # address register, the read port, the read-data register, the broadcast register.
-    _operand_stages = 1 + READ_LATENCY + 1
+    @property
+    def _operand_stages(self):
+        """Registers from a schedule step's counters to its operands at the DPUs: the read
+        address register, the read port, the read-data register, the broadcast register
+        (or its copy), and with ``dpu_inputs`` the DPU's input register."""
+        return 1 + READ_LATENCY + 1 + self.params.dpu_inputs
     # Registers from the popcount to the accumulator's value: the shifted, negated term
     # (the barrel shifter and the accumulator's carry chain in separate cycles), the
     # accumulator.
@@ -185,8 +189,9 @@ class BitSerialMatmul(wiring.Component):
     @property
     def latency(self):
         """Cycles from the last schedule step to its tile in the result buffer: the read
-        address register, the operand read, the read-data and broadcast registers, the
-        popcount tree, the term register and the accumulator, the result write."""
+        address register, the operand read, the read-data and broadcast registers (and
+        with ``dpu_inputs`` the DPUs' input registers), the popcount tree, the term
+        register and the accumulator, the result write."""
         return (self._operand_stages + tree_latency(self.params.dk, self.params.spacing)
                 + self._acc_stages + 1)
 
@@ -623,6 +628,11 @@ class BitSerialMatmul(wiring.Component):
         for r in range(p.dm):
             for c in range(p.dn):
                 a, b = operands(r, c)
+                if p.dpu_inputs:
+                    # The DPU's input register (BISMO's), one kept copy a DPU: the DPUs of a
+                    # group load the same value, which Yosys would otherwise merge.
+                    ab, = register_copies(m, f"dpu{r}_{c}_in", Cat(a, b), 1, reset_less=True)
+                    a, b = ab[:p.dk], ab[p.dk:]
                 count, lat = popcount(m, one, a & b, p.spacing, p.popcount,
                                       name=f"dpu{r}_{c}")
                 fl = add_kept(m, f"flags{r}_{c}", _StepFlags(shift_w, lat))

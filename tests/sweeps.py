@@ -109,10 +109,11 @@ SHAPES = {
                               max_n=9, spacing=1, bcast_fanout=1),
     "1x7x4": BitSerialParams(dm=1, dn=4, dk=7, max_wa=8, max_wb=8, max_m=9, max_k=100,
                              max_n=9, spacing=0),
-    # The packed popcount (pair counts, 6:3 counters, carry chains with guard bits).
+    # The packed popcount (pair counts, 6:3 counters, carry chains with guard bits), two
+    # hops of broadcast (copies for pairs of DPUs, then each DPU's input register).
     "2x100x3-packed": BitSerialParams(dm=2, dn=3, dk=100, max_wa=8, max_wb=8, max_m=9,
                                       max_k=100, max_n=9, popcount="packed",
-                                      bcast_fanout=2),
+                                      bcast_fanout=2, dpu_inputs=True),
 }
 # The smallest engine: one 1-bit DPU, 2-bit operands, 3x3 matrices at most.
 TINY = BitSerialParams(dm=1, dn=1, dk=1, max_wa=2, max_wb=2, max_m=3, max_k=3, max_n=3,

@@ -133,6 +133,13 @@ def test_broadcast_copies_per_group(tmp_path, fanout, a_copies, b_copies):
     # bits of the design before any optimisation, against F = 0's.
     assert copy_ffs(params) == (_register_bits(tmp_path, params)
                                 - _register_bits(tmp_path, replace(params, bcast_fanout=0)))
+    # With the DPUs' input registers too (one kept copy of each DPU's two words).
+    inputs = replace(params, dpu_inputs=True)
+    text = (generated("bitserial", inputs)[0] / "lowbit_bitserial.v").read_text()
+    assert len(re.findall(r"^module \\lowbit_bitserial\.keep_dpu\d+_\d+_in0 ", text,
+                          re.MULTILINE)) == 3 * 5
+    assert copy_ffs(inputs) == (_register_bits(tmp_path, inputs)
+                                - _register_bits(tmp_path, replace(params, bcast_fanout=0)))
 
 
 def _register_bits(tmp_path, params):
