@@ -10,7 +10,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import delay
-from .keep import add_kept
+from .keep import add_kept, register_copies
 from .popcount import popcount, tree_latency
 
 __all__ = ["DotProductUnit", "P2S", "SLICE_BITS", "shift_negate_accumulate"]
@@ -268,13 +268,17 @@ class PlaneInput(wiring.Component):
     The same members as :class:`P2S` for the loader: ``i`` (``{"plane": E}``), ``w``, ``o``,
     :attr:`last` (a register: the plane on ``o`` is its word's last), :attr:`slices` (none)
     and :attr:`ready_copies` (one), and :attr:`word_accept`, high when a word's first plane
-    is accepted. One plane register: latency 1, a plane a cycle, ``i.ready = ~full |
-    o.ready``. Against the converter it saves the ``E W`` word register and its multiplexers,
-    and the link carries ``w`` bits an element instead of ``W``.
+    is accepted. With :attr:`ready_next` set (the value ``o.ready`` takes next cycle, for a
+    consumer that keeps ``o.ready`` in a register), ``i.ready`` and the plane register's
+    enable are registers of their own, computed a cycle ahead. One plane register: latency
+    1, a plane a cycle, ``i.ready = ~full | o.ready``. Against the converter it saves the
+    ``E W`` word register and its multiplexers, and the link carries ``w`` bits an element
+    instead of ``W``.
     """
 
     def __init__(self, params):
         self.ready_copies = None
+        self.ready_next = None
         self.params = params
         p = params
         layout = data.StructLayout({"plane": p.out_width})
@@ -310,16 +314,32 @@ class PlaneInput(wiring.Component):
         next_last = Signal(reset_less=True, name="next_last")
         take = self.o.valid & ready
         load = Signal()
+        valid_next = Signal(name="plane_valid_next")
+        if self.ready_next is None:
+            in_ready, plane_en = ~self.o.valid | take, load
+        else:
+            # `~o.valid | o.ready` a cycle ahead, in two kept registers: one for `i.ready`
+            # (the accept that steps the loader's input counters), one for the plane
+            # register's enable. As one net from o.valid through `i.ready` and the accept,
+            # with the plane register's 256 enables on it, that was the critical path at
+            # 2 x 256 x 2 on the ECP5-85F (o.valid to the input row counter, 6.17 ns, 4.28
+            # of it routing, bench/bitserial-fanout). The plane register loads whenever it
+            # is free: without a plane on `i` it holds nothing valid.
+            in_ready, plane_en = register_copies(
+                m, "plane_ready", ~valid_next | self.ready_next, 2, init=1)
         is_last = Mux(first, self.w == 1, next_last)
-        m.d.comb += [self.i.ready.eq(~self.o.valid | take), load.eq(self.i.valid & self.i.ready),
-                     self.word_accept.eq(load & first)]
+        m.d.comb += [self.i.ready.eq(in_ready), load.eq(self.i.valid & in_ready),
+                     self.word_accept.eq(load & first), valid_next.eq(self.o.valid)]
+        m.d.sync += self.o.valid.eq(valid_next)
+        with m.If(plane_en):
+            m.d.sync += self.o.payload.eq(self.i.payload)
         with m.If(load):
-            m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(1),
-                         self.last.eq(is_last), first.eq(is_last),
+            m.d.comb += valid_next.eq(1)
+            m.d.sync += [self.last.eq(is_last), first.eq(is_last),
                          left.eq(Mux(first, self.w - 1, left - 1)),
                          next_last.eq(Mux(first, self.w == 2, left == 2))]
         with m.Elif(take):
-            m.d.sync += self.o.valid.eq(0)
+            m.d.comb += valid_next.eq(0)
         return m
 
 

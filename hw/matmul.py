@@ -330,6 +330,8 @@ class BitSerialMatmul(wiring.Component):
         m.d.sync += s.loading.eq(loading_next)
         p2s.ready_copies = register_copies(m, "ld_ready", loading_next,
                                            len(p2s.slices) + 1)
+        if p.operands == "planes":
+            p2s.ready_next = loading_next
         half = s.ld_half  # the operand half this run's A goes to (and the entry it fills)
         b_half = s.b_half  # the half holding the latest B
         run_start = Signal()
