@@ -762,34 +762,43 @@ def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
     choice, that was the critical path, 7.63 ns at 4x256x4 on the ECP5-85F). Returns
     ``(counter, last)``; ``last`` is a flip-flop, computed a cycle ahead, so the logic that
     the flag steers starts at a register.
-    The flag comes from a second, down-counting register (``n - 1`` steps left .. 0), compared
-    with 1 where it stands: no adder in front of the compare. (With ``counter + 1 == top``
-    the loader's row counter was the bit-serial engine's critical path at 4x256x4 on the
-    ECP5-85F, 6.92 ns, ``bench/bitserial-fanout`` run ``spacing1``.)
+    The flag comes from a second, down-counting register (``n - 1`` steps left .. 0), whose
+    compare with 1 is itself a register: no adder or compare in front of the flag. (With
+    ``counter + 1 == top`` the loader's row counter was the bit-serial engine's critical path
+    at 4x256x4 on the ECP5-85F, 6.92 ns, ``bench/bitserial-fanout`` run ``spacing1``.)
     With ``ahead``, returns ``(counter, last, last_next)``: ``last_next`` is the flag's next
     value (combinational), for flags that combine it with others a cycle ahead."""
     top = Signal(shape, name=f"{name}_top")  # n - 1
     counter = Signal(shape, name=name)
     left = Signal(shape, name=f"{name}_left")  # steps left after this one
     last = Signal(name=f"last_{name}")
+    # top == 0, top == 1 and left == 1 in flip-flops of their own, each set with the register
+    # it describes: the flag's next value is then a multiplexer of single bits, with no
+    # compare of a counter on its way (the cumulative flags of the schedule's five loops,
+    # `last_kjinm`, were the critical path at 2 x 256 x 2 on the ECP5-85F with spacing=1:
+    # 6.63 ns, bench/bitserial-fanout).
+    top_zero, top_one, left_one = (Signal(name=f"{name}_{n}", init=n == "top_zero")
+                                   for n in ("top_zero", "top_one", "left_one"))
     if isinstance(first_count, tuple):
         sel, a, b = first_count
-        first_top, first_one = Mux(sel, a - 1, b - 1), Mux(sel, a == 1, b == 1)
+        first_top = Mux(sel, a - 1, b - 1)
+        first_one, first_two = Mux(sel, a == 1, b == 1), Mux(sel, a == 2, b == 2)
     else:
-        first_top, first_one = first_count - 1, first_count == 1
+        first_top, first_one, first_two = first_count - 1, first_count == 1, first_count == 2
     last_next = Signal(name=f"last_{name}_next")
     m.d.comb += last_next.eq(last)
     m.d.sync += last.eq(last_next)
     with m.If(start):
-        m.d.sync += [top.eq(first_top), counter.eq(0), left.eq(first_top)]
+        m.d.sync += [top.eq(first_top), counter.eq(0), left.eq(first_top),
+                     top_zero.eq(first_one), top_one.eq(first_two), left_one.eq(first_two)]
         m.d.comb += last_next.eq(first_one)
     with m.Elif(advance):
         with m.If(last):
-            m.d.sync += [counter.eq(0), left.eq(top)]
-            m.d.comb += last_next.eq(top == 0)
+            m.d.sync += [counter.eq(0), left.eq(top), left_one.eq(top_one)]
+            m.d.comb += last_next.eq(top_zero)
         with m.Else():
-            m.d.sync += [counter.eq(counter + 1), left.eq(left - 1)]
-            m.d.comb += last_next.eq(left == 1)
+            m.d.sync += [counter.eq(counter + 1), left.eq(left - 1), left_one.eq(left == 2)]
+            m.d.comb += last_next.eq(left_one)
     return (counter, last, last_next) if ahead else (counter, last)
 
 
