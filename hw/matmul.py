@@ -529,7 +529,14 @@ class BitSerialMatmul(wiring.Component):
             _put(m, s.res_nt, rw, s.ent_nt[cs])
         # The loop counters, innermost first, each with its last flag in a register (no
         # compare or subtraction between a counter and the address and step logic).
-        count = {name: s.ent_cfg[name][cs] for name in ("k_chunks", "wb", "wa")}
+        # Each count is a choice between the two entries by `cs` (_loop_counter's `(sel, a,
+        # b)`): the subtraction and compares are made on each entry's registers, and `cs`
+        # meets only the multiplexer. (With the entry looked up first, `cp_entry` through
+        # the lookup and the subtraction into `mt_left` was the critical path at 2 x 256 x 2
+        # on the ECP5-85F, 5.87 ns, bench/bitserial-fanout.)
+        count = {name: (cs, entries[1], entries[0]) for name, entries in (
+            *((name, s.ent_cfg[name]) for name in ("k_chunks", "wb", "wa")),
+            ("nt", s.ent_nt), ("mt", s.ent_mt))}
         # The loops' cumulative last flags (`kj` = last_k & last_j, `kji`, `kjin`, `kjinm` the
         # run's last step) as flip-flops computed a cycle ahead from the counters' next
         # flags: each loop's advance and each address move below is then one gate from
@@ -543,9 +550,9 @@ class BitSerialMatmul(wiring.Component):
                                           self.wb.shape(), name="j", ahead=True)
         i, last_i, i_next = _loop_counter(m, start, computing & kj, count["wa"],
                                           self.wa.shape(), name="i", ahead=True)
-        nt, last_nt, nt_next = _loop_counter(m, start, computing & kji, s.ent_nt[cs],
+        nt, last_nt, nt_next = _loop_counter(m, start, computing & kji, count["nt"],
                                              s.nt_range, name="nt", ahead=True)
-        mt, last_mt, mt_next = _loop_counter(m, start, computing & kjin, s.ent_mt[cs],
+        mt, last_mt, mt_next = _loop_counter(m, start, computing & kjin, count["mt"],
                                              s.mt_range, name="mt", ahead=True)
         m.d.sync += [kj.eq(k_next & j_next), kji.eq(k_next & j_next & i_next),
                      kjin.eq(k_next & j_next & i_next & nt_next),
