@@ -210,9 +210,6 @@ class BitSerialMatmul(wiring.Component):
         m = Module()
         p = self.params
         words = p.buffer_words
-        # No stage reads a buffer half while another writes it (the hand-over through the run
-        # entries and result halves sees to that), so Yosys need not build logic for a read
-        # and a write of one address in one cycle (hw.ram.NO_RW_CHECK).
         # With bcast_fanout, a memory per bank (row of A, column of B, row of result tiles),
         # each with its own address registers: see _memories.
         lhs = self._memories(m, "lhs", p.dm, p.dk, words["lhs"])
