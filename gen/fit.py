@@ -52,9 +52,10 @@ def copy_ffs(params):
     """Flip-flops ``bcast_fanout`` and ``dpu_inputs`` add: the broadcast register copies
     (``ceil(dn / F)`` an A word, ``ceil(dm / F)`` a B word, in place of one each), a plane
     register a bank in place of one, and with a memory a bank the address registers'
-    copies (read and write address a bank of A and B, the result write address and enable
-    and the readout's read address and enable a row of tiles; the readout's address is a
-    counter without them); and with ``dpu_inputs`` the DPUs' input registers."""
+    copies (read and write address a bank of A and B; the result write address and enable
+    and the readout's enable a result memory, one for each row of DPUs; with several
+    result memories, a copy each of the readout's address counter); and with ``dpu_inputs``
+    the DPUs' input registers."""
     p = params
     # Address bits of each buffer, its half included.
     la, ra, ca = ((words // 2).bit_length() for words in p.buffer_words.values())
@@ -66,8 +67,8 @@ def copy_ffs(params):
         return inputs
     a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
     return (p.dk * (p.dm * (a - 1) + p.dn * (b - 1) + p.dm + p.dn - 1)
-            + 2 * (p.dm - 1) * la + 2 * (p.dn - 1) * ra + (p.dm - 1) * (ca + 1) + p.dm * ca
-            + p.dm - 1 + inputs)
+            + 2 * (p.dm - 1) * la + 2 * (p.dn - 1) * ra + (p.dm - 1) * (ca + 1)
+            + (p.dm * ca if p.dm > 1 else 0) + p.dm - 1 + inputs)
 
 
 def _require_model(family):

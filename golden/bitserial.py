@@ -572,7 +572,7 @@ class BitSerialParams:
         B word's, kept apart through synthesis, each beside its group of DPUs (1: a copy for
         every DPU, ``2 dm dn dk`` flip-flops instead of ``(dm + dn) dk``); a kept copy of
         the loader's plane register for each operand bank (``(dm + dn) dk`` flip-flops);
-        and a memory for each operand bank and each row of result tiles, each with kept
+        and a memory for each operand bank and for the results of each row of DPUs, with kept
         copies of its address registers and enables, so that no register drives every
         bank's block RAMs (block RAMs are then rounded up a bank, e.g. 8 DP16KD for a
         256-bit bank). Timing only: results and latency are the same. (The broadcast

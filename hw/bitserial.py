@@ -268,9 +268,9 @@ class PlaneInput(wiring.Component):
     The same members as :class:`P2S` for the loader: ``i`` (``{"plane": E}``), ``w``, ``o``,
     :attr:`last` (a register: the plane on ``o`` is its word's last), :attr:`slices` (none)
     and :attr:`ready_copies` (one), and :attr:`word_accept`, high when a word's first plane
-    is accepted. With :attr:`ready_next` set (the value ``o.ready`` takes next cycle, for a
-    consumer that keeps ``o.ready`` in a register), ``i.ready`` and the plane register's
-    enable are registers of their own, computed a cycle ahead. One plane register: latency
+    is accepted. Its consumer keeps ``o.ready`` in a register and sets :attr:`ready_next`
+    to that register's next value as well: ``i.ready`` and the plane register's enable are
+    registers of their own, computed a cycle ahead. One plane register: latency
     1, a plane a cycle, ``i.ready = ~full | o.ready``. Against the converter it saves the
     ``E W`` word register and its multiplexers, and the link carries ``w`` bits an element
     instead of ``W``.
@@ -301,7 +301,10 @@ class PlaneInput(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         W = self.params.max_width
-        ready = self.o.ready if self.ready_copies is None else self.ready_copies[0]
+        if self.ready_copies is None or self.ready_next is None:
+            raise ValueError("PlaneInput needs ready_copies (a copy of the register that is "
+                             "o.ready) and ready_next (its next value)")
+        ready = self.ready_copies[0]
         # The word's progress: `first` (the next plane is a word's first), `left` (planes of
         # the word after the latest) and `next_last` (left == 1), loaded from the port `w`
         # at a word's first plane and counted down. No register goes back to a constant on
@@ -315,18 +318,15 @@ class PlaneInput(wiring.Component):
         take = self.o.valid & ready
         load = Signal()
         valid_next = Signal(name="plane_valid_next")
-        if self.ready_next is None:
-            in_ready, plane_en = ~self.o.valid | take, load
-        else:
-            # `~o.valid | o.ready` a cycle ahead, in two kept registers: one for `i.ready`
-            # (the accept that steps the loader's input counters), one for the plane
-            # register's enable. As one net from o.valid through `i.ready` and the accept,
-            # with the plane register's 256 enables on it, that was the critical path at
-            # 2 x 256 x 2 on the ECP5-85F (o.valid to the input row counter, 6.17 ns, 4.28
-            # of it routing, bench/bitserial-fanout). The plane register loads whenever it
-            # is free: without a plane on `i` it holds nothing valid.
-            in_ready, plane_en = register_copies(
-                m, "plane_ready", ~valid_next | self.ready_next, 2, init=1)
+        # `~o.valid | o.ready` a cycle ahead, in two kept registers: one for `i.ready` (the
+        # accept that steps the loader's input counters), one for the plane register's
+        # enable. As one net from o.valid through `i.ready` and the accept, with the plane
+        # register's 256 enables on it, that was the critical path at 2 x 256 x 2 on the
+        # ECP5-85F (o.valid to the input row counter, 6.17 ns, 4.28 of it routing,
+        # bench/bitserial-fanout). The plane register loads whenever it is free: without a
+        # plane on `i` it holds nothing valid.
+        in_ready, plane_en = register_copies(
+            m, "plane_ready", ~valid_next | self.ready_next, 2, init=1)
         is_last = Mux(first, self.w == 1, next_last)
         m.d.comb += [self.i.ready.eq(in_ready), load.eq(self.i.valid & in_ready),
                      self.word_accept.eq(load & first), valid_next.eq(self.o.valid)]

@@ -123,7 +123,7 @@ class BitSerialMatmul(wiring.Component):
       port, so the generator's register drives only its own step logic and the register the
       block RAMs load is free to sit among them. The operand writes (address, data, bank
       enables) are registered too: the enables reach every block RAM of a buffer. With
-      ``bcast_fanout``, each operand bank and each row of result tiles is a memory of its
+      ``bcast_fanout``, each operand bank and the results of each row of DPUs are a memory of its
       own with its own kept copy of each address register and enable (:meth:`_memories`).
     - The read port's own register (the block RAM's), then a read-data register
       (:func:`lowbit.hw.ram.registered_read`, with ``no_rw_check``: no bypass logic between
@@ -140,7 +140,8 @@ class BitSerialMatmul(wiring.Component):
       use (valid, first, negate, shift) go to the broadcast stage in shared registers, then
       through the tree in each DPU's own copy (a submodule kept apart through synthesis,
       :mod:`lowbit.hw.keep`, so no flag register steers the whole array); last, final and
-      the result address, used once for the result write, stay in shared registers.
+      the result address, used once for the result write, stay in shared registers (with
+      ``bcast_fanout``, the write address and enable in a copy a result memory).
     - Loading: the P2S converter keeps a copy of its state per slice of its word register
       (:class:`lowbit.hw.bitserial.P2S`), so no enable steers the whole word.
     - Readout: the read address is a counter, then the read port's register and a read-data
@@ -148,8 +149,8 @@ class BitSerialMatmul(wiring.Component):
       whole tile). The readout advances under one clock enable: a skid register on ``o``
       takes the tile that ``o`` refuses, so ``o.ready`` steers only the skid's valid flag,
       ``o.payload``'s 2:1 multiplexer between the skid and the read-data register (no added
-      latency) and the enable, which is itself a register computed a cycle ahead, in two
-      kept copies (one for the control, one for the tile-wide registers).
+      latency) and the enable, which is itself a register computed a cycle ahead, in kept
+      copies (one for the control, one for the tile-wide registers of each result memory).
     """
 
     def __init__(self, params):
@@ -210,7 +211,7 @@ class BitSerialMatmul(wiring.Component):
         m = Module()
         p = self.params
         words = p.buffer_words
-        # With bcast_fanout, a memory per bank (row of A, column of B, row of result tiles),
+        # With bcast_fanout, a memory per bank (row of A, column of B, the results of a DPU row),
         # each with its own address registers: see _memories.
         lhs = self._memories(m, "lhs", p.dm, p.dk, words["lhs"])
         rhs = self._memories(m, "rhs", p.dn, p.dk, words["rhs"])
@@ -350,7 +351,7 @@ class BitSerialMatmul(wiring.Component):
         p2s.ready_copies = register_copies(m, "ld_ready", loading_next,
                                            len(p2s.slices) + 1)
         if p.operands == "planes":
-            p2s.ready_next = loading_next
+            p2s.ready_next = loading_next  # PlaneInput's i.ready a cycle ahead
         half = s.ld_half  # the operand half this run's A goes to (and the entry it fills)
         b_half = s.b_half  # the half holding the latest B
         run_start = Signal()
@@ -646,7 +647,8 @@ class BitSerialMatmul(wiring.Component):
         caddr = Signal(s.res_bits + 1)
         m.d.comb += caddr.eq(Cat(c_addr[:s.res_bits], c_half))
         caddr_c = delay(m, one, caddr, ahead, name="caddr_c")
-        # The step flags at the broadcast registers; each DPU delays its own copy through its
+        # The step flags at the DPUs' operands (the broadcast registers, or with dpu_inputs
+        # the DPUs' input registers); each DPU delays its own copy through its
         # popcount tree (_StepFlags), so no flag register drives the whole array.
         at_bcast = {name: delay(m, one, step[name], self._operand_stages, name=f"{name}_b",
                                 reset_less=name != "valid")
@@ -712,8 +714,8 @@ class BitSerialMatmul(wiring.Component):
                                    name="o_mt")
         final = Signal()
         m.d.comb += final.eq(last_nt & last_mt)
-        # The read address (addr, rs) is a counter: no adder before the port. With a memory
-        # a row of tiles (_memories), each has its own kept copy of it, loaded with the
+        # The read address (addr, rs) is a counter: no adder before the port. With several
+        # result memories (_memories), each has its own kept copy of it, loaded with the
         # counter's next value.
         addr_next, rs_next = Signal.like(addr, name="o_addr_next"), Signal(name="rs_next")
         m.d.comb += [addr_next.eq(addr), rs_next.eq(rs)]
@@ -743,8 +745,8 @@ class BitSerialMatmul(wiring.Component):
         last = delay(m, ce, final, self.readout_latency, name="o_last")
         # A skid register on o (hw.skid): o.ready reaches only the skid's valid flag, the
         # output multiplexer and the enable registers, not the loop counters, the result
-        # memories' enables or the tile-wide registers. Two kept copies of the enable: one for
-        # the control, one for the result read port and the tile registers.
+        # memories' enables or the tile-wide registers. Kept copies of the enable: one for
+        # the control, one for each result memory's read port and tile registers.
         out_valid = stages[-1]
         (ce_r, *ce_data_r), skid_valid = skid_output(
             m, self.o, out_valid, stages[-2],
