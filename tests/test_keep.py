@@ -23,15 +23,22 @@ from lowbit.hw.matmul import BitSerialMatmul, broadcast_groups
 pytestmark = [pytest.mark.synth, pytest.mark.bitserial]
 
 
-def _cells(tmp_path, component, ports, keep, family="ecp5"):
+def _yosys(tmp_path, component, ports, commands, family="ecp5"):
+    """Yosys's modules (JSON) for ``component`` after ``commands`` (between reading the RTLIL
+    and writing the JSON)."""
     (tmp_path / "t.il").write_text(rtlil.convert(component, ports=ports, name="t",
                                                  emit_src=False))
     env = toolchain_env(check_tools(family))
-    script = "; ".join(["read_rtlil t.il", KEEP_HIERARCHY if keep else "",
-                        f"synth_{family} -top t", FLATTEN, "write_json t.json"])
+    script = "; ".join(["read_rtlil t.il", *commands, "write_json t.json"])
     run_tool([env[tool_env_var("yosys")], "-q", "-p", script], cwd=tmp_path, env=env,
              console=tmp_path / "yosys.console", check=True)
-    modules = json.loads((tmp_path / "t.json").read_text())["modules"]
+    return json.loads((tmp_path / "t.json").read_text())["modules"]
+
+
+def _cells(tmp_path, component, ports, keep, family="ecp5"):
+    modules = _yosys(tmp_path, component, ports,
+                     [KEEP_HIERARCHY if keep else "", f"synth_{family} -top t", FLATTEN],
+                     family)
     # One flat module: nothing but library cells under the top.
     assert not any("keep_" in name for name in modules), list(modules)
     return modules["t"]["cells"]
@@ -131,15 +138,14 @@ def test_broadcast_copies_per_group(tmp_path, fanout, a_copies, b_copies):
     # The cost model's count of the flip-flops the copies add (broadcast and plane registers,
     # Dk bits each, and with a memory a bank the address registers' copies): the register
     # bits of the design before any optimisation, against F = 0's.
-    assert copy_ffs(params) == (_register_bits(tmp_path, params)
-                                - _register_bits(tmp_path, replace(params, bcast_fanout=0)))
+    base = _register_bits(tmp_path, replace(params, bcast_fanout=0))
+    assert copy_ffs(params) == _register_bits(tmp_path, params) - base
     # With the DPUs' input registers too (one kept copy of each DPU's two words).
     inputs = replace(params, dpu_inputs=True)
     text = (generated("bitserial", inputs)[0] / "lowbit_bitserial.v").read_text()
     assert len(re.findall(r"^module \\lowbit_bitserial\.keep_dpu\d+_\d+_in0 ", text,
                           re.MULTILINE)) == 3 * 5
-    assert copy_ffs(inputs) == (_register_bits(tmp_path, inputs)
-                                - _register_bits(tmp_path, replace(params, bcast_fanout=0)))
+    assert copy_ffs(inputs) == _register_bits(tmp_path, inputs) - base
 
 
 @pytest.mark.parametrize("dm,dn", [(1, 3), (1, 1), (3, 1)])
@@ -154,13 +160,9 @@ def test_copy_ffs_with_one_row_or_column(tmp_path, dm, dn):
 def _register_bits(tmp_path, params):
     """Flip-flops of the engine as written: its registers' bits after Yosys's ``proc``, before
     ``opt`` merges any."""
-    (tmp_path / "r.il").write_text(rtlil.convert(BitSerialMatmul(params), name="t",
-                                                 emit_src=False))
-    env = toolchain_env(check_tools("ecp5"))
-    run_tool([env[tool_env_var("yosys")], "-q", "-p",
-              "read_rtlil r.il; hierarchy -top t; proc; flatten; write_json r.json"],
-             cwd=tmp_path, env=env, console=tmp_path / "yosys.console", check=True)
-    cells = json.loads((tmp_path / "r.json").read_text())["modules"]["t"]["cells"].values()
+    modules = _yosys(tmp_path, BitSerialMatmul(params), None,
+                     ["hierarchy -top t", "proc", "flatten"])
+    cells = modules["t"]["cells"].values()
     assert {c["type"] for c in cells if "dff" in c["type"]} <= {"$dff"}
     return sum(int(c["parameters"]["WIDTH"], 2) for c in cells if c["type"] == "$dff")
 

@@ -262,10 +262,13 @@ def test_every_unit_netlist(board, unit, sim, seed):
             UNIT_CHECKS[unit](sim, seed)
     assert unit in used, f"the check never took {unit}'s design from the netlist source"
     if unit == "bitserial" and board == "ulx3s-85f":
-        # Every operand and result read-data register is in a block RAM.
-        params = SHAPES["2x64x2"]
-        man = netlist_design(unit, params, board, dsp=True)[1]
-        assert man["netlist"]["outreg"]["ffs"] == 2 * 64 + 2 * 64 + 4 * params.accumulator_width
+        _assert_reads_in_block_rams(SHAPES["2x64x2"], board)
+
+
+def _assert_reads_in_block_rams(params, board):
+    """Every operand and result read-data register of a 2 x 64 x 2 engine is in a block RAM."""
+    man = netlist_design("bitserial", params, board, dsp=True)[1]
+    assert man["netlist"]["outreg"]["ffs"] == 2 * 64 + 2 * 64 + 4 * params.accumulator_width
 
 
 def test_bitserial_memory_a_bank_netlist(sim, seed):
@@ -277,5 +280,4 @@ def test_bitserial_memory_a_bank_netlist(sim, seed):
     with designs(netlist_source(board, dsp=True)) as used:
         _bitserial(sim, seed, params)
     assert "bitserial" in used
-    man = netlist_design("bitserial", params, board, dsp=True)[1]
-    assert man["netlist"]["outreg"]["ffs"] == 2 * 64 + 2 * 64 + 4 * params.accumulator_width
+    _assert_reads_in_block_rams(params, board)
