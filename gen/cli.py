@@ -627,7 +627,8 @@ def cmd_estimate(args):
     for family, est in estimates.items():
         report["estimates"][family] = est
         line = (f"  {family}: {est['lut']} LUT4, {est['ff']} FF, {est['bram']} block RAMs "
-                f"(cost model, within 15% on held-out Yosys runs)")
+                f"(cost model: LUTs and FFs within 15% on held-out Yosys runs; block RAMs "
+                f"as Yosys maps the buffers)")
         print(line)
     if params.popcount != "tree":
         report["model_popcount"] = "tree"

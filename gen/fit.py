@@ -19,33 +19,80 @@ from ..golden.checks import UsageError
 __all__ = ["bram_blocks", "copy_ffs", "estimate_bitserial", "check_fits_board", "fit_bitserial",
            "DK_CHOICES"]
 
-# Block RAM aspect ratios (depth, width) Yosys can use.
-_BRAM_MODES = {
-    "ice40": [(256, 16), (512, 8), (1024, 4), (2048, 2)],                    # SB_RAM40_4K
-    "ecp5": [(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)],  # DP16KD
-}
+# Block RAM aspect ratios (depth, width) Yosys can use on iCE40 (SB_RAM40_4K).
+_ICE40_MODES = [(256, 16), (512, 8), (1024, 4), (2048, 2)]
 DK_CHOICES = (8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 MAX_SIDE = 16
+_FAMILIES = ("ice40", "ecp5")
+
+# ECP5 memories as Yosys's memory_libmap describes them (techlibs/lattice lutrams_trellis.txt
+# and brams_16kd.txt): (address bits, data widths, byte-enable bits, cost a unit, narrowest
+# write width's index), for the block RAM as PDPW16KD (36-bit writes) and DP16KD, and the
+# 16 x 4 LUT RAM (TRELLIS_DPR16X4).
+_ECP5_PDPW16KD = (14, (1, 2, 4, 9, 18, 36), 9, 128, 5)
+_ECP5_DP16KD = (14, (1, 2, 4, 9, 18), 9, 128, 0)
+_ECP5_DPR16X4 = (4, (4,), 0, 4, 0)
 
 
-def _blocks(depth, width, modes):
-    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in modes)
+def _libmap_cost(ram, depth, width, enables):
+    """``(cost, units)`` of ``depth`` x ``width`` in ``ram`` as memory_libmap scores it
+    (``handle_geom`` in passes/memory/memory_libmap.cc, Yosys 0.4x): one write port whose
+    ``enables`` write enables each cover ``width / enables`` bits, one synchronous read port,
+    no wide ports. Each byte lane starts on a multiple of the RAM's byte width; a memory deeper
+    than the RAM costs a read multiplexer (0.5 a bit) and a write demultiplexer (0.5 an
+    enable). The cheapest data width wins."""
+    abits, dbits, byte, unit_cost, min_write = ram
+    lane = width // enables
+    byte_log2 = max(i for i, d in enumerate(dbits) if byte >= d) if byte else len(dbits) - 1
+    best = None
+    for base, unit in enumerate(dbits):
+        if base < min_write and base < byte_log2:
+            continue  # too narrow for the write port, and no byte enables to narrow it
+        step = byte if byte and byte <= unit else unit
+        bits = enables * -(-lane // step) * step  # each enable's lane padded to the step
+        mult_a = -(-depth // (1 << (abits - base)))
+        units = -(-mult_a * bits // unit)
+        cost = (unit_cost * units + 0.5 * (mult_a - 1) * width
+                + (0.5 * mult_a * enables if mult_a > 1 else 0))
+        if best is None or cost < best[0]:
+            best = (cost, units)
+    return best
+
+
+def _buffers(params):
+    """``(memories, depth, width, write enables)`` of the left, right and result buffers:
+    one memory each, or with ``bcast_fanout`` one a bank
+    (:meth:`lowbit.hw.matmul.BitSerialMatmul._memories`); operand banks are written one at
+    a time (an enable a bank), results a whole word."""
+    p = params
+    words = p.buffer_words  # both halves of each double buffer
+    split = bool(p.bcast_fanout)
+    return [(p.dm if split else 1, words["lhs"], p.lhs_width, 1 if split else p.dm),
+            (p.dn if split else 1, words["rhs"], p.rhs_width, 1 if split else p.dn),
+            (p.dm if split else 1, words["result"], p.result_width, 1)]
 
 
 def bram_blocks(params, family):
-    """Block RAMs of the three buffers (left and right operands, results), each mapped to the
-    cheapest aspect ratio; Yosys builds a memory of 4 words or fewer from flip-flops. Exact on
-    iCE40 for every recorded run; on ECP5 an estimate (Yosys puts some shallow buffers in LUT
-    RAM, and picks other aspect ratios for a few; within 15% of the recorded runs)."""
-    p = params
-    modes = _BRAM_MODES[family]
-    words = p.buffer_words  # both halves of each double buffer
-    # With bcast_fanout, a memory a bank (lowbit.hw.matmul.BitSerialMatmul._memories).
-    split = bool(p.bcast_fanout)
-    return sum(count * _blocks(depth, width // count, modes) for depth, width, count in (
-        (words["lhs"], p.lhs_width, p.dm if split else 1),
-        (words["rhs"], p.rhs_width, p.dn if split else 1),
-        (words["result"], p.result_width, p.dm if split else 1)) if depth > 4)
+    """Block RAMs of the three buffers (left and right operands, results).
+
+    iCE40: each memory at the cheapest SB_RAM40_4K aspect ratio; Yosys builds a memory of 4
+    words or fewer from flip-flops. ECP5: Yosys's own choice between the DP16KD (as PDPW16KD
+    or DP16KD) and LUT RAM, by its costs (:func:`_libmap_cost`); a buffer that is cheaper in
+    LUT RAM takes no block RAM. Both are exact for every recorded run
+    (``tests/test_costmodel.py``)."""
+    total = 0
+    for count, depth, width, enables in _buffers(params):
+        width //= count
+        if family == "ice40":
+            if depth > 4:
+                total += count * min(math.ceil(width / w) * math.ceil(depth / d)
+                                     for d, w in _ICE40_MODES)
+            continue
+        block = min(_libmap_cost(ram, depth, width, enables)
+                    for ram in (_ECP5_PDPW16KD, _ECP5_DP16KD))
+        if block[0] <= _libmap_cost(_ECP5_DPR16X4, depth, width, enables)[0]:
+            total += count * block[1]
+    return total
 
 
 def copy_ffs(params):
@@ -72,8 +119,8 @@ def copy_ffs(params):
 
 
 def _require_model(family):
-    if family not in _BRAM_MODES:
-        raise UsageError(f"the bit-serial cost model covers {' and '.join(_BRAM_MODES)} (fitted "
+    if family not in _FAMILIES:
+        raise UsageError(f"the bit-serial cost model covers {' and '.join(_FAMILIES)} (fitted "
                          f"to Yosys runs), not {family}; measure with 'lowbit synth' instead")
 
 
@@ -98,16 +145,16 @@ CERTAIN_OVER = 1.15
 def check_fits_board(params, board):
     """Raise UsageError when the cost model says ``params`` cannot fit ``board`` even allowing
     for its error: logic (LUTs, or iCE40 cells) or flip-flops more than 15% over the device,
-    or more block RAMs than it has on iCE40 (exact there; an upper bound on ECP5). Families
-    without a cost model pass (synthesis tells)."""
-    if board.family not in _BRAM_MODES:
+    or more block RAMs than it has (:func:`bram_blocks`, exact). Families without a cost
+    model pass (synthesis tells)."""
+    if board.family not in _FAMILIES:
         return None
     est = estimate_bitserial(params, board.family)
     cap = board.capacity
     over = [f"{what} about {est[k]} of {cap[c]}" for k, c, what in (
         ("cells", "lut", board.logic_name),
         ("ff", "ff", "flip-flops")) if est[k] > CERTAIN_OVER * cap[c]]
-    if board.family == "ice40" and est["bram"] > cap["bram"]:
+    if est["bram"] > cap["bram"]:
         over.append(f"block RAMs {est['bram']} of {cap['bram']}")
     if over:
         raise UsageError(
