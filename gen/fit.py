@@ -36,7 +36,7 @@ _ECP5_DPR16X4 = (4, (4,), 0, 4, 0)
 
 def _libmap_cost(ram, depth, width, enables):
     """``(cost, units)`` of ``depth`` x ``width`` in ``ram`` as memory_libmap scores it
-    (``handle_geom`` in passes/memory/memory_libmap.cc, Yosys 0.4x): one write port whose
+    (``handle_geom`` in passes/memory/memory_libmap.cc, Yosys 0.70): one write port whose
     ``enables`` write enables each cover ``width / enables`` bits, one synchronous read port,
     no wide ports. Each byte lane starts on a multiple of the RAM's byte width; a memory deeper
     than the RAM costs a read multiplexer (0.5 a bit) and a write demultiplexer (0.5 an
@@ -88,11 +88,23 @@ def bram_blocks(params, family):
                 total += count * min(math.ceil(width / w) * math.ceil(depth / d)
                                      for d, w in _ICE40_MODES)
             continue
-        block = min(_libmap_cost(ram, depth, width, enables)
-                    for ram in (_ECP5_PDPW16KD, _ECP5_DP16KD))
-        if block[0] <= _libmap_cost(_ECP5_DPR16X4, depth, width, enables)[0]:
-            total += count * block[1]
+        total += count * _ecp5_blocks(depth, width, enables)
     return total
+
+
+def _ecp5_blocks(depth, width, enables):
+    """DP16KD blocks of one ECP5 memory, 0 if Yosys puts it in LUT RAM or flip-flops. As
+    ``MemoryLibMapPass::execute`` picks: flip-flops (a cost of 1 a bit) first, then each
+    candidate in library order (LUT RAM, DP16KD, PDPW16KD), each taken only if it costs
+    less than the best so far, which Yosys keeps as an ``int`` (truncated): a tie, or a block
+    RAM cheaper by less than the fraction, stays in LUT RAM (depth 64 x 39 bits in 3 lanes:
+    258.0 against 258.5, LUT RAM)."""
+    best, blocks = int(depth * width), 0
+    for ram in (_ECP5_DPR16X4, _ECP5_DP16KD, _ECP5_PDPW16KD):
+        cost, units = _libmap_cost(ram, depth, width, enables)
+        if cost < best:
+            best, blocks = int(cost), 0 if ram is _ECP5_DPR16X4 else units
+    return blocks
 
 
 def copy_ffs(params):
