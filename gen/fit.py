@@ -42,7 +42,7 @@ def _libmap_cost(ram, depth, width, enables):
     than the RAM costs a read multiplexer (0.5 a bit) and a write demultiplexer (0.5 an
     enable). The cheapest data width wins."""
     abits, dbits, byte, unit_cost, min_write = ram
-    lane = width // enables
+    lane = -(-width // enables)
     byte_log2 = max(i for i, d in enumerate(dbits) if byte >= d) if byte else len(dbits) - 1
     best = None
     for base, unit in enumerate(dbits):
@@ -99,7 +99,7 @@ def _ecp5_blocks(depth, width, enables):
     less than the best so far, which Yosys keeps as an ``int`` (truncated): a tie, or a block
     RAM cheaper by less than the fraction, stays in LUT RAM (depth 64 x 39 bits in 3 lanes:
     258.0 against 258.5, LUT RAM)."""
-    best, blocks = int(depth * width), 0
+    best, blocks = depth * width, 0
     for ram in (_ECP5_DPR16X4, _ECP5_DP16KD, _ECP5_PDPW16KD):
         cost, units = _libmap_cost(ram, depth, width, enables)
         if cost < best:
