@@ -32,8 +32,8 @@ def test_model_within_15_percent_on_held_out_runs(family):
 def test_block_ram_count_is_what_yosys_used(family):
     """Every recorded Yosys run's block RAMs, exactly: on ECP5 that includes the buffers
     Yosys put in LUT RAM instead (none of the 8 x 256 x 8 run's, a result buffer of 16 or 32
-    words in most others) and the DP16KD's 9-bit byte lanes (the 2 x 200 x 2 run's 58 blocks;
-    the same padding gives the 8 x 256 x 8 bench run's 116, bench/bitserial-fanout)."""
+    words in most others) and the DP16KD's 9-bit byte lanes (not in these runs; it gives the
+    8 x 256 x 8 bench run's 116 DP16KD, not 114, bench/bitserial-fanout)."""
     runs = load_model()[family]["runs"]
     assert len(runs) == len(FIT_CONFIGS) + len(CHECK_CONFIGS)
     for r in runs:
