@@ -79,7 +79,7 @@ def bram_blocks(params, family):
     words or fewer from flip-flops. ECP5: Yosys's own choice between the DP16KD (as PDPW16KD
     or DP16KD) and LUT RAM, by its costs (:func:`_libmap_cost`); a buffer that is cheaper in
     LUT RAM takes no block RAM. Both are exact for every recorded run
-    (``tests/test_costmodel.py``)."""
+    (``tests/test_costmodel.py``) and checked against live Yosys runs (``tests/test_keep.py``)."""
     total = 0
     for count, depth, width, enables in _buffers(params):
         width //= count

@@ -104,17 +104,3 @@ def test_bad_input_exit_2(argv, message, tmp_path, usage_error):
     usage_error(argv + ["-o", str(tmp_path / "out.json")], message)
     assert not (tmp_path / "out.json").exists()
 
-
-#: Single memories built the engine's way (one write port with per-lane enables, a registered
-#: read port), synthesized with synth_ecp5 (Yosys 0.70, 2026-12-05): (depth, width, lanes,
-#: DP16KD or PDPW16KD blocks Yosys used; 0 = LUT RAM). The first three are the close calls that
-#: Yosys's integer-truncated best cost keeps in LUT RAM.
-ECP5_MEMORIES = [(64, 39, 3, 0), (88, 8, 4, 0), (40, 31, 1, 0), (64, 18, 2, 0), (64, 18, 3, 1),
-                 (128, 6, 3, 1), (64, 36, 6, 2), (128, 12, 6, 2), (64, 20, 2, 1),
-                 (512, 80, 8, 4), (2048, 40, 4, 8), (4096, 20, 2, 6), (512, 2100, 7, 60)]
-
-
-@pytest.mark.parametrize("depth,width,lanes,blocks", ECP5_MEMORIES)
-def test_ecp5_memory_as_yosys_maps_it(depth, width, lanes, blocks):
-    from lowbit.gen.fit import _ecp5_blocks
-    assert _ecp5_blocks(depth, width, lanes) == blocks

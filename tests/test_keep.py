@@ -1,7 +1,8 @@
 """Register copies kept apart through synthesis (:mod:`lowbit.hw.keep`, the flows'
 ``KEEP_HIERARCHY`` and ``FLATTEN`` steps): copies of a register in kept submodules survive
 Yosys as separate flip-flops in one flat netlist, and Yosys merges them without the step (so
-the test can fail); the P2S converter's word register has a clock enable per slice."""
+the test can fail); the P2S converter's word register has a clock enable per slice. Also the
+cost model's block RAM counts against Yosys's mapping of the engine and of single memories."""
 
 import collections
 import json
@@ -11,14 +12,16 @@ from dataclasses import replace
 import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.lib import memory
 from lowbit.boards.flow import FLATTEN, KEEP_HIERARCHY
 from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
-from lowbit.gen.fit import bram_blocks, copy_ffs
+from lowbit.gen.fit import _ecp5_blocks, bram_blocks, copy_ffs
 from lowbit.golden.bitserial import BitSerialParams, P2SParams
 from lowbit.hw.bitserial import P2S, SLICE_BITS
 from lowbit.hw.build import generated
 from lowbit.hw.keep import add_kept, register_copies
 from lowbit.hw.matmul import BitSerialMatmul, broadcast_groups
+from lowbit.hw.ram import NO_RW_CHECK, registered_read
 
 pytestmark = [pytest.mark.synth, pytest.mark.bitserial]
 
@@ -202,3 +205,49 @@ def test_a_memory_a_bank_with_its_own_address(tmp_path, family):
     assert sorted(by_addr.values()) == expected, by_addr
     # The ECP5's result rows (32 words of 51 bits) are cheaper in LUT RAM, as the model says.
     assert len(rams) == bram_blocks(SPLIT, family)
+
+
+class _Buffer(Elaboratable):
+    """One memory built as the engine builds its buffers (``_memories``): ``NO_RW_CHECK``, a
+    write port with ``lanes`` enables, read through :func:`registered_read` with an enable."""
+
+    def __init__(self, depth, width, lanes):
+        self.depth, self.width, self.lanes = depth, width, lanes
+        abits = (depth - 1).bit_length()
+        self.waddr, self.raddr = Signal(abits), Signal(abits)
+        self.wdata, self.wen = Signal(width), Signal(lanes)
+        self.ce, self.q = Signal(), Signal(width)
+
+    def ports(self):
+        return [self.waddr, self.raddr, self.wdata, self.wen, self.ce, self.q]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = memory.Memory(shape=self.width, depth=self.depth, init=[],
+                                               attrs=NO_RW_CHECK)
+        wp = mem.write_port(granularity=self.width // self.lanes if self.lanes > 1 else None)
+        m.d.comb += [wp.addr.eq(self.waddr), wp.data.eq(self.wdata), wp.en.eq(self.wen),
+                     self.q.eq(registered_read(m, mem, self.raddr, self.ce, name="rd"))]
+        return m
+
+
+#: (depth, width, write lanes, DP16KD or PDPW16KD blocks; 0 = LUT RAM), from Yosys 0.70
+#: (2026-12-05). The first three are close calls that Yosys's integer-truncated best cost
+#: keeps in LUT RAM; the others cover the byte-lane padding, deep and wide memories.
+ECP5_MEMORIES = [(64, 39, 3, 0), (88, 8, 4, 0), (40, 31, 1, 0), (64, 18, 2, 0), (64, 18, 3, 1),
+                 (128, 6, 3, 1), (64, 36, 6, 2), (128, 12, 6, 2), (64, 20, 2, 1),
+                 (512, 80, 8, 4), (2048, 40, 4, 8), (4096, 20, 2, 6), (512, 2100, 7, 60)]
+
+
+@pytest.mark.parametrize("depth,width,lanes,blocks", ECP5_MEMORIES)
+def test_ecp5_memory_as_yosys_maps_it(tmp_path, depth, width, lanes, blocks):
+    """The cost model's choice of block RAM or LUT RAM for one memory (``_ecp5_blocks``)
+    against synth_ecp5's memory mapping of it."""
+    buf = _Buffer(depth, width, lanes)
+    modules = _yosys(tmp_path, buf, buf.ports(), ["synth_ecp5 -top t"])
+    types = collections.Counter(c["type"] for c in modules["t"]["cells"].values())
+    yosys = sum(n for t, n in types.items() if "DP16KD" in t or "PDPW16KD" in t)
+    assert yosys == blocks, types
+    if not blocks:
+        assert any("DPR16X4" in t for t in types), types
+    assert _ecp5_blocks(depth, width, lanes) == yosys
