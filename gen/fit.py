@@ -23,7 +23,6 @@ __all__ = ["bram_blocks", "copy_ffs", "estimate_bitserial", "check_fits_board", 
 _ICE40_MODES = [(256, 16), (512, 8), (1024, 4), (2048, 2)]
 DK_CHOICES = (8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 MAX_SIDE = 16
-_FAMILIES = ("ice40", "ecp5")
 
 # ECP5 memories as Yosys's memory_libmap describes them (techlibs/lattice lutrams_trellis.txt
 # and brams_16kd.txt): (address bits, data widths, byte-enable bits, cost a unit, narrowest
@@ -131,8 +130,8 @@ def copy_ffs(params):
 
 
 def _require_model(family):
-    if family not in _FAMILIES:
-        raise UsageError(f"the bit-serial cost model covers {' and '.join(_FAMILIES)} (fitted "
+    if family not in FAMILY_BOARD:
+        raise UsageError(f"the bit-serial cost model covers {' and '.join(FAMILY_BOARD)} (fitted "
                          f"to Yosys runs), not {family}; measure with 'lowbit synth' instead")
 
 
@@ -159,7 +158,7 @@ def check_fits_board(params, board):
     for its error: logic (LUTs, or iCE40 cells) or flip-flops more than 15% over the device,
     or more block RAMs than it has (:func:`bram_blocks`, exact). Families without a cost
     model pass (synthesis tells)."""
-    if board.family not in _FAMILIES:
+    if board.family not in FAMILY_BOARD:
         return None
     est = estimate_bitserial(params, board.family)
     cap = board.capacity
