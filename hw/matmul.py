@@ -497,7 +497,11 @@ class BitSerialMatmul(wiring.Component):
         r_tile = Signal.like(r_addr)  # nt wb kc: the start of B's tile nt
         c_addr = Signal(range(max(p.result_depth, 2)))  # the result tile (mt, nt)
         l_half, r_half, c_half = Signal(), Signal(), Signal()
-        computing = s.computing
+        # `computing` and its next value: with bcast_fanout, kept copies of the register (see
+        # below), so that the control, the address generators and the step flags each have one
+        # beside them.
+        computing_next = Signal(name="computing_next")
+        computing = Signal(name="computing_q")
         cs, rw = s.cp_entry, s.cp_res  # the entry computed, the result half written
         # full[cs] and rclaim[rw] as flip-flops of their own (`entry_full`, `half_claimed`),
         # kept equal to them from the events that change them, so that `start` is one gate
@@ -515,9 +519,11 @@ class BitSerialMatmul(wiring.Component):
         with m.Else():
             m.d.sync += [entry_full.eq(entry_full | (s.filled & (ld_half == cs))),
                          half_claimed.eq((half_claimed | start) & ~(s.freed & (rs == rw)))]
+        m.d.comb += computing_next.eq(computing)
         with m.If(start):
             # Start the next loaded run (its operand half was filled, its result half free).
-            m.d.sync += [computing.eq(1), l_half.eq(cs), r_half.eq(s.ent_b[cs]),
+            m.d.comb += computing_next.eq(1)
+            m.d.sync += [l_half.eq(cs), r_half.eq(s.ent_b[cs]),
                          c_half.eq(rw)]
             for name, reg in cfg.items():
                 m.d.sync += reg.eq(s.ent_cfg[name][cs])
@@ -555,37 +561,50 @@ class BitSerialMatmul(wiring.Component):
         m.d.sync += [kj.eq(k_next & j_next), kji.eq(k_next & j_next & i_next),
                      kjin.eq(k_next & j_next & i_next & nt_next),
                      kjinm.eq(k_next & j_next & i_next & nt_next & mt_next)]
-        # Each move overrides the one before it (kj implies last_k, and so on).
-        with m.If(computing):
+        # The run's last step: its operand half is free after this read, its entry goes back
+        # to the loader.
+        m.d.comb += end.eq(computing & kjinm)
+        with m.If(end):
+            m.d.comb += computing_next.eq(0)
+            m.d.sync += [cs.eq(~cs), rw.eq(~rw)]
+            _put(m, s.full, cs, 0)
+        # The copies of `computing`: with bcast_fanout one for the control above (start, end,
+        # the loop counters), one for the address generators below, one for the step flags.
+        # (With one register driving all three, nextpnr placed it 35 rows from `end` and
+        # `end` 40 rows from `half_claimed`: `computing` -> `end` -> `half_claimed` was the
+        # critical path at 8 x 256 x 8 on the ECP5-85F, 8.94 ns, 7.54 of it routing,
+        # bench/bitserial-fanout critical-path-8x256x8-fanout2.txt.)
+        copies = self._addr_copies(m, "computing", computing_next, 3 if p.bcast_fanout else 1,
+                                   reset_less=False)
+        m.d.comb += [computing.eq(copies[0]), s.computing.eq(copies[0])]
+        gen_computing, step_computing = copies[-2:] if p.bcast_fanout else copies * 2
+        # The address generators. Each move overrides the one before it (kj implies last_k,
+        # and so on).
+        with m.If(gen_computing):
             m.d.sync += [l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
-        with m.If(computing & last_k):
+        with m.If(gen_computing & last_k):
             # Next plane of B (r_addr + 1 already is), the same plane of A again.
             m.d.sync += l_addr.eq(l_plane)
-        with m.If(computing & kj):
+        with m.If(gen_computing & kj):
             # Next plane of A (l_addr + 1), B from the start of its tile.
             m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1), r_addr.eq(r_tile)]
-        with m.If(computing & kji):
+        with m.If(gen_computing & kji):
             # Next tile of B (r_addr + 1), A from the start of its tile.
             m.d.sync += [l_addr.eq(l_tile), l_plane.eq(l_tile), r_addr.eq(r_addr + 1),
                          r_tile.eq(r_addr + 1), c_addr.eq(c_addr + 1)]
-        with m.If(computing & kjin):
+        with m.If(gen_computing & kjin):
             # Next tile of A (l_addr + 1), B from the start.
             m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1),
                          l_tile.eq(l_addr + 1), r_addr.eq(0), r_tile.eq(0)]
-        with m.If(computing & kjinm):
-            # The run's last step: its operand half is free after this read, its entry goes
-            # back to the loader.
-            m.d.comb += end.eq(1)
-            m.d.sync += [l_addr.eq(0), l_plane.eq(0), l_tile.eq(0), c_addr.eq(0),
-                         computing.eq(0), cs.eq(~cs), rw.eq(~rw)]
-            _put(m, s.full, cs, 0)
+        with m.If(gen_computing & kjinm):
+            m.d.sync += [l_addr.eq(0), l_plane.eq(0), l_tile.eq(0), c_addr.eq(0)]
 
         # Step flags, computed with the counters and delayed to meet their operand words at
         # the DPUs' accumulators.
         one = Const(1)
         shift_w = max(1, (p.max_wa + p.max_wb - 2).bit_length())
         step = {
-            "valid": computing,
+            "valid": step_computing,
             "first": (i == 0) & (j == 0) & (k == 0),
             "last": kji,
             "final": kjinm,
