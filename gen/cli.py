@@ -303,8 +303,9 @@ def _parser():
                                    "fits the LUT budget, the flip-flops and the block RAMs of "
                                    "BOARD, then synthesize the best candidates in turn until "
                                    "one places and meets the board clock. Other parameters "
-                                   "(max_wa, max_wb, max_m, max_k, max_n, spacing) come from "
-                                   "-p; the array never exceeds the matrix maxima. iCE40 and "
+                                   "(max_wa, max_wb, max_m, max_k, max_n, spacing) are the "
+                                   "board's, as 'lowbit synth' builds it, with -p on top; the "
+                                   "array never exceeds the matrix maxima. iCE40 and "
                                    "ECP5 boards only (the cost model has no Gowin fit).")
     p.add_argument("unit", metavar="UNIT", help="the unit: bitserial")
     p.add_argument("--board", default="icebreaker", metavar="BOARD",
@@ -646,11 +647,14 @@ def cmd_estimate(args):
 
 def cmd_fit(args):
     from ..boards import get_board
+    from ..boards.sizes import sized_params
     from .fit import explain, fit_bitserial
 
     unit = _fit_unit("fit", args.unit)
     board = get_board(args.board)
-    base = parse_params(unit, args.param)
+    # The board's maxima and operand form (as 'lowbit synth' builds for it), -p on top; the
+    # array shape is what fit chooses.
+    base = sized_params(unit.name, board.name, args.param)
     report = fit_bitserial(board, base, lut_budget=args.lut_budget,
                            verify=not args.no_verify)
     print("\n".join(explain(report)))

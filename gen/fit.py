@@ -227,11 +227,23 @@ def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None
     if not fits:
         smallest = dataclasses.replace(base, dm=1, dn=1, dk=DK_CHOICES[0])
         est = estimate_bitserial(smallest, family)
+        maxima = (f"max_m={base.max_m}, max_n={base.max_n}, max_k={base.max_k}, "
+                  f"max_wa={base.max_wa}, max_wb={base.max_wb}")
+        why = []
+        if est["bram"] > cap["bram"]:
+            # The buffers' size follows the maxima more than the array.
+            why.append(f"its double-buffered operand and result buffers, sized by the maxima, "
+                       f"need {est['bram']} block RAMs (device: {cap['bram']})")
+        if est["cells"] > budget:
+            why.append(f"it needs about {est['cells']} logic cells (budget {budget})")
+        if est["ff"] > cap["ff"]:
+            why.append(f"it needs about {est['ff']} flip-flops (device: {cap['ff']})")
+        advice = "lower max_m, max_n, max_k or the precisions with -p"
+        if est["cells"] > budget and not est["bram"] > cap["bram"]:
+            advice += ", or raise --lut-budget"
         raise UsageError(
-            f"no bit-serial array fits the {board.device} ({board.name}) with these maxima: "
-            f"even 1x{DK_CHOICES[0]}x1 needs about {est['lut']} LUTs (budget {budget}) and "
-            f"{est['bram']} block RAMs (device: {cap['bram']}); lower max_k, max_m, max_n or "
-            f"the precisions with -p, or raise --lut-budget")
+            f"no bit-serial array fits the {board.device} ({board.name}) with {maxima}: even "
+            f"1x{DK_CHOICES[0]}x1 does not: {' and '.join(why)}; {advice}")
     fits.sort(key=lambda pe: _rank(*pe))
     report = {"board": board.name, "device": board.device, "family": family,
               "lut_budget": budget, "capacity": cap, "candidates_that_fit": len(fits),

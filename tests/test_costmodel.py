@@ -60,6 +60,33 @@ def test_fit_says_when_nothing_fits():
     with pytest.raises(UsageError, match="no bit-serial array fits the iCE40UP5K"):
         fit_bitserial(get_board("icebreaker"), BitSerialParams(max_k=4096, max_m=64),
                       verify=False)
+    # Block RAMs bind: the message says so, and a larger LUT budget is no advice.
+    with pytest.raises(UsageError) as err:
+        fit_bitserial(get_board("icebreaker"), BitSerialParams(max_m=16, max_n=16, max_k=256),
+                      verify=False)
+    msg = str(err.value)
+    assert "block RAMs (device: 30)" in msg and "lut-budget" not in msg, msg
+    # Logic cells bind: the message names the budget.
+    with pytest.raises(UsageError, match=r"logic cells \(budget 500\).*raise --lut-budget"):
+        fit_bitserial(get_board("icebreaker"), BitSerialParams(max_m=8, max_n=8, max_k=128),
+                      lut_budget=500, verify=False)
+
+
+def test_fit_cli_takes_the_boards_maxima(tmp_path, capsys):
+    """'lowbit fit' sizes the buffers as 'lowbit synth' does for the board (its registry
+    sizes), -p on top: on the iCEBreaker the board's maxima fit, the generic defaults do not."""
+    from lowbit.boards.sizes import board_params
+
+    report = tmp_path / "fit.json"
+    assert main(["fit", "bitserial", "--board", "icebreaker", "--no-verify",
+                 "-o", str(report)]) == 0
+    chosen = json.loads(report.read_text())["chosen"]["params"]
+    sized = board_params("bitserial", "icebreaker")
+    for name in ("max_m", "max_n", "max_k", "max_wa", "max_wb", "operands"):
+        assert chosen[name] == getattr(sized, name), name
+    assert main(["fit", "bitserial", "--board", "icebreaker", "--no-verify", "-p", "max_k=64",
+                 "-o", str(report)]) == 0
+    assert json.loads(report.read_text())["chosen"]["params"]["max_k"] == 64
 
 
 def test_estimate_and_fit_cli(tmp_path, capsys):
