@@ -508,7 +508,7 @@ class BitSerialMatmul(wiring.Component):
         # from three registers. As a lookup by cs and rw it fanned out to every counter's
         # enable from two multiplexers (the UP5K's critical path, 40.2 MHz at 2x32x2).
         start = Signal()
-        end = Signal()  # the run's last step
+        end = Signal(name="end")  # the run's last step
         entry_full = Signal(name="entry_full")
         half_claimed = Signal(name="half_claimed")
         m.d.comb += start.eq(~computing & entry_full & ~half_claimed)
@@ -558,12 +558,15 @@ class BitSerialMatmul(wiring.Component):
                                              s.nt_range, name="nt", ahead=True)
         mt, last_mt, mt_next = _loop_counter(m, start, computing & kjin, count["mt"],
                                              s.mt_range, name="mt", ahead=True)
+        kjinm_next = Signal(name="last_kjinm_next")
+        m.d.comb += kjinm_next.eq(k_next & j_next & i_next & nt_next & mt_next)
         m.d.sync += [kj.eq(k_next & j_next), kji.eq(k_next & j_next & i_next),
-                     kjin.eq(k_next & j_next & i_next & nt_next),
-                     kjinm.eq(k_next & j_next & i_next & nt_next & mt_next)]
-        # The run's last step: its operand half is free after this read, its entry goes back
-        # to the loader.
-        m.d.comb += end.eq(computing & kjinm)
+                     kjin.eq(k_next & j_next & i_next & nt_next), kjinm.eq(kjinm_next)]
+        # The run's last step (`computing & kjinm`): its operand half is free after this read,
+        # its entry goes back to the loader. A flip-flop computed a cycle ahead, so that
+        # `half_claimed`, `entry_full`, `cs`, `rw` and `computing` itself are one gate from
+        # registers.
+        m.d.sync += end.eq(computing_next & kjinm_next)
         with m.If(end):
             m.d.comb += computing_next.eq(0)
             m.d.sync += [cs.eq(~cs), rw.eq(~rw)]
