@@ -16,6 +16,8 @@ the model is linear in features that follow the structure of the hardware:
   buffer of one or two tiles a half);
 - a constant for the controller.
 
+The carry cells (CCU2C on ECP5, SB_CARRY on iCE40) are fitted on the same features: on ECP5
+each takes logic cells of its own (:meth:`lowbit.boards.targets.Board.logic_cells`).
 Block RAMs are not modelled: they follow from the buffer shapes (:attr:`bram_bits`).
 
 Refit with ``python -m lowbit.boards.costmodel`` (minutes: one Yosys run a configuration);
@@ -32,7 +34,7 @@ import numpy as np
 
 from ..golden.bitserial import BitSerialParams
 
-__all__ = ["FEATURES", "features", "estimate", "load_model", "fit", "FIT_CONFIGS",
+__all__ = ["FEATURES", "KINDS", "features", "estimate", "load_model", "fit", "FIT_CONFIGS",
            "CHECK_CONFIGS", "model_errors", "error_table"]
 
 MODEL_PATH = Path(__file__).with_name("costmodel.json")
@@ -40,6 +42,8 @@ FEATURES = ("const", "dpu_bits", "dpu_acc", "dpu_tree", "p2s_bits", "bank_bits",
 #: Buffers of this many words or fewer are not block RAM (see ``lowbit.gen.fit.bram_blocks``).
 SHALLOW_WORDS = 4
 FAMILY_BOARD = {"ice40": "icebreaker", "ecp5": "ulx3s-85f"}
+#: The resources the model predicts (Yosys's LUT4, flip-flop and carry cell counts).
+KINDS = ("lut", "ff", "carry")
 
 
 def features(params):
@@ -81,18 +85,19 @@ CHECK_CONFIGS = [
 
 
 def load_model(path=MODEL_PATH):
-    """``{family: {"coef": {"lut": [...], "ff": [...]}, "runs": [...]}}``."""
+    """``{family: {"coef": {"lut": [...], "ff": [...], "carry": [...]}, "runs": [...]}}``."""
     return json.loads(Path(path).read_text())
 
 
 def estimate(params, family, model=None):
-    """Predicted ``{"lut": int, "ff": int}`` for ``params`` on ``family`` (ice40, ecp5)."""
+    """Predicted ``{"lut": int, "ff": int, "carry": int}`` for ``params`` on ``family`` (ice40,
+    ecp5)."""
     model = model or load_model()
     if family not in model:
         raise ValueError(f"no cost model for family {family!r}; have {', '.join(model)}")
     x = features(params)
     coef = model[family]["coef"]
-    return {kind: int(round(float(x @ np.asarray(coef[kind])))) for kind in ("lut", "ff")}
+    return {kind: int(round(float(x @ np.asarray(coef[kind])))) for kind in KINDS}
 
 
 def fit(runs):
@@ -103,7 +108,7 @@ def fit(runs):
 
     X = np.array([features(BitSerialParams(**r["params"])) for r in runs])
     coef = {}
-    for kind in ("lut", "ff"):
+    for kind in KINDS:
         y = np.array([r["resources"][kind] for r in runs], dtype=np.float64)
         w = 1.0 / np.maximum(y, 1.0)
         c, _ = nnls(X * w[:, None], y * w)
@@ -118,7 +123,7 @@ def model_errors(model, family, which="check"):
         if r["set"] != which:
             continue
         pred = estimate(BitSerialParams(**r["params"]), family, model)
-        for kind in ("lut", "ff"):
+        for kind in KINDS:
             meas = r["resources"][kind]
             out.append((r["params"], kind, meas, pred[kind], (pred[kind] - meas) / meas))
     return out
@@ -144,7 +149,8 @@ def error_table(model=None):
     """The held-out check as a Markdown table: measured (Yosys), model, error."""
     model = model or load_model()
     lines = ["| family | Dm x Dk x Dn | acc | LUT measured | LUT model | error | "
-             "FF measured | FF model | error |", "|---|---|---|---|---|---|---|---|---|"]
+             "FF measured | FF model | error | carry measured | carry model | error |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for family in model:
         for r in model[family]["runs"]:
             if r["set"] != "check":
@@ -152,7 +158,7 @@ def error_table(model=None):
             p = BitSerialParams(**r["params"])
             pred = estimate(p, family, model)
             cells = []
-            for kind in ("lut", "ff"):
+            for kind in KINDS:
                 meas = r["resources"][kind]
                 cells += [str(meas), str(pred[kind]), f"{100 * (pred[kind] - meas) / meas:+.1f}%"]
             lines.append(f"| {family} | {p.dm} x {p.dk} x {p.dn} | {p.accumulator_width} | "

@@ -188,6 +188,9 @@ class Board:
     ff_cell_share : float
         Logic cells a flip-flop adds beyond the LUTs, on average (:meth:`logic_cells`); 0 where
         flip-flops do not share the cells that count against the LUT budget.
+    carry_cell_share, lutram_cell_share : float
+        Logic cells a carry cell and a LUT RAM unit (Yosys's counts, not in its LUT count)
+        take, on average (:meth:`logic_cells`); 0 where they take none of their own.
     synth_time_factor : float
         How long synthesis and place and route take here, against the iCE40 UP5K (1.0): scales
         the bench's prior guesses of each step's time.
@@ -210,6 +213,8 @@ class Board:
     link_baud: int = 115_200
     link_clock: float | None = None
     ff_cell_share: float = 0.0
+    carry_cell_share: float = 0.0
+    lutram_cell_share: float = 0.0
     synth_time_factor: float = 1.0
 
     @property
@@ -303,16 +308,20 @@ class Board:
         (``ICESTORM_LC``, ``TRELLIS_COMB``, ``LUT4``): the first of :attr:`pnr_cells`."""
         return self.pnr_cells[0] if self.pnr_cells else None
 
-    def logic_cells(self, lut, ff):
-        """Logic cells that ``lut`` LUTs and ``ff`` flip-flops take, what a LUT budget is
-        checked against: the LUTs, plus the flip-flops' share (:attr:`ff_cell_share`)."""
-        return lut + int(round(self.ff_cell_share * ff))
+    def logic_cells(self, lut, ff, carry=0, lutram=0):
+        """Logic cells (:attr:`logic_cell`) that ``lut`` LUTs, ``ff`` flip-flops, ``carry``
+        carry cells and ``lutram`` LUT RAM units (Yosys's counts) take, what a LUT budget is
+        checked against: the LUTs, plus the shares of the others (:attr:`ff_cell_share`,
+        :attr:`carry_cell_share`, :attr:`lutram_cell_share`)."""
+        return lut + int(round(self.ff_cell_share * ff + self.carry_cell_share * carry
+                               + self.lutram_cell_share * lutram))
 
     @property
     def logic_name(self):
-        """What :meth:`logic_cells` counts, in words: ``"logic cells"`` where flip-flops share
-        them with LUTs, else ``"LUTs"``."""
-        return "logic cells" if self.ff_cell_share else "LUTs"
+        """What :meth:`logic_cells` counts, in words: ``"logic cells"`` where anything but
+        the LUTs takes them, else ``"LUTs"``."""
+        return "logic cells" if (self.ff_cell_share or self.carry_cell_share
+                                 or self.lutram_cell_share) else "LUTs"
 
     @property
     def synth_command(self):
@@ -409,6 +418,14 @@ BOARDS = {
         # 45 MHz (25 / 5 x 9, VCO 585 MHz), and 45 MHz / 15 is 3 Mbaud exactly.
         link_baud=3_000_000,
         link_clock=45,
+        # nextpnr's TRELLIS_COMB (a LUT4 site) count: Yosys's LUT4s, 3 a CCU2C and 4.8 a
+        # TRELLIS_DPR16X4. Fitted to the bit-serial engine's 42 place-and-route runs in
+        # bench/bitserial-fanout, -timing and -overlap (2 x 256 x 2 to 8 x 256 x 8; least
+        # squares gives 3.07 and 4.26), every one within 2% (tests/test_costmodel.py);
+        # Yosys's LUT4 count alone is 20% to 40% short (37,246 LUT4 against 61,304
+        # TRELLIS_COMB at 8 x 256 x 8).
+        carry_cell_share=3.0,
+        lutram_cell_share=4.8,
         # A device 16 times the UP5K's, placed toward 200 MHz: the bench's earlier guesses per
         # board and unit put it at 1.5 to 3.7 times the UP5K's for the same unit.
         synth_time_factor=2.5,

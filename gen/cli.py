@@ -312,8 +312,10 @@ def _parser():
                    help="target board (default: icebreaker); see 'lowbit list'")
     _add_params(p)
     p.add_argument("--lut-budget", type=_number(int, 0, 10_000_000), default=None,
-                   help="LUTs the unit may use, logic cells on iCE40 (LUT4 + unpaired "
-                        "flip-flops) (default: 80%% of the device's)")
+                   help="logic the unit may use, as nextpnr counts it: logic cells on "
+                        "iCE40 (LUT4 + unpaired flip-flops), TRELLIS_COMB on ECP5 (LUT4 + "
+                        "the sites of carry cells and LUT RAM) (default: 80%% of the "
+                        "device's LUTs)")
     p.add_argument("--no-verify", action="store_true",
                    help="trust the cost model: skip synthesis (seconds instead of minutes)")
     p.add_argument("-o", "--output", type=Path, default=None,
@@ -614,6 +616,7 @@ def _fit_unit(command, name):
 
 def cmd_estimate(args):
     from ..boards import get_board
+    from ..boards.costmodel import FAMILY_BOARD
     from .fit import check_fits_board, estimate_bitserial
 
     unit = _fit_unit("estimate", args.unit)
@@ -627,9 +630,12 @@ def cmd_estimate(args):
           f"{params.peak_binary_ops_per_cycle} binary ops/cycle at peak")
     for family, est in estimates.items():
         report["estimates"][family] = est
-        line = (f"  {family}: {est['lut']} LUT4, {est['ff']} FF, {est['bram']} block RAMs "
-                f"(cost model: LUTs and FFs within 15% on held-out Yosys runs; block RAMs "
-                f"as Yosys maps the buffers)")
+        board = get_board(FAMILY_BOARD[family])
+        lutram = f", {est['lutram']} LUT RAM units" if est["lutram"] else ""
+        line = (f"  {family}: {est['lut']} LUT4, {est['ff']} FF, {est['carry']} carry cells"
+                f"{lutram}, {est['bram']} block RAMs; {est['cells']} {board.logic_cell} "
+                f"(cost model: LUTs, FFs and carry cells within 15% on held-out Yosys runs; "
+                f"block RAMs and LUT RAM as Yosys maps the buffers)")
         print(line)
     if params.popcount != "tree":
         report["model_popcount"] = "tree"

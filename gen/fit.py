@@ -16,7 +16,8 @@ from ..boards.costmodel import estimate as model_estimate
 from ..golden.bitserial import MAX_DPU_BITS, BitSerialParams
 from ..golden.checks import UsageError
 
-__all__ = ["bram_blocks", "copy_ffs", "estimate_bitserial", "check_fits_board", "fit_bitserial",
+__all__ = ["bram_blocks", "lutram_units", "copy_ffs", "estimate_bitserial", "check_fits_board",
+           "fit_bitserial",
            "DK_CHOICES"]
 
 # Block RAM aspect ratios (depth, width) Yosys can use on iCE40 (SB_RAM40_4K).
@@ -92,18 +93,39 @@ def bram_blocks(params, family):
 
 
 def _ecp5_blocks(depth, width, enables):
-    """DP16KD blocks of one ECP5 memory, 0 if Yosys puts it in LUT RAM or flip-flops. As
-    ``MemoryLibMapPass::execute`` picks: flip-flops (a cost of 1 a bit) first, then each
-    candidate in library order (LUT RAM, DP16KD, PDPW16KD), each taken only if it costs
-    less than the best so far, which Yosys keeps as an ``int`` (truncated): a tie, or a block
-    RAM cheaper by less than the fraction, stays in LUT RAM (depth 64 x 39 bits in 3 lanes:
-    258.0 against 258.5, LUT RAM)."""
-    best, blocks = depth * width, 0
+    """DP16KD blocks of one ECP5 memory, 0 if Yosys puts it in LUT RAM or flip-flops
+    (:func:`_ecp5_map`)."""
+    kind, units = _ecp5_map(depth, width, enables)
+    return units if kind == "bram" else 0
+
+
+def _ecp5_map(depth, width, enables):
+    """``(kind, units)``: what Yosys builds one ECP5 memory from, ``"bram"`` (DP16KD blocks),
+    ``"lutram"`` (TRELLIS_DPR16X4 units) or ``"ff"`` (0). As ``MemoryLibMapPass::execute``
+    picks: flip-flops (a cost of 1 a bit) first, then each candidate in library order (LUT
+    RAM, DP16KD, PDPW16KD), each taken only if it costs less than the best so far, which
+    Yosys keeps as an ``int`` (truncated): a tie, or a block RAM cheaper by less than the
+    fraction, stays in LUT RAM (depth 64 x 39 bits in 3 lanes: 258.0 against 258.5, LUT
+    RAM)."""
+    best, choice = depth * width, ("ff", 0)
     for ram in (_ECP5_DPR16X4, _ECP5_DP16KD, _ECP5_PDPW16KD):
         cost, units = _libmap_cost(ram, depth, width, enables)
         if cost < best:
-            best, blocks = int(cost), 0 if ram is _ECP5_DPR16X4 else units
-    return blocks
+            best, choice = int(cost), ("lutram" if ram is _ECP5_DPR16X4 else "bram", units)
+    return choice
+
+
+def lutram_units(params, family):
+    """LUT RAM units of the three buffers: TRELLIS_DPR16X4 (16 words x 4 bits) on ECP5, where
+    Yosys finds a buffer cheaper in LUT RAM than in block RAM (:func:`_ecp5_map`); none on
+    iCE40, which has no LUT RAM."""
+    if family != "ecp5":
+        return 0
+    total = 0
+    for count, depth, width, enables in _buffers(params):
+        kind, units = _ecp5_map(depth, width // count, enables)
+        total += count * units if kind == "lutram" else 0
+    return total
 
 
 def copy_ffs(params):
@@ -136,15 +158,18 @@ def _require_model(family):
 
 
 def estimate_bitserial(params, family, model=None):
-    """``{"lut", "ff", "cells", "bram", "peak_binary_ops_per_cycle"}`` predicted for
-    ``family``; ``cells`` is what the LUT budget is checked against, counted as the board the
-    model was fitted on counts them (:meth:`lowbit.boards.Board.logic_cells`: iCE40 logic cells
-    hold a LUT4 and a flip-flop; ECP5 counts LUTs)."""
+    """``{"lut", "ff", "carry", "lutram", "cells", "bram", "peak_binary_ops_per_cycle"}``
+    predicted for ``family``; ``cells`` is what the LUT budget is checked against, counted as
+    nextpnr counts them on the board the model was fitted on
+    (:meth:`lowbit.boards.Board.logic_cells`: iCE40 logic cells hold a LUT4 and a flip-flop;
+    ECP5's TRELLIS_COMB are the LUT4s plus the sites carry cells and LUT RAM take)."""
     _require_model(family)
     est = dict(model_estimate(params, family, model))
     est["ff"] += copy_ffs(params)  # the model is fitted with one register a word
-    cells = get_board(FAMILY_BOARD[family]).logic_cells(est["lut"], est["ff"])
-    return {**est, "cells": cells, "bram": bram_blocks(params, family),
+    lutram = lutram_units(params, family)
+    cells = get_board(FAMILY_BOARD[family]).logic_cells(est["lut"], est["ff"], est["carry"],
+                                                        lutram)
+    return {**est, "lutram": lutram, "cells": cells, "bram": bram_blocks(params, family),
             "peak_binary_ops_per_cycle": params.peak_binary_ops_per_cycle}
 
 
@@ -291,11 +316,13 @@ def explain(report):
         f"max_k={p['max_k']}, max_n={p['max_n']})",
         f"  why: the largest peak throughput, {peak} binary ops/cycle (2 Dm Dk Dn), of "
         f"{report['candidates_that_fit']} shapes that fit",
-        f"  cost model: {est['lut']} LUTs, {est['ff']} FFs"
-        + (f", {est['cells']} logic cells" if get_board(report["board"]).ff_cell_share else "")
+        f"  cost model: {est['lut']} LUTs, {est['ff']} FFs, {est['carry']} carry cells"
+        + (f", {est['lutram']} LUT RAM units" if est.get("lutram") else "")
+        + (f", {est['cells']} logic cells" if get_board(report["board"]).logic_name
+           == "logic cells" else "")
         + f" (budget {report['lut_budget']} of {report['capacity']['lut']}), "
         f"{est['bram']} block RAMs (of {report['capacity']['bram']})",
-        f"  shapes rejected: {report['rejected_by']['cells']} over the LUT budget, "
+        f"  shapes rejected: {report['rejected_by']['cells']} over the budget, "
         f"{report['rejected_by']['ff']} over the flip-flops, "
         f"{report['rejected_by']['bram']} over the block RAMs",
     ]
