@@ -268,13 +268,6 @@ class BitSerialMatmul(wiring.Component):
                     for name in s.CFG}
         with m.If(p2s.word_accept):
             m.d.sync += [reg.eq(getattr(self, name)) for name, reg in word_cfg.items()]
-        # The loader's loop counts (k_chunks, m, n) as `_Count`s: with each count, its `n - 1`
-        # and its compares with 1 and 2 in registers loaded with it, so that no compare of a
-        # count is on the way from a run's start to the loop counters' last flags. (With
-        # `word_m == 1` after the choice, `word_m` into `ld_run_last` was the critical path
-        # at 2 x 256 x 2 on the ECP5-85F with spacing=1, 6.04 ns, bench/bitserial-fanout.)
-        word_count = {name: _Count.loaded(m, p2s.word_accept, getattr(self, name),
-                                          f"word_{name}") for name in ("k_chunks", "m", "n")}
         m.d.comb += s.p2s_busy.eq(p2s.o.valid)
 
         # Which matrix each word belongs to, counted as the converter accepts it, so that it
@@ -370,32 +363,20 @@ class BitSerialMatmul(wiring.Component):
         # register's ready copies, 5.71 to 6.19 ns, bench/bitserial-fanout.
         half_free = Signal(name="ld_half_free", init=1)
         m.d.comb += run_start.eq(~s.loading & p2s.o.valid & half_free)
-        # The counts of the latest B and of the loading run (k_chunks, n), as _Counts beside
-        # s.b_cfg and cfg; the reset B's are 1 (see _State).
-        b_count = {name: _Count(name=f"b_{name}", shape=getattr(self, name).shape(), init=1)
-                   for name in ("k_chunks", "n")}
-        run_count = {name: _Count(name=f"ld_{name}", shape=getattr(self, name).shape())
-                     for name in ("k_chunks", "n")}
         with m.If(run_start):
             # A run's first word is in the converter and its half is free: start it.
             m.d.sync += load_a.eq(1)
             m.d.comb += loading_next.eq(1)
             for name in s.CFG:
                 m.d.sync += cfg[name].eq(word_cfg[name])
-            for name, count in run_count.items():
-                m.d.sync += count.eq(word_count[name])
             with m.If(word_cfg["keep_b"]):
                 for name in s.B_CFG:
                     m.d.sync += cfg[name].eq(s.b_cfg[name])
-                for name, count in run_count.items():
-                    m.d.sync += count.eq(b_count[name])
             with m.Else():
                 # A new B: into the half the latest B is not in (no run alive reads it).
                 m.d.sync += b_half.eq(~b_half)
                 for name in s.B_CFG:
                     m.d.sync += s.b_cfg[name].eq(word_cfg[name])
-                for name, count in b_count.items():
-                    m.d.sync += count.eq(word_count[name])
 
         kc = cfg["k_chunks"]
         # The loops over a matrix's words (chunk k of a row; the row's bank in its tile; the
@@ -406,14 +387,14 @@ class BitSerialMatmul(wiring.Component):
         restart = run_start | to_b
         _, last_k, last_k_next = _loop_counter(
             m, restart, word_done,
-            (run_start, _Count.choice(word_cfg["keep_b"], b_count["k_chunks"],
-                                      word_count["k_chunks"]), run_count["k_chunks"]),
+            (run_start, Mux(word_cfg["keep_b"], s.b_cfg["k_chunks"], word_cfg["k_chunks"]),
+             kc),
             kc.shape(), name="ld_k", ahead=True)
         bank, last_bank = _loop_counter(m, restart, word_done & last_k,
                                         (run_start, p.dm, p.dn),
                                         range(max(p.dm, p.dn) + 1), name="ld_bank")
         _, last_row, last_row_next = _loop_counter(
-            m, restart, word_done & last_k, (run_start, word_count["m"], run_count["n"]),
+            m, restart, word_done & last_k, (run_start, word_cfg["m"], cfg["n"]),
             range(max(p.max_m, p.max_n) + 1), name="ld_row", ahead=True)
         # The matrix's last word is next (`matrix_last`), and it ends the run (`run_last`:
         # also B's, or A's of a weight-resident run), as flip-flops computed a cycle ahead
@@ -860,11 +841,10 @@ def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
                                    for n in ("top_zero", "top_one", "left_one"))
     if isinstance(first_count, tuple):
         sel, a, b = first_count
-        a, b = _Count.of(a), _Count.of(b)
-        first_top = Mux(sel, a.top, b.top)
-        first_one, first_two = Mux(sel, a.one, b.one), Mux(sel, a.two, b.two)
+        first_top = Mux(sel, a - 1, b - 1)
+        first_one, first_two = Mux(sel, a == 1, b == 1), Mux(sel, a == 2, b == 2)
     else:
-        first_top, first_one, first_two = _Count.of(first_count)
+        first_top, first_one, first_two = first_count - 1, first_count == 1, first_count == 2
     last_next = Signal(name=f"last_{name}_next")
     m.d.comb += last_next.eq(last)
     m.d.sync += last.eq(last_next)
@@ -880,46 +860,6 @@ def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
             m.d.sync += [counter.eq(counter + 1), left.eq(left - 1), left_one.eq(left == 2)]
             m.d.comb += last_next.eq(left_one)
     return (counter, last, last_next) if ahead else (counter, last)
-
-
-class _Count:
-    """A loop count ``n`` as ``(top, one, two)``: ``n - 1``, ``n == 1`` and ``n == 2``, the
-    form :func:`_loop_counter` starts from. :meth:`of` makes them from a value (logic after
-    it); a ``_Count(name=...)`` holds them in registers, loaded with :meth:`eq` (from another
-    _Count) or with :meth:`loaded` (from a value, the compares made on the way in)."""
-
-    def __init__(self, top=None, one=None, two=None, *, name=None, shape=None, init=0):
-        if name is not None:
-            top = Signal(shape, name=f"{name}_top", init=max(init - 1, 0))
-            one = Signal(name=f"{name}_one", init=init == 1)
-            two = Signal(name=f"{name}_two", init=init == 2)
-        self.top, self.one, self.two = top, one, two
-
-    def __iter__(self):
-        return iter((self.top, self.one, self.two))
-
-    @classmethod
-    def of(cls, value):
-        if isinstance(value, cls):
-            return value
-        value = Const(value) if isinstance(value, int) else value
-        return cls(value - 1, value == 1, value == 2)
-
-    @classmethod
-    def choice(cls, sel, a, b):
-        """``a`` if ``sel`` else ``b``."""
-        return cls(*(Mux(sel, x, y) for x, y in zip(a, b)))
-
-    @classmethod
-    def loaded(cls, m, enable, value, name):
-        """Registers holding ``value``'s count, loaded when ``enable``."""
-        count = cls(name=name, shape=value.shape(), init=1)
-        with m.If(enable):
-            m.d.sync += count.eq(cls.of(value))
-        return count
-
-    def eq(self, other):
-        return [self.top.eq(other.top), self.one.eq(other.one), self.two.eq(other.two)]
 
 
 def _put(m, entries, index, value):
