@@ -517,18 +517,29 @@ class BitSerialMatmul(wiring.Component):
         # kept equal to them from the events that change them, so that `start` is one gate
         # from three registers. As a lookup by cs and rw it fanned out to every counter's
         # enable from two multiplexers (the UP5K's critical path, 40.2 MHz at 2x32x2).
-        start = Signal()
+        # `start` (~computing & entry_full & ~half_claimed) is a flip-flop too, computed a
+        # cycle ahead from the three registers' next values (below): it drives every loop
+        # counter's load, the run's configuration and the readout's entries across the die.
+        # As a gate, nextpnr placed it among those loads, 63 rows from `half_claimed`, and
+        # `half_claimed` -> `start` -> `half_claimed` was the critical path at 8 x 256 x 8 on
+        # the ECP5-85F (10.29 ns, 8.89 of it routing, 97.22 MHz; bench/bitserial-fanout
+        # critical-path-8x256x8-fanout2-ctlcopies.txt).
+        start = Signal(name="start")
         end = Signal(name="end")  # the run's last step
         entry_full = Signal(name="entry_full")
         half_claimed = Signal(name="half_claimed")
-        m.d.comb += start.eq(~computing & entry_full & ~half_claimed)
+        entry_full_next = Signal(name="entry_full_next")
+        half_claimed_next = Signal(name="half_claimed_next")
         ld_half, rs = s.ld_half, s.rs
         with m.If(end):  # the next run's entry and result half: ~cs, ~rw
-            m.d.sync += [entry_full.eq(s.full[~cs] | (s.filled & (ld_half != cs))),
-                         half_claimed.eq(s.rclaim[~rw] & ~(s.freed & (rs != rw)))]
+            m.d.comb += [entry_full_next.eq(s.full[~cs] | (s.filled & (ld_half != cs))),
+                         half_claimed_next.eq(s.rclaim[~rw] & ~(s.freed & (rs != rw)))]
         with m.Else():
-            m.d.sync += [entry_full.eq(entry_full | (s.filled & (ld_half == cs))),
-                         half_claimed.eq((half_claimed | start) & ~(s.freed & (rs == rw)))]
+            m.d.comb += [entry_full_next.eq(entry_full | (s.filled & (ld_half == cs))),
+                         half_claimed_next.eq((half_claimed | start)
+                                              & ~(s.freed & (rs == rw)))]
+        m.d.sync += [entry_full.eq(entry_full_next), half_claimed.eq(half_claimed_next),
+                     start.eq(~computing_next & entry_full_next & ~half_claimed_next)]
         m.d.comb += computing_next.eq(computing)
         with m.If(start):
             # Start the next loaded run (its operand half was filled, its result half free).
