@@ -419,9 +419,10 @@ BOARDS = {
         link_baud=3_000_000,
         link_clock=45,
         # nextpnr's TRELLIS_COMB (a LUT4 site) count: Yosys's LUT4s, 3 a CCU2C and 4.8 a
-        # TRELLIS_DPR16X4. Fitted to the bit-serial engine's 42 place-and-route runs in
+        # TRELLIS_DPR16X4. Fitted to the bit-serial engine's 42 place-and-route runs then in
         # bench/bitserial-fanout, -timing and -overlap (2 x 256 x 2 to 8 x 256 x 8; least
-        # squares gives 3.07 and 4.26), every one within 2% (tests/test_costmodel.py);
+        # squares gives 3.07 and 4.26), every one within 2%; tests/test_costmodel.py checks
+        # every recorded run;
         # Yosys's LUT4 count alone is 20% to 40% short (37,246 LUT4 against 61,304
         # TRELLIS_COMB at 8 x 256 x 8).
         carry_cell_share=3.0,

@@ -285,8 +285,11 @@ def _parser():
     p = sub.add_parser("estimate", help="predict a unit's LUTs, FFs and block RAMs (cost model)",
                        description="Predict the resources of UNIT (bitserial) on the iCE40 and "
                                    "ECP5 families from its parameters, with the cost model "
-                                   "fitted to Yosys runs (LUTs, FFs) and the buffer shapes "
-                                   "(block RAMs); seconds instead of a synthesis run. The "
+                                   "fitted to Yosys runs (LUTs, FFs, carry cells) and the "
+                                   "buffer shapes (block RAMs, LUT RAM); seconds instead of a "
+                                   "synthesis run. With --board, the parameters start from "
+                                   "the board's sizes, as 'lowbit synth' and 'lowbit fit' "
+                                   "build it, -p on top. The "
                                    "model has no fit for Gowin: measure a Gowin board with "
                                    "'lowbit synth'.")
     p.add_argument("unit", metavar="UNIT", help="the unit: bitserial")
@@ -303,9 +306,10 @@ def _parser():
                                    "fits the LUT budget, the flip-flops and the block RAMs of "
                                    "BOARD, then synthesize the best candidates in turn until "
                                    "one places and meets the board clock. Other parameters "
-                                   "(max_wa, max_wb, max_m, max_k, max_n, spacing) are the "
-                                   "board's, as 'lowbit synth' builds it, with -p on top; the "
-                                   "array never exceeds the matrix maxima. iCE40 and "
+                                   "(max_wa, max_wb, max_m, max_k, max_n, operands) are the "
+                                   "board's, as 'lowbit synth' builds it, with -p on top "
+                                   "(spacing, popcount and the rest too); the array never "
+                                   "exceeds the matrix maxima. iCE40 and "
                                    "ECP5 boards only (the cost model has no Gowin fit).")
     p.add_argument("unit", metavar="UNIT", help="the unit: bitserial")
     p.add_argument("--board", default="icebreaker", metavar="BOARD",
@@ -617,11 +621,14 @@ def _fit_unit(command, name):
 def cmd_estimate(args):
     from ..boards import get_board
     from ..boards.costmodel import FAMILY_BOARD
+    from ..boards.sizes import sized_params
     from .fit import check_fits_board, estimate_bitserial
 
     unit = _fit_unit("estimate", args.unit)
     boards = [get_board(args.board)] if args.board else []
-    params = parse_params(unit, args.param)
+    # With a board, its sizes (as 'lowbit synth' and 'lowbit fit' build it), -p on top.
+    params = (sized_params(unit.name, boards[0].name, args.param) if boards
+              else parse_params(unit, args.param))
     families = [b.family for b in boards] or ["ice40", "ecp5"]
     estimates = {family: estimate_bitserial(params, family) for family in families}
     report = {"unit": unit.name, "params": dataclasses.asdict(params), "estimates": {}}

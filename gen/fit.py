@@ -1,7 +1,8 @@
 """``lowbit estimate`` and ``lowbit fit`` for the bit-serial engine: the cost model applied.
 
-``estimate`` predicts LUTs and FFs (:mod:`lowbit.boards.costmodel`) and counts block RAMs from
-the buffer shapes. ``fit`` searches array shapes ``Dm x Dk x Dn`` for the largest peak
+``estimate`` predicts LUTs, FFs and carry cells (:mod:`lowbit.boards.costmodel`), counts block
+RAMs and LUT RAM from the buffer shapes, and adds them up as nextpnr counts logic cells
+(ICESTORM_LC, TRELLIS_COMB). ``fit`` searches array shapes ``Dm x Dk x Dn`` for the largest peak
 throughput that fits a LUT budget, the flip-flops and the block RAMs of a board, and (unless
 told not to) confirms the choice by synthesis: post-route, it must fit and meet the board
 clock, else the next candidate is tried.
@@ -180,9 +181,9 @@ CERTAIN_OVER = 1.15
 
 def check_fits_board(params, board):
     """Raise UsageError when the cost model says ``params`` cannot fit ``board`` even allowing
-    for its error: logic (LUTs, or iCE40 cells) or flip-flops more than 15% over the device,
-    or more block RAMs than it has (:func:`bram_blocks`, exact). Families without a cost
-    model pass (synthesis tells)."""
+    for its error: logic (logic cells: ICESTORM_LC, TRELLIS_COMB) or flip-flops more than 15%
+    over the device, or more block RAMs than it has (:func:`bram_blocks`, exact). Families
+    without a cost model pass (synthesis tells)."""
     if board.family not in FAMILY_BOARD:
         return None
     est = estimate_bitserial(params, board.family)
@@ -264,11 +265,11 @@ def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None
         if est["ff"] > cap["ff"]:
             why.append(f"it needs about {est['ff']} flip-flops (device: {cap['ff']})")
         advice = "lower max_m, max_n, max_k or the precisions with -p"
-        if est["cells"] > budget and not est["bram"] > cap["bram"]:
+        if budget < est["cells"] <= cap["lut"] and not est["bram"] > cap["bram"]:
             advice += ", or raise --lut-budget"
         raise UsageError(
             f"no bit-serial array fits the {board.device} ({board.name}) with {maxima}: even "
-            f"1x{DK_CHOICES[0]}x1 does not: {' and '.join(why)}; {advice}")
+            f"1x{DK_CHOICES[0]}x1 does not fit: {' and '.join(why)}; {advice}")
     fits.sort(key=lambda pe: _rank(*pe))
     report = {"board": board.name, "device": board.device, "family": family,
               "lut_budget": budget, "capacity": cap, "candidates_that_fit": len(fits),

@@ -250,8 +250,9 @@ class BitSerialMatmul(wiring.Component):
 
     @staticmethod
     def _addr_copies(m, name, next_value, count, *, reset_less=True):
-        """An address register for each of ``count`` memories (:meth:`_memories`): one
-        register, or kept copies (:func:`lowbit.hw.keep.register_copies`) for several."""
+        """A register for each of ``count`` memories (:meth:`_memories`) or other groups of
+        loads (an address, or `computing`): one register, or kept copies
+        (:func:`lowbit.hw.keep.register_copies`) for several."""
         if count == 1:
             return [delay(m, Const(1), next_value, 1, name=name, reset_less=reset_less)]
         return register_copies(m, name, next_value, count, reset_less=reset_less)
@@ -359,8 +360,8 @@ class BitSerialMatmul(wiring.Component):
         # ~full[half] as a flip-flop of its own, kept equal to it from the events that change
         # it (below), so that `run_start` is one gate from three registers. As a lookup by
         # `half`, it was on the critical path at 2 x 256 x 2 on the ECP5-85F with
-        # bcast_fanout=1 in all three seeds: `loading` through `loading_next` into the plane
-        # register's ready copies, 5.71 to 6.19 ns, bench/bitserial-fanout.
+        # bcast_fanout=1 in all three seeds: `loading` (o.ready) or the plane register's valid
+        # through `loading_next` into its ready copies, 5.71 to 6.19 ns, bench/bitserial-fanout.
         half_free = Signal(name="ld_half_free", init=1)
         m.d.comb += run_start.eq(~s.loading & p2s.o.valid & half_free)
         with m.If(run_start):
@@ -514,8 +515,8 @@ class BitSerialMatmul(wiring.Component):
         computing = Signal(name="computing_q")
         cs, rw = s.cp_entry, s.cp_res  # the entry computed, the result half written
         # full[cs] and rclaim[rw] as flip-flops of their own (`entry_full`, `half_claimed`),
-        # kept equal to them from the events that change them, so that `start` is one gate
-        # from three registers. As a lookup by cs and rw it fanned out to every counter's
+        # kept equal to them from the events that change them, so that `start`'s next value
+        # is a few gates from registers. As a lookup by cs and rw it fanned out to every counter's
         # enable from two multiplexers (the UP5K's critical path, 40.2 MHz at 2x32x2).
         # `start` (~computing & entry_full & ~half_claimed) is a flip-flop too, computed a
         # cycle ahead from the three registers' next values (below): it drives every loop
