@@ -18,8 +18,7 @@ from ..golden.bitserial import MAX_DPU_BITS, BitSerialParams
 from ..golden.checks import UsageError
 
 __all__ = ["bram_blocks", "lutram_units", "copy_ffs", "estimate_bitserial", "check_fits_board",
-           "fit_bitserial",
-           "DK_CHOICES"]
+           "fit_bitserial", "DK_CHOICES"]
 
 # Block RAM aspect ratios (depth, width) Yosys can use on iCE40 (SB_RAM40_4K).
 _ICE40_MODES = [(256, 16), (512, 8), (1024, 4), (2048, 2)]

@@ -474,13 +474,10 @@ class BitSerialMatmul(wiring.Component):
         m.d.comb += to_b.eq(word_done & matrix_last & ~final)
         with m.If(to_b):
             m.d.sync += [load_a.eq(0), load_b.eq(1)]
-        with m.If(word_done & run_last):  # the next run goes to ~half
-            m.d.sync += half_free.eq(~s.full[~half] | (s.emptied & (s.cp_entry != half)))
-        with m.Else():  # only the compute stage changes full[half] meanwhile
-            m.d.sync += half_free.eq(half_free | (s.emptied & (s.cp_entry == half)))
         with m.If(word_done & run_last):
-            # Hand the run to the compute stage.
-            m.d.sync += [load_a.eq(0), load_b.eq(0), half.eq(~half)]
+            # Hand the run to the compute stage; the next run goes to ~half.
+            m.d.sync += [load_a.eq(0), load_b.eq(0), half.eq(~half),
+                         half_free.eq(~s.full[~half] | (s.emptied & (s.cp_entry != half)))]
             m.d.comb += loading_next.eq(0)
             _put(m, s.full, half, 1)
             m.d.comb += s.filled.eq(1)
@@ -491,6 +488,8 @@ class BitSerialMatmul(wiring.Component):
                 _put(m, s.ent_nt, half, s.b_nt)
             with m.Else():
                 _put(m, s.ent_nt, half, tiles + (bank == 0))
+        with m.Else():  # only the compute stage changes full[half] meanwhile
+            m.d.sync += half_free.eq(half_free | (s.emptied & (s.cp_entry == half)))
 
     # -- The schedule over the DPU array. ----------------------------------------------------
     def _compute(self, m, s, lhs, rhs, res):
@@ -512,7 +511,7 @@ class BitSerialMatmul(wiring.Component):
         # below), so that the control, the address generators and the step flags each have one
         # beside them.
         computing_next = Signal(name="computing_next")
-        computing = Signal(name="computing_q")
+        computing = s.computing  # the control's copy
         cs, rw = s.cp_entry, s.cp_res  # the entry computed, the result half written
         # full[cs] and rclaim[rw] as flip-flops of their own (`entry_full`, `half_claimed`),
         # kept equal to them from the events that change them, so that `start`'s next value
@@ -601,7 +600,7 @@ class BitSerialMatmul(wiring.Component):
         # bench/bitserial-fanout critical-path-8x256x8-fanout2.txt.)
         copies = self._addr_copies(m, "computing", computing_next, 3 if p.bcast_fanout else 1,
                                    reset_less=False)
-        m.d.comb += [computing.eq(copies[0]), s.computing.eq(copies[0])]
+        m.d.comb += computing.eq(copies[0])
         gen_computing, step_computing = copies[-2:] if p.bcast_fanout else copies * 2
         # The address generators. Each move overrides the one before it (kj implies last_k,
         # and so on).
