@@ -219,7 +219,8 @@ def sustained_rows(params, precisions=PRECISIONS, *, runs=SUSTAINED_RUNS, sim="v
             span = lasts[-1] - resp["in_cycles"][0] + 1
             plan = overlapped_schedule(params, [(M, K, N, w, w, r.keep_b) for r in seq],
                                        latency=man["latency"],
-                                       readout_latency=man["widths"]["readout_latency"])
+                                       readout_latency=man["widths"]["readout_latency"],
+                                       handover_latency=man["widths"]["handover_latency"])
             per_run = row["cycles_per_run"]
             row[mode] = {"steady": per_run / (lasts[-1] - lasts[-2]),
                          "sequence": runs * per_run / span, "cycles": span,

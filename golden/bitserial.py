@@ -1039,23 +1039,25 @@ def bitserial_runs(params, runs):
     return jobs
 
 
-def overlapped_schedule(params, runs, *, latency, readout_latency):
+def overlapped_schedule(params, runs, *, latency, readout_latency, handover_latency):
     """When each stage of the engine works on each of a sequence of back-to-back runs, with
     every word offered at once and no back-pressure: a list of dicts of cycles, counted from
     the cycle the first word is accepted (cycle 0).
 
-    ``runs`` are ``(M, K, N, wa, wb, keep_b)``; ``latency`` and ``readout_latency`` are the
-    engine's (its manifest). The stages (see :class:`lowbit.hw.matmul.BitSerialMatmul`):
+    ``runs`` are ``(M, K, N, wa, wb, keep_b)``; ``latency``, ``readout_latency`` and
+    ``handover_latency`` (the cycles a stage's hand-over takes to reach the stage it concerns)
+    are the engine's (its manifest). The stages (see :class:`lowbit.hw.matmul.BitSerialMatmul`):
 
     - the **loader** starts a run (``load_start``) when the converter holds its first word,
       it has finished the previous run and the run's operand half is free (the compute stage
-      has issued the last step of the run two before); it takes one plane a cycle, ``(M wa
-      + N wb) k_chunks`` cycles (``M wa k_chunks`` weight-resident), the last at
-      ``load_end``;
-    - the **compute** stage starts (``compute_start``) the cycle after the loader hands the
-      run on, the previous run's last step has issued and the run's result half is free
-      (the readout has sent the run two before); its steps follow, the last at
-      ``compute_end``; the result half is full ``latency`` cycles after that;
+      has issued the last step of the run two before, seen ``handover_latency`` cycles
+      late); it takes one plane a cycle, ``(M wa + N wb) k_chunks`` cycles (``M wa
+      k_chunks`` weight-resident), the last at ``load_end``;
+    - the **compute** stage starts (``compute_start``) the cycle after it sees the loader
+      hand the run on (``handover_latency`` cycles late), once the previous run's last step
+      has issued and the run's result half is free (the readout has sent the run two before,
+      seen as late); its steps follow, the last at ``compute_end``; the result half is
+      full ``latency`` cycles after that;
     - the **readout** starts (``read_start``) once the half is full and the previous run has
       left, and sends a tile a cycle: ``first_out`` and ``last_out`` are the cycles ``o``
       carries the run's first and last tile.
@@ -1065,10 +1067,11 @@ def overlapped_schedule(params, runs, *, latency, readout_latency):
         kc = params.k_chunks(K)
         prev = out[-1] if out else None
         two = out[-2] if n >= 2 else None
-        ls = max(1, prev["load_end"] + 1 if prev else 0, two["compute_end"] + 1 if two else 0)
+        late = 1 + handover_latency
+        ls = max(1, prev["load_end"] + 1 if prev else 0, two["compute_end"] + late if two else 0)
         le = ls + (M * wa + (0 if keep_b else N * wb)) * kc
-        cs = max(le + 1, prev["compute_end"] + 1 if prev else 0,
-                 two["read_end"] + 1 if two else 0)
+        cs = max(le + late, prev["compute_end"] + 1 if prev else 0,
+                 two["read_end"] + late if two else 0)
         ce = cs + params.cycles(M, K, N, wa, wb)
         rs = max(ce + latency, prev["read_end"] + 1 if prev else 0)
         re = rs + params.m_tiles(M) * params.n_tiles(N)

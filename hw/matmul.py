@@ -205,6 +205,7 @@ class BitSerialMatmul(wiring.Component):
                 "rhs_width": p.rhs_width, "result_width": p.result_width,
                 "buffer_words": p.buffer_words,
                 "readout_latency": self.readout_latency,
+                "handover_latency": self.handover_latency,
                 "peak_binary_ops_per_cycle": p.peak_binary_ops_per_cycle}
 
     def elaborate(self, platform):
@@ -217,12 +218,41 @@ class BitSerialMatmul(wiring.Component):
         rhs = self._memories(m, "rhs", p.dn, p.dk, words["rhs"])
         res = self._memories(m, "res", p.dm, p.dn * p.accumulator_width, words["result"])
         s = _State(p, self)
+        self._handover(m, s)
         self._load(m, s, lhs, rhs)
         self._compute(m, s, lhs, rhs, res)
         self._readout(m, s, res)
         m.d.comb += self.busy.eq(s.p2s_busy | s.loading | s.full[0] | s.full[1] | s.computing
-                                 | s.rclaim[0] | s.rclaim[1] | s.r_busy)
+                                 | s.rclaim[0] | s.rclaim[1] | s.r_busy
+                                 | Cat(ev for ev, _ in s.late.values()).any())
         return m
+
+    #: Cycles from a stage's hand-over event to the stage it concerns seeing it.
+    handover_latency = 1
+
+    @staticmethod
+    def _handover(m, s):
+        """The three hand-over events (the loader fills an entry, the compute stage empties
+        it, the readout frees a result half), each through a register with the entry or half
+        it concerns before the other stage sees it (`s.late`): the stages are apart on the
+        die, and each event's wire gets a cycle of its own. The shared state each event
+        changes (`full`, `rclaim`) changes with the late event, so that both stages see it
+        change in the same cycle. (Seen at once, the readout's last fire through `freed` and
+        `half_claimed`'s next value into `start`, 74 rows away, was the critical path at
+        8 x 256 x 8 on the ECP5-85F: 9.30 ns, 7.81 of it routing, bench/bitserial-fanout
+        critical-path-8x256x8-fanout2-startreg.txt.)"""
+        for name, half in (("filled", s.ld_half), ("freed", s.rs), ("emptied", s.cp_entry)):
+            ev_d, half_d = s.late[name]
+            m.d.sync += [ev_d.eq(getattr(s, name)), half_d.eq(half)]
+        filled, fh = s.late["filled"]
+        emptied, eh = s.late["emptied"]
+        freed, rh = s.late["freed"]
+        with m.If(filled):
+            _put(m, s.full, fh, 1)
+        with m.If(emptied):
+            _put(m, s.full, eh, 0)
+        with m.If(freed):
+            _put(m, s.rclaim, rh, 0)
 
     def _memories(self, m, name, banks, bank_width, depth):
         """A buffer of ``banks`` banks of ``bank_width`` bits: one memory (``name``) holding
@@ -363,6 +393,7 @@ class BitSerialMatmul(wiring.Component):
         # bcast_fanout=1 in all three seeds: `loading` (o.ready) or the plane register's valid
         # through `loading_next` into its ready copies, 5.71 to 6.19 ns, bench/bitserial-fanout.
         half_free = Signal(name="ld_half_free", init=1)
+        emptied, emptied_half = s.late["emptied"]
         m.d.comb += run_start.eq(~s.loading & p2s.o.valid & half_free)
         with m.If(run_start):
             # A run's first word is in the converter and its half is free: start it.
@@ -477,9 +508,8 @@ class BitSerialMatmul(wiring.Component):
         with m.If(word_done & run_last):
             # Hand the run to the compute stage; the next run goes to ~half.
             m.d.sync += [load_a.eq(0), load_b.eq(0), half.eq(~half),
-                         half_free.eq(~s.full[~half] | (s.emptied & (s.cp_entry != half)))]
+                         half_free.eq(~s.full[~half] | (emptied & (emptied_half != half)))]
             m.d.comb += loading_next.eq(0)
-            _put(m, s.full, half, 1)
             m.d.comb += s.filled.eq(1)
             _put(m, s.ent_b, half, b_half)
             for name in s.RUN_CFG:
@@ -489,7 +519,7 @@ class BitSerialMatmul(wiring.Component):
             with m.Else():
                 _put(m, s.ent_nt, half, tiles + (bank == 0))
         with m.Else():  # only the compute stage changes full[half] meanwhile
-            m.d.sync += half_free.eq(half_free | (s.emptied & (s.cp_entry == half)))
+            m.d.sync += half_free.eq(half_free | (emptied & (emptied_half == half)))
 
     # -- The schedule over the DPU array. ----------------------------------------------------
     def _compute(self, m, s, lhs, rhs, res):
@@ -530,14 +560,14 @@ class BitSerialMatmul(wiring.Component):
         half_claimed = Signal(name="half_claimed")
         entry_full_next = Signal(name="entry_full_next")
         half_claimed_next = Signal(name="half_claimed_next")
-        ld_half, rs = s.ld_half, s.rs
+        (filled, fh), (freed, rh) = s.late["filled"], s.late["freed"]
         with m.If(end):  # the next run's entry and result half: ~cs, ~rw
-            m.d.comb += [entry_full_next.eq(s.full[~cs] | (s.filled & (ld_half != cs))),
-                         half_claimed_next.eq(s.rclaim[~rw] & ~(s.freed & (rs != rw)))]
+            m.d.comb += [entry_full_next.eq(s.full[~cs] | (filled & (fh != cs))),
+                         half_claimed_next.eq(s.rclaim[~rw] & ~(freed & (rh != rw)))]
         with m.Else():
-            m.d.comb += [entry_full_next.eq(entry_full | (s.filled & (ld_half == cs))),
+            m.d.comb += [entry_full_next.eq(entry_full | (filled & (fh == cs))),
                          half_claimed_next.eq((half_claimed | start)
-                                              & ~(s.freed & (rs == rw)))]
+                                              & ~(freed & (rh == rw)))]
         m.d.sync += [entry_full.eq(entry_full_next), half_claimed.eq(half_claimed_next),
                      start.eq(~computing_next & entry_full_next & ~half_claimed_next)]
         m.d.comb += computing_next.eq(computing)
@@ -549,9 +579,6 @@ class BitSerialMatmul(wiring.Component):
             for name, reg in cfg.items():
                 m.d.sync += reg.eq(s.ent_cfg[name][cs])
             _put(m, s.rclaim, rw, 1)
-            # The readout's view of the run.
-            _put(m, s.res_mt, rw, s.ent_mt[cs])
-            _put(m, s.res_nt, rw, s.ent_nt[cs])
         # The loop counters, innermost first, each with its last flag in a register (no
         # compare or subtraction between a counter and the address and step logic).
         # Each count is a choice between the two entries by `cs` (_loop_counter's `(sel, a,
@@ -587,11 +614,19 @@ class BitSerialMatmul(wiring.Component):
         # its entry goes back to the loader. A flip-flop computed a cycle ahead, so that
         # `half_claimed`, `entry_full`, `cs`, `rw` and `computing` itself are one gate from
         # registers.
-        m.d.sync += end.eq(computing_next & kjinm_next)
+        # With bcast_fanout, a kept copy of it writes the readout's view of the run (its tile
+        # counts, read when the result half is full, `latency` cycles after `end`), so that
+        # neither `end` nor `start` has loads in the readout.
+        ends = self._addr_copies(m, "end", computing_next & kjinm_next,
+                                 2 if p.bcast_fanout else 1, reset_less=False)
+        m.d.comb += end.eq(ends[0])
+        with m.If(ends[-1]):
+            # (The entry stays the run's until the loader sees it emptied, after `end`.)
+            _put(m, s.res_mt, rw, s.ent_mt[cs])
+            _put(m, s.res_nt, rw, s.ent_nt[cs])
         with m.If(end):
             m.d.comb += [computing_next.eq(0), s.emptied.eq(1)]
             m.d.sync += [cs.eq(~cs), rw.eq(~rw)]
-            _put(m, s.full, cs, 0)
         # The copies of `computing`: with bcast_fanout one for the control above (start, end,
         # the loop counters), one for the address generators below, one for the step flags.
         # (With one register driving all three, nextpnr placed it 35 rows from `end` and
@@ -770,7 +805,6 @@ class BitSerialMatmul(wiring.Component):
                 m.d.comb += [addr_next.eq(0), rs_next.eq(~rs), s.freed.eq(1)]
                 m.d.sync += reading.eq(0)
                 _put(m, s.rfull, rs, 0)
-                _put(m, s.rclaim, rs, 0)
         raddrs = ([Cat(addr, rs)] if len(res) == 1 else
                   register_copies(m, "o_raddr", Cat(addr_next, rs_next), len(res)))
 
@@ -930,6 +964,10 @@ class _State:
         self.freed = Signal(name="ev_freed")
         # ... and the compute stage hands entry cp_entry back to the loader.
         self.emptied = Signal(name="ev_emptied")
+        # Each event as the other stage sees it: a register a cycle later, with the entry or
+        # half it concerns (:meth:`BitSerialMatmul._handover`).
+        self.late = {name: (Signal(name=f"ev_{name}_d"), Signal(name=f"ev_{name}_half"))
+                     for name in ("filled", "freed", "emptied")}
         # Two result halves: claimed by compute when it starts a run, full when the run's
         # last tile is written, both cleared when the readout has read it.
         self.rclaim = Array(Signal(name=f"rclaim{e}") for e in range(2))

@@ -107,7 +107,8 @@ def test_cycles_match_the_overlapped_schedule(keep, operands, sim, seed):
     plan = overlapped_schedule(
         params, [(r.A.shape[0], r.A.shape[1], r.B.shape[1], r.wa, r.wb, r.keep_b)
                  for r in runs],
-        latency=man["latency"], readout_latency=man["widths"]["readout_latency"])
+        latency=man["latency"], readout_latency=man["widths"]["readout_latency"],
+        handover_latency=man["widths"]["handover_latency"])
     t0 = resp["in_cycles"][0]
     got, at = [], 0
     for r in runs:
