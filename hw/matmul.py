@@ -90,12 +90,13 @@ class BitSerialMatmul(wiring.Component):
     (BISMO's token queues): the **loader** writes a run's planes into one half of the operand
     buffers while the **compute** stage runs the schedule of the previous run on the other
     half; the compute stage writes its tiles into one half of the result buffer while the
-    **readout** streams the previous run's ``C`` from the other. A stage starts a run the
-    cycle after the one before it hands it on, and only into a free half: the loader waits
-    for the compute stage to finish reading an operand half, the compute stage for the
-    readout to finish with a result half. ``B`` occupies whichever operand half is free when
-    it loads, so a weight-resident run reads the resident ``B`` from its half while new ``A``
-    matrices stream into the other.
+    **readout** streams the previous run's ``C`` from the other. Each hand-over reaches the
+    next stage through a register (:attr:`handover_latency`, one cycle: the stages are
+    apart on the die); a stage starts a run the cycle after it sees it handed on, and only
+    into a free half: the loader waits for the compute stage to finish reading an operand
+    half, the compute stage for the readout to finish with a result half. ``B`` occupies
+    whichever operand half is free when it loads, so a weight-resident run reads the
+    resident ``B`` from its half while new ``A`` matrices stream into the other.
 
     Latency and throughput
     ----------------------
@@ -455,7 +456,7 @@ class BitSerialMatmul(wiring.Component):
         # block RAM of a buffer, and from the loader's state through the bank decode that
         # was the longest path (7.4 ns of routing at 4 x 256 x 4 on the ECP5-85F). A plane
         # is written the cycle after the loader takes it; the compute stage first reads a
-        # half two cycles after the loader hands it on, so it sees every write.
+        # half three cycles after the loader hands it on, so it sees every write.
         if not p.bcast_fanout:
             plane = delay(m, Const(1), p2s.o.payload.plane, 1, name="wr_plane")
         for name, mems, phase, banks, top, bits in (
@@ -726,12 +727,22 @@ class BitSerialMatmul(wiring.Component):
         m.d.comb += caddr.eq(Cat(c_addr[:s.res_bits], c_half))
         caddr_c = delay(m, one, caddr, ahead, name="caddr_c")
         # The step flags at the DPUs' operands (the broadcast registers, or with dpu_inputs
-        # the DPUs' input registers); each DPU delays its own copy through its
-        # popcount tree (_StepFlags), so no flag register drives the whole array.
-        at_bcast = {name: delay(m, one, step[name], self._operand_stages, name=f"{name}_b",
-                                reset_less=name != "valid")
-                    for name in ("valid", "first", "negate")}
-        shift_b = delay(m, one, shift, self._operand_stages, name="shift_b")
+        # the DPUs' input registers); each DPU delays its own copy through its popcount tree
+        # (_StepFlags). With bcast_fanout, the last register before the DPUs is a kept copy a
+        # row of DPUs (as the operands' broadcast registers are copied), so that no flag
+        # register drives all Dm Dn DPUs across the die.
+        step["shift"] = shift
+
+        def at_operands(name):
+            reset_less = name != "valid"
+            if not p.bcast_fanout:
+                return [delay(m, one, step[name], self._operand_stages, name=f"{name}_b",
+                              reset_less=reset_less)] * p.dm
+            return register_copies(
+                m, f"{name}_b_row", delay(m, one, step[name], self._operand_stages - 1,
+                                          name=f"{name}_b", reset_less=reset_less),
+                p.dm, reset_less=reset_less)
+        at_bcast = {name: at_operands(name) for name in ("valid", "first", "negate", "shift")}
         accs = []
         for r in range(p.dm):
             for c in range(p.dn):
@@ -744,8 +755,7 @@ class BitSerialMatmul(wiring.Component):
                 count, lat = popcount(m, one, a & b, p.spacing, p.popcount,
                                       name=f"dpu{r}_{c}")
                 fl = add_kept(m, f"flags{r}_{c}", _StepFlags(shift_w, lat))
-                m.d.comb += [fl.i[name].eq(at_bcast[name]) for name in at_bcast]
-                m.d.comb += fl.i["shift"].eq(shift_b)
+                m.d.comb += [fl.i[name].eq(at_bcast[name][r]) for name in at_bcast]
                 accs.append(shift_negate_accumulate(
                     m, one, count, fl.o["shift"], fl.o["negate"], fl.o["first"],
                     fl.o["valid"], acc_width=p.accumulator_width, max_shift=p.max_shift,
