@@ -587,7 +587,19 @@ class BitSerialMatmul(wiring.Component):
         # meets only the multiplexer. (With the entry looked up first, `cp_entry` through
         # the lookup and the subtraction into `mt_left` was the critical path at 2 x 256 x 2
         # on the ECP5-85F, 5.87 ns, bench/bitserial-fanout.)
-        count = {name: (cs, entries[1], entries[0]) for name, entries in (
+        # The subtraction and compares are themselves registers (`*_as_top`, `*_is1`, `*_is2`)
+        # that follow their entry a cycle behind: the loader writes an entry no later than
+        # the cycle it hands the run on, the compute stage sees that a cycle late
+        # (handover_latency) and `start` is a register after that, so they hold the entry's
+        # values when `start` reads them. (With the compares after the entry registers,
+        # `cp_entry` through `mt == 1`'s choice and the five loops' next last flags into
+        # `end` was the critical path at 2 x 256 x 2, 6.0 ns, bench/bitserial-fanout.)
+        def loaded(entry):
+            top, one, two = (Signal.like(entry, name=f"{entry.name}_as_top"),
+                             Signal(name=f"{entry.name}_is1"), Signal(name=f"{entry.name}_is2"))
+            m.d.sync += [top.eq(entry - 1), one.eq(entry == 1), two.eq(entry == 2)]
+            return top, one, two
+        count = {name: (cs, loaded(entries[1]), loaded(entries[0])) for name, entries in (
             *((name, s.ent_cfg[name]) for name in ("k_chunks", "wb", "wa")),
             ("nt", s.ent_nt), ("mt", s.ent_mt))}
         # The loops' cumulative last flags (`kj` = last_k & last_j, `kji`, `kjin`, `kjinm` the
@@ -874,7 +886,8 @@ def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
     ``(sel, a, b)``: ``n = a`` if ``sel`` else ``b``, with ``a - 1``, ``b - 1`` and their
     compares with 1 made before the choice, so that a late ``sel`` (the loader's run start)
     meets only a multiplexer on its way to the registers (with the subtraction after the
-    choice, that was the critical path, 7.63 ns at 4x256x4 on the ECP5-85F). Returns
+    choice, that was the critical path, 7.63 ns at 4x256x4 on the ECP5-85F); ``a`` and ``b``
+    may also be triples ``(n - 1, n == 1, n == 2)`` the caller has made. Returns
     ``(counter, last)``; ``last`` is a flip-flop, computed a cycle ahead, so the logic that
     the flag steers starts at a register.
     The flag comes from a second, down-counting register (``n - 1`` steps left .. 0), whose
@@ -896,8 +909,11 @@ def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
                                    for n in ("top_zero", "top_one", "left_one"))
     if isinstance(first_count, tuple):
         sel, a, b = first_count
-        first_top = Mux(sel, a - 1, b - 1)
-        first_one, first_two = Mux(sel, a == 1, b == 1), Mux(sel, a == 2, b == 2)
+        if isinstance(a, tuple):  # (n - 1, n == 1, n == 2) of each, made by the caller
+            first_top, first_one, first_two = (Mux(sel, x, y) for x, y in zip(a, b))
+        else:
+            first_top = Mux(sel, a - 1, b - 1)
+            first_one, first_two = Mux(sel, a == 1, b == 1), Mux(sel, a == 2, b == 2)
     else:
         first_top, first_one, first_two = first_count - 1, first_count == 1, first_count == 2
     last_next = Signal(name=f"last_{name}_next")
