@@ -102,8 +102,9 @@ class BitSerialMatmul(wiring.Component):
     ----------------------
     Loading takes ``wa`` cycles per word of ``A`` and ``wb`` per word of ``B`` (P2S keeps
     the bit rate) plus one cycle to start; computing ``m_tiles n_tiles wa wb k_chunks``
-    cycles (:meth:`~lowbit.golden.bitserial.BitSerialParams.cycles`) plus one to start and
-    :attr:`latency` to drain into the result buffer; the readout one tile a cycle after
+    cycles (:meth:`~lowbit.golden.bitserial.BitSerialParams.cycles`) plus
+    :attr:`handover_latency` and one to start, and :attr:`latency` to drain into the result
+    buffer; the readout one tile a cycle after
     :attr:`readout_latency`, plus one cycle to start.
     :func:`lowbit.golden.bitserial.overlapped_schedule` gives the cycle of every stage of a
     sequence of runs.
@@ -138,8 +139,9 @@ class BitSerialMatmul(wiring.Component):
       register after the barrel shifter and the negation, then the accumulator (its carry
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
       result address) are delayed by the same number of registers. Those the accumulators
-      use (valid, first, negate, shift) go to the broadcast stage in shared registers, then
-      through the tree in each DPU's own copy (a submodule kept apart through synthesis,
+      use (valid, first, negate, shift) go to the broadcast stage in shared registers (with
+      ``bcast_fanout``, the last of them a kept copy a row of DPUs), then through the tree
+      in each DPU's own copy (a submodule kept apart through synthesis,
       :mod:`lowbit.hw.keep`, so no flag register steers the whole array); last, final and
       the result address, used once for the result write, stay in shared registers (with
       ``bcast_fanout``, the write address and enable in a copy a result memory).
@@ -228,7 +230,10 @@ class BitSerialMatmul(wiring.Component):
                                  | Cat(ev for ev, _ in s.late.values()).any())
         return m
 
-    #: Cycles from a stage's hand-over event to the stage it concerns seeing it.
+    #: Cycles from a stage's hand-over event to the stage it concerns seeing it: what the
+    #: design builds (one register, :meth:`_handover`), published in the manifest for the
+    #: golden schedule; not a setting (the loop counts' registers in :meth:`_compute` rely
+    #: on at least one).
     handover_latency = 1
 
     @staticmethod
@@ -550,7 +555,8 @@ class BitSerialMatmul(wiring.Component):
         # enable from two multiplexers (the UP5K's critical path, 40.2 MHz at 2x32x2).
         # `start` (~computing & entry_full & ~half_claimed) is a flip-flop too, computed a
         # cycle ahead from the three registers' next values (below): it drives every loop
-        # counter's load, the run's configuration and the readout's entries across the die.
+        # counter's load and the run's configuration. (It wrote the readout's entries too;
+        # a copy of `end` does that now, below.)
         # As a gate, nextpnr placed it among those loads, 63 rows from `half_claimed`, and
         # `half_claimed` -> `start` -> `half_claimed` was the critical path at 8 x 256 x 8 on
         # the ECP5-85F (10.29 ns, 8.89 of it routing, 97.22 MHz; bench/bitserial-fanout
@@ -985,7 +991,8 @@ class _State:
         self.cp_res = Signal(name="cp_res")
         self.computing = Signal(name="computing")
         # The events that change the entries and result halves the compute stage waits for
-        # (high for a cycle): the loader fills entry ld_half, the readout frees half rs.
+        # (high for a cycle): the loader fills entry ld_half, the readout frees half rs;
+        # `full` and `rclaim` change with their late copies (`late`, below).
         self.filled = Signal(name="ev_filled")
         self.freed = Signal(name="ev_freed")
         # ... and the compute stage hands entry cp_entry back to the loader.
@@ -995,7 +1002,8 @@ class _State:
         self.late = {name: (Signal(name=f"ev_{name}_d"), Signal(name=f"ev_{name}_half"))
                      for name in ("filled", "freed", "emptied")}
         # Two result halves: claimed by compute when it starts a run, full when the run's
-        # last tile is written, both cleared when the readout has read it.
+        # last tile is written; `rfull` cleared when the readout has read it, `rclaim` when
+        # the compute stage sees that a cycle later (`late["freed"]`).
         self.rclaim = Array(Signal(name=f"rclaim{e}") for e in range(2))
         self.rfull = Array(Signal(name=f"rfull{e}") for e in range(2))
         self.r_busy = Signal(name="r_busy")  # results in the readout pipeline
