@@ -42,10 +42,13 @@ def register_copies(m, name, next_value, count, *, init=0, reset_less=False):
     """``count`` copies of a register whose next value is ``next_value`` (its width), each
     kept apart through synthesis (``name0``, ``name1``, ...), for loads spread over the die:
     each copy can sit beside the loads it drives (``reset_less`` for data, which needs no
-    reset). Returns their outputs."""
+    reset). ``next_value`` may also be a list, a next value for each copy (of one width).
+    Returns their outputs."""
+    nexts = next_value if isinstance(next_value, list) else [next_value] * count
+    assert len(nexts) == count
     copies = []
-    for k in range(count):
-        reg = add_kept(m, f"{name}{k}", _Register(len(next_value), init, name, reset_less))
-        m.d.comb += reg.d.eq(next_value)
+    for k, value in enumerate(nexts):
+        reg = add_kept(m, f"{name}{k}", _Register(len(value), init, name, reset_less))
+        m.d.comb += reg.d.eq(value)
         copies.append(reg.q)
     return copies

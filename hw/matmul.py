@@ -187,8 +187,13 @@ class BitSerialMatmul(wiring.Component):
     # (the barrel shifter and the accumulator's carry chain in separate cycles), the
     # accumulator.
     _acc_stages = 2
-    #: Registers from a readout count to ``o``: the read port, the read-data (output) register.
-    readout_latency = READ_LATENCY
+    @property
+    def readout_latency(self):
+        """Registers from a readout count to ``o``: with several result memories
+        (``bcast_fanout``) each one's copy of the read address, then the read port and the
+        read-data (output) register."""
+        p = self.params
+        return READ_LATENCY + (1 if p.bcast_fanout and p.dm > 1 else 0)
 
     @property
     def latency(self):
@@ -833,14 +838,25 @@ class BitSerialMatmul(wiring.Component):
                 m.d.comb += [addr_next.eq(0), rs_next.eq(~rs), s.freed.eq(1)]
                 m.d.sync += reading.eq(0)
                 _put(m, s.rfull, rs, 0)
-        raddrs = ([Cat(addr, rs)] if len(res) == 1 else
-                  register_copies(m, "o_raddr", Cat(addr_next, rs_next), len(res)))
-
         # The read port's register, then a read-data register (hw.ram.registered_read), then
         # the skid below; with several memories each has its own copy of the enable.
         data_copies = ([f"readout_ce_data{k}" for k in range(len(res))] if len(res) > 1
                        else ["readout_ce_data"])
         ce_datas = [Signal(name=name) for name in data_copies]
+        if len(res) == 1:
+            raddrs = [Cat(addr, rs)]
+        else:
+            # Each result memory's copy of the read address is a pipeline stage of its own,
+            # loaded from the counter under its memory's copy of the enable: the counter's
+            # flags and next value stay beside the counter, and the wire to each copy has a
+            # cycle with no logic on it. (As copies of the counter's next value, the tile
+            # counter's last flag through the readout's logic into a copy 22 rows away was
+            # the critical path at 8 x 256 x 8 on the ECP5-85F, 8.68 ns, 7.44 of it
+            # routing, bench/bitserial-fanout critical-path-8x256x8-fanout2-handover.txt.)
+            raddr_d = [Signal(len(addr) + 1, name=f"o_raddr_d{k}") for k in range(len(res))]
+            raddrs = register_copies(m, "o_raddr", raddr_d, len(res))
+            m.d.comb += [d.eq(Mux(ce_d, Cat(addr, rs), q))
+                         for d, q, ce_d in zip(raddr_d, raddrs, ce_datas)]
         tile = Cat(*(registered_read(m, mem, raddr, ce_d, name=f"o_tile{k}" if len(res) > 1
                                      else "o_tile")
                      for k, (mem, raddr, ce_d) in enumerate(zip(res, raddrs, ce_datas))))
