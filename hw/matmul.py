@@ -147,9 +147,10 @@ class BitSerialMatmul(wiring.Component):
       ``bcast_fanout``, the write address and enable in a copy a result memory).
     - Loading: the P2S converter keeps a copy of its state per slice of its word register
       (:class:`lowbit.hw.bitserial.P2S`), so no enable steers the whole word.
-    - Readout: the read address is a counter, then the read port's register and a read-data
-      register (``registered_read`` again; there is no element multiplexer, the beat is the
-      whole tile). The readout advances under one clock enable: a skid register on ``o``
+    - Readout: the read address is a counter (with several result memories, then a kept
+      copy of it a memory, a pipeline stage of its own), then the read port's register and
+      a read-data register (``registered_read`` again; there is no element multiplexer, the
+      beat is the whole tile). The readout advances under one clock enable: a skid register on ``o``
       takes the tile that ``o`` refuses, so ``o.ready`` steers only the skid's valid flag,
       ``o.payload``'s 2:1 multiplexer between the skid and the read-data register (no added
       latency) and the enable, which is itself a register computed a cycle ahead, in kept
