@@ -150,8 +150,8 @@ class BitSerialMatmul(wiring.Component):
     - Readout: the read address is a counter (with several result memories, then a kept
       copy of it a memory, a pipeline stage of its own), then the read port's register and
       a read-data register (``registered_read`` again; there is no element multiplexer, the
-      beat is the whole tile). The readout advances under one clock enable: a skid register on ``o``
-      takes the tile that ``o`` refuses, so ``o.ready`` steers only the skid's valid flag,
+      beat is the whole tile). The readout advances under one clock enable: a skid register
+      on ``o`` takes the tile that ``o`` refuses, so ``o.ready`` steers only the skid's valid flag,
       ``o.payload``'s 2:1 multiplexer between the skid and the read-data register (no added
       latency) and the enable, which is itself a register computed a cycle ahead, in kept
       copies (one for the control, one for the tile-wide registers of each result memory).
@@ -850,10 +850,11 @@ class BitSerialMatmul(wiring.Component):
             # Each result memory's copy of the read address is a pipeline stage of its own,
             # loaded from the counter under its memory's copy of the enable: the counter's
             # flags and next value stay beside the counter, and the wire to each copy has a
-            # cycle with no logic on it. (As copies of the counter's next value, the tile
-            # counter's last flag through the readout's logic into a copy 22 rows away was
-            # the critical path at 8 x 256 x 8 on the ECP5-85F, 8.68 ns, 7.44 of it
-            # routing, bench/bitserial-fanout critical-path-8x256x8-fanout2-handover.txt.)
+            # cycle with only the copy's hold multiplexer on it. (As copies of the counter's
+            # next value, the tile counter's last flag through the readout's logic into a
+            # copy 22 rows away was the critical path at 8 x 256 x 8 on the ECP5-85F,
+            # 8.68 ns, 7.44 of it routing, bench/bitserial-fanout
+            # critical-path-8x256x8-fanout2-handover.txt.)
             raddr_d = [Signal(len(addr) + 1, name=f"o_raddr_d{k}") for k in range(len(res))]
             raddrs = register_copies(m, "o_raddr", raddr_d, len(res))
             m.d.comb += [d.eq(Mux(ce_d, Cat(addr, rs), q))
