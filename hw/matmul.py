@@ -757,15 +757,13 @@ class BitSerialMatmul(wiring.Component):
         # register drives all Dm Dn DPUs across the die.
         step["shift"] = shift
 
-        def at_operands(name):
+        def at_operands(name):  # a register for each row of DPUs (one shared without F)
             reset_less = name != "valid"
-            if not p.bcast_fanout:
-                return [delay(m, one, step[name], self._operand_stages, name=f"{name}_b",
-                              reset_less=reset_less)] * p.dm
-            return register_copies(
+            copies = self._addr_copies(
                 m, f"{name}_b_row", delay(m, one, step[name], self._operand_stages - 1,
                                           name=f"{name}_b", reset_less=reset_less),
-                p.dm, reset_less=reset_less)
+                p.dm if p.bcast_fanout else 1, reset_less=reset_less)
+            return copies if p.bcast_fanout else copies * p.dm
         at_bcast = {name: at_operands(name) for name in ("valid", "first", "negate", "shift")}
         accs = []
         for r in range(p.dm):
