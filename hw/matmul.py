@@ -460,7 +460,13 @@ class BitSerialMatmul(wiring.Component):
         # counters like the read addresses in _compute (no three-term adder before the port).
         tile_base = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
         k_base = Signal.like(tile_base)  # tile_base + k: plane 0 of chunk k
-        tiles = Signal(range(max(p.m_tiles(p.max_m), p.n_tiles(p.max_n)) + 1))
+        # The tiles begun so far, the current row's included: what the matrix's last word
+        # writes, with no `tiles + (bank == 0)` behind the bank counter (that sum into an
+        # entry's tile count was the critical path at 2 x 256 x 2 on the ECP5-85F, 5.86 ns,
+        # 4.01 of it routing, bench/bitserial-fanout). A row starts a tile at bank 0, so the
+        # count steps when the row after a tile's last bank begins.
+        tiles = Signal(range(max(p.m_tiles(p.max_m), p.n_tiles(p.max_n)) + 1), init=1,
+                       name="ld_tiles")
         addr = Signal.like(tile_base)
 
         # The writes are registered (address, data, bank enables): the enables reach every
@@ -499,21 +505,19 @@ class BitSerialMatmul(wiring.Component):
                 with m.If(last_k):
                     # The next row of the tile (another bank) starts at the tile's start.
                     m.d.sync += [addr.eq(tile_base), k_base.eq(tile_base)]
-                    with m.If(bank == 0):
-                        m.d.sync += tiles.eq(tiles + 1)
                     with m.If(last_bank):
                         # The next tile starts right after this one's last word.
                         m.d.sync += [tile_base.eq(addr + 1), addr.eq(addr + 1),
-                                     k_base.eq(addr + 1)]
+                                     k_base.eq(addr + 1), tiles.eq(tiles + 1)]
                     with m.If(last_row):
-                        m.d.sync += [tile_base.eq(0), tiles.eq(0), addr.eq(0), k_base.eq(0)]
+                        m.d.sync += [tile_base.eq(0), tiles.eq(1), addr.eq(0), k_base.eq(0)]
 
         # The matrix's last word: A's tile count, or B's; then B, or the run's end.
         with m.If(word_done & matrix_last):
             with m.If(load_a):
-                _put(m, s.ent_mt, half, tiles + (bank == 0))
+                _put(m, s.ent_mt, half, tiles)
             with m.Else():
-                m.d.sync += s.b_nt.eq(tiles + (bank == 0))
+                m.d.sync += s.b_nt.eq(tiles)
         m.d.comb += to_b.eq(word_done & matrix_last & ~final)
         with m.If(to_b):
             m.d.sync += [load_a.eq(0), load_b.eq(1)]
@@ -529,7 +533,7 @@ class BitSerialMatmul(wiring.Component):
             with m.If(load_a):
                 _put(m, s.ent_nt, half, s.b_nt)
             with m.Else():
-                _put(m, s.ent_nt, half, tiles + (bank == 0))
+                _put(m, s.ent_nt, half, tiles)
         with m.Else():  # only the compute stage changes full[half] meanwhile
             m.d.sync += half_free.eq(half_free | (emptied & (emptied_half == half)))
 
