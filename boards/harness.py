@@ -63,7 +63,8 @@ class ScanHarness(wiring.Component):
     word in bit 0 first (after :attr:`in_width` shifts the first bit is in bit 0). The capture
     register holds the output ports in signature order from bit 0 and shifts out bit 0 first.
     The three input pins are registered once on entry, so pin delays never join the unit's
-    paths and every pin acts one cycle after it is sampled.
+    paths and every pin acts one cycle after it is sampled. The unit's inputs follow the input
+    register a cycle later, through a register stage of their own.
 
     Latency and throughput
     ----------------------
@@ -116,9 +117,18 @@ class ScanHarness(wiring.Component):
             scan_in = Signal(self.in_width)
             with m.If(shift_q):
                 m.d.sync += scan_in.eq(Cat(scan_in[1:], din_q))
+            # The unit's inputs through a register stage of their own (`unit_in`), which the
+            # placer puts beside the unit's logic: straight from the shift register, wherever
+            # it lies, a long wire joined the unit's input paths. At 8 x 256 x 8 on the
+            # ECP5-85F the bit-serial engine's critical path was the scan bit of `i.valid`
+            # through the unit's accept, 44 rows across the die, to the loader's word counters
+            # (8.31 ns, 6.20 of it routing, 3.88 on the one wire from the scan register;
+            # bench/bitserial-fanout), a limit of the harness rather than of the unit.
+            unit_in = Signal(self.in_width, reset_less=True)
+            m.d.sync += unit_in.eq(scan_in)
             offset = 0
             for _, value in self._inputs:
-                m.d.comb += value.eq(scan_in[offset:offset + len(value)])
+                m.d.comb += value.eq(unit_in[offset:offset + len(value)])
                 offset += len(value)
 
         # The capture register in slices of SCAN_SLICE bits, each steered by its own kept
