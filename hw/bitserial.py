@@ -5,12 +5,12 @@ Overlay for Reconfigurable Computing", FPL 2018. The arithmetic and the bit orde
 :mod:`lowbit.golden.bitserial`.
 """
 
-from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import delay
-from .keep import add_kept, register_copies
+from .keep import add_kept
 from .popcount import popcount, tree_latency
 
 __all__ = ["DotProductUnit", "P2S", "SLICE_BITS", "shift_negate_accumulate"]
@@ -211,6 +211,14 @@ class P2S(wiring.Component):
         })
         self.last = Signal(name="last_plane")
         self.word_accept = Signal(name="word_accept")  # i.valid & i.ready
+        self._side = self._side_o = None
+
+    def carry(self, value):
+        """Carry ``value`` (a consumer's ports, sampled with each word's first plane) with
+        the word; returns a register holding that of the word whose plane is on ``o``. Call
+        before elaboration."""
+        self._side, self._side_o = _carried(value)
+        return self._side_o
 
     @property
     def latency(self):
@@ -256,6 +264,9 @@ class P2S(wiring.Component):
         for n, sl in enumerate(copies):
             ready = self.o.ready if self.ready_copies is None else self.ready_copies[n]
             m.d.comb += [sl.i_valid.eq(self.i.valid), sl.o_ready.eq(ready), sl.w.eq(self.w)]
+        if self._side is not None:  # one word at a time: the word on `o` is the latest
+            with m.If(self.word_accept):
+                m.d.sync += self._side_o.eq(self._side)
         return m
 
 
@@ -267,18 +278,27 @@ class PlaneInput(wiring.Component):
 
     The same members as :class:`P2S` for the loader: ``i`` (``{"plane": E}``), ``w``, ``o``,
     :attr:`last` (a register: the plane on ``o`` is its word's last), :attr:`slices` (none)
-    and :attr:`ready_copies` (one), and :attr:`word_accept`, high when a word's first plane
-    is accepted. Its consumer keeps ``o.ready`` in a register and sets :attr:`ready_next`
-    to that register's next value as well: ``i.ready`` and the plane register's enable are
-    registers of their own, computed a cycle ahead. One plane register: latency
-    1, a plane a cycle, ``i.ready = ~full | o.ready``. Against the converter it saves the
-    ``E W`` word register and its multiplexers, and the link carries ``w`` bits an element
-    instead of ``W``.
+    and :attr:`ready_copies` (one: a copy of the register that is ``o.ready``), and
+    :attr:`word_accept`, high when a word's first plane is accepted.
+
+    A skid buffer: the plane register (``o``) and a second one behind it (the skid) that
+    takes the plane accepted in a cycle when ``o`` holds a plane and is not taken. ``i.ready``
+    is a register, high while the skid is empty, and depends on nothing of the consumer's
+    but its ``o.ready`` register. Latency 1 (a plane accepted while ``o`` is free or taken
+    is on ``o`` the next cycle, as it would be without the skid), a plane a cycle. Against
+    the converter it saves the ``E W`` word register and its multiplexers, and the link
+    carries ``w`` bits an element instead of ``W``.
+
+    Timing: with one plane register, ``i.ready`` had to be ``~o.valid | o.ready`` a cycle
+    ahead, so it took the consumer's next ``o.ready``, the end of the loader's run, deep in
+    its control: that was the critical path at 2 x 256 x 2 on the ECP5-85F in 2 of 3 seeds
+    (``o.valid`` or the last-plane flag through the loader's ``loading`` to the plane
+    register's ready copy, 6.09 and 5.71 ns, 4.62 and 4.24 of it routing,
+    ``bench/bitserial-fanout`` run ``2x256x2-tilesin-sp1-fanout1``).
     """
 
     def __init__(self, params):
         self.ready_copies = None
-        self.ready_next = None
         self.params = params
         p = params
         layout = data.StructLayout({"plane": p.out_width})
@@ -289,6 +309,12 @@ class PlaneInput(wiring.Component):
         })
         self.last = Signal(name="last_plane")
         self.word_accept = Signal(name="word_accept")
+        self._side = self._side_o = None
+
+    def carry(self, value):
+        """As :meth:`P2S.carry`: ``value`` rides with each plane through the skid."""
+        self._side, self._side_o = _carried(value)
+        return self._side_o
 
     @property
     def latency(self):
@@ -301,9 +327,9 @@ class PlaneInput(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         W = self.params.max_width
-        if self.ready_copies is None or self.ready_next is None:
+        if self.ready_copies is None:
             raise ValueError("PlaneInput needs ready_copies (a copy of the register that is "
-                             "o.ready) and ready_next (its next value)")
+                             "o.ready)")
         ready = self.ready_copies[0]
         # The word's progress: `first` (the next plane is a word's first), `left` (planes of
         # the word after the latest) and `next_last` (left == 1), loaded from the port `w`
@@ -315,32 +341,45 @@ class PlaneInput(wiring.Component):
         first = Signal(init=1, name="first_plane")
         left = Signal(range(max(W, 2)), reset_less=True, name="planes_left")
         next_last = Signal(reset_less=True, name="next_last")
-        take = self.o.valid & ready
+        # The skid: its plane, its last-plane flag, and `in_ready` (= its emptiness, `i.ready`).
+        skid = Signal.like(self.o.payload.plane, name="skid_plane")
+        skid_last = Signal(name="skid_last")
+        in_ready = Signal(init=1, name="in_ready")
         load = Signal()
-        valid_next = Signal(name="plane_valid_next")
-        # `~o.valid | o.ready` a cycle ahead, in two kept registers: one for `i.ready` (the
-        # accept that steps the loader's input counters), one for the plane register's
-        # enable. As one net from o.valid through `i.ready` and the accept, with the plane
-        # register's 256 enables on it, that was the critical path at 2 x 256 x 2 on the
-        # ECP5-85F (o.valid to the input row counter, 6.17 ns, 4.28 of it routing,
-        # bench/bitserial-fanout). The plane register loads whenever it is free: without a
-        # plane on `i` it holds nothing valid.
-        in_ready, plane_en = register_copies(
-            m, "plane_ready", ~valid_next | self.ready_next, 2, init=1)
         is_last = Mux(first, self.w == 1, next_last)
+        free = ~self.o.valid | ready  # the plane register is empty or taken
         m.d.comb += [self.i.ready.eq(in_ready), load.eq(self.i.valid & in_ready),
-                     self.word_accept.eq(load & first), valid_next.eq(self.o.valid)]
-        m.d.sync += self.o.valid.eq(valid_next)
-        with m.If(plane_en):
-            m.d.sync += self.o.payload.eq(self.i.payload)
+                     self.word_accept.eq(load & first)]
         with m.If(load):
-            m.d.comb += valid_next.eq(1)
-            m.d.sync += [self.last.eq(is_last), first.eq(is_last),
-                         left.eq(Mux(first, self.w - 1, left - 1)),
+            m.d.sync += [first.eq(is_last), left.eq(Mux(first, self.w - 1, left - 1)),
                          next_last.eq(Mux(first, self.w == 2, left == 2))]
-        with m.Elif(take):
-            m.d.comb += valid_next.eq(0)
+        # The skid loads whenever it is empty (it then holds nothing valid without a plane).
+        # What rides with the plane (carry): the word's, sampled with its first plane.
+        side = self._side if self._side is not None else Const(0, 1)
+        side_o = self._side_o if self._side is not None else Signal(1)
+        side_word = Signal.like(side_o, name="side_word")  # the latest word's
+        skid_side = Signal.like(side_o, name="skid_side")
+        side_in = Mux(first, side, side_word)
+        with m.If(self.word_accept):
+            m.d.sync += side_word.eq(side)
+        with m.If(in_ready):
+            m.d.sync += [skid.eq(self.i.payload.plane), skid_last.eq(is_last),
+                         skid_side.eq(side_in)]
+        with m.If(free):
+            # The plane register: the skid's plane first, else the input's, else empty.
+            m.d.sync += [self.o.valid.eq(~in_ready | self.i.valid),
+                         self.o.payload.plane.eq(Mux(in_ready, self.i.payload.plane, skid)),
+                         self.last.eq(Mux(in_ready, is_last, skid_last)),
+                         side_o.eq(Mux(in_ready, side_in, skid_side)), in_ready.eq(1)]
+        with m.Elif(load):
+            m.d.sync += in_ready.eq(0)  # into the skid
         return m
+
+
+def _carried(value):
+    """``(value, its register)`` for a converter's :meth:`carry`."""
+    value = Value.cast(value)
+    return value, Signal(len(value), name="word_side")
 
 
 #: Bits of the converter's word register steered by one copy of its state (:class:`P2S`).

@@ -306,11 +306,14 @@ class BitSerialMatmul(wiring.Component):
         converter = P2S if p.operands == "words" else PlaneInput
         m.submodules.p2s = p2s = converter(self.p2s_params)
         wiring.connect(m, wiring.flipped(self.i), p2s.i)
-        # The configuration rides with the word in the converter.
-        word_cfg = {name: Signal.like(getattr(self, name), name=f"word_{name}")
-                    for name in s.CFG}
-        with m.If(p2s.word_accept):
-            m.d.sync += [reg.eq(getattr(self, name)) for name, reg in word_cfg.items()]
+        # The configuration rides with the word in the converter (`word_cfg`: that of the
+        # word whose plane is on its output).
+        carried = p2s.carry(Cat(*(getattr(self, name) for name in s.CFG)))
+        word_cfg, at = {}, 0
+        for name in s.CFG:
+            width = len(getattr(self, name))
+            word_cfg[name] = carried[at:at + width]
+            at += width
         m.d.comb += s.p2s_busy.eq(p2s.o.valid)
 
         # Which matrix each word belongs to, counted as the converter accepts it, so that it
@@ -393,8 +396,6 @@ class BitSerialMatmul(wiring.Component):
         m.d.sync += s.loading.eq(loading_next)
         p2s.ready_copies = register_copies(m, "ld_ready", loading_next,
                                            len(p2s.slices) + 1)
-        if p.operands == "planes":
-            p2s.ready_next = loading_next  # PlaneInput's i.ready a cycle ahead
         half = s.ld_half  # the operand half this run's A goes to (and the entry it fills)
         b_half = s.b_half  # the half holding the latest B
         run_start = Signal()
