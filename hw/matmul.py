@@ -307,13 +307,22 @@ class BitSerialMatmul(wiring.Component):
         m.submodules.p2s = p2s = converter(self.p2s_params)
         wiring.connect(m, wiring.flipped(self.i), p2s.i)
         # The configuration rides with the word in the converter (`word_cfg`: that of the
-        # word whose plane is on its output).
-        carried = p2s.carry(Cat(*(getattr(self, name) for name in s.CFG)))
-        word_cfg, at = {}, 0
-        for name in s.CFG:
-            width = len(getattr(self, name))
-            word_cfg[name] = carried[at:at + width]
-            at += width
+        # word whose plane is on its output), and with it the loop counts the loader's
+        # counters start from, as `(n - 1, n == 1, n == 2)` made from the ports (`word_t`):
+        # with `m - 1` made after the converter, the carried `m` into the row counter was the
+        # critical path at 2 x 256 x 2 on the ECP5-85F in 2 of 3 seeds (5.54, 5.90 ns,
+        # bench/bitserial-fanout run `2x256x2-skid-sp1-fanout1`).
+        fields = [(name, getattr(self, name)) for name in s.CFG]
+        for name in s.COUNTS:
+            fields += [(f"{name}_t{n}", value)
+                       for n, value in enumerate(_triple(getattr(self, name)))]
+        carried = p2s.carry(Cat(*(value for _, value in fields)))
+        word, at = {}, 0
+        for name, value in fields:
+            word[name] = carried[at:at + len(value)]
+            at += len(value)
+        word_cfg = {name: word[name] for name in s.CFG}
+        word_t = {name: tuple(word[f"{name}_t{n}"] for n in range(3)) for name in s.COUNTS}
         m.d.comb += s.p2s_busy.eq(p2s.o.valid)
 
         # Which matrix each word belongs to, counted as the converter accepts it, so that it
@@ -406,6 +415,13 @@ class BitSerialMatmul(wiring.Component):
         # bcast_fanout=1 in all three seeds: `loading` (o.ready) or the plane register's valid
         # through `loading_next` into its ready copies, 5.71 to 6.19 ns, bench/bitserial-fanout.
         half_free = Signal(name="ld_half_free", init=1)
+        # The loop counts as triples (see word_t): the latest B's k_chunks (reset like
+        # b_cfg's to 1), and the loading run's k_chunks and n.
+        b_kc_t, ld_kc_t, ld_n_t = (
+            _triple_regs(cfg[name], f"{prefix}_{name}")
+            for prefix, name in (("b", "k_chunks"), ("ld", "k_chunks"), ("ld", "n")))
+        first_kc_t = tuple(Mux(word_cfg["keep_b"], b, w)
+                           for b, w in zip(b_kc_t, word_t["k_chunks"]))
         emptied, emptied_half = s.late["emptied"]
         m.d.comb += run_start.eq(~s.loading & p2s.o.valid & half_free)
         with m.If(run_start):
@@ -414,6 +430,8 @@ class BitSerialMatmul(wiring.Component):
             m.d.comb += loading_next.eq(1)
             for name in s.CFG:
                 m.d.sync += cfg[name].eq(word_cfg[name])
+            # (B's counts serve a run that loads B: the word's, never the resident B's.)
+            m.d.sync += [Cat(*ld_kc_t).eq(Cat(*first_kc_t)), Cat(*ld_n_t).eq(Cat(*word_t["n"]))]
             with m.If(word_cfg["keep_b"]):
                 for name in s.B_CFG:
                     m.d.sync += cfg[name].eq(s.b_cfg[name])
@@ -422,6 +440,7 @@ class BitSerialMatmul(wiring.Component):
                 m.d.sync += b_half.eq(~b_half)
                 for name in s.B_CFG:
                     m.d.sync += s.b_cfg[name].eq(word_cfg[name])
+                m.d.sync += Cat(*b_kc_t).eq(Cat(*word_t["k_chunks"]))
 
         kc = cfg["k_chunks"]
         # The loops over a matrix's words (chunk k of a row; the row's bank in its tile; the
@@ -432,14 +451,12 @@ class BitSerialMatmul(wiring.Component):
         restart = run_start | to_b
         _, last_k, last_k_next = _loop_counter(
             m, restart, word_done,
-            (run_start, Mux(word_cfg["keep_b"], s.b_cfg["k_chunks"], word_cfg["k_chunks"]),
-             kc),
-            kc.shape(), name="ld_k", ahead=True)
+            (run_start, first_kc_t, ld_kc_t), kc.shape(), name="ld_k", ahead=True)
         bank, last_bank = _loop_counter(m, restart, word_done & last_k,
                                         (run_start, p.dm, p.dn),
                                         range(max(p.dm, p.dn) + 1), name="ld_bank")
         _, last_row, last_row_next = _loop_counter(
-            m, restart, word_done & last_k, (run_start, word_cfg["m"], cfg["n"]),
+            m, restart, word_done & last_k, (run_start, word_t["m"], ld_n_t),
             range(max(p.max_m, p.max_n) + 1), name="ld_row", ahead=True)
         # The matrix's last word is next (`matrix_last`), and it ends the run (`run_last`:
         # also B's, or A's of a weight-resident run), as flip-flops computed a cycle ahead
@@ -960,6 +977,18 @@ def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
     return (counter, last, last_next) if ahead else (counter, last)
 
 
+def _triple(count):
+    """``(n - 1, n == 1, n == 2)`` of a loop count ``n >= 1``, as :func:`_loop_counter` takes
+    it."""
+    return (count - 1)[:len(count)], count == 1, count == 2
+
+
+def _triple_regs(like, name):
+    """Registers for a :func:`_triple` of a count shaped ``like``, reset to that of 1."""
+    return (Signal.like(like, name=f"{name}_top", init=0), Signal(name=f"{name}_is1", init=1),
+            Signal(name=f"{name}_is2"))
+
+
 def _put(m, entries, index, value):
     """``entries[index] <= value``, an ``if`` an entry rather than an Array on the left (whose
     one-armed case statements Verilator's lint reports as incomplete). Only the entry written
@@ -979,6 +1008,8 @@ class _State:
     B_CFG = ("wb", "b_signed", "n", "k_chunks")
     #: What the compute stage reads of a run.
     RUN_CFG = ("wa", "wb", "a_signed", "b_signed", "k_chunks")
+    #: The loader's loop counts, carried with each word as (n - 1, n == 1, n == 2).
+    COUNTS = ("m", "n", "k_chunks")
 
     def __init__(self, p, unit):
         def like(name, suffix, **kw):
