@@ -214,7 +214,7 @@ class P2S(wiring.Component):
         self._side = self._side_o = None
 
     def carry(self, value):
-        """Carry ``value`` (a consumer's ports, sampled with each word's first plane) with
+        """Carry ``value`` (a consumer's ports, sampled as the converter accepts a word) with
         the word; returns a register holding that of the word whose plane is on ``o``. Call
         before elaboration."""
         self._side, self._side_o = _carried(value)
@@ -312,7 +312,8 @@ class PlaneInput(wiring.Component):
         self._side = self._side_o = None
 
     def carry(self, value):
-        """As :meth:`P2S.carry`: ``value`` rides with each plane through the skid."""
+        """As :meth:`P2S.carry`, sampled with each word's first plane: ``value`` rides
+        with each plane through the skid."""
         self._side, self._side_o = _carried(value)
         return self._side_o
 
@@ -327,9 +328,9 @@ class PlaneInput(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         W = self.params.max_width
-        if self.ready_copies is None:
-            raise ValueError("PlaneInput needs ready_copies (a copy of the register that is "
-                             "o.ready)")
+        if self.ready_copies is None or len(self.ready_copies) != 1:
+            raise ValueError("PlaneInput needs ready_copies: one copy of the register that is "
+                             "o.ready")
         ready = self.ready_copies[0]
         # The word's progress: `first` (the next plane is a word's first), `left` (planes of
         # the word after the latest) and `next_last` (left == 1), loaded from the port `w`

@@ -5,8 +5,8 @@ One run: the ``M`` rows of ``A`` and the ``N`` columns of ``B`` (rows of ``B^T``
 input stream as words of ``Dk`` elements; the P2S converter turns each into its bit planes,
 which go straight into the operand buffers (with ``operands=planes`` the stream carries the
 planes themselves, ``wa`` or ``wb`` words of ``Dk`` bits a chunk, the operands packed at the
-run's precision, and a plane register stands in for the converter), in the layout of
-:func:`lowbit.golden.bitserial.lhs_words`. The controller runs the schedule of
+run's precision, and a plane register with a skid stands in for the converter), in the
+layout of :func:`lowbit.golden.bitserial.lhs_words`. The controller runs the schedule of
 :func:`lowbit.golden.bitserial.schedule` over the ``Dm x Dn`` array of dot-product units,
 one step a cycle, and ``C`` streams out a ``Dm x Dn`` tile a beat. The run-time
 configuration is read from ports.
@@ -302,7 +302,8 @@ class BitSerialMatmul(wiring.Component):
     # -- Loading: P2S planes straight into one half of the operand buffers. -------------------
     def _load(self, m, s, lhs, rhs):
         p = self.params
-        # The converter, or with operands=planes the plane register that stands in for it.
+        # The converter, or with operands=planes the plane input (a plane register and a
+        # skid) that stands in for it.
         converter = P2S if p.operands == "words" else PlaneInput
         m.submodules.p2s = p2s = converter(self.p2s_params)
         wiring.connect(m, wiring.flipped(self.i), p2s.i)

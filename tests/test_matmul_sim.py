@@ -139,7 +139,8 @@ def test_weight_resident_runs_with_idle_and_backpressure(sim, seed):
 def test_operands_as_planes(sim, seed):
     """operands=planes (the operands packed at the run's precision: wa planes of Dk bits a
     chunk of A, wb of B): every precision pair 1..8 with changing signedness, extremes and
-    random, then weight-resident runs, with idle cycles and back-pressure."""
+    random, then weight-resident runs, then runs of one plane each among short ones, with
+    idle cycles and back-pressure."""
     params = dataclasses.replace(SHAPES["3x48x2"], operands="planes")
     rng = np.random.default_rng(seed)
     runs = []
@@ -153,6 +154,15 @@ def test_operands_as_planes(sim, seed):
     runs.append(MatmulRun(_matrices(rng, (4, 100), 2, False), B, 2, 3, False, True))
     runs += [MatmulRun(_matrices(rng, (M, 100), wa, True), B, wa, 3, True, True, True)
              for M, wa in ((9, 1), (1, 8), (6, 4))]
+    # Runs of one plane (M = 1, K <= Dk, wa = 1) among short ones, each with other ports
+    # than the next: while the loader waits for a free half with one run's plane, the plane
+    # input's skid takes the next run's, and each plane must keep its own run's
+    # configuration (m, a_signed) through the skid.
+    B = _matrices(rng, (40, 5), 2, False)
+    runs.append(MatmulRun(_matrices(rng, (3, 40), 1, True), B, 1, 2, True, False))
+    runs += [MatmulRun(_matrices(rng, (M, 40), 1, sa), B, 1, 2, sa, False, True)
+             for M, sa in ((1, True), (1, False), (2, True), (1, False), (3, False), (1, True),
+                           (1, False), (1, True), (2, False), (1, True))]
     _run(params, runs, sim, seed, idle=0.05, backpressure=0.05)
 
 
