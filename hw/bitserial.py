@@ -10,7 +10,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import delay
-from .keep import add_kept
+from .keep import add_kept, register_copies
 from .popcount import popcount, tree_latency
 
 __all__ = ["DotProductUnit", "P2S", "SLICE_BITS", "shift_negate_accumulate"]
@@ -226,6 +226,11 @@ class P2S(wiring.Component):
         return 1
 
     @property
+    def ready_count(self):
+        """Copies of ``o.ready`` :attr:`ready_copies` takes: the control copy's, a slice's."""
+        return len(self.slices) + 1
+
+    @property
     def slices(self):
         """``[(first element, elements)]`` of the word register's slices."""
         p = self.params
@@ -278,7 +283,8 @@ class PlaneInput(wiring.Component):
 
     The same members as :class:`P2S` for the loader: ``i`` (``{"plane": E}``), ``w``, ``o``,
     :attr:`last` (a register: the plane on ``o`` is its word's last), :attr:`slices` (none)
-    and :attr:`ready_copies` (one: a copy of the register that is ``o.ready``), and
+    and :attr:`ready_copies` (:attr:`ready_count`, two: copies of the register that is
+    ``o.ready``, for the control and for the planes' enables), and
     :attr:`word_accept`, high when a word's first plane is accepted.
 
     A skid buffer: the plane register (``o``) and a second one behind it (the skid) that
@@ -325,12 +331,18 @@ class PlaneInput(wiring.Component):
     def slices(self):
         return []
 
+    @property
+    def ready_count(self):
+        """Copies of ``o.ready`` :attr:`ready_copies` takes: one for the control, one for
+        the planes' enables."""
+        return 2
+
     def elaborate(self, platform):
         m = Module()
         W = self.params.max_width
-        if self.ready_copies is None or len(self.ready_copies) != 1:
-            raise ValueError("PlaneInput needs ready_copies: one copy of the register that is "
-                             "o.ready")
+        if self.ready_copies is None or len(self.ready_copies) != self.ready_count:
+            raise ValueError(f"PlaneInput needs ready_copies: {self.ready_count} copies of the "
+                             f"register that is o.ready (control, planes)")
         ready = self.ready_copies[0]
         # The word's progress: `first` (the next plane is a word's first), `left` (planes of
         # the word after the latest) and `next_last` (left == 1), loaded from the port `w`
@@ -363,17 +375,30 @@ class PlaneInput(wiring.Component):
         side_in = Mux(first, side, side_word)
         with m.If(self.word_accept):
             m.d.sync += side_word.eq(side)
+        valid_next, in_ready_next = Signal(), Signal()
+        m.d.comb += [valid_next.eq(self.o.valid), in_ready_next.eq(in_ready)]
+        m.d.sync += [self.o.valid.eq(valid_next), in_ready.eq(in_ready_next)]
         with m.If(in_ready):
-            m.d.sync += [skid.eq(self.i.payload.plane), skid_last.eq(is_last),
-                         skid_side.eq(side_in)]
+            m.d.sync += [skid_last.eq(is_last), skid_side.eq(side_in)]
         with m.If(free):
             # The plane register: the skid's plane first, else the input's, else empty.
-            m.d.sync += [self.o.valid.eq(~in_ready | self.i.valid),
-                         self.o.payload.plane.eq(Mux(in_ready, self.i.payload.plane, skid)),
-                         self.last.eq(Mux(in_ready, is_last, skid_last)),
-                         side_o.eq(Mux(in_ready, side_in, skid_side)), in_ready.eq(1)]
+            m.d.comb += [valid_next.eq(~in_ready | self.i.valid), in_ready_next.eq(1)]
+            m.d.sync += [self.last.eq(Mux(in_ready, is_last, skid_last)),
+                         side_o.eq(Mux(in_ready, side_in, skid_side))]
         with m.Elif(load):
-            m.d.sync += in_ready.eq(0)  # into the skid
+            m.d.comb += in_ready_next.eq(0)  # into the skid
+        # The planes (plane register and skid, 2 E bits) steered by copies of their own of
+        # `o.valid`, `o.ready` and `i.ready`, so that their enables do not pull the control's
+        # registers across the die: with one `free` for both, its LUT sat among the plane
+        # register's 256 enables 54 rows from `o.valid`, and `o.valid` through it into
+        # `i.ready` was the critical path at 8 x 256 x 8 on the ECP5-85F (8.65 ns, 7.47 of it
+        # routing, bench/bitserial-fanout run `8x256x8-planes-packed-fanout2-skid`).
+        valid_d, = register_copies(m, "plane_valid", valid_next, 1)
+        in_ready_d, = register_copies(m, "plane_in_ready", in_ready_next, 1, init=1)
+        with m.If(in_ready_d):
+            m.d.sync += skid.eq(self.i.payload.plane)
+        with m.If(~valid_d | self.ready_copies[1]):
+            m.d.sync += self.o.payload.plane.eq(Mux(in_ready_d, self.i.payload.plane, skid))
         return m
 
 

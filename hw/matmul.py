@@ -404,8 +404,7 @@ class BitSerialMatmul(wiring.Component):
         loading_next = Signal(name="loading_next")
         m.d.comb += [p2s.o.ready.eq(s.loading), loading_next.eq(s.loading)]
         m.d.sync += s.loading.eq(loading_next)
-        p2s.ready_copies = register_copies(m, "ld_ready", loading_next,
-                                           len(p2s.slices) + 1)
+        p2s.ready_copies = register_copies(m, "ld_ready", loading_next, p2s.ready_count)
         half = s.ld_half  # the operand half this run's A goes to (and the entry it fills)
         b_half = s.b_half  # the half holding the latest B
         run_start = Signal()
