@@ -366,7 +366,6 @@ class PlaneInput(wiring.Component):
         with m.If(load):
             m.d.sync += [first.eq(is_last), left.eq(Mux(first, self.w - 1, left - 1)),
                          next_last.eq(Mux(first, self.w == 2, left == 2))]
-        # The skid loads whenever it is empty (it then holds nothing valid without a plane).
         # What rides with the plane (carry): the word's, sampled with its first plane.
         side = self._side if self._side is not None else Const(0, 1)
         side_o = self._side_o if self._side is not None else Signal(1)
@@ -395,6 +394,7 @@ class PlaneInput(wiring.Component):
         # routing, bench/bitserial-fanout run `8x256x8-planes-packed-fanout2-skid`).
         valid_d, = register_copies(m, "plane_valid", valid_next, 1)
         in_ready_d, = register_copies(m, "plane_in_ready", in_ready_next, 1, init=1)
+        # The skid loads whenever it is empty (it then holds nothing valid without a plane).
         with m.If(in_ready_d):
             m.d.sync += skid.eq(self.i.payload.plane)
         with m.If(~valid_d | self.ready_copies[1]):
