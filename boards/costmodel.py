@@ -166,15 +166,40 @@ def error_table(model=None):
     return "\n".join(lines)
 
 
+def _parser():
+    import argparse
+    ap = argparse.ArgumentParser(
+        prog="python -m lowbit.boards.costmodel",
+        description="Refit the bit-serial engine's cost model: run Yosys on every fit and "
+                    "check configuration of each family (minutes per family), fit the "
+                    "coefficients and write costmodel.json beside this module atomically.")
+    what = ap.add_mutually_exclusive_group()
+    what.add_argument("--table", action="store_true",
+                      help="print the held-out error table of the stored model; run nothing")
+    what.add_argument("--recorded", action="store_true",
+                      help="refit to the recorded runs without Yosys (after a change of "
+                           "features), then print the error table")
+    ap.add_argument("families", nargs="*", metavar="FAMILY",
+                    help=f"families to re-run (default: all; one of "
+                         f"{', '.join(FAMILY_BOARD)})")
+    return ap
+
+
 def main(argv=None):
     """Re-run Yosys on every configuration, refit, write ``costmodel.json`` atomically
     (``--table``: print the held-out error table of the stored model instead; ``--recorded``:
     refit to the recorded runs without Yosys, after a change of features)."""
-    argv = list(argv if argv is not None else sys.argv[1:])
-    if argv == ["--table"]:
+    ap = _parser()
+    args = ap.parse_args(argv)
+    bad = [f for f in args.families if f not in FAMILY_BOARD]
+    if bad:
+        ap.error(f"unknown family {bad[0]!r}; choose from {', '.join(FAMILY_BOARD)}")
+    if (args.table or args.recorded) and args.families:
+        ap.error("--table and --recorded take no FAMILY (they cover every recorded family)")
+    if args.table:
         print(error_table())
         return 0
-    if argv == ["--recorded"]:  # a new feature: refit to the recorded runs, no Yosys
+    if args.recorded:  # a new feature: refit to the recorded runs, no Yosys
         model = load_model()
         for entry in model.values():
             entry["features"] = list(FEATURES)
@@ -184,7 +209,7 @@ def main(argv=None):
         tmp.replace(MODEL_PATH)
         print(error_table())
         return 0
-    families = argv or list(FAMILY_BOARD)
+    families = args.families or list(FAMILY_BOARD)
     model = load_model() if MODEL_PATH.exists() else {}
     for family in families:
         runs = (_collect(family, FIT_CONFIGS, "fit", print)

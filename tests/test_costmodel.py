@@ -207,3 +207,20 @@ def test_lutram_units_are_what_yosys_used():
     # iCE40 has no LUT RAM: the run with the most on ECP5 has none there.
     most = max(runs, key=lambda lr: lr[1]["unit_cells"].get("TRELLIS_DPR16X4", 0))[1]
     assert lutram_units(BitSerialParams(**most["params"]), "ice40") == 0
+
+
+def test_refit_command_rejects_bad_arguments(capsys):
+    """``python -m lowbit.boards.costmodel`` names what was wrong (exit 2) before it runs any
+    Yosys or writes costmodel.json."""
+    from lowbit.boards import costmodel
+    before = costmodel.MODEL_PATH.read_bytes()
+    for argv, says in ((["xyz"], "unknown family 'xyz'; choose from ice40, ecp5"),
+                       (["--table", "ecp5"], "take no FAMILY"),
+                       (["--table", "--recorded"], "not allowed with")):
+        with pytest.raises(SystemExit) as exc:
+            costmodel.main(argv)
+        assert exc.value.code == 2
+        assert says in capsys.readouterr().err
+    assert costmodel.main(["--table"]) == 0
+    assert "| ecp5 | 2 x 48 x 3 |" in capsys.readouterr().out
+    assert costmodel.MODEL_PATH.read_bytes() == before
