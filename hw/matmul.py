@@ -394,12 +394,8 @@ class BitSerialMatmul(wiring.Component):
                 m.d.sync += in_first.eq(1)
 
         cfg = s.ld  # the loading run's configuration
-        load_a = Signal(name="load_a")
-        load_b = Signal(name="load_b")
-        # Their next values (the flags below are computed a cycle ahead from them).
-        load_a_next, load_b_next = Signal(name="load_a_next"), Signal(name="load_b_next")
-        m.d.comb += [load_a_next.eq(load_a), load_b_next.eq(load_b)]
-        m.d.sync += [load_a.eq(load_a_next), load_b.eq(load_b_next)]
+        load_a = Signal()
+        load_b = Signal()
         # s.loading (load_a | load_b) is a register of its own: the converter's o.ready.
         # Each of the converter's state copies takes its own kept copy of it (from
         # `loading_next`): the one register reaching all of them and their 256-bit word
@@ -430,7 +426,8 @@ class BitSerialMatmul(wiring.Component):
         m.d.comb += run_start.eq(~s.loading & p2s.o.valid & half_free)
         with m.If(run_start):
             # A run's first word is in the converter and its half is free: start it.
-            m.d.comb += [load_a_next.eq(1), loading_next.eq(1)]
+            m.d.sync += load_a.eq(1)
+            m.d.comb += loading_next.eq(1)
             for name in s.CFG:
                 m.d.sync += cfg[name].eq(word_cfg[name])
             # (B's counts serve a run that loads B: the word's, never the resident B's.)
@@ -461,22 +458,11 @@ class BitSerialMatmul(wiring.Component):
         _, last_row, last_row_next = _loop_counter(
             m, restart, word_done & last_k, (run_start, word_t["m"], ld_n_t),
             range(max(p.max_m, p.max_n) + 1), name="ld_row", ahead=True)
-        # What the matrix's last word does, as flip-flops computed a cycle ahead from the
-        # counters' next flags and the loader's next state, so that each of its enables is
-        # the converter's valid and last-plane flag and one of these, one gate:
-        #   a_last[e]  A's last word, into entry e: its tile count;
-        #   b_last     B's last word: its tile count;
-        #   to_b       A's last word, B follows;
-        #   run_end    the run's last word (B's, or A's of a weight-resident run);
-        #   end_in[e]  the same, into entry e: the entry's configuration.
-        # (As `last_k & last_row & (load_b | keep_b)` behind the converter's valid these
-        # were the UP5K's critical path, 44.4 MHz, into `ld_half`; with the loader's state
-        # and the entry's half behind registers of the last word alone, `o.valid` through
-        # `loading`, `run_last` and `ld_half` into entry 1's enables, four LUTs, was the
-        # critical path at 2 x 256 x 2 on the ECP5-85F in one seed of three, 5.57 ns,
-        # bench/bitserial-fanout run `2x256x2-datacopies-sp1-fanout1-seed2`.)
-        # A run's half changes only at its last word, after which the loader is idle, so
-        # while loading_next is high the next half is `half`.
+        # The matrix's last word is next (`matrix_last`), and it ends the run (`run_last`:
+        # also B's, or A's of a weight-resident run), as flip-flops computed a cycle ahead
+        # from the counters' next flags. The run's end (`done`) and the move to B are then one
+        # gate from registers: as `last_k & last_row & (load_b | keep_b)` behind the
+        # converter's valid they were the UP5K's critical path (44.4 MHz, into `ld_half`).
         final = Signal(name="ld_final")  # the matrix being loaded is the run's last
         final_next = Signal(name="ld_final_next")
         m.d.comb += final_next.eq(final)
@@ -484,19 +470,10 @@ class BitSerialMatmul(wiring.Component):
             m.d.comb += final_next.eq(word_cfg["keep_b"])
         with m.Elif(to_b):
             m.d.comb += final_next.eq(1)
-        matrix_last_next = Signal(name="ld_matrix_last_next")
-        m.d.comb += matrix_last_next.eq(last_k_next & last_row_next)
-        a_last = [Signal(name=f"ld_a_last{e}") for e in range(2)]
-        end_in = [Signal(name=f"ld_end_in{e}") for e in range(2)]
-        b_last, to_b_at, run_end_at = (Signal(name=f"ld_{n}") for n in ("b_last", "to_b",
-                                                                         "run_end"))
-        ends_next = loading_next & matrix_last_next & final_next
-        m.d.sync += [final.eq(final_next), b_last.eq(load_b_next & matrix_last_next),
-                     to_b_at.eq(load_a_next & matrix_last_next & ~final_next),
-                     run_end_at.eq(ends_next)]
-        m.d.sync += [a_last[e].eq(load_a_next & matrix_last_next & (half == e))
-                     for e in range(2)]
-        m.d.sync += [end_in[e].eq(ends_next & (half == e)) for e in range(2)]
+        matrix_last = Signal(name="ld_matrix_last")
+        run_last = Signal(name="ld_run_last")
+        m.d.sync += [final.eq(final_next), matrix_last.eq(last_k_next & last_row_next),
+                     run_last.eq(last_k_next & last_row_next & final_next)]
         # The write address tile_base + plane kc + k, kept in a register and stepped with the
         # counters like the read addresses in _compute (no three-term adder before the port).
         tile_base = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
@@ -554,26 +531,27 @@ class BitSerialMatmul(wiring.Component):
                         m.d.sync += [tile_base.eq(0), tiles.eq(1), addr.eq(0), k_base.eq(0)]
 
         # The matrix's last word: A's tile count, or B's; then B, or the run's end.
-        word_last = p2s.o.valid & p2s.last  # (the flags above include `loading`)
-        for e in range(2):
-            with m.If(word_last & a_last[e]):
-                m.d.sync += s.ent_mt[e].eq(tiles)
-        with m.If(word_last & b_last):
-            m.d.sync += s.b_nt.eq(tiles)
-        m.d.comb += to_b.eq(word_last & to_b_at)
+        with m.If(word_done & matrix_last):
+            with m.If(load_a):
+                _put(m, s.ent_mt, half, tiles)
+            with m.Else():
+                m.d.sync += s.b_nt.eq(tiles)
+        m.d.comb += to_b.eq(word_done & matrix_last & ~final)
         with m.If(to_b):
-            m.d.comb += [load_a_next.eq(0), load_b_next.eq(1)]
-        for e in range(2):
-            with m.If(word_last & end_in[e]):
-                m.d.sync += s.ent_b[e].eq(b_half)
-                m.d.sync += [s.ent_cfg[name][e].eq(cfg[name]) for name in s.RUN_CFG]
-                m.d.sync += s.ent_nt[e].eq(Mux(load_a, s.b_nt, tiles))
-        with m.If(word_last & run_end_at):
+            m.d.sync += [load_a.eq(0), load_b.eq(1)]
+        with m.If(word_done & run_last):
             # Hand the run to the compute stage; the next run goes to ~half.
-            m.d.sync += [half.eq(~half),
+            m.d.sync += [load_a.eq(0), load_b.eq(0), half.eq(~half),
                          half_free.eq(~s.full[~half] | (emptied & (emptied_half != half)))]
-            m.d.comb += [load_a_next.eq(0), load_b_next.eq(0), loading_next.eq(0)]
+            m.d.comb += loading_next.eq(0)
             m.d.comb += s.filled.eq(1)
+            _put(m, s.ent_b, half, b_half)
+            for name in s.RUN_CFG:
+                _put(m, s.ent_cfg[name], half, cfg[name])
+            with m.If(load_a):
+                _put(m, s.ent_nt, half, s.b_nt)
+            with m.Else():
+                _put(m, s.ent_nt, half, tiles)
         with m.Else():  # only the compute stage changes full[half] meanwhile
             m.d.sync += half_free.eq(half_free | (emptied & (emptied_half == half)))
 
