@@ -143,6 +143,49 @@ def synth_options(board, dsp=True):
                                                else [])
 
 
+#: ``lut_mapping`` values: how ABC maps the logic to LUTs (see :func:`lut_mapping_script`).
+LUT_MAPPINGS = ("area", "delay")
+#: The families ``lut_mapping="delay"`` is for (measured on the ECP5-85F).
+_DELAY_MAPPING_FAMILIES = ("ecp5",)
+#: ``synth_lattice``'s ``map_luts`` step with ABC's LUT mapper told to map for depth alone:
+#: Yosys's own ABC9 script (``abc9 -W 300``, ECP5's wire delay) without the area-recovery
+#: rounds of ``&if`` (``-F 0 -A 0``) and without the ``&mfs`` resynthesis after it.
+_ECP5_DELAY_MAP_LUTS = ("check -latchonly -assert\n"
+                        "techmap -map +/lattice/latches_map.v\n"
+                        "abc9 -W 300 -script +&scorr;&sweep;&dc2;&dch,-f,-r;&ps;"
+                        "&if,-W,300,-F,0,-A,0,-v;&ps,-l\n"
+                        "clean")
+
+
+def check_lut_mapping(lut_mapping, board):
+    """``lut_mapping`` if ``board`` takes it, else a UsageError naming what is allowed."""
+    if lut_mapping not in LUT_MAPPINGS:
+        raise UsageError(f"unknown LUT mapping {lut_mapping!r}; choose one of: "
+                         f"{', '.join(LUT_MAPPINGS)}")
+    if lut_mapping == "delay" and board.family not in _DELAY_MAPPING_FAMILIES:
+        raise UsageError(f"--lut-mapping delay is for ECP5 boards; {board.name} is "
+                         f"{board.family} (use the default, area)")
+    return lut_mapping
+
+
+def lut_mapping_script(board, lut_mapping, top):
+    """``(synth options, Yosys commands after synth_<family>)`` for ``lut_mapping``.
+
+    ``"area"``: Yosys's own flow, in which ABC maps for the least delay it can reach on the
+    design's deepest path and then recovers area on every other path up to that delay (the
+    "relaxation" of Yosys issue #1181's discussion). ABC sees no wires, so a control signal
+    with a few inputs may come out as a chain of small LUTs that shares its first gates with
+    others: at 2 x 256 x 2 on the ECP5-85F an entry's clock enable, a 5-input AND, was four
+    2-input LUTs in a row (`o.valid & loading`, `& last_plane`, `& ld_run_last`, `& half`).
+    ``"delay"`` (ECP5): ``synth_ecp5`` stops before its LUT mapping and
+    :data:`_ECP5_DELAY_MAP_LUTS` maps for depth alone, then ``synth_ecp5`` finishes; that
+    enable is then two LUTs. It costs LUTs (see ``bench/abc-mapping``)."""
+    if lut_mapping == "area":
+        return [], ""
+    return (["-run", "begin:map_luts"],
+            f"{_ECP5_DELAY_MAP_LUTS}\n{board.synth_command} -top {top} -run map_cells:\n")
+
+
 def _himbaechel_args(args):
     """Amaranth 0.5's ``nextpnr-gowin`` arguments for ``nextpnr-himbaechel``: nextpnr 0.11 has
     no nextpnr-gowin; its successor takes the family and the constraints file as ``--vopt``s."""
@@ -155,7 +198,8 @@ def _himbaechel_args(args):
     return out
 
 
-def _unit_synth(unit, params, board, work, env, say, dsp=True, netlist=False):
+def _unit_synth(unit, params, board, work, env, say, dsp=True, netlist=False,
+                lut_mapping="area"):
     """Out-of-context synthesis of the bare unit: ``(cells by type, gen. seconds, seconds,
     latency)``, the latency in cycles as the unit's manifest gives it (None if it has none).
     The netlist is written to ``unit.json`` for the families whose registers
@@ -165,11 +209,14 @@ def _unit_synth(unit, params, board, work, env, say, dsp=True, netlist=False):
     (work / f"{unit.top}.il").write_text(rtlil.convert(component, name=unit.top,
                                                        emit_src=False))
     generate = time.perf_counter() - start
-    synth = " ".join([board.synth_command, *synth_options(board, dsp), "-top", unit.top])
+    map_opts, map_after = lut_mapping_script(board, lut_mapping, unit.top)
+    synth = " ".join([board.synth_command, *synth_options(board, dsp), *map_opts, "-top",
+                      unit.top])
     outreg = board.family in _OUTREG_FAMILIES
     write = "write_json unit.json\n" if outreg or netlist else ""
     (work / "unit.ys").write_text(f"read_rtlil {unit.top}.il\n{keep_hierarchy(board)}\n{synth}\n"
-                                  f"{FLATTEN}\ntee -q -o unit_stat.json stat -json\n{write}")
+                                  f"{map_after}{FLATTEN}\ntee -q -o unit_stat.json stat -json\n"
+                                  f"{write}")
     say(f"{unit.name} on {board.name}: out-of-context {synth}")
     seconds = _run("yosys", ["-q", "-l", "unit-yosys.log", "unit.ys"], cwd=work, env=env,
                    console=work / "unit-yosys.console", tool_log="unit-yosys.log",
@@ -209,11 +256,12 @@ def netlist_resources(unit_name, params, board_name, *, dsp=True):
 
 
 def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harness="scan",
-                 link=None, pnr=None):
+                 link=None, pnr=None, lut_mapping="area"):
     """The harnessed unit through the platform's build: ``(harness description, unit map or
     None, times)``."""
     start = time.perf_counter()
     top, resources, info, unit_map = _harnessed(unit, params, board, harness, link)
+    map_opts, map_after = lut_mapping_script(board, lut_mapping, _TOP)
     platform = board.make_platform(target_mhz)
     platform.add_resources(resources)
     nextpnr_opts = "--timing-allow-fail --report report.json"
@@ -225,11 +273,11 @@ def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harn
         nextpnr_opts = f"--freq {target_mhz:g} {nextpnr_opts}"
     plan = platform.build(
         top, name=_TOP, do_build=False,
-        synth_opts=" ".join(synth_options(board, dsp)),
+        synth_opts=" ".join([*synth_options(board, dsp), *map_opts]),
         script_after_read=keep_hierarchy(board),
         # Amaranth's Gowin script writes its netlist inside synth_gowin, before this step:
         # write it again, flat.
-        script_after_synth=f"{FLATTEN}\ntee -q -o design_stat.json stat -json"
+        script_after_synth=f"{map_after}{FLATTEN}\ntee -q -o design_stat.json stat -json"
         + (f"\nwrite_json {_TOP}.syn.json" if board.family == "gowin" else ""),
         nextpnr_opts=nextpnr_opts,
     )
@@ -275,7 +323,8 @@ def _does_not_fit(unit, board, unit_cells, work, dsp):
 
 
 def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, dsp=True,
-          harness="scan", baud=None, clock_mhz=None, seed=None, router=None):
+          harness="scan", baud=None, clock_mhz=None, seed=None, router=None,
+          lut_mapping="area"):
     """Synthesize one unit for one board: bitstream, resources and post-route Fmax.
 
     Parameters
@@ -315,6 +364,10 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         nextpnr's ``--seed`` (placement; Fmax varies by a few percent from seed to seed) and
         ``--router`` (``router1``, nextpnr's default, or ``router2``, faster on large,
         congested designs). Default: nextpnr's own.
+    lut_mapping : str
+        ``"area"`` (default: Yosys's own LUT mapping) or ``"delay"`` (ECP5: ABC maps for
+        depth alone, more LUTs and fewer levels; :func:`lut_mapping_script`). Both the
+        unit's own counts and the board build use it.
 
     Returns
     -------
@@ -356,6 +409,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     target_mhz = _resolve_target(board, target_mhz)
     if harness not in HARNESSES:
         raise UsageError(f"unknown harness {harness!r}; choose one of: {', '.join(HARNESSES)}")
+    check_lut_mapping(lut_mapping, board)
     check_output_dir(outdir)
     check_storage_fits(unit, params, board)  # memories beyond the device: refused in a second
     if clock_mhz is not None and harness != "link":
@@ -381,11 +435,12 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         work_board.mkdir()
 
         unit_cells, t_generate, t_unit, latency = _unit_synth(unit, params, board, work_unit,
-                                                              env, say, dsp)
+                                                              env, say, dsp,
+                                                              lut_mapping=lut_mapping)
         try:
             harness_info, unit_map, times = _board_build(
                 unit, params, board, target_mhz, work_board, env, say, dsp, harness, link,
-                pnr={"seed": seed, "router": router})
+                pnr={"seed": seed, "router": router}, lut_mapping=lut_mapping)
         except SynthError as exc:
             if not any(text in str(exc) for text in _OUT_OF_CELLS):
                 raise
@@ -445,6 +500,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
                       link.clk_hz / 1e6 if link is not None else None),
             "oscillator_mhz": board.board_clock_mhz,
             "nextpnr": {"seed": seed, "router": router},
+            "lut_mapping": lut_mapping,
             "times_s": {k: round(v, 2) for k, v in times.items()},
             "bitstream": bitstream,
             "logs": sorted(f"logs/{name}" for name in logs),

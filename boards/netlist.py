@@ -219,8 +219,9 @@ def _check_gowin_rams(module):
                                f"model does not cover: {', '.join(problems)}")
 
 
-def _key(unit, params, board, dsp):
-    h = hashlib.sha256(f"dsp={dsp}".encode())
+def _key(unit, params, board, dsp, lut_mapping="area"):
+    h = hashlib.sha256(f"dsp={dsp}".encode() + (f" lut_mapping={lut_mapping}".encode()
+                                                  if lut_mapping != "area" else b""))
     for f in sorted((Path(__file__).parent).glob("*.py")) + sorted(_MODELS.glob("*.v*")):
         h.update(f.name.encode())
         h.update(f.read_bytes())
@@ -241,47 +242,53 @@ def netlist_board(board_name):
     return board
 
 
-def netlist_source(board_name, *, dsp=None):
+def netlist_source(board_name, *, dsp=None, lut_mapping="area"):
     """``board_name``'s netlists as a design source for :func:`lowbit.sim.runner.use_designs`
     and :func:`~lowbit.sim.runner.designs`: ``(unit name, params) -> (directory, manifest)``.
-    The board is checked here, before any design is asked for."""
-    return partial(netlist_design, board_name=netlist_board(board_name).name, dsp=dsp)
+    The board (and ``lut_mapping`` for it) is checked here, before any design is asked for."""
+    from .flow import check_lut_mapping
+
+    board = netlist_board(board_name)
+    check_lut_mapping(lut_mapping, board)
+    return partial(netlist_design, board_name=board.name, dsp=dsp, lut_mapping=lut_mapping)
 
 
-def netlist_design(unit_name, params, board_name, *, dsp=None):
+def netlist_design(unit_name, params, board_name, *, dsp=None, lut_mapping="area"):
     """The synthesized netlist of unit ``unit_name`` with ``params`` for ``board_name``, as a
     simulatable design: ``(directory, manifest)``, built once per key and reused. ``dsp``:
     multiplies in DSP blocks, by default as ``lowbit synth`` maps them on that board
-    (:func:`lowbit.boards.sizes.board_dsp`).
+    (:func:`lowbit.boards.sizes.board_dsp`). ``lut_mapping``: as for
+    :func:`lowbit.boards.flow.synth`.
 
     The manifest is the RTL's (the netlist keeps the unit's ports) with ``verilog`` naming
     one file that holds the cell models and the netlist, and ``netlist`` saying for which
     board and how many read-data registers moved into block RAMs."""
-    from .flow import _resolve_params
+    from .flow import _resolve_params, check_lut_mapping
     from .sizes import board_dsp
 
     unit = get_unit(unit_name)
     board = netlist_board(board_name)
+    check_lut_mapping(lut_mapping, board)
     if dsp is None:
         dsp = board_dsp(unit.name, board.name)
     params = _resolve_params(unit, params)
     _, rtl_manifest = generated(unit, params)
-    target = cache_root() / "netlist" / _key(unit, params, board, dsp)
+    target = cache_root() / "netlist" / _key(unit, params, board, dsp, lut_mapping)
     man_path = target / f"{unit.top}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if not man_path.exists():
-            _build(unit, params, board, dsp, rtl_manifest, target)
+            _build(unit, params, board, dsp, rtl_manifest, target, lut_mapping)
     return target, json.loads(man_path.read_text())
 
 
-def _build(unit, params, board, dsp, rtl_manifest, target):
+def _build(unit, params, board, dsp, rtl_manifest, target, lut_mapping="area"):
     from .flow import _unit_synth
 
     env = toolchain_env(check_tools(board.family))
     with scratch_dir(target) as work:
         cells, *_ = _unit_synth(unit, params, board, work, env, lambda line: None, dsp,
-                                  netlist=True)
+                                  netlist=True, lut_mapping=lut_mapping)
         netlist = json.loads((work / "unit.json").read_text())
         models = cell_models(board.family)
         _check_models(netlist["modules"][unit.top], board.family, models)
@@ -301,6 +308,7 @@ def _build(unit, params, board, dsp, rtl_manifest, target):
         man["verilog"] = f"{unit.top}_netlist.v"
         outreg = work / "outreg.json"
         man["netlist"] = {"board": board.name, "family": board.family, "cells": cells,
+                          "lut_mapping": lut_mapping,
                           "outreg": json.loads(outreg.read_text()) if outreg.exists() else None}
         with atomic_dir(target) as tmp:
             (tmp / man["verilog"]).write_text(

@@ -119,6 +119,8 @@ def format_report(report):
     chosen = {k: v for k, v in r.get("nextpnr", {}).items() if v is not None}
     if chosen:
         lines.append("  nextpnr: " + ", ".join(f"--{k} {v}" for k, v in chosen.items()))
+    if r.get("lut_mapping", "area") != "area":
+        lines.append(f"  LUT mapping: {r['lut_mapping']} (Yosys's ABC mapped for depth alone)")
     crit = t.get("critical_path")
     if crit:
         lines.append(f"  critical path: {crit['delay_ns']:.2f} ns ({crit['logic_ns']:.2f} "

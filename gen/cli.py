@@ -174,6 +174,11 @@ def _parser():
     p.add_argument("--router", choices=("router1", "router2"), default=None,
                    help="nextpnr's router (default: nextpnr's, router1); router2 is faster "
                         "on large, congested designs")
+    p.add_argument("--lut-mapping", choices=("area", "delay"), default="area",
+                   help="how Yosys's ABC maps logic to LUTs: area (default, Yosys's own: "
+                        "least delay on the deepest path, then area recovered on all "
+                        "others) or delay (ECP5 only: depth alone on every path, more LUTs "
+                        "and fewer levels; faster control logic, see bench/abc-mapping)")
 
     p = sub.add_parser("program", help="load a bitstream from 'lowbit synth' onto the board",
                        description="Program the board with the bitstream in BUILD (a "
@@ -457,7 +462,7 @@ def cmd_synth(args):
     report = synth(unit.name, params, board, out, target_mhz=args.target_mhz,
                    dsp=not args.no_dsp and board_dsp(unit.name, board), harness=harness,
                    baud=args.baud, clock_mhz=args.clock_mhz, seed=args.seed,
-                   router=args.router, log=_progress)
+                   router=args.router, lut_mapping=args.lut_mapping, log=_progress)
     print(format_report(report))
     print(f"\nwrote {out}")
     if harness == "link":

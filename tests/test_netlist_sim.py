@@ -281,3 +281,27 @@ def test_bitserial_memory_a_bank_netlist(sim, seed):
         _bitserial(sim, seed, params)
     assert "bitserial" in used
     _assert_reads_in_block_rams(params, board)
+
+
+def test_bitserial_delay_mapped_netlist(sim, seed):
+    """``lut_mapping="delay"`` (ABC maps for depth alone, ``lowbit synth --lut-mapping
+    delay``): the ECP5 netlist of a 2 x 64 x 2 engine with a memory a bank is still the
+    engine, bit for bit, and it is another mapping than the default one (more LUTs)."""
+    params = dataclasses.replace(SHAPES["2x64x2"], bcast_fanout=1)
+    board = "ulx3s-85f"
+    with designs(netlist_source(board, dsp=True, lut_mapping="delay")) as used:
+        _bitserial(sim, seed, params)
+    assert "bitserial" in used
+    delay = netlist_design("bitserial", params, board, dsp=True, lut_mapping="delay")[1]
+    area = netlist_design("bitserial", params, board, dsp=True)[1]
+    assert delay["netlist"]["lut_mapping"] == "delay"
+    assert delay["netlist"]["cells"]["LUT4"] > area["netlist"]["cells"]["LUT4"]
+    assert delay["netlist"]["outreg"] == area["netlist"]["outreg"]
+
+
+def test_delay_mapping_is_for_ecp5_only():
+    with pytest.raises(UsageError, match="--lut-mapping delay is for ECP5 boards; icebreaker"):
+        netlist_source("icebreaker", lut_mapping="delay")
+    with pytest.raises(UsageError, match="unknown LUT mapping 'fast'; choose one of: area, "
+                                         "delay"):
+        netlist_source("ulx3s-85f", lut_mapping="fast")

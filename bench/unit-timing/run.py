@@ -6,7 +6,9 @@ Fmax, critical path and run time; a rerun replaces the entry of the same unit, b
 parameters and label) and keeps each run's report.txt under reports/.
 
 usage: python run.py [--into DIR] LABEL=CHECKOUT [LABEL=CHECKOUT ...]
-                     [UNIT[:k=v,...][@BOARD][#SEED] ...]
+                     [UNIT[:k=v,...][@BOARD][%MAPPING][#SEED] ...]
+
+``%MAPPING``: ``lowbit synth --lut-mapping MAPPING`` (``%delay``; default area).
 
 ``--into DIR``: results.json and reports/ in DIR instead (another benchmark's runs).
 """
@@ -25,6 +27,7 @@ def run(checkout, label, spec, out_root, into=HERE):
     spec, _, seed = spec.partition("#")  # UNIT...#N: nextpnr --seed N, variant LABEL-seedN
     if seed:
         label = f"{label}-seed{seed}"
+    spec, _, mapping = spec.partition("%")  # UNIT...%delay: --lut-mapping delay
     spec, _, board = spec.partition("@")
     board = board or "ulx3s-85f"
     unit, _, rest = spec.partition(":")
@@ -32,6 +35,8 @@ def run(checkout, label, spec, out_root, into=HERE):
     tag = spec.replace(":", "-").replace(",", "-").replace("=", "")
     if board != "ulx3s-85f":
         tag += f"-{board}"
+    if mapping:
+        tag += f"-{mapping}"
     out = out_root / f"{tag}-{label}"
     cmd = [f"{checkout}/.venv/bin/lowbit", "synth", unit, "--board", board,
            "--harness", "scan", "-o", str(out)]
@@ -39,6 +44,8 @@ def run(checkout, label, spec, out_root, into=HERE):
         cmd += ["-p", kv]
     if seed:
         cmd += ["--seed", seed]
+    if mapping:
+        cmd += ["--lut-mapping", mapping]
     start = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=checkout)
     wall = time.time() - start
