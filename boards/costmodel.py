@@ -180,7 +180,7 @@ def _parser():
                       help="refit to the recorded runs without Yosys (after a change of "
                            "features), then print the error table")
     ap.add_argument("families", nargs="*", metavar="FAMILY",
-                    help=f"families to re-run (default: all; one of "
+                    help=f"families to re-run (default: all; any of "
                          f"{', '.join(FAMILY_BOARD)})")
     return ap
 

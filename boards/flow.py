@@ -180,6 +180,7 @@ def lut_mapping_script(board, lut_mapping, top):
     ``"delay"`` (ECP5): ``synth_ecp5`` stops before its LUT mapping and
     :data:`_ECP5_DELAY_MAP_LUTS` maps for depth alone, then ``synth_ecp5`` finishes; that
     enable is then two LUTs. It costs LUTs (see ``bench/abc-mapping``)."""
+    check_lut_mapping(lut_mapping, board)
     if lut_mapping == "area":
         return [], ""
     return (["-run", "begin:map_luts"],
@@ -386,6 +387,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
           ``meets_target``,
           ``critical_path`` (start, end, delays, source lines, ``through_unit``),
           ``other_paths``, ``notes`` (caveats on the timing numbers);
+        - ``nextpnr`` (the seed and router asked for), ``lut_mapping``;
         - ``harness`` (port and register widths, pins), ``times_s`` (seconds per step),
           ``bitstream`` and ``logs`` (file names in ``outdir``), ``versions``.
 
@@ -396,7 +398,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     Raises
     ------
     lowbit.golden.checks.UsageError
-        Unknown unit or board, bad parameters or target.
+        Unknown unit or board, bad parameters, target or LUT mapping.
     SynthError
         A tool failed (a :class:`RuntimeError`; the message ends with its log's tail).
         Missing timing is not a failure: it shows in ``meets_target`` and

@@ -1,8 +1,9 @@
 """Logic levels into every flip-flop of a unit's ECP5 netlist, for each LUT mapping.
 
-    python bench/abc-mapping/depth.py [UNIT k=v ... [--board BOARD]]
+    python bench/abc-mapping/depth.py [UNIT k=v ...]
 
-Synthesizes the unit out of context (as ``lowbit synth`` does, ``lowbit.boards.flow``) with
+Synthesizes the unit out of context for the ULX3S-85F, with the board's sizes and the items
+on top (the parameters and the synthesis ``lowbit synth`` uses, ``lowbit.boards.flow``), with
 ``lut_mapping="area"`` and ``"delay"``, then counts, for each flip-flop input (DI, CE, M,
 LSR), the deepest chain of logic in front of it: a LUT4 is one level, a PFUMX or L6MUX21
 (the slice's wide-LUT multiplexers) half a level, a CCU2C (two bits of carry chain) a
@@ -13,13 +14,15 @@ Default: the 2 x 256 x 2 engine of ``bench/bitserial-fanout`` (planes, spacing=1
 bcast_fanout=1)."""
 
 import collections
+import dataclasses
 import json
 import sys
 import tempfile
 from pathlib import Path
 
 from lowbit.boards import get_board
-from lowbit.boards.flow import _resolve_params, _unit_synth
+from lowbit.boards.flow import _unit_synth
+from lowbit.boards.sizes import sized_params
 from lowbit.boards.toolchain import check_tools, toolchain_env
 from lowbit.hw.units import get_unit
 
@@ -90,18 +93,13 @@ def measure(unit, params, board, mapping, keep):
 
 
 def main(argv):
-    board_name = "ulx3s-85f"
-    if "--board" in argv:
-        i = argv.index("--board")
-        board_name, argv = argv[i + 1], argv[:i] + argv[i + 2:]
     argv = argv or DEFAULT
     unit, kvs = get_unit(argv[0]), argv[1:]
-    board = get_board(board_name)
-    params = _resolve_params(unit, kvs)
-    out = {"command": "python bench/abc-mapping/depth.py " + " ".join(
-               [*argv, *(["--board", board_name] if board_name != "ulx3s-85f" else [])]),
+    board = get_board("ulx3s-85f")  # the delay mapping is ECP5's
+    params = sized_params(unit.name, board.name, kvs)
+    out = {"command": "python bench/abc-mapping/depth.py " + " ".join(argv),
            "unit": unit.name, "params": kvs, "board": board.name,
-           "mappings": {}}
+           "all_params": dataclasses.asdict(params), "mappings": {}}
     lv = {}
     for m in ("area", "delay"):
         out["mappings"][m] = measure(unit, params, board, m, lv)
@@ -116,8 +114,6 @@ def main(argv):
         "largest_rises": [{"ff": k[0], "port": k[1], "area": lv["area"][k],
                            "delay": lv["delay"][k]} for k in moved[::-1][:10]]}
     name = "-".join([unit.name, *(kv.replace("=", "") for kv in kvs)])
-    if board_name != "ulx3s-85f":
-        name += f"-{board_name}"
     path = HERE / f"depth-{name}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     for m, r in out["mappings"].items():

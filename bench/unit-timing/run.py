@@ -28,6 +28,8 @@ def run(checkout, label, spec, out_root, into=HERE):
     if seed:
         label = f"{label}-seed{seed}"
     spec, _, mapping = spec.partition("%")  # UNIT...%delay: --lut-mapping delay
+    if mapping:  # a run of its own in results.json, never replacing the default mapping's
+        label = f"{label}-{mapping}"
     spec, _, board = spec.partition("@")
     board = board or "ulx3s-85f"
     unit, _, rest = spec.partition(":")
@@ -35,8 +37,6 @@ def run(checkout, label, spec, out_root, into=HERE):
     tag = spec.replace(":", "-").replace(",", "-").replace("=", "")
     if board != "ulx3s-85f":
         tag += f"-{board}"
-    if mapping:
-        tag += f"-{mapping}"
     out = out_root / f"{tag}-{label}"
     cmd = [f"{checkout}/.venv/bin/lowbit", "synth", unit, "--board", board,
            "--harness", "scan", "-o", str(out)]
