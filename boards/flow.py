@@ -173,10 +173,10 @@ def lut_mapping_script(board, lut_mapping, top):
 
     ``"area"``: Yosys's own flow, in which ABC maps for the least delay it can reach on the
     design's deepest path and then recovers area on every other path up to that delay (the
-    "relaxation" of Yosys issue #1181's discussion). ABC sees no wires, so a control signal
-    with a few inputs may come out as a chain of small LUTs that shares its first gates with
-    others: at 2 x 256 x 2 on the ECP5-85F an entry's clock enable, a 5-input AND, was four
-    2-input LUTs in a row (`o.valid & loading`, `& last_plane`, `& ld_run_last`, `& half`).
+    "delay relaxation" described in Yosys pull request #1181). ABC sees no wires, so a
+    control signal with a few inputs may come out as a chain of small LUTs that shares its
+    first gates with others: at 2 x 256 x 2 on the ECP5-85F an entry's clock enable, a
+    5-input AND, was four LUT levels deep (`bench/abc-mapping`'s depth count).
     ``"delay"`` (ECP5): ``synth_ecp5`` stops before its LUT mapping and
     :data:`_ECP5_DELAY_MAP_LUTS` maps for depth alone, then ``synth_ecp5`` finishes; that
     enable is then two LUTs. It costs LUTs (see ``bench/abc-mapping``)."""

@@ -16,6 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ..boards.flow import LUT_MAPPINGS
 from ..boards.netlist import NetlistError
 from ..golden.checks import UsageError, parse_params
 from ..hw.build import process_tmp, write_json
@@ -174,7 +175,7 @@ def _parser():
     p.add_argument("--router", choices=("router1", "router2"), default=None,
                    help="nextpnr's router (default: nextpnr's, router1); router2 is faster "
                         "on large, congested designs")
-    p.add_argument("--lut-mapping", choices=("area", "delay"), default="area",
+    p.add_argument("--lut-mapping", choices=LUT_MAPPINGS, default="area",
                    help="how Yosys's ABC maps logic to LUTs: area (default, Yosys's own: "
                         "least delay on the deepest path, then area recovered on all "
                         "others) or delay (ECP5 only: depth alone on every path, more LUTs "
