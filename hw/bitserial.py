@@ -392,12 +392,21 @@ class PlaneInput(wiring.Component):
         # register's 256 enables 54 rows from `o.valid`, and `o.valid` through it into
         # `i.ready` was the critical path at 8 x 256 x 8 on the ECP5-85F (8.65 ns, 7.47 of it
         # routing, bench/bitserial-fanout run `8x256x8-planes-packed-fanout2-skid`).
-        valid_d, = register_copies(m, "plane_valid", valid_next, 1)
-        in_ready_d, = register_copies(m, "plane_in_ready", in_ready_next, 1, init=1)
+        # The copies' next values are their own logic, from the copies and the input's valid
+        # (the same function as the control's): with `in_ready`'s next value one net for
+        # both, its LUT sat by the copy among the planes, 31 rows from `in_ready`, and
+        # `o.valid` through it into `in_ready` was the critical path at 8 x 256 x 8 (8.22 ns,
+        # 7.22 of it routing, run `8x256x8-planes-packed-fanout2-enables`).
+        valid_d_next, in_ready_d_next = Signal(), Signal()
+        valid_d, = register_copies(m, "plane_valid", valid_d_next, 1)
+        in_ready_d, = register_copies(m, "plane_in_ready", in_ready_d_next, 1, init=1)
+        free_d = ~valid_d | self.ready_copies[1]
+        m.d.comb += [valid_d_next.eq(Mux(free_d, ~in_ready_d | self.i.valid, valid_d)),
+                     in_ready_d_next.eq(free_d | (in_ready_d & ~self.i.valid))]
         # The skid loads whenever it is empty (it then holds nothing valid without a plane).
         with m.If(in_ready_d):
             m.d.sync += skid.eq(self.i.payload.plane)
-        with m.If(~valid_d | self.ready_copies[1]):
+        with m.If(free_d):
             m.d.sync += self.o.payload.plane.eq(Mux(in_ready_d, self.i.payload.plane, skid))
         return m
 
