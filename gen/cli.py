@@ -328,6 +328,9 @@ def _parser():
                         "iCE40 (LUT4 + unpaired flip-flops), TRELLIS_COMB on ECP5 (LUT4 + "
                         "the sites of carry cells and LUT RAM) (default: 80%% of the "
                         "device's LUTs)")
+    p.add_argument("--bram-budget", type=_number(int, 0, 100_000), default=None,
+                   help="block RAMs the unit may use (default: all of them on iCE40, 80%% on "
+                        "ECP5, where nearly all of them left the design unroutable)")
     p.add_argument("--no-verify", action="store_true",
                    help="trust the cost model: skip synthesis (seconds instead of minutes)")
     p.add_argument("-o", "--output", type=Path, default=None,
@@ -677,7 +680,7 @@ def cmd_fit(args):
     # array shape is what fit chooses.
     base = sized_params(unit.name, board.name, args.param)
     report = fit_bitserial(board, base, lut_budget=args.lut_budget,
-                           verify=not args.no_verify)
+                           bram_budget=args.bram_budget, verify=not args.no_verify)
     print("\n".join(explain(report)))
     if "synth" in report["chosen"]:
         print(f"  bitstream and report: {report['outdir']}")

@@ -18,7 +18,7 @@ from ..golden.bitserial import MAX_DPU_BITS, BitSerialParams
 from ..golden.checks import UsageError
 
 __all__ = ["bram_blocks", "lutram_units", "copy_ffs", "estimate_bitserial", "check_fits_board",
-           "fit_bitserial", "DK_CHOICES"]
+           "fit_bitserial", "default_bram_budget", "BRAM_SHARE", "DK_CHOICES"]
 
 # Block RAM aspect ratios (depth, width) Yosys can use on iCE40 (SB_RAM40_4K).
 _ICE40_MODES = [(256, 16), (512, 8), (1024, 4), (2048, 2)]
@@ -220,11 +220,27 @@ def _rank(params, est):
     return (-params.peak_binary_ops_per_cycle, est["cells"], abs(params.dm - params.dn))
 
 
-def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None, say=print):
+#: The share of the block RAMs :func:`fit_bitserial` uses by default, by family: all of them
+#: on iCE40 (the UP5K's fit at 30 of 30 routed, docs/numbers.md), 80% on ECP5, where the
+#: ULX3S-85F's choice at 195 of 208 DP16KD (94%, 4 x 512 x 8) placed but did not finish
+#: routing with either of nextpnr's routers (bench/bitserial-fanout
+#: fit-ulx3s-85f-router1-attempt.json, -router2-attempt.json), while 8 x 256 x 8 with 128
+#: (62%) and as much logic (74% of the cells) routes.
+BRAM_SHARE = {"ice40": 1.0, "ecp5": 0.8}
+
+
+def default_bram_budget(board):
+    """The block RAMs ``lowbit fit`` lets the unit use on ``board`` (:data:`BRAM_SHARE`)."""
+    return int(BRAM_SHARE.get(board.family, 1.0) * board.capacity["bram"])
+
+
+def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify=True,
+                  outdir=None, say=print):
     """Pick the largest array for ``board``; returns a report dict (choice and reasons).
 
     ``base`` holds everything but the array shape (precisions, matrix maxima, spacing).
-    ``lut_budget`` defaults to 80% of the device's LUTs (room for the router and a harness).
+    ``lut_budget`` defaults to 80% of the device's LUTs (room for the router and a harness),
+    ``bram_budget`` to :func:`default_bram_budget` (all on iCE40, 80% on ECP5).
     With ``verify``, the best candidates are synthesized in turn (:func:`lowbit.boards.synth`,
     into ``outdir``, default ``lowbit-out/bitserial-fit-BOARD``; on ECP5 with nextpnr's
     router2) until one fits and meets the board clock.
@@ -242,12 +258,16 @@ def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None
     if not 1 <= budget <= cap["lut"]:
         raise UsageError(f"--lut-budget must be between 1 and the {board.device}'s "
                          f"{cap['lut']} LUTs, not {budget}")
+    brams = default_bram_budget(board) if bram_budget is None else bram_budget
+    if not 0 <= brams <= cap["bram"]:
+        raise UsageError(f"--bram-budget must be between 0 and the {board.device}'s "
+                         f"{cap['bram']} block RAMs, not {brams}")
     model = load_model()
     fits, rejected = [], {"cells": 0, "ff": 0, "bram": 0}
     for p in _candidates(base):
         est = estimate_bitserial(p, family, model)
         over = [k for k, limit in (("cells", budget), ("ff", cap["ff"]),
-                                   ("bram", cap["bram"])) if est[k] > limit]
+                                   ("bram", brams)) if est[k] > limit]
         for k in over:
             rejected[k] += 1
         if not over:
@@ -258,23 +278,30 @@ def fit_bitserial(board, base=None, *, lut_budget=None, verify=True, outdir=None
         maxima = (f"max_m={base.max_m}, max_n={base.max_n}, max_k={base.max_k}, "
                   f"max_wa={base.max_wa}, max_wb={base.max_wb}")
         why = []
-        if est["bram"] > cap["bram"]:
+        if est["bram"] > brams:
             # The buffers' size follows the maxima more than the array.
             why.append(f"its double-buffered operand and result buffers, sized by the maxima, "
-                       f"need {est['bram']} block RAMs (device: {cap['bram']})")
+                       f"need {est['bram']} block RAMs ("
+                       + (f"device: {cap['bram']}" if brams == cap["bram"] else
+                          f"budget {brams} of {cap['bram']}") + ")")
         if est["cells"] > budget:
             why.append(f"it needs about {est['cells']} logic cells (budget {budget})")
         if est["ff"] > cap["ff"]:
             why.append(f"it needs about {est['ff']} flip-flops (device: {cap['ff']})")
         advice = "lower max_m, max_n, max_k or the precisions with -p"
-        if budget < est["cells"] <= cap["lut"] and not est["bram"] > cap["bram"]:
-            advice += ", or raise --lut-budget"
+        raise_ = [opt for opt, over in (
+            ("--lut-budget", budget < est["cells"] <= cap["lut"]),
+            ("--bram-budget", brams < est["bram"] <= cap["bram"]))
+            if over]
+        if raise_ and not est["bram"] > cap["bram"]:
+            advice += f", or raise {' and '.join(raise_)}"
         raise UsageError(
             f"no bit-serial array fits the {board.device} ({board.name}) with {maxima}: even "
             f"1x{DK_CHOICES[0]}x1 does not fit: {' and '.join(why)}; {advice}")
     fits.sort(key=lambda pe: _rank(*pe))
     report = {"board": board.name, "device": board.device, "family": family,
-              "lut_budget": budget, "capacity": cap, "candidates_that_fit": len(fits),
+              "lut_budget": budget, "bram_budget": brams, "capacity": cap,
+              "candidates_that_fit": len(fits),
               "rejected_by": rejected, "board_clock_mhz": board.board_clock_mhz,
               "outdir": str(outdir), "tried": []}
     chosen = None
@@ -330,10 +357,11 @@ def explain(report):
         + (f", {est['cells']} logic cells" if get_board(report["board"]).logic_name
            == "logic cells" else "")
         + f" (budget {report['lut_budget']} of {report['capacity']['lut']}), "
-        f"{est['bram']} block RAMs (of {report['capacity']['bram']})",
-        f"  shapes rejected: {report['rejected_by']['cells']} over the budget, "
+        f"{est['bram']} block RAMs (budget {report['bram_budget']} of "
+        f"{report['capacity']['bram']})",
+        f"  shapes rejected: {report['rejected_by']['cells']} over the logic budget, "
         f"{report['rejected_by']['ff']} over the flip-flops, "
-        f"{report['rejected_by']['bram']} over the block RAMs",
+        f"{report['rejected_by']['bram']} over the block RAM budget",
     ]
     if "synth" in c:
         s = c["synth"]

@@ -58,6 +58,30 @@ def test_fit_picks_the_largest_array_in_budget():
     assert small["chosen"]["estimate"]["cells"] <= 2000
 
 
+def test_fit_block_ram_budget():
+    """The block RAMs fit lets the unit use: all of the UP5K's, 80% of the ECP5's by default
+    (its choice at 94% did not route); a given budget binds the choice, and a message names
+    it when nothing fits."""
+    base = BitSerialParams(max_m=8, max_k=128, max_n=8, max_wa=4, max_wb=4)
+    ice = fit_bitserial(get_board("icebreaker"), base, verify=False)
+    assert ice["bram_budget"] == 30
+    ecp5 = fit_bitserial(get_board("ulx3s-85f"), BitSerialParams(max_m=32, max_k=512, max_n=32),
+                         verify=False)
+    assert ecp5["bram_budget"] == int(0.8 * 208)
+    assert ecp5["chosen"]["estimate"]["bram"] <= ecp5["bram_budget"]
+    assert ecp5["rejected_by"]["bram"] > 0
+    whole = fit_bitserial(get_board("ulx3s-85f"), BitSerialParams(max_m=32, max_k=512, max_n=32),
+                          bram_budget=208, verify=False)
+    assert whole["chosen"]["estimate"]["bram"] > ecp5["bram_budget"]
+    few = ice["chosen"]["estimate"]["bram"] - 1
+    small = fit_bitserial(get_board("icebreaker"), base, bram_budget=few, verify=False)
+    assert small["chosen"]["estimate"]["bram"] <= few
+    assert (BitSerialParams(**small["chosen"]["params"]).peak_binary_ops_per_cycle
+            < BitSerialParams(**ice["chosen"]["params"]).peak_binary_ops_per_cycle)
+    with pytest.raises(UsageError, match=r"block RAMs \(budget 2 of 30\).*raise --bram-budget"):
+        fit_bitserial(get_board("icebreaker"), base, bram_budget=2, verify=False)
+
+
 def test_fit_verifies_ecp5_candidates_with_router2(monkeypatch, tmp_path):
     """The fit's place and route: nextpnr's router2 on ECP5 (router1 had routed 24k of the
     ULX3S-85F fit's 220k arcs after 24 minutes), nextpnr's default on iCE40; the report
@@ -148,6 +172,10 @@ def test_estimate_says_the_model_is_the_trees(tmp_path, capsys):
     (["fit", "bitserial", "--board", "arty"], "unknown board 'arty'"),
     (["fit", "bitserial", "--board", "icebreaker", "--lut-budget", "0"],
      "--lut-budget must be between 1 and the iCE40UP5K's 5280 LUTs, not 0"),
+    (["fit", "bitserial", "--board", "ulx3s-85f", "--bram-budget", "209", "--no-verify"],
+     "--bram-budget must be between 0 and the LFE5U-85F's 208 block RAMs, not 209"),
+    (["fit", "bitserial", "--board", "icebreaker", "--bram-budget", "x"],
+     "--bram-budget: an integer is needed, not 'x'"),
     (["fit", "bitserial", "--board", "icebreaker", "-p", "max_k=4096", "-p", "max_m=64",
       "--no-verify"], "no bit-serial array fits the iCE40UP5K"),
     (["estimate", "bitserial", "--board", "icebreaker", "-p", "dm=8", "-p", "dk=256", "-p",
