@@ -340,9 +340,19 @@ class BitSerialMatmul(wiring.Component):
         # compare with 1 in a flip-flop, so the next wrap flags are multiplexers of single
         # bits. (Counted up and compared with the ports, `in_row + 2 == m` was the critical
         # path at 2 x 256 x 2 on the ECP5-85F: 6.06 ns, bench/bitserial-fanout.)
-        in_k_rem = Signal.like(self.k_chunks)
-        in_row_rem = Signal(range(max(p.max_m, p.max_n) + 1))
+        # Each count is held as `v - off`, off 1 or 2 (`*_off2`): a load takes a port as it is
+        # (`m`, `n`, the chunk count) and sets the offset, so no subtraction of a port sits in
+        # front of the register. (As `m - 2` and `m - 1`, the harness's `m` port through the
+        # subtraction into `in_row_rem` was the critical path at 2 x 256 x 2 on the ECP5-85F
+        # with --lut-mapping delay in 2 of 3 seeds, 5.54 and 5.40 ns, bench/bitserial-fanout
+        # run `2x256x2-delaymap-sp1-fanout1`.)
+        in_k_v = Signal.like(self.k_chunks)
+        in_row_v = Signal(range(max(p.max_m, p.max_n) + 1))
+        in_k_off2, in_row_off2 = Signal(), Signal()
         in_k_rem_one, in_row_rem_one = Signal(), Signal()
+        # `v - off == 2`, for the flag of the next count down.
+        in_k_rem_two = Mux(in_k_off2, in_k_v == 4, in_k_v == 3)
+        in_row_rem_two = Mux(in_row_off2, in_row_v == 4, in_row_v == 3)
         # The latest B's k_chunks (a resident run's A has it) and its compares with 1, 2, 3.
         in_kc = Signal.like(self.k_chunks, init=1)
         in_kc_is = [Signal(init=v == 1, name=f"in_kc_is{v}") for v in (1, 2, 3)]
@@ -370,24 +380,30 @@ class BitSerialMatmul(wiring.Component):
                 m.d.sync += [in_kc.eq(self.k_chunks)]
                 m.d.sync += [reg.eq(self.k_chunks == v) for v, reg in zip((1, 2, 3), in_kc_is)]
             with m.If(in_first):
-                # A run's first word: row 0 of A's m rows.
-                m.d.sync += [in_row_rem.eq(self.m - 1), in_row_rem_one.eq(self.m == 2)]
+                # A run's first word: row 0 of A's m rows (m - 1 after it).
+                m.d.sync += [in_row_v.eq(self.m), in_row_off2.eq(0),
+                             in_row_rem_one.eq(self.m == 2)]
             with m.If(~k_wrap):  # the next chunk of the same row
-                m.d.sync += [in_k_rem.eq(Mux(in_first, kc - 2, in_k_rem - 1)),
-                             in_k_rem_one.eq(Mux(in_first, kc_three, in_k_rem == 2))]
+                with m.If(in_first):  # kc - 2 chunks after the next
+                    m.d.sync += [in_k_v.eq(kc), in_k_off2.eq(1), in_k_rem_one.eq(kc_three)]
+                with m.Else():
+                    m.d.sync += [in_k_v.eq(in_k_v - 1), in_k_rem_one.eq(in_k_rem_two)]
                 m.d.comb += [k_last_n.eq(Mux(in_first, kc_two, in_k_rem_one)),
                              row_last_n.eq(row_wrap)]
-            with m.Else():  # chunk 0 of the next row
-                m.d.sync += [in_k_rem.eq(kc - 1), in_k_rem_one.eq(kc_two)]
+            with m.Else():  # chunk 0 of the next row: kc - 1 chunks after it
+                m.d.sync += [in_k_v.eq(kc), in_k_off2.eq(0), in_k_rem_one.eq(kc_two)]
                 m.d.comb += k_last_n.eq(kc_one)
                 with m.If(row_wrap):  # row 0 of B (unless a run's first word follows)
-                    m.d.sync += [in_row_rem.eq(self.n - 1), in_row_rem_one.eq(self.n == 2)]
+                    m.d.sync += [in_row_v.eq(self.n), in_row_off2.eq(0),
+                                 in_row_rem_one.eq(self.n == 2)]
                     m.d.comb += row_last_n.eq(self.n == 1)
+                with m.Elif(in_first):  # row 1 of A next: m - 2 rows after it
+                    m.d.sync += [in_row_v.eq(self.m), in_row_off2.eq(1),
+                                 in_row_rem_one.eq(self.m == 3)]
+                    m.d.comb += row_last_n.eq(self.m == 2)
                 with m.Else():
-                    m.d.sync += [in_row_rem.eq(Mux(in_first, self.m - 2, in_row_rem - 1)),
-                                 in_row_rem_one.eq(Mux(in_first, self.m == 3,
-                                                       in_row_rem == 2))]
-                    m.d.comb += row_last_n.eq(Mux(in_first, self.m == 2, in_row_rem_one))
+                    m.d.sync += [in_row_v.eq(in_row_v - 1), in_row_rem_one.eq(in_row_rem_two)]
+                    m.d.comb += row_last_n.eq(in_row_rem_one)
         with m.If(accept & matrix_wrap):  # (k_wrap & row_wrap)
             m.d.sync += in_b.eq(~in_b & ~self.keep_b)
             with m.If(in_b | self.keep_b):
