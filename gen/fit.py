@@ -18,7 +18,7 @@ from ..golden.bitserial import MAX_DPU_BITS, BitSerialParams
 from ..golden.checks import UsageError
 
 __all__ = ["bram_blocks", "lutram_units", "copy_ffs", "estimate_bitserial", "check_fits_board",
-           "fit_bitserial", "default_bram_budget", "BRAM_SHARE", "DK_CHOICES"]
+           "fit_bitserial", "default_budget", "DEVICE_SHARE", "DK_CHOICES"]
 
 # Block RAM aspect ratios (depth, width) Yosys can use on iCE40 (SB_RAM40_4K).
 _ICE40_MODES = [(256, 16), (512, 8), (1024, 4), (2048, 2)]
@@ -220,18 +220,23 @@ def _rank(params, est):
     return (-params.peak_binary_ops_per_cycle, est["cells"], abs(params.dm - params.dn))
 
 
-#: The share of the block RAMs :func:`fit_bitserial` uses by default, by family: all of them
-#: on iCE40 (the UP5K's fit at 30 of 30 routed, docs/numbers.md), 80% on ECP5, where the
-#: ULX3S-85F's choice at 195 of 208 DP16KD (94%, 4 x 512 x 8) placed but did not finish
-#: routing with either of nextpnr's routers (bench/bitserial-fanout
-#: fit-ulx3s-85f-router1-attempt.json, -router2-attempt.json), while 8 x 256 x 8 with 128
-#: (62%) and as much logic (74% of the cells) routes.
-BRAM_SHARE = {"ice40": 1.0, "ecp5": 0.8}
+#: The share of the device :func:`fit_bitserial` budgets by default, by family: logic (as
+#: nextpnr counts it) and block RAMs. On iCE40, 80% of the logic cells and all the block RAMs
+#: (the UP5K's fit at 30 of 30 routed, docs/numbers.md). On ECP5 the ULX3S-85F's choices did
+#: not finish routing on two cores (bench/bitserial-fanout, fit-ulx3s-85f-*.json): 4 x 512 x 8
+#: (73.5% of the logic cells placed, 195 of 208 DP16KD) with either router, and, with 80% of
+#: the block RAMs, 7 x 256 x 9 (82% placed against 76% predicted, 78% of the DP16KD). 8 x 256
+#: x 8 with 74% of the cells and 62% of the DP16KD routes in under an hour, so the ECP5
+#: budgets are 70% of the LUTs (the cost model has erred by +8% there) and 80% of the block
+#: RAMs.
+DEVICE_SHARE = {"ice40": {"lut": 0.8, "bram": 1.0}, "ecp5": {"lut": 0.7, "bram": 0.8}}
 
 
-def default_bram_budget(board):
-    """The block RAMs ``lowbit fit`` lets the unit use on ``board`` (:data:`BRAM_SHARE`)."""
-    return int(BRAM_SHARE.get(board.family, 1.0) * board.capacity["bram"])
+def default_budget(board, what):
+    """What ``lowbit fit`` lets the unit use of ``board``'s ``what`` (``"lut"``, logic as
+    nextpnr counts it, or ``"bram"``) by default (:data:`DEVICE_SHARE`)."""
+    share = DEVICE_SHARE.get(board.family, {"lut": 0.8, "bram": 1.0})[what]
+    return int(share * board.capacity[what])
 
 
 def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify=True,
@@ -239,8 +244,9 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
     """Pick the largest array for ``board``; returns a report dict (choice and reasons).
 
     ``base`` holds everything but the array shape (precisions, matrix maxima, spacing).
-    ``lut_budget`` defaults to 80% of the device's LUTs (room for the router and a harness),
-    ``bram_budget`` to :func:`default_bram_budget` (all on iCE40, 80% on ECP5).
+    ``lut_budget`` and ``bram_budget`` default to :func:`default_budget` (room for the
+    router and a harness: 80% of the logic and all the block RAMs on iCE40, 70% and 80% on
+    ECP5).
     With ``verify``, the best candidates are synthesized in turn (:func:`lowbit.boards.synth`,
     into ``outdir``, default ``lowbit-out/bitserial-fit-BOARD``; on ECP5 with nextpnr's
     router2) until one fits and meets the board clock.
@@ -254,11 +260,11 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
     outdir = Path(outdir or Path("lowbit-out") / f"bitserial-fit-{board.name}")
     family = board.family
     cap = board.capacity
-    budget = int(0.8 * cap["lut"]) if lut_budget is None else lut_budget
+    budget = default_budget(board, "lut") if lut_budget is None else lut_budget
     if not 1 <= budget <= cap["lut"]:
         raise UsageError(f"--lut-budget must be between 1 and the {board.device}'s "
                          f"{cap['lut']} LUTs, not {budget}")
-    brams = default_bram_budget(board) if bram_budget is None else bram_budget
+    brams = default_budget(board, "bram") if bram_budget is None else bram_budget
     if not 0 <= brams <= cap["bram"]:
         raise UsageError(f"--bram-budget must be between 0 and the {board.device}'s "
                          f"{cap['bram']} block RAMs, not {brams}")

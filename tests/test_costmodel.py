@@ -58,16 +58,18 @@ def test_fit_picks_the_largest_array_in_budget():
     assert small["chosen"]["estimate"]["cells"] <= 2000
 
 
-def test_fit_block_ram_budget():
+def test_fit_budgets_by_family():
     """The block RAMs fit lets the unit use: all of the UP5K's, 80% of the ECP5's by default
-    (its choice at 94% did not route); a given budget binds the choice, and a message names
-    it when nothing fits."""
+    (with 70% of its logic: fuller choices did not route); a given budget binds the choice,
+    and a message names it when nothing fits."""
     base = BitSerialParams(max_m=8, max_k=128, max_n=8, max_wa=4, max_wb=4)
     ice = fit_bitserial(get_board("icebreaker"), base, verify=False)
     assert ice["bram_budget"] == 30
     ecp5 = fit_bitserial(get_board("ulx3s-85f"), BitSerialParams(max_m=32, max_k=512, max_n=32),
                          verify=False)
     assert ecp5["bram_budget"] == int(0.8 * 208)
+    assert ecp5["lut_budget"] == int(0.7 * 83640)
+    assert ecp5["chosen"]["estimate"]["cells"] <= ecp5["lut_budget"]
     assert ecp5["chosen"]["estimate"]["bram"] <= ecp5["bram_budget"]
     assert ecp5["rejected_by"]["bram"] > 0
     whole = fit_bitserial(get_board("ulx3s-85f"), BitSerialParams(max_m=32, max_k=512, max_n=32),
