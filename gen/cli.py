@@ -327,8 +327,7 @@ def _parser():
                    help="logic the unit may use, as nextpnr counts it: logic cells on "
                         "iCE40 (LUT4 + unpaired flip-flops), TRELLIS_COMB on ECP5 (LUT4 + "
                         "the sites of carry cells and LUT RAM) (default: 80%% of the "
-                        "device's LUTs on iCE40, 70%% on ECP5, where fuller arrays did not "
-                        "finish routing)")
+                        "device's LUTs on iCE40, 70%% on ECP5)")
     p.add_argument("--bram-budget", type=_number(int, 0, 100_000), default=None,
                    help="block RAMs the unit may use (default: all of them on iCE40, 80%% on "
                         "ECP5)")

@@ -222,13 +222,14 @@ def _rank(params, est):
 
 #: The share of the device :func:`fit_bitserial` budgets by default, by family: logic (as
 #: nextpnr counts it) and block RAMs. On iCE40, 80% of the logic cells and all the block RAMs
-#: (the UP5K's fit at 30 of 30 routed, docs/numbers.md). On ECP5 the ULX3S-85F's choices did
-#: not finish routing on two cores (bench/bitserial-fanout, fit-ulx3s-85f-*.json): 4 x 512 x 8
-#: (73.5% of the logic cells placed, 195 of 208 DP16KD) with either router, and, with 80% of
-#: the block RAMs, 7 x 256 x 9 (82% placed against 76% predicted, 78% of the DP16KD). 8 x 256
-#: x 8 with 74% of the cells and 62% of the DP16KD routes in under an hour, so the ECP5
-#: budgets are 70% of the LUTs (the cost model has erred by +8% there) and 80% of the block
-#: RAMs.
+#: (the UP5K's fit at 30 of 30 routed, docs/numbers.md). On ECP5, 70% and 80%: the ULX3S-85F's
+#: choices placed at 82% of the logic cells with the logic budget at 80% (the cost model
+#: erred by +8%), and the fullest array that routes there, 8 x 256 x 8, takes 74% of the cells
+#: and 61% of the DP16KD. Within these budgets the fit's own choice is not yet shown to
+#: route: with the board's options (popcount=tree, no broadcast copies) and nextpnr's
+#: router2, 7 x 256 x 8 (73% of the cells, 72% of the DP16KD) and 4 x 512 x 8 (73.5%, 94%)
+#: stopped converging near 35,000 and 30,500 overused wires (bench/bitserial-fanout,
+#: fit-ulx3s-85f-*.json).
 DEVICE_SHARE = {"ice40": {"lut": 0.8, "bram": 1.0}, "ecp5": {"lut": 0.7, "bram": 0.8}}
 
 
