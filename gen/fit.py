@@ -222,10 +222,11 @@ def _rank(params, est):
 
 #: The share of the device :func:`fit_bitserial` budgets by default, by family: logic (as
 #: nextpnr counts it) and block RAMs. On iCE40, 80% of the logic cells and all the block RAMs
-#: (the UP5K's fit at 30 of 30 routed, docs/numbers.md). On ECP5, 70% and 80%: the ULX3S-85F's
-#: choices placed at 82% of the logic cells with the logic budget at 80% (the cost model
-#: erred by +8%), and the fullest array that routes there, 8 x 256 x 8, takes 74% of the cells
-#: and 61% of the DP16KD. Within these budgets the fit's own choice is not yet shown to
+#: (the UP5K's fit at 30 of 30 routed, docs/numbers.md); the same for families without a
+#: share here. On ECP5, 70% and 80%: with the logic budget at 80%, the ULX3S-85F's choice
+#: (7 x 256 x 9) placed at 82% of the logic cells (the cost model erred by +8%), and the
+#: fullest array that routes there, 8 x 256 x 8, takes 74% of the cells and 62% of the
+#: DP16KD. Within these budgets the fit's own choice is not yet shown to
 #: route: with the board's options (popcount=tree, no broadcast copies) and nextpnr's
 #: router2, 7 x 256 x 8 (73% of the cells, 72% of the DP16KD) and 4 x 512 x 8 (73.5%, 94%)
 #: stopped converging near 35,000 and 30,500 overused wires (bench/bitserial-fanout,
@@ -300,7 +301,9 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
             ("--lut-budget", budget < est["cells"] <= cap["lut"]),
             ("--bram-budget", brams < est["bram"] <= cap["bram"]))
             if over]
-        if raise_ and not est["bram"] > cap["bram"]:
+        within_device = (est["cells"] <= cap["lut"] and est["bram"] <= cap["bram"]
+                         and est["ff"] <= cap["ff"])
+        if raise_ and within_device:
             advice += f", or raise {' and '.join(raise_)}"
         raise UsageError(
             f"no bit-serial array fits the {board.device} ({board.name}) with {maxima}: even "

@@ -335,8 +335,9 @@ class BitSerialMatmul(wiring.Component):
         # the loader's state) is the counters' enable and little else; only a run's first
         # word compares with the ports, which may change between runs.
         in_b = Signal()
-        # For the next word (unless in_first): the chunks of its row after it (`in_k_rem`) and
-        # the rows of its matrix after its row (`in_row_rem`), counted down, each with its
+        # For the next word (unless in_first): the chunks of its row after it (`in_k_v` less
+        # its offset) and the rows of its matrix after its row (`in_row_v` less its offset; it
+        # was `in_row_rem`), counted down, each with its
         # compare with 1 in a flip-flop, so the next wrap flags are multiplexers of single
         # bits. (Counted up and compared with the ports, `in_row + 2 == m` was the critical
         # path at 2 x 256 x 2 on the ECP5-85F: 6.06 ns, bench/bitserial-fanout.)
