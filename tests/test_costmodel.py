@@ -122,6 +122,28 @@ def test_fit_says_when_nothing_fits():
                       lut_budget=500, verify=False)
 
 
+def test_fit_advises_a_budget_only_within_the_device(monkeypatch):
+    """A larger budget is advice only when the smallest array would fit the whole device:
+    over the block RAM budget but also over the device's logic, no budget helps."""
+    import lowbit.gen.fit as fit
+
+    board = get_board("icebreaker")
+    cap = board.capacity
+
+    def over(cells, bram):
+        return lambda params, family, model=None: {
+            "lut": 1, "ff": 1, "carry": 0, "lutram": 0, "cells": cells, "bram": bram,
+            "peak_binary_ops_per_cycle": params.peak_binary_ops_per_cycle}
+
+    monkeypatch.setattr(fit, "estimate_bitserial", over(cap["lut"] + 1, 20))
+    with pytest.raises(UsageError) as err:
+        fit_bitserial(board, BitSerialParams(), bram_budget=10, verify=False)
+    assert "budget 10 of 30" in str(err.value) and "raise" not in str(err.value), err.value
+    monkeypatch.setattr(fit, "estimate_bitserial", over(100, 20))
+    with pytest.raises(UsageError, match=r"or raise --bram-budget$"):
+        fit_bitserial(board, BitSerialParams(), bram_budget=10, verify=False)
+
+
 def test_fit_cli_takes_the_boards_maxima(tmp_path, capsys):
     """'lowbit fit' sizes the buffers as 'lowbit synth' does for the board (its registry
     sizes), -p on top: on the iCEBreaker the board's maxima fit, the generic defaults do not."""
