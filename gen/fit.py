@@ -222,23 +222,22 @@ def _rank(params, est):
 
 #: The share of the device :func:`fit_bitserial` budgets by default, by family: logic (as
 #: nextpnr counts it) and block RAMs. On iCE40, 80% of the logic cells and all the block RAMs
-#: (the UP5K's fit at 30 of 30 routed, docs/numbers.md); the same for families without a
-#: share here. On ECP5, 70% and 80%: with the logic budget at 80%, the ULX3S-85F's choice
-#: (7 x 256 x 9) placed at 82% of the logic cells (the cost model erred by +8%), and the
-#: fullest array that routes there, 8 x 256 x 8, takes 74% of the cells and 62% of the
-#: DP16KD. Within these budgets the fit's own choice is not yet shown to
-#: route: with the board's options (popcount=tree, no broadcast copies) and nextpnr's
-#: router2, 7 x 256 x 8 (73% of the cells, 72% of the DP16KD) and 4 x 512 x 8 (73.5%, 94%)
-#: stopped converging near 35,000 and 30,500 overused wires (bench/bitserial-fanout,
-#: fit-ulx3s-85f-*.json).
+#: (the UP5K's fit at 30 of 30 routed, docs/numbers.md). On ECP5, 70% and 80%: with the
+#: logic budget at 80%, the ULX3S-85F's choice (7 x 256 x 9) placed at 82% of the logic
+#: cells (the cost model erred by +8%), and the fullest array that routes there, 8 x 256 x 8,
+#: takes 74% of the cells and 62% of the DP16KD. Within these budgets the fit's own choice is
+#: not yet shown to route: with the board's options (popcount=tree, no broadcast copies) and
+#: nextpnr's router2, 7 x 256 x 8 (73% of the cells, 72% of the DP16KD) and 4 x 512 x 8
+#: (73.5%, 94%) stopped converging near 35,000 and 30,500 overused wires
+#: (bench/bitserial-fanout, fit-ulx3s-85f-*.json).
 DEVICE_SHARE = {"ice40": {"lut": 0.8, "bram": 1.0}, "ecp5": {"lut": 0.7, "bram": 0.8}}
 
 
 def default_budget(board, what):
     """What ``lowbit fit`` lets the unit use of ``board``'s ``what`` (``"lut"``, logic as
-    nextpnr counts it, or ``"bram"``) by default (:data:`DEVICE_SHARE`)."""
-    share = DEVICE_SHARE.get(board.family, {"lut": 0.8, "bram": 1.0})[what]
-    return int(share * board.capacity[what])
+    nextpnr counts it, or ``"bram"``) by default (:data:`DEVICE_SHARE`; the families the
+    cost model covers)."""
+    return int(DEVICE_SHARE[board.family][what] * board.capacity[what])
 
 
 def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify=True,
