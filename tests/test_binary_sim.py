@@ -18,9 +18,10 @@ POPCOUNT = [(1, 1), (2, 1), (3, 0), (7, 1), (8, 2), (9, 3), (31, 2), (32, 1), (3
 
 # style="packed" (pair counts, 6:3 counters, packed carry chains): a width built as the tree
 # (5), the smallest packed ones (6: one 6:3 counter; 8, 9: one chain with a carry-in guard),
-# odd ones, the DPU's 256 and a wide one.
+# odd ones, the DPU's 256 (at spacing 1 the pair counts' register is on the count) and a
+# wide one.
 PACKED = [(5, 1), (6, 1), (8, 0), (9, 2), (12, 0), (13, 2), (17, 1), (48, 2), (100, 3),
-          (191, 1), (256, 2), (257, 2), (1024, 2)]
+          (191, 1), (256, 1), (256, 2), (257, 2), (1024, 2)]
 STYLED = [("tree", n, s) for n, s in POPCOUNT] + [("packed", n, s) for n, s in PACKED]
 
 
