@@ -312,8 +312,8 @@ def _parser():
                                    "fits the LUT budget, the flip-flops and the block RAMs of "
                                    "BOARD, then synthesize the best candidates in turn until "
                                    "one places and meets the board clock (in the scan "
-                                   "harness; on ECP5 with nextpnr's router2, which finishes "
-                                   "the large designs sooner). Other parameters "
+                                   "harness, with nextpnr's router1 unless --router says "
+                                   "otherwise). Other parameters "
                                    "(max_wa, max_wb, max_m, max_k, max_n, operands) are the "
                                    "board's, as 'lowbit synth' builds it, with -p on top "
                                    "(spacing, popcount and the rest too); the array never "
@@ -333,6 +333,10 @@ def _parser():
                         "ECP5)")
     p.add_argument("--no-verify", action="store_true",
                    help="trust the cost model: skip synthesis (seconds instead of minutes)")
+    p.add_argument("--router", choices=("router1", "router2"), default=None,
+                   help="nextpnr's router for the synthesis (default: router1; router2 "
+                        "finishes some large designs sooner, but did not converge on the "
+                        "ULX3S-85F's fits)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="write the choice as JSON here; the chosen design's bitstream and "
                         "report go to ./lowbit-out/bitserial-fit-BOARD")
@@ -680,7 +684,8 @@ def cmd_fit(args):
     # array shape is what fit chooses.
     base = sized_params(unit.name, board.name, args.param)
     report = fit_bitserial(board, base, lut_budget=args.lut_budget,
-                           bram_budget=args.bram_budget, verify=not args.no_verify)
+                           bram_budget=args.bram_budget, verify=not args.no_verify,
+                           router=args.router)
     print("\n".join(explain(report)))
     if "synth" in report["chosen"]:
         print(f"  bitstream and report: {report['outdir']}")

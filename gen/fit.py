@@ -232,6 +232,15 @@ def _rank(params, est):
 #: (bench/bitserial-fanout, fit-ulx3s-85f-*.json).
 DEVICE_SHARE = {"ice40": {"lut": 0.8, "bram": 1.0}, "ecp5": {"lut": 0.7, "bram": 0.8}}
 
+#: nextpnr's router for the fit's synthesis (``lowbit fit --router``): router1, nextpnr's
+#: default. router2 finishes some large designs sooner at a lower Fmax (8 x 256 x 4 on the
+#: ECP5-85F: 1535 s and 75.9 MHz against 2262 s and 115.6, bench/bitserial-fanout), but on
+#: the ULX3S-85F's fits it stopped converging: 4 x 512 x 8 and 7 x 256 x 8 (board options,
+#: 73% of the cells) near 30,500 and 35,000 overused wires, and 7 x 256 x 8 with
+#: popcount=packed and bcast_fanout=2 (57% of the cells) at 7,707 in its 15th iteration,
+#: then rising (fit-ulx3s-85f-*.json). router1 routed every 8 x 256 x 8 bench run (74%).
+FIT_ROUTER = "router1"
+
 
 def default_budget(board, what):
     """What ``lowbit fit`` lets the unit use of ``board``'s ``what`` (``"lut"``, logic as
@@ -241,7 +250,7 @@ def default_budget(board, what):
 
 
 def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify=True,
-                  outdir=None, say=print):
+                  outdir=None, router=None, say=print):
     """Pick the largest array for ``board``; returns a report dict (choice and reasons).
 
     ``base`` holds everything but the array shape (precisions, matrix maxima, spacing).
@@ -249,8 +258,8 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
     router and a harness: 80% of the logic and all the block RAMs on iCE40, 70% and 80% on
     ECP5).
     With ``verify``, the best candidates are synthesized in turn (:func:`lowbit.boards.synth`,
-    into ``outdir``, default ``lowbit-out/bitserial-fit-BOARD``; on ECP5 with nextpnr's
-    router2) until one fits and meets the board clock.
+    into ``outdir``, default ``lowbit-out/bitserial-fit-BOARD``; with nextpnr's ``router``,
+    default :data:`FIT_ROUTER`) until one fits and meets the board clock.
     """
     from pathlib import Path
 
@@ -323,19 +332,15 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
         say(f"fit: synthesizing dm={p.dm} dk={p.dk} dn={p.dn} for {board.name} "
             f"(predicted {est['cells']} logic cells, {est['bram']} block RAMs) ...")
         try:
-            # On ECP5, nextpnr's router2: router1 routed 24k of the 4 x 512 x 8 fit's 220k arcs
-            # for the ULX3S-85F in 24 minutes. router2 finishes large, congested designs
-            # sooner at a lower Fmax (8 x 256 x 4: 1535 s and 75.9 MHz against 2262 s and
-            # 115.6, bench/bitserial-fanout), enough to confirm the board clock.
-            router = "router2" if family == "ecp5" else None
-            synth_report = synth("bitserial", p, board.name, outdir, log=None, router=router)
+            synth_report = synth("bitserial", p, board.name, outdir, log=None,
+                                 router=router or FIT_ROUTER)
         except RuntimeError as exc:  # does not fit after all: try the next one
             entry["synth_error"] = str(exc).splitlines()[0]
             say(f"fit:   rejected: {entry['synth_error']}")
             continue
         entry["synth"] = {k: synth_report[k] for k in ("unit_resources", "fmax_mhz",
                                                        "meets_board_clock")}
-        entry["synth"]["router"] = router or "router1"
+        entry["synth"]["router"] = router or FIT_ROUTER
         if synth_report["meets_board_clock"]:
             chosen = entry
             break

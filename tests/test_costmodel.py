@@ -84,10 +84,10 @@ def test_fit_budgets_by_family():
         fit_bitserial(get_board("icebreaker"), base, bram_budget=2, verify=False)
 
 
-def test_fit_verifies_ecp5_candidates_with_router2(monkeypatch, tmp_path):
-    """The fit's place and route: nextpnr's router2 on ECP5 (router1 had routed 24k of the
-    ULX3S-85F fit's 220k arcs after 24 minutes), nextpnr's default on iCE40; the report
-    names it."""
+def test_fit_routes_with_router1_unless_told(monkeypatch, tmp_path):
+    """The fit's place and route: nextpnr's router1 by default (router2 stopped converging on
+    the ULX3S-85F's fits), router2 when asked (``lowbit fit --router``); the report names
+    it."""
     import lowbit.boards
 
     seen = []
@@ -99,11 +99,18 @@ def test_fit_verifies_ecp5_candidates_with_router2(monkeypatch, tmp_path):
 
     monkeypatch.setattr(lowbit.boards, "synth", fake_synth)
     base = BitSerialParams(max_m=8, max_k=128, max_n=8, max_wa=4, max_wb=4)
-    routers = [fit_bitserial(get_board(name), base, outdir=tmp_path, say=lambda *_: None)
-               ["chosen"]["synth"]["router"] for name in ("ulx3s-85f", "icebreaker")]
-    assert seen == [("ulx3s-85f", "router2"), ("icebreaker", None)]
-    assert routers == ["router2", "router1"]
+    routers = [fit_bitserial(get_board(name), base, outdir=tmp_path, router=router,
+                             say=lambda *_: None)["chosen"]["synth"]["router"]
+               for name, router in (("ulx3s-85f", None), ("icebreaker", None),
+                                    ("ulx3s-85f", "router2"))]
+    assert seen == [("ulx3s-85f", "router1"), ("icebreaker", "router1"),
+                    ("ulx3s-85f", "router2")]
+    assert routers == ["router1", "router1", "router2"]
     assert not list(tmp_path.iterdir())
+    seen.clear()
+    assert main(["fit", "bitserial", "--board", "ulx3s-85f", "-p", "max_m=8", "-p",
+                 "max_n=8", "-p", "max_k=128", "--router", "router2"]) == 0
+    assert seen == [("ulx3s-85f", "router2")]
 
 
 def test_fit_says_when_nothing_fits():
