@@ -237,7 +237,7 @@ DEVICE_SHARE = {"ice40": {"lut": 0.8, "bram": 1.0}, "ecp5": {"lut": 0.7, "bram":
 #: ECP5-85F: 1535 s and 75.9 MHz against 2262 s and 115.6, bench/bitserial-fanout), but on
 #: the ULX3S-85F's fits it stopped converging: 4 x 512 x 8 and 7 x 256 x 8 (board options,
 #: 73% of the cells) near 30,500 and 35,000 overused wires, and 7 x 256 x 8 with
-#: popcount=packed and bcast_fanout=2 (57% of the cells) at 7,707 in its 15th iteration,
+#: popcount=packed and bcast_fanout=2 (58% of the cells) at 7,707 in its 15th iteration,
 #: then rising (fit-ulx3s-85f-*.json). router1 routed every 8 x 256 x 8 bench run (74%).
 FIT_ROUTER = "router1"
 
