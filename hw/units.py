@@ -144,6 +144,13 @@ _TILES = UserData(tiles_compare, ("filt",))
 #: On boards the operands come as bit planes (operands=planes): packed at the run's precision
 #: on the link (a 1-bit A costs an eighth of its 8-bit words: bench/bnn), and no converter.
 _BITSERIAL_SMALL = dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128, operands="planes")
+#: On the ECP5-85F, the packed popcount (fewer LUT4, more of its carry chains) and a copy of
+#: each broadcast register for every two DPUs (a memory an operand bank): the options every
+#: routed 8 x 256 x 8 had, and with which the board's 'lowbit fit' choice routes (router2
+#: and the board's earlier options, popcount=tree and no copies, did not finish routing:
+#: bench/bitserial-fanout, fit-ulx3s-85f-*.json).
+_BITSERIAL_ECP5 = dict(dm=4, dn=4, dk=64, max_m=32, max_n=32, max_k=512, operands="planes",
+                       popcount="packed", bcast_fanout=2)
 _BMVU_SMALL = dict(rows=16, cols=64, pe=4, simd=16)
 #: The MAC at every register stage with the accumulator's and rounding adders' carry chains cut
 #: every 12 bits (latency 11): UP5K 63.9 MHz against 38.3; ECP5-85F 204.2 against 138.2, with
@@ -219,8 +226,7 @@ UNITS = {u.name: u for u in [
          UserData(bitserial_compare, ("rhs", "wa", "wb", "a_signed", "b_signed"),
                   bitserial_shape_params),
          sizes={"icebreaker": _BITSERIAL_SMALL, "tangnano9k": _BITSERIAL_SMALL,
-                "ulx3s-85f": dict(dm=4, dn=4, dk=64, max_m=32, max_n=32, max_k=512,
-                                  operands="planes")},
+                "ulx3s-85f": _BITSERIAL_ECP5},
          # Behind the link, from the board's PLL: the UP5K design places at 40.7 MHz (36 MHz
          # = 3 Mbaud x 12; 12 MHz oscillator), the ECP5-85F's at 106.75 (90 MHz = 3 Mbaud x
          # 30; its link clock is otherwise 45): bench/link-clocks.
