@@ -225,11 +225,12 @@ def _rank(params, est):
 #: (the UP5K's fit at 30 of 30 routed, docs/numbers.md). On ECP5, 70% and 80%: with the
 #: logic budget at 80%, the ULX3S-85F's choice (7 x 256 x 9) placed at 82% of the logic
 #: cells (the cost model erred by +8%), and the fullest array that routes there, 8 x 256 x 8,
-#: takes 74% of the cells and 62% of the DP16KD. Within these budgets the fit's own choice is
-#: not yet shown to route: with the board's options (popcount=tree, no broadcast copies) and
-#: nextpnr's router2, 7 x 256 x 8 (73% of the cells, 72% of the DP16KD) and 4 x 512 x 8
-#: (73.5%, 94%) stopped converging near 35,000 and 30,500 overused wires
-#: (bench/bitserial-fanout, fit-ulx3s-85f-*.json).
+#: takes 74% of the cells and 62% of the DP16KD. Within these budgets the ULX3S-85F's
+#: choice, 7 x 256 x 8 with the board's options (popcount=packed, bcast_fanout=2), routes:
+#: 58% of the cells (the cost model, fitted to popcount=tree, said 68%), 78% of the DP16KD,
+#: 124.10 MHz with router1 (bench/bitserial-fanout, fit-ulx3s-85f-packed-router1.json).
+#: With the board's earlier options (popcount=tree, no broadcast copies) and router2,
+#: 7 x 256 x 8 (73% of the cells) and 4 x 512 x 8 (73.5%) had stopped converging.
 DEVICE_SHARE = {"ice40": {"lut": 0.8, "bram": 1.0}, "ecp5": {"lut": 0.7, "bram": 0.8}}
 
 #: nextpnr's router for the fit's synthesis (``lowbit fit --router``): router1, nextpnr's
