@@ -229,8 +229,8 @@ def _rank(params, est):
 #: choice, 7 x 256 x 8 with the board's options (popcount=packed, bcast_fanout=2), routes:
 #: 58% of the cells (the cost model, fitted to popcount=tree, said 68%), 78% of the DP16KD,
 #: 124.10 MHz with router1 (bench/bitserial-fanout, fit-ulx3s-85f-packed-router1.json).
-#: With the board's earlier options (popcount=tree, no broadcast copies) and router2,
-#: 7 x 256 x 8 (73% of the cells) and 4 x 512 x 8 (73.5%) had stopped converging.
+#: With the board's earlier options (popcount=tree, no broadcast copies), 7 x 256 x 8 (73%
+#: of the cells) and 4 x 512 x 8 (73.5%) did not finish routing with router2 or router1.
 DEVICE_SHARE = {"ice40": {"lut": 0.8, "bram": 1.0}, "ecp5": {"lut": 0.7, "bram": 0.8}}
 
 #: nextpnr's router for the fit's synthesis (``lowbit fit --router``): router1, nextpnr's
@@ -239,7 +239,11 @@ DEVICE_SHARE = {"ice40": {"lut": 0.8, "bram": 1.0}, "ecp5": {"lut": 0.7, "bram":
 #: the ULX3S-85F's fits it stopped converging: 4 x 512 x 8 and 7 x 256 x 8 (board options,
 #: 73% of the cells) near 30,500 and 35,000 overused wires, and 7 x 256 x 8 with
 #: popcount=packed and bcast_fanout=2 (58% of the cells) at 7,707 in its 15th iteration,
-#: then rising (fit-ulx3s-85f-*.json). router1 routed every 8 x 256 x 8 bench run (74%).
+#: then rising (fit-ulx3s-85f-router2-attempt.json, -budget70-attempt.json,
+#: -packed-router2-attempt.json). router1 routed that 7 x 256 x 8 (124.10 MHz,
+#: fit-ulx3s-85f-packed-router1.json) and every packed 8 x 256 x 8 with broadcast copies
+#: in the bench (74% of the cells). With the earlier options router1 was slow too: 24,000
+#: of the 4 x 512 x 8 fit's 220,177 arcs in 1464 s (fit-ulx3s-85f-router1-attempt.json).
 FIT_ROUTER = "router1"
 
 

@@ -145,10 +145,12 @@ _TILES = UserData(tiles_compare, ("filt",))
 #: on the link (a 1-bit A costs an eighth of its 8-bit words: bench/bnn), and no converter.
 _BITSERIAL_SMALL = dict(dm=2, dn=2, dk=32, max_m=8, max_n=8, max_k=128, operands="planes")
 #: On the ECP5-85F, the packed popcount (fewer LUT4, more of its carry chains) and a copy of
-#: each broadcast register for every two DPUs (a memory an operand bank): the options every
-#: routed 8 x 256 x 8 had, and with which the board's 'lowbit fit' choice routes (router2
-#: and the board's earlier options, popcount=tree and no copies, did not finish routing:
-#: bench/bitserial-fanout, fit-ulx3s-85f-*.json).
+#: each broadcast register for every two DPUs (a memory an operand bank): the options of the
+#: fastest routed 8 x 256 x 8 (every routed one had packed and broadcast copies), and with
+#: which the board's 'lowbit fit' choice routes. With the board's earlier options
+#: (popcount=tree, no copies) its fits did not finish routing with router1 or router2
+#: (bench/bitserial-fanout, fit-ulx3s-85f-router1-attempt.json, -router2-attempt.json,
+#: -budget70-attempt.json).
 _BITSERIAL_ECP5 = dict(dm=4, dn=4, dk=64, max_m=32, max_n=32, max_k=512, operands="planes",
                        popcount="packed", bcast_fanout=2)
 _BMVU_SMALL = dict(rows=16, cols=64, pe=4, simd=16)
@@ -228,8 +230,10 @@ UNITS = {u.name: u for u in [
          sizes={"icebreaker": _BITSERIAL_SMALL, "tangnano9k": _BITSERIAL_SMALL,
                 "ulx3s-85f": _BITSERIAL_ECP5},
          # Behind the link, from the board's PLL: the UP5K design places at 40.7 MHz (36 MHz
-         # = 3 Mbaud x 12; 12 MHz oscillator), the ECP5-85F's at 106.75 (90 MHz = 3 Mbaud x
-         # 30; its link clock is otherwise 45): bench/link-clocks.
+         # = 3 Mbaud x 12; 12 MHz oscillator), the ECP5-85F's at 92.7 with the packed
+         # popcount and broadcast copies (8d8090a, one seed, its critical path in the link
+         # harness; 106.75 at aba9e4e) (90 MHz = 3 Mbaud x 30; its link clock is otherwise
+         # 45): bench/link-clocks.
          link_clocks={"icebreaker": 36, "ulx3s-85f": 90}),
     # 16-bit MACs, a DSP multiplier each: 2 x 2 of the UP5K's 8 SB_MAC16 (room for the link);
     # 8 x 8 of the ECP5-85F's 156 MULT18X18D (12 x 12 is the most that has one each:
