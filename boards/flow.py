@@ -145,6 +145,8 @@ def synth_options(board, dsp=True):
 
 #: ``lut_mapping`` values: how ABC maps the logic to LUTs (see :func:`lut_mapping_script`).
 LUT_MAPPINGS = ("area", "delay")
+#: nextpnr's routers (``router``): router1 is its default.
+ROUTERS = ("router1", "router2")
 #: The families ``lut_mapping="delay"`` is for (measured on the ECP5-85F).
 _DELAY_MAPPING_FAMILIES = ("ecp5",)
 #: ``synth_lattice``'s ``map_luts`` step with ABC's LUT mapper told to map for depth alone:

@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..boards.flow import LUT_MAPPINGS
+from ..boards.flow import LUT_MAPPINGS, ROUTERS
 from ..boards.netlist import NetlistError
 from ..golden.checks import UsageError, parse_params
 from ..hw.build import process_tmp, write_json
@@ -172,7 +172,7 @@ def _parser():
     p.add_argument("--seed", type=_number(int, 0, 2 ** 31 - 1), default=None,
                    help="nextpnr's placement seed (default: nextpnr's own); Fmax varies by a "
                         "few percent from seed to seed, so try several for a best figure")
-    p.add_argument("--router", choices=("router1", "router2"), default=None,
+    p.add_argument("--router", choices=ROUTERS, default=None,
                    help="nextpnr's router (default: nextpnr's, router1); router2 is faster "
                         "on large, congested designs")
     p.add_argument("--lut-mapping", choices=LUT_MAPPINGS, default="area",
@@ -333,7 +333,7 @@ def _parser():
                         "ECP5)")
     p.add_argument("--no-verify", action="store_true",
                    help="trust the cost model: skip synthesis (seconds instead of minutes)")
-    p.add_argument("--router", choices=("router1", "router2"), default=None,
+    p.add_argument("--router", choices=ROUTERS, default=None,
                    help="nextpnr's router for the synthesis (default: router1; router2 "
                         "finishes some large designs sooner, but did not converge on the "
                         "ULX3S-85F's fits)")

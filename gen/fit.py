@@ -229,8 +229,7 @@ def _rank(params, est):
 #: choice, 7 x 256 x 8 with the board's options (popcount=packed, bcast_fanout=2), routes:
 #: 58% of the cells (the cost model, fitted to popcount=tree, said 68%), 78% of the DP16KD,
 #: 124.10 MHz with router1 (bench/bitserial-fanout, fit-ulx3s-85f-packed-router1.json).
-#: With the board's earlier options (popcount=tree, no broadcast copies), 7 x 256 x 8 (73%
-#: of the cells) and 4 x 512 x 8 (73.5%) did not finish routing with router2 or router1.
+#: With the board's earlier options the fits did not finish routing (:data:`FIT_ROUTER`).
 DEVICE_SHARE = {"ice40": {"lut": 0.8, "bram": 1.0}, "ecp5": {"lut": 0.7, "bram": 0.8}}
 
 #: nextpnr's router for the fit's synthesis (``lowbit fit --router``): router1, nextpnr's
@@ -270,6 +269,7 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
 
     from ..boards import synth
 
+    router = router or FIT_ROUTER
     _require_model(board.family)
     base = base or BitSerialParams()
     outdir = Path(outdir or Path("lowbit-out") / f"bitserial-fit-{board.name}")
@@ -337,15 +337,14 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
         say(f"fit: synthesizing dm={p.dm} dk={p.dk} dn={p.dn} for {board.name} "
             f"(predicted {est['cells']} logic cells, {est['bram']} block RAMs) ...")
         try:
-            synth_report = synth("bitserial", p, board.name, outdir, log=None,
-                                 router=router or FIT_ROUTER)
+            synth_report = synth("bitserial", p, board.name, outdir, log=None, router=router)
         except RuntimeError as exc:  # does not fit after all: try the next one
             entry["synth_error"] = str(exc).splitlines()[0]
             say(f"fit:   rejected: {entry['synth_error']}")
             continue
         entry["synth"] = {k: synth_report[k] for k in ("unit_resources", "fmax_mhz",
                                                        "meets_board_clock")}
-        entry["synth"]["router"] = router or FIT_ROUTER
+        entry["synth"]["router"] = router
         if synth_report["meets_board_clock"]:
             chosen = entry
             break
