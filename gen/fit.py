@@ -136,8 +136,9 @@ def copy_ffs(params):
     and the readout's enable a result memory, one for each row of DPUs; with several
     result memories, a copy each of the readout's address counter, a stage of its own, with
     the readout's valid and last flags a register longer to match; two more copies of the
-    compute stage's ``computing`` and one of its ``end``; the step flags at the broadcast
-    stage in a copy a row of DPUs); and with ``dpu_inputs`` the DPUs' input registers."""
+    compute stage's ``computing`` and one each of its ``end`` and ``start``; the step flags at
+    the broadcast stage in a copy a row of DPUs); and with ``dpu_inputs``
+    the DPUs' input registers."""
     p = params
     # Address bits of each buffer, its half included.
     la, ra, ca = ((words // 2).bit_length() for words in p.buffer_words.values())
@@ -150,7 +151,7 @@ def copy_ffs(params):
     a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
     return (p.dk * (p.dm * (a - 1) + p.dn * (b - 1) + p.dm + p.dn - 1)
             + 2 * (p.dm - 1) * la + 2 * (p.dn - 1) * ra + (p.dm - 1) * (ca + 1)
-            + (p.dm * ca + 2 if p.dm > 1 else 0) + p.dm - 1 + 3 + (p.dm - 1) * (3 + shift_w)
+            + (p.dm * ca + 2 if p.dm > 1 else 0) + p.dm - 1 + 4 + (p.dm - 1) * (3 + shift_w)
             + inputs)
 
 

@@ -606,7 +606,15 @@ class BitSerialMatmul(wiring.Component):
         # `half_claimed` -> `start` -> `half_claimed` was the critical path at 8 x 256 x 8 on
         # the ECP5-85F (10.29 ns, 8.89 of it routing, 97.22 MHz; bench/bitserial-fanout
         # critical-path-8x256x8-fanout2-ctlcopies.txt).
-        start = Signal(name="start")
+        # With bcast_fanout, `start` is two kept copies of one register: the control's
+        # (`half_claimed`'s and `computing`'s next values, the result half's claim) and one
+        # for the far loads (the five loop counters, the run's configuration and operand
+        # halves). With one register driving both, nextpnr placed it among the far loads, 38
+        # rows from `half_claimed`, and `start` -> `half_claimed` / `entry_full` -> `start`
+        # was the critical path at 8 x 256 x 8, spacing 1, on the ECP5-85F (7.61 ns, 6.21 of
+        # it routing, 131.44 MHz; bench/bitserial-fanout
+        # critical-path-8x256x8-fanout2-spacing1.txt).
+        start = Signal(name="start")  # the control's copy
         end = Signal(name="end")  # the run's last step
         entry_full = Signal(name="entry_full")
         half_claimed = Signal(name="half_claimed")
@@ -620,17 +628,21 @@ class BitSerialMatmul(wiring.Component):
             m.d.comb += [entry_full_next.eq(entry_full | (filled & (fh == cs))),
                          half_claimed_next.eq((half_claimed | start)
                                               & ~(freed & (rh == rw)))]
-        m.d.sync += [entry_full.eq(entry_full_next), half_claimed.eq(half_claimed_next),
-                     start.eq(~computing_next & entry_full_next & ~half_claimed_next)]
-        m.d.comb += computing_next.eq(computing)
+        m.d.sync += [entry_full.eq(entry_full_next), half_claimed.eq(half_claimed_next)]
+        starts = self._addr_copies(m, "start",
+                                   ~computing_next & entry_full_next & ~half_claimed_next,
+                                   2 if p.bcast_fanout else 1, reset_less=False)
+        load = starts[-1]  # the far loads' copy
+        m.d.comb += [start.eq(starts[0]), computing_next.eq(computing)]
         with m.If(start):
             # Start the next loaded run (its operand half was filled, its result half free).
             m.d.comb += computing_next.eq(1)
+            _put(m, s.rclaim, rw, 1)
+        with m.If(load):
             m.d.sync += [l_half.eq(cs), r_half.eq(s.ent_b[cs]),
                          c_half.eq(rw)]
             for name, reg in cfg.items():
                 m.d.sync += reg.eq(s.ent_cfg[name][cs])
-            _put(m, s.rclaim, rw, 1)
         # The loop counters, innermost first, each with its last flag in a register (no
         # compare or subtraction between a counter and the address and step logic).
         # Each count is a choice between the two entries by `cs` (_loop_counter's `(sel, a,
@@ -658,17 +670,17 @@ class BitSerialMatmul(wiring.Component):
         # flags: each loop's advance and each address move below is then one gate from
         # registers. (With the ANDs of the flags in front of them, the outer counters'
         # enables were a UP5K critical path on that way, at 2 x 32 x 2.)
-        k, last_k, k_next = _loop_counter(m, start, computing, count["k_chunks"],
+        k, last_k, k_next = _loop_counter(m, load, computing, count["k_chunks"],
                                           self.k_chunks.shape(), name="k", ahead=True)
         kj, kji, kjin, kjinm = (Signal(name=n) for n in ("last_kj", "last_kji", "last_kjin",
                                                           "last_kjinm"))
-        j, last_j, j_next = _loop_counter(m, start, computing & last_k, count["wb"],
+        j, last_j, j_next = _loop_counter(m, load, computing & last_k, count["wb"],
                                           self.wb.shape(), name="j", ahead=True)
-        i, last_i, i_next = _loop_counter(m, start, computing & kj, count["wa"],
+        i, last_i, i_next = _loop_counter(m, load, computing & kj, count["wa"],
                                           self.wa.shape(), name="i", ahead=True)
-        nt, last_nt, nt_next = _loop_counter(m, start, computing & kji, count["nt"],
+        nt, last_nt, nt_next = _loop_counter(m, load, computing & kji, count["nt"],
                                              s.nt_range, name="nt", ahead=True)
-        mt, last_mt, mt_next = _loop_counter(m, start, computing & kjin, count["mt"],
+        mt, last_mt, mt_next = _loop_counter(m, load, computing & kjin, count["mt"],
                                              s.mt_range, name="mt", ahead=True)
         kjinm_next = Signal(name="last_kjinm_next")
         m.d.comb += kjinm_next.eq(k_next & j_next & i_next & nt_next & mt_next)
