@@ -5,7 +5,10 @@ BISMO's model for reference (Umuroglu et al., FPL 2018, Xilinx LUT6): ``1.17 Dk 
 per DPU plus 120.1 for its result logic. lowbit's targets have LUT4s, so the terms differ;
 the model is linear in features that follow the structure of the hardware:
 
-- ``dpu_bits = Dm Dn Dk``: the AND gates and popcount trees (about one LUT4 per bit);
+- ``tree_bits = Dm Dn Dk`` with ``popcount=tree``, ``packed_bits`` the same with
+  ``popcount=packed`` (0 otherwise): the AND gates and popcount trees (about one LUT4 per
+  bit), whose cost a bit differs between the two structures (the packed popcount: fewer
+  LUT4, more carry cells);
 - ``dpu_acc = Dm Dn acc``: the shift/negate/accumulate stage and the result multiplexer;
 - ``dpu_tree = Dm Dn ceil(log2(Dk + 1))``: the tree's last levels and the count registers;
 - ``p2s_bits = Dk W``: the converter's word register and plane multiplexer (``Dk`` with
@@ -14,13 +17,18 @@ the model is linear in features that follow the structure of the hardware:
 - ``shallow_bits``: the bits of the buffers of 4 words or fewer (both halves), which Yosys
   builds from flip-flops on iCE40 and from LUT RAM on ECP5 rather than block RAM (a result
   buffer of one or two tiles a half);
+- ``addr_bits``: the bits of the three buffers' addresses (both halves): the address
+  generators' and loader's counters, carry chains whose width follows the matrix maxima
+  rather than the array (without it the carry cells of 1 x 128 x 1 at ``max_k=1024`` were
+  16% short on ECP5);
 - a constant for the controller.
 
 The carry cells (CCU2C on ECP5, SB_CARRY on iCE40) are fitted on the same features: on ECP5
 each takes logic cells of its own (:meth:`lowbit.boards.targets.Board.logic_cells`).
 Block RAMs are not modelled: they follow from the buffer shapes (:attr:`bram_bits`).
 
-Refit with ``python -m lowbit.boards.costmodel`` (minutes: one Yosys run a configuration);
+Refit with ``python -m lowbit.boards.costmodel`` (minutes: one Yosys run a configuration;
+``--missing`` runs only configurations added since the last fit);
 ``python -m lowbit.boards.costmodel --table`` prints the held-out error table.
 """
 
@@ -38,7 +46,8 @@ __all__ = ["FEATURES", "KINDS", "features", "estimate", "load_model", "fit", "FI
            "CHECK_CONFIGS", "model_errors", "error_table"]
 
 MODEL_PATH = Path(__file__).with_name("costmodel.json")
-FEATURES = ("const", "dpu_bits", "dpu_acc", "dpu_tree", "p2s_bits", "bank_bits", "shallow_bits")
+FEATURES = ("const", "tree_bits", "packed_bits", "dpu_acc", "dpu_tree", "p2s_bits", "bank_bits",
+            "shallow_bits", "addr_bits")
 #: Buffers of this many words or fewer are not block RAM (see ``lowbit.gen.fit.bram_blocks``).
 SHALLOW_WORDS = 4
 FAMILY_BOARD = {"ice40": "icebreaker", "ecp5": "ulx3s-85f"}
@@ -54,15 +63,18 @@ def features(params):
     shallow = sum(words[name] * width for name, width in (
         ("lhs", p.lhs_width), ("rhs", p.rhs_width), ("result", p.result_width))
         if words[name] <= SHALLOW_WORDS)
-    return np.array([1.0, dpus * p.dk, dpus * p.accumulator_width,
+    packed = p.popcount == "packed"
+    return np.array([1.0, 0 if packed else dpus * p.dk, dpus * p.dk if packed else 0,
+                     dpus * p.accumulator_width,
                      dpus * math.ceil(math.log2(p.dk + 1)),
                      p.dk * (max(p.max_wa, p.max_wb) if p.operands == "words" else 1),
-                     (p.dm + p.dn) * p.dk, shallow], dtype=np.float64)
+                     (p.dm + p.dn) * p.dk, shallow,
+                     sum(n.bit_length() for n in words.values())], dtype=np.float64)
 
 
-def _config(dm, dk, dn, wa=8, wb=8, m=16, k=256, n=16):
+def _config(dm, dk, dn, wa=8, wb=8, m=16, k=256, n=16, popcount="tree"):
     return BitSerialParams(dm=dm, dn=dn, dk=dk, max_wa=wa, max_wb=wb, max_m=m, max_k=k,
-                           max_n=n)
+                           max_n=n, popcount=popcount)
 
 
 #: Configurations the model is fitted to.
@@ -75,12 +87,19 @@ FIT_CONFIGS = [
     _config(8, 128, 8, m=64, k=1024, n=64), _config(8, 256, 8),
     # A result buffer of one or two tiles a half: flip-flops (iCE40) or LUT RAM (ECP5).
     _config(16, 32, 8), _config(8, 48, 16, m=8),
+    # The packed popcount (the ULX3S-85F's engine, hw/units.py), small to BISMO's size.
+    *(_config(*shape, **kw, popcount="packed") for shape, kw in (
+        ((2, 32, 2), {}), ((2, 128, 2), {}), ((4, 64, 4), {}), ((1, 256, 4), {}),
+        ((8, 32, 4), {}), ((4, 128, 4), dict(wa=2, wb=2, k=512)),
+        ((8, 128, 8), dict(m=64, k=1024, n=64)), ((8, 256, 8), {}))),
 ]
 #: Held-out configurations the model is checked against (never used in the fit).
 CHECK_CONFIGS = [
     _config(2, 48, 3), _config(3, 64, 2, wa=4, wb=6), _config(4, 96, 4),
     _config(1, 128, 1, k=1024), _config(8, 64, 2), _config(5, 40, 5, wa=3, wb=3),
     _config(2, 200, 2, m=64, n=64), _config(16, 64, 8), _config(6, 256, 10, m=32, n=32),
+    _config(4, 96, 4, popcount="packed"), _config(2, 200, 2, m=64, n=64, popcount="packed"),
+    _config(8, 64, 2, popcount="packed"),
 ]
 
 
@@ -129,12 +148,19 @@ def model_errors(model, family, which="check"):
     return out
 
 
-def _collect(family, configs, which, say):
+def _collect(family, configs, which, say, recorded=()):
+    """A run of each configuration: Yosys's counts, or the run in ``recorded`` (runs of the
+    family's stored model) with the same parameters and set."""
     from dataclasses import asdict
 
     from .flow import netlist_resources
+    kept = {(json.dumps(r["params"], sort_keys=True), r["set"]): r for r in recorded}
     runs = []
     for p in configs:
+        old = kept.get((json.dumps(asdict(p), sort_keys=True), which))
+        if old is not None:
+            runs.append(old)
+            continue
         start = time.perf_counter()
         res, _ = netlist_resources("bitserial", p, FAMILY_BOARD[family])
         seconds = time.perf_counter() - start
@@ -148,9 +174,9 @@ def _collect(family, configs, which, say):
 def error_table(model=None):
     """The held-out check as a Markdown table: measured (Yosys), model, error."""
     model = model or load_model()
-    lines = ["| family | Dm x Dk x Dn | acc | LUT measured | LUT model | error | "
+    lines = ["| family | Dm x Dk x Dn | popcount | acc | LUT measured | LUT model | error | "
              "FF measured | FF model | error | carry measured | carry model | error |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for family in model:
         for r in model[family]["runs"]:
             if r["set"] != "check":
@@ -161,7 +187,8 @@ def error_table(model=None):
             for kind in KINDS:
                 meas = r["resources"][kind]
                 cells += [str(meas), str(pred[kind]), f"{100 * (pred[kind] - meas) / meas:+.1f}%"]
-            lines.append(f"| {family} | {p.dm} x {p.dk} x {p.dn} | {p.accumulator_width} | "
+            lines.append(f"| {family} | {p.dm} x {p.dk} x {p.dn} | {p.popcount} | "
+                         f"{p.accumulator_width} | "
                          + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -179,6 +206,9 @@ def _parser():
     what.add_argument("--recorded", action="store_true",
                       help="refit to the recorded runs without Yosys (after a change of "
                            "features), then print the error table")
+    what.add_argument("--missing", action="store_true",
+                      help="run Yosys only on the configurations with no recorded run (added "
+                           "since the last fit), keep the recorded runs, refit")
     ap.add_argument("families", nargs="*", metavar="FAMILY",
                     help=f"families to re-run (default: all; any of "
                          f"{', '.join(FAMILY_BOARD)})")
@@ -188,7 +218,8 @@ def _parser():
 def main(argv=None):
     """Re-run Yosys on every configuration, refit, write ``costmodel.json`` atomically
     (``--table``: print the held-out error table of the stored model instead; ``--recorded``:
-    refit to the recorded runs without Yosys, after a change of features)."""
+    refit to the recorded runs without Yosys, after a change of features; ``--missing``: run
+    Yosys only on configurations with no recorded run)."""
     ap = _parser()
     args = ap.parse_args(argv)
     bad = [f for f in args.families if f not in FAMILY_BOARD]
@@ -212,8 +243,9 @@ def main(argv=None):
     families = args.families or list(FAMILY_BOARD)
     model = load_model() if MODEL_PATH.exists() else {}
     for family in families:
-        runs = (_collect(family, FIT_CONFIGS, "fit", print)
-                + _collect(family, CHECK_CONFIGS, "check", print))
+        recorded = model.get(family, {}).get("runs", []) if args.missing else []
+        runs = (_collect(family, FIT_CONFIGS, "fit", print, recorded)
+                + _collect(family, CHECK_CONFIGS, "check", print, recorded))
         coef = fit([r for r in runs if r["set"] == "fit"])
         model[family] = {"board": FAMILY_BOARD[family], "features": list(FEATURES),
                          "coef": coef, "runs": runs}

@@ -327,7 +327,7 @@ def _parser():
                    help="logic the unit may use, as nextpnr counts it: logic cells on "
                         "iCE40 (LUT4 + unpaired flip-flops), TRELLIS_COMB on ECP5 (LUT4 + "
                         "the sites of carry cells and LUT RAM) (default: 80%% of the "
-                        "device's LUTs on iCE40, 70%% on ECP5)")
+                        "device's LUTs on iCE40, 75%% on ECP5)")
     p.add_argument("--bram-budget", type=_number(int, 0, 100_000), default=None,
                    help="block RAMs the unit may use (default: all of them on iCE40, 80%% on "
                         "ECP5)")
@@ -659,11 +659,6 @@ def cmd_estimate(args):
                 f"(cost model: LUTs, FFs and carry cells within 15% on held-out Yosys runs; "
                 f"block RAMs and LUT RAM as Yosys maps the buffers)")
         print(line)
-    if params.popcount != "tree":
-        report["model_popcount"] = "tree"
-        print(f"  the cost model is fitted to popcount=tree: with popcount={params.popcount} "
-              f"the ECP5 takes fewer LUT4 and more carry cells, the iCE40 more LUT4 "
-              f"(bench/popcount-packing); confirm with 'lowbit synth'")
     for b in boards:
         check_fits_board(params, b)
         print(f"  {b.name} ({b.device}): fits, as far as the cost model tells "
@@ -680,6 +675,9 @@ def cmd_fit(args):
 
     unit = _fit_unit("fit", args.unit)
     board = get_board(args.board)
+    if args.no_verify and args.router:
+        raise UsageError("--router chooses the router of the fit's synthesis; with --no-verify "
+                         "nothing is routed: drop one of them")
     # The board's maxima and operand form (as 'lowbit synth' builds for it), -p on top; the
     # array shape is what fit chooses.
     base = sized_params(unit.name, board.name, args.param)
