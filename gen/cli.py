@@ -737,7 +737,9 @@ def main(argv=None):
         handlers[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with process_tmp():
-            return COMMANDS[args.command](args)
+            status = COMMANDS[args.command](args)
+            sys.stdout.flush()  # a closed pipe shows here, not as a warning at exit
+            return status
     except UsageError as exc:
         print(f"lowbit {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -745,6 +747,15 @@ def main(argv=None):
         print(f"lowbit {args.command}: error: --netlist {getattr(args, 'netlist', None)}: "
               f"{exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Whoever read the output stopped (`lowbit fit ... | head`): stop quietly, as other
+        # command-line tools do, with the status a SIGPIPE gives; the rest of the output
+        # goes nowhere rather than into a second error at exit.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # no real stdout (under pytest's capture)
+            pass
+        return 128 + signal.SIGPIPE
     except (RuntimeError, OSError) as exc:
         print(f"lowbit {args.command}: failed: {exc}", file=sys.stderr)
         return 1

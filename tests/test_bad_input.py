@@ -244,6 +244,18 @@ def test_an_interrupted_run_says_one_line_and_leaves_nothing(sig, status, tmp_pa
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+def test_a_closed_pipe_stops_quietly(tmp_path):
+    """``lowbit estimate ... | head -1``: the reader closes the pipe after a line. Before, lowbit
+    said "failed: [Errno 32] Broken pipe"; now it stops with no message, status 141."""
+    proc = _lowbit(["estimate", "bitserial"], tmp_path)
+    proc.stdout.close()  # read nothing: the lines lowbit writes find the pipe closed
+    with proc.stderr:
+        err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 128 + signal.SIGPIPE, err
+    assert err == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
+
+
 def test_a_killed_run_leaves_what_the_next_run_removes(tmp_path):
     """SIGKILL cannot be caught: what it leaves (the per-process temporary folder, the
     output's temporary sibling) the next lowbit run removes."""
