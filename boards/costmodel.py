@@ -69,7 +69,7 @@ def features(params):
                      dpus * math.ceil(math.log2(p.dk + 1)),
                      p.dk * (max(p.max_wa, p.max_wb) if p.operands == "words" else 1),
                      (p.dm + p.dn) * p.dk, shallow,
-                     sum(n.bit_length() for n in words.values())], dtype=np.float64)
+                     sum((n - 1).bit_length() for n in words.values())], dtype=np.float64)
 
 
 def _config(dm, dk, dn, wa=8, wb=8, m=16, k=256, n=16, popcount="tree"):
@@ -114,6 +114,10 @@ def estimate(params, family, model=None):
     model = model or load_model()
     if family not in model:
         raise ValueError(f"no cost model for family {family!r}; have {', '.join(model)}")
+    if model[family].get("features") != list(FEATURES):
+        raise ValueError(f"the {family} cost model was fitted to other features "
+                         f"({', '.join(model[family].get('features', []))}); refit it with "
+                         f"'python -m lowbit.boards.costmodel --recorded'")
     x = features(params)
     coef = model[family]["coef"]
     return {kind: int(round(float(x @ np.asarray(coef[kind])))) for kind in KINDS}

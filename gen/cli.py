@@ -720,6 +720,24 @@ def _on_signal(signum, frame):
     raise _Terminated(signum)
 
 
+def _discard_stdout():
+    """After a closed stdout pipe: the rest of the output (Python's buffer, flushed again at
+    exit) goes to /dev/null rather than into a second error at exit. Only the process's own
+    stdout; a replaced ``sys.stdout`` (a caller's capture) is left as it is."""
+    if sys.stdout is None or sys.stdout is not sys.__stdout__:
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(null)
+
+
 def main(argv=None):
     import signal
 
@@ -738,7 +756,8 @@ def main(argv=None):
     try:
         with process_tmp():
             status = COMMANDS[args.command](args)
-            sys.stdout.flush()  # a closed pipe shows here, not as a warning at exit
+            if sys.stdout is not None:  # (None when started with stdout closed)
+                sys.stdout.flush()  # a closed pipe shows here, not as a warning at exit
             return status
     except UsageError as exc:
         print(f"lowbit {args.command}: error: {exc}", file=sys.stderr)
@@ -749,12 +768,8 @@ def main(argv=None):
         return 2
     except BrokenPipeError:
         # Whoever read the output stopped (`lowbit fit ... | head`): stop quietly, as other
-        # command-line tools do, with the status a SIGPIPE gives; the rest of the output
-        # goes nowhere rather than into a second error at exit.
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):  # no real stdout (under pytest's capture)
-            pass
+        # command-line tools do, with the status a SIGPIPE gives.
+        _discard_stdout()
         return 128 + signal.SIGPIPE
     except (RuntimeError, OSError) as exc:
         print(f"lowbit {args.command}: failed: {exc}", file=sys.stderr)
@@ -773,6 +788,12 @@ def main(argv=None):
               f"nothing half-written is left", file=sys.stderr)
         return 128 + signum
     finally:
+        # What an error path left in stdout's buffer, while its message is on stderr.
+        try:
+            if sys.stdout is not None:
+                sys.stdout.flush()
+        except BrokenPipeError:
+            _discard_stdout()
         for sig, old in handlers.items():
             signal.signal(sig, old)
 

@@ -230,7 +230,7 @@ def _rank(params, est):
 #: 62% of the DP16KD (135.35 MHz at best, bench/bitserial-fanout), and with 70% the fit's
 #: choice, 7 x 256 x 8, routed at 58% (124.10 MHz, fit-ulx3s-85f-packed-router1.json; the
 #: cost model, then fitted to popcount=tree alone, said 68%). The model fitted to both
-#: popcounts predicts 8 x 256 x 8 at 72% of the cells (60,172 against 61,833 placed), within
+#: popcounts predicts 8 x 256 x 8 at 72% of the cells (60,199 against 61,879 placed), within
 #: 75% and not within 70%.
 #: With the board's earlier options the fits did not finish routing (:data:`FIT_ROUTER`).
 DEVICE_SHARE = {"ice40": {"lut": 0.8, "bram": 1.0}, "ecp5": {"lut": 0.75, "bram": 0.8}}

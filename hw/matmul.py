@@ -613,7 +613,8 @@ class BitSerialMatmul(wiring.Component):
         # rows from `half_claimed`, and `start` -> `half_claimed` / `entry_full` -> `start`
         # was the critical path at 8 x 256 x 8, spacing 1, on the ECP5-85F (7.61 ns, 6.21 of
         # it routing, 131.44 MHz; bench/bitserial-fanout
-        # critical-path-8x256x8-fanout2-spacing1.txt).
+        # critical-path-8x256x8-fanout2-spacing1.txt). (`load` also sets the loop counters'
+        # next last flags, and through them `end`'s next value, as `start` did.)
         start = Signal(name="start")  # the control's copy
         end = Signal(name="end")  # the run's last step
         entry_full = Signal(name="entry_full")
