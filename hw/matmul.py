@@ -871,11 +871,18 @@ class BitSerialMatmul(wiring.Component):
         m.d.comb += fire.eq(ce & reading)
         # The tile loops keep their last flags in registers (_loop_counter), so that the
         # output's handshake (ce) is the counters' enable and little else.
-        _, last_nt = _loop_counter(m, begin, fire, s.res_nt[rs], s.nt_range, name="o_nt")
-        _, last_mt = _loop_counter(m, begin, fire & last_nt, s.res_mt[rs], s.mt_range,
-                                   name="o_mt")
-        final = Signal()
-        m.d.comb += final.eq(last_nt & last_mt)
+        _, last_nt, nt_next = _loop_counter(m, begin, fire, s.res_nt[rs], s.nt_range,
+                                            name="o_nt", ahead=True)
+        _, last_mt, mt_next = _loop_counter(m, begin, fire & last_nt, s.res_mt[rs],
+                                            s.mt_range, name="o_mt", ahead=True)
+        # The half's last tile (last_nt & last_mt) as a flip-flop of its own, computed a
+        # cycle ahead from the flags' next values, so that the half's end (`reading`, the
+        # address, the half read) is one gate from registers. (As the AND of the two flags,
+        # `last_o_mt` through it and two LUTs into `reading`, 45 rows away, was the critical
+        # path at 8 x 256 x 8 on the ECP5-85F, 8.48 ns, 7.25 of it routing; bench/
+        # bitserial-fanout critical-path-8x256x8-fanout2-spacing1-startcopy.txt.)
+        final = Signal(name="o_final")
+        m.d.sync += final.eq(nt_next & mt_next)
         # The read address (addr, rs) is a counter: no adder before the port. With several
         # result memories (_memories), each has its own kept copy of it, loaded with the
         # counter's next value.
