@@ -69,7 +69,7 @@ def features(params):
                      dpus * math.ceil(math.log2(p.dk + 1)),
                      p.dk * (max(p.max_wa, p.max_wb) if p.operands == "words" else 1),
                      (p.dm + p.dn) * p.dk, shallow,
-                     sum((n - 1).bit_length() for n in words.values())], dtype=np.float64)
+                     sum(p.buffer_addr_bits.values())], dtype=np.float64)
 
 
 def _config(dm, dk, dn, wa=8, wb=8, m=16, k=256, n=16, popcount="tree"):

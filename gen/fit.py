@@ -140,8 +140,7 @@ def copy_ffs(params):
     the broadcast stage in a copy a row of DPUs); and with ``dpu_inputs``
     the DPUs' input registers."""
     p = params
-    # Address bits of each buffer, its half included.
-    la, ra, ca = ((words // 2).bit_length() for words in p.buffer_words.values())
+    la, ra, ca = p.buffer_addr_bits.values()
     # The DPUs' input registers, and the cycle they add to the step flags (valid, first,
     # negate, shift at the broadcast stage; valid, last, final and the result address).
     shift_w = max(1, (p.max_wa + p.max_wb - 2).bit_length())

@@ -748,6 +748,12 @@ class BitSerialParams:
         return {"lhs": words(self.lhs_depth), "rhs": words(self.rhs_depth),
                 "result": words(self.result_depth)}
 
+    @property
+    def buffer_addr_bits(self):
+        """Address bits of each memory of :attr:`buffer_words`, its half (the top bit)
+        included."""
+        return {name: (words - 1).bit_length() for name, words in self.buffer_words.items()}
+
     def check_run(self, M, K, N, wa, wb, a_signed, b_signed):
         """Check a run-time configuration against the generated maxima.
 

@@ -1053,9 +1053,9 @@ class _State:
             return Signal.like(getattr(unit, name), name=f"{suffix}_{name}", **kw)
 
         # Address bits of one half of each buffer (the half is the bit above them).
-        words = p.buffer_words
+        bits = p.buffer_addr_bits
         self.lhs_bits, self.rhs_bits, self.res_bits = (
-            (words[name] // 2).bit_length() - 1 for name in ("lhs", "rhs", "result"))
+            bits[name] - 1 for name in ("lhs", "rhs", "result"))
         self.mt_range = mt_range = range(p.m_tiles(p.max_m) + 1)
         self.nt_range = nt_range = range(p.n_tiles(p.max_n) + 1)
         self.ld = {name: like(name, "ld") for name in self.CFG}
