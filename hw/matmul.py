@@ -658,14 +658,10 @@ class BitSerialMatmul(wiring.Component):
         # values when `start` reads them. (With the compares after the entry registers,
         # `cp_entry` through `mt == 1`'s choice and the five loops' next last flags into
         # `end` was the critical path at 2 x 256 x 2, 6.0 ns, bench/bitserial-fanout.)
-        def loaded(entry):
-            top, one, two = (Signal.like(entry, name=f"{entry.name}_as_top"),
-                             Signal(name=f"{entry.name}_is1"), Signal(name=f"{entry.name}_is2"))
-            m.d.sync += [top.eq(entry - 1), one.eq(entry == 1), two.eq(entry == 2)]
-            return top, one, two
-        count = {name: (cs, loaded(entries[1]), loaded(entries[0])) for name, entries in (
-            *((name, s.ent_cfg[name]) for name in ("k_chunks", "wb", "wa")),
-            ("nt", s.ent_nt), ("mt", s.ent_mt))}
+        entries = {**{name: s.ent_cfg[name] for name in ("k_chunks", "wb", "wa")},
+                   "nt": s.ent_nt, "mt": s.ent_mt}
+        count = {name: (cs, _triple_behind(m, e[1]), _triple_behind(m, e[0]))
+                 for name, e in entries.items()}
         # The loops' cumulative last flags (`kj` = last_k & last_j, `kji`, `kjin`, `kjinm` the
         # run's last step) as flip-flops computed a cycle ahead from the counters' next
         # flags: each loop's advance and each address move below is then one gate from
@@ -852,8 +848,9 @@ class BitSerialMatmul(wiring.Component):
             wp = mem.write_port()
             m.d.comb += [wp.addr.eq(waddr), wp.data.eq(Cat(*accs[k * per:(k + 1) * per])),
                          wp.en.eq(wen)]
-        with m.If(final):
-            _put(m, s.rfull, waddrs[0][-1], 1)
+        m.d.comb += [s.rset.eq(final), s.rset_half.eq(waddrs[0][-1])]
+        with m.If(s.rset):
+            _put(m, s.rfull, s.rset_half, 1)
 
     # -- C out, a tile a beat, from one half of the result buffer. ----------------------------
     def _readout(self, m, s, res):
@@ -864,17 +861,31 @@ class BitSerialMatmul(wiring.Component):
         reading = Signal()
         addr = Signal(s.res_bits)  # mt n_tiles + nt, counted
         begin = Signal()
-        m.d.comb += begin.eq(~reading & s.rfull[rs])
+        # rfull[rs] as a flip-flop of its own (`o_half_full`), kept equal to it from the
+        # events that change it, so that `begin` is one gate from registers. (As a lookup by
+        # `rs`, `rs` through it and `begin` into the last flags' next values was the critical
+        # path at 2 x 256 x 2 on the ECP5-85F, 6.08 ns at seed 1.)
+        half_full = Signal(name="o_half_full")
+        m.d.comb += begin.eq(~reading & half_full)
         with m.If(begin):
             m.d.sync += reading.eq(1)
         fire = Signal()
         m.d.comb += fire.eq(ce & reading)
         # The tile loops keep their last flags in registers (_loop_counter), so that the
-        # output's handshake (ce) is the counters' enable and little else.
-        _, last_nt, nt_next = _loop_counter(m, begin, fire, s.res_nt[rs], s.nt_range,
-                                            name="o_nt", ahead=True)
-        _, last_mt, mt_next = _loop_counter(m, begin, fire & last_nt, s.res_mt[rs],
-                                            s.mt_range, name="o_mt", ahead=True)
+        # output's handshake (ce) is the counters' enable and little else. Their counts are
+        # a choice between the two result halves' by `rs`, each as registers a cycle behind
+        # the half's tile counts (_triple_behind): those are written with the run's `end`,
+        # its last tile at least the operand and tree stages later. (With the count looked
+        # up by `rs` and `- 1` after it, a half's tile count into the counter's `left` was
+        # the critical path at 2 x 256 x 2 on the ECP5-85F in 2 of 3 seeds with
+        # --placer-heap-timingweight 40, 5.55 and 5.64 ns.)
+        _, last_nt, nt_next = _loop_counter(
+            m, begin, fire, (rs, _triple_behind(m, s.res_nt[1]), _triple_behind(m, s.res_nt[0])),
+            s.nt_range, name="o_nt", ahead=True)
+        _, last_mt, mt_next = _loop_counter(
+            m, begin, fire & last_nt,
+            (rs, _triple_behind(m, s.res_mt[1]), _triple_behind(m, s.res_mt[0])),
+            s.mt_range, name="o_mt", ahead=True)
         # The half's last tile (last_nt & last_mt) as a flip-flop of its own, computed a
         # cycle ahead from the flags' next values, so that the half's end (`reading`, the
         # address, the half read) is one gate from registers. (As the AND of the two flags,
@@ -889,12 +900,14 @@ class BitSerialMatmul(wiring.Component):
         addr_next, rs_next = Signal.like(addr, name="o_addr_next"), Signal(name="rs_next")
         m.d.comb += [addr_next.eq(addr), rs_next.eq(rs)]
         m.d.sync += [addr.eq(addr_next), rs.eq(rs_next)]
+        set_here = s.rset & (s.rset_half == rs)  # the compute stage fills half rs
+        m.d.sync += half_full.eq(half_full | set_here)
         with m.If(fire):
             m.d.comb += addr_next.eq(addr + 1)
             with m.If(final):
                 # The half is read (its last tile is on its way): back to the compute stage.
                 m.d.comb += [addr_next.eq(0), rs_next.eq(~rs), s.freed.eq(1)]
-                m.d.sync += reading.eq(0)
+                m.d.sync += [reading.eq(0), half_full.eq(s.rfull[~rs] | (s.rset & ~set_here))]
                 _put(m, s.rfull, rs, 0)
         # The read port's register, then a read-data register (hw.ram.registered_read), then
         # the skid below; with several memories each has its own copy of the enable.
@@ -1020,6 +1033,16 @@ def _triple(count):
     return (count - 1)[:len(count)], count == 1, count == 2
 
 
+def _triple_behind(m, entry):
+    """Registers holding the :func:`_triple` of ``entry`` a cycle behind it, named after it,
+    for a :func:`_loop_counter` that loads from the entry no earlier than two cycles after
+    it is written."""
+    regs = (Signal.like(entry, name=f"{entry.name}_as_top"), Signal(name=f"{entry.name}_is1"),
+            Signal(name=f"{entry.name}_is2"))
+    m.d.sync += Cat(*regs).eq(Cat(*_triple(entry)))
+    return regs
+
+
 def _triple_regs(like, name):
     """Registers for a :func:`_triple` of a count shaped ``like``, reset to that of 1."""
     return (Signal.like(like, name=f"{name}_top", init=0), Signal(name=f"{name}_is1", init=1),
@@ -1095,6 +1118,9 @@ class _State:
         # the compute stage sees that a cycle later (`late["freed"]`).
         self.rclaim = Array(Signal(name=f"rclaim{e}") for e in range(2))
         self.rfull = Array(Signal(name=f"rfull{e}") for e in range(2))
+        # The compute stage sets rfull[rset_half] (its run's last tile is written).
+        self.rset = Signal(name="ev_rset")
+        self.rset_half = Signal(name="ev_rset_half")
         self.r_busy = Signal(name="r_busy")  # results in the readout pipeline
         self.rs = Signal(name="rs")  # the result half the readout reads
         self.res_mt = Array(Signal(mt_range, name=f"res{e}_mt") for e in range(2))
