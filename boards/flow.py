@@ -147,6 +147,11 @@ def synth_options(board, dsp=True):
 LUT_MAPPINGS = ("area", "delay")
 #: nextpnr's routers (``router``): router1 is its default.
 ROUTERS = ("router1", "router2")
+#: What ``tmg_ripup`` (``lowbit synth --tmg-ripup``) did in the bench
+#: (bench/nextpnr-options: one netlist each, seeds 1 to 3, with and without it).
+TMG_RIPUP_NOTE = ("the bit-serial engine at 2 x 256 x 2 on the ECP5-85F, two engine "
+                  "versions, seeds 1 to 3: 5% higher Fmax on average, 188 to 201 MHz against "
+                  "179 to 187, at up to 1.6 times the routing time; bench/nextpnr-options")
 #: The families ``lut_mapping="delay"`` is for (measured on the ECP5-85F).
 _DELAY_MAPPING_FAMILIES = ("ecp5",)
 #: ``synth_lattice``'s ``map_luts`` step with ABC's LUT mapper told to map for depth alone:
@@ -269,7 +274,9 @@ def _board_build(unit, params, board, target_mhz, work, env, say, dsp=True, harn
     platform.add_resources(resources)
     nextpnr_opts = "--timing-allow-fail --report report.json"
     for option, value in (pnr or {}).items():
-        if value is not None:
+        if value is True:  # a flag
+            nextpnr_opts += f" --{option}"
+        elif value is not None:
             nextpnr_opts += f" --{option} {value}"
     if board.family == "gowin":
         # Amaranth's Apicula templates put no clock constraint in the .cst file.
@@ -327,7 +334,7 @@ def _does_not_fit(unit, board, unit_cells, work, dsp):
 
 def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, dsp=True,
           harness="scan", baud=None, clock_mhz=None, seed=None, router=None,
-          lut_mapping="area"):
+          tmg_ripup=False, lut_mapping="area"):
     """Synthesize one unit for one board: bitstream, resources and post-route Fmax.
 
     Parameters
@@ -367,6 +374,11 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         nextpnr's ``--seed`` (placement; Fmax varies by a few percent from seed to seed) and
         ``--router`` (``router1``, nextpnr's default, or ``router2``, faster on large,
         congested designs). Default: nextpnr's own.
+    tmg_ripup : bool
+        nextpnr's ``--tmg-ripup`` (router1 only): the router rips up and reroutes the nets
+        of paths that miss the target, for a higher Fmax at a longer routing time
+        (:data:`TMG_RIPUP_NOTE`). router2 with it never ended on a design that misses the
+        target, so that pair is refused.
     lut_mapping : str
         ``"area"`` (default: Yosys's own LUT mapping) or ``"delay"`` (ECP5: ABC maps for
         depth alone, more LUTs and fewer levels; :func:`lut_mapping_script`). Both the
@@ -389,7 +401,8 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
           ``meets_target``,
           ``critical_path`` (start, end, delays, source lines, ``through_unit``),
           ``other_paths``, ``notes`` (caveats on the timing numbers);
-        - ``nextpnr`` (the seed and router asked for), ``lut_mapping``;
+        - ``nextpnr`` (the seed, router and ``tmg-ripup`` asked for, ``None`` where
+          nextpnr's default), ``lut_mapping``;
         - ``harness`` (port and register widths, pins), ``times_s`` (seconds per step),
           ``bitstream`` and ``logs`` (file names in ``outdir``), ``versions``.
 
@@ -414,6 +427,10 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     if harness not in HARNESSES:
         raise UsageError(f"unknown harness {harness!r}; choose one of: {', '.join(HARNESSES)}")
     check_lut_mapping(lut_mapping, board)
+    if tmg_ripup and router == "router2":
+        raise UsageError("--tmg-ripup works with router1 only: with router2 nextpnr kept "
+                         "rerouting a design that misses the target and never finished; drop "
+                         "one of the two")
     check_output_dir(outdir)
     check_storage_fits(unit, params, board)  # memories beyond the device: refused in a second
     if clock_mhz is not None and harness != "link":
@@ -431,6 +448,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         _link_map(unit, params, link)
     env = toolchain_env(check_tools(board.family))
 
+    nextpnr = {"seed": seed, "router": router, "tmg-ripup": True if tmg_ripup else None}
     t_start = time.perf_counter()
     with scratch_dir(outdir) as scratch:
         work_unit = Path(scratch) / "unit"
@@ -444,7 +462,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         try:
             harness_info, unit_map, times = _board_build(
                 unit, params, board, target_mhz, work_board, env, say, dsp, harness, link,
-                pnr={"seed": seed, "router": router}, lut_mapping=lut_mapping)
+                pnr=nextpnr, lut_mapping=lut_mapping)
         except SynthError as exc:
             if not any(text in str(exc) for text in _OUT_OF_CELLS):
                 raise
@@ -503,7 +521,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
             **_timing(pnr, board, target_mhz, design_res,
                       link.clk_hz / 1e6 if link is not None else None),
             "oscillator_mhz": board.board_clock_mhz,
-            "nextpnr": {"seed": seed, "router": router},
+            "nextpnr": nextpnr,
             "lut_mapping": lut_mapping,
             "times_s": {k: round(v, 2) for k, v in times.items()},
             "bitstream": bitstream,

@@ -118,7 +118,8 @@ def format_report(report):
         lines.append(f"  the design runs at the PLL clock: {pll}")
     chosen = {k: v for k, v in r.get("nextpnr", {}).items() if v is not None}
     if chosen:
-        lines.append("  nextpnr: " + ", ".join(f"--{k} {v}" for k, v in chosen.items()))
+        lines.append("  nextpnr: " + ", ".join(f"--{k}" if v is True else f"--{k} {v}"
+                                                for k, v in chosen.items()))
     if r.get("lut_mapping", "area") != "area":
         lines.append(f"  LUT mapping: {r['lut_mapping']} (Yosys's ABC mapped for depth alone)")
     crit = t.get("critical_path")

@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..boards.flow import LUT_MAPPINGS, ROUTERS
+from ..boards.flow import LUT_MAPPINGS, ROUTERS, TMG_RIPUP_NOTE
 from ..boards.netlist import NetlistError
 from ..golden.checks import UsageError, parse_params
 from ..hw.build import process_tmp, write_json
@@ -175,6 +175,10 @@ def _parser():
     p.add_argument("--router", choices=ROUTERS, default=None,
                    help="nextpnr's router (default: nextpnr's, router1); router2 is faster "
                         "on large, congested designs")
+    p.add_argument("--tmg-ripup", action="store_true",
+                   help="nextpnr's timing-driven rip-up (router1 only): the router reroutes "
+                        "the nets of paths that miss the target, for a higher Fmax at a "
+                        f"longer routing time ({TMG_RIPUP_NOTE.replace('%', '%%')})")
     p.add_argument("--lut-mapping", choices=LUT_MAPPINGS, default="area",
                    help="how Yosys's ABC maps logic to LUTs: area (default, Yosys's own: "
                         "least delay on the deepest path, then area recovered on all "
@@ -470,7 +474,8 @@ def cmd_synth(args):
     report = synth(unit.name, params, board, out, target_mhz=args.target_mhz,
                    dsp=not args.no_dsp and board_dsp(unit.name, board), harness=harness,
                    baud=args.baud, clock_mhz=args.clock_mhz, seed=args.seed,
-                   router=args.router, lut_mapping=args.lut_mapping, log=_progress)
+                   router=args.router, tmg_ripup=args.tmg_ripup,
+                   lut_mapping=args.lut_mapping, log=_progress)
     print(format_report(report))
     print(f"\nwrote {out}")
     if harness == "link":

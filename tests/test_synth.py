@@ -70,13 +70,21 @@ def test_mac_behind_the_host_link(board, clock, pll, tmp_path):
     """The link harness: the UART pins, link.json for the driver; the clock the design runs
     at (the oscillator's or the PLL's), which it must meet, and both clocks in the report."""
     out = tmp_path / board
-    # One run also passes nextpnr's seed and router through (lowbit synth --seed --router).
-    pnr = dict(seed=3, router="router2") if pll == "ICESTORM_PLL" else {}
+    # Two runs also pass nextpnr's options through (lowbit synth --seed --router,
+    # --tmg-ripup).
+    pnr = {"ICESTORM_PLL": dict(seed=3, router="router2"), "EHXPLLL": dict(tmg_ripup=True)
+           }.get(pll, {})
     report = synth("mac", MACParams(), board, out, harness="link", clock_mhz=clock, **pnr)
-    assert report["nextpnr"] == {"seed": pnr.get("seed"), "router": pnr.get("router")}
-    if pnr:
+    assert report["nextpnr"] == {"seed": pnr.get("seed"), "router": pnr.get("router"),
+                                 "tmg-ripup": pnr.get("tmg_ripup")}
+    text = (out / "report.txt").read_text()
+    if "router" in pnr:
         assert "Running router2" in (out / "logs" / "nextpnr.log").read_text()
-        assert "nextpnr: --seed 3, --router router2" in (out / "report.txt").read_text()
+        assert "nextpnr: --seed 3, --router router2\n" in text
+    elif pnr:
+        assert "nextpnr: --tmg-ripup\n" in text
+    else:
+        assert "nextpnr:" not in text
     b = get_board(board)
     mhz = clock or b.board_clock_mhz
     info = json.loads((out / "link.json").read_text())
@@ -89,7 +97,6 @@ def test_mac_behind_the_host_link(board, clock, pll, tmp_path):
     assert report["unit_resources"]["dsp"] == 1 and report["harness_resources"]["dsp"] == 0
     assert report["board_clock_mhz"] == mhz and report["oscillator_mhz"] == b.board_clock_mhz
     assert report["meets_board_clock"], (report["fmax_mhz"], report["critical_path"])
-    text = (out / "report.txt").read_text()
     if pll is None:
         assert "pll" not in h and "PLL clock" not in text
     else:

@@ -6,9 +6,10 @@ Fmax, critical path and run time; a rerun replaces the entry of the same unit, b
 parameters and label) and keeps each run's report.txt under reports/.
 
 usage: python run.py [--into DIR] LABEL=CHECKOUT [LABEL=CHECKOUT ...]
-                     [UNIT[:k=v,...][@BOARD][%MAPPING][#SEED] ...]
+                     [UNIT[:k=v,...][@BOARD][%MAPPING][~ripup][#SEED] ...]
 
 ``%MAPPING``: ``lowbit synth --lut-mapping MAPPING`` (``%delay``; default area).
+``~ripup``: ``lowbit synth --tmg-ripup`` (nextpnr's timing-driven rip-up), variant LABEL-ripup.
 
 ``--into DIR``: results.json and reports/ in DIR instead (another benchmark's runs).
 """
@@ -27,6 +28,11 @@ def run(checkout, label, spec, out_root, into=HERE):
     spec, _, seed = spec.partition("#")  # UNIT...#N: nextpnr --seed N, variant LABEL-seedN
     if seed:
         label = f"{label}-seed{seed}"
+    spec, _, ripup = spec.partition("~")  # UNIT...~ripup: --tmg-ripup, variant LABEL-ripup
+    if ripup not in ("", "ripup"):
+        sys.exit(f"run.py: unknown ~{ripup} in a spec (only ~ripup)")
+    if ripup:
+        label = f"{label}-ripup"
     spec, _, mapping = spec.partition("%")  # UNIT...%delay: --lut-mapping delay
     if mapping:  # a run of its own in results.json, never replacing the default mapping's
         label = f"{label}-{mapping}"
@@ -46,6 +52,8 @@ def run(checkout, label, spec, out_root, into=HERE):
         cmd += ["--seed", seed]
     if mapping:
         cmd += ["--lut-mapping", mapping]
+    if ripup:
+        cmd += ["--tmg-ripup"]
     start = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=checkout)
     wall = time.time() - start

