@@ -710,40 +710,26 @@ class BitSerialMatmul(wiring.Component):
                                    reset_less=False)
         m.d.comb += computing.eq(copies[0])
         gen_computing, step_computing = copies[-2:] if p.bcast_fanout else copies * 2
-        # The address generators. The step's moves, by the innermost loop that wraps (the
-        # flags nest: kjinm implies kjin, which implies kji, kj and last_k):
-        #   none:   A +1, B +1
-        #   k:      A back to its plane (l_plane), B +1 (its next plane)
-        #   kj:     A +1 (its next plane), B back to its tile (r_tile)
-        #   kji:    A back to its tile (l_tile), B +1 (its next tile), C +1
-        #   kjin:   A +1 (its next tile), B back to 0, C +1
-        #   kjinm:  A, B and C back to 0
-        # Each generator is `Mux(inc, addr + 1, reload)`, the choice of `reload` and `inc`
-        # flip-flops computed a cycle ahead from the flags' next values: the +1 meets one
-        # LUT on its way back to the register. (With the moves as a chain of multiplexers by
-        # the flags, `l_addr` through its +1 and two LUTs into itself was the critical path
-        # at 2 x 256 x 2 on the ECP5-85F at seed 1, 5.58 ns.)
-        kji_next, kjin_next = k_next & j_next & i_next, k_next & j_next & i_next & nt_next
-        kj_next = k_next & j_next
-        l_inc, r_inc = Signal(name="l_inc", init=1), Signal(name="r_inc", init=1)
-        to_plane, to_tile = Signal(name="l_to_plane"), Signal(name="l_to_tile")
-        plane_inc = Signal(name="l_plane_inc")  # l_plane takes l_addr + 1
-        m.d.sync += [l_inc.eq(~k_next | (kj_next & ~kji_next) | (kjin_next & ~kjinm_next)),
-                     r_inc.eq(~kj_next | (kji_next & ~kjin_next)),
-                     to_plane.eq(k_next & ~kj_next), to_tile.eq(kji_next & ~kjin_next),
-                     plane_inc.eq((kj_next & ~kji_next) | (kjin_next & ~kjinm_next))]
-        l_next, r_next = l_addr + 1, r_addr + 1
+        # The address generators. Each move overrides the one before it (kj implies last_k,
+        # and so on).
         with m.If(gen_computing):
-            m.d.sync += [l_addr.eq(Mux(l_inc, l_next,
-                                       Mux(to_plane, l_plane, Mux(to_tile, l_tile, 0)))),
-                         r_addr.eq(Mux(r_inc, r_next, Mux(kjin, 0, r_tile)))]
-            with m.If(kj):
-                m.d.sync += l_plane.eq(Mux(plane_inc, l_next, Mux(to_tile, l_tile, 0)))
-            with m.If(kji):
-                m.d.sync += [r_tile.eq(Mux(kjin, 0, r_next)),
-                             c_addr.eq(Mux(kjinm, 0, c_addr + 1))]
-            with m.If(kjin):
-                m.d.sync += l_tile.eq(Mux(kjinm, 0, l_next))
+            m.d.sync += [l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
+        with m.If(gen_computing & last_k):
+            # Next plane of B (r_addr + 1 already is), the same plane of A again.
+            m.d.sync += l_addr.eq(l_plane)
+        with m.If(gen_computing & kj):
+            # Next plane of A (l_addr + 1), B from the start of its tile.
+            m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1), r_addr.eq(r_tile)]
+        with m.If(gen_computing & kji):
+            # Next tile of B (r_addr + 1), A from the start of its tile.
+            m.d.sync += [l_addr.eq(l_tile), l_plane.eq(l_tile), r_addr.eq(r_addr + 1),
+                         r_tile.eq(r_addr + 1), c_addr.eq(c_addr + 1)]
+        with m.If(gen_computing & kjin):
+            # Next tile of A (l_addr + 1), B from the start.
+            m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1),
+                         l_tile.eq(l_addr + 1), r_addr.eq(0), r_tile.eq(0)]
+        with m.If(gen_computing & kjinm):
+            m.d.sync += [l_addr.eq(0), l_plane.eq(0), l_tile.eq(0), c_addr.eq(0)]
 
         # Step flags, computed with the counters and delayed to meet their operand words at
         # the DPUs' accumulators.
