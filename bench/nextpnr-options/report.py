@@ -1,0 +1,46 @@
+"""results.json -> report.md: each engine's runs, one row per option set, with the averages
+over seeds 1 to 3 with and without --tmg-ripup.
+
+usage: python bench/nextpnr-options/report.py
+"""
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).parent
+NOTES = HERE / "notes.md"
+
+
+def main():
+    results = json.loads((HERE / "results.json").read_text())
+    lines = ["# nextpnr's options on one netlist", "",
+             "Written by `python bench/nextpnr-options/report.py` from results.json (each run "
+             "by `python bench/nextpnr-options/run.py CHECKOUT LABEL WORKDIR NAME=OPTIONS`).",
+             "The bit-serial engine at 2 x 256 x 2 in the scan harness on the ULX3S-85F "
+             "(`spacing=1`, `bcast_fanout=1`, `popcount=tree`, `--lut-mapping delay`), "
+             "synthesized once a commit, then placed and routed with each option set. "
+             "Target 200 MHz.", ""]
+    for label, entry in results.items():
+        runs = entry["runs"]
+        lines += [f"## {label} (commit {entry['commit']})", "",
+                  "| run | nextpnr options | Fmax MHz | critical path (start -> end, ns) | "
+                  "P&R s |", "|---|---|---|---|---|"]
+        for name, r in runs.items():
+            c = r["critical_path"]
+            lines.append(f"| {name} | `{r['options'] or '(defaults)'}` | {r['fmax_mhz']:.2f} | "
+                         f"`{c['start']}` -> `{c['end']}`, {c['delay_ns']} | "
+                         f"{r['place_route_s'] if r['place_route_s'] is not None else ''} |")
+        for what, names in (("seeds 1-3", ("base", "s2", "s3")),
+                            ("seeds 1-3 with --tmg-ripup", ("rip", "rips2", "rips3"))):
+            if all(n in runs for n in names):
+                f = [runs[n]["fmax_mhz"] for n in names]
+                lines.append(f"\n{what}: average {sum(f) / 3:.1f} MHz ({min(f):.2f} to "
+                             f"{max(f):.2f})")
+        lines.append("")
+    if NOTES.exists():
+        lines += [NOTES.read_text().rstrip(), ""]
+    (HERE / "report.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
