@@ -150,7 +150,7 @@ ROUTERS = ("router1", "router2")
 #: What ``tmg_ripup`` (``lowbit synth --tmg-ripup``) did in the bench
 #: (bench/nextpnr-options: one netlist each, seeds 1 to 3, with and without it).
 TMG_RIPUP_NOTE = ("the bit-serial engine at 2 x 256 x 2 on the ECP5-85F, three engine "
-                  "versions, seeds 1 to 3: 3.6% to 5.5% higher Fmax on average, the current "
+                  "versions, seeds 1 to 3: 3.5% to 5.5% higher Fmax on average, the current "
                   "engine 188 to 201 MHz against 179 to 187, at up to 1.6 times the routing "
                   "time; bench/nextpnr-options")
 #: The families ``lut_mapping="delay"`` is for (measured on the ECP5-85F).
