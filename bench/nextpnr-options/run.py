@@ -26,7 +26,11 @@ import sys
 import time
 from pathlib import Path
 
+from lowbit.boards.parse import _timing
+from lowbit.boards.targets import get_board
+
 HERE = Path(__file__).parent
+TARGET_MHZ = 200.0
 PARAMS = dict(dm=2, dk=256, dn=2, operands="planes", spacing=1, bcast_fanout=1, max_m=32,
               max_n=32, max_k=512, popcount="tree")
 BUILD = """
@@ -39,8 +43,8 @@ from lowbit.hw.units import get_unit
 unit, board = get_unit("bitserial"), get_board("ulx3s-85f")
 params = dataclasses.replace(unit.defaults(), **json.loads(sys.argv[2]))
 env = toolchain_env(check_tools(board.family))
-flow._board_build(unit, params, board, 200.0, Path(sys.argv[1]), env, print, True, "scan",
-                  None, pnr={}, lut_mapping="delay")
+flow._board_build(unit, params, board, float(sys.argv[3]), Path(sys.argv[1]), env, print,
+                  True, "scan", None, pnr={}, lut_mapping="delay")
 """
 
 
@@ -48,12 +52,14 @@ def main():
     if len(sys.argv) < 5:
         sys.exit(__doc__)
     checkout, label, work = Path(sys.argv[1]).resolve(), sys.argv[2], Path(sys.argv[3])
+    board = get_board("ulx3s-85f")
     python = checkout / ".venv" / "bin" / "python"
     commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     if not (work / "top.json").exists():
         work.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(python), "-c", BUILD, str(work), json.dumps(PARAMS)], check=True)
+        subprocess.run([str(python), "-c", BUILD, str(work), json.dumps(PARAMS), str(TARGET_MHZ)],
+                       check=True)
         (work / "commit").write_text(commit + "\n")
     built = (work / "commit").read_text().strip()
     if built != commit:
@@ -92,14 +98,11 @@ def main():
                             "--log", f"runs/{name}.log"], cwd=work, check=True)
             took.write_text(f"{time.time() - start:.0f}\n")
         used.write_text(opts + "\n")
-        rep = json.loads(report.read_text())
-        fmax = next(v["achieved"] for k, v in rep["fmax"].items() if "sync" in k)
-        crit = next(cp for cp in rep["critical_paths"]
-                    if "sync" in cp["from"] and "sync" in cp["to"])["path"]
+        # Fmax and the critical path as `lowbit synth` reads them from nextpnr's report.
+        timing = _timing(json.loads(report.read_text()), board, TARGET_MHZ)
+        fmax = timing["fmax_mhz"]
         entry["runs"][name] = {
-            "options": opts, "fmax_mhz": round(fmax, 2),
-            "critical_path": {"start": crit[0]["from"]["cell"], "end": crit[-1]["to"]["cell"],
-                              "delay_ns": round(sum(s["delay"] for s in crit), 2)},
+            "options": opts, "fmax_mhz": fmax, "critical_path": timing["critical_path"],
             "place_route_s": int(took.read_text()) if took.exists() else None,
             "command": f"python bench/nextpnr-options/run.py CHECKOUT {label} WORKDIR "
                        f"{shlex.quote(item)}"}
