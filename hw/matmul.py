@@ -878,7 +878,7 @@ class BitSerialMatmul(wiring.Component):
         # its last tile at least the operand and tree stages later. (With the count looked
         # up by `rs` and `- 1` after it, a half's tile count into the counter's `left` was
         # the critical path at 2 x 256 x 2 on the ECP5-85F in 2 of 3 seeds with
-        # --placer-heap-timingweight 40, 5.55 and 5.64 ns.)
+        # --placer-heap-timingweight 40, 5.58 and 5.55 ns, bench/nextpnr-options.)
         _, last_nt, nt_next = _loop_counter(
             m, begin, fire, (rs, _triple_behind(m, s.res_nt[1]), _triple_behind(m, s.res_nt[0])),
             s.nt_range, name="o_nt", ahead=True)
