@@ -231,6 +231,13 @@ class P2S(wiring.Component):
         return len(self.slices) + 1
 
     @property
+    def valid_copies(self):
+        """Signals equal to ``o.valid``, one beside each of :attr:`ready_copies`' loads, for a
+        consumer that computes each ready copy's next value on its own: here ``o.valid``
+        itself for each."""
+        return [self.o.valid] * self.ready_count
+
+    @property
     def slices(self):
         """``[(first element, elements)]`` of the word register's slices."""
         p = self.params
@@ -315,6 +322,7 @@ class PlaneInput(wiring.Component):
         })
         self.last = Signal(name="last_plane")
         self.word_accept = Signal(name="word_accept")
+        self._valid_planes = Signal(name="valid_planes")  # the planes' copy of o.valid
         self._side = self._side_o = None
 
     def carry(self, value):
@@ -336,6 +344,13 @@ class PlaneInput(wiring.Component):
         """Copies of ``o.ready`` :attr:`ready_copies` takes: one for the control, one for
         the planes' enables."""
         return 2
+
+    @property
+    def valid_copies(self):
+        """Signals equal to ``o.valid``, one beside each of :attr:`ready_copies`' loads (as
+        :attr:`P2S.valid_copies`): ``o.valid`` for the control's, the planes' own copy of it
+        for theirs."""
+        return [self.o.valid, self._valid_planes]
 
     def elaborate(self, platform):
         m = Module()
@@ -400,6 +415,7 @@ class PlaneInput(wiring.Component):
         valid_d_next, in_ready_d_next = Signal(), Signal()
         valid_d, = register_copies(m, "plane_valid", valid_d_next, 1)
         in_ready_d, = register_copies(m, "plane_in_ready", in_ready_d_next, 1, init=1)
+        m.d.comb += self._valid_planes.eq(valid_d)
         free_d = ~valid_d | self.ready_copies[1]
         m.d.comb += [valid_d_next.eq(Mux(free_d, ~in_ready_d | self.i.valid, valid_d)),
                      in_ready_d_next.eq(free_d | (in_ready_d & ~self.i.valid))]
