@@ -212,6 +212,10 @@ class P2S(wiring.Component):
         self.last = Signal(name="last_plane")
         self.word_accept = Signal(name="word_accept")  # i.valid & i.ready
         self._side = self._side_o = None
+        # The state copies: the control's (no word bits), then a slice's.
+        W = p.max_width
+        self._copies = [_P2SSlice(0, W, len(self.w))] + [
+            _P2SSlice(count, W, len(self.w)) for _, count in self.slices]
 
     def carry(self, value):
         """Carry ``value`` (a consumer's ports, sampled as the converter accepts a word) with
@@ -232,10 +236,16 @@ class P2S(wiring.Component):
 
     @property
     def valid_copies(self):
-        """Signals equal to ``o.valid``, one beside each of :attr:`ready_copies`' loads, for a
-        consumer that computes each ready copy's next value on its own: here ``o.valid``
-        itself for each."""
-        return [self.o.valid] * self.ready_count
+        """Signals equal to ``o.valid``, one beside each of :attr:`ready_copies`' loads (the
+        state copy's own full flag), for a consumer that computes each ready copy's next value
+        on its own."""
+        return [c.full for c in self._copies]
+
+    @property
+    def last_copies(self):
+        """Signals equal to :attr:`last`, one beside each of :attr:`ready_copies`' loads (the
+        state copy's own last-plane flag), as :attr:`valid_copies`."""
+        return [c.last_plane for c in self._copies]
 
     @property
     def slices(self):
@@ -257,14 +267,13 @@ class P2S(wiring.Component):
         W = self.params.max_width
         # A copy with no word bits drives the handshake outputs, so that they come from
         # registers next to the logic that uses them rather than from a slice of the word.
-        control = add_kept(m, "control", _P2SSlice(0, W, len(self.w)))
+        control = add_kept(m, "control", self._copies[0])
         m.d.comb += [self.i.ready.eq(control.i_ready), self.o.valid.eq(control.full),
                      self.last.eq(control.last_plane),
                      self.word_accept.eq(self.i.valid & control.i_ready)]
-        copies = [control]
-        for n, (first, count) in enumerate(self.slices):
-            sl = add_kept(m, f"slice{n}", _P2SSlice(count, W, len(self.w)))
-            copies.append(sl)
+        copies = self._copies
+        for n, ((first, count), sl) in enumerate(zip(self.slices, copies[1:])):
+            add_kept(m, f"slice{n}", sl)
             m.d.comb += [
                 sl.data.eq(self.i.payload.data[first * W:(first + count) * W]),
                 self.o.payload.plane[first:first + count].eq(sl.plane),
@@ -351,6 +360,12 @@ class PlaneInput(wiring.Component):
         :attr:`P2S.valid_copies`): ``o.valid`` for the control's, the planes' own copy of it
         for theirs."""
         return [self.o.valid, self._valid_planes]
+
+    @property
+    def last_copies(self):
+        """Signals equal to :attr:`last` for :attr:`ready_copies`' loads (as
+        :attr:`P2S.last_copies`): :attr:`last` itself for both (it has no copy)."""
+        return [self.last] * self.ready_count
 
     def elaborate(self, platform):
         m = Module()

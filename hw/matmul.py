@@ -491,16 +491,16 @@ class BitSerialMatmul(wiring.Component):
                      run_last.eq(last_k_next & last_row_next & final_next)]
         # Each ready copy computes its next value on its own, as `loading_next` does (a run
         # starts on a valid word with its half free, ends on its last plane), from itself and
-        # the converter's copy of o.valid beside it. With `loading_next` one net for all of
-        # them, its LUT sat by the control, and `loading` through it into the planes' copy 66
-        # rows away was the critical path at 8 x 256 x 8 with spacing 1 on the ECP5-85F
-        # (7.95 ns, 4.54 of it that one net, 125.79 MHz, bench/bitserial-fanout run
-        # `8x256x8-planes-packed-fanout2-spacing1-finalflop`).
+        # the converter's copies of o.valid and of the last-plane flag beside it. With
+        # `loading_next` one net for all of them, its LUT sat by the control, and `loading`
+        # through it into the planes' copy 66 rows away was the critical path at 8 x 256 x 8
+        # with spacing 1 on the ECP5-85F (7.95 ns, 4.54 of it that one net, 125.79 MHz,
+        # bench/bitserial-fanout run `8x256x8-planes-packed-fanout2-spacing1-finalflop`).
         ready_nexts = [Signal(name=f"ld_ready{k}_next") for k in range(p2s.ready_count)]
         p2s.ready_copies = register_copies(m, "ld_ready", ready_nexts, p2s.ready_count)
-        for nxt, ready, valid in zip(ready_nexts, p2s.ready_copies, p2s.valid_copies):
-            m.d.comb += nxt.eq(Mux(ready, ~(valid & p2s.last & run_last),
-                                   valid & half_free))
+        for nxt, ready, valid, last in zip(ready_nexts, p2s.ready_copies, p2s.valid_copies,
+                                           p2s.last_copies):
+            m.d.comb += nxt.eq(Mux(ready, ~(valid & last & run_last), valid & half_free))
         # The write address tile_base + plane kc + k, kept in a register and stepped with the
         # counters like the read addresses in _compute (no three-term adder before the port).
         tile_base = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
