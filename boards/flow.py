@@ -154,6 +154,16 @@ TMG_RIPUP_NOTE = ("the bit-serial engine at 2 x 256 x 2 on the ECP5-85F, three e
                   "versions, three seeds each: 3.5% to 5.5% higher Fmax on average, the current "
                   "engine 188 to 201 MHz against 179 to 187, at up to 1.6 times the routing "
                   "time; bench/nextpnr-options")
+
+
+def check_router_options(router, tmg_ripup):
+    """Refuse nextpnr options that do not go together: ``tmg_ripup`` with router2."""
+    if tmg_ripup and router == "router2":
+        raise UsageError("--tmg-ripup works with router1 only: with router2 nextpnr kept "
+                         "rerouting a design that misses the target and never finished; drop "
+                         "one of the two")
+
+
 #: The families ``lut_mapping="delay"`` is for (measured on the ECP5-85F).
 _DELAY_MAPPING_FAMILIES = ("ecp5",)
 #: ``synth_lattice``'s ``map_luts`` step with ABC's LUT mapper told to map for depth alone:
@@ -430,10 +440,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     if harness not in HARNESSES:
         raise UsageError(f"unknown harness {harness!r}; choose one of: {', '.join(HARNESSES)}")
     check_lut_mapping(lut_mapping, board)
-    if tmg_ripup and router == "router2":
-        raise UsageError("--tmg-ripup works with router1 only: with router2 nextpnr kept "
-                         "rerouting a design that misses the target and never finished; drop "
-                         "one of the two")
+    check_router_options(router, tmg_ripup)
     check_output_dir(outdir)
     check_storage_fits(unit, params, board)  # memories beyond the device: refused in a second
     if clock_mhz is not None and harness != "link":

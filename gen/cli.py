@@ -341,6 +341,10 @@ def _parser():
                    help="nextpnr's router for the synthesis (default: router1; router2 "
                         "finishes some large designs sooner, but did not converge on the "
                         "ULX3S-85F's fits)")
+    p.add_argument("--tmg-ripup", action="store_true",
+                   help="nextpnr's timing-driven rip-up in the fit's synthesis (router1 "
+                        "only), as 'lowbit synth --tmg-ripup': a higher Fmax for a longer "
+                        "routing time")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="write the choice as JSON here; the chosen design's bitstream and "
                         "report go to ./lowbit-out/bitserial-fit-BOARD")
@@ -680,15 +684,16 @@ def cmd_fit(args):
 
     unit = _fit_unit("fit", args.unit)
     board = get_board(args.board)
-    if args.no_verify and args.router:
-        raise UsageError("--router chooses the router of the fit's synthesis; with --no-verify "
-                         "nothing is routed: drop one of them")
+    for option, given in (("--router", args.router), ("--tmg-ripup", args.tmg_ripup)):
+        if args.no_verify and given:
+            raise UsageError(f"{option} is an option of the fit's place and route; with "
+                             f"--no-verify nothing is routed: drop one of them")
     # The board's maxima and operand form (as 'lowbit synth' builds for it), -p on top; the
     # array shape is what fit chooses.
     base = sized_params(unit.name, board.name, args.param)
     report = fit_bitserial(board, base, lut_budget=args.lut_budget,
                            bram_budget=args.bram_budget, verify=not args.no_verify,
-                           router=args.router)
+                           router=args.router, tmg_ripup=args.tmg_ripup)
     print("\n".join(explain(report)))
     if "synth" in report["chosen"]:
         print(f"  bitstream and report: {report['outdir']}")

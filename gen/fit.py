@@ -256,7 +256,7 @@ def default_budget(board, what):
 
 
 def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify=True,
-                  outdir=None, router=None, say=print):
+                  outdir=None, router=None, tmg_ripup=False, say=print):
     """Pick the largest array for ``board``; returns a report dict (choice and reasons).
 
     ``base`` holds everything but the array shape (precisions, matrix maxima, spacing).
@@ -265,13 +265,16 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
     ECP5).
     With ``verify``, the best candidates are synthesized in turn (:func:`lowbit.boards.synth`,
     into ``outdir``, default ``lowbit-out/bitserial-fit-BOARD``; with nextpnr's ``router``,
-    default :data:`FIT_ROUTER`) until one fits and meets the board clock.
+    default :data:`FIT_ROUTER`, and its timing-driven rip-up with ``tmg_ripup``) until one
+    fits and meets the board clock.
     """
     from pathlib import Path
 
     from ..boards import synth
+    from ..boards.flow import check_router_options
 
     router = router or FIT_ROUTER
+    check_router_options(router, tmg_ripup)
     _require_model(board.family)
     base = base or BitSerialParams()
     outdir = Path(outdir or Path("lowbit-out") / f"bitserial-fit-{board.name}")
@@ -339,7 +342,8 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
         say(f"fit: synthesizing dm={p.dm} dk={p.dk} dn={p.dn} for {board.name} "
             f"(predicted {est['cells']} logic cells, {est['bram']} block RAMs) ...")
         try:
-            synth_report = synth("bitserial", p, board.name, outdir, log=None, router=router)
+            synth_report = synth("bitserial", p, board.name, outdir, log=None, router=router,
+                                 tmg_ripup=tmg_ripup)
         except RuntimeError as exc:  # does not fit after all: try the next one
             entry["synth_error"] = str(exc).splitlines()[0]
             say(f"fit:   rejected: {entry['synth_error']}")
@@ -347,6 +351,7 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
         entry["synth"] = {k: synth_report[k] for k in ("unit_resources", "fmax_mhz",
                                                        "meets_board_clock")}
         entry["synth"]["router"] = router
+        entry["synth"]["tmg_ripup"] = tmg_ripup
         if synth_report["meets_board_clock"]:
             chosen = entry
             break
@@ -389,7 +394,8 @@ def explain(report):
         lines += [
             f"  synthesized: {s['unit_resources']['lut']} LUTs, {s['unit_resources']['ff']} "
             f"FFs, {s['unit_resources']['bram']} block RAMs; Fmax {fmax:.1f} MHz "
-            f"({s.get('router', 'router1')}), meets the {clock:g} MHz board clock",
+            f"({s.get('router', 'router1')}{', --tmg-ripup' if s.get('tmg_ripup') else ''}), "
+            f"meets the {clock:g} MHz board clock",
             f"  peak {peak * clock / 1e3:.1f} binary GOPS at the board clock, "
             f"{peak * fmax / 1e3:.1f} at Fmax",
         ]

@@ -8,7 +8,7 @@ import pytest
 from lowbit.boards import get_board
 from lowbit.boards.costmodel import CHECK_CONFIGS, FIT_CONFIGS, load_model, model_errors
 from lowbit.gen.cli import main
-from lowbit.gen.fit import bram_blocks, fit_bitserial, lutram_units
+from lowbit.gen.fit import bram_blocks, explain, fit_bitserial, lutram_units
 from lowbit.golden.bitserial import BitSerialParams
 from lowbit.golden.checks import UsageError
 
@@ -86,14 +86,14 @@ def test_fit_budgets_by_family():
 
 def test_fit_routes_with_router1_unless_told(monkeypatch, tmp_path):
     """The fit's place and route: nextpnr's router1 by default (router2 stopped converging on
-    the ULX3S-85F's fits), router2 when asked (``lowbit fit --router``); the report names
-    it."""
+    the ULX3S-85F's fits), router2 when asked (``lowbit fit --router``), the timing-driven
+    rip-up when asked (``--tmg-ripup``); the report names them."""
     import lowbit.boards
 
     seen = []
 
     def fake_synth(unit, params, board, outdir, **kw):
-        seen.append((board, kw.get("router")))
+        seen.append((board, kw.get("router")) + (("ripup",) if kw.get("tmg_ripup") else ()))
         return {"unit_resources": {"lut": 1, "ff": 1, "bram": 1}, "fmax_mhz": 99.0,
                 "meets_board_clock": True}
 
@@ -111,6 +111,13 @@ def test_fit_routes_with_router1_unless_told(monkeypatch, tmp_path):
     assert main(["fit", "bitserial", "--board", "ulx3s-85f", "-p", "max_m=8", "-p",
                  "max_n=8", "-p", "max_k=128", "--router", "router2"]) == 0
     assert seen == [("ulx3s-85f", "router2")]
+    seen.clear()
+    out = tmp_path / "fit.json"
+    assert main(["fit", "bitserial", "--board", "ulx3s-85f", "-p", "max_m=8", "-p",
+                 "max_n=8", "-p", "max_k=128", "--tmg-ripup", "-o", str(out)]) == 0
+    assert seen == [("ulx3s-85f", "router1", "ripup")]
+    assert json.loads(out.read_text())["chosen"]["synth"]["tmg_ripup"] is True
+    assert "(router1, --tmg-ripup)" in "\n".join(explain(json.loads(out.read_text())))
 
 
 def test_fit_says_when_nothing_fits():
@@ -218,6 +225,11 @@ def test_estimate_follows_the_popcount(tmp_path, capsys):
       "--no-verify"], "no bit-serial array fits the iCE40UP5K"),
     (["fit", "bitserial", "--board", "ulx3s-85f", "--no-verify", "--router", "router2"],
      "with --no-verify nothing is routed: drop one of them"),
+    (["fit", "bitserial", "--board", "ulx3s-85f", "--no-verify", "--tmg-ripup"],
+     "--tmg-ripup is an option of the fit's place and route; with --no-verify nothing is "
+     "routed"),
+    (["fit", "bitserial", "--board", "ulx3s-85f", "--router", "router2", "--tmg-ripup"],
+     "--tmg-ripup works with router1 only"),
     (["estimate", "bitserial", "--board", "icebreaker", "-p", "dm=8", "-p", "dk=256", "-p",
       "dn=8"], "bitserial 8 x 256 x 8 cannot fit the iCE40UP5K (icebreaker): logic cells about"),
     (["synth", "bitserial", "--board", "icebreaker", "-p", "dm=8", "-p", "dk=256", "-p",
