@@ -343,8 +343,8 @@ def _parser():
                         "ULX3S-85F's fits)")
     p.add_argument("--tmg-ripup", action="store_true",
                    help="nextpnr's timing-driven rip-up in the fit's synthesis (router1 "
-                        "only), as 'lowbit synth --tmg-ripup': a higher Fmax for a longer "
-                        "routing time")
+                        "only), as 'lowbit synth --tmg-ripup' ("
+                        + TMG_RIPUP_NOTE.replace('%', '%%') + ")")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="write the choice as JSON here; the chosen design's bitstream and "
                         "report go to ./lowbit-out/bitserial-fit-BOARD")
@@ -684,10 +684,6 @@ def cmd_fit(args):
 
     unit = _fit_unit("fit", args.unit)
     board = get_board(args.board)
-    for option, given in (("--router", args.router), ("--tmg-ripup", args.tmg_ripup)):
-        if args.no_verify and given:
-            raise UsageError(f"{option} is an option of the fit's place and route; with "
-                             f"--no-verify nothing is routed: drop one of them")
     # The board's maxima and operand form (as 'lowbit synth' builds for it), -p on top; the
     # array shape is what fit chooses.
     base = sized_params(unit.name, board.name, args.param)

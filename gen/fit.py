@@ -273,6 +273,10 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
     from ..boards import synth
     from ..boards.flow import check_router_options
 
+    for option, given in (("--router", router), ("--tmg-ripup", tmg_ripup)):
+        if given and not verify:
+            raise UsageError(f"{option} is an option of the fit's place and route; with "
+                             f"--no-verify nothing is routed: drop one of them")
     router = router or FIT_ROUTER
     check_router_options(router, tmg_ripup)
     _require_model(board.family)

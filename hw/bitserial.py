@@ -212,10 +212,10 @@ class P2S(wiring.Component):
         self.last = Signal(name="last_plane")
         self.word_accept = Signal(name="word_accept")  # i.valid & i.ready
         self._side = self._side_o = None
-        # The state copies: the control's (no word bits), then a slice's.
-        W = p.max_width
-        self._copies = [_P2SSlice(0, W, len(self.w))] + [
-            _P2SSlice(count, W, len(self.w)) for _, count in self.slices]
+        # Each state copy's full and last-plane flags (the control's, then a slice's), made
+        # here for valid_copies and last_copies; the copies themselves in elaborate.
+        self._flags = [(Signal(name="full"), Signal(name="last_plane"))
+                       for _ in range(self.ready_count)]
 
     def carry(self, value):
         """Carry ``value`` (a consumer's ports, sampled as the converter accepts a word) with
@@ -236,16 +236,16 @@ class P2S(wiring.Component):
 
     @property
     def valid_copies(self):
-        """Signals equal to ``o.valid``, one beside each of :attr:`ready_copies`' loads (the
-        state copy's own full flag), for a consumer that computes each ready copy's next value
-        on its own."""
-        return [c.full for c in self._copies]
+        """One signal for each of :attr:`ready_copies`' loads, the state copy's own full flag,
+        equal to ``o.valid`` as long as every ready copy equals ``o.ready``: for a consumer
+        that computes each ready copy's next value on its own."""
+        return [full for full, _ in self._flags]
 
     @property
     def last_copies(self):
-        """Signals equal to :attr:`last`, one beside each of :attr:`ready_copies`' loads (the
-        state copy's own last-plane flag), as :attr:`valid_copies`."""
-        return [c.last_plane for c in self._copies]
+        """As :attr:`valid_copies`, the state copies' last-plane flags (equal to
+        :attr:`last`)."""
+        return [last for _, last in self._flags]
 
     @property
     def slices(self):
@@ -267,13 +267,14 @@ class P2S(wiring.Component):
         W = self.params.max_width
         # A copy with no word bits drives the handshake outputs, so that they come from
         # registers next to the logic that uses them rather than from a slice of the word.
-        control = add_kept(m, "control", self._copies[0])
+        control = add_kept(m, "control", _P2SSlice(0, W, len(self.w), *self._flags[0]))
         m.d.comb += [self.i.ready.eq(control.i_ready), self.o.valid.eq(control.full),
                      self.last.eq(control.last_plane),
                      self.word_accept.eq(self.i.valid & control.i_ready)]
-        copies = self._copies
-        for n, ((first, count), sl) in enumerate(zip(self.slices, copies[1:])):
-            add_kept(m, f"slice{n}", sl)
+        copies = [control]
+        for n, ((first, count), flags) in enumerate(zip(self.slices, self._flags[1:])):
+            sl = add_kept(m, f"slice{n}", _P2SSlice(count, W, len(self.w), *flags))
+            copies.append(sl)
             m.d.comb += [
                 sl.data.eq(self.i.payload.data[first * W:(first + count) * W]),
                 self.o.payload.plane[first:first + count].eq(sl.plane),
@@ -356,15 +357,15 @@ class PlaneInput(wiring.Component):
 
     @property
     def valid_copies(self):
-        """Signals equal to ``o.valid``, one beside each of :attr:`ready_copies`' loads (as
-        :attr:`P2S.valid_copies`): ``o.valid`` for the control's, the planes' own copy of it
-        for theirs."""
+        """One signal for each of :attr:`ready_copies`' loads, equal to ``o.valid`` as long as
+        every ready copy equals ``o.ready`` (as :attr:`P2S.valid_copies`): ``o.valid`` for
+        the control's, the planes' own copy of it for theirs."""
         return [self.o.valid, self._valid_planes]
 
     @property
     def last_copies(self):
-        """Signals equal to :attr:`last` for :attr:`ready_copies`' loads (as
-        :attr:`P2S.last_copies`): :attr:`last` itself for both (it has no copy)."""
+        """As :attr:`P2S.last_copies`: :attr:`last` itself for both (it has no copy: the
+        planes' ready copy takes it from the control)."""
         return [self.last] * self.ready_count
 
     def elaborate(self, platform):
@@ -455,15 +456,16 @@ SLICE_BITS = 256
 class _P2SSlice(Elaboratable):
     """``elements`` fields of :class:`P2S`'s word register with a whole copy of its state;
     with ``elements = 0`` the state alone (no ``data``, ``plane`` or word register, so no
-    zero-width signal reaches the Verilog)."""
+    zero-width signal reaches the Verilog). ``full`` and ``last_plane``: the flag registers'
+    signals (:attr:`P2S.valid_copies`)."""
 
-    def __init__(self, elements, max_width, w_bits):
+    def __init__(self, elements, max_width, w_bits, full, last_plane):
         self.elements, self.max_width = elements, max_width
         self.i_valid, self.o_ready = Signal(), Signal()
         self.w = Signal(w_bits)
         self.data = Signal(elements * max_width) if elements else None
         self.plane = Signal(elements) if elements else None
-        self.i_ready, self.full, self.last_plane = Signal(), Signal(), Signal()
+        self.i_ready, self.full, self.last_plane = Signal(), full, last_plane
 
     def elaborate(self, platform):
         m = Module()

@@ -428,7 +428,8 @@ class BitSerialMatmul(wiring.Component):
         # it (below), so that `run_start` is one gate from three registers. As a lookup by
         # `half`, it was on the critical path at 2 x 256 x 2 on the ECP5-85F with
         # bcast_fanout=1 in all three seeds: `loading` (o.ready) or the plane register's valid
-        # through `loading_next` into its ready copies, 5.71 to 6.19 ns, bench/bitserial-fanout.
+        # through `loading_next` into its ready copies (which took `loading_next` then), 5.71
+        # to 6.19 ns, bench/bitserial-fanout.
         half_free = Signal(name="ld_half_free", init=1)
         # The loop counts as triples (see word_t): the latest B's k_chunks (reset like
         # b_cfg's to 1), and the loading run's k_chunks and n.
@@ -490,12 +491,14 @@ class BitSerialMatmul(wiring.Component):
         m.d.sync += [final.eq(final_next), matrix_last.eq(last_k_next & last_row_next),
                      run_last.eq(last_k_next & last_row_next & final_next)]
         # Each ready copy computes its next value on its own, as `loading_next` does (a run
-        # starts on a valid word with its half free, ends on its last plane), from itself and
-        # the converter's copies of o.valid and of the last-plane flag beside it. With
-        # `loading_next` one net for all of them, its LUT sat by the control, and `loading`
-        # through it into the planes' copy 66 rows away was the critical path at 8 x 256 x 8
-        # with spacing 1 on the ECP5-85F (7.95 ns, 4.54 of it that one net, 125.79 MHz,
-        # bench/bitserial-fanout run `8x256x8-planes-packed-fanout2-spacing1-finalflop`).
+        # starts on a valid word with its half free and ends on the last plane of its last
+        # word), from itself and the converter's copy of o.valid beside it (and of the
+        # last-plane flag where the converter has copies: P2S's slices; PlaneInput's planes
+        # take the control's). With `loading_next` one net for all of them, its LUT sat by
+        # the control, and `loading` through three LUTs into it and then into the planes'
+        # copy 66 rows away was the critical path at 8 x 256 x 8 with spacing 1 on the
+        # ECP5-85F (7.95 ns, 4.54 of it that one net, 125.79 MHz, bench/bitserial-fanout run
+        # `8x256x8-planes-packed-fanout2-spacing1-finalflop`).
         ready_nexts = [Signal(name=f"ld_ready{k}_next") for k in range(p2s.ready_count)]
         p2s.ready_copies = register_copies(m, "ld_ready", ready_nexts, p2s.ready_count)
         for nxt, ready, valid, last in zip(ready_nexts, p2s.ready_copies, p2s.valid_copies,

@@ -251,3 +251,19 @@ def test_ecp5_memory_as_yosys_maps_it(tmp_path, depth, width, lanes, blocks):
     if not blocks:
         assert any("DPR16X4" in t for t in types), types
     assert _ecp5_blocks(depth, width, lanes) == yosys
+
+
+def test_a_converter_built_for_its_ports_leaves_nothing_unused(recwarn):
+    """The harnesses build a P2S for its ports alone and discard it (lowbit.hw.ports): its
+    state copies must not exist before elaboration, or each would warn as an unused
+    Elaboratable (an error under pytest)."""
+    import gc
+
+    from lowbit.hw.ports import discard
+
+    # (Amaranth warns of unused Elaboratables once something has been elaborated.)
+    rtlil.convert(P2S(P2SParams(elements=8, max_width=4)))
+    discard(P2S(P2SParams(elements=64, max_width=8)))
+    gc.collect()
+    assert not [w for w in recwarn if "UnusedElaboratable" in w.category.__name__], \
+        [str(w.message) for w in recwarn]
