@@ -150,9 +150,9 @@ ROUTERS = ("router1", "router2")
 #: What ``tmg_ripup`` (``lowbit synth --tmg-ripup``) did in the bench
 #: (bench/nextpnr-options: one netlist each, nextpnr's default seed and seeds 2 and 3, with
 #: and without it).
-TMG_RIPUP_NOTE = ("the bit-serial engine at 2 x 256 x 2 on the ECP5-85F, three engine "
-                  "versions, three seeds each: 3.5% to 5.5% higher Fmax on average, the current "
-                  "engine 188 to 201 MHz against 179 to 187, at up to 1.6 times the routing "
+TMG_RIPUP_NOTE = ("the bit-serial engine at 2 x 256 x 2 on the ECP5-85F, four engine "
+                  "versions, three seeds each: 1.9% to 5.5% higher Fmax on average, the current "
+                  "engine 180 to 193 MHz against 177 to 187, at up to 1.6 times the routing "
                   "time; bench/nextpnr-options")
 
 
