@@ -417,9 +417,7 @@ class BitSerialMatmul(wiring.Component):
         # Each of the converter's state copies takes its own kept copy of it: the one
         # register reaching all of them and their 256-bit word slices across the die was the
         # critical path at 4x256x4 on the ECP5-85F (7.54 ns, 6.55 of it routing, 132.5 MHz).
-        loading_next = Signal(name="loading_next")
-        m.d.comb += [p2s.o.ready.eq(s.loading), loading_next.eq(s.loading)]
-        m.d.sync += s.loading.eq(loading_next)
+        m.d.comb += p2s.o.ready.eq(s.loading)
         half = s.ld_half  # the operand half this run's A goes to (and the entry it fills)
         b_half = s.b_half  # the half holding the latest B
         run_start = Signal()
@@ -428,8 +426,8 @@ class BitSerialMatmul(wiring.Component):
         # it (below), so that `run_start` is one gate from three registers. As a lookup by
         # `half`, it was on the critical path at 2 x 256 x 2 on the ECP5-85F with
         # bcast_fanout=1 in all three seeds: `loading` (o.ready) or the plane register's valid
-        # through `loading_next` into its ready copies (which took `loading_next` then), 5.71
-        # to 6.19 ns, bench/bitserial-fanout.
+        # through `loading`'s next value into its ready copies (which took that one net
+        # then), 5.71 to 6.19 ns, bench/bitserial-fanout.
         half_free = Signal(name="ld_half_free", init=1)
         # The loop counts as triples (see word_t): the latest B's k_chunks (reset like
         # b_cfg's to 1), and the loading run's k_chunks and n.
@@ -443,7 +441,6 @@ class BitSerialMatmul(wiring.Component):
         with m.If(run_start):
             # A run's first word is in the converter and its half is free: start it.
             m.d.sync += load_a.eq(1)
-            m.d.comb += loading_next.eq(1)
             for name in s.CFG:
                 m.d.sync += cfg[name].eq(word_cfg[name])
             # (B's counts serve a run that loads B: the word's, never the resident B's.)
@@ -490,20 +487,25 @@ class BitSerialMatmul(wiring.Component):
         run_last = Signal(name="ld_run_last")
         m.d.sync += [final.eq(final_next), matrix_last.eq(last_k_next & last_row_next),
                      run_last.eq(last_k_next & last_row_next & final_next)]
-        # Each ready copy computes its next value on its own, as `loading_next` does (a run
-        # starts on a valid word with its half free and ends on the last plane of its last
-        # word), from itself and the converter's copy of o.valid beside it (and of the
-        # last-plane flag where the converter has copies: P2S's slices; PlaneInput's planes
-        # take the control's). With `loading_next` one net for all of them, its LUT sat by
-        # the control, and `loading` through three LUTs into it and then into the planes'
-        # copy 66 rows away was the critical path at 8 x 256 x 8 with spacing 1 on the
-        # ECP5-85F (7.95 ns, 4.54 of it that one net, 125.79 MHz, bench/bitserial-fanout run
+        # `loading` and each ready copy compute their next value on their own by one rule (a
+        # run starts on a valid word with its half free and ends on the last plane of its
+        # last word: run_start and word_done & run_last), each from itself and the
+        # converter's copy of o.valid beside it (and of the last-plane flag where the
+        # converter has copies: P2S's slices; PlaneInput's planes take the control's). With
+        # one `loading_next` net for all of them, its LUT sat by the control, and `loading`
+        # through three LUTs into it and then into the planes' copy 66 rows away was the
+        # critical path at 8 x 256 x 8 with spacing 1 on the ECP5-85F (7.95 ns, 4.54 of it
+        # that one net, 125.79 MHz, bench/bitserial-fanout run
         # `8x256x8-planes-packed-fanout2-spacing1-finalflop`).
+        def loading_next(ready, valid, last):
+            return Mux(ready, ~(valid & last & run_last), valid & half_free)
+
+        m.d.sync += s.loading.eq(loading_next(s.loading, p2s.o.valid, p2s.last))
         ready_nexts = [Signal(name=f"ld_ready{k}_next") for k in range(p2s.ready_count)]
         p2s.ready_copies = register_copies(m, "ld_ready", ready_nexts, p2s.ready_count)
         for nxt, ready, valid, last in zip(ready_nexts, p2s.ready_copies, p2s.valid_copies,
                                            p2s.last_copies):
-            m.d.comb += nxt.eq(Mux(ready, ~(valid & last & run_last), valid & half_free))
+            m.d.comb += nxt.eq(loading_next(ready, valid, last))
         # The write address tile_base + plane kc + k, kept in a register and stepped with the
         # counters like the read addresses in _compute (no three-term adder before the port).
         tile_base = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
@@ -573,7 +575,6 @@ class BitSerialMatmul(wiring.Component):
             # Hand the run to the compute stage; the next run goes to ~half.
             m.d.sync += [load_a.eq(0), load_b.eq(0), half.eq(~half),
                          half_free.eq(~s.full[~half] | (emptied & (emptied_half != half)))]
-            m.d.comb += loading_next.eq(0)
             m.d.comb += s.filled.eq(1)
             _put(m, s.ent_b, half, b_half)
             for name in s.RUN_CFG:
