@@ -129,22 +129,26 @@ def lutram_units(params, family):
 
 
 def copy_ffs(params):
-    """Flip-flops ``bcast_fanout`` and ``dpu_inputs`` add: the broadcast register copies
-    (``ceil(dn / F)`` an A word, ``ceil(dm / F)`` a B word, in place of one each), a plane
-    register a bank in place of one, and with a memory a bank the address registers'
+    """Flip-flops ``bcast_fanout``, ``bcast_stages`` and ``dpu_inputs`` add: the broadcast
+    register copies (``ceil(dn / F)`` an A word, ``ceil(dm / F)`` a B word, in place of one
+    each), a plane register a bank in place of one, and with a memory a bank the address registers'
     copies (read and write address a bank of A and B; the result write address and enable
     and the readout's enable a result memory, one for each row of DPUs; with several
     result memories, a copy each of the readout's address counter, a stage of its own, with
     the readout's valid and last flags a register longer to match; two more copies of the
     compute stage's ``computing`` and one each of its ``end`` and ``start``; the step flags at
-    the broadcast stage in a copy a row of DPUs); and with ``dpu_inputs``
+    the broadcast stage in a copy a row of DPUs); with ``bcast_stages`` above 1 the
+    registers before the broadcast stage, one a word a stage; and with ``dpu_inputs``
     the DPUs' input registers."""
     p = params
     la, ra, ca = p.buffer_addr_bits.values()
-    # The DPUs' input registers, and the cycle they add to the step flags (valid, first,
-    # negate, shift at the broadcast stage; valid, last, final and the result address).
+    # The DPUs' input registers and the broadcast stages beyond the first, and the cycle each
+    # adds to the step flags (valid, first, negate, shift at the broadcast stage; valid,
+    # last, final and the result address).
     shift_w = max(1, (p.max_wa + p.max_wb - 2).bit_length())
-    inputs = 2 * p.dm * p.dn * p.dk + 6 + shift_w + ca if p.dpu_inputs else 0
+    flags = 6 + shift_w + ca
+    inputs = ((2 * p.dm * p.dn * p.dk + flags if p.dpu_inputs else 0)
+              + (p.bcast_stages - 1) * ((p.dm + p.dn) * p.dk + flags))
     if not p.bcast_fanout:
         return inputs
     a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)

@@ -112,6 +112,8 @@ DPU_POPCOUNTS = ("tree", "packed")
 MAX_ARRAY = 64
 #: Largest Dk (bits per DPU per cycle).
 MAX_DK = 1024
+#: Most operand broadcast registers in a chain (BitSerialParams.bcast_stages).
+MAX_BCAST_STAGES = 4
 #: Largest matrix dimension the buffers may be generated for (max_m, max_k, max_n).
 MAX_SIZE = 4096
 #: Widest accumulator.
@@ -580,6 +582,16 @@ class BitSerialParams:
         against 114.0, the loader's write data to the block RAMs became the critical path,
         which the plane copies answer; bench/bitserial-fanout
         has the runs.)
+    bcast_stages : int
+        Registers an operand word passes from the read-data register to the DPUs (1..4,
+        default 1): the last of them the broadcast register (or with ``bcast_fanout`` its
+        copies), those before it one a word, each beside none of the others: the way from
+        the block RAMs to the array becomes that many hops of routing with no logic, so that
+        no copy sits half way between its block RAM and its DPUs with the DPU's first logic
+        after it. Each stage more: ``(dm + dn) dk`` flip-flops and a cycle of latency;
+        results the same. (At 8 x 256 x 8 with spacing 1 on the ECP5-85F the critical path
+        was a B copy's 4.99 ns wire into its DPU's pair count, then the 6:3 counter:
+        bench/bitserial-fanout run ``8x256x8-planes-packed-fanout2-spacing1-readynext``.)
     dpu_inputs : bool
         Each DPU registers its two operand words (BISMO's DPU input register) in a register
         of its own, kept apart through synthesis, after the broadcast register or its copy:
@@ -621,6 +633,10 @@ class BitSerialParams:
                 f"register a word; 1..{MAX_ARRAY}: copies kept apart, one a group, and a "
                 f"memory a bank with its own address registers; timing only, see "
                 f"bench/bitserial-fanout)"})
+    bcast_stages: int = field(default=1, metadata={
+        "help": f"registers from the read-data register to the DPUs (1..{MAX_BCAST_STAGES}), "
+                f"the last the broadcast register or its copies: each more one a word, "
+                f"(dm + dn) dk flip-flops and a cycle of latency; timing only"})
     dpu_inputs: bool = field(default=False, metadata={
         "help": "each DPU registers its operand words (BISMO's DPU input register): "
                 "2 dm dn dk flip-flops and a cycle of latency; timing only"})
@@ -634,6 +650,7 @@ class BitSerialParams:
         _check_choice("operands", self.operands, OPERAND_FORMS)
         _check_choice("popcount", self.popcount, DPU_POPCOUNTS)
         _check_int("bcast_fanout", self.bcast_fanout, 0, MAX_ARRAY)
+        _check_int("bcast_stages", self.bcast_stages, 1, MAX_BCAST_STAGES)
         _check_bool("dpu_inputs", self.dpu_inputs)
         _check_int("dn", self.dn, 1, MAX_ARRAY)
         _check_int("dk", self.dk, 1, MAX_DK)

@@ -181,9 +181,10 @@ class BitSerialMatmul(wiring.Component):
     @property
     def _operand_stages(self):
         """Registers from a schedule step's counters to its operands at the DPUs: the read
-        address register, the read port, the read-data register, the broadcast register
-        (or its copy), and with ``dpu_inputs`` the DPU's input register."""
-        return 1 + READ_LATENCY + 1 + self.params.dpu_inputs
+        address register, the read port, the read-data register, the ``bcast_stages``
+        broadcast registers (the last of them the broadcast register or its copy), and with
+        ``dpu_inputs`` the DPU's input register."""
+        return 1 + READ_LATENCY + self.params.bcast_stages + self.params.dpu_inputs
     # Registers from the popcount to the accumulator's value: the shifted, negated term
     # (the barrel shifter and the accumulator's carry chain in separate cycles), the
     # accumulator.
@@ -784,6 +785,11 @@ class BitSerialMatmul(wiring.Component):
                       m, f"{side}_raddr", Cat(gen[:bits], gen_half), len(mems))))))
             for side, mems, gen, gen_half, bits in (("l", lhs, l_addr, l_half, s.lhs_bits),
                                                     ("r", rhs, r_addr, r_half, s.rhs_bits)))
+        # With bcast_stages > 1, a register a word before the broadcast register (or its
+        # copies) for each stage more: each hop from the block RAMs to the DPUs has a cycle.
+        l_data, r_data = (delay(m, one, data_, p.bcast_stages - 1, name=f"{side}_pre",
+                                reset_less=True)
+                          for side, data_ in (("a", l_data), ("b", r_data)))
         if p.bcast_fanout:
             # Copies of each word's broadcast register, each beside the group of at most
             # `bcast_fanout` DPUs it drives: the read-data register's route to the copies is

@@ -105,10 +105,12 @@ def conv2d_params(cfg, **more):
 SHAPES = {
     "2x64x2": BitSerialParams(dm=2, dn=2, dk=64, max_wa=8, max_wb=8, max_m=9, max_k=100,
                               max_n=9),
+    # Two broadcast stages (a register a word, then a copy for each DPU).
     "3x48x2": BitSerialParams(dm=3, dn=2, dk=48, max_wa=8, max_wb=8, max_m=9, max_k=100,
-                              max_n=9, spacing=1, bcast_fanout=1),
+                              max_n=9, spacing=1, bcast_fanout=1, bcast_stages=2),
+    # Three broadcast registers a word in a chain (no copies).
     "1x7x4": BitSerialParams(dm=1, dn=4, dk=7, max_wa=8, max_wb=8, max_m=9, max_k=100,
-                             max_n=9, spacing=0),
+                             max_n=9, spacing=0, bcast_stages=3),
     # The packed popcount (pair counts, 6:3 counters, carry chains with guard bits), two
     # hops of broadcast (copies for pairs of DPUs, then each DPU's input register).
     "2x100x3-packed": BitSerialParams(dm=2, dn=3, dk=100, max_wa=8, max_wb=8, max_m=9,

@@ -143,6 +143,9 @@ def test_broadcast_copies_per_group(tmp_path, fanout, a_copies, b_copies):
     # bits of the design before any optimisation, against F = 0's.
     base = _register_bits(tmp_path, replace(params, bcast_fanout=0))
     assert copy_ffs(params) == _register_bits(tmp_path, params) - base
+    # A broadcast stage more (a register a word before the copies).
+    staged = replace(params, bcast_stages=2)
+    assert copy_ffs(staged) == _register_bits(tmp_path, staged) - base
     # With the DPUs' input registers too (one kept copy of each DPU's two words).
     inputs = replace(params, dpu_inputs=True)
     text = (generated("bitserial", inputs)[0] / "lowbit_bitserial.v").read_text()
@@ -156,7 +159,7 @@ def test_copy_ffs_with_one_row_or_column(tmp_path, dm, dn):
     """copy_ffs where a side has one bank (one result memory, no readout address copy)."""
     params = BitSerialParams(dm=dm, dn=dn, dk=8, max_m=6, max_k=16, max_n=10, bcast_fanout=2)
     base = _register_bits(tmp_path, replace(params, bcast_fanout=0))
-    for p in (params, replace(params, dpu_inputs=True)):
+    for p in (params, replace(params, dpu_inputs=True), replace(params, bcast_stages=3)):
         assert copy_ffs(p) == _register_bits(tmp_path, p) - base, p
 
 
