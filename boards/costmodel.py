@@ -158,7 +158,10 @@ def _collect(family, configs, which, say, recorded=()):
     from dataclasses import asdict
 
     from .flow import netlist_resources
-    kept = {(json.dumps(r["params"], sort_keys=True), r["set"]): r for r in recorded}
+    # Recorded parameters through BitSerialParams, so that a parameter added since (at its
+    # default) names the same configuration.
+    kept = {(json.dumps(asdict(BitSerialParams(**r["params"])), sort_keys=True), r["set"]): r
+            for r in recorded}
     runs = []
     for p in configs:
         old = kept.get((json.dumps(asdict(p), sort_keys=True), which))
