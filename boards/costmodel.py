@@ -165,8 +165,8 @@ def _collect(family, configs, which, say, recorded=()):
     runs = []
     for p in configs:
         old = kept.get((json.dumps(asdict(p), sort_keys=True), which))
-        if old is not None:
-            runs.append(old)
+        if old is not None:  # its parameters written out in full, as a new run's
+            runs.append(old if old["params"] == asdict(p) else {**old, "params": asdict(p)})
             continue
         start = time.perf_counter()
         res, _ = netlist_resources("bitserial", p, FAMILY_BOARD[family])

@@ -583,15 +583,16 @@ class BitSerialParams:
         which the plane copies answer; bench/bitserial-fanout
         has the runs.)
     bcast_stages : int
-        Registers an operand word passes from the read-data register to the DPUs (1..4,
-        default 1): the last of them the broadcast register (or with ``bcast_fanout`` its
-        copies), those before it one a word, each beside none of the others: the way from
-        the block RAMs to the array becomes that many hops of routing with no logic, so that
-        no copy sits half way between its block RAM and its DPUs with the DPU's first logic
-        after it. Each stage more: ``(dm + dn) dk`` flip-flops and a cycle of latency;
-        results the same. (At 8 x 256 x 8 with spacing 1 on the ECP5-85F the critical path
-        was a B copy's 4.99 ns wire into its DPU's pair count, then the 6:3 counter:
-        bench/bitserial-fanout run ``8x256x8-planes-packed-fanout2-spacing1-readynext``.)
+        Registers an operand word passes after the read-data register on its way to the
+        DPUs (1..4, default 1): the last of them the broadcast register (or with
+        ``bcast_fanout`` its copies), each one before it a single register a word. The way
+        from the block RAMs to the array is then ``bcast_stages`` hops, the first
+        ``bcast_stages - 1`` of them routing with no logic, so that a copy can sit beside
+        its DPUs rather than half way from its block RAM. Each added stage: ``(dm + dn)
+        dk`` flip-flops and a cycle of latency; results the same. (At 8 x 256 x 8 with
+        spacing 1 on the ECP5-85F the critical path was a B copy's 4.99 ns wire into its
+        DPU's pair count, then the 6:3 counter: bench/bitserial-fanout run
+        ``8x256x8-planes-packed-fanout2-spacing1-readynext``.)
     dpu_inputs : bool
         Each DPU registers its two operand words (BISMO's DPU input register) in a register
         of its own, kept apart through synthesis, after the broadcast register or its copy:
@@ -634,9 +635,10 @@ class BitSerialParams:
                 f"memory a bank with its own address registers; timing only, see "
                 f"bench/bitserial-fanout)"})
     bcast_stages: int = field(default=1, metadata={
-        "help": f"registers from the read-data register to the DPUs (1..{MAX_BCAST_STAGES}), "
-                f"the last the broadcast register or its copies: each more one a word, "
-                f"(dm + dn) dk flip-flops and a cycle of latency; timing only"})
+        "help": f"operand registers after the read-data register (1..{MAX_BCAST_STAGES}): "
+                f"the last is the broadcast register or its copies; each added one is a "
+                f"register a word, (dm + dn) dk flip-flops and a cycle of latency; timing "
+                f"only"})
     dpu_inputs: bool = field(default=False, metadata={
         "help": "each DPU registers its operand words (BISMO's DPU input register): "
                 "2 dm dn dk flip-flops and a cycle of latency; timing only"})

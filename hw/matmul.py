@@ -134,7 +134,9 @@ class BitSerialMatmul(wiring.Component):
       the next path.
     - A broadcast register, from which each operand word fans out to the ``Dn`` (``Dm``) DPUs
       of its row (column), so the wires across the array have a cycle to themselves; with
-      ``dpu_inputs`` each DPU's own input register after it.
+      ``bcast_stages`` above 1, that many registers a word less one before it (each hop
+      from the block RAMs a cycle); with ``dpu_inputs`` each DPU's own input register
+      after it.
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
       register after the barrel shifter and the negation, then the accumulator (its carry
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
@@ -200,8 +202,9 @@ class BitSerialMatmul(wiring.Component):
     @property
     def latency(self):
         """Cycles from the last schedule step to its tile in the result buffer: the read
-        address register, the operand read, the read-data and broadcast registers (and
-        with ``dpu_inputs`` the DPUs' input registers), the popcount tree, the term
+        address register, the operand read, the read-data register, the ``bcast_stages``
+        broadcast registers (and with ``dpu_inputs`` the DPUs' input registers), the
+        popcount tree, the term
         register and the accumulator, the result write."""
         return (self._operand_stages + tree_latency(self.params.dk, self.params.spacing)
                 + self._acc_stages + 1)
@@ -773,7 +776,9 @@ class BitSerialMatmul(wiring.Component):
         #               synthesis flow moves it into the DP16KD's output register
         #               (boards/outreg.py), which takes the RAM's 5.5 ns clock-to-data off
         #               the path to the broadcast register (0.9 ns with it).
-        #   step t + 4: `*_bcast` register, from which each word fans out to the Dn (Dm)
+        #   step t + 4: with bcast_stages S > 1, `*_pre` registers, a word each, to t + 2 + S
+        #               (each hop from the block RAMs a cycle of its own); then
+        #   step t + 3 + S: `*_bcast` register, from which each word fans out to the Dn (Dm)
         #               DPUs of its row (column): the long wires to the array get a cycle
         #               of their own.
         # Then the popcount tree (registered every `spacing` levels), the term register and
@@ -786,16 +791,16 @@ class BitSerialMatmul(wiring.Component):
             for side, mems, gen, gen_half, bits in (("l", lhs, l_addr, l_half, s.lhs_bits),
                                                     ("r", rhs, r_addr, r_half, s.rhs_bits)))
         # With bcast_stages > 1, a register a word before the broadcast register (or its
-        # copies) for each stage more: each hop from the block RAMs to the DPUs has a cycle.
+        # copies) for each added stage: each hop from the block RAMs to the DPUs has a cycle.
         l_data, r_data = (delay(m, one, data_, p.bcast_stages - 1, name=f"{side}_pre",
                                 reset_less=True)
                           for side, data_ in (("a", l_data), ("b", r_data)))
         if p.bcast_fanout:
             # Copies of each word's broadcast register, each beside the group of at most
-            # `bcast_fanout` DPUs it drives: the read-data register's route to the copies is
-            # a whole cycle with no logic after it. (One register a word reaching the 8 DPUs
-            # of its column was the critical path at 8x256x4 on the ECP5-85F: 8.77 ns, 7.30
-            # of it routing.)
+            # `bcast_fanout` DPUs it drives: the route to the copies (from the read-data
+            # register, or the last `*_pre` one) is a whole cycle with no logic after it.
+            # (One register a word reaching the 8 DPUs of its column was the critical path
+            # at 8x256x4 on the ECP5-85F: 8.77 ns, 7.30 of it routing.)
             a_of, b_of = (broadcast_groups(p.dn, p.bcast_fanout),
                           broadcast_groups(p.dm, p.bcast_fanout))
             a_copies = [register_copies(m, f"a_bcast{r}_", l_data[r * p.dk:(r + 1) * p.dk],

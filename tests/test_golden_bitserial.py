@@ -537,6 +537,8 @@ def test_dpu_param_rules(kwargs, message):
     ({"max_k": 4097}, "max_k must be between 1 and 4096, not 4097"),
     ({"max_n": -1}, "max_n must be between 1 and 4096, not -1"),
     ({"spacing": -1}, "spacing must be between 0 and 16, not -1"),
+    ({"bcast_stages": 0}, "bcast_stages must be between 1 and 4, not 0"),
+    ({"bcast_stages": 5}, "bcast_stages must be between 1 and 4, not 5"),
     ({"acc_width": 24}, "acc_width must be 0 (auto) or between 25 (exact for max_k = 256, "
                         "max_wa = 8, max_wb = 8) and 64, not 24"),
     ({"acc_width": 65}, "acc_width must be 0 (auto) or between 25"),

@@ -143,7 +143,8 @@ def test_broadcast_copies_per_group(tmp_path, fanout, a_copies, b_copies):
     # bits of the design before any optimisation, against F = 0's.
     base = _register_bits(tmp_path, replace(params, bcast_fanout=0))
     assert copy_ffs(params) == _register_bits(tmp_path, params) - base
-    # A broadcast stage more (a register a word before the copies).
+    # An added broadcast stage (a register a word before the copies, or before the one
+    # broadcast register with F = 0).
     staged = replace(params, bcast_stages=2)
     assert copy_ffs(staged) == _register_bits(tmp_path, staged) - base
     # With the DPUs' input registers too (one kept copy of each DPU's two words).
