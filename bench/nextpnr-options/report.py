@@ -1,6 +1,7 @@
 """results.json -> report.md: each engine's runs, one row per option set, with the averages
 over nextpnr's default seed and seeds 2 and 3 (runs base, s2, s3), with and
-without --tmg-ripup (rip, rips2, rips3).
+without --tmg-ripup (rip, rips2, rips3), and where an engine has more seeds with
+--tmg-ripup (ripsN), the average, median and range over all of them.
 
 usage: python bench/nextpnr-options/report.py
 """
@@ -37,6 +38,15 @@ def main():
                 f = [runs[n]["fmax_mhz"] for n in names]
                 lines.append(f"\n{what}: average {sum(f) / 3:.1f} MHz ({min(f):.2f} to "
                              f"{max(f):.2f})")
+        seeds = ["rip"] + [n for n in runs if n.startswith("rips") and n[4:].isdigit()]
+        if len(seeds) > 3 and "rip" in runs:
+            f = sorted(runs[n]["fmax_mhz"] for n in seeds)
+            mid = (f[(len(f) - 1) // 2] + f[len(f) // 2]) / 2
+            at = sum(x >= 200 for x in f)
+            lines.append(f"\n--tmg-ripup over {len(f)} seeds (the default and "
+                         f"{', '.join(n[4:] for n in seeds[1:])}): average "
+                         f"{sum(f) / len(f):.1f} MHz, median {mid:.1f} ({f[0]:.2f} to "
+                         f"{f[-1]:.2f}); {at} of {len(f)} at 200 MHz or more")
         lines.append("")
     if NOTES.exists():
         lines += [NOTES.read_text().rstrip(), ""]
