@@ -592,7 +592,9 @@ class BitSerialParams:
         dk`` flip-flops and a cycle of latency; results the same. (At 8 x 256 x 8 with
         spacing 1 on the ECP5-85F the critical path was a B copy's 4.99 ns wire into its
         DPU's pair count, then the 6:3 counter: bench/bitserial-fanout run
-        ``8x256x8-planes-packed-fanout2-spacing1-readynext``.)
+        ``8x256x8-planes-packed-fanout2-spacing1-readynext``. With ``bcast_stages=2`` the
+        same array placed no better and routed far slower, 76% of the flip-flops in use:
+        ``8x256x8-spacing1-bstages2-attempt.json``.)
     dpu_inputs : bool
         Each DPU registers its two operand words (BISMO's DPU input register) in a register
         of its own, kept apart through synthesis, after the broadcast register or its copy:
