@@ -20,6 +20,20 @@ HERE = Path(__file__).parent
 CELLS = ("LUT4", "CCU2C", "PFUMX", "L6MUX21", "TRELLIS_FF")
 
 
+def yosys_cells(env, top, ports=None):
+    """The ECP5 cells (:data:`CELLS`) of ``top`` after ``synth_ecp5 -abc9`` (``ports`` for
+    a top that is not a component)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "t.il").write_text(rtlil.convert(top, name="t", ports=ports, emit_src=False))
+        run_tool([env[tool_env_var("yosys")], "-q", "-p",
+                  "read_rtlil t.il; synth_ecp5 -abc9 -top t; tee -o stat.txt stat"],
+                 cwd=d, env=env, console=d / "y.console", check=True)
+        stat = (d / "stat.txt").read_text()
+    return {c: int(n) for n, c in re.findall(r"^\s+(\d+)\s+.*?(\w+)$", stat, re.M)
+            if c in CELLS}
+
+
 def main():
     env = toolchain_env(check_tools("ecp5"))
     out = {"command": "python bench/bitserial-fanout/dpu_shifter_area.py",
@@ -27,16 +41,7 @@ def main():
     for dk in (256, 8):
         for shift in (14, 0):
             p = DPUParams(dk=dk, max_shift=shift, acc_width=24, spacing=2, popcount="packed")
-            with tempfile.TemporaryDirectory() as tmp:
-                d = Path(tmp)
-                (d / "t.il").write_text(rtlil.convert(DotProductUnit(p), name="t",
-                                                      emit_src=False))
-                run_tool([env[tool_env_var("yosys")], "-q", "-p",
-                          "read_rtlil t.il; synth_ecp5 -abc9 -top t; tee -o stat.txt stat"],
-                         cwd=d, env=env, console=d / "y.console", check=True)
-                stat = (d / "stat.txt").read_text()
-            counts = {c: int(n) for n, c in re.findall(r"^\s+(\d+)\s+.*?(\w+)$", stat, re.M)
-                      if c in CELLS}
+            counts = yosys_cells(env, DotProductUnit(p))
             out["runs"][f"dk{dk}-max_shift{shift}"] = {"params": vars(p), "cells": counts}
             print(f"dk={dk} max_shift={shift}: {counts}")
     (HERE / "dpu-shifter-area.json").write_text(json.dumps(out, indent=1) + "\n")

@@ -11,19 +11,16 @@ usage: python bench/bitserial-fanout/horner_area.py
 """
 
 import json
-import re
-import tempfile
 from pathlib import Path
 
-from amaranth.back import rtlil
 from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
-from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
+from dpu_shifter_area import yosys_cells  # beside this file
+from lowbit.boards.toolchain import check_tools, toolchain_env
 from lowbit.golden.bitserial import BitSerialParams
 from lowbit.hw.arith import delay
 from lowbit.hw.bitserial import shift_negate_accumulate
 
 HERE = Path(__file__).parent
-CELLS = ("LUT4", "CCU2C", "PFUMX", "L6MUX21", "TRELLIS_FF")
 ENGINE = BitSerialParams(dm=8, dk=256, dn=8, max_m=32, max_k=512, max_n=32, spacing=1,
                          popcount="packed", bcast_fanout=2, operands="planes")
 COUNT = 9  # bits of a 256-bit popcount
@@ -73,17 +70,8 @@ def main():
            "runs": {}}
     for horner in (False, True):
         top = _Accumulate(horner, width, shift)
-        with tempfile.TemporaryDirectory() as tmp:
-            d = Path(tmp)
-            (d / "t.il").write_text(rtlil.convert(
-                top, name="t", ports=[top.count, top.shift, top.dbl, top.negate, top.first,
-                                      top.valid, top.acc], emit_src=False))
-            run_tool([env[tool_env_var("yosys")], "-q", "-p",
-                      "read_rtlil t.il; synth_ecp5 -abc9 -top t; tee -o stat.txt stat"],
-                     cwd=d, env=env, console=d / "y.console", check=True)
-            stat = (d / "stat.txt").read_text()
-        counts = {c: int(n) for n, c in re.findall(r"^\s+(\d+)\s+.*?(\w+)$", stat, re.M)
-                  if c in CELLS}
+        counts = yosys_cells(env, top, [top.count, top.shift, top.dbl, top.negate, top.first,
+                                        top.valid, top.acc])
         name = "horner" if horner else "shift-negate-accumulate"
         out["runs"][name] = {"cells": counts}
         print(f"{name}: {counts}")
