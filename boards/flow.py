@@ -149,7 +149,7 @@ LUT_MAPPINGS = ("area", "delay")
 ROUTERS = ("router1", "router2")
 #: What ``tmg_ripup`` (``lowbit synth --tmg-ripup``) did in the bench
 #: (bench/nextpnr-options: one netlist each, nextpnr's default seed and seeds 2 and 3, with
-#: and without it).
+#: and without it; the current engine also with seeds 4 to 12).
 TMG_RIPUP_NOTE = ("the bit-serial engine at 2 x 256 x 2 on the ECP5-85F, five engine "
                   "versions, three seeds each: 1.9% to 5.5% higher Fmax on average, the current "
                   "engine 183 to 191 MHz against 175 to 188 (175 to 201 over 12 seeds), at up "

@@ -586,14 +586,15 @@ class BitSerialParams:
         Registers an operand word passes after the read-data register on its way to the
         DPUs (1..4, default 1): the last of them the broadcast register (or with
         ``bcast_fanout`` its copies), each one before it a single register a word. The way
-        from the block RAMs to the array is then ``bcast_stages`` hops, the first
-        ``bcast_stages - 1`` of them routing with no logic, so that a copy can sit beside
-        its DPUs rather than half way from its block RAM. Each added stage: ``(dm + dn)
-        dk`` flip-flops and a cycle of latency; results the same. (At 8 x 256 x 8 with
-        spacing 1 on the ECP5-85F the critical path was a B copy's 4.99 ns wire into its
-        DPU's pair count, then the 6:3 counter: bench/bitserial-fanout run
-        ``8x256x8-planes-packed-fanout2-spacing1-readynext``. With ``bcast_stages=2`` the
-        same array placed no better and routed far slower, 76% of the flip-flops in use:
+        from the block RAMs to the array is then ``bcast_stages`` hops of routing with no
+        logic, then the one into the DPUs' logic, so that a copy can sit beside its DPUs
+        rather than half way from its block RAM. Each added stage: ``(dm + dn) dk``
+        flip-flops (and a few for the step flags) and a cycle of latency; results the
+        same. (At 8 x 256 x 8 with spacing 1 on the ECP5-85F the critical path was a B
+        copy's 4.99 ns wire into its DPU's pair count, then the 6:3 counter:
+        bench/bitserial-fanout run ``8x256x8-planes-packed-fanout2-spacing1-readynext``.
+        With ``bcast_stages=2`` that array was stopped without an Fmax, its placement
+        estimates 1% to 4% lower and its routing far slower, 76% of the flip-flops in use:
         ``8x256x8-spacing1-bstages2-attempt.json``.)
     dpu_inputs : bool
         Each DPU registers its two operand words (BISMO's DPU input register) in a register

@@ -183,8 +183,8 @@ class BitSerialMatmul(wiring.Component):
     @property
     def _operand_stages(self):
         """Registers from a schedule step's counters to its operands at the DPUs: the read
-        address register, the read port, the read-data register, the ``bcast_stages``
-        broadcast registers (the last of them the broadcast register or its copy), and with
+        address register, the read port, the read-data register, ``bcast_stages`` registers
+        (``bcast_stages - 1`` a word, then the broadcast register or its copy), and with
         ``dpu_inputs`` the DPU's input register."""
         return 1 + READ_LATENCY + self.params.bcast_stages + self.params.dpu_inputs
     # Registers from the popcount to the accumulator's value: the shifted, negated term
