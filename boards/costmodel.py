@@ -152,21 +152,25 @@ def model_errors(model, family, which="check"):
     return out
 
 
+def config_key(params):
+    """A recorded run's parameters (a dict) as one string, read through BitSerialParams:
+    a parameter added since the run, at its default, names the same configuration."""
+    from dataclasses import asdict
+    return json.dumps(asdict(BitSerialParams(**params)), sort_keys=True)
+
+
 def _collect(family, configs, which, say, recorded=()):
     """A run of each configuration: Yosys's counts, or the run in ``recorded`` (runs of the
     family's stored model) with the same parameters and set."""
     from dataclasses import asdict
 
     from .flow import netlist_resources
-    # Recorded parameters through BitSerialParams, so that a parameter added since (at its
-    # default) names the same configuration.
-    kept = {(json.dumps(asdict(BitSerialParams(**r["params"])), sort_keys=True), r["set"]): r
-            for r in recorded}
+    kept = {(config_key(r["params"]), r["set"]): r for r in recorded}
     runs = []
     for p in configs:
-        old = kept.get((json.dumps(asdict(p), sort_keys=True), which))
+        old = kept.get((config_key(asdict(p)), which))
         if old is not None:  # its parameters written out in full, as a new run's
-            runs.append(old if old["params"] == asdict(p) else {**old, "params": asdict(p)})
+            runs.append({**old, "params": asdict(p)})
             continue
         start = time.perf_counter()
         res, _ = netlist_resources("bitserial", p, FAMILY_BOARD[family])

@@ -640,8 +640,8 @@ class BitSerialParams:
     bcast_stages: int = field(default=1, metadata={
         "help": f"operand registers after the read-data register (1..{MAX_BCAST_STAGES}): "
                 f"the last is the broadcast register or its copies; each added one is a "
-                f"register a word, (dm + dn) dk flip-flops and a cycle of latency; timing "
-                f"only"})
+                f"register a word, about (dm + dn) dk flip-flops and a cycle of latency; "
+                f"timing only"})
     dpu_inputs: bool = field(default=False, metadata={
         "help": "each DPU registers its operand words (BISMO's DPU input register): "
                 "2 dm dn dk flip-flops and a cycle of latency; timing only"})

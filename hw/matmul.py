@@ -134,7 +134,7 @@ class BitSerialMatmul(wiring.Component):
       the next path.
     - A broadcast register, from which each operand word fans out to the ``Dn`` (``Dm``) DPUs
       of its row (column), so the wires across the array have a cycle to themselves; with
-      ``bcast_stages`` above 1, that many registers a word less one before it (each hop
+      ``bcast_stages`` above 1, ``bcast_stages - 1`` registers a word before it (each hop
       from the block RAMs a cycle); with ``dpu_inputs`` each DPU's own input register
       after it.
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
@@ -202,10 +202,9 @@ class BitSerialMatmul(wiring.Component):
     @property
     def latency(self):
         """Cycles from the last schedule step to its tile in the result buffer: the read
-        address register, the operand read, the read-data register, the ``bcast_stages``
-        broadcast registers (and with ``dpu_inputs`` the DPUs' input registers), the
-        popcount tree, the term
-        register and the accumulator, the result write."""
+        address register, the operand read and the registers to the DPUs
+        (:attr:`_operand_stages`), the popcount tree, the term register and the
+        accumulator, the result write."""
         return (self._operand_stages + tree_latency(self.params.dk, self.params.spacing)
                 + self._acc_stages + 1)
 

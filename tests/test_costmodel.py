@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from lowbit.boards import get_board
-from lowbit.boards.costmodel import CHECK_CONFIGS, FIT_CONFIGS, load_model, model_errors
+from lowbit.boards.costmodel import CHECK_CONFIGS, FIT_CONFIGS, config_key, load_model, model_errors
 from lowbit.gen.cli import main
 from lowbit.gen.fit import bram_blocks, explain, fit_bitserial, lutram_units
 from lowbit.golden.bitserial import BitSerialParams
@@ -21,11 +21,9 @@ def test_model_within_15_percent_on_held_out_runs(family):
     model = load_model()
     runs = [r for r in model[family]["runs"] if r["set"] == "check"]
     assert len(runs) >= 6 and len(runs) == len(CHECK_CONFIGS)
-    def key(run):  # through BitSerialParams: parameters added since at their defaults
-        return json.dumps(dataclasses.asdict(BitSerialParams(**run["params"])), sort_keys=True)
-    fitted = {key(r) for r in model[family]["runs"] if r["set"] == "fit"}
+    fitted = {config_key(r["params"]) for r in model[family]["runs"] if r["set"] == "fit"}
     assert len(fitted) == len(FIT_CONFIGS)
-    assert not fitted & {key(r) for r in runs}
+    assert not fitted & {config_key(r["params"]) for r in runs}
     errors = model_errors(model, family)
     worst = max(errors, key=lambda e: abs(e[4]))
     assert all(abs(e[4]) <= 0.15 for e in errors), f"worst: {worst}"

@@ -7,11 +7,11 @@ usage: python bench/bitserial-fanout/dpu_shifter_area.py
 """
 
 import json
-import re
 import tempfile
 from pathlib import Path
 
 from amaranth.back import rtlil
+from lowbit.boards.parse import _cells_by_type
 from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
 from lowbit.golden.bitserial import DPUParams
 from lowbit.hw.bitserial import DotProductUnit
@@ -27,11 +27,10 @@ def yosys_cells(env, top, ports=None):
         d = Path(tmp)
         (d / "t.il").write_text(rtlil.convert(top, name="t", ports=ports, emit_src=False))
         run_tool([env[tool_env_var("yosys")], "-q", "-p",
-                  "read_rtlil t.il; synth_ecp5 -abc9 -top t; tee -o stat.txt stat"],
+                  "read_rtlil t.il; synth_ecp5 -abc9 -top t; tee -q -o stat.json stat -json"],
                  cwd=d, env=env, console=d / "y.console", check=True)
-        stat = (d / "stat.txt").read_text()
-    return {c: int(n) for n, c in re.findall(r"^\s+(\d+)\s+.*?(\w+)$", stat, re.M)
-            if c in CELLS}
+        cells = _cells_by_type(d / "stat.json")
+    return {c: n for c, n in cells.items() if c in CELLS}
 
 
 def main():
