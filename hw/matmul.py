@@ -17,13 +17,15 @@ keep the array busy: the next run loads while this one computes, and this run's 
 leave while the next one computes.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.bitserial import P2SParams
 from .arith import delay
-from .bitserial import P2S, PlaneInput, shift_negate_accumulate
+from .bitserial import P2S, PlaneInput, horner_accumulate
 from .keep import add_kept, register_copies
 from .popcount import popcount, tree_latency
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
@@ -114,13 +116,15 @@ class BitSerialMatmul(wiring.Component):
     Laid out as BISMO's execute stage (Umuroglu et al., FPL 2018, section III): each register
     is in the design, because Yosys does not retime for ECP5 or iCE40.
 
-    - Control: every loop counter (the schedule's five, the loader's three, the readout's
-      two) keeps its last flag in a register (:func:`_loop_counter`), as do the input word
-      counter and the converter (its last-plane flag), and the loader's ``loading`` is a
-      register of its own, so the logic those flags steer starts at a flip-flop.
+    - Control: every loop counter (the schedule's three and its walk over the plane pairs,
+      the loader's three, the readout's two) keeps its last flags in registers
+      (:func:`_loop_counter`, :func:`_diagonal_walk`), as do the input word counter and the
+      converter (its last-plane flag), and the loader's ``loading`` is a register of its own,
+      so the logic those flags steer starts at a flip-flop.
     - Address registers: the load write address and the operand read addresses are
-      registers stepped with the loop counters (+1, a copy of a saved base, or 0), so no
-      ``tile + plane + k`` adder sits in front of a memory port; the buffer half is the top
+      registers stepped with the loop counters (+1, a copy of a saved base, or a saved base
+      plus a stride of the run), so no ``tile + plane + k`` sum sits in front of a memory
+      port; the buffer half is the top
       address bit. Each read address goes through one more register on its way to the read
       port, so the generator's register drives only its own step logic and the register the
       block RAMs load is free to sit among them. The operand writes (address, data, bank
@@ -138,10 +142,12 @@ class BitSerialMatmul(wiring.Component):
       from the block RAMs a cycle); with ``dpu_inputs`` each DPU's own input register
       after it.
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
-      register after the barrel shifter and the negation, then the accumulator (its carry
-      chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
+      register after the negation, then the accumulator (its carry chain alone in its cycle),
+      which adds the term by Horner's rule (:func:`lowbit.hw.bitserial.horner_accumulate`):
+      the schedule walks the plane pairs by diagonals (:func:`_diagonal_walk`), so a doubling
+      replaces a barrel shifter. The step flags (valid, first, last, final, negate, double,
       result address) are delayed by the same number of registers. Those the accumulators
-      use (valid, first, negate, shift) go to the broadcast stage in shared registers (with
+      use (valid, first, negate, double) go to the broadcast stage in shared registers (with
       ``bcast_fanout``, the last of them a kept copy a row of DPUs), then through the tree
       in each DPU's own copy (a submodule kept apart through synthesis,
       :mod:`lowbit.hw.keep`, so no flag register steers the whole array); last, final and
@@ -187,9 +193,9 @@ class BitSerialMatmul(wiring.Component):
         (``bcast_stages - 1`` a word, then the broadcast register or its copy), and with
         ``dpu_inputs`` the DPU's input register."""
         return 1 + READ_LATENCY + self.params.bcast_stages + self.params.dpu_inputs
-    # Registers from the popcount to the accumulator's value: the shifted, negated term
-    # (the barrel shifter and the accumulator's carry chain in separate cycles), the
-    # accumulator.
+    # Registers from the popcount to the accumulator's value: the negated term (the
+    # negation and the accumulator's carry chain in separate cycles, as with the barrel
+    # shifter the term register was added for), the accumulator.
     _acc_stages = 2
     @property
     def readout_latency(self):
@@ -565,6 +571,25 @@ class BitSerialMatmul(wiring.Component):
                     with m.If(last_row):
                         m.d.sync += [tile_base.eq(0), tiles.eq(1), addr.eq(0), k_base.eq(0)]
 
+        # The matrix's first word: its last plane is written at (w - 1) kc, the top plane of
+        # its first tile (tile_base and k_base are 0); the tile stride is one plane more.
+        # (`tops_next`: the registers' next values, which the run's entry takes: a matrix of
+        # one word is written in the cycle its run is handed on.)
+        first_word = Signal(name="ld_first_word", init=1)
+        tops_next = {}
+        for name, reg in {**s.ld_tops, **s.b_tops}.items():
+            tops_next[name] = Signal.like(reg, name=f"{reg.name}_next")
+            m.d.comb += tops_next[name].eq(reg)
+            m.d.sync += reg.eq(tops_next[name])
+        for which, (top, stride) in ((load_a, ("a_top", "a_stride")),
+                                     (~load_a, ("b_top", "b_stride"))):
+            with m.If(word_done & first_word & which):
+                m.d.comb += [tops_next[top].eq(addr), tops_next[stride].eq(addr + kc)]
+        with m.If(word_done):
+            m.d.sync += first_word.eq(0)
+        with m.If(restart):
+            m.d.sync += first_word.eq(1)
+
         # The matrix's last word: A's tile count, or B's; then B, or the run's end.
         with m.If(word_done & matrix_last):
             with m.If(load_a):
@@ -582,6 +607,8 @@ class BitSerialMatmul(wiring.Component):
             _put(m, s.ent_b, half, b_half)
             for name in s.RUN_CFG:
                 _put(m, s.ent_cfg[name], half, cfg[name])
+            for name, value in tops_next.items():
+                _put(m, s.ent_tops[name], half, value)
             with m.If(load_a):
                 _put(m, s.ent_nt, half, s.b_nt)
             with m.Else():
@@ -595,14 +622,25 @@ class BitSerialMatmul(wiring.Component):
         cfg = s.cp  # the computing run's signedness (its counts live in the loop counters)
         # Operand addresses, kept in registers and stepped with the counters (BISMO's address
         # generators: a register plus a step, no adder in front of the read port). The read
-        # address of step (mt, nt, i, j, k) is l_addr = l_tile + l_plane + k and r_addr =
-        # r_tile + r_plane + k; each base below is where the address returns to when the
-        # counter under it wraps, and every move is +1, a copy or 0.
+        # address of step (mt, nt, i, j, k) is l_addr = (mt wa + i) kc + k and r_addr =
+        # (nt wb + j) kc + k. The plane pairs (i, j) go by diagonals, i up and j down
+        # (golden plane_pairs, for the accumulators' Horner's rule), so within a diagonal A's
+        # next plane follows on (+1) and B's is a plane back (`r_plane - kc`); a diagonal
+        # starts at A's plane `l_diag` and B's `r_diag`, a tile at its top planes (`l_ttop`,
+        # `r_ttop`), a tile on from the last by a stride. Each move is +1, a copy, or a sum
+        # of two registers (`kc_neg` = -kc; the strides wa kc and wb kc and B's first top
+        # plane (wb - 1) kc, which the loader records as it writes them: no multiplier).
         l_addr = Signal(range(p.lhs_depth + 1))
-        l_plane = Signal.like(l_addr)  # l_tile + i kc: the start of A's plane i
-        l_tile = Signal.like(l_addr)  # mt wa kc: the start of A's tile mt
+        l_diag = Signal.like(l_addr)  # the start of A's plane i0, the diagonal's first i
+        l_ttop = Signal.like(l_addr)  # (mt wa + wa - 1) kc: A's top plane in tile mt
+        a_stride = Signal.like(l_addr)  # wa kc
         r_addr = Signal(range(p.rhs_depth + 1))
-        r_tile = Signal.like(r_addr)  # nt wb kc: the start of B's tile nt
+        r_plane = Signal.like(r_addr)  # the start of B's plane j
+        r_diag = Signal.like(r_addr)  # the start of B's plane j0, the diagonal's first j
+        r_ttop = Signal.like(r_addr)  # (nt wb + wb - 1) kc: B's top plane in tile nt
+        r_top0 = Signal.like(r_addr)  # (wb - 1) kc: B's top plane in tile 0
+        b_stride = Signal.like(r_addr)  # wb kc
+        kc_neg = Signal(max(len(l_addr), len(r_addr)))  # -kc, modulo the address width
         c_addr = Signal(range(max(p.result_depth, 2)))  # the result tile (mt, nt)
         l_half, r_half, c_half = Signal(), Signal(), Signal()
         # `computing` and its next value: with bcast_fanout, kept copies of the register (see
@@ -625,7 +663,7 @@ class BitSerialMatmul(wiring.Component):
         # critical-path-8x256x8-fanout2-ctlcopies.txt).
         # With bcast_fanout, `start` is two kept copies of one register: the control's
         # (`half_claimed`'s and `computing`'s next values, the result half's claim) and one
-        # for the far loads (the five loop counters, the run's configuration and operand
+        # for the far loads (the loop counters and the walk, the run's configuration and operand
         # halves). With one register driving both, nextpnr placed it among the far loads, 38
         # rows from `half_claimed`, and `start` -> `half_claimed` / `entry_full` -> `start`
         # was the critical path at 8 x 256 x 8, spacing 1, on the ECP5-85F (7.61 ns, 6.21 of
@@ -679,35 +717,46 @@ class BitSerialMatmul(wiring.Component):
                    "nt": s.ent_nt, "mt": s.ent_mt}
         count = {name: (cs, _triple_behind(m, e[1]), _triple_behind(m, e[0]))
                  for name, e in entries.items()}
-        # The loops' cumulative last flags (`kj` = last_k & last_j, `kji`, `kjin`, `kjinm` the
+        with m.If(load):
+            # The run's first addresses, strides and -kc (the address generators, below).
+            tops = {name: s.ent_tops[name][cs] for name in s.ent_tops}
+            kc_top = Signal.like(kc_neg, name="kc_top")  # kc - 1, zero-extended
+            m.d.comb += kc_top.eq(Mux(cs, count["k_chunks"][1][0], count["k_chunks"][2][0]))
+            m.d.sync += [l_addr.eq(tops["a_top"]), l_diag.eq(tops["a_top"]),
+                         l_ttop.eq(tops["a_top"]), a_stride.eq(tops["a_stride"]),
+                         r_addr.eq(tops["b_top"]), r_plane.eq(tops["b_top"]),
+                         r_diag.eq(tops["b_top"]), r_ttop.eq(tops["b_top"]),
+                         r_top0.eq(tops["b_top"]), b_stride.eq(tops["b_stride"]),
+                         kc_neg.eq(~kc_top)]
+        # The loops' cumulative last flags (`kd` = last_k and the diagonal's last pair, `kt`
+        # the tile's last step, `ktn` also nt's last, `ktnm` the
         # run's last step) as flip-flops computed a cycle ahead from the counters' next
         # flags: each loop's advance and each address move below is then one gate from
         # registers. (With the ANDs of the flags in front of them, the outer counters'
         # enables were a UP5K critical path on that way, at 2 x 32 x 2.)
         k, last_k, k_next = _loop_counter(m, load, computing, count["k_chunks"],
                                           self.k_chunks.shape(), name="k", ahead=True)
-        kj, kji, kjin, kjinm = (Signal(name=n) for n in ("last_kj", "last_kji", "last_kjin",
-                                                          "last_kjinm"))
-        j, last_j, j_next = _loop_counter(m, load, computing & last_k, count["wb"],
-                                          self.wb.shape(), name="j", ahead=True)
-        i, last_i, i_next = _loop_counter(m, load, computing & kj, count["wa"],
-                                          self.wa.shape(), name="i", ahead=True)
-        nt, last_nt, nt_next = _loop_counter(m, load, computing & kji, count["nt"],
+        kd, kt, ktn, ktnm = (Signal(name=n) for n in ("last_kd", "last_kt", "last_ktn",
+                                                       "last_ktnm"))
+        # The plane pairs, by diagonals (_diagonal_walk), restarted at each tile.
+        walk = _diagonal_walk(m, load, computing & kt, computing & last_k, count["wa"],
+                              count["wb"])
+        nt, last_nt, nt_next = _loop_counter(m, load, computing & kt, count["nt"],
                                              s.nt_range, name="nt", ahead=True)
-        mt, last_mt, mt_next = _loop_counter(m, load, computing & kjin, count["mt"],
+        mt, last_mt, mt_next = _loop_counter(m, load, computing & ktn, count["mt"],
                                              s.mt_range, name="mt", ahead=True)
-        kjinm_next = Signal(name="last_kjinm_next")
-        m.d.comb += kjinm_next.eq(k_next & j_next & i_next & nt_next & mt_next)
-        m.d.sync += [kj.eq(k_next & j_next), kji.eq(k_next & j_next & i_next),
-                     kjin.eq(k_next & j_next & i_next & nt_next), kjinm.eq(kjinm_next)]
-        # The run's last step (`computing & kjinm`): its operand half is free after this read,
+        ktnm_next = Signal(name="last_ktnm_next")
+        m.d.comb += ktnm_next.eq(k_next & walk.tile_last_next & nt_next & mt_next)
+        m.d.sync += [kd.eq(k_next & walk.diag_last_next), kt.eq(k_next & walk.tile_last_next),
+                     ktn.eq(k_next & walk.tile_last_next & nt_next), ktnm.eq(ktnm_next)]
+        # The run's last step (`computing & ktnm`): its operand half is free after this read,
         # its entry goes back to the loader. A flip-flop computed a cycle ahead, so that
         # `half_claimed`, `entry_full`, `cs`, `rw` and `computing` itself are one gate from
         # registers.
         # With bcast_fanout, a kept copy of it writes the readout's view of the run (its tile
         # counts, read when the result half is full, `latency` cycles after `end`), so that
         # neither `end` nor `start` has loads in the readout.
-        ends = self._addr_copies(m, "end", computing_next & kjinm_next,
+        ends = self._addr_copies(m, "end", computing_next & ktnm_next,
                                  2 if p.bcast_fanout else 1, reset_less=False)
         m.d.comb += end.eq(ends[0])
         with m.If(ends[-1]):
@@ -727,40 +776,50 @@ class BitSerialMatmul(wiring.Component):
                                    reset_less=False)
         m.d.comb += computing.eq(copies[0])
         gen_computing, step_computing = copies[-2:] if p.bcast_fanout else copies * 2
-        # The address generators. Each move overrides the one before it (kj implies last_k,
+        # The address generators. Each move overrides the one before it (kd implies last_k,
         # and so on).
         with m.If(gen_computing):
             m.d.sync += [l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
         with m.If(gen_computing & last_k):
-            # Next plane of B (r_addr + 1 already is), the same plane of A again.
-            m.d.sync += l_addr.eq(l_plane)
-        with m.If(gen_computing & kj):
-            # Next plane of A (l_addr + 1), B from the start of its tile.
-            m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1), r_addr.eq(r_tile)]
-        with m.If(gen_computing & kji):
-            # Next tile of B (r_addr + 1), A from the start of its tile.
-            m.d.sync += [l_addr.eq(l_tile), l_plane.eq(l_tile), r_addr.eq(r_addr + 1),
-                         r_tile.eq(r_addr + 1), c_addr.eq(c_addr + 1)]
-        with m.If(gen_computing & kjin):
-            # Next tile of A (l_addr + 1), B from the start.
-            m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1),
-                         l_tile.eq(l_addr + 1), r_addr.eq(0), r_tile.eq(0)]
-        with m.If(gen_computing & kjinm):
-            m.d.sync += [l_addr.eq(0), l_plane.eq(0), l_tile.eq(0), c_addr.eq(0)]
+            # The next pair of the diagonal: A's next plane (l_addr + 1 already is), B's plane
+            # below.
+            m.d.sync += [r_addr.eq(r_plane + kc_neg), r_plane.eq(r_plane + kc_neg)]
+        with m.If(gen_computing & kd):
+            with m.If(walk.i0_zero):
+                # The next diagonal starts at A's plane 0 (l_diag), B's plane below r_diag.
+                m.d.sync += [l_addr.eq(l_diag), r_addr.eq(r_diag + kc_neg),
+                             r_plane.eq(r_diag + kc_neg), r_diag.eq(r_diag + kc_neg)]
+            with m.Else():
+                # ... at A's plane below l_diag, B's top plane (r_diag).
+                m.d.sync += [l_addr.eq(l_diag + kc_neg), l_diag.eq(l_diag + kc_neg),
+                             r_addr.eq(r_diag), r_plane.eq(r_diag)]
+        with m.If(gen_computing & kt):
+            # Next tile of B, A from its tile's top plane again.
+            m.d.sync += [l_addr.eq(l_ttop), l_diag.eq(l_ttop),
+                         r_addr.eq(r_ttop + b_stride), r_plane.eq(r_ttop + b_stride),
+                         r_diag.eq(r_ttop + b_stride), r_ttop.eq(r_ttop + b_stride),
+                         c_addr.eq(c_addr + 1)]
+        with m.If(gen_computing & ktn):
+            # Next tile of A, B from its first tile.
+            m.d.sync += [l_addr.eq(l_ttop + a_stride), l_diag.eq(l_ttop + a_stride),
+                         l_ttop.eq(l_ttop + a_stride), r_addr.eq(r_top0), r_plane.eq(r_top0),
+                         r_diag.eq(r_top0), r_ttop.eq(r_top0)]
+        with m.If(gen_computing & ktnm):
+            m.d.sync += c_addr.eq(0)
 
         # Step flags, computed with the counters and delayed to meet their operand words at
-        # the DPUs' accumulators.
+        # the DPUs' accumulators. `first` is the tile's first pair (wa - 1, wb - 1), `double`
+        # a diagonal's first step (the accumulator doubles; `first` overrides it), `negate`
+        # the pairs with one MSB plane of a signed operand.
         one = Const(1)
-        shift_w = max(1, (p.max_wa + p.max_wb - 2).bit_length())
         step = {
             "valid": step_computing,
-            "first": (i == 0) & (j == 0) & (k == 0),
-            "last": kji,
-            "final": kjinm,
-            "negate": (cfg["a_signed"] & last_i) ^ (cfg["b_signed"] & last_j),
+            "first": walk.i_top & walk.j_top & (k == 0),
+            "double": walk.diag_first & (k == 0),
+            "last": kt,
+            "final": ktnm,
+            "negate": (cfg["a_signed"] & walk.i_top) ^ (cfg["b_signed"] & walk.j_top),
         }
-        shift = Signal(shift_w)
-        m.d.comb += shift.eq(i + j)
         # The operand pipeline (BISMO, Umuroglu et al., FPL 2018, section III: registered
         # memory address and data, a broadcast register in front of the array):
         #   step t:     l_addr / r_addr, the address generators (+1, a copy or 0)
@@ -827,7 +886,6 @@ class BitSerialMatmul(wiring.Component):
         # (_StepFlags). With bcast_fanout, the last register before the DPUs is a kept copy a
         # row of DPUs (as the operands' broadcast registers are copied), so that no flag
         # register drives all Dm Dn DPUs across the die.
-        step["shift"] = shift
 
         def at_operands(name):  # a register for each row of DPUs (one shared without F)
             reset_less = name != "valid"
@@ -836,7 +894,7 @@ class BitSerialMatmul(wiring.Component):
                                           name=f"{name}_b", reset_less=reset_less),
                 p.dm if p.bcast_fanout else 1, reset_less=reset_less)
             return copies if p.bcast_fanout else copies * p.dm
-        at_bcast = {name: at_operands(name) for name in ("valid", "first", "negate", "shift")}
+        at_bcast = {name: at_operands(name) for name in _StepFlags.NAMES}
         accs = []
         for r in range(p.dm):
             for c in range(p.dn):
@@ -848,12 +906,11 @@ class BitSerialMatmul(wiring.Component):
                     a, b = ab[:p.dk], ab[p.dk:]
                 count, lat = popcount(m, one, a & b, p.spacing, p.popcount,
                                       name=f"dpu{r}_{c}")
-                fl = add_kept(m, f"flags{r}_{c}", _StepFlags(shift_w, lat))
+                fl = add_kept(m, f"flags{r}_{c}", _StepFlags(lat))
                 m.d.comb += [fl.i[name].eq(at_bcast[name][r]) for name in at_bcast]
-                accs.append(shift_negate_accumulate(
-                    m, one, count, fl.o["shift"], fl.o["negate"], fl.o["first"],
-                    fl.o["valid"], acc_width=p.accumulator_width, max_shift=p.max_shift,
-                    name=f"acc{r}_{c}", register_term=self._acc_stages == 2))
+                accs.append(horner_accumulate(
+                    m, count, fl.o["double"], fl.o["negate"], fl.o["first"], fl.o["valid"],
+                    acc_width=p.accumulator_width, name=f"acc{r}_{c}"))
 
         # The finished tile goes to the result buffer the cycle after its last step is in
         # the accumulators; after a run's final tile, its result half goes to the readout.
@@ -981,10 +1038,11 @@ class _StepFlags(Elaboratable):
     accumulator stay in the engine's module, where Yosys maps them in fewer LUTs (a DPU of
     256 bits kept whole took 839 LUT4 and 142 PFUMX on ECP5 against about 706 LUT4)."""
 
-    def __init__(self, shift_w, latency):
+    NAMES = ("valid", "first", "negate", "double")
+
+    def __init__(self, latency):
         self.latency = latency
-        self.i = {name: Signal(name=name) for name in ("valid", "first", "negate")}
-        self.i["shift"] = Signal(shift_w, name="shift")
+        self.i = {name: Signal(name=name) for name in self.NAMES}
         self.o = {name: Signal.like(v, name=f"{name}_o") for name, v in self.i.items()}
 
     def elaborate(self, platform):
@@ -993,6 +1051,78 @@ class _StepFlags(Elaboratable):
             m.d.comb += self.o[name].eq(delay(m, Const(1), v, self.latency, name=name,
                                               reset_less=name != "valid"))
         return m
+
+
+def _diagonal_walk(m, start, restart, advance, wa, wb):
+    """The plane pairs ``(i, j)`` of a tile in :func:`lowbit.golden.bitserial.plane_pairs`'s
+    order: the diagonals ``d = i + j`` from ``wa + wb - 2`` down to 0, ``i`` up and ``j`` down
+    within a diagonal. A diagonal starts at ``(i0, wb - 1)`` while ``i0 > 0`` (``i0`` from
+    ``wa - 1`` down), then at ``(0, j0)`` (``j0`` from ``wb - 1`` down); it ends at
+    ``i = wa - 1`` or ``j = 0``; the tile ends with diagonal 0, ``i0 = j0 = 0``.
+
+    ``start`` begins a walk with the counts ``wa``, ``wb`` given as :func:`_loop_counter`'s
+    choices ``(sel, (n - 1, n == 1, n == 2), (...))``, kept for ``restart`` (the next tile);
+    ``advance`` moves to the next pair. The walk keeps no compare in front of its flags: ``a =
+    wa - 1 - i`` and ``j`` count down within a diagonal, and each count's compares with 0 and
+    1 are flip-flops set with it (as :func:`_loop_counter`'s). Returns a namespace of flags
+    (registers): ``i_top`` (``i = wa - 1``), ``j_top`` (``j = wb - 1``), ``diag_first`` (the
+    diagonal's first pair), ``i0_zero`` (the diagonal starts at A's plane 0), and the next
+    values ``diag_last_next`` and ``tile_last_next`` (combinational, for flags computed a
+    cycle ahead)."""
+    def chosen(c):
+        sel, x, y = c
+        return tuple(Mux(sel, u, v) for u, v in zip(x, y))
+
+    run = {}
+    for name, c in (("wa", wa), ("wb", wb)):
+        regs = tuple(Signal.like(v, name=f"walk_{name}_{n}")
+                     for v, n in zip(c[1], ("top", "is1", "is2")))
+        with m.If(start):
+            m.d.sync += Cat(*regs).eq(Cat(*chosen(c)))
+        run[name] = regs
+    wa_shape, wb_shape = run["wa"][0].shape(), run["wb"][0].shape()
+    reg, nxt = {}, {}
+    for name, shape in (("a", wa_shape), ("a0", wa_shape), ("i0", wa_shape), ("b", wb_shape),
+                        ("j0", wb_shape), *((f, 1) for f in (
+                            "a_zero", "a_one", "i0_zero", "i0_one", "b_zero", "b_one",
+                            "j0_zero", "j0_one", "j_top", "diag_first"))):
+        reg[name] = Signal(shape, name=f"walk_{name}")
+        nxt[name] = Signal(shape, name=f"walk_{name}_next")
+        m.d.comb += nxt[name].eq(reg[name])
+        m.d.sync += reg[name].eq(nxt[name])
+
+    def set_(**values):
+        m.d.comb += [nxt[name].eq(v) for name, v in values.items()]
+
+    def tile_start(wa_t, wb_t):  # the pair (wa - 1, wb - 1), diagonal wa + wb - 2
+        set_(a=0, a_zero=1, a_one=0, a0=0, i0=wa_t[0], i0_zero=wa_t[1], i0_one=wa_t[2],
+             b=wb_t[0], b_zero=wb_t[1], b_one=wb_t[2], j0=wb_t[0], j0_zero=wb_t[1],
+             j0_one=wb_t[2], j_top=1, diag_first=1)
+
+    r = reg
+    with m.If(start):
+        tile_start(chosen(wa), chosen(wb))
+    with m.Elif(restart):
+        tile_start(run["wa"], run["wb"])
+    with m.Elif(advance):
+        with m.If(r["a_zero"] | r["b_zero"]):  # the diagonal's last pair
+            with m.If(r["i0_zero"]):  # the next starts at (0, j0 - 1)
+                wa_top, wa1, wa2 = run["wa"]
+                set_(a=wa_top, a_zero=wa1, a_one=wa2, b=r["j0"] - 1, b_zero=r["j0_one"],
+                     b_one=r["j0"] == 2, j0=r["j0"] - 1, j0_zero=r["j0_one"],
+                     j0_one=r["j0"] == 2, j_top=0, diag_first=1)
+            with m.Else():  # ... at (i0 - 1, wb - 1)
+                wb_top, wb1, wb2 = run["wb"]
+                set_(a=r["a0"] + 1, a_zero=0, a_one=r["a0"] == 0, a0=r["a0"] + 1,
+                     i0=r["i0"] - 1, i0_zero=r["i0_one"], i0_one=r["i0"] == 2,
+                     b=wb_top, b_zero=wb1, b_one=wb2, j_top=1, diag_first=1)
+        with m.Else():  # (i + 1, j - 1)
+            set_(a=r["a"] - 1, a_zero=r["a_one"], a_one=r["a"] == 2, b=r["b"] - 1,
+                 b_zero=r["b_one"], b_one=r["b"] == 2, j_top=0, diag_first=0)
+    return SimpleNamespace(
+        i_top=r["a_zero"], j_top=r["j_top"], diag_first=r["diag_first"], i0_zero=r["i0_zero"],
+        diag_last_next=nxt["a_zero"] | nxt["b_zero"],
+        tile_last_next=nxt["i0_zero"] & nxt["j0_zero"])
 
 
 def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
@@ -1113,6 +1243,19 @@ class _State:
                       for name in self.B_CFG}
         self.b_nt = Signal(nt_range, name="b_nt", init=1)
         self.b_half = Signal(name="b_half")
+        # Where the compute stage's address generators start and step (_compute): a
+        # matrix's top plane in its first tile, (w - 1) kc, and its tile stride, w kc. The
+        # loader records them as it writes the matrix's first word (`ld_tops` for A, `b_tops`
+        # for the latest B, reset to a B of one plane and one chunk); each run entry keeps
+        # its own.
+        top_like = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
+        self.ld_tops = {name: Signal.like(top_like, name=f"ld_{name}")
+                        for name in ("a_top", "a_stride")}
+        self.b_tops = {name: Signal.like(top_like, name=name, init=name == "b_stride")
+                       for name in ("b_top", "b_stride")}
+        self.ent_tops = {name: Array(Signal.like(top_like, name=f"ent{e}_{name}")
+                                     for e in range(2))
+                         for name in ("a_top", "a_stride", "b_top", "b_stride")}
         self.ld_half = Signal(name="ld_half")
         self.loading = Signal(name="loading")
         self.p2s_busy = Signal(name="p2s_busy")
