@@ -572,7 +572,8 @@ class BitSerialMatmul(wiring.Component):
                         m.d.sync += [tile_base.eq(0), tiles.eq(1), addr.eq(0), k_base.eq(0)]
 
         # The matrix's first word: its last plane is written at (w - 1) kc, the top plane of
-        # its first tile (tile_base and k_base are 0); the tile stride is one plane more.
+        # its first tile (tile_base and k_base are 0); the rest (_State.ent_tops) are that
+        # and kc added or taken away, a sum each.
         # (`tops_next`: the registers' next values, which the run's entry takes: a matrix of
         # one word is written in the cycle its run is handed on.)
         first_word = Signal(name="ld_first_word", init=1)
@@ -581,10 +582,13 @@ class BitSerialMatmul(wiring.Component):
             tops_next[name] = Signal.like(reg, name=f"{reg.name}_next")
             m.d.comb += tops_next[name].eq(reg)
             m.d.sync += reg.eq(tops_next[name])
-        for which, (top, stride) in ((load_a, ("a_top", "a_stride")),
-                                     (~load_a, ("b_top", "b_stride"))):
+        for which, x in ((load_a, "a"), (~load_a, "b")):
             with m.If(word_done & first_word & which):
-                m.d.comb += [tops_next[top].eq(addr), tops_next[stride].eq(addr + kc)]
+                m.d.comb += [tops_next[f"{x}_top"].eq(addr),
+                             tops_next[f"{x}_top_dn"].eq(addr - kc),
+                             tops_next[f"{x}_tnext"].eq((addr << 1) + kc),
+                             tops_next[f"{x}_tnext_dn"].eq(addr << 1),
+                             tops_next[f"{x}_stride"].eq(addr + kc)]
         with m.If(word_done):
             m.d.sync += first_word.eq(0)
         with m.If(restart):
@@ -624,23 +628,31 @@ class BitSerialMatmul(wiring.Component):
         # generators: a register plus a step, no adder in front of the read port). The read
         # address of step (mt, nt, i, j, k) is l_addr = (mt wa + i) kc + k and r_addr =
         # (nt wb + j) kc + k. The plane pairs (i, j) go by diagonals, i up and j down
-        # (golden plane_pairs, for the accumulators' Horner's rule), so within a diagonal A's
-        # next plane follows on (+1) and B's is a plane back (`r_plane - kc`); a diagonal
-        # starts at A's plane `l_diag` and B's `r_diag`, a tile at its top planes (`l_ttop`,
-        # `r_ttop`), a tile on from the last by a stride. Each move is +1, a copy, or a sum
-        # of two registers (`kc_neg` = -kc; the strides wa kc and wb kc and B's first top
-        # plane (wb - 1) kc, which the loader records as it writes them: no multiplier).
+        # (golden plane_pairs, for the accumulators' Horner's rule). Within a diagonal A's
+        # next plane follows on (+1) and B's is a plane back (+ 1 - 2 kc: `r_step`, a
+        # register set a cycle ahead); a new diagonal, tile or run jumps to a register
+        # (`*_diag`: the diagonal's first plane; `*_dn`: the plane below; `*_tnext`: the
+        # next tile's top plane; `*_top0`, `*_top1`: the first two tiles' for B). Each jump
+        # target is kept up to date by its own sum of two registers (a stride, or `kc_neg`
+        # = -kc, modulo the address width), so the read address's next value is an adder
+        # (+1 or + r_step) and a multiplexer of registers, as before the diagonals.
+        # (With the sums in front of a multiplexer of seven, the address generators were
+        # the critical path at 2 x 256 x 2 on the ECP5-85F: `kc_neg` through `r_diag + kc_neg`
+        # and three levels of multiplexers into `r_addr`, 6.20 ns, 161.19 MHz,
+        # bench/nextpnr-options engine-ce3b03d.)
         l_addr = Signal(range(p.lhs_depth + 1))
-        l_diag = Signal.like(l_addr)  # the start of A's plane i0, the diagonal's first i
-        l_ttop = Signal.like(l_addr)  # (mt wa + wa - 1) kc: A's top plane in tile mt
-        a_stride = Signal.like(l_addr)  # wa kc
         r_addr = Signal(range(p.rhs_depth + 1))
-        r_plane = Signal.like(r_addr)  # the start of B's plane j
-        r_diag = Signal.like(r_addr)  # the start of B's plane j0, the diagonal's first j
-        r_ttop = Signal.like(r_addr)  # (nt wb + wb - 1) kc: B's top plane in tile nt
-        r_top0 = Signal.like(r_addr)  # (wb - 1) kc: B's top plane in tile 0
-        b_stride = Signal.like(r_addr)  # wb kc
-        kc_neg = Signal(max(len(l_addr), len(r_addr)))  # -kc, modulo the address width
+        # Each register and the entry value it starts a run from.
+        gen_from = {"l": {"diag": "top", "diag_dn": "top_dn", "ttop": "top", "ttop_dn": "top_dn",
+                          "tnext": "tnext", "tnext_dn": "tnext_dn", "stride": "stride"},
+                    "r": {"diag": "top", "diag_dn": "top_dn", "tnext": "tnext",
+                          "tnext_dn": "tnext_dn", "top0": "top", "top0_dn": "top_dn",
+                          "top1": "tnext", "top1_dn": "tnext_dn", "stride": "stride"}}
+        gen = {f"{x}_{name}": Signal.like(like, name=f"{x}_{name}")
+               for x, like in (("l", l_addr), ("r", r_addr)) for name in gen_from[x]}
+        r_step = Signal.like(r_addr)  # +1, or + 1 - 2 kc at a pair's end within a diagonal
+        m2kc = Signal.like(r_addr)  # 1 - 2 kc
+        kc_neg = Signal(max(len(l_addr), len(r_addr)))  # -kc
         c_addr = Signal(range(max(p.result_depth, 2)))  # the result tile (mt, nt)
         l_half, r_half, c_half = Signal(), Signal(), Signal()
         # `computing` and its next value: with bcast_fanout, kept copies of the register (see
@@ -717,17 +729,18 @@ class BitSerialMatmul(wiring.Component):
                    "nt": s.ent_nt, "mt": s.ent_mt}
         count = {name: (cs, _triple_behind(m, e[1]), _triple_behind(m, e[0]))
                  for name, e in entries.items()}
+        kc_top = Signal.like(kc_neg, name="kc_top")  # the entry's kc - 1, zero-extended
+        m2kc_load = Signal.like(m2kc, name="m2kc_load")  # 1 - 2 kc = 2 (-kc) + 1
+        m.d.comb += m2kc_load.eq(Cat(Const(1), ~kc_top))
         with m.If(load):
             # The run's first addresses, strides and -kc (the address generators, below).
             tops = {name: s.ent_tops[name][cs] for name in s.ent_tops}
-            kc_top = Signal.like(kc_neg, name="kc_top")  # kc - 1, zero-extended
             m.d.comb += kc_top.eq(Mux(cs, count["k_chunks"][1][0], count["k_chunks"][2][0]))
-            m.d.sync += [l_addr.eq(tops["a_top"]), l_diag.eq(tops["a_top"]),
-                         l_ttop.eq(tops["a_top"]), a_stride.eq(tops["a_stride"]),
-                         r_addr.eq(tops["b_top"]), r_plane.eq(tops["b_top"]),
-                         r_diag.eq(tops["b_top"]), r_ttop.eq(tops["b_top"]),
-                         r_top0.eq(tops["b_top"]), b_stride.eq(tops["b_stride"]),
-                         kc_neg.eq(~kc_top)]
+            m.d.sync += [l_addr.eq(tops["a_top"]), r_addr.eq(tops["b_top"]),
+                         kc_neg.eq(~kc_top), m2kc.eq(m2kc_load)]
+            for x, y in (("l", "a"), ("r", "b")):
+                for name, entry in gen_from[x].items():
+                    m.d.sync += gen[f"{x}_{name}"].eq(tops[f"{y}_{entry}"])
         # The loops' cumulative last flags (`kd` = last_k and the diagonal's last pair, `kt`
         # the tile's last step, `ktn` also nt's last, `ktnm` the
         # run's last step) as flip-flops computed a cycle ahead from the counters' next
@@ -776,36 +789,45 @@ class BitSerialMatmul(wiring.Component):
                                    reset_less=False)
         m.d.comb += computing.eq(copies[0])
         gen_computing, step_computing = copies[-2:] if p.bcast_fanout else copies * 2
-        # The address generators. Each move overrides the one before it (kd implies last_k,
-        # and so on).
+        # The address generators. A jump (kd: a new diagonal; kt: also a new tile of B; ktn:
+        # also a new tile of A, B from its first) overrides the step, a later jump the one
+        # before it. A and B walk their planes in opposite directions: A's diagonal starts
+        # step down a plane while they begin past its plane 0 (~i0_zero), B's once they begin
+        # at A's plane 0.
+        g = gen
+        i0z = walk.i0_zero
+        l_jump = Mux(ktn, g["l_tnext"], Mux(kt, g["l_ttop"], Mux(i0z, g["l_diag"],
+                                                                  g["l_diag_dn"])))
+        r_jump = Mux(ktn, g["r_top0"], Mux(kt, g["r_tnext"], Mux(i0z, g["r_diag_dn"],
+                                                                  g["r_diag"])))
         with m.If(gen_computing):
-            m.d.sync += [l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
-        with m.If(gen_computing & last_k):
-            # The next pair of the diagonal: A's next plane (l_addr + 1 already is), B's plane
-            # below.
-            m.d.sync += [r_addr.eq(r_plane + kc_neg), r_plane.eq(r_plane + kc_neg)]
-        with m.If(gen_computing & kd):
-            with m.If(walk.i0_zero):
-                # The next diagonal starts at A's plane 0 (l_diag), B's plane below r_diag.
-                m.d.sync += [l_addr.eq(l_diag), r_addr.eq(r_diag + kc_neg),
-                             r_plane.eq(r_diag + kc_neg), r_diag.eq(r_diag + kc_neg)]
-            with m.Else():
-                # ... at A's plane below l_diag, B's top plane (r_diag).
-                m.d.sync += [l_addr.eq(l_diag + kc_neg), l_diag.eq(l_diag + kc_neg),
-                             r_addr.eq(r_diag), r_plane.eq(r_diag)]
-        with m.If(gen_computing & kt):
-            # Next tile of B, A from its tile's top plane again.
-            m.d.sync += [l_addr.eq(l_ttop), l_diag.eq(l_ttop),
-                         r_addr.eq(r_ttop + b_stride), r_plane.eq(r_ttop + b_stride),
-                         r_diag.eq(r_ttop + b_stride), r_ttop.eq(r_ttop + b_stride),
+            m.d.sync += [l_addr.eq(Mux(kd, l_jump, l_addr + 1)),
+                         r_addr.eq(Mux(kd, r_jump, r_addr + r_step))]
+        with m.If(gen_computing & kd & ~i0z):  # A's next diagonal starts a plane down
+            m.d.sync += [g["l_diag"].eq(g["l_diag_dn"]),
+                         g["l_diag_dn"].eq(g["l_diag_dn"] + kc_neg)]
+        with m.If(gen_computing & kd & i0z):  # B's does
+            m.d.sync += [g["r_diag"].eq(g["r_diag_dn"]),
+                         g["r_diag_dn"].eq(g["r_diag_dn"] + kc_neg)]
+        with m.If(gen_computing & kt):  # the next tile of B, A's tile again
+            m.d.sync += [g["l_diag"].eq(g["l_ttop"]), g["l_diag_dn"].eq(g["l_ttop_dn"]),
+                         g["r_diag"].eq(g["r_tnext"]), g["r_diag_dn"].eq(g["r_tnext_dn"]),
+                         g["r_tnext"].eq(g["r_tnext"] + g["r_stride"]),
+                         g["r_tnext_dn"].eq(g["r_tnext_dn"] + g["r_stride"]),
                          c_addr.eq(c_addr + 1)]
-        with m.If(gen_computing & ktn):
-            # Next tile of A, B from its first tile.
-            m.d.sync += [l_addr.eq(l_ttop + a_stride), l_diag.eq(l_ttop + a_stride),
-                         l_ttop.eq(l_ttop + a_stride), r_addr.eq(r_top0), r_plane.eq(r_top0),
-                         r_diag.eq(r_top0), r_ttop.eq(r_top0)]
+        with m.If(gen_computing & ktn):  # the next tile of A, B's first
+            m.d.sync += [g["l_diag"].eq(g["l_tnext"]), g["l_diag_dn"].eq(g["l_tnext_dn"]),
+                         g["l_ttop"].eq(g["l_tnext"]), g["l_ttop_dn"].eq(g["l_tnext_dn"]),
+                         g["l_tnext"].eq(g["l_tnext"] + g["l_stride"]),
+                         g["l_tnext_dn"].eq(g["l_tnext_dn"] + g["l_stride"]),
+                         g["r_diag"].eq(g["r_top0"]), g["r_diag_dn"].eq(g["r_top0_dn"]),
+                         g["r_tnext"].eq(g["r_top1"]), g["r_tnext_dn"].eq(g["r_top1_dn"])]
         with m.If(gen_computing & ktnm):
             m.d.sync += c_addr.eq(0)
+        # B's step for the next cycle: back a plane less the chunks it read (1 - 2 kc) when
+        # that cycle ends a pair within its diagonal (its jump, if any, overrides it).
+        m.d.sync += r_step.eq(Mux(k_next & ~walk.diag_last_next,
+                                  Mux(load, m2kc_load, m2kc), 1))
 
         # Step flags, computed with the counters and delayed to meet their operand words at
         # the DPUs' accumulators. `first` is the tile's first pair (wa - 1, wb - 1), `double`
@@ -1243,19 +1265,23 @@ class _State:
                       for name in self.B_CFG}
         self.b_nt = Signal(nt_range, name="b_nt", init=1)
         self.b_half = Signal(name="b_half")
-        # Where the compute stage's address generators start and step (_compute): a
-        # matrix's top plane in its first tile, (w - 1) kc, and its tile stride, w kc. The
-        # loader records them as it writes the matrix's first word (`ld_tops` for A, `b_tops`
-        # for the latest B, reset to a B of one plane and one chunk); each run entry keeps
-        # its own.
+        # Where the compute stage's address generators start and jump to (_compute), for
+        # each matrix (`x` a or b) with planes of w kc-word chunks: `x_top`, its top plane
+        # in its first tile, (w - 1) kc; `x_top_dn`, the plane below it, (w - 2) kc;
+        # `x_tnext` and `x_tnext_dn`, the same in its second tile, (2 w - 1) kc and
+        # (2 w - 2) kc; `x_stride`, a tile, w kc (all modulo the address width). The loader
+        # records them as it writes the matrix's first word (`ld_tops` for A, `b_tops` for
+        # the latest B, reset to a B of one plane and one chunk); each run entry keeps its
+        # own.
         top_like = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
-        self.ld_tops = {name: Signal.like(top_like, name=f"ld_{name}")
-                        for name in ("a_top", "a_stride")}
-        self.b_tops = {name: Signal.like(top_like, name=name, init=name == "b_stride")
-                       for name in ("b_top", "b_stride")}
+        b_reset = {"top": 0, "top_dn": -1, "tnext": 1, "tnext_dn": 0, "stride": 1}
+        self.ld_tops = {f"a_{n}": Signal.like(top_like, name=f"ld_a_{n}") for n in b_reset}
+        self.b_tops = {f"b_{n}": Signal.like(top_like, name=f"b_{n}",
+                                             init=v % (1 << len(top_like)))
+                       for n, v in b_reset.items()}
         self.ent_tops = {name: Array(Signal.like(top_like, name=f"ent{e}_{name}")
                                      for e in range(2))
-                         for name in ("a_top", "a_stride", "b_top", "b_stride")}
+                         for name in (*self.ld_tops, *self.b_tops)}
         self.ld_half = Signal(name="ld_half")
         self.loading = Signal(name="loading")
         self.p2s_busy = Signal(name="p2s_busy")
