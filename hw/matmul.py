@@ -629,13 +629,13 @@ class BitSerialMatmul(wiring.Component):
         # address of step (mt, nt, i, j, k) is l_addr = (mt wa + i) kc + k and r_addr =
         # (nt wb + j) kc + k. The plane pairs (i, j) go by diagonals, i up and j down
         # (golden plane_pairs, for the accumulators' Horner's rule). Within a diagonal A's
-        # next plane follows on (+1) and B's is a plane back (+ 1 - 2 kc: `r_step`, a
-        # register set a cycle ahead); a new diagonal, tile or run jumps to a register
-        # (`*_diag`: the diagonal's first plane; `*_dn`: the plane below; `*_tnext`: the
-        # next tile's top plane; `*_top0`, `*_top1`: the first two tiles' for B). Each jump
-        # target is kept up to date by its own sum of two registers (a stride, or `kc_neg`
-        # = -kc, modulo the address width), so the read address's next value is an adder
-        # (+1 or + r_step) and a multiplexer of registers, as before the diagonals.
+        # next plane follows on (+1) and B's is a plane back (+ 1 - 2 kc, `m2kc`); a new
+        # diagonal, tile or run jumps to a register (`*_diag`: the diagonal's first plane;
+        # `*_dn`: the plane below; `*_tnext`: the next tile's top plane; `*_top0`, `*_top1`:
+        # the first two tiles' for B). Each jump target is kept up to date by its own sum of
+        # two registers (a stride, or `kc_neg` = -kc, modulo the address width), so the
+        # read address's next value is an adder (+1, or B's + 1 or + m2kc by `last_k`) and
+        # a multiplexer of registers, as before the diagonals.
         # (With the sums in front of a multiplexer of seven, the address generators were
         # the critical path at 2 x 256 x 2 on the ECP5-85F: `kc_neg` through `r_diag + kc_neg`
         # and three levels of multiplexers into `r_addr`, 6.20 ns, 161.19 MHz,
@@ -650,7 +650,6 @@ class BitSerialMatmul(wiring.Component):
                           "top1": "tnext", "top1_dn": "tnext_dn", "stride": "stride"}}
         gen = {f"{x}_{name}": Signal.like(like, name=f"{x}_{name}")
                for x, like in (("l", l_addr), ("r", r_addr)) for name in gen_from[x]}
-        r_step = Signal.like(r_addr)  # +1, or + 1 - 2 kc at a pair's end within a diagonal
         m2kc = Signal.like(r_addr)  # 1 - 2 kc
         kc_neg = Signal(max(len(l_addr), len(r_addr)))  # -kc
         c_addr = Signal(range(max(p.result_depth, 2)))  # the result tile (mt, nt)
@@ -749,8 +748,7 @@ class BitSerialMatmul(wiring.Component):
         # enables were a UP5K critical path on that way, at 2 x 32 x 2.)
         k, last_k, k_next = _loop_counter(m, load, computing, count["k_chunks"],
                                           self.k_chunks.shape(), name="k", ahead=True)
-        kd, kt, ktn, ktnm = (Signal(name=n) for n in ("last_kd", "last_kt", "last_ktn",
-                                                       "last_ktnm"))
+        kt, ktn, ktnm = (Signal(name=n) for n in ("last_kt", "last_ktn", "last_ktnm"))
         # The plane pairs, by diagonals (_diagonal_walk), restarted at each tile.
         walk = _diagonal_walk(m, load, computing & kt, computing & last_k, count["wa"],
                               count["wb"])
@@ -760,8 +758,10 @@ class BitSerialMatmul(wiring.Component):
                                              s.mt_range, name="mt", ahead=True)
         ktnm_next = Signal(name="last_ktnm_next")
         m.d.comb += ktnm_next.eq(k_next & walk.tile_last_next & nt_next & mt_next)
-        m.d.sync += [kd.eq(k_next & walk.diag_last_next), kt.eq(k_next & walk.tile_last_next),
+        m.d.sync += [kt.eq(k_next & walk.tile_last_next),
                      ktn.eq(k_next & walk.tile_last_next & nt_next), ktnm.eq(ktnm_next)]
+        kd = Signal(name="last_kd")  # the diagonal's last step: a gate of two flip-flops
+        m.d.comb += kd.eq(last_k & walk.diag_last)
         # The run's last step (`computing & ktnm`): its operand half is free after this read,
         # its entry goes back to the loader. A flip-flop computed a cycle ahead, so that
         # `half_claimed`, `entry_full`, `cs`, `rw` and `computing` itself are one gate from
@@ -801,8 +801,10 @@ class BitSerialMatmul(wiring.Component):
         r_jump = Mux(ktn, g["r_top0"], Mux(kt, g["r_tnext"], Mux(i0z, g["r_diag_dn"],
                                                                   g["r_diag"])))
         with m.If(gen_computing):
+            # (B's step: back a plane less the chunks it read, 1 - 2 kc, at a pair's end
+            # within a diagonal; its jump overrides it at a diagonal's end.)
             m.d.sync += [l_addr.eq(Mux(kd, l_jump, l_addr + 1)),
-                         r_addr.eq(Mux(kd, r_jump, r_addr + r_step))]
+                         r_addr.eq(Mux(kd, r_jump, r_addr + Mux(last_k, m2kc, 1)))]
         with m.If(gen_computing & kd & ~i0z):  # A's next diagonal starts a plane down
             m.d.sync += [g["l_diag"].eq(g["l_diag_dn"]),
                          g["l_diag_dn"].eq(g["l_diag_dn"] + kc_neg)]
@@ -824,10 +826,6 @@ class BitSerialMatmul(wiring.Component):
                          g["r_tnext"].eq(g["r_top1"]), g["r_tnext_dn"].eq(g["r_top1_dn"])]
         with m.If(gen_computing & ktnm):
             m.d.sync += c_addr.eq(0)
-        # B's step for the next cycle: back a plane less the chunks it read (1 - 2 kc) when
-        # that cycle ends a pair within its diagonal (its jump, if any, overrides it).
-        m.d.sync += r_step.eq(Mux(k_next & ~walk.diag_last_next,
-                                  Mux(load, m2kc_load, m2kc), 1))
 
         # Step flags, computed with the counters and delayed to meet their operand words at
         # the DPUs' accumulators. `first` is the tile's first pair (wa - 1, wb - 1), `double`
@@ -1089,8 +1087,13 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
     1 are flip-flops set with it (as :func:`_loop_counter`'s). Returns a namespace of flags
     (registers): ``i_top`` (``i = wa - 1``), ``j_top`` (``j = wb - 1``), ``diag_first`` (the
     diagonal's first pair), ``i0_zero`` (the diagonal starts at A's plane 0), and the next
-    values ``diag_last_next`` and ``tile_last_next`` (combinational, for flags computed a
-    cycle ahead)."""
+    ``diag_last`` (the diagonal's last pair, ``i = wa - 1`` or ``j = 0``), and the next
+    value of ``tile_last`` (the tile's last pair), ``tile_last_next`` (combinational, for
+    flags computed a cycle ahead). ``diag_last`` and ``tile_last`` are flip-flops of their
+    own, set from single bits, so that those next values are shallow. (As ``a_zero | b_zero``
+    from the flags' next values, ``last_k`` through them into B's address step was the
+    critical path at 2 x 256 x 2 on the ECP5-85F, 7.09 ns, bench/nextpnr-options
+    engine-c9ac8bf.)"""
     def chosen(c):
         sel, x, y = c
         return tuple(Mux(sel, u, v) for u, v in zip(x, y))
@@ -1107,7 +1110,8 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
     for name, shape in (("a", wa_shape), ("a0", wa_shape), ("i0", wa_shape), ("b", wb_shape),
                         ("j0", wb_shape), *((f, 1) for f in (
                             "a_zero", "a_one", "i0_zero", "i0_one", "b_zero", "b_one",
-                            "j0_zero", "j0_one", "j_top", "diag_first"))):
+                            "j0_zero", "j0_one", "j_top", "diag_first", "diag_last",
+                            "tile_last"))):
         reg[name] = Signal(shape, name=f"walk_{name}")
         nxt[name] = Signal(shape, name=f"walk_{name}_next")
         m.d.comb += nxt[name].eq(reg[name])
@@ -1119,7 +1123,8 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
     def tile_start(wa_t, wb_t):  # the pair (wa - 1, wb - 1), diagonal wa + wb - 2
         set_(a=0, a_zero=1, a_one=0, a0=0, i0=wa_t[0], i0_zero=wa_t[1], i0_one=wa_t[2],
              b=wb_t[0], b_zero=wb_t[1], b_one=wb_t[2], j0=wb_t[0], j0_zero=wb_t[1],
-             j0_one=wb_t[2], j_top=1, diag_first=1)
+             j0_one=wb_t[2], j_top=1, diag_first=1, diag_last=1,
+             tile_last=wa_t[1] & wb_t[1])
 
     r = reg
     with m.If(start):
@@ -1127,24 +1132,26 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
     with m.Elif(restart):
         tile_start(run["wa"], run["wb"])
     with m.Elif(advance):
-        with m.If(r["a_zero"] | r["b_zero"]):  # the diagonal's last pair
+        with m.If(r["diag_last"]):  # (a_zero | b_zero) the diagonal's last pair
             with m.If(r["i0_zero"]):  # the next starts at (0, j0 - 1)
                 wa_top, wa1, wa2 = run["wa"]
                 set_(a=wa_top, a_zero=wa1, a_one=wa2, b=r["j0"] - 1, b_zero=r["j0_one"],
                      b_one=r["j0"] == 2, j0=r["j0"] - 1, j0_zero=r["j0_one"],
-                     j0_one=r["j0"] == 2, j_top=0, diag_first=1)
+                     j0_one=r["j0"] == 2, j_top=0, diag_first=1,
+                     diag_last=wa1 | r["j0_one"], tile_last=r["j0_one"])
             with m.Else():  # ... at (i0 - 1, wb - 1)
                 wb_top, wb1, wb2 = run["wb"]
                 set_(a=r["a0"] + 1, a_zero=0, a_one=r["a0"] == 0, a0=r["a0"] + 1,
                      i0=r["i0"] - 1, i0_zero=r["i0_one"], i0_one=r["i0"] == 2,
-                     b=wb_top, b_zero=wb1, b_one=wb2, j_top=1, diag_first=1)
+                     b=wb_top, b_zero=wb1, b_one=wb2, j_top=1, diag_first=1,
+                     diag_last=wb1, tile_last=r["i0_one"] & r["j0_zero"])
         with m.Else():  # (i + 1, j - 1)
             set_(a=r["a"] - 1, a_zero=r["a_one"], a_one=r["a"] == 2, b=r["b"] - 1,
-                 b_zero=r["b_one"], b_one=r["b"] == 2, j_top=0, diag_first=0)
+                 b_zero=r["b_one"], b_one=r["b"] == 2, j_top=0, diag_first=0,
+                 diag_last=r["a_one"] | r["b_one"])
     return SimpleNamespace(
         i_top=r["a_zero"], j_top=r["j_top"], diag_first=r["diag_first"], i0_zero=r["i0_zero"],
-        diag_last_next=nxt["a_zero"] | nxt["b_zero"],
-        tile_last_next=nxt["i0_zero"] & nxt["j0_zero"])
+        diag_last=r["diag_last"], tile_last_next=nxt["tile_last"])
 
 
 def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
