@@ -634,8 +634,8 @@ class BitSerialMatmul(wiring.Component):
         # `*_dn`: the plane below; `*_tnext`: the next tile's top plane; `*_top0`, `*_top1`:
         # the first two tiles' for B). Each jump target is kept up to date by its own sum of
         # two registers (a stride, or `kc_neg` = -kc, modulo the address width), so the
-        # read address's next value is an adder (+1, or B's + 1 or + m2kc by `last_k`) and
-        # a multiplexer of registers, as before the diagonals.
+        # read address's next value is an adder (+1; B's + 1 or + m2kc, chosen by `last_k`)
+        # and a multiplexer of registers, as before the diagonals.
         # (With the sums in front of a multiplexer of seven, the address generators were
         # the critical path at 2 x 256 x 2 on the ECP5-85F: `kc_neg` through `r_diag + kc_neg`
         # and three levels of multiplexers into `r_addr`, 6.20 ns, 161.19 MHz,
@@ -802,9 +802,12 @@ class BitSerialMatmul(wiring.Component):
                                                                   g["r_diag"])))
         with m.If(gen_computing):
             # (B's step: back a plane less the chunks it read, 1 - 2 kc, at a pair's end
-            # within a diagonal; its jump overrides it at a diagonal's end.)
+            # within a diagonal; its jump overrides it at a diagonal's end. Both sums are
+            # made and `last_k` chooses after them: as the adder's operand, `last_k` through
+            # the choice and the adder into `r_addr` was the critical path at 2 x 256 x 2 on
+            # the ECP5-85F, 6.71 ns, bench/nextpnr-options engine-4e00b99.)
             m.d.sync += [l_addr.eq(Mux(kd, l_jump, l_addr + 1)),
-                         r_addr.eq(Mux(kd, r_jump, r_addr + Mux(last_k, m2kc, 1)))]
+                         r_addr.eq(Mux(kd, r_jump, Mux(last_k, r_addr + m2kc, r_addr + 1)))]
         with m.If(gen_computing & kd & ~i0z):  # A's next diagonal starts a plane down
             m.d.sync += [g["l_diag"].eq(g["l_diag_dn"]),
                          g["l_diag_dn"].eq(g["l_diag_dn"] + kc_neg)]
