@@ -574,21 +574,14 @@ class BitSerialMatmul(wiring.Component):
         # The matrix's first word: its last plane is written at (w - 1) kc, the top plane of
         # its first tile (tile_base and k_base are 0); the rest (_State.ent_tops) are that
         # and kc added or taken away, a sum each.
-        # (`tops_next`: the registers' next values, which the run's entry takes: a matrix of
-        # one word is written in the cycle its run is handed on.)
         first_word = Signal(name="ld_first_word", init=1)
-        tops_next = {}
-        for name, reg in {**s.ld_tops, **s.b_tops}.items():
-            tops_next[name] = Signal.like(reg, name=f"{reg.name}_next")
-            m.d.comb += tops_next[name].eq(reg)
-            m.d.sync += reg.eq(tops_next[name])
+        tops = {**s.ld_tops, **s.b_tops}
         for which, x in ((load_a, "a"), (~load_a, "b")):
             with m.If(word_done & first_word & which):
-                m.d.comb += [tops_next[f"{x}_top"].eq(addr),
-                             tops_next[f"{x}_top_dn"].eq(addr - kc),
-                             tops_next[f"{x}_tnext"].eq((addr << 1) + kc),
-                             tops_next[f"{x}_tnext_dn"].eq(addr << 1),
-                             tops_next[f"{x}_stride"].eq(addr + kc)]
+                m.d.sync += [tops[f"{x}_top"].eq(addr), tops[f"{x}_top_dn"].eq(addr - kc),
+                             tops[f"{x}_tnext"].eq((addr << 1) + kc),
+                             tops[f"{x}_tnext_dn"].eq(addr << 1),
+                             tops[f"{x}_stride"].eq(addr + kc)]
         with m.If(word_done):
             m.d.sync += first_word.eq(0)
         with m.If(restart):
@@ -611,14 +604,24 @@ class BitSerialMatmul(wiring.Component):
             _put(m, s.ent_b, half, b_half)
             for name in s.RUN_CFG:
                 _put(m, s.ent_cfg[name], half, cfg[name])
-            for name, value in tops_next.items():
-                _put(m, s.ent_tops[name], half, value)
+
             with m.If(load_a):
                 _put(m, s.ent_nt, half, s.b_nt)
             with m.Else():
                 _put(m, s.ent_nt, half, tiles)
         with m.Else():  # only the compute stage changes full[half] meanwhile
             m.d.sync += half_free.eq(half_free | (emptied & (emptied_half == half)))
+        # The run's entry takes its tops (recorded above) the cycle after its hand-over, in
+        # time for the compute stage, which sees the hand-over a cycle late and starts a
+        # cycle after that. (A matrix of one word records them in the cycle its run is
+        # handed on; with the entry taking them then, the converter's last-plane flag
+        # through the recording into the entry was the critical path at 2 x 256 x 2 on the
+        # ECP5-85F, 6.30 ns, bench/nextpnr-options engine-583b698.)
+        tops_put = Signal(name="ld_tops_put")
+        m.d.sync += tops_put.eq(word_done & run_last)
+        with m.If(tops_put):
+            for name, reg in tops.items():
+                _put(m, s.ent_tops[name], ~half, reg)
 
     # -- The schedule over the DPU array. ----------------------------------------------------
     def _compute(self, m, s, lhs, rhs, res):
