@@ -1096,7 +1096,9 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
     ``diag_last`` (the diagonal's last pair, ``i = wa - 1`` or ``j = 0``), and the next
     value of ``tile_last`` (the tile's last pair), ``tile_last_next`` (combinational, for
     flags computed a cycle ahead). ``diag_last`` and ``tile_last`` are flip-flops of their
-    own, set from single bits, so that those next values are shallow. (As ``a_zero | b_zero``
+    own, set from single bits, so that those next values are shallow: the next pair is the
+    tile's last after the last pair of diagonal 1 (``d_one``, a flip-flop set with the
+    diagonal). (As ``a_zero | b_zero``
     from the flags' next values, ``last_k`` through them into B's address step was the
     critical path at 2 x 256 x 2 on the ECP5-85F, 7.09 ns, bench/nextpnr-options
     engine-c9ac8bf.)"""
@@ -1117,7 +1119,7 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
                         ("j0", wb_shape), *((f, 1) for f in (
                             "a_zero", "a_one", "i0_zero", "i0_one", "b_zero", "b_one",
                             "j0_zero", "j0_one", "j_top", "diag_first", "diag_last",
-                            "tile_last"))):
+                            "d_one", "tile_last"))):
         reg[name] = Signal(shape, name=f"walk_{name}")
         nxt[name] = Signal(shape, name=f"walk_{name}_next")
         m.d.comb += nxt[name].eq(reg[name])
@@ -1130,7 +1132,7 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
         set_(a=0, a_zero=1, a_one=0, a0=0, i0=wa_t[0], i0_zero=wa_t[1], i0_one=wa_t[2],
              b=wb_t[0], b_zero=wb_t[1], b_one=wb_t[2], j0=wb_t[0], j0_zero=wb_t[1],
              j0_one=wb_t[2], j_top=1, diag_first=1, diag_last=1,
-             tile_last=wa_t[1] & wb_t[1])
+             d_one=(wa_t[1] & wb_t[2]) | (wa_t[2] & wb_t[1]), tile_last=wa_t[1] & wb_t[1])
 
     r = reg
     with m.If(start):
@@ -1138,19 +1140,22 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
     with m.Elif(restart):
         tile_start(run["wa"], run["wb"])
     with m.Elif(advance):
+        # The next pair is diagonal 0's (the tile's last) after diagonal 1's last.
+        set_(tile_last=r["diag_last"] & r["d_one"])
         with m.If(r["diag_last"]):  # (a_zero | b_zero) the diagonal's last pair
             with m.If(r["i0_zero"]):  # the next starts at (0, j0 - 1)
                 wa_top, wa1, wa2 = run["wa"]
                 set_(a=wa_top, a_zero=wa1, a_one=wa2, b=r["j0"] - 1, b_zero=r["j0_one"],
                      b_one=r["j0"] == 2, j0=r["j0"] - 1, j0_zero=r["j0_one"],
                      j0_one=r["j0"] == 2, j_top=0, diag_first=1,
-                     diag_last=wa1 | r["j0_one"], tile_last=r["j0_one"])
+                     diag_last=wa1 | r["j0_one"], d_one=r["j0"] == 2)
             with m.Else():  # ... at (i0 - 1, wb - 1)
                 wb_top, wb1, wb2 = run["wb"]
                 set_(a=r["a0"] + 1, a_zero=0, a_one=r["a0"] == 0, a0=r["a0"] + 1,
                      i0=r["i0"] - 1, i0_zero=r["i0_one"], i0_one=r["i0"] == 2,
                      b=wb_top, b_zero=wb1, b_one=wb2, j_top=1, diag_first=1,
-                     diag_last=wb1, tile_last=r["i0_one"] & r["j0_zero"])
+                     diag_last=wb1,
+                     d_one=Mux(r["i0_one"], r["j0_one"], (r["i0"] == 2) & wb1))
         with m.Else():  # (i + 1, j - 1)
             set_(a=r["a"] - 1, a_zero=r["a_one"], a_one=r["a"] == 2, b=r["b"] - 1,
                  b_zero=r["b_one"], b_one=r["b"] == 2, j_top=0, diag_first=0,
