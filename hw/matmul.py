@@ -749,20 +749,50 @@ class BitSerialMatmul(wiring.Component):
         # flags: each loop's advance and each address move below is then one gate from
         # registers. (With the ANDs of the flags in front of them, the outer counters'
         # enables were a UP5K critical path on that way, at 2 x 32 x 2.)
+        kf, ntf, mtf = {}, {}, {}
         k, last_k, k_next = _loop_counter(m, load, computing, count["k_chunks"],
-                                          self.k_chunks.shape(), name="k", ahead=True)
+                                          self.k_chunks.shape(), name="k", ahead=True,
+                                          flags=kf)
         kt, ktn, ktnm = (Signal(name=n) for n in ("last_kt", "last_ktn", "last_ktnm"))
         # The plane pairs, by diagonals (_diagonal_walk), restarted at each tile.
         walk = _diagonal_walk(m, load, computing & kt, computing & last_k, count["wa"],
                               count["wb"])
         nt, last_nt, nt_next = _loop_counter(m, load, computing & kt, count["nt"],
-                                             s.nt_range, name="nt", ahead=True)
+                                             s.nt_range, name="nt", ahead=True, flags=ntf)
         mt, last_mt, mt_next = _loop_counter(m, load, computing & ktn, count["mt"],
-                                             s.mt_range, name="mt", ahead=True)
+                                             s.mt_range, name="mt", ahead=True, flags=mtf)
+        # The cumulative flags' next values case by case, from single flip-flops (as the AND
+        # of the loops' and the walk's next values, `kt` through the walk's restart into
+        # `end` was the critical path at 2 x 256 x 2 on the ECP5-85F, 6.25 ns,
+        # bench/nextpnr-options engine-66be611): in a tile's last step the next is a new
+        # tile's first (its last only if a tile is one step, `tile_one`: kc = wa = wb = 1);
+        # at a pair's last chunk, the next is the tile's last pair after diagonal 1's last;
+        # otherwise the pair goes on. nt and mt change only at a tile's last step.
+        tile_one = Signal(name="tile_one")
+        with m.If(load):
+            m.d.sync += tile_one.eq(Mux(cs, *(t[1] for t in count["k_chunks"][1:]))
+                                    & Mux(cs, *(t[1] for t in count["wa"][1:]))
+                                    & Mux(cs, *(t[1] for t in count["wb"][1:])))
+        # The step after this one is a tile's last: at a tile's last step, a pair's last
+        # chunk, or within a pair.
+        tile_next = Mux(kt, tile_one,
+                        Mux(last_k, kf["top_zero"] & walk.diag_last & walk.d_one,
+                            kf["left_one"] & walk.tile_last))
+        # The tile after this one is the last of its nt row, and the run's last.
+        nt_row = Mux(last_nt, ntf["top_zero"], ntf["left_one"])
+        fin_row = Mux(last_nt, ntf["top_zero"] & Mux(last_mt, mtf["top_zero"], mtf["left_one"]),
+                      ntf["left_one"] & last_mt)
         ktnm_next = Signal(name="last_ktnm_next")
-        m.d.comb += ktnm_next.eq(k_next & walk.tile_last_next & nt_next & mt_next)
-        m.d.sync += [kt.eq(k_next & walk.tile_last_next),
-                     ktn.eq(k_next & walk.tile_last_next & nt_next), ktnm.eq(ktnm_next)]
+        m.d.comb += ktnm_next.eq(Mux(kt, tile_one & fin_row, tile_next & last_nt & last_mt))
+        m.d.sync += [kt.eq(tile_next), ktn.eq(Mux(kt, tile_one & nt_row, tile_next & last_nt)),
+                     ktnm.eq(ktnm_next)]
+        with m.If(load):
+            m.d.comb += ktnm_next.eq(k_next & walk.tile_last_next & nt_next & mt_next)
+            m.d.sync += [kt.eq(k_next & walk.tile_last_next),
+                         ktn.eq(k_next & walk.tile_last_next & nt_next)]
+        with m.Elif(~computing):
+            m.d.comb += ktnm_next.eq(ktnm)
+            m.d.sync += [kt.eq(kt), ktn.eq(ktn)]
         kd = Signal(name="last_kd")  # the diagonal's last step: a gate of two flip-flops
         m.d.comb += kd.eq(last_k & walk.diag_last)
         # The run's last step (`computing & ktnm`): its operand half is free after this read,
@@ -1162,10 +1192,11 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
                  diag_last=r["a_one"] | r["b_one"])
     return SimpleNamespace(
         i_top=r["a_zero"], j_top=r["j_top"], diag_first=r["diag_first"], i0_zero=r["i0_zero"],
-        diag_last=r["diag_last"], tile_last_next=nxt["tile_last"])
+        diag_last=r["diag_last"], d_one=r["d_one"], tile_last=r["tile_last"],
+        tile_last_next=nxt["tile_last"])
 
 
-def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
+def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False, flags=None):
     """A loop counter ``0 .. n - 1`` with its last flag (``counter == n - 1``) in a register.
 
     ``start`` begins a loop of ``n = first_count`` (>= 1) steps, ``n - 1`` kept in a register
@@ -1183,7 +1214,9 @@ def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
     ``counter + 1 == top`` the loader's row counter was the bit-serial engine's critical path
     at 4x256x4 on the ECP5-85F, 6.92 ns, ``bench/bitserial-fanout`` run ``spacing1``.)
     With ``ahead``, returns ``(counter, last, last_next)``: ``last_next`` is the flag's next
-    value (combinational), for flags that combine it with others a cycle ahead."""
+    value (combinational), for flags that combine it with others a cycle ahead. A dict
+    ``flags`` receives the flip-flops ``top_zero`` (n = 1) and ``left_one`` (the step after
+    this one is the last), of which ``last_next`` is made."""
     top = Signal(shape, name=f"{name}_top")  # n - 1
     counter = Signal(shape, name=name)
     left = Signal(shape, name=f"{name}_left")  # steps left after this one
@@ -1218,6 +1251,8 @@ def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
         with m.Else():
             m.d.sync += [counter.eq(counter + 1), left.eq(left - 1), left_one.eq(left == 2)]
             m.d.comb += last_next.eq(left_one)
+    if flags is not None:
+        flags.update(top_zero=top_zero, left_one=left_one)
     return (counter, last, last_next) if ahead else (counter, last)
 
 
