@@ -645,14 +645,11 @@ class BitSerialMatmul(wiring.Component):
         # bench/nextpnr-options engine-ce3b03d.)
         l_addr = Signal(range(p.lhs_depth + 1))
         r_addr = Signal(range(p.rhs_depth + 1))
-        # Each register and the entry value it starts a run from.
-        gen_from = {"l": {"diag": "top", "diag_dn": "top_dn", "ttop": "top", "ttop_dn": "top_dn",
-                          "tnext": "tnext", "tnext_dn": "tnext_dn", "stride": "stride"},
-                    "r": {"diag": "top", "diag_dn": "top_dn", "tnext": "tnext",
-                          "tnext_dn": "tnext_dn", "top0": "top", "top0_dn": "top_dn",
-                          "top1": "tnext", "top1_dn": "tnext_dn", "stride": "stride"}}
+        gen_names = {"l": ("diag", "diag_dn", "ttop", "ttop_dn", "tnext", "tnext_dn", "stride"),
+                     "r": ("diag", "diag_dn", "tnext", "tnext_dn", "top0", "top0_dn", "top1",
+                           "top1_dn", "stride")}
         gen = {f"{x}_{name}": Signal.like(like, name=f"{x}_{name}")
-               for x, like in (("l", l_addr), ("r", r_addr)) for name in gen_from[x]}
+               for x, like in (("l", l_addr), ("r", r_addr)) for name in gen_names[x]}
         m2kc = Signal.like(r_addr)  # 1 - 2 kc
         kc_neg = Signal(max(len(l_addr), len(r_addr)))  # -kc
         c_addr = Signal(range(max(p.result_depth, 2)))  # the result tile (mt, nt)
@@ -731,18 +728,15 @@ class BitSerialMatmul(wiring.Component):
                    "nt": s.ent_nt, "mt": s.ent_mt}
         count = {name: (cs, _triple_behind(m, e[1]), _triple_behind(m, e[0]))
                  for name, e in entries.items()}
+        tops = {name: s.ent_tops[name][cs] for name in s.ent_tops}
         kc_top = Signal.like(kc_neg, name="kc_top")  # the entry's kc - 1, zero-extended
         m2kc_load = Signal.like(m2kc, name="m2kc_load")  # 1 - 2 kc = 2 (-kc) + 1
         m.d.comb += m2kc_load.eq(Cat(Const(1), ~kc_top))
         with m.If(load):
-            # The run's first addresses, strides and -kc (the address generators, below).
-            tops = {name: s.ent_tops[name][cs] for name in s.ent_tops}
+            # -kc and 1 - 2 kc; the run's first addresses and strides (`tops`) go in with
+            # the address generators' moves, below.
             m.d.comb += kc_top.eq(Mux(cs, count["k_chunks"][1][0], count["k_chunks"][2][0]))
-            m.d.sync += [l_addr.eq(tops["a_top"]), r_addr.eq(tops["b_top"]),
-                         kc_neg.eq(~kc_top), m2kc.eq(m2kc_load)]
-            for x, y in (("l", "a"), ("r", "b")):
-                for name, entry in gen_from[x].items():
-                    m.d.sync += gen[f"{x}_{name}"].eq(tops[f"{y}_{entry}"])
+            m.d.sync += [kc_neg.eq(~kc_top), m2kc.eq(m2kc_load)]
         # The loops' cumulative last flags (`kd` = last_k and the diagonal's last pair, `kt`
         # the tile's last step, `ktn` also nt's last, `ktnm` the
         # run's last step) as flip-flops computed a cycle ahead from the counters' next
@@ -827,39 +821,51 @@ class BitSerialMatmul(wiring.Component):
         # before it. A and B walk their planes in opposite directions: A's diagonal starts
         # step down a plane while they begin past its plane 0 (~i0_zero), B's once they begin
         # at A's plane 0.
-        g = gen
-        i0z = walk.i0_zero
+        g, gc, i0z = gen, gen_computing, walk.i0_zero
         l_jump = Mux(ktn, g["l_tnext"], Mux(kt, g["l_ttop"], Mux(i0z, g["l_diag"],
                                                                   g["l_diag_dn"])))
         r_jump = Mux(ktn, g["r_top0"], Mux(kt, g["r_tnext"], Mux(i0z, g["r_diag_dn"],
                                                                   g["r_diag"])))
-        with m.If(gen_computing):
-            # (B's step: back a plane less the chunks it read, 1 - 2 kc, at a pair's end
-            # within a diagonal; its jump overrides it at a diagonal's end. Both sums are
-            # made and `last_k` chooses after them: as the adder's operand, `last_k` through
-            # the choice and the adder into `r_addr` was the critical path at 2 x 256 x 2 on
-            # the ECP5-85F, 6.71 ns, bench/nextpnr-options engine-4e00b99.)
-            m.d.sync += [l_addr.eq(Mux(kd, l_jump, l_addr + 1)),
-                         r_addr.eq(Mux(kd, r_jump, Mux(last_k, r_addr + m2kc, r_addr + 1)))]
-        with m.If(gen_computing & kd & ~i0z):  # A's next diagonal starts a plane down
-            m.d.sync += [g["l_diag"].eq(g["l_diag_dn"]),
-                         g["l_diag_dn"].eq(g["l_diag_dn"] + kc_neg)]
-        with m.If(gen_computing & kd & i0z):  # B's does
-            m.d.sync += [g["r_diag"].eq(g["r_diag_dn"]),
-                         g["r_diag_dn"].eq(g["r_diag_dn"] + kc_neg)]
-        with m.If(gen_computing & kt):  # the next tile of B, A's tile again
-            m.d.sync += [g["l_diag"].eq(g["l_ttop"]), g["l_diag_dn"].eq(g["l_ttop_dn"]),
-                         g["r_diag"].eq(g["r_tnext"]), g["r_diag_dn"].eq(g["r_tnext_dn"]),
-                         g["r_tnext"].eq(g["r_tnext"] + g["r_stride"]),
-                         g["r_tnext_dn"].eq(g["r_tnext_dn"] + g["r_stride"]),
-                         c_addr.eq(c_addr + 1)]
-        with m.If(gen_computing & ktn):  # the next tile of A, B's first
-            m.d.sync += [g["l_diag"].eq(g["l_tnext"]), g["l_diag_dn"].eq(g["l_tnext_dn"]),
-                         g["l_ttop"].eq(g["l_tnext"]), g["l_ttop_dn"].eq(g["l_tnext_dn"]),
-                         g["l_tnext"].eq(g["l_tnext"] + g["l_stride"]),
-                         g["l_tnext_dn"].eq(g["l_tnext_dn"] + g["l_stride"]),
-                         g["r_diag"].eq(g["r_top0"]), g["r_diag_dn"].eq(g["r_top0_dn"]),
-                         g["r_tnext"].eq(g["r_top1"]), g["r_tnext_dn"].eq(g["r_top1_dn"])]
+        # Each register's moves, the later over the earlier (_moves: a sum passes one
+        # multiplexer). B's step is back a plane less the chunks it read, 1 - 2 kc, at a
+        # pair's end within a diagonal. (As the adder's operand, `last_k` through the choice
+        # and the adder into `r_addr` was the critical path at 2 x 256 x 2 on the ECP5-85F,
+        # 6.71 ns, bench/nextpnr-options engine-4e00b99; the sums at the end of a priority
+        # chain, `r_diag_dn + kc_neg` through three multiplexers, 5.66 ns, engine-66be611.)
+        at_diag = {"l": gc & kd & ~i0z, "r": gc & kd & i0z}  # the side that steps a plane down
+        _moves(m, l_addr, [(gc, l_addr + 1, True), (gc & kd, l_jump, False),
+                           (load, tops["a_top"], False)])
+        _moves(m, r_addr, [(gc, r_addr + 1, True), (gc & last_k, r_addr + m2kc, True),
+                           (gc & kd, r_jump, False), (load, tops["b_top"], False)])
+        for x, y, next_tile in (("l", "a", gc & ktn), ("r", "b", gc & kt)):
+            firsts = {"l": {"diag": g["l_tnext"], "diag_dn": g["l_tnext_dn"]},
+                      "r": {"diag": g["r_top0"], "diag_dn": g["r_top0_dn"]}}[x]
+            again = {"l": {"diag": g["l_ttop"], "diag_dn": g["l_ttop_dn"]},
+                     "r": {"diag": g["r_tnext"], "diag_dn": g["r_tnext_dn"]}}[x]
+            _moves(m, g[f"{x}_diag"], [(at_diag[x], g[f"{x}_diag_dn"], False),
+                                       (gc & kt, again["diag"], False),
+                                       (gc & ktn, firsts["diag"], False),
+                                       (load, tops[f"{y}_top"], False)])
+            _moves(m, g[f"{x}_diag_dn"], [(at_diag[x], g[f"{x}_diag_dn"] + kc_neg, True),
+                                          (gc & kt, again["diag_dn"], False),
+                                          (gc & ktn, firsts["diag_dn"], False),
+                                          (load, tops[f"{y}_top_dn"], False)])
+            for name in ("tnext", "tnext_dn"):  # a tile on: A's at ktn, B's at kt
+                back = [(gc & ktn, g[f"r_top1{name[5:]}"], False)] if x == "r" else []
+                _moves(m, g[f"{x}_{name}"], [(next_tile, g[f"{x}_{name}"] + g[f"{x}_stride"],
+                                              True), *back,
+                                             (load, tops[f"{y}_{name}"], False)])
+        for name in ("ttop", "ttop_dn"):  # A's tile's top plane
+            _moves(m, g[f"l_{name}"], [(gc & ktn, g[f"l_tnext{name[4:]}"], False),
+                                       (load, tops[f"a_{name.replace('ttop', 'top')}"],
+                                        False)])
+        for name in ("top0", "top0_dn", "top1", "top1_dn", "stride"):  # B's, the run's
+            entry = {"top0": "top", "top0_dn": "top_dn", "top1": "tnext",
+                     "top1_dn": "tnext_dn", "stride": "stride"}[name]
+            m.d.sync += g[f"r_{name}"].eq(Mux(load, tops[f"b_{entry}"], g[f"r_{name}"]))
+        m.d.sync += g["l_stride"].eq(Mux(load, tops["a_stride"], g["l_stride"]))
+        with m.If(gc & kt):
+            m.d.sync += c_addr.eq(c_addr + 1)
         with m.If(gen_computing & ktnm):
             m.d.sync += c_addr.eq(0)
 
@@ -1194,6 +1200,25 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
         i_top=r["a_zero"], j_top=r["j_top"], diag_first=r["diag_first"], i0_zero=r["i0_zero"],
         diag_last=r["diag_last"], d_one=r["d_one"], tile_last=r["tile_last"],
         tile_last_next=nxt["tile_last"])
+
+
+def _moves(m, reg, moves):
+    """``reg``'s next value from ``moves``, ``(condition, value, is_sum)`` with the later over
+    the earlier, or ``reg`` where none applies. The sums (``is_sum``) come last in the
+    multiplexers, each taken only where no later move applies, so that an adder's result
+    passes a single multiplexer on its way to the register (with the sums at the end of a
+    priority chain it passed one a move)."""
+    value, later, sums = reg, Const(0), []
+    for cond, v, is_sum in reversed(moves):
+        if is_sum:
+            sums.append((cond & ~later, v))
+        later = later | cond
+    for cond, v, is_sum in moves:
+        if not is_sum:
+            value = Mux(cond, v, value)
+    for cond, v in sums:
+        value = Mux(cond, v, value)
+    m.d.sync += reg.eq(value)
 
 
 def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False, flags=None):
