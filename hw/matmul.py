@@ -776,17 +776,17 @@ class BitSerialMatmul(wiring.Component):
         nt_row = Mux(last_nt, ntf["top_zero"], ntf["left_one"])
         fin_row = Mux(last_nt, ntf["top_zero"] & Mux(last_mt, mtf["top_zero"], mtf["left_one"]),
                       ntf["left_one"] & last_mt)
-        kt_next, ktn_next, ktnm_next = (Signal(name=f"{x.name}_next") for x in (kt, ktn, ktnm))
-        m.d.comb += [kt_next.eq(tile_next),
-                     ktn_next.eq(Mux(kt, tile_one & nt_row, tile_next & last_nt)),
-                     ktnm_next.eq(Mux(kt, tile_one & fin_row, tile_next & last_nt & last_mt))]
+        ktnm_next = Signal(name="last_ktnm_next")
+        m.d.comb += ktnm_next.eq(Mux(kt, tile_one & fin_row, tile_next & last_nt & last_mt))
+        m.d.sync += [kt.eq(tile_next), ktn.eq(Mux(kt, tile_one & nt_row, tile_next & last_nt)),
+                     ktnm.eq(ktnm_next)]
         with m.If(load):
-            m.d.comb += [kt_next.eq(k_next & walk.tile_last_next),
-                         ktn_next.eq(k_next & walk.tile_last_next & nt_next),
-                         ktnm_next.eq(k_next & walk.tile_last_next & nt_next & mt_next)]
+            m.d.comb += ktnm_next.eq(k_next & walk.tile_last_next & nt_next & mt_next)
+            m.d.sync += [kt.eq(k_next & walk.tile_last_next),
+                         ktn.eq(k_next & walk.tile_last_next & nt_next)]
         with m.Elif(~computing):
-            m.d.comb += [kt_next.eq(kt), ktn_next.eq(ktn), ktnm_next.eq(ktnm)]
-        m.d.sync += [kt.eq(kt_next), ktn.eq(ktn_next), ktnm.eq(ktnm_next)]
+            m.d.comb += ktnm_next.eq(ktnm)
+            m.d.sync += [kt.eq(kt), ktn.eq(ktn)]
         kd = Signal(name="last_kd")  # the diagonal's last step: a gate of two flip-flops
         m.d.comb += kd.eq(last_k & walk.diag_last)
         # The run's last step (`computing & ktnm`): its operand half is free after this read,
@@ -821,19 +821,10 @@ class BitSerialMatmul(wiring.Component):
         # before it. A and B walk their planes in opposite directions: A's diagonal starts
         # step down a plane while they begin past its plane 0 (~i0_zero), B's once they begin
         # at A's plane 0.
-        # The flags the moves take, in kept copies of their own beside the address
-        # generators (as the control's registers, `i0_zero` through 2.18 ns of wire and four
-        # LUTs of B's jump into `r_addr` was the critical path at 2 x 256 x 2 on the
-        # ECP5-85F, 5.85 ns, bench/nextpnr-options engine-3ba5531).
-        g, gc = gen, gen_computing
-        i0z, g_last_k, g_diag_last, g_kt, g_ktn = (
-            register_copies(m, f"gen_{name}", value, 1)[0] for name, value in (
-                ("i0_zero", walk.next["i0_zero"]), ("last_k", k_next),
-                ("diag_last", walk.next["diag_last"]), ("kt", kt_next), ("ktn", ktn_next)))
-        g_kd = g_last_k & g_diag_last
-        l_jump = Mux(g_ktn, g["l_tnext"], Mux(g_kt, g["l_ttop"], Mux(i0z, g["l_diag"],
+        g, gc, i0z = gen, gen_computing, walk.i0_zero
+        l_jump = Mux(ktn, g["l_tnext"], Mux(kt, g["l_ttop"], Mux(i0z, g["l_diag"],
                                                                   g["l_diag_dn"])))
-        r_jump = Mux(g_ktn, g["r_top0"], Mux(g_kt, g["r_tnext"], Mux(i0z, g["r_diag_dn"],
+        r_jump = Mux(ktn, g["r_top0"], Mux(kt, g["r_tnext"], Mux(i0z, g["r_diag_dn"],
                                                                   g["r_diag"])))
         # Each register's moves, the later over the earlier (_moves: a sum passes one
         # multiplexer). B's step is back a plane less the chunks it read, 1 - 2 kc, at a
@@ -841,32 +832,31 @@ class BitSerialMatmul(wiring.Component):
         # and the adder into `r_addr` was the critical path at 2 x 256 x 2 on the ECP5-85F,
         # 6.71 ns, bench/nextpnr-options engine-4e00b99; the sums at the end of a priority
         # chain, `r_diag_dn + kc_neg` through three multiplexers, 5.66 ns, engine-66be611.)
-        # The side whose next diagonal starts a plane down:
-        at_diag = {"l": gc & g_kd & ~i0z, "r": gc & g_kd & i0z}
-        _moves(m, l_addr, [(gc, l_addr + 1, True), (gc & g_kd, l_jump, False),
+        at_diag = {"l": gc & kd & ~i0z, "r": gc & kd & i0z}  # the side that steps a plane down
+        _moves(m, l_addr, [(gc, l_addr + 1, True), (gc & kd, l_jump, False),
                            (load, tops["a_top"], False)])
-        _moves(m, r_addr, [(gc, r_addr + 1, True), (gc & g_last_k, r_addr + m2kc, True),
-                           (gc & g_kd, r_jump, False), (load, tops["b_top"], False)])
-        for x, y, next_tile in (("l", "a", gc & g_ktn), ("r", "b", gc & g_kt)):
+        _moves(m, r_addr, [(gc, r_addr + 1, True), (gc & last_k, r_addr + m2kc, True),
+                           (gc & kd, r_jump, False), (load, tops["b_top"], False)])
+        for x, y, next_tile in (("l", "a", gc & ktn), ("r", "b", gc & kt)):
             firsts = {"l": {"diag": g["l_tnext"], "diag_dn": g["l_tnext_dn"]},
                       "r": {"diag": g["r_top0"], "diag_dn": g["r_top0_dn"]}}[x]
             again = {"l": {"diag": g["l_ttop"], "diag_dn": g["l_ttop_dn"]},
                      "r": {"diag": g["r_tnext"], "diag_dn": g["r_tnext_dn"]}}[x]
             _moves(m, g[f"{x}_diag"], [(at_diag[x], g[f"{x}_diag_dn"], False),
-                                       (gc & g_kt, again["diag"], False),
-                                       (gc & g_ktn, firsts["diag"], False),
+                                       (gc & kt, again["diag"], False),
+                                       (gc & ktn, firsts["diag"], False),
                                        (load, tops[f"{y}_top"], False)])
             _moves(m, g[f"{x}_diag_dn"], [(at_diag[x], g[f"{x}_diag_dn"] + kc_neg, True),
-                                          (gc & g_kt, again["diag_dn"], False),
-                                          (gc & g_ktn, firsts["diag_dn"], False),
+                                          (gc & kt, again["diag_dn"], False),
+                                          (gc & ktn, firsts["diag_dn"], False),
                                           (load, tops[f"{y}_top_dn"], False)])
             for name in ("tnext", "tnext_dn"):  # a tile on: A's at ktn, B's at kt
-                back = [(gc & g_ktn, g[f"r_top1{name[5:]}"], False)] if x == "r" else []
+                back = [(gc & ktn, g[f"r_top1{name[5:]}"], False)] if x == "r" else []
                 _moves(m, g[f"{x}_{name}"], [(next_tile, g[f"{x}_{name}"] + g[f"{x}_stride"],
                                               True), *back,
                                              (load, tops[f"{y}_{name}"], False)])
         for name in ("ttop", "ttop_dn"):  # A's tile's top plane
-            _moves(m, g[f"l_{name}"], [(gc & g_ktn, g[f"l_tnext{name[4:]}"], False),
+            _moves(m, g[f"l_{name}"], [(gc & ktn, g[f"l_tnext{name[4:]}"], False),
                                        (load, tops[f"a_{name.replace('ttop', 'top')}"],
                                         False)])
         for name in ("top0", "top0_dn", "top1", "top1_dn", "stride"):  # B's, the run's
@@ -1209,7 +1199,7 @@ def _diagonal_walk(m, start, restart, advance, wa, wb):
     return SimpleNamespace(
         i_top=r["a_zero"], j_top=r["j_top"], diag_first=r["diag_first"], i0_zero=r["i0_zero"],
         diag_last=r["diag_last"], d_one=r["d_one"], tile_last=r["tile_last"],
-        tile_last_next=nxt["tile_last"], next=nxt)
+        tile_last_next=nxt["tile_last"])
 
 
 def _moves(m, reg, moves):
