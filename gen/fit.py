@@ -143,9 +143,10 @@ def copy_ffs(params):
     p = params
     la, ra, ca = p.buffer_addr_bits.values()
     # The DPUs' input registers and the broadcast stages beyond the first, and the cycle each
-    # adds to the step flags (valid, first, negate, double at the broadcast stage; valid,
+    # adds to the step flags (valid, first, negate, shift at the broadcast stage; valid,
     # last, final and the result address).
-    flags = 7 + ca
+    shift_w = max(1, (p.max_wa + p.max_wb - 2).bit_length())
+    flags = 6 + shift_w + ca
     inputs = ((2 * p.dm * p.dn * p.dk + flags if p.dpu_inputs else 0)
               + (p.bcast_stages - 1) * ((p.dm + p.dn) * p.dk + flags))
     if not p.bcast_fanout:
@@ -153,7 +154,7 @@ def copy_ffs(params):
     a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
     return (p.dk * (p.dm * (a - 1) + p.dn * (b - 1) + p.dm + p.dn - 1)
             + 2 * (p.dm - 1) * la + 2 * (p.dn - 1) * ra + (p.dm - 1) * (ca + 1)
-            + (p.dm * ca + 2 if p.dm > 1 else 0) + p.dm - 1 + 4 + (p.dm - 1) * 4
+            + (p.dm * ca + 2 if p.dm > 1 else 0) + p.dm - 1 + 4 + (p.dm - 1) * (3 + shift_w)
             + inputs)
 
 

@@ -17,42 +17,30 @@ The engine is an array of ``Dm x Dn`` dot-product units (DPUs), each taking ``Dk
 of ``A_i`` and ``Dk`` bits of a column of ``B_j`` per cycle: AND, popcount, then
 ``acc = (first ? 0 : acc) + (negate ? -1 : +1) * (popcount << shift)`` with ``shift = i + j``
 and ``negate = s_i s_j < 0``. Peak binary operations per cycle: ``2 Dm Dk Dn`` (an AND and an
-add per bit). The engine's DPUs accumulate the same sum by Horner's rule (below): they walk the
-plane pairs by diagonals ``i + j`` from the highest down and double the accumulator when a
-diagonal begins, so no DPU needs a shifter. BISMO's numbers for reference (Xilinx LUT6):
-``1.17 Dk + 44.1`` LUTs per DPU plus 120.1 for its result logic; 6.5 binary TOPS with an
-8x256x8 array at 200 MHz (PYNQ-Z1) and 15.4 binary TOPS on the Ultra96.
+add per bit). BISMO's numbers for reference (Xilinx LUT6): ``1.17 Dk + 44.1`` LUTs per DPU plus
+120.1 for its result logic; 6.5 binary TOPS with an 8x256x8 array at 200 MHz (PYNQ-Z1) and
+15.4 binary TOPS on the Ultra96.
 
 Conventions the hardware follows
 --------------------------------
 - Bit planes are taken LSB first everywhere: plane ``i`` is bit ``i`` of the two's complement
-  pattern. lowbit's P2S emits planes ``0 .. w-1``.
+  pattern. The sum above may run in any order (BISMO's hardware does not care); lowbit's P2S
+  emits planes ``0 .. w-1`` and the controller runs ``i`` and ``j`` upwards from 0.
 - Bit vectors are packed little-endian, as in :mod:`lowbit.golden.binary`: element ``e`` of a
   word is bit ``e`` of the integer.
 - Matrices that are not multiples of the array are zero-padded: ``M`` up to a multiple of
   ``Dm``, ``K`` of ``Dk``, ``N`` of ``Dn``. A zero element has all planes zero, so padding in
   ``K`` adds nothing to any popcount, and padded rows and columns of ``C`` are dropped.
-- The schedule (:func:`schedule`) is ``for m_tile: for n_tile: for (i, j) in
-  plane_pairs(wa, wb): for k_chunk``, one step per cycle, ``Dm x Dn`` DPUs busy in every step;
+- The schedule (:func:`schedule`) is ``for m_tile: for n_tile: for i in range(wa): for j in
+  range(wb): for k_chunk``, one step per cycle, ``Dm x Dn`` DPUs busy in every step;
   ``first`` marks the first step of an output tile, ``last`` its last step, when the ``Dm x Dn``
-  accumulators hold the finished tile. :func:`plane_pairs` walks the diagonals ``d = i + j``
-  from ``wa + wb - 2`` down to 0, ``i`` rising (and ``j`` falling) within a diagonal, so each
-  step's weight ``2**(i + j)`` is that of the step before it or half of it.
-- The engine's accumulate step is Horner's rule (:func:`horner_step`): ``acc = (first ? 0 :
-  double ? 2 acc : acc) + (negate ? -1 : +1) * popcount``, ``double`` on the first step of each
-  diagonal after the tile's first. After diagonal ``d`` the accumulator holds ``sum over
-  d' >= d of 2**(d' - d) S_d'`` (``S_d`` the signed popcounts of diagonal ``d``), and after
-  diagonal 0 the sum ``C`` above. A DPU then needs no barrel shifter: 59 LUT4 fewer a DPU at
-  8 x 256 x 8 on the ECP5 (``bench/bitserial-fanout/horner-area.json``). (BISMO shifts each
-  term by ``i + j`` instead, Umuroglu et al., FPL 2018, section III-B.)
+  accumulators hold the finished tile.
 - The accumulator is ``accumulator_width`` bits of two's complement and wraps (what a register
   does). By default it is the exact worst case, ``P.bit_length() + 1`` with
   ``P = max_k (2**max_wa - 1)(2**max_wb - 1)``: ``P`` is the largest result (unsigned times
-  unsigned, all ones), and every partial sum of the schedule, for any signedness, is at most
-  ``P`` in magnitude: a partial sum is a sum of terms ``+/- 2**(i + j - d) popcount`` with
-  ``i + j >= d``, at most the sum of the absolute values of the terms of ``C``. So nothing ever
-  wraps at run-time sizes within the generated maxima (and a wrap would not change ``C``
-  modulo ``2**accumulator_width``).
+  unsigned, all ones), and every partial sum of the schedule, in any order and for any
+  signedness, is at most ``P`` in magnitude (the sum of the absolute values of the terms), so
+  nothing ever wraps at run-time sizes within the generated maxima.
 
 Buffers (:func:`lhs_words`, :func:`rhs_words`, :func:`result_words`)
 --------------------------------------------------------------------
@@ -102,7 +90,7 @@ __all__ = [
     "check_fits", "value_range", "bit_planes", "plane_sign", "plane_weights", "from_planes",
     "bitserial_matmul",
     "p2s", "s2p", "pack_elements", "unpack_elements",
-    "DPUParams", "DPUBeat", "dpu_step", "dpu_golden", "horner_step", "plane_pairs",
+    "DPUParams", "DPUBeat", "dpu_step", "dpu_golden",
     "BitSerialParams", "ScheduleStep", "schedule", "run_schedule", "needed_acc_width",
     "lhs_words", "rhs_words", "result_words", "results_from_words", "operand_words",
     "P2SParams",
@@ -425,23 +413,6 @@ def dpu_step(acc, a, b, shift, negate, first, acc_width):
     return wrap_signed((0 if first else acc) + (-term if negate else term), acc_width)
 
 
-def horner_step(acc, a, b, double, negate, first, acc_width):
-    """One engine DPU cycle (Horner's rule): ``(0 if first else 2 acc if double else acc) +/-
-    popcount(a & b)``, wrapped to ``acc_width`` bits of two's complement. All arguments are
-    Python ints/bools."""
-    count = (int(a) & int(b)).bit_count()
-    base = 0 if first else 2 * acc if double else acc
-    return wrap_signed(base + (-count if negate else count), acc_width)
-
-
-def plane_pairs(wa, wb):
-    """The plane pairs ``(i, j)`` of a ``wa x wb``-bit product in the engine's order: the
-    diagonals ``d = i + j`` from ``wa + wb - 2`` down to 0, and within a diagonal ``i`` from
-    ``max(0, d - wb + 1)`` up to ``min(d, wa - 1)`` (``j`` down)."""
-    return [(i, d - i) for d in range(wa + wb - 2, -1, -1)
-            for i in range(max(0, d - wb + 1), min(d, wa - 1) + 1)]
-
-
 @dataclass(frozen=True)
 class DPUParams:
     """One object for a standalone dot-product unit (AND + popcount + shift/negate accumulate).
@@ -557,10 +528,8 @@ class ScheduleStep:
 
     ``m_tile``, ``n_tile``: the output tile; ``i``, ``j``: the planes of A and B; ``k_chunk``:
     which ``Dk`` bits of K; ``first``/``last``: first and last step of the output tile;
-    ``double``: the first step of a diagonal ``i + j`` after the tile's first (the accumulator
-    doubles, :func:`horner_step`); ``shift = i + j``, the pair's weight (the engine does not
-    use it); ``negate``: ``s_i s_j = -1``; ``lhs_addr``, ``rhs_addr``: the operand buffer
-    addresses read (see :func:`lhs_words`, :func:`rhs_words`).
+    ``shift = i + j``; ``negate``: ``s_i s_j = -1``; ``lhs_addr``, ``rhs_addr``: the operand
+    buffer addresses read (see :func:`lhs_words`, :func:`rhs_words`).
     """
 
     m_tile: int
@@ -570,7 +539,6 @@ class ScheduleStep:
     k_chunk: int
     first: bool
     last: bool
-    double: bool
     shift: int
     negate: bool
     lhs_addr: int
@@ -837,26 +805,24 @@ class BitSerialParams:
 def schedule(params, M, K, N, wa, wb, *, a_signed=False, b_signed=False):
     """Yield the :class:`ScheduleStep` s of a run in the order the controller runs them.
 
-    ``for m_tile: for n_tile: for (i, j) in plane_pairs(wa, wb): for k_chunk``; there are
+    ``for m_tile: for n_tile: for i in range(wa): for j in range(wb): for k_chunk``; there are
     ``params.cycles(M, K, N, wa, wb)`` steps. ``a_signed``/``b_signed`` only set ``negate``.
     """
     params.check_run(M, K, N, wa, wb, a_signed, b_signed)
     mt, nt, kc = params.m_tiles(M), params.n_tiles(N), params.k_chunks(K)
-    pairs = plane_pairs(wa, wb)
     for m_tile in range(mt):
         for n_tile in range(nt):
-            for t, (i, j) in enumerate(pairs):
-                negate = (plane_sign(i, wa, a_signed) * plane_sign(j, wb, b_signed)) < 0
-                diagonal_start = t == 0 or i + j != sum(pairs[t - 1])
-                for k in range(kc):
-                    yield ScheduleStep(
-                        m_tile=m_tile, n_tile=n_tile, i=i, j=j, k_chunk=k,
-                        first=t == 0 and k == 0,
-                        last=t == len(pairs) - 1 and k == kc - 1,
-                        double=t > 0 and diagonal_start and k == 0,
-                        shift=i + j, negate=negate,
-                        lhs_addr=(m_tile * wa + i) * kc + k,
-                        rhs_addr=(n_tile * wb + j) * kc + k)
+            for i in range(wa):
+                for j in range(wb):
+                    negate = (plane_sign(i, wa, a_signed) * plane_sign(j, wb, b_signed)) < 0
+                    for k in range(kc):
+                        yield ScheduleStep(
+                            m_tile=m_tile, n_tile=n_tile, i=i, j=j, k_chunk=k,
+                            first=i == 0 and j == 0 and k == 0,
+                            last=i == wa - 1 and j == wb - 1 and k == kc - 1,
+                            shift=i + j, negate=negate,
+                            lhs_addr=(m_tile * wa + i) * kc + k,
+                            rhs_addr=(n_tile * wb + j) * kc + k)
 
 
 def _operand_words(params, planes, side, tiles, w, kc):
@@ -945,8 +911,8 @@ def run_schedule(params, A, B, wa, wb, a_signed, b_signed, *, return_words=False
 
     Packs the zero-padded bit-plane tiles into the buffer images (:func:`lhs_words`,
     :func:`rhs_words`), walks :func:`schedule`, and in every step lets each of the ``Dm x Dn``
-    DPUs AND its ``Dk``-bit banks, popcount, negate when ``s_i s_j = -1`` and accumulate by
-    Horner's rule in ``accumulator_width`` bits of two's complement (:func:`horner_step`). At
+    DPUs AND its ``Dk``-bit banks, popcount, shift by ``i + j``, negate when ``s_i s_j = -1``
+    and accumulate in ``accumulator_width`` bits of two's complement (:func:`dpu_step`). At
     each ``last`` step the tile goes to the result buffer.
 
     Returns the ``(M, N)`` int64 result, or the result buffer words (:func:`result_words`
@@ -968,8 +934,8 @@ def run_schedule(params, A, B, wa, wb, a_signed, b_signed, *, return_words=False
         lw, rw = lhs[step.lhs_addr], rhs[step.rhs_addr]
         a_banks = [(lw >> (r * dk)) & mask for r in range(dm)]
         b_banks = [(rw >> (c * dk)) & mask for c in range(dn)]
-        acc = [horner_step(acc[r * dn + c], a_banks[r], b_banks[c], step.double, step.negate,
-                           step.first, aw)
+        acc = [dpu_step(acc[r * dn + c], a_banks[r], b_banks[c], step.shift, step.negate,
+                        step.first, aw)
                for r in range(dm) for c in range(dn)]
         if step.last:
             results[step.m_tile * nt + step.n_tile] = pack_elements(acc, aw)

@@ -13,8 +13,7 @@ from .arith import delay
 from .keep import add_kept, register_copies
 from .popcount import popcount, tree_latency
 
-__all__ = ["DotProductUnit", "P2S", "SLICE_BITS", "horner_accumulate",
-           "shift_negate_accumulate"]
+__all__ = ["DotProductUnit", "P2S", "SLICE_BITS", "shift_negate_accumulate"]
 
 
 def shift_negate_accumulate(m, ce, count, shift, negate, first, valid, *, acc_width, max_shift,
@@ -44,34 +43,6 @@ def shift_negate_accumulate(m, ce, count, shift, negate, first, valid, *, acc_wi
     acc = Signal(signed(acc_width), name=name)
     with m.If(ce & valid):
         m.d.sync += acc.eq(Mux(first, 0, acc) + term + negate)
-    return acc
-
-
-def horner_accumulate(m, count, double, negate, first, valid, *, acc_width, name="acc"):
-    """The matrix engine's accumulate step, Horner's rule
-    (:func:`lowbit.golden.bitserial.horner_step`): ``acc = (first ? 0 : double ? 2 acc : acc)
-    + (negate ? -1 : +1) * count`` in ``acc_width`` bits of two's complement (it wraps), when
-    ``valid``. Returns ``acc`` (reset to 0).
-
-    The schedule walks the plane pairs by diagonals ``i + j`` from the highest down
-    (:func:`lowbit.golden.bitserial.plane_pairs`), so a doubling replaces the barrel shifter
-    of :func:`shift_negate_accumulate`. The term (``count`` or ``~count``, sign-extended in
-    the adder) is registered before the adder, one cycle as there; ``negate`` is the adder's
-    carry-in (``-t = ~t + 1``). At 8 x 256 x 8 on the ECP5 this step is 35 LUT4, 13 CCU2C and
-    52 flip-flops a DPU against 94 LUT4, 12 PFUMX, 13 CCU2C and 69 flip-flops with the shifter
-    (Yosys on the step alone, bench/bitserial-fanout/horner-area.json).
-    """
-    one = Const(1)
-    term = delay(m, one, Mux(negate, ~count, count), 1, name=f"{name}_term_r")
-    negate, first, double = (delay(m, one, v, 1, name=f"{name}_{n}_r")
-                             for n, v in (("negate", negate), ("first", first),
-                                          ("double", double)))
-    valid = delay(m, one, valid, 1, name=f"{name}_valid_r", reset_less=False)
-    ext = Signal(acc_width, name=f"{name}_ext")  # ~count is negative: ones above it
-    m.d.comb += ext.eq(Mux(negate, term | ~Const((1 << len(count)) - 1, acc_width), term))
-    acc = Signal(signed(acc_width), name=name)
-    with m.If(valid):
-        m.d.sync += acc.eq(Mux(first, 0, Mux(double, acc << 1, acc)) + ext + negate)
     return acc
 
 

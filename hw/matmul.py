@@ -17,15 +17,13 @@ keep the array busy: the next run loads while this one computes, and this run's 
 leave while the next one computes.
 """
 
-from types import SimpleNamespace
-
 from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.bitserial import P2SParams
 from .arith import delay
-from .bitserial import P2S, PlaneInput, horner_accumulate
+from .bitserial import P2S, PlaneInput, shift_negate_accumulate
 from .keep import add_kept, register_copies
 from .popcount import popcount, tree_latency
 from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
@@ -116,15 +114,13 @@ class BitSerialMatmul(wiring.Component):
     Laid out as BISMO's execute stage (Umuroglu et al., FPL 2018, section III): each register
     is in the design, because Yosys does not retime for ECP5 or iCE40.
 
-    - Control: every loop counter (the schedule's three and its walk over the plane pairs,
-      the loader's three, the readout's two) keeps its last flags in registers
-      (:func:`_loop_counter`, :func:`_diagonal_walk`), as do the input word counter and the
-      converter (its last-plane flag), and the loader's ``loading`` is a register of its own,
-      so the logic those flags steer starts at a flip-flop.
+    - Control: every loop counter (the schedule's five, the loader's three, the readout's
+      two) keeps its last flag in a register (:func:`_loop_counter`), as do the input word
+      counter and the converter (its last-plane flag), and the loader's ``loading`` is a
+      register of its own, so the logic those flags steer starts at a flip-flop.
     - Address registers: the load write address and the operand read addresses are
-      registers stepped with the loop counters (+1, a copy of a saved base, or a saved base
-      plus a stride of the run), so no ``tile + plane + k`` sum sits in front of a memory
-      port; the buffer half is the top
+      registers stepped with the loop counters (+1, a copy of a saved base, or 0), so no
+      ``tile + plane + k`` adder sits in front of a memory port; the buffer half is the top
       address bit. Each read address goes through one more register on its way to the read
       port, so the generator's register drives only its own step logic and the register the
       block RAMs load is free to sit among them. The operand writes (address, data, bank
@@ -142,12 +138,10 @@ class BitSerialMatmul(wiring.Component):
       from the block RAMs a cycle); with ``dpu_inputs`` each DPU's own input register
       after it.
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
-      register after the negation, then the accumulator (its carry chain alone in its cycle),
-      which adds the term by Horner's rule (:func:`lowbit.hw.bitserial.horner_accumulate`):
-      the schedule walks the plane pairs by diagonals (:func:`_diagonal_walk`), so a doubling
-      replaces a barrel shifter. The step flags (valid, first, last, final, negate, double,
+      register after the barrel shifter and the negation, then the accumulator (its carry
+      chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
       result address) are delayed by the same number of registers. Those the accumulators
-      use (valid, first, negate, double) go to the broadcast stage in shared registers (with
+      use (valid, first, negate, shift) go to the broadcast stage in shared registers (with
       ``bcast_fanout``, the last of them a kept copy a row of DPUs), then through the tree
       in each DPU's own copy (a submodule kept apart through synthesis,
       :mod:`lowbit.hw.keep`, so no flag register steers the whole array); last, final and
@@ -193,9 +187,9 @@ class BitSerialMatmul(wiring.Component):
         (``bcast_stages - 1`` a word, then the broadcast register or its copy), and with
         ``dpu_inputs`` the DPU's input register."""
         return 1 + READ_LATENCY + self.params.bcast_stages + self.params.dpu_inputs
-    # Registers from the popcount to the accumulator's value: the negated term (the
-    # negation and the accumulator's carry chain in separate cycles, as with the barrel
-    # shifter the term register was added for), the accumulator.
+    # Registers from the popcount to the accumulator's value: the shifted, negated term
+    # (the barrel shifter and the accumulator's carry chain in separate cycles), the
+    # accumulator.
     _acc_stages = 2
     @property
     def readout_latency(self):
@@ -571,22 +565,6 @@ class BitSerialMatmul(wiring.Component):
                     with m.If(last_row):
                         m.d.sync += [tile_base.eq(0), tiles.eq(1), addr.eq(0), k_base.eq(0)]
 
-        # The matrix's first word: its last plane is written at (w - 1) kc, the top plane of
-        # its first tile (tile_base and k_base are 0); the rest (_State.ent_tops) are that
-        # and kc added or taken away, a sum each.
-        first_word = Signal(name="ld_first_word", init=1)
-        tops = {**s.ld_tops, **s.b_tops}
-        for which, x in ((load_a, "a"), (~load_a, "b")):
-            with m.If(word_done & first_word & which):
-                m.d.sync += [tops[f"{x}_top"].eq(addr), tops[f"{x}_top_dn"].eq(addr - kc),
-                             tops[f"{x}_tnext"].eq((addr << 1) + kc),
-                             tops[f"{x}_tnext_dn"].eq(addr << 1),
-                             tops[f"{x}_stride"].eq(addr + kc)]
-        with m.If(word_done):
-            m.d.sync += first_word.eq(0)
-        with m.If(restart):
-            m.d.sync += first_word.eq(1)
-
         # The matrix's last word: A's tile count, or B's; then B, or the run's end.
         with m.If(word_done & matrix_last):
             with m.If(load_a):
@@ -604,24 +582,12 @@ class BitSerialMatmul(wiring.Component):
             _put(m, s.ent_b, half, b_half)
             for name in s.RUN_CFG:
                 _put(m, s.ent_cfg[name], half, cfg[name])
-
             with m.If(load_a):
                 _put(m, s.ent_nt, half, s.b_nt)
             with m.Else():
                 _put(m, s.ent_nt, half, tiles)
         with m.Else():  # only the compute stage changes full[half] meanwhile
             m.d.sync += half_free.eq(half_free | (emptied & (emptied_half == half)))
-        # The run's entry takes its tops (recorded above) the cycle after its hand-over, in
-        # time for the compute stage, which sees the hand-over a cycle late and starts a
-        # cycle after that. (A matrix of one word records them in the cycle its run is
-        # handed on; with the entry taking them then, the converter's last-plane flag
-        # through the recording into the entry was the critical path at 2 x 256 x 2 on the
-        # ECP5-85F, 6.30 ns, bench/nextpnr-options engine-583b698.)
-        tops_put = Signal(name="ld_tops_put")
-        m.d.sync += tops_put.eq(word_done & run_last)
-        with m.If(tops_put):
-            for name, reg in tops.items():
-                _put(m, s.ent_tops[name], ~half, reg)
 
     # -- The schedule over the DPU array. ----------------------------------------------------
     def _compute(self, m, s, lhs, rhs, res):
@@ -629,29 +595,14 @@ class BitSerialMatmul(wiring.Component):
         cfg = s.cp  # the computing run's signedness (its counts live in the loop counters)
         # Operand addresses, kept in registers and stepped with the counters (BISMO's address
         # generators: a register plus a step, no adder in front of the read port). The read
-        # address of step (mt, nt, i, j, k) is l_addr = (mt wa + i) kc + k and r_addr =
-        # (nt wb + j) kc + k. The plane pairs (i, j) go by diagonals, i up and j down
-        # (golden plane_pairs, for the accumulators' Horner's rule). Within a diagonal A's
-        # next plane follows on (+1) and B's is a plane back (+ 1 - 2 kc, `m2kc`); a new
-        # diagonal, tile or run jumps to a register (`*_diag`: the diagonal's first plane;
-        # `*_dn`: the plane below; `*_tnext`: the next tile's top plane; `*_top0`, `*_top1`:
-        # the first two tiles' for B). Each jump target is kept up to date by its own sum of
-        # two registers (a stride, or `kc_neg` = -kc, modulo the address width), so the
-        # read address's next value is an adder (+1; B's + 1 or + m2kc, chosen by `last_k`)
-        # and a multiplexer of registers, as before the diagonals.
-        # (With the sums in front of a multiplexer of seven, the address generators were
-        # the critical path at 2 x 256 x 2 on the ECP5-85F: `kc_neg` through `r_diag + kc_neg`
-        # and three levels of multiplexers into `r_addr`, 6.20 ns, 161.19 MHz,
-        # bench/nextpnr-options engine-ce3b03d.)
+        # address of step (mt, nt, i, j, k) is l_addr = l_tile + l_plane + k and r_addr =
+        # r_tile + r_plane + k; each base below is where the address returns to when the
+        # counter under it wraps, and every move is +1, a copy or 0.
         l_addr = Signal(range(p.lhs_depth + 1))
+        l_plane = Signal.like(l_addr)  # l_tile + i kc: the start of A's plane i
+        l_tile = Signal.like(l_addr)  # mt wa kc: the start of A's tile mt
         r_addr = Signal(range(p.rhs_depth + 1))
-        gen_names = {"l": ("diag", "diag_dn", "ttop", "ttop_dn", "tnext", "tnext_dn", "stride"),
-                     "r": ("diag", "diag_dn", "tnext", "tnext_dn", "top0", "top0_dn", "top1",
-                           "top1_dn", "stride")}
-        gen = {f"{x}_{name}": Signal.like(like, name=f"{x}_{name}")
-               for x, like in (("l", l_addr), ("r", r_addr)) for name in gen_names[x]}
-        m2kc = Signal.like(r_addr)  # 1 - 2 kc
-        kc_neg = Signal(max(len(l_addr), len(r_addr)))  # -kc
+        r_tile = Signal.like(r_addr)  # nt wb kc: the start of B's tile nt
         c_addr = Signal(range(max(p.result_depth, 2)))  # the result tile (mt, nt)
         l_half, r_half, c_half = Signal(), Signal(), Signal()
         # `computing` and its next value: with bcast_fanout, kept copies of the register (see
@@ -674,7 +625,7 @@ class BitSerialMatmul(wiring.Component):
         # critical-path-8x256x8-fanout2-ctlcopies.txt).
         # With bcast_fanout, `start` is two kept copies of one register: the control's
         # (`half_claimed`'s and `computing`'s next values, the result half's claim) and one
-        # for the far loads (the loop counters and the walk, the run's configuration and operand
+        # for the far loads (the five loop counters, the run's configuration and operand
         # halves). With one register driving both, nextpnr placed it among the far loads, 38
         # rows from `half_claimed`, and `start` -> `half_claimed` / `entry_full` -> `start`
         # was the critical path at 8 x 256 x 8, spacing 1, on the ECP5-85F (7.61 ns, 6.21 of
@@ -728,75 +679,35 @@ class BitSerialMatmul(wiring.Component):
                    "nt": s.ent_nt, "mt": s.ent_mt}
         count = {name: (cs, _triple_behind(m, e[1]), _triple_behind(m, e[0]))
                  for name, e in entries.items()}
-        tops = {name: s.ent_tops[name][cs] for name in s.ent_tops}
-        kc_top = Signal.like(kc_neg, name="kc_top")  # the entry's kc - 1, zero-extended
-        m2kc_load = Signal.like(m2kc, name="m2kc_load")  # 1 - 2 kc = 2 (-kc) + 1
-        m.d.comb += m2kc_load.eq(Cat(Const(1), ~kc_top))
-        with m.If(load):
-            # -kc and 1 - 2 kc; the run's first addresses and strides (`tops`) go in with
-            # the address generators' moves, below.
-            m.d.comb += kc_top.eq(Mux(cs, count["k_chunks"][1][0], count["k_chunks"][2][0]))
-            m.d.sync += [kc_neg.eq(~kc_top), m2kc.eq(m2kc_load)]
-        # The loops' cumulative last flags (`kd` = last_k and the diagonal's last pair, `kt`
-        # the tile's last step, `ktn` also nt's last, `ktnm` the
+        # The loops' cumulative last flags (`kj` = last_k & last_j, `kji`, `kjin`, `kjinm` the
         # run's last step) as flip-flops computed a cycle ahead from the counters' next
         # flags: each loop's advance and each address move below is then one gate from
         # registers. (With the ANDs of the flags in front of them, the outer counters'
         # enables were a UP5K critical path on that way, at 2 x 32 x 2.)
-        kf, ntf, mtf = {}, {}, {}
         k, last_k, k_next = _loop_counter(m, load, computing, count["k_chunks"],
-                                          self.k_chunks.shape(), name="k", ahead=True,
-                                          flags=kf)
-        kt, ktn, ktnm = (Signal(name=n) for n in ("last_kt", "last_ktn", "last_ktnm"))
-        # The plane pairs, by diagonals (_diagonal_walk), restarted at each tile.
-        walk = _diagonal_walk(m, load, computing & kt, computing & last_k, count["wa"],
-                              count["wb"])
-        nt, last_nt, nt_next = _loop_counter(m, load, computing & kt, count["nt"],
-                                             s.nt_range, name="nt", ahead=True, flags=ntf)
-        mt, last_mt, mt_next = _loop_counter(m, load, computing & ktn, count["mt"],
-                                             s.mt_range, name="mt", ahead=True, flags=mtf)
-        # The cumulative flags' next values case by case, from single flip-flops (as the AND
-        # of the loops' and the walk's next values, `kt` through the walk's restart into
-        # `end` was the critical path at 2 x 256 x 2 on the ECP5-85F, 6.25 ns,
-        # bench/nextpnr-options engine-66be611): in a tile's last step the next is a new
-        # tile's first (its last only if a tile is one step, `tile_one`: kc = wa = wb = 1);
-        # at a pair's last chunk, the next is the tile's last pair after diagonal 1's last;
-        # otherwise the pair goes on. nt and mt change only at a tile's last step.
-        tile_one = Signal(name="tile_one")
-        with m.If(load):
-            m.d.sync += tile_one.eq(Mux(cs, *(t[1] for t in count["k_chunks"][1:]))
-                                    & Mux(cs, *(t[1] for t in count["wa"][1:]))
-                                    & Mux(cs, *(t[1] for t in count["wb"][1:])))
-        # The step after this one is a tile's last: at a tile's last step, a pair's last
-        # chunk, or within a pair.
-        tile_next = Mux(kt, tile_one,
-                        Mux(last_k, kf["top_zero"] & walk.diag_last & walk.d_one,
-                            kf["left_one"] & walk.tile_last))
-        # The tile after this one is the last of its nt row, and the run's last.
-        nt_row = Mux(last_nt, ntf["top_zero"], ntf["left_one"])
-        fin_row = Mux(last_nt, ntf["top_zero"] & Mux(last_mt, mtf["top_zero"], mtf["left_one"]),
-                      ntf["left_one"] & last_mt)
-        ktnm_next = Signal(name="last_ktnm_next")
-        m.d.comb += ktnm_next.eq(Mux(kt, tile_one & fin_row, tile_next & last_nt & last_mt))
-        m.d.sync += [kt.eq(tile_next), ktn.eq(Mux(kt, tile_one & nt_row, tile_next & last_nt)),
-                     ktnm.eq(ktnm_next)]
-        with m.If(load):
-            m.d.comb += ktnm_next.eq(k_next & walk.tile_last_next & nt_next & mt_next)
-            m.d.sync += [kt.eq(k_next & walk.tile_last_next),
-                         ktn.eq(k_next & walk.tile_last_next & nt_next)]
-        with m.Elif(~computing):
-            m.d.comb += ktnm_next.eq(ktnm)
-            m.d.sync += [kt.eq(kt), ktn.eq(ktn)]
-        kd = Signal(name="last_kd")  # the diagonal's last step: a gate of two flip-flops
-        m.d.comb += kd.eq(last_k & walk.diag_last)
-        # The run's last step (`computing & ktnm`): its operand half is free after this read,
+                                          self.k_chunks.shape(), name="k", ahead=True)
+        kj, kji, kjin, kjinm = (Signal(name=n) for n in ("last_kj", "last_kji", "last_kjin",
+                                                          "last_kjinm"))
+        j, last_j, j_next = _loop_counter(m, load, computing & last_k, count["wb"],
+                                          self.wb.shape(), name="j", ahead=True)
+        i, last_i, i_next = _loop_counter(m, load, computing & kj, count["wa"],
+                                          self.wa.shape(), name="i", ahead=True)
+        nt, last_nt, nt_next = _loop_counter(m, load, computing & kji, count["nt"],
+                                             s.nt_range, name="nt", ahead=True)
+        mt, last_mt, mt_next = _loop_counter(m, load, computing & kjin, count["mt"],
+                                             s.mt_range, name="mt", ahead=True)
+        kjinm_next = Signal(name="last_kjinm_next")
+        m.d.comb += kjinm_next.eq(k_next & j_next & i_next & nt_next & mt_next)
+        m.d.sync += [kj.eq(k_next & j_next), kji.eq(k_next & j_next & i_next),
+                     kjin.eq(k_next & j_next & i_next & nt_next), kjinm.eq(kjinm_next)]
+        # The run's last step (`computing & kjinm`): its operand half is free after this read,
         # its entry goes back to the loader. A flip-flop computed a cycle ahead, so that
         # `half_claimed`, `entry_full`, `cs`, `rw` and `computing` itself are one gate from
         # registers.
         # With bcast_fanout, a kept copy of it writes the readout's view of the run (its tile
         # counts, read when the result half is full, `latency` cycles after `end`), so that
         # neither `end` nor `start` has loads in the readout.
-        ends = self._addr_copies(m, "end", computing_next & ktnm_next,
+        ends = self._addr_copies(m, "end", computing_next & kjinm_next,
                                  2 if p.bcast_fanout else 1, reset_less=False)
         m.d.comb += end.eq(ends[0])
         with m.If(ends[-1]):
@@ -816,72 +727,40 @@ class BitSerialMatmul(wiring.Component):
                                    reset_less=False)
         m.d.comb += computing.eq(copies[0])
         gen_computing, step_computing = copies[-2:] if p.bcast_fanout else copies * 2
-        # The address generators. A jump (kd: a new diagonal; kt: also a new tile of B; ktn:
-        # also a new tile of A, B from its first) overrides the step, a later jump the one
-        # before it. A and B walk their planes in opposite directions: A's diagonal starts
-        # step down a plane while they begin past its plane 0 (~i0_zero), B's once they begin
-        # at A's plane 0.
-        g, gc, i0z = gen, gen_computing, walk.i0_zero
-        l_jump = Mux(ktn, g["l_tnext"], Mux(kt, g["l_ttop"], Mux(i0z, g["l_diag"],
-                                                                  g["l_diag_dn"])))
-        r_jump = Mux(ktn, g["r_top0"], Mux(kt, g["r_tnext"], Mux(i0z, g["r_diag_dn"],
-                                                                  g["r_diag"])))
-        # Each register's moves, the later over the earlier (_moves: a sum passes one
-        # multiplexer). B's step is back a plane less the chunks it read, 1 - 2 kc, at a
-        # pair's end within a diagonal. (As the adder's operand, `last_k` through the choice
-        # and the adder into `r_addr` was the critical path at 2 x 256 x 2 on the ECP5-85F,
-        # 6.71 ns, bench/nextpnr-options engine-4e00b99; the sums at the end of a priority
-        # chain, `r_diag_dn + kc_neg` through three multiplexers, 5.66 ns, engine-66be611.)
-        at_diag = {"l": gc & kd & ~i0z, "r": gc & kd & i0z}  # the side that steps a plane down
-        _moves(m, l_addr, [(gc, l_addr + 1, True), (gc & kd, l_jump, False),
-                           (load, tops["a_top"], False)])
-        _moves(m, r_addr, [(gc, r_addr + 1, True), (gc & last_k, r_addr + m2kc, True),
-                           (gc & kd, r_jump, False), (load, tops["b_top"], False)])
-        for x, y, next_tile in (("l", "a", gc & ktn), ("r", "b", gc & kt)):
-            firsts = {"l": {"diag": g["l_tnext"], "diag_dn": g["l_tnext_dn"]},
-                      "r": {"diag": g["r_top0"], "diag_dn": g["r_top0_dn"]}}[x]
-            again = {"l": {"diag": g["l_ttop"], "diag_dn": g["l_ttop_dn"]},
-                     "r": {"diag": g["r_tnext"], "diag_dn": g["r_tnext_dn"]}}[x]
-            _moves(m, g[f"{x}_diag"], [(at_diag[x], g[f"{x}_diag_dn"], False),
-                                       (gc & kt, again["diag"], False),
-                                       (gc & ktn, firsts["diag"], False),
-                                       (load, tops[f"{y}_top"], False)])
-            _moves(m, g[f"{x}_diag_dn"], [(at_diag[x], g[f"{x}_diag_dn"] + kc_neg, True),
-                                          (gc & kt, again["diag_dn"], False),
-                                          (gc & ktn, firsts["diag_dn"], False),
-                                          (load, tops[f"{y}_top_dn"], False)])
-            for name in ("tnext", "tnext_dn"):  # a tile on: A's at ktn, B's at kt
-                back = [(gc & ktn, g[f"r_top1{name[5:]}"], False)] if x == "r" else []
-                _moves(m, g[f"{x}_{name}"], [(next_tile, g[f"{x}_{name}"] + g[f"{x}_stride"],
-                                              True), *back,
-                                             (load, tops[f"{y}_{name}"], False)])
-        for name in ("ttop", "ttop_dn"):  # A's tile's top plane
-            _moves(m, g[f"l_{name}"], [(gc & ktn, g[f"l_tnext{name[4:]}"], False),
-                                       (load, tops[f"a_{name.replace('ttop', 'top')}"],
-                                        False)])
-        for name in ("top0", "top0_dn", "top1", "top1_dn", "stride"):  # B's, the run's
-            entry = {"top0": "top", "top0_dn": "top_dn", "top1": "tnext",
-                     "top1_dn": "tnext_dn", "stride": "stride"}[name]
-            m.d.sync += g[f"r_{name}"].eq(Mux(load, tops[f"b_{entry}"], g[f"r_{name}"]))
-        m.d.sync += g["l_stride"].eq(Mux(load, tops["a_stride"], g["l_stride"]))
-        with m.If(gc & kt):
-            m.d.sync += c_addr.eq(c_addr + 1)
-        with m.If(gen_computing & ktnm):
-            m.d.sync += c_addr.eq(0)
+        # The address generators. Each move overrides the one before it (kj implies last_k,
+        # and so on).
+        with m.If(gen_computing):
+            m.d.sync += [l_addr.eq(l_addr + 1), r_addr.eq(r_addr + 1)]
+        with m.If(gen_computing & last_k):
+            # Next plane of B (r_addr + 1 already is), the same plane of A again.
+            m.d.sync += l_addr.eq(l_plane)
+        with m.If(gen_computing & kj):
+            # Next plane of A (l_addr + 1), B from the start of its tile.
+            m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1), r_addr.eq(r_tile)]
+        with m.If(gen_computing & kji):
+            # Next tile of B (r_addr + 1), A from the start of its tile.
+            m.d.sync += [l_addr.eq(l_tile), l_plane.eq(l_tile), r_addr.eq(r_addr + 1),
+                         r_tile.eq(r_addr + 1), c_addr.eq(c_addr + 1)]
+        with m.If(gen_computing & kjin):
+            # Next tile of A (l_addr + 1), B from the start.
+            m.d.sync += [l_addr.eq(l_addr + 1), l_plane.eq(l_addr + 1),
+                         l_tile.eq(l_addr + 1), r_addr.eq(0), r_tile.eq(0)]
+        with m.If(gen_computing & kjinm):
+            m.d.sync += [l_addr.eq(0), l_plane.eq(0), l_tile.eq(0), c_addr.eq(0)]
 
         # Step flags, computed with the counters and delayed to meet their operand words at
-        # the DPUs' accumulators. `first` is the tile's first pair (wa - 1, wb - 1), `double`
-        # a diagonal's first step (the accumulator doubles; `first` overrides it), `negate`
-        # the pairs with one MSB plane of a signed operand.
+        # the DPUs' accumulators.
         one = Const(1)
+        shift_w = max(1, (p.max_wa + p.max_wb - 2).bit_length())
         step = {
             "valid": step_computing,
-            "first": walk.i_top & walk.j_top & (k == 0),
-            "double": walk.diag_first & (k == 0),
-            "last": kt,
-            "final": ktnm,
-            "negate": (cfg["a_signed"] & walk.i_top) ^ (cfg["b_signed"] & walk.j_top),
+            "first": (i == 0) & (j == 0) & (k == 0),
+            "last": kji,
+            "final": kjinm,
+            "negate": (cfg["a_signed"] & last_i) ^ (cfg["b_signed"] & last_j),
         }
+        shift = Signal(shift_w)
+        m.d.comb += shift.eq(i + j)
         # The operand pipeline (BISMO, Umuroglu et al., FPL 2018, section III: registered
         # memory address and data, a broadcast register in front of the array):
         #   step t:     l_addr / r_addr, the address generators (+1, a copy or 0)
@@ -948,6 +827,7 @@ class BitSerialMatmul(wiring.Component):
         # (_StepFlags). With bcast_fanout, the last register before the DPUs is a kept copy a
         # row of DPUs (as the operands' broadcast registers are copied), so that no flag
         # register drives all Dm Dn DPUs across the die.
+        step["shift"] = shift
 
         def at_operands(name):  # a register for each row of DPUs (one shared without F)
             reset_less = name != "valid"
@@ -956,7 +836,7 @@ class BitSerialMatmul(wiring.Component):
                                           name=f"{name}_b", reset_less=reset_less),
                 p.dm if p.bcast_fanout else 1, reset_less=reset_less)
             return copies if p.bcast_fanout else copies * p.dm
-        at_bcast = {name: at_operands(name) for name in _StepFlags.NAMES}
+        at_bcast = {name: at_operands(name) for name in ("valid", "first", "negate", "shift")}
         accs = []
         for r in range(p.dm):
             for c in range(p.dn):
@@ -968,11 +848,12 @@ class BitSerialMatmul(wiring.Component):
                     a, b = ab[:p.dk], ab[p.dk:]
                 count, lat = popcount(m, one, a & b, p.spacing, p.popcount,
                                       name=f"dpu{r}_{c}")
-                fl = add_kept(m, f"flags{r}_{c}", _StepFlags(lat))
+                fl = add_kept(m, f"flags{r}_{c}", _StepFlags(shift_w, lat))
                 m.d.comb += [fl.i[name].eq(at_bcast[name][r]) for name in at_bcast]
-                accs.append(horner_accumulate(
-                    m, count, fl.o["double"], fl.o["negate"], fl.o["first"], fl.o["valid"],
-                    acc_width=p.accumulator_width, name=f"acc{r}_{c}"))
+                accs.append(shift_negate_accumulate(
+                    m, one, count, fl.o["shift"], fl.o["negate"], fl.o["first"],
+                    fl.o["valid"], acc_width=p.accumulator_width, max_shift=p.max_shift,
+                    name=f"acc{r}_{c}", register_term=self._acc_stages == 2))
 
         # The finished tile goes to the result buffer the cycle after its last step is in
         # the accumulators; after a run's final tile, its result half goes to the readout.
@@ -1100,11 +981,10 @@ class _StepFlags(Elaboratable):
     accumulator stay in the engine's module, where Yosys maps them in fewer LUTs (a DPU of
     256 bits kept whole took 839 LUT4 and 142 PFUMX on ECP5 against about 706 LUT4)."""
 
-    NAMES = ("valid", "first", "negate", "double")
-
-    def __init__(self, latency):
+    def __init__(self, shift_w, latency):
         self.latency = latency
-        self.i = {name: Signal(name=name) for name in self.NAMES}
+        self.i = {name: Signal(name=name) for name in ("valid", "first", "negate")}
+        self.i["shift"] = Signal(shift_w, name="shift")
         self.o = {name: Signal.like(v, name=f"{name}_o") for name, v in self.i.items()}
 
     def elaborate(self, platform):
@@ -1115,113 +995,7 @@ class _StepFlags(Elaboratable):
         return m
 
 
-def _diagonal_walk(m, start, restart, advance, wa, wb):
-    """The plane pairs ``(i, j)`` of a tile in :func:`lowbit.golden.bitserial.plane_pairs`'s
-    order: the diagonals ``d = i + j`` from ``wa + wb - 2`` down to 0, ``i`` up and ``j`` down
-    within a diagonal. A diagonal starts at ``(i0, wb - 1)`` while ``i0 > 0`` (``i0`` from
-    ``wa - 1`` down), then at ``(0, j0)`` (``j0`` from ``wb - 1`` down); it ends at
-    ``i = wa - 1`` or ``j = 0``; the tile ends with diagonal 0, ``i0 = j0 = 0``.
-
-    ``start`` begins a walk with the counts ``wa``, ``wb`` given as :func:`_loop_counter`'s
-    choices ``(sel, (n - 1, n == 1, n == 2), (...))``, kept for ``restart`` (the next tile);
-    ``advance`` moves to the next pair. The walk keeps no compare in front of its flags: ``a =
-    wa - 1 - i`` and ``j`` count down within a diagonal, and each count's compares with 0 and
-    1 are flip-flops set with it (as :func:`_loop_counter`'s). Returns a namespace of flags
-    (registers): ``i_top`` (``i = wa - 1``), ``j_top`` (``j = wb - 1``), ``diag_first`` (the
-    diagonal's first pair), ``i0_zero`` (the diagonal starts at A's plane 0), and the next
-    ``diag_last`` (the diagonal's last pair, ``i = wa - 1`` or ``j = 0``), and the next
-    value of ``tile_last`` (the tile's last pair), ``tile_last_next`` (combinational, for
-    flags computed a cycle ahead). ``diag_last`` and ``tile_last`` are flip-flops of their
-    own, set from single bits, so that those next values are shallow: the next pair is the
-    tile's last after the last pair of diagonal 1 (``d_one``, a flip-flop set with the
-    diagonal). (As ``a_zero | b_zero``
-    from the flags' next values, ``last_k`` through them into B's address step was the
-    critical path at 2 x 256 x 2 on the ECP5-85F, 7.09 ns, bench/nextpnr-options
-    engine-c9ac8bf.)"""
-    def chosen(c):
-        sel, x, y = c
-        return tuple(Mux(sel, u, v) for u, v in zip(x, y))
-
-    run = {}
-    for name, c in (("wa", wa), ("wb", wb)):
-        regs = tuple(Signal.like(v, name=f"walk_{name}_{n}")
-                     for v, n in zip(c[1], ("top", "is1", "is2")))
-        with m.If(start):
-            m.d.sync += Cat(*regs).eq(Cat(*chosen(c)))
-        run[name] = regs
-    wa_shape, wb_shape = run["wa"][0].shape(), run["wb"][0].shape()
-    reg, nxt = {}, {}
-    for name, shape in (("a", wa_shape), ("a0", wa_shape), ("i0", wa_shape), ("b", wb_shape),
-                        ("j0", wb_shape), *((f, 1) for f in (
-                            "a_zero", "a_one", "i0_zero", "i0_one", "b_zero", "b_one",
-                            "j0_zero", "j0_one", "j_top", "diag_first", "diag_last",
-                            "d_one", "tile_last"))):
-        reg[name] = Signal(shape, name=f"walk_{name}")
-        nxt[name] = Signal(shape, name=f"walk_{name}_next")
-        m.d.comb += nxt[name].eq(reg[name])
-        m.d.sync += reg[name].eq(nxt[name])
-
-    def set_(**values):
-        m.d.comb += [nxt[name].eq(v) for name, v in values.items()]
-
-    def tile_start(wa_t, wb_t):  # the pair (wa - 1, wb - 1), diagonal wa + wb - 2
-        set_(a=0, a_zero=1, a_one=0, a0=0, i0=wa_t[0], i0_zero=wa_t[1], i0_one=wa_t[2],
-             b=wb_t[0], b_zero=wb_t[1], b_one=wb_t[2], j0=wb_t[0], j0_zero=wb_t[1],
-             j0_one=wb_t[2], j_top=1, diag_first=1, diag_last=1,
-             d_one=(wa_t[1] & wb_t[2]) | (wa_t[2] & wb_t[1]), tile_last=wa_t[1] & wb_t[1])
-
-    r = reg
-    with m.If(start):
-        tile_start(chosen(wa), chosen(wb))
-    with m.Elif(restart):
-        tile_start(run["wa"], run["wb"])
-    with m.Elif(advance):
-        # The next pair is diagonal 0's (the tile's last) after diagonal 1's last.
-        set_(tile_last=r["diag_last"] & r["d_one"])
-        with m.If(r["diag_last"]):  # (a_zero | b_zero) the diagonal's last pair
-            with m.If(r["i0_zero"]):  # the next starts at (0, j0 - 1)
-                wa_top, wa1, wa2 = run["wa"]
-                set_(a=wa_top, a_zero=wa1, a_one=wa2, b=r["j0"] - 1, b_zero=r["j0_one"],
-                     b_one=r["j0"] == 2, j0=r["j0"] - 1, j0_zero=r["j0_one"],
-                     j0_one=r["j0"] == 2, j_top=0, diag_first=1,
-                     diag_last=wa1 | r["j0_one"], d_one=r["j0"] == 2)
-            with m.Else():  # ... at (i0 - 1, wb - 1)
-                wb_top, wb1, wb2 = run["wb"]
-                set_(a=r["a0"] + 1, a_zero=0, a_one=r["a0"] == 0, a0=r["a0"] + 1,
-                     i0=r["i0"] - 1, i0_zero=r["i0_one"], i0_one=r["i0"] == 2,
-                     b=wb_top, b_zero=wb1, b_one=wb2, j_top=1, diag_first=1,
-                     diag_last=wb1,
-                     d_one=Mux(r["i0_one"], r["j0_one"], (r["i0"] == 2) & wb1))
-        with m.Else():  # (i + 1, j - 1)
-            set_(a=r["a"] - 1, a_zero=r["a_one"], a_one=r["a"] == 2, b=r["b"] - 1,
-                 b_zero=r["b_one"], b_one=r["b"] == 2, j_top=0, diag_first=0,
-                 diag_last=r["a_one"] | r["b_one"])
-    return SimpleNamespace(
-        i_top=r["a_zero"], j_top=r["j_top"], diag_first=r["diag_first"], i0_zero=r["i0_zero"],
-        diag_last=r["diag_last"], d_one=r["d_one"], tile_last=r["tile_last"],
-        tile_last_next=nxt["tile_last"])
-
-
-def _moves(m, reg, moves):
-    """``reg``'s next value from ``moves``, ``(condition, value, is_sum)`` with the later over
-    the earlier, or ``reg`` where none applies. The sums (``is_sum``) come last in the
-    multiplexers, each taken only where no later move applies, so that an adder's result
-    passes a single multiplexer on its way to the register (with the sums at the end of a
-    priority chain it passed one a move)."""
-    value, later, sums = reg, Const(0), []
-    for cond, v, is_sum in reversed(moves):
-        if is_sum:
-            sums.append((cond & ~later, v))
-        later = later | cond
-    for cond, v, is_sum in moves:
-        if not is_sum:
-            value = Mux(cond, v, value)
-    for cond, v in sums:
-        value = Mux(cond, v, value)
-    m.d.sync += reg.eq(value)
-
-
-def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False, flags=None):
+def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False):
     """A loop counter ``0 .. n - 1`` with its last flag (``counter == n - 1``) in a register.
 
     ``start`` begins a loop of ``n = first_count`` (>= 1) steps, ``n - 1`` kept in a register
@@ -1239,9 +1013,7 @@ def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False, f
     ``counter + 1 == top`` the loader's row counter was the bit-serial engine's critical path
     at 4x256x4 on the ECP5-85F, 6.92 ns, ``bench/bitserial-fanout`` run ``spacing1``.)
     With ``ahead``, returns ``(counter, last, last_next)``: ``last_next`` is the flag's next
-    value (combinational), for flags that combine it with others a cycle ahead. A dict
-    ``flags`` receives the flip-flops ``top_zero`` (n = 1) and ``left_one`` (the step after
-    this one is the last), of which ``last_next`` is made."""
+    value (combinational), for flags that combine it with others a cycle ahead."""
     top = Signal(shape, name=f"{name}_top")  # n - 1
     counter = Signal(shape, name=name)
     left = Signal(shape, name=f"{name}_left")  # steps left after this one
@@ -1276,8 +1048,6 @@ def _loop_counter(m, start, advance, first_count, shape, *, name, ahead=False, f
         with m.Else():
             m.d.sync += [counter.eq(counter + 1), left.eq(left - 1), left_one.eq(left == 2)]
             m.d.comb += last_next.eq(left_one)
-    if flags is not None:
-        flags.update(top_zero=top_zero, left_one=left_one)
     return (counter, last, last_next) if ahead else (counter, last)
 
 
@@ -1343,23 +1113,6 @@ class _State:
                       for name in self.B_CFG}
         self.b_nt = Signal(nt_range, name="b_nt", init=1)
         self.b_half = Signal(name="b_half")
-        # Where the compute stage's address generators start and jump to (_compute), for
-        # each matrix (`x` a or b) with planes of w kc-word chunks: `x_top`, its top plane
-        # in its first tile, (w - 1) kc; `x_top_dn`, the plane below it, (w - 2) kc;
-        # `x_tnext` and `x_tnext_dn`, the same in its second tile, (2 w - 1) kc and
-        # (2 w - 2) kc; `x_stride`, a tile, w kc (all modulo the address width). The loader
-        # records them as it writes the matrix's first word (`ld_tops` for A, `b_tops` for
-        # the latest B, reset to a B of one plane and one chunk); each run entry keeps its
-        # own.
-        top_like = Signal(range(max(p.lhs_depth, p.rhs_depth) + 1))
-        b_reset = {"top": 0, "top_dn": -1, "tnext": 1, "tnext_dn": 0, "stride": 1}
-        self.ld_tops = {f"a_{n}": Signal.like(top_like, name=f"ld_a_{n}") for n in b_reset}
-        self.b_tops = {f"b_{n}": Signal.like(top_like, name=f"b_{n}",
-                                             init=v % (1 << len(top_like)))
-                       for n, v in b_reset.items()}
-        self.ent_tops = {name: Array(Signal.like(top_like, name=f"ent{e}_{name}")
-                                     for e in range(2))
-                         for name in (*self.ld_tops, *self.b_tops)}
         self.ld_half = Signal(name="ld_half")
         self.loading = Signal(name="loading")
         self.p2s_busy = Signal(name="p2s_busy")

@@ -19,12 +19,10 @@ from lowbit.golden.bitserial import (
     check_fits,
     dpu_golden,
     from_planes,
-    horner_step,
     lhs_words,
     needed_acc_width,
     p2s,
     pack_elements,
-    plane_pairs,
     plane_sign,
     plane_weights,
     result_words,
@@ -289,39 +287,12 @@ def test_schedule_by_hand():
     steps = list(schedule(p, 1, 5, 1, 2, 1, a_signed=True))
     assert len(steps) == p.cycles(1, 5, 1, 2, 1) == 4
     S = ScheduleStep
-    f = False
     assert steps == [
-        S(0, 0, 1, 0, 0, first=True, last=f, double=f, shift=1, negate=True, lhs_addr=2,
-          rhs_addr=0),
-        S(0, 0, 1, 0, 1, first=f, last=f, double=f, shift=1, negate=True, lhs_addr=3,
-          rhs_addr=1),
-        S(0, 0, 0, 0, 0, first=f, last=f, double=True, shift=0, negate=f, lhs_addr=0,
-          rhs_addr=0),
-        S(0, 0, 0, 0, 1, first=f, last=True, double=f, shift=0, negate=f, lhs_addr=1,
-          rhs_addr=1),
+        S(0, 0, 0, 0, 0, first=True, last=False, shift=0, negate=False, lhs_addr=0, rhs_addr=0),
+        S(0, 0, 0, 0, 1, first=False, last=False, shift=0, negate=False, lhs_addr=1, rhs_addr=1),
+        S(0, 0, 1, 0, 0, first=False, last=False, shift=1, negate=True, lhs_addr=2, rhs_addr=0),
+        S(0, 0, 1, 0, 1, first=False, last=True, shift=1, negate=True, lhs_addr=3, rhs_addr=1),
     ]
-
-
-@pytest.mark.parametrize("wa,wb", [(1, 1), (1, 4), (4, 1), (2, 3), (3, 2), (3, 3), (8, 5)])
-def test_plane_pairs_by_diagonals(wa, wb):
-    # Every pair once, diagonals i + j from the highest down, i up within a diagonal.
-    pairs = plane_pairs(wa, wb)
-    assert sorted(pairs) == [(i, j) for i in range(wa) for j in range(wb)]
-    assert pairs == sorted(pairs, key=lambda ij: (-(ij[0] + ij[1]), ij[0]))
-
-
-def test_plane_pairs_by_hand():
-    assert plane_pairs(3, 2) == [(2, 1), (1, 1), (2, 0), (0, 1), (1, 0), (0, 0)]
-    assert plane_pairs(1, 3) == [(0, 2), (0, 1), (0, 0)]
-
-
-def test_horner_step_by_hand():
-    # 2 * 5 + popcount(0b1011 & 0b0111) = 12; negated 10 - 2 = 8; first ignores acc.
-    assert horner_step(5, 0b1011, 0b0111, True, False, False, 8) == 12
-    assert horner_step(5, 0b1011, 0b0111, True, True, False, 8) == 8
-    assert horner_step(5, 0b1011, 0b0111, False, True, False, 8) == 3
-    assert horner_step(5, 0b1011, 0b0111, True, True, True, 8) == -2
-    assert horner_step(100, 1, 1, True, False, False, 8) == wrap_signed(201, 8) == -55
 
 
 @pytest.mark.parametrize("a_signed,b_signed", SIGNS, ids=SIGN_IDS)
@@ -331,17 +302,13 @@ def test_schedule_order_and_flags(params, a_signed, b_signed):
     steps = list(schedule(params, m, k, n, wa, wb, a_signed=a_signed, b_signed=b_signed))
     mt, nt, kc = params.m_tiles(m), params.n_tiles(n), params.k_chunks(k)
     assert len(steps) == params.cycles(m, k, n, wa, wb) == mt * nt * wa * wb * kc
-    want_order = [(mt_, nt_, i, j, k_) for mt_, nt_, (i, j), k_ in
-                  itertools.product(range(mt), range(nt), plane_pairs(wa, wb), range(kc))]
+    want_order = list(itertools.product(range(mt), range(nt), range(wa), range(wb), range(kc)))
     assert [(s.m_tile, s.n_tile, s.i, s.j, s.k_chunk) for s in steps] == want_order
     tile_len = wa * wb * kc
     for t, s in enumerate(steps):
         assert s.first == (t % tile_len == 0), t
         assert s.last == (t % tile_len == tile_len - 1), t
         assert s.shift == s.i + s.j
-        before = steps[t - 1] if t % tile_len else None
-        assert s.double == (before is not None and before.shift == s.shift + 1), t
-        assert before is None or before.shift in (s.shift, s.shift + 1), t
         neg = (a_signed and s.i == wa - 1) != (b_signed and s.j == wb - 1)
         assert s.negate == neg, t
         assert s.lhs_addr == (s.m_tile * wa + s.i) * kc + s.k_chunk
@@ -443,8 +410,8 @@ def partial_sums(params, A, B, wa, wb, a_signed, b_signed):
     for s in schedule(params, A.shape[0], A.shape[1], B.shape[1], wa, wb,
                       a_signed=a_signed, b_signed=b_signed):
         ks = slice(s.k_chunk * dk, (s.k_chunk + 1) * dk)
-        term = pa[s.i][:, ks] @ pb[s.j][ks, :]
-        acc = (0 if s.first else 2 * acc if s.double else acc) + (-term if s.negate else term)
+        term = (pa[s.i][:, ks] @ pb[s.j][ks, :]) << s.shift
+        acc = (0 if s.first else acc) + (-term if s.negate else term)
         lo, hi = min(lo, int(acc.min())), max(hi, int(acc.max()))
     return lo, hi
 

@@ -1,12 +1,11 @@
-"""What the Horner accumulator saves against the DPU's shift-negate-accumulate: Yosys
-(synth_ecp5 -abc9) on the accumulate step alone, at the 8 x 256 x 8 engine's sizes (a 9-bit
-popcount, shifts 0..14, the term registered before the adder, the engine's accumulator
-width): ``shift_negate_accumulate`` (the engine's step before the diagonal schedule, and the
-standalone DPU's) against ``horner_accumulate``, ``acc = (first ? 0 : dbl ? 2 acc : acc) +
-(negate ? -count : count)`` with ``count`` XOR ``negate`` registered as the term (the engine's
-step since the schedule walks the bit-plane pairs by diagonals, i + j from high to low). The
-popcount in front is the same in both and not built. Writes horner-area.json beside this
-file.
+"""What a Horner accumulator would save against the DPU's shift-negate-accumulate: Yosys
+(synth_ecp5 -abc9) on the accumulate step alone, as the 8 x 256 x 8 engine builds it (a
+9-bit popcount, shifts 0..14, the term registered before the adder, the engine's accumulator
+width), against ``acc = (first ? 0 : dbl ? 2 acc : acc) + (negate ? -count : count)`` with
+``count`` XOR ``negate`` registered as the term. The Horner form needs the schedule to walk
+the bit-plane pairs by diagonals (i + j from high to low, ``dbl`` at each new diagonal), which
+the engine does not; this measures the logic only, to size the change. The popcount in front
+is the same in both and not built. Writes horner-area.json beside this file.
 
 usage: python bench/bitserial-fanout/horner_area.py
 """
@@ -14,12 +13,12 @@ usage: python bench/bitserial-fanout/horner_area.py
 import json
 from pathlib import Path
 
-from amaranth.hdl import Elaboratable, Module, Signal, signed
+from amaranth.hdl import Elaboratable, Module, Mux, Signal, signed
 from dpu_shifter_area import yosys_cells  # beside this file
 from lowbit.boards.toolchain import check_tools, toolchain_env
 from lowbit.golden.bitserial import BitSerialParams
 from lowbit.hw.arith import delay
-from lowbit.hw.bitserial import horner_accumulate, shift_negate_accumulate
+from lowbit.hw.bitserial import shift_negate_accumulate
 
 HERE = Path(__file__).parent
 ENGINE = BitSerialParams(dm=8, dk=256, dn=8, max_m=32, max_k=512, max_n=32, spacing=1,
@@ -48,8 +47,15 @@ class _Accumulate(Elaboratable):
                                           acc_width=self.acc_width, max_shift=self.max_shift,
                                           register_term=True)
         else:
-            acc = horner_accumulate(m, count, dbl, negate, first, valid,
-                                    acc_width=self.acc_width)
+            term = delay(m, one, Mux(negate, ~count, count), 1, name="term_r")
+            negate, first, dbl, valid = (delay(m, one, s, 1, name=f"{n}_r") for n, s in
+                                         (("negate", negate), ("first", first), ("dbl", dbl),
+                                          ("valid", valid)))
+            acc = Signal(signed(self.acc_width), name="acc")
+            ext = Signal(signed(self.acc_width))  # the term sign-extended (~count is negative)
+            m.d.comb += ext.eq(Mux(negate, term | ~((1 << COUNT) - 1), term))
+            with m.If(valid):
+                m.d.sync += acc.eq(Mux(first, 0, Mux(dbl, acc << 1, acc)) + ext + negate)
         m.d.comb += self.acc.eq(acc)
         return m
 
