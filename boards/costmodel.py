@@ -36,6 +36,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -155,15 +156,12 @@ def model_errors(model, family, which="check"):
 def config_key(params):
     """A recorded run's parameters (a dict) as one string, read through BitSerialParams:
     a parameter added since the run, at its default, names the same configuration."""
-    from dataclasses import asdict
     return json.dumps(asdict(BitSerialParams(**params)), sort_keys=True)
 
 
 def _collect(family, configs, which, say, recorded=()):
     """A run of each configuration: Yosys's counts, or the run in ``recorded`` (runs of the
     family's stored model) with the same parameters and set."""
-    from dataclasses import asdict
-
     from .flow import netlist_resources
     kept = {(config_key(r["params"]), r["set"]): r for r in recorded}
     runs = []
