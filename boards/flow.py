@@ -147,6 +147,11 @@ def synth_options(board, dsp=True):
 LUT_MAPPINGS = ("area", "delay")
 #: nextpnr's routers (``router``): router1 is its default.
 ROUTERS = ("router1", "router2")
+#: nextpnr's placers (``placer``): heap (analytic, then simulated-annealing refinement) is its
+#: default; static is its electrostatic placer (RePlAce-like density, timing-driven since
+#: nextpnr 0.7); sa is simulated annealing alone (slow: 628 s for 100.89 MHz at 2 x 256 x 2,
+#: bench/nextpnr-options).
+PLACERS = ("heap", "static", "sa")
 #: What ``tmg_ripup`` (``lowbit synth --tmg-ripup``) did in the bench
 #: (bench/nextpnr-options: one netlist each, nextpnr's default seed and seeds 2 and 3, with
 #: and without it; the current engine also with seeds 4 to 12).
@@ -345,8 +350,8 @@ def _does_not_fit(unit, board, unit_cells, work, dsp):
 
 
 def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, dsp=True,
-          harness="scan", baud=None, clock_mhz=None, seed=None, router=None,
-          tmg_ripup=False, lut_mapping="area"):
+          harness="scan", baud=None, clock_mhz=None, seed=None, placer=None,
+          router=None, tmg_ripup=False, lut_mapping="area"):
     """Synthesize one unit for one board: bitstream, resources and post-route Fmax.
 
     Parameters
@@ -382,8 +387,9 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         clock / ``baud`` must be >= 4 within 2%). Default: the unit's
         :attr:`~lowbit.hw.units.Unit.link_clocks` entry for the board, else the board's
         :attr:`~lowbit.boards.targets.Board.link_clock_mhz`.
-    seed, router : int or str, optional
-        nextpnr's ``--seed`` (placement; Fmax varies by a few percent from seed to seed) and
+    seed, placer, router : int or str, optional
+        nextpnr's ``--seed`` (placement; Fmax varies by a few percent from seed to seed),
+        ``--placer`` (:data:`PLACERS`: ``heap``, nextpnr's default, ``static`` or ``sa``) and
         ``--router`` (``router1``, nextpnr's default, or ``router2``, faster on large,
         congested designs). Default: nextpnr's own.
     tmg_ripup : bool
@@ -413,7 +419,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
           ``meets_target``,
           ``critical_path`` (start, end, delays, source lines, ``through_unit``),
           ``other_paths``, ``notes`` (caveats on the timing numbers);
-        - ``nextpnr`` (the seed, router and ``tmg-ripup`` asked for, ``None`` where
+        - ``nextpnr`` (the seed, placer, router and ``tmg-ripup`` asked for, ``None`` where
           nextpnr's default), ``lut_mapping``;
         - ``harness`` (port and register widths, pins), ``times_s`` (seconds per step),
           ``bitstream`` and ``logs`` (file names in ``outdir``), ``versions``.
@@ -458,7 +464,10 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         _link_map(unit, params, link)
     env = toolchain_env(check_tools(board.family))
 
-    nextpnr = {"seed": seed, "router": router, "tmg-ripup": True if tmg_ripup else None}
+    if placer is not None and placer not in PLACERS:
+        raise UsageError(f"unknown placer {placer!r}; choose one of: {', '.join(PLACERS)}")
+    nextpnr = {"seed": seed, "placer": placer, "router": router,
+               "tmg-ripup": True if tmg_ripup else None}
     t_start = time.perf_counter()
     with scratch_dir(outdir) as scratch:
         work_unit = Path(scratch) / "unit"

@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..boards.flow import LUT_MAPPINGS, ROUTERS, TMG_RIPUP_NOTE
+from ..boards.flow import LUT_MAPPINGS, PLACERS, ROUTERS, TMG_RIPUP_NOTE
 from ..boards.netlist import NetlistError
 from ..golden.checks import UsageError, parse_params
 from ..hw.build import process_tmp, write_json
@@ -172,6 +172,10 @@ def _parser():
     p.add_argument("--seed", type=_number(int, 0, 2 ** 31 - 1), default=None,
                    help="nextpnr's placement seed (default: nextpnr's own); Fmax varies by a "
                         "few percent from seed to seed, so try several for a best figure")
+    p.add_argument("--placer", choices=PLACERS, default=None,
+                   help="nextpnr's placer (default: nextpnr's, heap); static is its "
+                        "electrostatic placer (see bench/nextpnr-options for what each "
+                        "gave); sa is slow")
     p.add_argument("--router", choices=ROUTERS, default=None,
                    help="nextpnr's router (default: nextpnr's, router1); router2 is faster "
                         "on large, congested designs")
@@ -478,7 +482,7 @@ def cmd_synth(args):
     report = synth(unit.name, params, board, out, target_mhz=args.target_mhz,
                    dsp=not args.no_dsp and board_dsp(unit.name, board), harness=harness,
                    baud=args.baud, clock_mhz=args.clock_mhz, seed=args.seed,
-                   router=args.router, tmg_ripup=args.tmg_ripup,
+                   placer=args.placer, router=args.router, tmg_ripup=args.tmg_ripup,
                    lut_mapping=args.lut_mapping, log=_progress)
     print(format_report(report))
     print(f"\nwrote {out}")

@@ -57,6 +57,13 @@ def test_unknown_board_lists_the_boards(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_unknown_placer_names_nextpnrs(tmp_path):
+    with pytest.raises(UsageError, match="unknown placer 'annealing'; choose one of: heap, "
+                                         "static, sa"):
+        synth("mac", MACParams(), "icebreaker", tmp_path / "out", placer="annealing")
+    assert not (tmp_path / "out").exists()
+
+
 #: (board, --clock-mhz, the PLL cell nextpnr places): the iCEBreaker at its oscillator and
 #: from its SB_PLL40 at 24 MHz (3 Mbaud = 24 MHz / 8), the ULX3S from its EHXPLLL at 90 MHz
 #: (3 Mbaud = 90 MHz / 30; the board's own link clock is 45 MHz from the same PLL).
@@ -70,17 +77,19 @@ def test_mac_behind_the_host_link(board, clock, pll, tmp_path):
     """The link harness: the UART pins, link.json for the driver; the clock the design runs
     at (the oscillator's or the PLL's), which it must meet, and both clocks in the report."""
     out = tmp_path / board
-    # Two runs also pass nextpnr's options through (lowbit synth --seed --router,
+    # Two runs also pass nextpnr's options through (lowbit synth --seed --placer --router,
     # --tmg-ripup).
-    pnr = {"ICESTORM_PLL": dict(seed=3, router="router2"), "EHXPLLL": dict(tmg_ripup=True)
-           }.get(pll, {})
+    pnr = {"ICESTORM_PLL": dict(seed=3, placer="static", router="router2"),
+           "EHXPLLL": dict(tmg_ripup=True)}.get(pll, {})
     report = synth("mac", MACParams(), board, out, harness="link", clock_mhz=clock, **pnr)
-    assert report["nextpnr"] == {"seed": pnr.get("seed"), "router": pnr.get("router"),
-                                 "tmg-ripup": pnr.get("tmg_ripup")}
+    assert report["nextpnr"] == {"seed": pnr.get("seed"), "placer": pnr.get("placer"),
+                                 "router": pnr.get("router"), "tmg-ripup": pnr.get("tmg_ripup")}
     text = (out / "report.txt").read_text()
+    placed_by = "Running Static placer" in (out / "logs" / "nextpnr.log").read_text()
+    assert placed_by == ("placer" in pnr)
     if "router" in pnr:
         assert "Running router2" in (out / "logs" / "nextpnr.log").read_text()
-        assert "nextpnr: --seed 3, --router router2\n" in text
+        assert "nextpnr: --seed 3, --placer static, --router router2\n" in text
     elif pnr:
         assert "nextpnr: --tmg-ripup\n" in text
     else:
