@@ -108,6 +108,9 @@ OPERAND_FORMS = ("words", "planes")
 #: How a DPU counts the ones of ``a & b`` (DPUParams.popcount, BitSerialParams.popcount): the
 #: structures of lowbit.hw.popcount, "tree" or "packed"; the latency is the same.
 DPU_POPCOUNTS = ("tree", "packed")
+#: How a B word reaches the DPUs of its column (BitSerialParams.b_flow): from a broadcast
+#: register (or its copies), or down the column from DPU to DPU.
+B_FLOWS = ("broadcast", "systolic")
 #: Largest DPU array side (dm, dn).
 MAX_ARRAY = 64
 #: Largest Dk (bits per DPU per cycle).
@@ -603,6 +606,17 @@ class BitSerialParams:
         block RAM to a group's copy, the copy to the DPU) and each DPU's logic starts at a
         register beside it. ``2 dm dn dk`` flip-flops and one cycle of latency; results the
         same.
+    b_flow : str
+        How a B word reaches the ``dm`` DPUs of its column. ``"broadcast"`` (default): from
+        the broadcast register or its copies, every DPU in the same cycle. ``"systolic"``:
+        down the column, a register in each DPU (the first loads from the read-data
+        register, or the last ``bcast_stages`` register, each after it from the DPU above),
+        so that no B wire leaves a DPU's neighbourhood; A's row ``r`` is read ``r`` cycles
+        late (its memory's read address through ``r`` more registers) to meet it, and the
+        row's results go to its memory ``r`` cycles late. Needs ``bcast_fanout`` (a memory
+        a row) and not ``dpu_inputs``. ``(dm - 1) dn dk`` flip-flops more than one register
+        a B word, and ``dm - 1`` cycles of latency; results the same. (A systolic array:
+        Kung, 1982; BISMO broadcasts.)
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
@@ -645,6 +659,11 @@ class BitSerialParams:
     dpu_inputs: bool = field(default=False, metadata={
         "help": "each DPU registers its operand words (BISMO's DPU input register): "
                 "2 dm dn dk flip-flops and a cycle of latency; timing only"})
+    b_flow: str = field(default="broadcast", metadata={
+        "help": "how a B word reaches its column's DPUs: broadcast (one register or its "
+                "copies) or systolic (down the column, a register a DPU; A's rows read "
+                "a cycle a row later; needs bcast_fanout, not dpu_inputs; dm - 1 cycles "
+                "of latency; timing only)"})
     operands: str = field(default="words", metadata={
         "help": "words: input words of dk elements at max_wa/max_wb bits, the P2S makes the "
                 "planes; planes: the bit planes themselves, dk bits a word and w words a "
@@ -657,6 +676,13 @@ class BitSerialParams:
         _check_int("bcast_fanout", self.bcast_fanout, 0, MAX_ARRAY)
         _check_int("bcast_stages", self.bcast_stages, 1, MAX_BCAST_STAGES)
         _check_bool("dpu_inputs", self.dpu_inputs)
+        _check_choice("b_flow", self.b_flow, B_FLOWS)
+        if self.b_flow == "systolic" and (not self.bcast_fanout or self.dpu_inputs):
+            raise ValueError(
+                "b_flow=systolic needs bcast_fanout >= 1 (a memory a row of A, whose read "
+                "address it delays a cycle a row) and no dpu_inputs (it registers each "
+                "DPU's B word itself), not "
+                + ("bcast_fanout=0" if not self.bcast_fanout else "dpu_inputs=1"))
         _check_int("dn", self.dn, 1, MAX_ARRAY)
         _check_int("dk", self.dk, 1, MAX_DK)
         _check_int("max_wa", self.max_wa, 1, MAX_PRECISION)

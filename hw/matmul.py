@@ -200,13 +200,20 @@ class BitSerialMatmul(wiring.Component):
         return READ_LATENCY + (1 if p.bcast_fanout and p.dm > 1 else 0)
 
     @property
+    def _row_skew(self):
+        """Cycles the last row of DPUs works behind the first: with ``b_flow="systolic"``
+        a B word reaches row ``r`` after ``r`` registers down its column, so row ``r``
+        reads its A word, and writes its results, ``r`` cycles late; else 0."""
+        return self.params.dm - 1 if self.params.b_flow == "systolic" else 0
+
+    @property
     def latency(self):
         """Cycles from the last schedule step to its tile in the result buffer: the read
         address register, the operand read and the registers to the DPUs
         (:attr:`_operand_stages`), the popcount tree, the term register and the
-        accumulator, the result write."""
+        accumulator, the result write; with ``b_flow="systolic"`` the last row's skew."""
         return (self._operand_stages + tree_latency(self.params.dk, self.params.spacing)
-                + self._acc_stages + 1)
+                + self._acc_stages + 1 + self._row_skew)
 
     @property
     def widths(self):
@@ -783,10 +790,19 @@ class BitSerialMatmul(wiring.Component):
         # Then the popcount tree (registered every `spacing` levels), the term register and
         # the accumulator.
         # With bcast_fanout, `*_raddr` is a kept copy a bank (_memories).
+        # With b_flow="systolic", row r's copy goes through r more registers (_row_delays):
+        # its A word meets the B words that reach row r after r registers down the columns.
+        systolic = p.b_flow == "systolic"
+
+        def row_delays(side, raddrs):
+            if side == "r" or not systolic:
+                return raddrs
+            return [delay(m, one, raddr, r, name=f"l_raddr{r}_skew")
+                    for r, raddr in enumerate(raddrs)]
         l_data, r_data = (
             Cat(*(registered_read(m, mem, raddr, name=f"{side}{k}" if len(mems) > 1 else side)
-                  for k, (mem, raddr) in enumerate(zip(mems, self._addr_copies(
-                      m, f"{side}_raddr", Cat(gen[:bits], gen_half), len(mems))))))
+                  for k, (mem, raddr) in enumerate(zip(mems, row_delays(side, self._addr_copies(
+                      m, f"{side}_raddr", Cat(gen[:bits], gen_half), len(mems)))))))
             for side, mems, gen, gen_half, bits in (("l", lhs, l_addr, l_half, s.lhs_bits),
                                                     ("r", rhs, r_addr, r_half, s.rhs_bits)))
         # With bcast_stages > 1, a register a word before the broadcast register (or its
@@ -804,8 +820,20 @@ class BitSerialMatmul(wiring.Component):
                           broadcast_groups(p.dm, p.bcast_fanout))
             a_copies = [register_copies(m, f"a_bcast{r}_", l_data[r * p.dk:(r + 1) * p.dk],
                                         a_of[-1] + 1, reset_less=True) for r in range(p.dm)]
-            b_copies = [register_copies(m, f"b_bcast{c}_", r_data[c * p.dk:(c + 1) * p.dk],
-                                        b_of[-1] + 1, reset_less=True) for c in range(p.dn)]
+            if systolic:
+                # Each B word down its column: row 0's register loads it (the broadcast
+                # stage), row r's from row r - 1's, a cycle later.
+                b_copies = []
+                for c in range(p.dn):
+                    word, col = r_data[c * p.dk:(c + 1) * p.dk], []
+                    for r in range(p.dm):
+                        word = delay(m, one, word, 1, name=f"b_sys{c}_{r}")
+                        col.append(word)
+                    b_copies.append(col)
+                b_of = list(range(p.dm))
+            else:
+                b_copies = [register_copies(m, f"b_bcast{c}_", r_data[c * p.dk:(c + 1) * p.dk],
+                                            b_of[-1] + 1, reset_less=True) for c in range(p.dn)]
 
             def operands(r, c):
                 return a_copies[r][a_of[c]], b_copies[c][b_of[r]]
@@ -835,6 +863,9 @@ class BitSerialMatmul(wiring.Component):
                 m, f"{name}_b_row", delay(m, one, step[name], self._operand_stages - 1,
                                           name=f"{name}_b", reset_less=reset_less),
                 p.dm if p.bcast_fanout else 1, reset_less=reset_less)
+            if systolic:  # row r's, r cycles late with its operands
+                return [delay(m, one, copy, r, name=f"{name}_b_skew{r}", reset_less=reset_less)
+                        for r, copy in enumerate(copies)]
             return copies if p.bcast_fanout else copies * p.dm
         at_bcast = {name: at_operands(name) for name in ("valid", "first", "negate", "shift")}
         accs = []
@@ -865,14 +896,18 @@ class BitSerialMatmul(wiring.Component):
         wens = self._addr_copies(m, "done", delay(m, one, flags["valid"] & flags["last"],
                                                   before, name="done_c", reset_less=False),
                                  len(res), reset_less=False)
-        final = delay(m, one, flags["valid"] & flags["final"], self._acc_stages,
+        final = delay(m, one, flags["valid"] & flags["final"], self._acc_stages + self._row_skew,
                       name="final_w", reset_less=False)
+        if systolic:  # row r's results (memory r), r cycles late
+            waddrs = [delay(m, one, w, r, name=f"caddr_w_skew{r}") for r, w in enumerate(waddrs)]
+            wens = [delay(m, one, w, r, name=f"done_skew{r}", reset_less=False)
+                    for r, w in enumerate(wens)]
         per = len(accs) // len(res)
         for k, (mem, waddr, wen) in enumerate(zip(res, waddrs, wens)):
             wp = mem.write_port()
             m.d.comb += [wp.addr.eq(waddr), wp.data.eq(Cat(*accs[k * per:(k + 1) * per])),
                          wp.en.eq(wen)]
-        m.d.comb += [s.rset.eq(final), s.rset_half.eq(waddrs[0][-1])]
+        m.d.comb += [s.rset.eq(final), s.rset_half.eq(waddrs[-1][-1])]
         with m.If(s.rset):
             _put(m, s.rfull, s.rset_half, 1)
 

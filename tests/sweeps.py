@@ -116,6 +116,11 @@ SHAPES = {
     "2x100x3-packed": BitSerialParams(dm=2, dn=3, dk=100, max_wa=8, max_wb=8, max_m=9,
                                       max_k=100, max_n=9, popcount="packed",
                                       bcast_fanout=2, dpu_inputs=True),
+    # B down the columns (b_flow="systolic"): A's rows read, and their results written,
+    # a cycle a row later; the packed popcount, copies of A for pairs of DPUs.
+    "4x32x3-systolic": BitSerialParams(dm=4, dn=3, dk=32, max_wa=8, max_wb=8, max_m=9,
+                                       max_k=100, max_n=9, spacing=1, popcount="packed",
+                                       bcast_fanout=2, b_flow="systolic"),
 }
 # The smallest engine: one 1-bit DPU, 2-bit operands, 3x3 matrices at most.
 TINY = BitSerialParams(dm=1, dn=1, dk=1, max_wa=2, max_wb=2, max_m=3, max_k=3, max_n=3,

@@ -52,6 +52,8 @@ def test_a_repeated_parameter_is_refused(tmp_path, capsys):
     ("bitserial", ["max_m=4096", "max_k=4096"], "max_m x max_k x max_wa must be <= 4,194,304"),
     ("bmvu", ["rows=65536", "cols=65536"], "rows x cols must be <= 1,048,576"),
     ("bmvu", ["pe=1024", "simd=4096"], "pe x simd must be <= 16,384"),
+    # Options that do not go together: one message naming both.
+    ("bitserial", ["b_flow=systolic"], "b_flow=systolic needs bcast_fanout >= 1"),
 ])
 def test_sizes_beyond_what_generates_are_refused(unit, items, message, tmp_path, capsys):
     """Each within its own range, together beyond what the generator builds in bounded

@@ -157,10 +157,13 @@ def test_broadcast_copies_per_group(tmp_path, fanout, a_copies, b_copies):
 
 @pytest.mark.parametrize("dm,dn", [(1, 3), (1, 1), (3, 1)])
 def test_copy_ffs_with_one_row_or_column(tmp_path, dm, dn):
-    """copy_ffs where a side has one bank (one result memory, no readout address copy)."""
+    """copy_ffs where a side has one bank (one result memory, no readout address copy); and
+    with B down the columns (b_flow="systolic": a register a row, the rows' skew)."""
     params = BitSerialParams(dm=dm, dn=dn, dk=8, max_m=6, max_k=16, max_n=10, bcast_fanout=2)
     base = _register_bits(tmp_path, replace(params, bcast_fanout=0))
-    for p in (params, replace(params, dpu_inputs=True), replace(params, bcast_stages=3)):
+    for p in (params, replace(params, dpu_inputs=True), replace(params, bcast_stages=3),
+              replace(params, b_flow="systolic"),
+              replace(params, b_flow="systolic", bcast_stages=2)):
         assert copy_ffs(p) == _register_bits(tmp_path, p) - base, p
 
 
