@@ -136,7 +136,15 @@ class BitSerialMatmul(wiring.Component):
       of its row (column), so the wires across the array have a cycle to themselves; with
       ``bcast_stages`` above 1, ``bcast_stages - 1`` registers a word before it (each hop
       from the block RAMs a cycle); with ``dpu_inputs`` each DPU's own input register
-      after it.
+      after it. With ``b_flow="systolic"`` a B word instead goes down its column, a
+      register in each DPU (row 0's is the broadcast stage), so no B wire leaves a DPU's
+      neighbourhood; row ``r`` of the array then works ``r`` cycles behind row 0: its A
+      memory's read address, its step flags and its result memory's write address and
+      enable each pass ``r`` more registers (:attr:`_row_skew`, part of :attr:`latency`).
+      The loader writes a tile's rows into their banks in order, a cycle each at least,
+      after the compute stage's hand-over, so a late row's last read of a half still comes
+      before the loader's first write to that row's bank (the cycle tests run the loader
+      into the half just read).
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
       register after the barrel shifter and the negation, then the accumulator (its carry
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
