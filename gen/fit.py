@@ -139,8 +139,8 @@ def copy_ffs(params):
     compute stage's ``computing`` and one each of its ``end`` and ``start``; the step flags at
     the broadcast stage in a copy a row of DPUs); with ``bcast_stages`` above 1 the
     registers before the broadcast stage, one a word a stage; with ``dpu_inputs``
-    the DPUs' input registers; and with ``b_flow="systolic"`` the column's register a row
-    in place of B's copies, and the row skew's registers."""
+    the DPUs' input registers; and with ``b_flow="systolic"`` the rows' delays (B's copies
+    are chained, as many)."""
     p = params
     la, ra, ca = p.buffer_addr_bits.values()
     # The DPUs' input registers and the broadcast stages beyond the first, and the cycle each
@@ -154,12 +154,11 @@ def copy_ffs(params):
         return inputs
     a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
     if p.b_flow == "systolic":
-        # B down the columns, a register a row in place of the copies; row r's A read
-        # address, step flags (valid, first, negate, shift) and result write address and
-        # enable r registers late, the run's final flag dm - 1.
-        b = p.dm
-        pairs = p.dm * (p.dm - 1) // 2
-        inputs += pairs * (la + 3 + shift_w + ca + 1) + p.dm - 1
+        # B's copies in a chain (as many); each row's A read address, step flags (valid,
+        # first, negate, shift) and result write address and enable its group's number of
+        # registers late, the run's final flag the last group's.
+        late = [i * b // p.dm for i in range(p.dm)]  # hw.matmul.broadcast_groups
+        inputs += sum(late) * (la + 3 + shift_w + ca + 1) + late[-1]
     return (p.dk * (p.dm * (a - 1) + p.dn * (b - 1) + p.dm + p.dn - 1)
             + 2 * (p.dm - 1) * la + 2 * (p.dn - 1) * ra + (p.dm - 1) * (ca + 1)
             + (p.dm * ca + 2 if p.dm > 1 else 0) + p.dm - 1 + 4 + (p.dm - 1) * (3 + shift_w)

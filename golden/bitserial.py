@@ -609,14 +609,15 @@ class BitSerialParams:
     b_flow : str
         How a B word reaches the ``dm`` DPUs of its column. ``"broadcast"`` (default): from
         the broadcast register or its copies, every DPU in the same cycle. ``"systolic"``:
-        down the column, a register in each DPU (the first loads from the read-data
-        register, or the last ``bcast_stages`` register, each after it from the DPU above),
-        so that no B wire leaves a DPU's neighbourhood; A's row ``r`` is read ``r`` cycles
-        late (its memory's read address through ``r`` more registers) to meet it, and the
-        row's results go to its memory ``r`` cycles late. Needs ``bcast_fanout`` (a memory
-        a row) and not ``dpu_inputs``. ``(dm - 1) dn dk`` flip-flops more than one register
-        a B word, and ``dm - 1`` cycles of latency; results the same. (A systolic array:
-        Kung, 1982; BISMO broadcasts.)
+        down the column: the copies (one a group of ``bcast_fanout`` rows) form a chain,
+        the first loading the word (from the read-data register, or the last
+        ``bcast_stages`` register), each after it from the one before, a cycle later, so
+        that no B wire reaches past the next group. Group ``g``'s rows then read their A
+        words ``g`` cycles late (their memories' read addresses through ``g`` more
+        registers) and write their results ``g`` cycles late. Needs ``bcast_fanout`` (a
+        memory a row) and not ``dpu_inputs``. As many flip-flops for B as the copies, a few
+        for the rows' delays, and ``ceil(dm / bcast_fanout) - 1`` cycles of latency;
+        results the same. (A systolic array's operand flow, Kung 1982; BISMO broadcasts.)
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
@@ -661,9 +662,10 @@ class BitSerialParams:
                 "2 dm dn dk flip-flops and a cycle of latency; timing only"})
     b_flow: str = field(default="broadcast", metadata={
         "help": "how a B word reaches its column's DPUs: broadcast (one register or its "
-                "copies) or systolic (down the column, a register a DPU; A's rows read "
-                "a cycle a row later; needs bcast_fanout, not dpu_inputs; dm - 1 cycles "
-                "of latency; timing only)"})
+                "copies) or systolic (its copies in a chain down the column, a cycle a "
+                "group of bcast_fanout rows; A's rows read as much later; needs "
+                "bcast_fanout, not dpu_inputs; ceil(dm / bcast_fanout) - 1 cycles of "
+                "latency; timing only)"})
     operands: str = field(default="words", metadata={
         "help": "words: input words of dk elements at max_wa/max_wb bits, the P2S makes the "
                 "planes; planes: the bit planes themselves, dk bits a word and w words a "
@@ -680,8 +682,8 @@ class BitSerialParams:
         if self.b_flow == "systolic" and (not self.bcast_fanout or self.dpu_inputs):
             raise ValueError(
                 "b_flow=systolic needs bcast_fanout >= 1 (a memory a row of A, whose read "
-                "address it delays a cycle a row) and no dpu_inputs (it registers each "
-                "DPU's B word itself), not "
+                "address it delays a cycle a group of rows) and no dpu_inputs (it chains "
+                "the B copies before the DPUs), not "
                 + ("bcast_fanout=0" if not self.bcast_fanout else "dpu_inputs=1"))
         _check_int("dn", self.dn, 1, MAX_ARRAY)
         _check_int("dk", self.dk, 1, MAX_DK)

@@ -136,15 +136,16 @@ class BitSerialMatmul(wiring.Component):
       of its row (column), so the wires across the array have a cycle to themselves; with
       ``bcast_stages`` above 1, ``bcast_stages - 1`` registers a word before it (each hop
       from the block RAMs a cycle); with ``dpu_inputs`` each DPU's own input register
-      after it. With ``b_flow="systolic"`` a B word instead goes down its column, a
-      register in each DPU (row 0's is the broadcast stage), so no B wire leaves a DPU's
-      neighbourhood; row ``r`` of the array then works ``r`` cycles behind row 0: its A
-      memory's read address, its step flags and its result memory's write address and
-      enable each pass ``r`` more registers (:attr:`_row_skew`, part of :attr:`latency`).
-      The loader writes a tile's rows into their banks in order, a cycle each at least,
-      after the compute stage's hand-over, so a late row's last read of a half still comes
-      before the loader's first write to that row's bank (the cycle tests run the loader
-      into the half just read).
+      after it. With ``b_flow="systolic"`` a B word's copies instead form a chain down its
+      column, a cycle a group of ``bcast_fanout`` rows (the first is the broadcast stage),
+      so no B wire reaches past the next group; the rows of group ``g`` then work ``g``
+      cycles behind row 0: their A memories' read addresses, their step flags and their
+      result memories' write addresses and enables each pass ``g`` more registers
+      (:attr:`_row_skews`; the last group's is part of :attr:`latency`). The loader writes
+      a tile's rows into their banks in order, a cycle each at least, after the compute
+      stage's hand-over, so a late row's last read of a half still comes before the
+      loader's first write to that row's bank (the cycle tests run the loader into the
+      half just read).
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
       register after the barrel shifter and the negation, then the accumulator (its carry
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
@@ -208,11 +209,20 @@ class BitSerialMatmul(wiring.Component):
         return READ_LATENCY + (1 if p.bcast_fanout and p.dm > 1 else 0)
 
     @property
+    def _row_skews(self):
+        """Cycles each row of DPUs works behind row 0: with ``b_flow="systolic"`` a B word
+        reaches the rows of group ``g`` (:func:`broadcast_groups`, ``bcast_fanout`` rows
+        each) after ``g + 1`` registers down its column, so those rows read their A words,
+        and write their results, ``g`` cycles late; else 0."""
+        p = self.params
+        if p.b_flow != "systolic":
+            return [0] * p.dm
+        return broadcast_groups(p.dm, p.bcast_fanout)
+
+    @property
     def _row_skew(self):
-        """Cycles the last row of DPUs works behind the first: with ``b_flow="systolic"``
-        a B word reaches row ``r`` after ``r`` registers down its column, so row ``r``
-        reads its A word, and writes its results, ``r`` cycles late; else 0."""
-        return self.params.dm - 1 if self.params.b_flow == "systolic" else 0
+        """Cycles the last row of DPUs works behind the first (:attr:`_row_skews`)."""
+        return self._row_skews[-1]
 
     @property
     def latency(self):
@@ -798,14 +808,14 @@ class BitSerialMatmul(wiring.Component):
         # Then the popcount tree (registered every `spacing` levels), the term register and
         # the accumulator.
         # With bcast_fanout, `*_raddr` is a kept copy a bank (_memories).
-        # With b_flow="systolic", row r's copy goes through r more registers (_row_delays):
-        # its A word meets the B words that reach row r after r registers down the columns.
-        systolic = p.b_flow == "systolic"
+        # With b_flow="systolic", row r's copy goes through skews[r] more registers: its A
+        # word meets the B words that reach row r that many registers down the columns.
+        systolic, skews = p.b_flow == "systolic", self._row_skews
 
         def row_delays(side, raddrs):
             if side == "r" or not systolic:
                 return raddrs
-            return [delay(m, one, raddr, r, name=f"l_raddr{r}_skew")
+            return [delay(m, one, raddr, skews[r], name=f"l_raddr{r}_skew")
                     for r, raddr in enumerate(raddrs)]
         l_data, r_data = (
             Cat(*(registered_read(m, mem, raddr, name=f"{side}{k}" if len(mems) > 1 else side)
@@ -829,16 +839,15 @@ class BitSerialMatmul(wiring.Component):
             a_copies = [register_copies(m, f"a_bcast{r}_", l_data[r * p.dk:(r + 1) * p.dk],
                                         a_of[-1] + 1, reset_less=True) for r in range(p.dm)]
             if systolic:
-                # Each B word down its column: row 0's register loads it (the broadcast
-                # stage), row r's from row r - 1's, a cycle later.
+                # Each B word down its column: the first group's register loads it (the
+                # broadcast stage), each next group's from the one before, a cycle later.
                 b_copies = []
                 for c in range(p.dn):
                     word, col = r_data[c * p.dk:(c + 1) * p.dk], []
-                    for r in range(p.dm):
-                        word = delay(m, one, word, 1, name=f"b_sys{c}_{r}")
+                    for g in range(b_of[-1] + 1):
+                        word = delay(m, one, word, 1, name=f"b_sys{c}_{g}")
                         col.append(word)
                     b_copies.append(col)
-                b_of = list(range(p.dm))
             else:
                 b_copies = [register_copies(m, f"b_bcast{c}_", r_data[c * p.dk:(c + 1) * p.dk],
                                             b_of[-1] + 1, reset_less=True) for c in range(p.dn)]
@@ -871,9 +880,9 @@ class BitSerialMatmul(wiring.Component):
                 m, f"{name}_b_row", delay(m, one, step[name], self._operand_stages - 1,
                                           name=f"{name}_b", reset_less=reset_less),
                 p.dm if p.bcast_fanout else 1, reset_less=reset_less)
-            if systolic:  # row r's, r cycles late with its operands
-                return [delay(m, one, copy, r, name=f"{name}_b_skew{r}", reset_less=reset_less)
-                        for r, copy in enumerate(copies)]
+            if systolic:  # row r's, skews[r] cycles late with its operands
+                return [delay(m, one, copy, skews[r], name=f"{name}_b_skew{r}",
+                              reset_less=reset_less) for r, copy in enumerate(copies)]
             return copies if p.bcast_fanout else copies * p.dm
         at_bcast = {name: at_operands(name) for name in ("valid", "first", "negate", "shift")}
         accs = []
@@ -906,9 +915,10 @@ class BitSerialMatmul(wiring.Component):
                                  len(res), reset_less=False)
         final = delay(m, one, flags["valid"] & flags["final"], self._acc_stages + self._row_skew,
                       name="final_w", reset_less=False)
-        if systolic:  # row r's results (memory r), r cycles late
-            waddrs = [delay(m, one, w, r, name=f"caddr_w_skew{r}") for r, w in enumerate(waddrs)]
-            wens = [delay(m, one, w, r, name=f"done_skew{r}", reset_less=False)
+        if systolic:  # row r's results (memory r), skews[r] cycles late
+            waddrs = [delay(m, one, w, skews[r], name=f"caddr_w_skew{r}")
+                      for r, w in enumerate(waddrs)]
+            wens = [delay(m, one, w, skews[r], name=f"done_skew{r}", reset_less=False)
                     for r, w in enumerate(wens)]
         per = len(accs) // len(res)
         for k, (mem, waddr, wen) in enumerate(zip(res, waddrs, wens)):

@@ -116,9 +116,10 @@ SHAPES = {
     "2x100x3-packed": BitSerialParams(dm=2, dn=3, dk=100, max_wa=8, max_wb=8, max_m=9,
                                       max_k=100, max_n=9, popcount="packed",
                                       bcast_fanout=2, dpu_inputs=True),
-    # B down the columns (b_flow="systolic"): A's rows read, and their results written,
-    # a cycle a row later; the packed popcount, copies of A for pairs of DPUs.
-    "4x32x3-systolic": BitSerialParams(dm=4, dn=3, dk=32, max_wa=8, max_wb=8, max_m=9,
+    # B down the columns (b_flow="systolic"): its copies for the row groups {0, 1}, {2, 3},
+    # {4} chained, those rows' A read, and their results written, 0, 1 and 2 cycles late;
+    # the packed popcount, copies of A for pairs of DPUs.
+    "5x32x3-systolic": BitSerialParams(dm=5, dn=3, dk=32, max_wa=8, max_wb=8, max_m=9,
                                        max_k=100, max_n=9, spacing=1, popcount="packed",
                                        bcast_fanout=2, b_flow="systolic"),
 }

@@ -541,10 +541,11 @@ def test_dpu_param_rules(kwargs, message):
     ({"bcast_stages": 5}, "bcast_stages must be between 1 and 4, not 5"),
     ({"b_flow": "diagonal"}, "b_flow must be one of"),
     ({"b_flow": "systolic"}, "b_flow=systolic needs bcast_fanout >= 1 (a memory a row of A, "
-                             "whose read address it delays a cycle a row) and no dpu_inputs "
-                             "(it registers each DPU's B word itself), not bcast_fanout=0"),
+                             "whose read address it delays a cycle a group of rows) and no "
+                             "dpu_inputs (it chains the B copies before the DPUs), not "
+                             "bcast_fanout=0"),
     ({"b_flow": "systolic", "bcast_fanout": 2, "dpu_inputs": True},
-     "(it registers each DPU's B word itself), not dpu_inputs=1"),
+     "(it chains the B copies before the DPUs), not dpu_inputs=1"),
     ({"acc_width": 24}, "acc_width must be 0 (auto) or between 25 (exact for max_k = 256, "
                         "max_wa = 8, max_wb = 8) and 64, not 24"),
     ({"acc_width": 65}, "acc_width must be 0 (auto) or between 25"),

@@ -93,8 +93,8 @@ def _schedule_runs(rng, keep):
 
 @pytest.mark.parametrize("shape,keep,operands", [
     ("2x64x2", False, "words"), ("2x64x2", True, "words"), ("2x64x2", True, "planes"),
-    ("3x48x2", False, "words"), ("4x32x3-systolic", False, "planes"),
-    ("4x32x3-systolic", True, "words")],
+    ("3x48x2", False, "words"), ("5x32x3-systolic", False, "planes"),
+    ("5x32x3-systolic", True, "words")],
     ids=["loaded", "resident", "resident-planes", "loaded-3x48x2", "loaded-systolic",
          "resident-systolic"])
 def test_cycles_match_the_overlapped_schedule(shape, keep, operands, sim, seed):
@@ -103,7 +103,7 @@ def test_cycles_match_the_overlapped_schedule(shape, keep, operands, sim, seed):
     concurrent on double buffers) says: the engine overlaps as designed, and no stage waits
     longer than it must. Operands as bit planes load a plane a cycle as the converter's
     planes do, so the schedule is the same. (3x48x2: two broadcast stages, a longer
-    latency; 4x32x3-systolic: B down the columns, A's rows read late, the loader writing the
+    latency; 5x32x3-systolic: B down the columns, A's rows read late, the loader writing the
     half just read.)"""
     params = dataclasses.replace(SHAPES[shape], operands=operands)
     runs = _schedule_runs(np.random.default_rng(seed), keep)
