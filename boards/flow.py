@@ -447,6 +447,8 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         raise UsageError(f"unknown harness {harness!r}; choose one of: {', '.join(HARNESSES)}")
     check_lut_mapping(lut_mapping, board)
     check_router_options(router, tmg_ripup)
+    if placer is not None and placer not in PLACERS:
+        raise UsageError(f"unknown placer {placer!r}; choose one of: {', '.join(PLACERS)}")
     check_output_dir(outdir)
     check_storage_fits(unit, params, board)  # memories beyond the device: refused in a second
     if clock_mhz is not None and harness != "link":
@@ -464,8 +466,6 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
         _link_map(unit, params, link)
     env = toolchain_env(check_tools(board.family))
 
-    if placer is not None and placer not in PLACERS:
-        raise UsageError(f"unknown placer {placer!r}; choose one of: {', '.join(PLACERS)}")
     nextpnr = {"seed": seed, "placer": placer, "router": router,
                "tmg-ripup": True if tmg_ripup else None}
     t_start = time.perf_counter()

@@ -175,7 +175,7 @@ def _parser():
     p.add_argument("--placer", choices=PLACERS, default=None,
                    help="nextpnr's placer (default: nextpnr's, heap); static is its "
                         "electrostatic placer (the bit-serial engine at 2 x 256 x 2 on the "
-                        "ECP5-85F: lower Fmax in 6 of 7 seed pairs, 169.5 against 181.3 MHz "
+                        "ECP5-85F: lower Fmax in 5 of 7 seed pairs, 169.5 against 181.3 MHz "
                         "on average, bench/nextpnr-options); sa is slow")
     p.add_argument("--router", choices=ROUTERS, default=None,
                    help="nextpnr's router (default: nextpnr's, router1); router2 is faster "

@@ -157,7 +157,7 @@ def copy_ffs(params):
         # B's copies in a chain (as many); each row's A read address, step flags (valid,
         # first, negate, shift) and result write address and enable its group's number of
         # registers late, the run's final flag the last group's.
-        late = [i * b // p.dm for i in range(p.dm)]  # hw.matmul.broadcast_groups
+        late = p.row_skews
         inputs += sum(late) * (la + 3 + shift_w + ca + 1) + late[-1]
     return (p.dk * (p.dm * (a - 1) + p.dn * (b - 1) + p.dm + p.dn - 1)
             + 2 * (p.dm - 1) * la + 2 * (p.dn - 1) * ra + (p.dm - 1) * (ca + 1)

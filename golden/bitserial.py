@@ -95,7 +95,8 @@ __all__ = [
     "lhs_words", "rhs_words", "result_words", "results_from_words", "operand_words",
     "P2SParams",
     "dpu_job", "p2s_job", "bitserial_job", "MatmulRun", "bitserial_runs",
-    "overlapped_schedule", "dpu_compare", "dpu_shape_params", "p2s_compare",
+    "overlapped_schedule", "broadcast_groups", "dpu_compare", "dpu_shape_params",
+    "p2s_compare",
     "p2s_shape_params", "bitserial_compare", "bitserial_shape_params",
 ]
 
@@ -548,6 +549,16 @@ class ScheduleStep:
     rhs_addr: int
 
 
+def broadcast_groups(count, fanout):
+    """Which copy of a broadcast register each of ``count`` DPUs reads, for copies driving at
+    most ``fanout`` DPUs each: ``ceil(count / fanout)`` copies, each a run of consecutive DPUs
+    (neighbours on the die), the runs as even as possible. (With ``b_flow="systolic"`` a
+    B copy's index is also how many cycles its rows work late:
+    :attr:`BitSerialParams.row_skews`.)"""
+    copies = -(-count // fanout)
+    return [i * copies // count for i in range(count)]
+
+
 @dataclass(frozen=True)
 class BitSerialParams:
     """One object for the bit-serial matrix engine (BISMO semantics).
@@ -710,6 +721,14 @@ class BitSerialParams:
             _check_product(name, bits, MAX_BUFFER_BITS, "a buffer's bits")
 
     # Widths and sizes, shared by hardware, golden, manifest and cost model.
+    @property
+    def row_skews(self):
+        """Cycles each row of DPUs works behind row 0: with ``b_flow="systolic"`` its B copy's
+        place in the column's chain (:func:`broadcast_groups`), else 0."""
+        if self.b_flow != "systolic":
+            return [0] * self.dm
+        return broadcast_groups(self.dm, self.bcast_fanout)
+
     @property
     def needed_acc_width(self):
         """The exact worst-case accumulator width for the generated maxima."""

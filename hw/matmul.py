@@ -21,7 +21,7 @@ from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.bitserial import P2SParams
+from ..golden.bitserial import P2SParams, broadcast_groups
 from .arith import delay
 from .bitserial import P2S, PlaneInput, shift_negate_accumulate
 from .keep import add_kept, register_copies
@@ -34,14 +34,6 @@ __all__ = ["BitSerialMatmul", "broadcast_groups"]
 
 def _bits_for(value):
     return max(1, int(value).bit_length())
-
-
-def broadcast_groups(count, fanout):
-    """Which copy of a broadcast register each of ``count`` DPUs reads, for copies driving at
-    most ``fanout`` DPUs each: ``ceil(count / fanout)`` copies, each a run of consecutive DPUs
-    (neighbours on the die), the runs as even as possible."""
-    copies = -(-count // fanout)
-    return [i * copies // count for i in range(count)]
 
 
 class BitSerialMatmul(wiring.Component):
@@ -141,7 +133,8 @@ class BitSerialMatmul(wiring.Component):
       so no B wire reaches past the next group; the rows of group ``g`` then work ``g``
       cycles behind row 0: their A memories' read addresses, their step flags and their
       result memories' write addresses and enables each pass ``g`` more registers
-      (:attr:`_row_skews`; the last group's is part of :attr:`latency`). The loader writes
+      (:attr:`~lowbit.golden.bitserial.BitSerialParams.row_skews`; the last group's is
+      part of :attr:`latency`). The loader writes
       a tile's rows into their banks in order, a cycle each at least, after the compute
       stage's hand-over, so a late row's last read of a half still comes before the
       loader's first write to that row's bank (the cycle tests run the loader into the
@@ -209,20 +202,12 @@ class BitSerialMatmul(wiring.Component):
         return READ_LATENCY + (1 if p.bcast_fanout and p.dm > 1 else 0)
 
     @property
-    def _row_skews(self):
-        """Cycles each row of DPUs works behind row 0: with ``b_flow="systolic"`` a B word
-        reaches the rows of group ``g`` (:func:`broadcast_groups`, ``bcast_fanout`` rows
-        each) after ``g + 1`` registers down its column, so those rows read their A words,
-        and write their results, ``g`` cycles late; else 0."""
-        p = self.params
-        if p.b_flow != "systolic":
-            return [0] * p.dm
-        return broadcast_groups(p.dm, p.bcast_fanout)
-
-    @property
     def _row_skew(self):
-        """Cycles the last row of DPUs works behind the first (:attr:`_row_skews`)."""
-        return self._row_skews[-1]
+        """Cycles the last row of DPUs works behind the first: with ``b_flow="systolic"`` a
+        B word reaches the rows of group ``g`` (``bcast_fanout`` rows each) after ``g + 1``
+        registers down its column, so those rows read their A words, and write their
+        results, ``g`` cycles late (:attr:`~lowbit.golden.bitserial.BitSerialParams.row_skews`)."""
+        return self.params.row_skews[-1]
 
     @property
     def latency(self):
@@ -810,7 +795,7 @@ class BitSerialMatmul(wiring.Component):
         # With bcast_fanout, `*_raddr` is a kept copy a bank (_memories).
         # With b_flow="systolic", row r's copy goes through skews[r] more registers: its A
         # word meets the B words that reach row r that many registers down the columns.
-        systolic, skews = p.b_flow == "systolic", self._row_skews
+        systolic, skews = p.b_flow == "systolic", p.row_skews
 
         def row_delays(side, raddrs):
             if side == "r" or not systolic:
@@ -925,7 +910,7 @@ class BitSerialMatmul(wiring.Component):
             wp = mem.write_port()
             m.d.comb += [wp.addr.eq(waddr), wp.data.eq(Cat(*accs[k * per:(k + 1) * per])),
                          wp.en.eq(wen)]
-        m.d.comb += [s.rset.eq(final), s.rset_half.eq(waddrs[-1][-1])]
+        m.d.comb += [s.rset.eq(final), s.rset_half.eq(waddrs[-1 if systolic else 0][-1])]
         with m.If(s.rset):
             _put(m, s.rfull, s.rset_half, 1)
 

@@ -153,12 +153,17 @@ def test_broadcast_copies_per_group(tmp_path, fanout, a_copies, b_copies):
     assert len(re.findall(r"^module \\lowbit_bitserial\.keep_dpu\d+_\d+_in0 ", text,
                           re.MULTILINE)) == 3 * 5
     assert copy_ffs(inputs) == _register_bits(tmp_path, inputs) - base
+    # With B's copies chained down the columns (the rows of copy g late by g: 0, 1, 2 at
+    # F = 1; 0, 0, 1 at F = 2).
+    if fanout:
+        chained = replace(params, b_flow="systolic")
+        assert copy_ffs(chained) == _register_bits(tmp_path, chained) - base
 
 
 @pytest.mark.parametrize("dm,dn", [(1, 3), (1, 1), (3, 1)])
 def test_copy_ffs_with_one_row_or_column(tmp_path, dm, dn):
     """copy_ffs where a side has one bank (one result memory, no readout address copy); and
-    with B down the columns (b_flow="systolic": a register a row, the rows' skew)."""
+    with B down the columns (b_flow="systolic": the copies chained, the rows' delays)."""
     params = BitSerialParams(dm=dm, dn=dn, dk=8, max_m=6, max_k=16, max_n=10, bcast_fanout=2)
     base = _register_bits(tmp_path, replace(params, bcast_fanout=0))
     for p in (params, replace(params, dpu_inputs=True), replace(params, bcast_stages=3),

@@ -20,7 +20,7 @@ option set's nextpnr report and log under ``runs/``: a rerun reuses both, so an 
 is placed and routed once. Each NAME=OPTIONS goes into results.json beside this file under
 LABEL, with nextpnr's Fmax, the critical path and the wall time of its place and route.
 A run without ``--seed`` has nextpnr's default seed, which is not ``--seed 1``. WORKDIR
-remembers the commit it was built from and each run's options; a mismatch is refused.
+remembers the commit and the build it holds and each run's options; a mismatch is refused.
 ``lowbit synth ... --seed N --tmg-ripup`` places and routes the same netlist with the same
 options.
 """
@@ -62,8 +62,8 @@ flow._board_build(unit, params, board, float(sys.argv[3]), Path(sys.argv[1]), en
 
 def main():
     argv = sys.argv[1:]
-    spec = {"unit": "bitserial", "board": "ulx3s-85f", "params": PARAMS, "sized": False,
-            "lut_mapping": "delay"}
+    spec = spec_default = {"unit": "bitserial", "board": "ulx3s-85f", "params": PARAMS,
+                           "sized": False, "lut_mapping": "delay"}
     target = TARGET_MHZ
     if argv[:1] == ["--unit"] and len(argv) > 1:
         text, argv = argv[1], argv[2:]
@@ -86,9 +86,15 @@ def main():
         subprocess.run([str(python), "-c", BUILD, str(work), json.dumps(spec), str(target)],
                        check=True)
         (work / "commit").write_text(commit + "\n")
+        (work / "spec.json").write_text(json.dumps(spec) + "\n")
     built = (work / "commit").read_text().strip()
     if built != commit:
         sys.exit(f"run.py: {work} holds the netlist of {built}, not of {commit} ({checkout})")
+    # (A work directory from before --unit holds the default build.)
+    built_spec = (json.loads((work / "spec.json").read_text())
+                  if (work / "spec.json").exists() else spec_default)
+    if built_spec != spec:
+        sys.exit(f"run.py: {work} holds the netlist of {built_spec}, not of {spec}")
     tool, args = next((tool, a) for tool, *a in json.loads(
         (work / "build_top.json").read_text())["commands"] if tool.startswith("nextpnr-"))
     base, skip = [], False
@@ -102,15 +108,14 @@ def main():
     (work / "runs").mkdir(exist_ok=True)
     path = HERE / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
-    entry = results.setdefault(label, {"commit": commit, "params": spec["params"],
-                                       "lut_mapping": spec["lut_mapping"],
-                                       "board": spec["board"], "runs": {}})
-    if spec["unit"] != "bitserial" or spec["sized"]:  # (the default engine's entries: neither)
-        entry.setdefault("unit", spec["unit"])
-        entry.setdefault("sized_for_board", True)
-    if (entry.get("unit", "bitserial"), entry["params"], entry["lut_mapping"],
-            entry["board"]) != (spec["unit"], spec["params"], spec["lut_mapping"],
-                                spec["board"]):
+    # An entry of the default build has no "unit"; one of --unit names its unit.
+    fresh = {"commit": commit, "params": spec["params"], "lut_mapping": spec["lut_mapping"],
+             "board": spec["board"], "runs": {}}
+    if spec != spec_default:
+        fresh["unit"] = spec["unit"]
+    entry = results.setdefault(label, fresh)
+    if {k: entry.get(k) for k in fresh if k not in ("runs", "commit")} != {
+            k: v for k, v in fresh.items() if k not in ("runs", "commit")}:
         sys.exit(f"run.py: {label} in results.json is another build: give it another label")
     if entry["commit"] != commit:
         sys.exit(f"run.py: {label} in results.json is of {entry['commit']}, not {commit}")
