@@ -134,11 +134,10 @@ class BitSerialMatmul(wiring.Component):
       cycles behind row 0: their A memories' read addresses, their step flags and their
       result memories' write addresses and enables each pass ``g`` more registers
       (:attr:`~lowbit.golden.bitserial.BitSerialParams.row_skews`; the last group's is
-      part of :attr:`latency`). The loader writes
-      a tile's rows into their banks in order, a cycle each at least, after the compute
-      stage's hand-over, so a late row's last read of a half still comes before the
-      loader's first write to that row's bank (the cycle tests run the loader into the
-      half just read).
+      part of :attr:`latency`). The loader writes a tile's rows into their banks in order,
+      a cycle each at least, after the compute stage's hand-over, so a late row's last
+      read of a half still comes before the loader's first write to that row's bank (the
+      cycle tests run the loader into the half just read).
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
       register after the barrel shifter and the negation, then the accumulator (its carry
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
