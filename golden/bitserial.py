@@ -626,12 +626,14 @@ class BitSerialParams:
         that no B wire reaches past the next group. Group ``g``'s rows then read their A
         words ``g`` cycles late (their memories' read addresses through ``g`` more
         registers) and write their results ``g`` cycles late. Needs ``bcast_fanout`` (a
-        memory a row) and not ``dpu_inputs``. As many flip-flops for B as the copies, a few
-        for the rows' delays, and ``ceil(dm / bcast_fanout) - 1`` cycles of latency;
-        results the same. (A systolic array's operand flow, Kung 1982; BISMO broadcasts.
-        At 8 x 256 x 8 on the ECP5-85F, spacing 2, packed, ``bcast_fanout=2``: 122.7 MHz
-        against 135.35 with the copies broadcast, one seed each; its critical path inside
-        a DPU, as before: bench/bitserial-fanout.)
+        memory a row) and not ``dpu_inputs``. As many flip-flops for B as the copies; for
+        the delays, each row's late cycles times its A read address, step flags and result
+        write address and enable (``lowbit.gen.fit.copy_ffs`` counts them); and
+        ``ceil(dm / bcast_fanout) - 1`` cycles of latency; results the same. (A systolic
+        array's operand flow, Kung 1982; BISMO broadcasts. At 8 x 256 x 8 on the ECP5-85F,
+        spacing 2, packed, ``bcast_fanout=2``: 122.7 MHz against 135.35 with the copies
+        broadcast, one seed each; its critical path inside a DPU, as before:
+        bench/bitserial-fanout.)
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.

@@ -792,12 +792,12 @@ class BitSerialMatmul(wiring.Component):
         # Then the popcount tree (registered every `spacing` levels), the term register and
         # the accumulator.
         # With bcast_fanout, `*_raddr` is a kept copy a bank (_memories).
-        # With b_flow="systolic", row r's copy goes through skews[r] more registers: its A
-        # word meets the B words that reach row r that many registers down the columns.
+        # Row r's A copy goes through skews[r] more registers (b_flow="systolic"; else 0):
+        # its A word meets the B words that reach row r that many registers down the columns.
         systolic, skews = p.b_flow == "systolic", p.row_skews
 
         def row_delays(side, raddrs):
-            if side == "r" or not systolic:
+            if side == "r":
                 return raddrs
             return [delay(m, one, raddr, skews[r], name=f"l_raddr{r}_skew")
                     for r, raddr in enumerate(raddrs)]
@@ -864,10 +864,10 @@ class BitSerialMatmul(wiring.Component):
                 m, f"{name}_b_row", delay(m, one, step[name], self._operand_stages - 1,
                                           name=f"{name}_b", reset_less=reset_less),
                 p.dm if p.bcast_fanout else 1, reset_less=reset_less)
-            if systolic:  # row r's, skews[r] cycles late with its operands
-                return [delay(m, one, copy, skews[r], name=f"{name}_b_skew{r}",
-                              reset_less=reset_less) for r, copy in enumerate(copies)]
-            return copies if p.bcast_fanout else copies * p.dm
+            # Row r's, skews[r] cycles late with its operands.
+            return [delay(m, one, copy, skews[r], name=f"{name}_b_skew{r}",
+                          reset_less=reset_less)
+                    for r, copy in enumerate(copies if p.bcast_fanout else copies * p.dm)]
         at_bcast = {name: at_operands(name) for name in ("valid", "first", "negate", "shift")}
         accs = []
         for r in range(p.dm):
@@ -899,17 +899,19 @@ class BitSerialMatmul(wiring.Component):
                                  len(res), reset_less=False)
         final = delay(m, one, flags["valid"] & flags["final"], self._acc_stages + self._row_skew,
                       name="final_w", reset_less=False)
-        if systolic:  # row r's results (memory r), skews[r] cycles late
-            waddrs = [delay(m, one, w, skews[r], name=f"caddr_w_skew{r}")
-                      for r, w in enumerate(waddrs)]
-            wens = [delay(m, one, w, skews[r], name=f"done_skew{r}", reset_less=False)
-                    for r, w in enumerate(wens)]
+        # Row r's results (memory r), skews[r] cycles late (one memory: row 0's, 0).
+        waddrs = [delay(m, one, w, skews[r], name=f"caddr_w_skew{r}")
+                  for r, w in enumerate(waddrs)]
+        wens = [delay(m, one, w, skews[r], name=f"done_skew{r}", reset_less=False)
+                for r, w in enumerate(wens)]
         per = len(accs) // len(res)
         for k, (mem, waddr, wen) in enumerate(zip(res, waddrs, wens)):
             wp = mem.write_port()
             m.d.comb += [wp.addr.eq(waddr), wp.data.eq(Cat(*accs[k * per:(k + 1) * per])),
                          wp.en.eq(wen)]
-        m.d.comb += [s.rset.eq(final), s.rset_half.eq(waddrs[-1 if systolic else 0][-1])]
+        # The half from a write address as late as `final`: the first row of the last group.
+        last_row = skews.index(skews[-1])
+        m.d.comb += [s.rset.eq(final), s.rset_half.eq(waddrs[last_row][-1])]
         with m.If(s.rset):
             _put(m, s.rfull, s.rset_half, 1)
 
