@@ -73,6 +73,9 @@ def main():
         spec = {"unit": unit_name, "board": board_name or "ulx3s-85f",
                 "params": [kv for kv in rest.split(",") if kv], "sized": True,
                 "lut_mapping": mapping or "area"}
+        if get_board(spec["board"]).family not in ("ecp5", "ice40"):
+            sys.exit(f"run.py: --unit covers ECP5 and iCE40 boards (nextpnr-ecp5, "
+                     f"nextpnr-ice40), not {spec['board']}")
         target = get_board(spec["board"]).pnr_target_mhz
     if len(argv) < 4:
         sys.exit(__doc__)
