@@ -60,16 +60,18 @@ def _libmap_cost(ram, depth, width, enables):
 
 
 def _buffers(params):
-    """``(memories, depth, width, write enables)`` of the left, right and result buffers:
+    """``(depth, each memory's width, write enables)`` of the left, right and result buffers:
     one memory each, or with ``bcast_fanout`` one a bank
-    (:meth:`lowbit.hw.matmul.BitSerialMatmul._memories`); operand banks are written one at
-    a time (an enable a bank), results a whole word."""
+    (:meth:`lowbit.hw.matmul.BitSerialMatmul._memories`; the results' are
+    :attr:`~lowbit.golden.bitserial.BitSerialParams.result_memories`); operand banks are
+    written one at a time (an enable a bank), results a whole word."""
     p = params
     words = p.buffer_words  # both halves of each double buffer
     split = bool(p.bcast_fanout)
-    return [(p.dm if split else 1, words["lhs"], p.lhs_width, 1 if split else p.dm),
-            (p.dn if split else 1, words["rhs"], p.rhs_width, 1 if split else p.dn),
-            (p.dm if split else 1, words["result"], p.result_width, 1)]
+    acc = p.accumulator_width
+    return [(words["lhs"], [p.dk] * p.dm if split else [p.lhs_width], 1 if split else p.dm),
+            (words["rhs"], [p.dk] * p.dn if split else [p.rhs_width], 1 if split else p.dn),
+            (words["result"], [acc * len(dpus) for dpus in p.result_memories], 1)]
 
 
 def bram_blocks(params, family):
@@ -81,14 +83,14 @@ def bram_blocks(params, family):
     LUT RAM takes no block RAM. Both are exact for every recorded run
     (``tests/test_costmodel.py``) and checked against live Yosys runs (``tests/test_keep.py``)."""
     total = 0
-    for count, depth, width, enables in _buffers(params):
-        width //= count
-        if family == "ice40":
-            if depth > 4:
-                total += count * min(math.ceil(width / w) * math.ceil(depth / d)
-                                     for d, w in _ICE40_MODES)
-            continue
-        total += count * _ecp5_blocks(depth, width, enables)
+    for depth, widths, enables in _buffers(params):
+        for width in widths:
+            if family == "ice40":
+                if depth > 4:
+                    total += min(math.ceil(width / w) * math.ceil(depth / d)
+                                 for d, w in _ICE40_MODES)
+                continue
+            total += _ecp5_blocks(depth, width, enables)
     return total
 
 
@@ -122,9 +124,10 @@ def lutram_units(params, family):
     if family != "ecp5":
         return 0
     total = 0
-    for count, depth, width, enables in _buffers(params):
-        kind, units = _ecp5_map(depth, width // count, enables)
-        total += count * units if kind == "lutram" else 0
+    for depth, widths, enables in _buffers(params):
+        for width in widths:
+            kind, units = _ecp5_map(depth, width, enables)
+            total += units if kind == "lutram" else 0
     return total
 
 
@@ -133,14 +136,15 @@ def copy_ffs(params):
     register copies (``ceil(dn / F)`` an A word, ``ceil(dm / F)`` a B word, in place of one
     each), a plane register a bank in place of one, and with a memory a bank the address registers'
     copies (read and write address a bank of A and B; the result write address and enable
-    and the readout's enable a result memory, one for each row of DPUs; with several
+    and the readout's enable a result memory, one for each row of DPUs, or row and column
+    group with ``a_flow="systolic"``; with several
     result memories, a copy each of the readout's address counter, a stage of its own, with
     the readout's valid and last flags a register longer to match; two more copies of the
     compute stage's ``computing`` and one each of its ``end`` and ``start``; the step flags at
-    the broadcast stage in a copy a row of DPUs); with ``bcast_stages`` above 1 the
+    the broadcast stage in a copy a result memory); with ``bcast_stages`` above 1 the
     registers before the broadcast stage, one a word a stage; with ``dpu_inputs``
-    the DPUs' input registers; and with ``b_flow="systolic"`` the rows' delays (B's copies
-    are chained, as many)."""
+    the DPUs' input registers; and with systolic flows (``a_flow``, ``b_flow``) the rows' and
+    columns' delays (the copies are chained, as many)."""
     p = params
     la, ra, ca = p.buffer_addr_bits.values()
     # The DPUs' input registers and the broadcast stages beyond the first, and the cycle each
@@ -153,15 +157,19 @@ def copy_ffs(params):
     if not p.bcast_fanout:
         return inputs
     a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)
-    if p.b_flow == "systolic":
-        # B's copies in a chain (as many); each row's A read address, step flags (valid,
-        # first, negate, shift) and result write address and enable its group's number of
-        # registers late, the run's final flag the last group's.
-        late = p.row_skews
-        inputs += sum(late) * (la + 3 + shift_w + ca + 1) + late[-1]
+    # Systolic flows: the copies in chains (as many); each row's A and each column's B read
+    # address, and each result memory's step flags (valid, first, negate, shift) and write
+    # address and enable, as many registers late as its DPUs work; the run's final flag the
+    # last DPU's.
+    late = p.result_skews
+    inputs += (sum(p.row_skews) * la + sum(p.col_skews) * ra
+               + sum(late) * (3 + shift_w + ca + 1) + max(late))
+    # A copy a result memory (one a row, or a row and column group with a_flow="systolic")
+    # of its write address and enable, the readout's enable and address, the step flags.
+    res = len(p.result_memories)
     return (p.dk * (p.dm * (a - 1) + p.dn * (b - 1) + p.dm + p.dn - 1)
-            + 2 * (p.dm - 1) * la + 2 * (p.dn - 1) * ra + (p.dm - 1) * (ca + 1)
-            + (p.dm * ca + 2 if p.dm > 1 else 0) + p.dm - 1 + 4 + (p.dm - 1) * (3 + shift_w)
+            + 2 * (p.dm - 1) * la + 2 * (p.dn - 1) * ra + (res - 1) * (ca + 1)
+            + (res * ca + 2 if res > 1 else 0) + res - 1 + 4 + (res - 1) * (3 + shift_w)
             + inputs)
 
 

@@ -109,9 +109,10 @@ OPERAND_FORMS = ("words", "planes")
 #: How a DPU counts the ones of ``a & b`` (DPUParams.popcount, BitSerialParams.popcount): the
 #: structures of lowbit.hw.popcount, "tree" or "packed"; the latency is the same.
 DPU_POPCOUNTS = ("tree", "packed")
-#: How a B word reaches the DPUs of its column (BitSerialParams.b_flow): from a broadcast
-#: register (or its copies), or down the column from DPU to DPU.
-B_FLOWS = ("broadcast", "systolic")
+#: How an operand word reaches the DPUs of its row (A, BitSerialParams.a_flow) or column (B,
+#: BitSerialParams.b_flow): from a broadcast register (or its copies), or along the row or
+#: column from group to group of DPUs.
+FLOWS = ("broadcast", "systolic")
 #: Largest DPU array side (dm, dn).
 MAX_ARRAY = 64
 #: Largest Dk (bits per DPU per cycle).
@@ -553,8 +554,9 @@ def broadcast_groups(count, fanout):
     """Which copy of a broadcast register each of ``count`` DPUs reads, for copies driving at
     most ``fanout`` DPUs each: ``ceil(count / fanout)`` copies, each a run of consecutive DPUs
     (neighbours on the die), the runs as even as possible. (With ``b_flow="systolic"`` a
-    B copy's index is also how many cycles its rows work late:
-    :attr:`BitSerialParams.row_skews`.)"""
+    B copy's index is also how many cycles its rows work late, with ``a_flow="systolic"`` an
+    A copy's how many its columns do: :attr:`BitSerialParams.row_skews`,
+    :attr:`BitSerialParams.col_skews`.)"""
     copies = -(-count // fanout)
     return [i * copies // count for i in range(count)]
 
@@ -634,6 +636,20 @@ class BitSerialParams:
         spacing 2, packed, ``bcast_fanout=2``: 122.7 MHz against 135.35 with the copies
         broadcast, one seed each; its critical path inside a DPU, as before:
         bench/bitserial-fanout.)
+    a_flow : str
+        How an A word reaches the ``dn`` DPUs of its row, as ``b_flow`` for B: ``"systolic"``
+        chains A's copies along the row, a cycle a group of ``bcast_fanout`` columns. Group
+        ``g``'s columns then read their B words ``g`` cycles late (their memories' read
+        addresses through ``g`` more registers), and the DPU at row group ``h``, column
+        group ``g`` works ``h + g`` cycles behind DPU (0, 0). Its results go to a result
+        memory of its own for each row and column group (not one a row), whose write
+        address and enable are as late, so no result waits in a delay line; the readout
+        reads them all at one address. With both flows systolic no operand wire reaches
+        past the next group of DPUs (a systolic array, Kung 1982). Needs ``bcast_fanout``
+        and not ``dpu_inputs``. Costs, as ``b_flow``'s: each column's late cycles times
+        its B read address, the flags and write address of the added result memories
+        (``lowbit.gen.fit.copy_ffs`` counts them), and ``ceil(dn / bcast_fanout) - 1``
+        cycles of latency; results the same.
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
@@ -682,6 +698,12 @@ class BitSerialParams:
                 "group of bcast_fanout rows; A's rows read as much later; needs "
                 "bcast_fanout, not dpu_inputs; ceil(dm / bcast_fanout) - 1 cycles of "
                 "latency; timing only)"})
+    a_flow: str = field(default="broadcast", metadata={
+        "help": "how an A word reaches its row's DPUs: broadcast or systolic (its copies in "
+                "a chain along the row, a cycle a group of bcast_fanout columns; B's columns "
+                "read as much later, a result memory a row and column group; needs "
+                "bcast_fanout, not dpu_inputs; ceil(dn / bcast_fanout) - 1 cycles of "
+                "latency; timing only)"})
     operands: str = field(default="words", metadata={
         "help": "words: input words of dk elements at max_wa/max_wb bits, the P2S makes the "
                 "planes; planes: the bit planes themselves, dk bits a word and w words a "
@@ -694,13 +716,16 @@ class BitSerialParams:
         _check_int("bcast_fanout", self.bcast_fanout, 0, MAX_ARRAY)
         _check_int("bcast_stages", self.bcast_stages, 1, MAX_BCAST_STAGES)
         _check_bool("dpu_inputs", self.dpu_inputs)
-        _check_choice("b_flow", self.b_flow, B_FLOWS)
-        if self.b_flow == "systolic" and (not self.bcast_fanout or self.dpu_inputs):
-            raise ValueError(
-                "b_flow=systolic needs bcast_fanout >= 1 (a memory a row of A, whose read "
-                "address it delays a cycle a group of rows) and no dpu_inputs (it chains "
-                "the B copies before the DPUs), not "
-                + ("bcast_fanout=0" if not self.bcast_fanout else "dpu_inputs=1"))
+        for name, other, bank, side in (("b_flow", "A", "row", "rows"),
+                                        ("a_flow", "B", "column", "columns")):
+            flow = getattr(self, name)
+            _check_choice(name, flow, FLOWS)
+            if flow == "systolic" and (not self.bcast_fanout or self.dpu_inputs):
+                raise ValueError(
+                    f"{name}=systolic needs bcast_fanout >= 1 (a memory a {bank} of {other}, "
+                    f"whose read address it delays a cycle a group of {side}) and no "
+                    f"dpu_inputs (it chains the {name[0].upper()} copies before the DPUs), not "
+                    + ("bcast_fanout=0" if not self.bcast_fanout else "dpu_inputs=1"))
         _check_int("dn", self.dn, 1, MAX_ARRAY)
         _check_int("dk", self.dk, 1, MAX_DK)
         _check_int("max_wa", self.max_wa, 1, MAX_PRECISION)
@@ -733,6 +758,34 @@ class BitSerialParams:
         if self.b_flow != "systolic":
             return [0] * self.dm
         return broadcast_groups(self.dm, self.bcast_fanout)
+
+    @property
+    def col_skews(self):
+        """Cycles each column of DPUs works behind column 0: with ``a_flow="systolic"`` its A
+        copy's place in the row's chain (:func:`broadcast_groups`), else 0. DPU ``(r, c)``
+        works ``row_skews[r] + col_skews[c]`` cycles behind DPU (0, 0)."""
+        if self.a_flow != "systolic":
+            return [0] * self.dn
+        return broadcast_groups(self.dn, self.bcast_fanout)
+
+    @property
+    def result_memories(self):
+        """The result buffer's memories, each as the DPUs whose results it holds (``r dn + c``,
+        in order; a memory's word is their accumulators side by side): one for the whole
+        array; with ``bcast_fanout`` one a row of DPUs; with ``a_flow="systolic"`` one a row
+        and group of columns (:attr:`col_skews`), each written as late as its DPUs work."""
+        if not self.bcast_fanout:
+            return [list(range(self.dpus))]
+        cols = [[c for c in range(self.dn) if self.col_skews[c] == g]
+                for g in range(self.col_skews[-1] + 1)]
+        return [[r * self.dn + c for c in group] for r in range(self.dm) for group in cols]
+
+    @property
+    def result_skews(self):
+        """Cycles the DPUs of each of :attr:`result_memories` work behind DPU (0, 0), and
+        so how late the memory is written (all of a memory's DPUs work in step)."""
+        return [self.row_skews[dpus[0] // self.dn] + self.col_skews[dpus[0] % self.dn]
+                for dpus in self.result_memories]
 
     @property
     def needed_acc_width(self):

@@ -134,10 +134,16 @@ class BitSerialMatmul(wiring.Component):
       cycles behind row 0: their A memories' read addresses, their step flags and their
       result memories' write addresses and enables each pass ``g`` more registers
       (:attr:`~lowbit.golden.bitserial.BitSerialParams.row_skews`; the last group's is
-      part of :attr:`latency`). The loader writes a tile's rows into their banks in order,
-      a cycle each at least, after the compute stage's hand-over, so a late row's last
-      read of a half still comes before the loader's first write to that row's bank (the
-      cycle tests run the loader into the half just read).
+      part of :attr:`latency`). With ``a_flow="systolic"`` A's copies likewise form a chain
+      along each row, a cycle a group of columns: column group ``g``'s B read addresses
+      pass ``g`` more registers, the DPUs of row group ``h`` and column group ``g`` work
+      ``h + g`` cycles late, and their results go to a result memory of their own
+      (:attr:`~lowbit.golden.bitserial.BitSerialParams.result_memories`) whose write
+      address and enable, and step flags, are as late. The loader writes a tile's rows
+      into their banks in order (A's, then B's), a cycle each at least, after the compute
+      stage's hand-over, so a late row's (column's) last read of a half still comes before
+      the loader's first write to that bank (the cycle tests run the loader into the half
+      just read).
     - In each DPU: AND, the popcount tree with a register every ``spacing`` levels, a term
       register after the barrel shifter and the negation, then the accumulator (its carry
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
@@ -195,27 +201,29 @@ class BitSerialMatmul(wiring.Component):
     @property
     def readout_latency(self):
         """Registers from a readout count to ``o``: with several result memories
-        (``bcast_fanout``) each one's copy of the read address, then the read port and the
+        (``bcast_fanout``, :attr:`~lowbit.golden.bitserial.BitSerialParams.result_memories`)
+        each one's copy of the read address, then the read port and the
         read-data (output) register."""
-        p = self.params
-        return READ_LATENCY + (1 if p.bcast_fanout and p.dm > 1 else 0)
+        return READ_LATENCY + (1 if len(self.params.result_memories) > 1 else 0)
 
     @property
-    def _row_skew(self):
-        """Cycles the last row of DPUs works behind the first: with ``b_flow="systolic"`` a
-        B word reaches the rows of group ``g`` (``bcast_fanout`` rows each) after ``g + 1``
+    def _skew(self):
+        """Cycles the last DPU works behind the first: with ``b_flow="systolic"`` a B word
+        reaches the rows of group ``g`` (``bcast_fanout`` rows each) after ``g + 1``
         registers down its column, so those rows read their A words, and write their
-        results, ``g`` cycles late (:attr:`~lowbit.golden.bitserial.BitSerialParams.row_skews`)."""
-        return self.params.row_skews[-1]
+        results, ``g`` cycles late (:attr:`~lowbit.golden.bitserial.BitSerialParams.row_skews`);
+        with ``a_flow="systolic"`` the same for A along the rows and the columns' B words
+        (:attr:`~lowbit.golden.bitserial.BitSerialParams.col_skews`)."""
+        return self.params.row_skews[-1] + self.params.col_skews[-1]
 
     @property
     def latency(self):
         """Cycles from the last schedule step to its tile in the result buffer: the read
         address register, the operand read and the registers to the DPUs
         (:attr:`_operand_stages`), the popcount tree, the term register and the
-        accumulator, the result write; with ``b_flow="systolic"`` the last row's skew."""
+        accumulator, the result write; with systolic flows the last DPU's skew."""
         return (self._operand_stages + tree_latency(self.params.dk, self.params.spacing)
-                + self._acc_stages + 1 + self._row_skew)
+                + self._acc_stages + 1 + self._skew)
 
     @property
     def widths(self):
@@ -237,7 +245,8 @@ class BitSerialMatmul(wiring.Component):
         # each with its own address registers: see _memories.
         lhs = self._memories(m, "lhs", p.dm, p.dk, words["lhs"])
         rhs = self._memories(m, "rhs", p.dn, p.dk, words["rhs"])
-        res = self._memories(m, "res", p.dm, p.dn * p.accumulator_width, words["result"])
+        res = self._memories(m, "res", p.dpus, p.accumulator_width, words["result"],
+                             p.result_memories)
         s = _State(p, self)
         self._handover(m, s)
         self._load(m, s, lhs, rhs)
@@ -278,7 +287,7 @@ class BitSerialMatmul(wiring.Component):
         with m.If(freed):
             _put(m, s.rclaim, rh, 0)
 
-    def _memories(self, m, name, banks, bank_width, depth):
+    def _memories(self, m, name, banks, bank_width, depth, groups=None):
         """A buffer of ``banks`` banks of ``bank_width`` bits: one memory (``name``) holding
         them all, or with ``bcast_fanout`` one a bank (``name0``, ``name1``, ...). Returns
         the list of memories, each holding ``banks // len(list)`` banks.
@@ -289,14 +298,20 @@ class BitSerialMatmul(wiring.Component):
         bench/bitserial-fanout). With a memory a bank, each has its own copy of every
         address register, beside its bank's block RAMs and DPUs. The cost is block RAMs
         rounded up a bank: ``ceil(Dk / 36)`` DP16KD a bank at 512 words rather than
-        ``ceil(banks Dk / 36)`` in all (:func:`lowbit.gen.fit.bram_blocks`)."""
+        ``ceil(banks Dk / 36)`` in all (:func:`lowbit.gen.fit.bram_blocks`).
+
+        ``groups``, the banks of each memory in order, instead: the result buffer's
+        (:attr:`~lowbit.golden.bitserial.BitSerialParams.result_memories`)."""
         # No stage reads a buffer half while another writes it (the hand-over through the
         # run entries and result halves sees to that), so Yosys need not build logic for a
         # read and a write of one address in one cycle (hw.ram.NO_RW_CHECK).
-        count = banks if self.params.bcast_fanout else 1
+        if groups is None:
+            groups = ([[k] for k in range(banks)] if self.params.bcast_fanout
+                      else [list(range(banks))])
+        count = len(groups)
         mems = []
-        for k in range(count):
-            mem = memory.Memory(shape=bank_width * banks // count, depth=depth, init=[],
+        for k, group in enumerate(groups):
+            mem = memory.Memory(shape=bank_width * len(group), depth=depth, init=[],
                                 attrs=NO_RW_CHECK)
             m.submodules[f"{name}{k}" if count > 1 else name] = mem
             mems.append(mem)
@@ -792,18 +807,18 @@ class BitSerialMatmul(wiring.Component):
         # Then the popcount tree (registered every `spacing` levels), the term register and
         # the accumulator.
         # With bcast_fanout, `*_raddr` is a kept copy a bank (_memories).
-        # Row r's A copy goes through skews[r] more registers (b_flow="systolic"; else 0):
-        # its A word meets the B words that reach row r that many registers down the columns.
-        systolic, skews = p.b_flow == "systolic", p.row_skews
+        # Row r's A read address goes through row_skews[r] more registers (b_flow="systolic";
+        # else 0): its A word meets the B words that reach row r that many registers down
+        # the columns. Column c's B read address likewise col_skews[c] (a_flow="systolic").
+        row_skews, col_skews = p.row_skews, p.col_skews
 
-        def row_delays(side, raddrs):
-            if side == "r":
-                return raddrs
-            return [delay(m, one, raddr, skews[r], name=f"l_raddr{r}_skew")
-                    for r, raddr in enumerate(raddrs)]
+        def bank_delays(side, raddrs):
+            skews = row_skews if side == "l" else col_skews
+            return [delay(m, one, raddr, skews[k], name=f"{side}_raddr{k}_skew")
+                    for k, raddr in enumerate(raddrs)]
         l_data, r_data = (
             Cat(*(registered_read(m, mem, raddr, name=f"{side}{k}" if len(mems) > 1 else side)
-                  for k, (mem, raddr) in enumerate(zip(mems, row_delays(side, self._addr_copies(
+                  for k, (mem, raddr) in enumerate(zip(mems, bank_delays(side, self._addr_copies(
                       m, f"{side}_raddr", Cat(gen[:bits], gen_half), len(mems)))))))
             for side, mems, gen, gen_half, bits in (("l", lhs, l_addr, l_half, s.lhs_bits),
                                                     ("r", rhs, r_addr, r_half, s.rhs_bits)))
@@ -820,21 +835,27 @@ class BitSerialMatmul(wiring.Component):
             # at 8x256x4 on the ECP5-85F: 8.77 ns, 7.30 of it routing.)
             a_of, b_of = (broadcast_groups(p.dn, p.bcast_fanout),
                           broadcast_groups(p.dm, p.bcast_fanout))
-            a_copies = [register_copies(m, f"a_bcast{r}_", l_data[r * p.dk:(r + 1) * p.dk],
-                                        a_of[-1] + 1, reset_less=True) for r in range(p.dm)]
-            if systolic:
-                # Each B word down its column: the first group's register loads it (the
-                # broadcast stage), each next group's from the one before, a cycle later.
-                b_copies = []
-                for c in range(p.dn):
-                    word, col = r_data[c * p.dk:(c + 1) * p.dk], []
-                    for g in range(b_of[-1] + 1):
-                        word = delay(m, one, word, 1, name=f"b_sys{c}_{g}")
-                        col.append(word)
-                    b_copies.append(col)
-            else:
-                b_copies = [register_copies(m, f"b_bcast{c}_", r_data[c * p.dk:(c + 1) * p.dk],
-                                            b_of[-1] + 1, reset_less=True) for c in range(p.dn)]
+
+            def word_copies(side, data_, count, flow):
+                # Each word's copies: side by side (broadcast), or with a systolic flow a
+                # chain along its row (A) or down its column (B), the first group's
+                # register loading the word (the broadcast stage), each next group's from
+                # the one before, a cycle later.
+                words = []
+                for w in range(len(data_) // p.dk):
+                    word = data_[w * p.dk:(w + 1) * p.dk]
+                    if flow != "systolic":
+                        words.append(register_copies(m, f"{side}_bcast{w}_", word, count,
+                                                     reset_less=True))
+                        continue
+                    chain = []
+                    for g in range(count):
+                        word = delay(m, one, word, 1, name=f"{side}_sys{w}_{g}")
+                        chain.append(word)
+                    words.append(chain)
+                return words
+            a_copies = word_copies("a", l_data, a_of[-1] + 1, p.a_flow)
+            b_copies = word_copies("b", r_data, b_of[-1] + 1, p.b_flow)
 
             def operands(r, c):
                 return a_copies[r][a_of[c]], b_copies[c][b_of[r]]
@@ -858,16 +879,22 @@ class BitSerialMatmul(wiring.Component):
         # register drives all Dm Dn DPUs across the die.
         step["shift"] = shift
 
-        def at_operands(name):  # a register for each row of DPUs (one shared without F)
+        # A copy for the DPUs of each result memory: a row's (a row and group of columns with
+        # a_flow="systolic"), all of them without F; each DPU's copy index; how late each
+        # group works.
+        groups, group_skews = p.result_memories, p.result_skews
+        group_of = {dpu: g for g, dpus in enumerate(groups) for dpu in dpus}
+
+        def at_operands(name):  # a register for each group of DPUs
             reset_less = name != "valid"
             copies = self._addr_copies(
                 m, f"{name}_b_row", delay(m, one, step[name], self._operand_stages - 1,
                                           name=f"{name}_b", reset_less=reset_less),
-                p.dm if p.bcast_fanout else 1, reset_less=reset_less)
-            # Row r's, skews[r] cycles late with its operands.
-            return [delay(m, one, copy, skews[r], name=f"{name}_b_skew{r}",
+                len(groups), reset_less=reset_less)
+            # Each group's, as many cycles late as its operands.
+            return [delay(m, one, copy, group_skews[g], name=f"{name}_b_skew{g}",
                           reset_less=reset_less)
-                    for r, copy in enumerate(copies if p.bcast_fanout else copies * p.dm)]
+                    for g, copy in enumerate(copies)]
         at_bcast = {name: at_operands(name) for name in ("valid", "first", "negate", "shift")}
         accs = []
         for r in range(p.dm):
@@ -881,7 +908,8 @@ class BitSerialMatmul(wiring.Component):
                 count, lat = popcount(m, one, a & b, p.spacing, p.popcount,
                                       name=f"dpu{r}_{c}")
                 fl = add_kept(m, f"flags{r}_{c}", _StepFlags(shift_w, lat))
-                m.d.comb += [fl.i[name].eq(at_bcast[name][r]) for name in at_bcast]
+                m.d.comb += [fl.i[name].eq(at_bcast[name][group_of[r * p.dn + c]])
+                             for name in at_bcast]
                 accs.append(shift_negate_accumulate(
                     m, one, count, fl.o["shift"], fl.o["negate"], fl.o["first"],
                     fl.o["valid"], acc_width=p.accumulator_width, max_shift=p.max_shift,
@@ -897,21 +925,21 @@ class BitSerialMatmul(wiring.Component):
         wens = self._addr_copies(m, "done", delay(m, one, flags["valid"] & flags["last"],
                                                   before, name="done_c", reset_less=False),
                                  len(res), reset_less=False)
-        final = delay(m, one, flags["valid"] & flags["final"], self._acc_stages + self._row_skew,
+        final = delay(m, one, flags["valid"] & flags["final"], self._acc_stages + self._skew,
                       name="final_w", reset_less=False)
-        # Row r's results (memory r), skews[r] cycles late (one memory: row 0's, 0).
-        waddrs = [delay(m, one, w, skews[r], name=f"caddr_w_skew{r}")
-                  for r, w in enumerate(waddrs)]
-        wens = [delay(m, one, w, skews[r], name=f"done_skew{r}", reset_less=False)
-                for r, w in enumerate(wens)]
-        per = len(accs) // len(res)
-        for k, (mem, waddr, wen) in enumerate(zip(res, waddrs, wens)):
+        # Each memory's results (a row's, or a row and column group's), as late as its DPUs
+        # work (group_skews; one memory: 0).
+        waddrs = [delay(m, one, w, group_skews[k], name=f"caddr_w_skew{k}")
+                  for k, w in enumerate(waddrs)]
+        wens = [delay(m, one, w, group_skews[k], name=f"done_skew{k}", reset_less=False)
+                for k, w in enumerate(wens)]
+        for mem, dpus, waddr, wen in zip(res, groups, waddrs, wens):
             wp = mem.write_port()
-            m.d.comb += [wp.addr.eq(waddr), wp.data.eq(Cat(*accs[k * per:(k + 1) * per])),
+            m.d.comb += [wp.addr.eq(waddr), wp.data.eq(Cat(*(accs[d] for d in dpus))),
                          wp.en.eq(wen)]
-        # The half from a write address as late as `final`: the first row of the last group.
-        last_row = skews.index(skews[-1])
-        m.d.comb += [s.rset.eq(final), s.rset_half.eq(waddrs[last_row][-1])]
+        # The half from a write address as late as `final`: the first of the latest memories.
+        last = group_skews.index(self._skew)
+        m.d.comb += [s.rset.eq(final), s.rset_half.eq(waddrs[last][-1])]
         with m.If(s.rset):
             _put(m, s.rfull, s.rset_half, 1)
 

@@ -122,6 +122,13 @@ SHAPES = {
     "5x32x3-systolic": BitSerialParams(dm=5, dn=3, dk=32, max_wa=8, max_wb=8, max_m=9,
                                        max_k=100, max_n=9, spacing=1, popcount="packed",
                                        bcast_fanout=2, b_flow="systolic"),
+    # Both operands systolic (a_flow and b_flow): A's copies chained along the rows for the
+    # column groups {0, 1}, {2, 3}, {4}, B's down the columns for the row groups {0, 1},
+    # {2}; DPU (r, c) works row group + column group cycles late (0 to 3), its results in
+    # a memory a row and column group; the tree popcount, spacing 2.
+    "3x32x5-systolic2d": BitSerialParams(dm=3, dn=5, dk=32, max_wa=8, max_wb=8, max_m=9,
+                                         max_k=100, max_n=9, bcast_fanout=2,
+                                         a_flow="systolic", b_flow="systolic"),
 }
 # The smallest engine: one 1-bit DPU, 2-bit operands, 3x3 matrices at most.
 TINY = BitSerialParams(dm=1, dn=1, dk=1, max_wa=2, max_wb=2, max_m=3, max_k=3, max_n=3,

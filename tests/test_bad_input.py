@@ -54,6 +54,8 @@ def test_a_repeated_parameter_is_refused(tmp_path, capsys):
     ("bmvu", ["pe=1024", "simd=4096"], "pe x simd must be <= 16,384"),
     # Options that do not go together: one message naming both.
     ("bitserial", ["b_flow=systolic"], "b_flow=systolic needs bcast_fanout >= 1"),
+    ("bitserial", ["a_flow=systolic", "dpu_inputs=1", "bcast_fanout=2"],
+     "a_flow=systolic needs bcast_fanout >= 1"),
 ])
 def test_sizes_beyond_what_generates_are_refused(unit, items, message, tmp_path, capsys):
     """Each within its own range, together beyond what the generator builds in bounded

@@ -546,6 +546,13 @@ def test_dpu_param_rules(kwargs, message):
                              "bcast_fanout=0"),
     ({"b_flow": "systolic", "bcast_fanout": 2, "dpu_inputs": True},
      "(it chains the B copies before the DPUs), not dpu_inputs=1"),
+    ({"a_flow": "along"}, "a_flow must be one of"),
+    ({"a_flow": "systolic"}, "a_flow=systolic needs bcast_fanout >= 1 (a memory a column of "
+                             "B, whose read address it delays a cycle a group of columns) and "
+                             "no dpu_inputs (it chains the A copies before the DPUs), not "
+                             "bcast_fanout=0"),
+    ({"a_flow": "systolic", "bcast_fanout": 1, "dpu_inputs": True},
+     "(it chains the A copies before the DPUs), not dpu_inputs=1"),
     ({"acc_width": 24}, "acc_width must be 0 (auto) or between 25 (exact for max_k = 256, "
                         "max_wa = 8, max_wb = 8) and 64, not 24"),
     ({"acc_width": 65}, "acc_width must be 0 (auto) or between 25"),

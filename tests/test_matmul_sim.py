@@ -94,9 +94,10 @@ def _schedule_runs(rng, keep):
 @pytest.mark.parametrize("shape,keep,operands", [
     ("2x64x2", False, "words"), ("2x64x2", True, "words"), ("2x64x2", True, "planes"),
     ("3x48x2", False, "words"), ("5x32x3-systolic", False, "planes"),
-    ("5x32x3-systolic", True, "words")],
+    ("5x32x3-systolic", True, "words"), ("3x32x5-systolic2d", False, "planes"),
+    ("3x32x5-systolic2d", True, "words")],
     ids=["loaded", "resident", "resident-planes", "loaded-3x48x2", "loaded-systolic",
-         "resident-systolic"])
+         "resident-systolic", "loaded-systolic2d", "resident-systolic2d"])
 def test_cycles_match_the_overlapped_schedule(shape, keep, operands, sim, seed):
     """With every word offered at once and no back-pressure, each run's first and last tile
     leave in exactly the cycle the golden overlapped schedule (load, compute and readout
@@ -104,7 +105,7 @@ def test_cycles_match_the_overlapped_schedule(shape, keep, operands, sim, seed):
     longer than it must. Operands as bit planes load a plane a cycle as the converter's
     planes do, so the schedule is the same. (3x48x2: two broadcast stages, a longer
     latency; 5x32x3-systolic: B down the columns, A's rows read late, the loader writing the
-    half just read.)"""
+    half just read; 3x32x5-systolic2d: A along the rows too, B's columns read late.)"""
     params = dataclasses.replace(SHAPES[shape], operands=operands)
     runs = _schedule_runs(np.random.default_rng(seed), keep)
     resp = _run(params, runs, sim, seed, idle=0.0, backpressure=0.0)
