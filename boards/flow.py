@@ -361,6 +361,10 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     params : parameter object, list of str or None
         The unit's parameter object (e.g. :class:`lowbit.golden.MACParams`), ``key=value``
         strings for :func:`lowbit.golden.checks.parse_params`, or ``None`` for the defaults.
+        Strings and ``None`` start from the unit's defaults, not from its size for the board;
+        ``lowbit synth`` starts from the board's (its buffers, e.g. block RAM at the
+        bit-serial engine's ULX3S size): pass
+        ``lowbit.boards.sizes.sized_params(unit_name, board_name, items)`` for that.
     board_name : str
         A board of :data:`lowbit.boards.targets.BOARDS`.
     outdir : path-like
