@@ -590,7 +590,8 @@ class BitSerialParams:
         B word's, kept apart through synthesis, each beside its group of DPUs (1: a copy for
         every DPU, ``2 dm dn dk`` flip-flops instead of ``(dm + dn) dk``); a kept copy of
         the loader's plane register for each operand bank (``(dm + dn) dk`` flip-flops);
-        and a memory for each operand bank and for the results of each row of DPUs, with kept
+        and a memory for each operand bank and for the results of each row of DPUs (each
+        row and column group with ``a_flow="systolic"``), with kept
         copies of its address registers and enables, so that no register drives every
         bank's block RAMs (block RAMs are then rounded up a bank, e.g. 8 DP16KD for a
         256-bit bank). Timing only: results and latency are the same. (The broadcast
@@ -640,16 +641,20 @@ class BitSerialParams:
         How an A word reaches the ``dn`` DPUs of its row, as ``b_flow`` for B: ``"systolic"``
         chains A's copies along the row, a cycle a group of ``bcast_fanout`` columns. Group
         ``g``'s columns then read their B words ``g`` cycles late (their memories' read
-        addresses through ``g`` more registers), and the DPU at row group ``h``, column
-        group ``g`` works ``h + g`` cycles behind DPU (0, 0). Its results go to a result
-        memory of its own for each row and column group (not one a row), whose write
-        address and enable are as late, so no result waits in a delay line; the readout
-        reads them all at one address. With both flows systolic no operand wire reaches
-        past the next group of DPUs (a systolic array, Kung 1982). Needs ``bcast_fanout``
-        and not ``dpu_inputs``. Costs, as ``b_flow``'s: each column's late cycles times
-        its B read address, the flags and write address of the added result memories
-        (``lowbit.gen.fit.copy_ffs`` counts them), and ``ceil(dn / bcast_fanout) - 1``
-        cycles of latency; results the same.
+        addresses through ``g`` more registers), and column group ``g``'s DPUs work ``g``
+        cycles behind column 0's (``h + g`` at row group ``h`` with ``b_flow="systolic"``
+        too). Their results go to a result memory for each row and column group (not one
+        a row), whose write address and enable are as late, so no result waits in a delay
+        line; the readout reads them all at one address. With both flows systolic no
+        operand wire reaches past the next group of DPUs (a systolic array, Kung 1982).
+        Needs ``bcast_fanout`` and not ``dpu_inputs``. Costs: each column's late cycles
+        times its B read address; for each added result memory, kept copies of its write
+        address and enable, of the step flags and of the readout's address and enable, and
+        each group's late cycles times its flags and write address
+        (``lowbit.gen.fit.copy_ffs`` counts them all); block RAM or LUT RAM rounded up a
+        memory (:func:`lowbit.gen.fit.bram_blocks`: the ULX3S's 4 x 64 x 4 with
+        ``bcast_fanout=2``, 48 DP16KD against 44; 8 x 256 x 8's results stay in 832 LUT RAM
+        units); and ``ceil(dn / bcast_fanout) - 1`` cycles of latency; results the same.
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
@@ -703,7 +708,7 @@ class BitSerialParams:
                 "a chain along the row, a cycle a group of bcast_fanout columns; B's columns "
                 "read as much later, a result memory a row and column group; needs "
                 "bcast_fanout, not dpu_inputs; ceil(dn / bcast_fanout) - 1 cycles of "
-                "latency; timing only)"})
+                "latency; results the same)"})
     operands: str = field(default="words", metadata={
         "help": "words: input words of dk elements at max_wa/max_wb bits, the P2S makes the "
                 "planes; planes: the bit planes themselves, dk bits a word and w words a "

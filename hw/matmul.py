@@ -117,8 +117,9 @@ class BitSerialMatmul(wiring.Component):
       port, so the generator's register drives only its own step logic and the register the
       block RAMs load is free to sit among them. The operand writes (address, data, bank
       enables) are registered too: the enables reach every block RAM of a buffer. With
-      ``bcast_fanout``, each operand bank and the results of each row of DPUs are a memory of its
-      own with its own kept copy of each address register and enable (:meth:`_memories`).
+      ``bcast_fanout``, each operand bank and the results of each row of DPUs (row and column
+      group with ``a_flow="systolic"``) are a memory of its own with its own kept copy of
+      each address register and enable (:meth:`_memories`).
     - The read port's own register (the block RAM's), then a read-data register
       (:func:`lowbit.hw.ram.registered_read`, with ``no_rw_check``: no bypass logic between
       them). On ECP5 the synthesis flow moves the read-data register into the DP16KD's output
@@ -149,8 +150,8 @@ class BitSerialMatmul(wiring.Component):
       chain alone in its cycle). The step flags (valid, first, last, final, negate, shift,
       result address) are delayed by the same number of registers. Those the accumulators
       use (valid, first, negate, shift) go to the broadcast stage in shared registers (with
-      ``bcast_fanout``, the last of them a kept copy a row of DPUs), then through the tree
-      in each DPU's own copy (a submodule kept apart through synthesis,
+      ``bcast_fanout``, the last of them a kept copy a result memory's DPUs), then through
+      the tree in each DPU's own copy (a submodule kept apart through synthesis,
       :mod:`lowbit.hw.keep`, so no flag register steers the whole array); last, final and
       the result address, used once for the result write, stay in shared registers (with
       ``bcast_fanout``, the write address and enable in a copy a result memory).
@@ -241,8 +242,9 @@ class BitSerialMatmul(wiring.Component):
         m = Module()
         p = self.params
         words = p.buffer_words
-        # With bcast_fanout, a memory per bank (row of A, column of B, the results of a DPU row),
-        # each with its own address registers: see _memories.
+        # With bcast_fanout, a memory per bank (row of A, column of B, the results of a DPU row
+        # or, with a_flow="systolic", row and column group), each with its own address
+        # registers: see _memories.
         lhs = self._memories(m, "lhs", p.dm, p.dk, words["lhs"])
         rhs = self._memories(m, "rhs", p.dn, p.dk, words["rhs"])
         res = self._memories(m, "res", p.dpus, p.accumulator_width, words["result"],
@@ -290,7 +292,7 @@ class BitSerialMatmul(wiring.Component):
     def _memories(self, m, name, banks, bank_width, depth, groups=None):
         """A buffer of ``banks`` banks of ``bank_width`` bits: one memory (``name``) holding
         them all, or with ``bcast_fanout`` one a bank (``name0``, ``name1``, ...). Returns
-        the list of memories, each holding ``banks // len(list)`` banks.
+        the list of memories.
 
         A memory is one read address and one write address for all its block RAMs: at
         8 x 256 x 8 on the ECP5-85F, A's read-address register reaching the 116 DP16KD
@@ -874,9 +876,9 @@ class BitSerialMatmul(wiring.Component):
         caddr_c = delay(m, one, caddr, ahead, name="caddr_c")
         # The step flags at the DPUs' operands (the broadcast registers, or with dpu_inputs
         # the DPUs' input registers); each DPU delays its own copy through its popcount tree
-        # (_StepFlags). With bcast_fanout, the last register before the DPUs is a kept copy a
-        # row of DPUs (as the operands' broadcast registers are copied), so that no flag
-        # register drives all Dm Dn DPUs across the die.
+        # (_StepFlags). With bcast_fanout, the last register before the DPUs is a kept copy
+        # for the DPUs of each result memory (as the operands' broadcast registers are
+        # copied), so that no flag register drives all Dm Dn DPUs across the die.
         step["shift"] = shift
 
         # A copy for the DPUs of each result memory: a row's (a row and group of columns with
@@ -917,7 +919,7 @@ class BitSerialMatmul(wiring.Component):
 
         # The finished tile goes to the result buffer the cycle after its last step is in
         # the accumulators; after a run's final tile, its result half goes to the readout.
-        # The write address and enable: with bcast_fanout a copy for each row's memory
+        # The write address and enable: with bcast_fanout a copy for each result memory
         # (_memories), the last of their registers.
         before = self._acc_stages - 1
         waddrs = self._addr_copies(m, "caddr_w", delay(m, one, caddr_c, before, name="caddr_wc"),

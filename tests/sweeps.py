@@ -129,10 +129,12 @@ SHAPES = {
     "3x32x5-systolic2d": BitSerialParams(dm=3, dn=5, dk=32, max_wa=8, max_wb=8, max_m=9,
                                          max_k=100, max_n=9, bcast_fanout=2,
                                          a_flow="systolic", b_flow="systolic"),
-    # A along its one row alone (a_flow="systolic", B broadcast): three result memories for
-    # one row of DPUs, so the readout's address copies with dm = 1; no popcount registers.
+    # A along its one row alone (a_flow="systolic", B broadcast), a copy a DPU: five result
+    # memories for one row of DPUs (the readout's address copies with dm = 1), written 0 to
+    # 4 cycles late (more than the readout's start takes, so a `final` too early shows); no
+    # popcount registers.
     "1x16x5-asystolic": BitSerialParams(dm=1, dn=5, dk=16, max_wa=8, max_wb=8, max_m=9,
-                                        max_k=100, max_n=9, spacing=0, bcast_fanout=2,
+                                        max_k=100, max_n=9, spacing=0, bcast_fanout=1,
                                         a_flow="systolic"),
 }
 # The smallest engine: one 1-bit DPU, 2-bit operands, 3x3 matrices at most.

@@ -15,12 +15,13 @@ from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import memory
 from lowbit.boards.flow import FLATTEN, KEEP_HIERARCHY
 from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
-from lowbit.gen.fit import _ecp5_blocks, bram_blocks, copy_ffs
+from lowbit.gen.fit import _ecp5_blocks, bram_blocks, copy_ffs, lutram_units
 from lowbit.golden.bitserial import BitSerialParams, P2SParams
 from lowbit.hw.bitserial import P2S, SLICE_BITS
 from lowbit.hw.build import generated
 from lowbit.hw.keep import add_kept, register_copies
 from lowbit.hw.matmul import BitSerialMatmul, broadcast_groups
+from lowbit.hw.ports import discard
 from lowbit.hw.ram import NO_RW_CHECK, registered_read
 
 pytestmark = [pytest.mark.synth, pytest.mark.bitserial]
@@ -166,7 +167,8 @@ def test_broadcast_copies_per_group(tmp_path, fanout, a_copies, b_copies):
 
 @pytest.mark.parametrize("dm,dn", [(1, 3), (1, 1), (3, 1)])
 def test_copy_ffs_with_one_row_or_column(tmp_path, dm, dn):
-    """copy_ffs where a side has one bank (one result memory, no readout address copy); and
+    """copy_ffs where a side has one bank (with one row, one result memory and no readout
+    address copy, unless A flows along the row); and
     with B down the columns (b_flow="systolic": the copies chained, the rows' delays), and A
     along the rows (a_flow="systolic": the columns' delays, a result memory a column group)."""
     params = BitSerialParams(dm=dm, dn=dn, dk=8, max_m=6, max_k=16, max_n=10, bcast_fanout=2)
@@ -177,6 +179,48 @@ def test_copy_ffs_with_one_row_or_column(tmp_path, dm, dn):
               replace(params, a_flow="systolic"),
               replace(params, a_flow="systolic", b_flow="systolic", bcast_stages=2)):
         assert copy_ffs(p) == _register_bits(tmp_path, p) - base, p
+
+
+# (F, the row groups of 5 rows, the column groups of 7 columns): runs as even as possible.
+SYSTOLIC_GROUPS = [(1, [0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5, 6]),
+                   (2, [0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2, 3]),
+                   (3, [0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 2, 2])]
+
+
+@pytest.mark.parametrize("fanout,rows,cols", SYSTOLIC_GROUPS,
+                         ids=[f"fanout{f}" for f, _, _ in SYSTOLIC_GROUPS])
+def test_systolic_flows_latency(fanout, rows, cols):
+    """Each systolic flow adds its chain's hops after the first to the latency (the last
+    DPU's skew, which the result write and `final` wait for): ceil(dm / F) - 1 for B down
+    the columns, ceil(dn / F) - 1 for A along the rows."""
+    params = BitSerialParams(dm=5, dn=7, dk=8, max_m=6, max_k=16, max_n=10,
+                             bcast_fanout=fanout)
+    def latency(p):
+        engine = BitSerialMatmul(p)
+        discard(engine)  # built for its latency alone
+        return engine.latency
+    base = latency(params)
+    for a, b in (("systolic", "broadcast"), ("broadcast", "systolic"),
+                 ("systolic", "systolic")):
+        p = replace(params, a_flow=a, b_flow=b)
+        row_late = rows if b == "systolic" else [0] * 5
+        col_late = cols if a == "systolic" else [0] * 7
+        want = row_late[-1] + col_late[-1]
+        assert want == ((-(-5 // fanout) - 1 if b == "systolic" else 0)
+                        + (-(-7 // fanout) - 1 if a == "systolic" else 0))
+        assert latency(p) - base == want, (a, b)
+        # Every DPU (r, c) works row group + column group cycles late, in a result memory of
+        # its row whose DPUs all work in step (a memory a row and column group with A along
+        # the rows, else a row).
+        assert (p.row_skews, p.col_skews) == (row_late, col_late)
+        late = {d: (s, k) for k, (dpus, s) in enumerate(zip(p.result_memories, p.result_skews))
+                for d in dpus}
+        assert sorted(late) == list(range(5 * 7))
+        for r in range(5):
+            for c in range(7):
+                skew, k = late[r * 7 + c]
+                assert skew == row_late[r] + col_late[c], (a, b, r, c)
+                assert k == (r * (cols[-1] + 1) + cols[c] if a == "systolic" else r)
 
 
 def _register_bits(tmp_path, params):
@@ -224,6 +268,22 @@ def test_a_memory_a_bank_with_its_own_address(tmp_path, family):
     assert sorted(by_addr.values()) == expected, by_addr
     # The ECP5's result rows (32 words of 51 bits) are cheaper in LUT RAM, as the model says.
     assert len(rams) == bram_blocks(SPLIT, family)
+
+
+@pytest.mark.parametrize("family", ["ecp5", "ice40"])
+def test_result_memories_a_row_and_column_group(tmp_path, family):
+    """With A along the rows (a_flow="systolic"), a result memory for each row and column
+    group ({0, 1} and {2}: 34 and 17 bits a word): the block RAMs, and on ECP5 the LUT RAM
+    units, are the cost model's, exactly."""
+    params = replace(SPLIT, a_flow="systolic")
+    assert params.result_memories == [[0, 1], [2], [3, 4], [5]]
+    assert params.result_skews == [0, 1, 0, 1]
+    cells = collections.Counter(
+        c["type"] for c in _cells(tmp_path, BitSerialMatmul(params), None, keep=True,
+                                  family=family).values())
+    ram = {"ecp5": "DP16KD", "ice40": "SB_RAM40_4K"}[family]
+    assert cells[ram] == bram_blocks(params, family), cells
+    assert cells["TRELLIS_DPR16X4"] == lutram_units(params, family), cells
 
 
 class _Buffer(Elaboratable):
