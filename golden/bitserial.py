@@ -706,7 +706,7 @@ class BitSerialParams:
                 "copies) or systolic (its copies in a chain down the column, a cycle a "
                 "group of bcast_fanout rows; A's rows read as much later; needs "
                 "bcast_fanout, not dpu_inputs; ceil(dm / bcast_fanout) - 1 cycles of "
-                "latency; timing only)"})
+                "latency; results the same)"})
     a_flow: str = field(default="broadcast", metadata={
         "help": "how an A word reaches its row's DPUs: broadcast or systolic (its copies in "
                 "a chain along the row, a cycle a group of bcast_fanout columns; B's columns "
@@ -785,15 +785,16 @@ class BitSerialParams:
         and group of columns (:attr:`col_skews`), each written as late as its DPUs work."""
         if not self.bcast_fanout:
             return [list(range(self.dpus))]
-        cols = [[c for c in range(self.dn) if self.col_skews[c] == g]
-                for g in range(self.col_skews[-1] + 1)]
+        skews = self.col_skews
+        cols = [[c for c in range(self.dn) if skews[c] == g] for g in range(skews[-1] + 1)]
         return [[r * self.dn + c for c in group] for r in range(self.dm) for group in cols]
 
     @property
     def result_skews(self):
         """Cycles the DPUs of each of :attr:`result_memories` work behind DPU (0, 0), and
         so how late the memory is written (all of a memory's DPUs work in step)."""
-        return [self.row_skews[dpus[0] // self.dn] + self.col_skews[dpus[0] % self.dn]
+        rows, cols = self.row_skews, self.col_skews
+        return [rows[dpus[0] // self.dn] + cols[dpus[0] % self.dn]
                 for dpus in self.result_memories]
 
     @property

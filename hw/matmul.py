@@ -214,8 +214,9 @@ class BitSerialMatmul(wiring.Component):
         registers down its column, so those rows read their A words, and write their
         results, ``g`` cycles late (:attr:`~lowbit.golden.bitserial.BitSerialParams.row_skews`);
         with ``a_flow="systolic"`` the same for A along the rows and the columns' B words
-        (:attr:`~lowbit.golden.bitserial.BitSerialParams.col_skews`)."""
-        return self.params.row_skews[-1] + self.params.col_skews[-1]
+        (:attr:`~lowbit.golden.bitserial.BitSerialParams.col_skews`): the latest of the
+        result memories' (:attr:`~lowbit.golden.bitserial.BitSerialParams.result_skews`)."""
+        return max(self.params.result_skews)
 
     @property
     def latency(self):

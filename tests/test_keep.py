@@ -155,9 +155,8 @@ def test_broadcast_copies_per_group(tmp_path, fanout, a_copies, b_copies):
                           re.MULTILINE)) == 3 * 5
     assert copy_ffs(inputs) == _register_bits(tmp_path, inputs) - base
     # With B's copies chained down the columns (the rows of copy g late by g: 0, 1, 2 at
-    # F = 1; 0, 0, 1 at F = 2).
-    # With A's chained along the rows too (the columns late by 0..4 at F = 1, 0, 0, 1, 1, 2
-    # at F = 2; a result memory a row and column group), and alone.
+    # F = 1; 0, 0, 1 at F = 2), A's along the rows (the columns late by 0..4 at F = 1;
+    # 0, 0, 1, 1, 2 at F = 2; a result memory a row and column group), and both.
     if fanout:
         for flows in (dict(b_flow="systolic"), dict(a_flow="systolic"),
                       dict(a_flow="systolic", b_flow="systolic")):
@@ -168,9 +167,9 @@ def test_broadcast_copies_per_group(tmp_path, fanout, a_copies, b_copies):
 @pytest.mark.parametrize("dm,dn", [(1, 3), (1, 1), (3, 1)])
 def test_copy_ffs_with_one_row_or_column(tmp_path, dm, dn):
     """copy_ffs where a side has one bank (with one row, one result memory and no readout
-    address copy, unless A flows along the row); and
-    with B down the columns (b_flow="systolic": the copies chained, the rows' delays), and A
-    along the rows (a_flow="systolic": the columns' delays, a result memory a column group)."""
+    address copy, unless A flows along the row); and with B down the columns
+    (b_flow="systolic": the copies chained, the rows' delays), and A along the rows
+    (a_flow="systolic": the columns' delays, a result memory a column group)."""
     params = BitSerialParams(dm=dm, dn=dn, dk=8, max_m=6, max_k=16, max_n=10, bcast_fanout=2)
     base = _register_bits(tmp_path, replace(params, bcast_fanout=0))
     for p in (params, replace(params, dpu_inputs=True), replace(params, bcast_stages=3),
