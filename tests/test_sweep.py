@@ -37,14 +37,20 @@ def _points(out):
 @contextlib.contextmanager
 def _cluster(allowed_failures=1):
     """A two-worker Dask LocalCluster of processes; its scheduler allows a task
-    ``allowed_failures`` lost workers (one retry, as the local workers)."""
+    ``allowed_failures`` lost workers (one retry, as the local workers).
+
+    Before it closes, it waits until both workers are registered again: a test that kills
+    workers leaves a nanny restarting one, and closing the cluster in that window fails
+    inside Dask ("can only join a started process"; CI at d1b0628)."""
     import dask
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
 
     with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}):
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster:
             yield cluster.scheduler_address
+            with Client(cluster) as client:
+                client.wait_for_workers(2, timeout=120)
 
 
 @pytest.fixture(scope="module")
