@@ -113,6 +113,9 @@ DPU_POPCOUNTS = ("tree", "packed")
 #: BitSerialParams.b_flow): from a broadcast register (or its copies), or along the row or
 #: column from group to group of DPUs.
 FLOWS = ("broadcast", "systolic")
+#: What the result buffer's memories are built from (BitSerialParams.result_ram): what Yosys
+#: finds cheapest by its own costs, or block RAM.
+RESULT_RAMS = ("auto", "block")
 #: Largest DPU array side (dm, dn).
 MAX_ARRAY = 64
 #: Largest Dk (bits per DPU per cycle).
@@ -659,6 +662,15 @@ class BitSerialParams:
         ``b_flow="systolic"``: 155.3 MHz on average over five seeds against 152.9 with both
         broadcast, the critical paths in the popcount either way; at 8 x 256 x 8 its
         routing stalled, no Fmax: bench/nextpnr-options, bench/bitserial-fanout.)
+    result_ram : str
+        What the result buffer's memories are built from. ``"auto"`` (default): what Yosys
+        finds cheapest by its own costs; on ECP5 a shallow result buffer goes into LUT RAM
+        (8 x 256 x 8 on the ULX3S: 8 memories of 32 x 208 bits, 832 TRELLIS_DPR16X4, about
+        4,000 of the logic cells nextpnr counts). ``"block"``: block RAM whatever the depth
+        (the memories carry ``ram_style = "block"``), read through its output register like
+        the operand buffers (:mod:`lowbit.boards.outreg`): logic cells freed where block RAM
+        is left over (the same array: 48 DP16KD more, 176 of the 208). Results and latency the
+        same; ``lowbit.gen.fit`` counts either.
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
@@ -713,6 +725,10 @@ class BitSerialParams:
                 "read as much later, a result memory a row and column group; needs "
                 "bcast_fanout, not dpu_inputs; ceil(dn / bcast_fanout) - 1 cycles of "
                 "latency; results the same)"})
+    result_ram: str = field(default="auto", metadata={
+        "help": "the result memories: auto (what Yosys finds cheapest; LUT RAM on ECP5 when "
+                "shallow) or block (block RAM whatever the depth, freeing logic cells where "
+                "block RAM is left over); results and latency the same"})
     operands: str = field(default="words", metadata={
         "help": "words: input words of dk elements at max_wa/max_wb bits, the P2S makes the "
                 "planes; planes: the bit planes themselves, dk bits a word and w words a "
@@ -722,6 +738,7 @@ class BitSerialParams:
         _check_int("dm", self.dm, 1, MAX_ARRAY)
         _check_choice("operands", self.operands, OPERAND_FORMS)
         _check_choice("popcount", self.popcount, DPU_POPCOUNTS)
+        _check_choice("result_ram", self.result_ram, RESULT_RAMS)
         _check_int("bcast_fanout", self.bcast_fanout, 0, MAX_ARRAY)
         _check_int("bcast_stages", self.bcast_stages, 1, MAX_BCAST_STAGES)
         _check_bool("dpu_inputs", self.dpu_inputs)

@@ -249,7 +249,7 @@ class BitSerialMatmul(wiring.Component):
         lhs = self._memories(m, "lhs", p.dm, p.dk, words["lhs"])
         rhs = self._memories(m, "rhs", p.dn, p.dk, words["rhs"])
         res = self._memories(m, "res", p.dpus, p.accumulator_width, words["result"],
-                             p.result_memories)
+                             p.result_memories, block=p.result_ram == "block")
         s = _State(p, self)
         self._handover(m, s)
         self._load(m, s, lhs, rhs)
@@ -290,7 +290,7 @@ class BitSerialMatmul(wiring.Component):
         with m.If(freed):
             _put(m, s.rclaim, rh, 0)
 
-    def _memories(self, m, name, banks, bank_width, depth, groups=None):
+    def _memories(self, m, name, banks, bank_width, depth, groups=None, block=False):
         """A buffer of ``banks`` banks of ``bank_width`` bits: one memory (``name``) holding
         them all, or with ``bcast_fanout`` one a bank (``name0``, ``name1``, ...). Returns
         the list of memories.
@@ -304,7 +304,9 @@ class BitSerialMatmul(wiring.Component):
         ``ceil(banks Dk / 36)`` in all (:func:`lowbit.gen.fit.bram_blocks`).
 
         ``groups``, the banks of each memory in order, instead: the result buffer's
-        (:attr:`~lowbit.golden.bitserial.BitSerialParams.result_memories`)."""
+        (:attr:`~lowbit.golden.bitserial.BitSerialParams.result_memories`); ``block``: each
+        memory carries ``ram_style = "block"``, so Yosys builds it from block RAM whatever
+        its depth (``result_ram="block"``)."""
         # No stage reads a buffer half while another writes it (the hand-over through the
         # run entries and result halves sees to that), so Yosys need not build logic for a
         # read and a write of one address in one cycle (hw.ram.NO_RW_CHECK).
@@ -314,8 +316,9 @@ class BitSerialMatmul(wiring.Component):
         count = len(groups)
         mems = []
         for k, group in enumerate(groups):
+            attrs = {**NO_RW_CHECK, "ram_style": "block"} if block else NO_RW_CHECK
             mem = memory.Memory(shape=bank_width * len(group), depth=depth, init=[],
-                                attrs=NO_RW_CHECK)
+                                attrs=attrs)
             m.submodules[f"{name}{k}" if count > 1 else name] = mem
             mems.append(mem)
         return mems
