@@ -60,18 +60,22 @@ def _libmap_cost(ram, depth, width, enables):
 
 
 def _buffers(params):
-    """``(depth, each memory's width, write enables)`` of the left, right and result buffers:
-    one memory each, or with ``bcast_fanout`` one a bank
+    """``(depth, each memory's width, write enables, block)`` of the left, right and result
+    buffers: one memory each, or with ``bcast_fanout`` one a bank
     (:meth:`lowbit.hw.matmul.BitSerialMatmul._memories`; the results' are
     :attr:`~lowbit.golden.bitserial.BitSerialParams.result_memories`); operand banks are
-    written one at a time (an enable a bank), results a whole word."""
+    written one at a time (an enable a bank), results a whole word. ``block``: the memories
+    are block RAM whatever Yosys's costs say (``result_ram="block"``)."""
     p = params
     words = p.buffer_words  # both halves of each double buffer
     split = bool(p.bcast_fanout)
     acc = p.accumulator_width
-    return [(words["lhs"], [p.dk] * p.dm if split else [p.lhs_width], 1 if split else p.dm),
-            (words["rhs"], [p.dk] * p.dn if split else [p.rhs_width], 1 if split else p.dn),
-            (words["result"], [acc * len(dpus) for dpus in p.result_memories], 1)]
+    return [(words["lhs"], [p.dk] * p.dm if split else [p.lhs_width], 1 if split else p.dm,
+             False),
+            (words["rhs"], [p.dk] * p.dn if split else [p.rhs_width], 1 if split else p.dn,
+             False),
+            (words["result"], [acc * len(dpus) for dpus in p.result_memories], 1,
+             p.result_ram == "block")]
 
 
 def bram_blocks(params, family):
@@ -83,36 +87,37 @@ def bram_blocks(params, family):
     LUT RAM takes no block RAM. Both are exact for every recorded run
     (``tests/test_costmodel.py``) and checked against live Yosys runs (``tests/test_keep.py``)."""
     total = 0
-    for depth, widths, enables in _buffers(params):
+    for depth, widths, enables, block in _buffers(params):
         for width in widths:
             if family == "ice40":
-                if depth > 4:
+                if depth > 4 or block:
                     total += min(math.ceil(width / w) * math.ceil(depth / d)
                                  for d, w in _ICE40_MODES)
                 continue
-            total += _ecp5_blocks(depth, width, enables)
+            total += _ecp5_blocks(depth, width, enables, block)
     return total
 
 
-def _ecp5_blocks(depth, width, enables):
+def _ecp5_blocks(depth, width, enables, block=False):
     """DP16KD blocks of one ECP5 memory, 0 if Yosys puts it in LUT RAM or flip-flops
     (:func:`_ecp5_map`)."""
-    kind, units = _ecp5_map(depth, width, enables)
+    kind, units = _ecp5_map(depth, width, enables, block)
     return units if kind == "bram" else 0
 
 
-def _ecp5_map(depth, width, enables):
+def _ecp5_map(depth, width, enables, block=False):
     """``(kind, units)``: what Yosys builds one ECP5 memory from, ``"bram"`` (DP16KD blocks),
     ``"lutram"`` (TRELLIS_DPR16X4 units) or ``"ff"`` (0). As ``MemoryLibMapPass::execute``
     picks: flip-flops (a cost of 1 a bit) first, then each candidate in library order (LUT
     RAM, DP16KD, PDPW16KD), each taken only if it costs less than the best so far, which
     Yosys keeps as an ``int`` (truncated): a tie, or a block RAM cheaper by less than the
     fraction, stays in LUT RAM (depth 64 x 39 bits in 3 lanes: 258.0 against 258.5, LUT
-    RAM)."""
-    best, choice = depth * width, ("ff", 0)
-    for ram in (_ECP5_DPR16X4, _ECP5_DP16KD, _ECP5_PDPW16KD):
+    RAM). ``block`` (``ram_style = "block"``): only the block RAMs are candidates."""
+    best, choice = (None, None) if block else (depth * width, ("ff", 0))
+    for ram in (_ECP5_DP16KD, _ECP5_PDPW16KD) if block else (
+            _ECP5_DPR16X4, _ECP5_DP16KD, _ECP5_PDPW16KD):
         cost, units = _libmap_cost(ram, depth, width, enables)
-        if cost < best:
+        if best is None or cost < best:
             best, choice = int(cost), ("lutram" if ram is _ECP5_DPR16X4 else "bram", units)
     return choice
 
@@ -124,9 +129,9 @@ def lutram_units(params, family):
     if family != "ecp5":
         return 0
     total = 0
-    for depth, widths, enables in _buffers(params):
+    for depth, widths, enables, block in _buffers(params):
         for width in widths:
-            kind, units = _ecp5_map(depth, width, enables)
+            kind, units = _ecp5_map(depth, width, enables, block)
             total += units if kind == "lutram" else 0
     return total
 

@@ -132,10 +132,11 @@ MAX_P2S_WIDTH = 32
 #: Largest P2S input word, E x W bits (Amaranth refuses a port of 65,536 bits or more, and
 #: the word's plane multiplexers grow with it).
 MAX_P2S_BITS = 1 << 14
-#: Largest DPU array, Dm x Dn x Dk bits a cycle: the ECP5-85F, the largest supported device,
-#: holds about this much (8 x 256 x 8: 54,008 LUT4 after Yosys, bench/bitserial-fanout);
-#: generation alone takes minutes at this size.
-MAX_DPU_BITS = 1 << 14
+#: Largest DPU array, Dm x Dn x Dk bits a cycle: twice what the ECP5-85F, the largest
+#: supported device, was found to hold with its result buffer in LUT RAM (8 x 256 x 8, 74% of
+#: its logic cells, bench/bitserial-fanout), so that arrays a little larger can be tried with
+#: ``result_ram="block"``; generation alone takes minutes at this size.
+MAX_DPU_BITS = 1 << 15
 #: Largest operand or result buffer in bits (max_m x max_k x max_wa, max_k x max_n x max_wb,
 #: max_m x max_n x accumulator): 4 Mi, above the block RAM of the largest supported device
 #: (ECP5-85F: 3.7 Mbit).

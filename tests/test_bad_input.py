@@ -48,12 +48,13 @@ def test_a_repeated_parameter_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("unit,items,message", [
     # Before: an AssertionError from inside Amaranth (a 65,536-bit port).
     ("p2s", ["elements=2048", "max_width=32"], "elements x max_width must be <= 16,384"),
-    ("bitserial", ["dm=64", "dn=64", "dk=1024"], "dm x dn x dk must be <= 16,384"),
+    ("bitserial", ["dm=64", "dn=64", "dk=1024"], "dm x dn x dk must be <= 32,768"),
     ("bitserial", ["max_m=4096", "max_k=4096"], "max_m x max_k x max_wa must be <= 4,194,304"),
     ("bmvu", ["rows=65536", "cols=65536"], "rows x cols must be <= 1,048,576"),
     ("bmvu", ["pe=1024", "simd=4096"], "pe x simd must be <= 16,384"),
     # Options that do not go together: one message naming both.
     ("bitserial", ["b_flow=systolic"], "b_flow=systolic needs bcast_fanout >= 1"),
+    ("bitserial", ["result_ram=bram"], "result_ram must be one of 'auto', 'block', not 'bram'"),
     ("bitserial", ["a_flow=systolic", "dpu_inputs=1", "bcast_fanout=2"],
      "a_flow=systolic needs bcast_fanout >= 1"),
 ])

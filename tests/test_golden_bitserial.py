@@ -547,6 +547,7 @@ def test_dpu_param_rules(kwargs, message):
     ({"b_flow": "systolic", "bcast_fanout": 2, "dpu_inputs": True},
      "(it chains the B copies before the DPUs), not dpu_inputs=1"),
     ({"a_flow": "along"}, "a_flow must be one of"),
+    ({"result_ram": "lutram"}, "result_ram must be one of 'auto', 'block', not 'lutram'"),
     ({"a_flow": "systolic"}, "a_flow=systolic needs bcast_fanout >= 1 (a memory a column of "
                              "B, whose read address it delays a cycle a group of columns) and "
                              "no dpu_inputs (it chains the A copies before the DPUs), not "

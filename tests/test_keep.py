@@ -269,12 +269,14 @@ def test_a_memory_a_bank_with_its_own_address(tmp_path, family):
     assert len(rams) == bram_blocks(SPLIT, family)
 
 
+@pytest.mark.parametrize("result_ram", ["auto", "block"])
 @pytest.mark.parametrize("family", ["ecp5", "ice40"])
-def test_result_memories_a_row_and_column_group(tmp_path, family):
+def test_result_memories_a_row_and_column_group(tmp_path, family, result_ram):
     """With A along the rows (a_flow="systolic"), a result memory for each row and column
-    group ({0, 1} and {2}: 34 and 17 bits a word): the block RAMs, and on ECP5 the LUT RAM
-    units, are the cost model's, exactly."""
-    params = replace(SPLIT, a_flow="systolic")
+    group ({0, 1} and {2}: 34 and 17 bits a word, 32 words): the block RAMs, and on ECP5 the
+    LUT RAM units, are the cost model's, exactly; on ECP5 they are LUT RAM, unless
+    ``result_ram="block"``, which puts them in block RAM."""
+    params = replace(SPLIT, a_flow="systolic", result_ram=result_ram)
     assert params.result_memories == [[0, 1], [2], [3, 4], [5]]
     assert params.result_skews == [0, 1, 0, 1]
     cells = collections.Counter(
@@ -283,14 +285,16 @@ def test_result_memories_a_row_and_column_group(tmp_path, family):
     ram = {"ecp5": "DP16KD", "ice40": "SB_RAM40_4K"}[family]
     assert cells[ram] == bram_blocks(params, family), cells
     assert cells["TRELLIS_DPR16X4"] == lutram_units(params, family), cells
+    if family == "ecp5":
+        assert bool(cells["TRELLIS_DPR16X4"]) == (result_ram == "auto"), cells
 
 
 class _Buffer(Elaboratable):
     """One memory built as the engine builds its buffers (``_memories``): ``NO_RW_CHECK``, a
     write port with ``lanes`` enables, read through :func:`registered_read` with an enable."""
 
-    def __init__(self, depth, width, lanes):
-        self.depth, self.width, self.lanes = depth, width, lanes
+    def __init__(self, depth, width, lanes, block=False):
+        self.depth, self.width, self.lanes, self.block = depth, width, lanes, block
         abits = (depth - 1).bit_length()
         self.waddr, self.raddr = Signal(abits), Signal(abits)
         self.wdata, self.wen = Signal(width), Signal(lanes)
@@ -301,8 +305,9 @@ class _Buffer(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
+        attrs = {**NO_RW_CHECK, "ram_style": "block"} if self.block else NO_RW_CHECK
         m.submodules.mem = mem = memory.Memory(shape=self.width, depth=self.depth, init=[],
-                                               attrs=NO_RW_CHECK)
+                                               attrs=attrs)
         wp = mem.write_port(granularity=self.width // self.lanes if self.lanes > 1 else None)
         m.d.comb += [wp.addr.eq(self.waddr), wp.data.eq(self.wdata), wp.en.eq(self.wen),
                      self.q.eq(registered_read(m, mem, self.raddr, self.ce, name="rd"))]
@@ -329,6 +334,25 @@ def test_ecp5_memory_as_yosys_maps_it(tmp_path, depth, width, lanes, blocks):
     if not blocks:
         assert any("DPR16X4" in t for t in types), types
     assert _ecp5_blocks(depth, width, lanes) == yosys
+
+
+#: (depth, width, write lanes, blocks) with ``ram_style = "block"`` (``result_ram="block"``),
+#: from Yosys 0.70 (2026-12-07): memories that are LUT RAM without it (ECP5_MEMORIES; 32 x 208
+#: is a row's results at 8 x 256 x 8 on the ULX3S).
+ECP5_BLOCK_MEMORIES = [(64, 39, 3, 2), (40, 31, 1, 1), (32, 208, 1, 6)]
+
+
+@pytest.mark.parametrize("depth,width,lanes,blocks", ECP5_BLOCK_MEMORIES)
+def test_ecp5_memory_forced_into_block_ram(tmp_path, depth, width, lanes, blocks):
+    """``ram_style = "block"``: synth_ecp5 builds the memory from block RAM, as many as
+    the cost model counts (``_ecp5_blocks(..., block=True)``), no LUT RAM."""
+    assert not _ecp5_blocks(depth, width, lanes)  # LUT RAM without the attribute
+    buf = _Buffer(depth, width, lanes, block=True)
+    modules = _yosys(tmp_path, buf, buf.ports(), ["synth_ecp5 -top t"])
+    types = collections.Counter(c["type"] for c in modules["t"]["cells"].values())
+    yosys = sum(n for t, n in types.items() if "DP16KD" in t or "PDPW16KD" in t)
+    assert yosys == blocks and not any("DPR16X4" in t for t in types), types
+    assert _ecp5_blocks(depth, width, lanes, block=True) == yosys
 
 
 def test_a_converter_built_for_its_ports_leaves_nothing_unused(recwarn):

@@ -306,3 +306,23 @@ def test_delay_mapping_is_for_ecp5_only():
     with pytest.raises(UsageError, match="unknown LUT mapping 'fast'; choose one of: area, "
                                          "delay"):
         netlist_source("ulx3s-85f", lut_mapping="fast")
+
+
+def test_bitserial_result_block_ram_netlist(sim, seed):
+    """``result_ram="block"``: a result buffer shallow enough that Yosys would build it from
+    LUT RAM (1 x 7 x 4 with 5 x 5 matrices at most: 32 words of 96 bits, 48 TRELLIS_DPR16X4)
+    is block RAM on the ECP5 netlist, its read-data register moved into the RAMs' output
+    registers, and the engine is still exact."""
+    from lowbit.gen.fit import bram_blocks, lutram_units
+
+    params = dataclasses.replace(SHAPES["1x7x4"], max_m=5, max_n=5, result_ram="block")
+    assert lutram_units(dataclasses.replace(params, result_ram="auto"), "ecp5") == 48
+    board = "ulx3s-85f"
+    with designs(netlist_source(board, dsp=True)) as used:
+        _bitserial(sim, seed, params)
+    assert "bitserial" in used
+    net = netlist_design("bitserial", params, board, dsp=True)[1]["netlist"]
+    rams = sum(n for t, n in net["cells"].items() if "DP16KD" in t)
+    assert rams == bram_blocks(params, "ecp5") and "TRELLIS_DPR16X4" not in net["cells"], net
+    # A's 7 bits, B's 4 x 7 and the results' 4 x 24 read-data flip-flops, all in the RAMs.
+    assert net["outreg"]["ffs"] == 7 + 4 * 7 + 4 * params.accumulator_width, net["outreg"]
