@@ -227,16 +227,23 @@ def check_fits_board(params, board):
     return est
 
 
-def _candidates(base):
+def _candidates(base, family):
     """Every array shape the matrix maxima can use: ``Dm <= max_m``, ``Dn <= max_n`` (both up
-    to 16) and ``Dk`` from :data:`DK_CHOICES` up to the first that covers ``max_k``."""
+    to 16) and ``Dk`` from :data:`DK_CHOICES` up to the first that covers ``max_k``. On ECP5,
+    with ``result_ram="auto"``, each shape whose results Yosys would put in LUT RAM is also a
+    candidate with them in block RAM (``result_ram="block"``: fewer logic cells, more block
+    RAMs; the ranking takes the fewer cells where both fit)."""
     dks = [dk for dk in DK_CHOICES if dk < base.max_k]
     dks.append(next((dk for dk in DK_CHOICES if dk >= base.max_k), DK_CHOICES[-1]))
     for dm in range(1, min(MAX_SIDE, base.max_m) + 1):
         for dn in range(1, min(MAX_SIDE, base.max_n) + 1):
             for dk in dks:
                 if dm * dn * dk <= MAX_DPU_BITS:  # the generator's limit
-                    yield dataclasses.replace(base, dm=dm, dn=dn, dk=dk)
+                    p = dataclasses.replace(base, dm=dm, dn=dn, dk=dk)
+                    yield p
+                    if (family == "ecp5" and p.result_ram == "auto"
+                            and lutram_units(p, family)):
+                        yield dataclasses.replace(p, result_ram="block")
 
 
 def _rank(params, est):
@@ -318,7 +325,7 @@ def fit_bitserial(board, base=None, *, lut_budget=None, bram_budget=None, verify
                          f"{cap['bram']} block RAMs, not {brams}")
     model = load_model()
     fits, rejected = [], {"cells": 0, "ff": 0, "bram": 0}
-    for p in _candidates(base):
+    for p in _candidates(base, family):
         est = estimate_bitserial(p, family, model)
         over = [k for k, limit in (("cells", budget), ("ff", cap["ff"]),
                                    ("bram", brams)) if est[k] > limit]
@@ -402,9 +409,11 @@ def explain(report):
         f"fit bitserial for {report['board']} ({report['device']}):",
         f"  chose Dm={p['dm']} x Dk={p['dk']} x Dn={p['dn']} "
         f"(max_wa={p['max_wa']}, max_wb={p['max_wb']}, max_m={p['max_m']}, "
-        f"max_k={p['max_k']}, max_n={p['max_n']})",
+        f"max_k={p['max_k']}, max_n={p['max_n']}"
+        + (", result_ram=block: the results in block RAM, fewer logic cells than in LUT RAM"
+           if p.get("result_ram") == "block" else "") + ")",
         f"  why: the largest peak throughput, {peak} binary ops/cycle (2 Dm Dk Dn), of "
-        f"{report['candidates_that_fit']} shapes that fit",
+        f"{report['candidates_that_fit']} candidates that fit",
         f"  cost model: {est['lut']} LUTs, {est['ff']} FFs, {est['carry']} carry cells"
         + (f", {est['lutram']} LUT RAM units" if est.get("lutram") else "")
         + (f", {est['cells']} logic cells" if get_board(report["board"]).logic_name

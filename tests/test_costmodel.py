@@ -8,7 +8,7 @@ import pytest
 from lowbit.boards import get_board
 from lowbit.boards.costmodel import CHECK_CONFIGS, FIT_CONFIGS, config_key, load_model, model_errors
 from lowbit.gen.cli import main
-from lowbit.gen.fit import bram_blocks, explain, fit_bitserial, lutram_units
+from lowbit.gen.fit import bram_blocks, estimate_bitserial, explain, fit_bitserial, lutram_units
 from lowbit.golden.bitserial import BitSerialParams
 from lowbit.golden.checks import UsageError
 
@@ -81,6 +81,24 @@ def test_fit_budgets_by_family():
             < BitSerialParams(**ice["chosen"]["params"]).peak_binary_ops_per_cycle)
     with pytest.raises(UsageError, match=r"block RAMs \(budget 2 of 30\).*raise --bram-budget"):
         fit_bitserial(get_board("icebreaker"), base, bram_budget=2, verify=False)
+
+
+def test_fit_puts_results_in_block_ram_where_that_fits_on_ecp5():
+    """On ECP5 each shape whose results would be LUT RAM is also a candidate with them in
+    block RAM (result_ram="block"): within 57,000 logic cells and 166 block RAMs the choice
+    is one whose LUT RAM twin is over the logic budget. The UP5K has no LUT RAM."""
+    base = BitSerialParams(max_m=32, max_k=512, max_n=32, operands="planes",
+                           popcount="packed", bcast_fanout=2)
+    report = fit_bitserial(get_board("ulx3s-85f"), base, lut_budget=57000, bram_budget=166,
+                           verify=False)
+    chosen = BitSerialParams(**report["chosen"]["params"])
+    assert chosen.result_ram == "block" and report["chosen"]["estimate"]["lutram"] == 0
+    twin = estimate_bitserial(dataclasses.replace(chosen, result_ram="auto"), "ecp5")
+    assert twin["lutram"] and twin["cells"] > 57000 >= report["chosen"]["estimate"]["cells"]
+    assert "result_ram=block" in "\n".join(explain(report))
+    ice = fit_bitserial(get_board("icebreaker"), BitSerialParams(max_m=8, max_k=128, max_n=8),
+                        verify=False)
+    assert ice["chosen"]["params"]["result_ram"] == "auto"
 
 
 def test_fit_routes_with_router1_unless_told(monkeypatch, tmp_path):
