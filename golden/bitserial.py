@@ -666,12 +666,15 @@ class BitSerialParams:
     result_ram : str
         What the result buffer's memories are built from. ``"auto"`` (default): what Yosys
         finds cheapest by its own costs; on ECP5 a shallow result buffer goes into LUT RAM
-        (8 x 256 x 8 on the ULX3S: 8 memories of 32 x 208 bits, 832 TRELLIS_DPR16X4, about
-        4,000 of the logic cells nextpnr counts). ``"block"``: block RAM whatever the depth
-        (the memories carry ``ram_style = "block"``), read through its output register like
-        the operand buffers (:mod:`lowbit.boards.outreg`): logic cells freed where block RAM
-        is left over (the same array: 48 DP16KD more, 176 of the 208). Results and latency the
-        same; ``lowbit.gen.fit`` counts either.
+        (8 x 256 x 8 on the ULX3S: 8 memories of 32 x 208 bits, 832 TRELLIS_DPR16X4 and
+        their read multiplexers). ``"block"``: block RAM whatever the depth (the memories
+        carry ``ram_style = "block"``), read through its output register like the operand
+        buffers (:mod:`lowbit.boards.outreg`): logic cells freed where block RAM is left
+        over. Results and latency the same; ``lowbit.gen.fit`` counts either and, on ECP5,
+        tries both. (That 8 x 256 x 8 on the ECP5-85F: 55,240 logic cells (66%) against
+        61,879 (74%), 176 DP16KD against 128; 113.77 MHz on one seed against 135.35 with
+        the results in LUT RAM (that array's runs over the commits, one seed each: 97 to
+        135 MHz), its critical path in a DPU's popcount as before: bench/bitserial-fanout.)
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.
