@@ -90,12 +90,18 @@ def bram_blocks(params, family):
     for depth, widths, enables, block in _buffers(params):
         for width in widths:
             if family == "ice40":
-                if depth > 4 or block:
-                    total += min(math.ceil(width / w) * math.ceil(depth / d)
-                                 for d, w in _ICE40_MODES)
+                total += _ice40_blocks(depth, width, block)
                 continue
             total += _ecp5_blocks(depth, width, enables, block)
     return total
+
+
+def _ice40_blocks(depth, width, block=False):
+    """SB_RAM40_4K of one iCE40 memory at the cheapest aspect ratio; 0 for 4 words or fewer,
+    which Yosys builds from flip-flops, unless ``block`` (``ram_style = "block"``)."""
+    if depth <= 4 and not block:
+        return 0
+    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _ICE40_MODES)
 
 
 def _ecp5_blocks(depth, width, enables, block=False):
@@ -241,9 +247,14 @@ def _candidates(base, family):
                 if dm * dn * dk <= MAX_DPU_BITS:  # the generator's limit
                     p = dataclasses.replace(base, dm=dm, dn=dn, dk=dk)
                     yield p
-                    if (family == "ecp5" and p.result_ram == "auto"
-                            and lutram_units(p, family)):
+                    if family == "ecp5" and p.result_ram == "auto" and _results_in_lutram(p):
                         yield dataclasses.replace(p, result_ram="block")
+
+
+def _results_in_lutram(params):
+    """Whether Yosys would build any of the result memories from ECP5 LUT RAM."""
+    depth, widths, enables, _ = _buffers(params)[2]
+    return any(_ecp5_map(depth, width, enables)[0] == "lutram" for width in widths)
 
 
 def _rank(params, est):
@@ -410,7 +421,7 @@ def explain(report):
         f"  chose Dm={p['dm']} x Dk={p['dk']} x Dn={p['dn']} "
         f"(max_wa={p['max_wa']}, max_wb={p['max_wb']}, max_m={p['max_m']}, "
         f"max_k={p['max_k']}, max_n={p['max_n']}"
-        + (", result_ram=block: the results in block RAM, fewer logic cells than in LUT RAM"
+        + (", result_ram=block: the results in block RAM"
            if p.get("result_ram") == "block" else "") + ")",
         f"  why: the largest peak throughput, {peak} binary ops/cycle (2 Dm Dk Dn), of "
         f"{report['candidates_that_fit']} candidates that fit",

@@ -26,7 +26,7 @@ from .arith import delay
 from .bitserial import P2S, PlaneInput, shift_negate_accumulate
 from .keep import add_kept, register_copies
 from .popcount import popcount, tree_latency
-from .ram import NO_RW_CHECK, READ_LATENCY, registered_read
+from .ram import BLOCK_RAM, NO_RW_CHECK, READ_LATENCY, registered_read
 from .skid import skid_output
 
 __all__ = ["BitSerialMatmul", "broadcast_groups"]
@@ -316,9 +316,8 @@ class BitSerialMatmul(wiring.Component):
         count = len(groups)
         mems = []
         for k, group in enumerate(groups):
-            attrs = {**NO_RW_CHECK, "ram_style": "block"} if block else NO_RW_CHECK
             mem = memory.Memory(shape=bank_width * len(group), depth=depth, init=[],
-                                attrs=attrs)
+                                attrs=BLOCK_RAM if block else NO_RW_CHECK)
             m.submodules[f"{name}{k}" if count > 1 else name] = mem
             mems.append(mem)
         return mems

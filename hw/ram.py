@@ -22,10 +22,13 @@ the users of :data:`NO_RW_CHECK` never use) with one more register: data at
 
 from amaranth.hdl import Signal
 
-__all__ = ["NO_RW_CHECK", "READ_LATENCY", "registered_read"]
+__all__ = ["NO_RW_CHECK", "BLOCK_RAM", "READ_LATENCY", "registered_read"]
 
 #: Attributes for a memory whose stages never read and write one address in one cycle.
 NO_RW_CHECK = {"no_rw_check": 1}
+#: The same, and built from block RAM whatever its depth (``ram_style``; Yosys's
+#: memory_libmap then takes only the family's block RAMs as candidates).
+BLOCK_RAM = {**NO_RW_CHECK, "ram_style": "block"}
 
 #: Registers from a read address to :func:`registered_read`'s data.
 READ_LATENCY = 2

@@ -558,10 +558,17 @@ def test_dpu_param_rules(kwargs, message):
                         "max_wa = 8, max_wb = 8) and 64, not 24"),
     ({"acc_width": 65}, "acc_width must be 0 (auto) or between 25"),
     ({"acc_width": -1}, "acc_width must be 0 (auto) or between 25"),
+    ({"dm": 8, "dn": 16, "dk": 257}, "dm x dn x dk must be <= 32,768"),
 ])
 def test_bitserial_param_rules(kwargs, message):
     with raises(ValueError, message):
         BitSerialParams(**kwargs)
+
+
+def test_the_largest_array_is_accepted():
+    """MAX_DPU_BITS: 8 x 256 x 16 (32,768 bits a cycle) is allowed; one bit more is not
+    (test_bitserial_param_rules)."""
+    assert BitSerialParams(dm=8, dn=16, dk=256).peak_binary_ops_per_cycle == 2 * 32768
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -15,14 +15,14 @@ from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import memory
 from lowbit.boards.flow import FLATTEN, KEEP_HIERARCHY
 from lowbit.boards.toolchain import check_tools, run_tool, tool_env_var, toolchain_env
-from lowbit.gen.fit import _ecp5_blocks, bram_blocks, copy_ffs, lutram_units
+from lowbit.gen.fit import _ecp5_blocks, _ice40_blocks, bram_blocks, copy_ffs, lutram_units
 from lowbit.golden.bitserial import BitSerialParams, P2SParams
 from lowbit.hw.bitserial import P2S, SLICE_BITS
 from lowbit.hw.build import generated
 from lowbit.hw.keep import add_kept, register_copies
 from lowbit.hw.matmul import BitSerialMatmul, broadcast_groups
 from lowbit.hw.ports import discard
-from lowbit.hw.ram import NO_RW_CHECK, registered_read
+from lowbit.hw.ram import BLOCK_RAM, NO_RW_CHECK, registered_read
 
 pytestmark = [pytest.mark.synth, pytest.mark.bitserial]
 
@@ -305,9 +305,8 @@ class _Buffer(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        attrs = {**NO_RW_CHECK, "ram_style": "block"} if self.block else NO_RW_CHECK
         m.submodules.mem = mem = memory.Memory(shape=self.width, depth=self.depth, init=[],
-                                               attrs=attrs)
+                                               attrs=BLOCK_RAM if self.block else NO_RW_CHECK)
         wp = mem.write_port(granularity=self.width // self.lanes if self.lanes > 1 else None)
         m.d.comb += [wp.addr.eq(self.waddr), wp.data.eq(self.wdata), wp.en.eq(self.wen),
                      self.q.eq(registered_read(m, mem, self.raddr, self.ce, name="rd"))]
@@ -337,9 +336,10 @@ def test_ecp5_memory_as_yosys_maps_it(tmp_path, depth, width, lanes, blocks):
 
 
 #: (depth, width, write lanes, blocks) with ``ram_style = "block"`` (``result_ram="block"``),
-#: from Yosys 0.70 (2026-12-07): memories that are LUT RAM without it (ECP5_MEMORIES; 32 x 208
-#: is a row's results at 8 x 256 x 8 on the ULX3S).
-ECP5_BLOCK_MEMORIES = [(64, 39, 3, 2), (40, 31, 1, 1), (32, 208, 1, 6)]
+#: from Yosys 0.70 (2026-12-07): memories that are LUT RAM (ECP5_MEMORIES; 32 x 208 is a
+#: row's results at 8 x 256 x 8 on the ULX3S) or flip-flops (4 words or fewer) without it.
+ECP5_BLOCK_MEMORIES = [(64, 39, 3, 2), (40, 31, 1, 1), (32, 208, 1, 6), (4, 40, 1, 2),
+                       (2, 24, 1, 1)]
 
 
 @pytest.mark.parametrize("depth,width,lanes,blocks", ECP5_BLOCK_MEMORIES)
@@ -353,6 +353,16 @@ def test_ecp5_memory_forced_into_block_ram(tmp_path, depth, width, lanes, blocks
     yosys = sum(n for t, n in types.items() if "DP16KD" in t or "PDPW16KD" in t)
     assert yosys == blocks and not any("DPR16X4" in t for t in types), types
     assert _ecp5_blocks(depth, width, lanes, block=True) == yosys
+
+
+@pytest.mark.parametrize("block", [False, True])
+def test_ice40_memory_of_four_words(tmp_path, block):
+    """iCE40: 4 x 40 bits is flip-flops, unless ``ram_style = "block"``: then SB_RAM40_4K,
+    as many as the cost model counts (``_ice40_blocks``)."""
+    buf = _Buffer(4, 40, 1, block=block)
+    modules = _yosys(tmp_path, buf, buf.ports(), ["synth_ice40 -top t"])
+    types = collections.Counter(c["type"] for c in modules["t"]["cells"].values())
+    assert types["SB_RAM40_4K"] == _ice40_blocks(4, 40, block) == (3 if block else 0), types
 
 
 def test_a_converter_built_for_its_ports_leaves_nothing_unused(recwarn):
