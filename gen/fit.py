@@ -119,11 +119,11 @@ def _ecp5_map(depth, width, enables, block=False):
     Yosys keeps as an ``int`` (truncated): a tie, or a block RAM cheaper by less than the
     fraction, stays in LUT RAM (depth 64 x 39 bits in 3 lanes: 258.0 against 258.5, LUT
     RAM). ``block`` (``ram_style = "block"``): only the block RAMs are candidates."""
-    best, choice = (None, None) if block else (depth * width, ("ff", 0))
+    best, choice = (math.inf, None) if block else (depth * width, ("ff", 0))
     for ram in (_ECP5_DP16KD, _ECP5_PDPW16KD) if block else (
             _ECP5_DPR16X4, _ECP5_DP16KD, _ECP5_PDPW16KD):
         cost, units = _libmap_cost(ram, depth, width, enables)
-        if best is None or cost < best:
+        if cost < best:
             best, choice = int(cost), ("lutram" if ram is _ECP5_DPR16X4 else "bram", units)
     return choice
 
@@ -247,14 +247,10 @@ def _candidates(base, family):
                 if dm * dn * dk <= MAX_DPU_BITS:  # the generator's limit
                     p = dataclasses.replace(base, dm=dm, dn=dn, dk=dk)
                     yield p
-                    if family == "ecp5" and p.result_ram == "auto" and _results_in_lutram(p):
-                        yield dataclasses.replace(p, result_ram="block")
-
-
-def _results_in_lutram(params):
-    """Whether Yosys would build any of the result memories from ECP5 LUT RAM."""
-    depth, widths, enables, _ = _buffers(params)[2]
-    return any(_ecp5_map(depth, width, enables)[0] == "lutram" for width in widths)
+                    if family == "ecp5" and p.result_ram == "auto":
+                        block = dataclasses.replace(p, result_ram="block")
+                        if lutram_units(block, family) < lutram_units(p, family):
+                            yield block
 
 
 def _rank(params, est):

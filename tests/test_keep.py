@@ -269,13 +269,14 @@ def test_a_memory_a_bank_with_its_own_address(tmp_path, family):
     assert len(rams) == bram_blocks(SPLIT, family)
 
 
-@pytest.mark.parametrize("result_ram", ["auto", "block"])
-@pytest.mark.parametrize("family", ["ecp5", "ice40"])
+@pytest.mark.parametrize("family,result_ram", [("ecp5", "auto"), ("ecp5", "block"),
+                                               ("ice40", "auto")])
 def test_result_memories_a_row_and_column_group(tmp_path, family, result_ram):
     """With A along the rows (a_flow="systolic"), a result memory for each row and column
     group ({0, 1} and {2}: 34 and 17 bits a word, 32 words): the block RAMs, and on ECP5 the
     LUT RAM units, are the cost model's, exactly; on ECP5 they are LUT RAM, unless
-    ``result_ram="block"``, which puts them in block RAM."""
+    ``result_ram="block"``, which puts them in block RAM. (On iCE40 32 words are block RAM
+    either way; ``result_ram="block"`` at 4 words is test_ice40_memory_of_four_words.)"""
     params = replace(SPLIT, a_flow="systolic", result_ram=result_ram)
     assert params.result_memories == [[0, 1], [2], [3, 4], [5]]
     assert params.result_skews == [0, 1, 0, 1]
@@ -346,7 +347,7 @@ ECP5_BLOCK_MEMORIES = [(64, 39, 3, 2), (40, 31, 1, 1), (32, 208, 1, 6), (4, 40, 
 def test_ecp5_memory_forced_into_block_ram(tmp_path, depth, width, lanes, blocks):
     """``ram_style = "block"``: synth_ecp5 builds the memory from block RAM, as many as
     the cost model counts (``_ecp5_blocks(..., block=True)``), no LUT RAM."""
-    assert not _ecp5_blocks(depth, width, lanes)  # LUT RAM without the attribute
+    assert not _ecp5_blocks(depth, width, lanes)  # LUT RAM or flip-flops without it
     buf = _Buffer(depth, width, lanes, block=True)
     modules = _yosys(tmp_path, buf, buf.ports(), ["synth_ecp5 -top t"])
     types = collections.Counter(c["type"] for c in modules["t"]["cells"].values())
