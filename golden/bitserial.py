@@ -440,6 +440,11 @@ class DPUParams:
     spacing : int
         Register every ``spacing`` popcount adder-tree levels (0: combinational); latency
         only, results are the same.
+    top_registers : int
+        Register after each of the popcount tree's last ``top_registers`` levels as well
+        (the first two levels never; 0: none beyond ``spacing``): those levels add few bits
+        gathered from across a large DPU, so their wires are long. A few flip-flops and a
+        cycle of latency a level not already registered; results the same.
     popcount : str
         The popcount's structure: "tree" (full adders, then an adder tree) or "packed" (pair
         counts, 6:3 counters, several additions in one carry chain: fewer LUT4 and more carry
@@ -456,6 +461,10 @@ class DPUParams:
         "help": f"accumulator bits (2..{MAX_ACC_WIDTH}, two's complement, wraps)"})
     spacing: int = field(default=2, metadata={
         "help": "popcount register spacing (0: none); latency only"})
+    top_registers: int = field(default=0, metadata={
+        "help": f"popcount: a register after each of the last N adder-tree levels too "
+                f"(0..{_MAX_SPACING}; the first two levels never): few bits, long wires in "
+                f"a large DPU; latency only"})
     popcount: str = field(default="tree", metadata={
         "help": "popcount structure: tree (full adders, adder tree) or packed (pair counts, "
                 "packed carry chains: fewer LUT4 on ECP5); results and latency the same"})
@@ -466,6 +475,7 @@ class DPUParams:
         _check_int("max_shift", self.max_shift, 0, 2 * MAX_PRECISION - 2)
         _check_int("acc_width", self.acc_width, 2, MAX_ACC_WIDTH)
         _check_int("spacing", self.spacing, 0, _MAX_SPACING)
+        _check_int("top_registers", self.top_registers, 0, _MAX_SPACING)
 
     @property
     def peak_binary_ops_per_cycle(self):
@@ -584,6 +594,11 @@ class BitSerialParams:
         and at most 64. Read the width in use from :attr:`accumulator_width`.
     spacing : int
         Popcount register spacing in each DPU (0: none); latency only.
+    top_registers : int
+        A register after each of the last ``top_registers`` levels of each DPU's popcount
+        as well (:class:`DPUParams`); latency only. (At 8 x 256 x 8 on the ECP5-85F, spacing
+        2, the critical path was a level-4 register placed far from the level-5 adder, then
+        level 6: bench/bitserial-fanout ``critical-path-8x256x8-fanout2-resblock.txt``.)
     popcount : str
         Each DPU's popcount structure, "tree" or "packed" (:class:`DPUParams`); area and
         timing only.
@@ -701,6 +716,10 @@ class BitSerialParams:
         "help": f"accumulator bits: 0 = exact worst case, else >= that and <= {MAX_ACC_WIDTH}"})
     spacing: int = field(default=2, metadata={
         "help": "popcount register spacing (0: none); latency only"})
+    top_registers: int = field(default=0, metadata={
+        "help": f"popcount: a register after each of the last N adder-tree levels too "
+                f"(0..{_MAX_SPACING}; the first two levels never): few bits, long wires in "
+                f"a large DPU; latency only"})
     popcount: str = field(default="tree", metadata={
         "help": "each DPU's popcount: tree (full adders, adder tree) or packed (pair counts, "
                 "packed carry chains: fewer LUT4 on ECP5, see bench/popcount-packing)"})
@@ -764,6 +783,7 @@ class BitSerialParams:
         _check_int("max_k", self.max_k, 1, MAX_SIZE)
         _check_int("max_n", self.max_n, 1, MAX_SIZE)
         _check_int("spacing", self.spacing, 0, _MAX_SPACING)
+        _check_int("top_registers", self.top_registers, 0, _MAX_SPACING)
         if not isinstance(self.acc_width, int) or isinstance(self.acc_width, bool):
             raise TypeError(f"acc_width must be an integer, not {self.acc_width!r}")
         need = self.needed_acc_width
@@ -837,7 +857,8 @@ class BitSerialParams:
     def dpu(self):
         """The parameters of each DPU of the array."""
         return DPUParams(dk=self.dk, max_shift=self.max_shift, acc_width=self.accumulator_width,
-                         spacing=self.spacing, popcount=self.popcount)
+                         spacing=self.spacing, top_registers=self.top_registers,
+                         popcount=self.popcount)
 
     @property
     def dpus(self):

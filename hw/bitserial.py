@@ -97,14 +97,14 @@ class DotProductUnit(wiring.Component):
     @property
     def latency(self):
         """Cycles from accepting a ``last`` beat to its result: popcount stages + 2."""
-        return tree_latency(self.params.dk, self.params.spacing) + 2
+        return tree_latency(self.params.dk, self.params.spacing, self.params.top_registers) + 2
 
     @property
     def widths(self):
         p = self.params
         return {"dk": p.dk, "popcount": p.popcount_width, "shift": p.shift_width,
                 "term": p.term_width, "accumulator": p.acc_width,
-                "popcount_stages": tree_latency(p.dk, p.spacing)}
+                "popcount_stages": tree_latency(p.dk, p.spacing, p.top_registers)}
 
     def elaborate(self, platform):
         m = Module()
@@ -116,7 +116,8 @@ class DotProductUnit(wiring.Component):
         pl = self.i.payload
         anded = Signal(p.dk)
         m.d.comb += anded.eq(pl.a & pl.b)
-        count, lat = popcount(m, ce, anded, p.spacing, p.popcount)
+        count, lat = popcount(m, ce, anded, p.spacing, p.popcount,
+                              top_registers=p.top_registers)
         # The controls ride along the tree; only valid needs a reset.
         valid = delay(m, ce, self.i.valid, lat, name="valid", reset_less=False)
         shift = delay(m, ce, pl.shift, lat, name="shift")

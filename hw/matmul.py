@@ -224,7 +224,8 @@ class BitSerialMatmul(wiring.Component):
         address register, the operand read and the registers to the DPUs
         (:attr:`_operand_stages`), the popcount tree, the term register and the
         accumulator, the result write; with systolic flows the last DPU's skew."""
-        return (self._operand_stages + tree_latency(self.params.dk, self.params.spacing)
+        p = self.params
+        return (self._operand_stages + tree_latency(p.dk, p.spacing, p.top_registers)
                 + self._acc_stages + 1 + self._skew)
 
     @property
@@ -870,7 +871,7 @@ class BitSerialMatmul(wiring.Component):
 
             def operands(r, c):
                 return (a_bcast[r * p.dk:(r + 1) * p.dk], b_bcast[c * p.dk:(c + 1) * p.dk])
-        ahead = self._operand_stages + tree_latency(p.dk, p.spacing)
+        ahead = self._operand_stages + tree_latency(p.dk, p.spacing, p.top_registers)
         flags = {name: delay(m, one, step[name], ahead, name=f"{name}_c",
                              reset_less=name == "last")
                  for name in ("valid", "last", "final")}
@@ -911,7 +912,7 @@ class BitSerialMatmul(wiring.Component):
                     ab, = register_copies(m, f"dpu{r}_{c}_in", Cat(a, b), 1, reset_less=True)
                     a, b = ab[:p.dk], ab[p.dk:]
                 count, lat = popcount(m, one, a & b, p.spacing, p.popcount,
-                                      name=f"dpu{r}_{c}")
+                                      top_registers=p.top_registers, name=f"dpu{r}_{c}")
                 fl = add_kept(m, f"flags{r}_{c}", _StepFlags(shift_w, lat))
                 m.d.comb += [fl.i[name].eq(at_bcast[name][group_of[r * p.dn + c]])
                              for name in at_bcast]

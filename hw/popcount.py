@@ -23,11 +23,21 @@ def _levels(n):
     return levels
 
 
-def tree_latency(n, spacing):
-    """Register stages in :func:`popcount_tree` for ``n`` bits and ``spacing``."""
-    if n <= 1 or spacing == 0:
+def _registered(level, levels, spacing, top):
+    """Whether a register stage follows adder-tree ``level`` (1..``levels``): every
+    ``spacing`` levels (none at 0), and after each of the last ``top`` levels as well, the
+    first two excepted (their values are most of the tree's bits: a register there costs a
+    flip-flop an input bit or so)."""
+    return bool(spacing and level % spacing == 0) or level > max(2, levels - top)
+
+
+def tree_latency(n, spacing, top_registers=0):
+    """Register stages in :func:`popcount_tree` for ``n`` bits, ``spacing`` and
+    ``top_registers``."""
+    if n <= 1:
         return 0
-    return _levels(n) // spacing
+    levels = _levels(n)
+    return sum(_registered(level, levels, spacing, top_registers) for level in range(1, levels + 1))
 
 
 def _partial(m, value, top, name):
@@ -39,17 +49,19 @@ def _partial(m, value, top, name):
     return sig
 
 
-def popcount_tree(m, ce, bits, spacing, *, name="pc"):
+def popcount_tree(m, ce, bits, spacing, *, top_registers=0, name="pc"):
     """Number of ones in ``bits``: full adders (3 bits -> 2) then a balanced adder tree.
 
     A register stage (advancing under ``ce``) follows every ``spacing`` levels, none if
-    ``spacing`` is 0. Each partial sum is exactly as wide as its largest value. Returns the
+    ``spacing`` is 0, and after each of the last ``top_registers`` levels but the first two
+    (:func:`_registered`). Each partial sum is exactly as wide as its largest value. Returns the
     count, ``count_width(len(bits))`` bits wide, after :func:`tree_latency` cycles.
     """
     n = len(bits)
     width = count_width(n)
     if n == 1:
         return bits, 0
+    levels = _levels(n)
     # (value, largest value it can take)
     parts = [(sum((bits[j] for j in range(i, min(i + 3, n))), Const(0, 1)),
               min(3, n - i)) for i in range(0, n, 3)]
@@ -60,7 +72,7 @@ def popcount_tree(m, ce, bits, spacing, *, name="pc"):
 
     parts = [(fit(v, t), t) for v, t in parts]
     while True:
-        if spacing and level % spacing == 0:
+        if _registered(level, levels, spacing, top_registers):
             parts = [(delay(m, ce, v, 1, name=f"{name}_q{level}"), t) for v, t in parts]
             stages += 1
         if len(parts) == 1:
@@ -76,7 +88,7 @@ def popcount_tree(m, ce, bits, spacing, *, name="pc"):
         parts = nxt
     count = Signal(width, name=f"{name}_count")
     m.d.comb += count.eq(parts[0][0])
-    assert stages == tree_latency(n, spacing)
+    assert stages == tree_latency(n, spacing, top_registers)
     return count, stages
 
 
@@ -155,13 +167,14 @@ def _plan(n):
     return min(plans, key=lambda p: (p[1], len(p[0]))) if plans else None
 
 
-def popcount_packed(m, ce, bits, spacing, *, name="pc"):
+def popcount_packed(m, ce, bits, spacing, *, top_registers=0, name="pc"):
     """Number of ones in ``bits`` with pair counts, 6:3 counters and packed carry chains (the
     comment above), ``count_width(len(bits))`` bits wide. A register stage (advancing under
-    ``ce``) follows every ``spacing`` levels, none if ``spacing`` is 0, on the level
-    boundaries popcount_tree has, but at spacing 1 the pair counts' stage is on the count
-    instead (a register after the last level). Returns ``(count, stages)``, ``stages ==
-    tree_latency(n, spacing)``. Widths with no packed plan at popcount_tree's depth (n = 2,
+    ``ce``) follows every ``spacing`` levels, none if ``spacing`` is 0, and each of the last
+    ``top_registers`` levels but the first two, on the level boundaries popcount_tree has,
+    but at spacing 1 the pair counts' stage is on the count instead (a register after the
+    last level). Returns ``(count, stages)``, ``stages == tree_latency(n, spacing,
+    top_registers)``. Widths with no packed plan at popcount_tree's depth (n = 2,
     3, 4, 5, 7, 10, 11) are built as popcount_tree.
 
     Measured in the 4 x 256 x 4 bit-serial engine on the ECP5-85F (bench/bitserial-fanout,
@@ -171,8 +184,9 @@ def popcount_packed(m, ce, bits, spacing, *, name="pc"):
     n = len(bits)
     plan = _plan(n) if n > 1 else None
     if plan is None:  # no packed tree as shallow as popcount_tree's
-        return popcount_tree(m, ce, bits, spacing, name=name)
+        return popcount_tree(m, ce, bits, spacing, top_registers=top_registers, name=name)
     levels, _, sixes, pairs = plan
+    depth = _levels(n)
     level, stages, uid = 1, 0, [0]
 
     def fit(value, top):
@@ -186,7 +200,7 @@ def popcount_packed(m, ce, bits, spacing, *, name="pc"):
         # engine had 77,875 flip-flops with it, 93% of the ECP5-85F's), and a pair count
         # and the 6:3 counter after it are two tree levels. The stage moves to the count (a
         # pure delay after the last level's register: 9 flip-flops a DPU at Dk = 256).
-        if spacing and level % spacing == 0 and not (spacing == 1 and level == 1):
+        if _registered(level, depth, spacing, top_registers) and not (spacing == 1 and level == 1):
             stages += 1
             vals = [(delay(m, ce, v, 1, name=f"{name}_q{level}"), t) for v, t in vals]
             guards = [delay(m, ce, g, 1, name=f"{name}_g{level}") for g in guards]
@@ -224,7 +238,7 @@ def popcount_packed(m, ce, bits, spacing, *, name="pc"):
             total = fit(Cat(*a) + Cat(*b) + carry, 2 ** (pos + 1) - 1)
             nxt += [(fit(total[p:p + count_width(top)], top), top) for p, top in fields]
         vals, guards = register(nxt + ([vals[-1]] if len(vals) % 2 else []), guards)
-    while level < _levels(n):  # a shallower tree: popcount_tree's registers all the same
+    while level < depth:  # a shallower tree: popcount_tree's registers all the same
         level += 1
         vals, guards = register(vals, guards)
     assert not guards and len(vals) == 1 and vals[0][1] == n
@@ -236,13 +250,13 @@ def popcount_packed(m, ce, bits, spacing, *, name="pc"):
     return count, stages
 
 
-def popcount(m, ce, bits, spacing, style="tree", *, name="pc"):
+def popcount(m, ce, bits, spacing, style="tree", *, top_registers=0, name="pc"):
     """The popcount of ``bits`` in ``style`` ("tree": :func:`popcount_tree`; "packed":
-    :func:`popcount_packed`): ``(count, stages)``, ``stages == tree_latency(n, spacing)``
-    for both."""
+    :func:`popcount_packed`): ``(count, stages)``, ``stages == tree_latency(n, spacing,
+    top_registers)`` for both."""
     build = {"tree": popcount_tree, "packed": popcount_packed}[style]
-    count, stages = build(m, ce, bits, spacing, name=name)
-    assert stages == tree_latency(len(bits), spacing)
+    count, stages = build(m, ce, bits, spacing, top_registers=top_registers, name=name)
+    assert stages == tree_latency(len(bits), spacing, top_registers)
     return count, stages
 
 

@@ -112,10 +112,11 @@ SHAPES = {
     "1x7x4": BitSerialParams(dm=1, dn=4, dk=7, max_wa=8, max_wb=8, max_m=9, max_k=100,
                              max_n=9, spacing=0, bcast_stages=3),
     # The packed popcount (pair counts, 6:3 counters, carry chains with guard bits), two
-    # hops of broadcast (copies for pairs of DPUs, then each DPU's input register).
+    # hops of broadcast (copies for pairs of DPUs, then each DPU's input register); its 7
+    # levels registered after 2, 4 and 6 (spacing 2) and after 5 and 7 (top_registers 3).
     "2x100x3-packed": BitSerialParams(dm=2, dn=3, dk=100, max_wa=8, max_wb=8, max_m=9,
                                       max_k=100, max_n=9, popcount="packed",
-                                      bcast_fanout=2, dpu_inputs=True),
+                                      bcast_fanout=2, dpu_inputs=True, top_registers=3),
     # B down the columns (b_flow="systolic"): its copies for the row groups {0, 1}, {2, 3},
     # {4} chained, those rows' A read, and their results written, 0, 1 and 2 cycles late;
     # the packed popcount, copies of A for pairs of DPUs.
@@ -125,10 +126,12 @@ SHAPES = {
     # Both operands systolic (a_flow and b_flow): A's copies chained along the rows for the
     # column groups {0, 1}, {2, 3}, {4}, B's down the columns for the row groups {0, 1},
     # {2}; DPU (r, c) works row group + column group cycles late (0 to 3), its results in
-    # a memory a row and column group; the tree popcount, spacing 2.
+    # a memory a row and column group; the tree popcount, spacing 2, and its last level
+    # (the fifth) registered too (top_registers 2: three stages).
     "3x32x5-systolic2d": BitSerialParams(dm=3, dn=5, dk=32, max_wa=8, max_wb=8, max_m=9,
                                          max_k=100, max_n=9, bcast_fanout=2,
-                                         a_flow="systolic", b_flow="systolic"),
+                                         a_flow="systolic", b_flow="systolic",
+                                         top_registers=2),
     # A along its one row alone (a_flow="systolic", B broadcast), a copy a DPU: five result
     # memories for one row of DPUs (the readout's address copies with dm = 1), written 0 to
     # 4 cycles late (more than the readout's start takes, so a `final` too early shows); no

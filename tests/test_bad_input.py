@@ -55,6 +55,7 @@ def test_a_repeated_parameter_is_refused(tmp_path, capsys):
     # Options that do not go together: one message naming both.
     ("bitserial", ["b_flow=systolic"], "b_flow=systolic needs bcast_fanout >= 1"),
     ("bitserial", ["result_ram=bram"], "result_ram must be one of 'auto', 'block', not 'bram'"),
+    ("bitserial", ["top_registers=17"], "top_registers must be between 0 and 16, not 17"),
     ("bitserial", ["a_flow=systolic", "dpu_inputs=1", "bcast_fanout=2"],
      "a_flow=systolic needs bcast_fanout >= 1"),
 ])

@@ -1,11 +1,15 @@
 """The bit-serial dot-product unit and the P2S converter under cocotb, bit-exact against
 golden.bitserial (dpu_golden, p2s), with idle cycles and back-pressure on both sides."""
 
+import re
+
 import numpy as np
 import pytest
+from amaranth.back import rtlil
+from amaranth.hdl import Const, Elaboratable, Module, Signal
 from lowbit.golden.bitserial import DPUParams, P2SParams, dpu_golden
 from lowbit.hw.build import generated
-from lowbit.hw.popcount import tree_latency
+from lowbit.hw.popcount import popcount, tree_latency
 from lowbit.hw.units import get_unit
 from lowbit.sim.bitserial import dpu_beats, p2s_first_plane_latency, p2s_words
 from lowbit.sim.runner import run_unit
@@ -33,7 +37,7 @@ def _check_dpu(params, sim, seed, groups, **stalls):
     beats = dpu_beats(params, np.random.default_rng(seed), groups)
     job = get_unit("dpu").job(params, beats)
     got, _, resp, man = run_unit("dpu", params, job, sim=sim, seed=seed, **stalls)
-    assert man["latency"] == tree_latency(params.dk, params.spacing) + 2
+    assert man["latency"] == tree_latency(params.dk, params.spacing, params.top_registers) + 2
     board = score(job, got, dpu_golden(params, beats), resp, latency=man["latency"])
     assert board.ok, f"{params}\n{board.describe()}"
     assert board.latency_seen == {man["latency"]}
@@ -47,11 +51,14 @@ def test_dpu_bit_exact(cfg, sim, seed):
     assert resp["first_stall"] is not None
 
 
-@pytest.mark.parametrize("dk,spacing", [(256, 2), (61, 1)], ids=["dk256-s2", "dk61-s1"])
-def test_dpu_packed_popcount(dk, spacing, sim, seed):
+@pytest.mark.parametrize("dk,spacing,top", [(256, 2, 0), (61, 1, 0), (256, 2, 4)],
+                         ids=["dk256-s2", "dk61-s1", "dk256-s2-top4"])
+def test_dpu_packed_popcount(dk, spacing, top, sim, seed):
     """popcount="packed" (the AND absorbed into the pair counts): the same results and the
-    same latency as the tree."""
-    params = DPUParams(dk=dk, max_shift=14, acc_width=24, spacing=spacing, popcount="packed")
+    same latency as the tree; with top_registers=4 at Dk = 256 a register after levels 5 to 8
+    as well as 2, 4, 6 and 8 (six stages)."""
+    params = DPUParams(dk=dk, max_shift=14, acc_width=24, spacing=spacing, popcount="packed",
+                       top_registers=top)
     _check_dpu(params, sim, seed, 300, idle=0.1, backpressure=0.1)
 
 
@@ -139,3 +146,34 @@ def test_p2s_ports():
                      "i__valid": ("in", 1), "i__ready": ("out", 1), "w": ("in", 2),
                      "o__payload": ("out", 5), "o__valid": ("out", 1), "o__ready": ("in", 1)}
     assert man["latency"] == 1
+
+
+class _Tree(Elaboratable):
+    """One popcount for test_top_registers_follow_the_last_levels."""
+
+    def __init__(self, n, spacing, style, top):
+        self.n, self.spacing, self.style, self.top = n, spacing, style, top
+        self.bits, self.count = Signal(n), Signal(n.bit_length())
+
+    def elaborate(self, platform):
+        m = Module()
+        count, _ = popcount(m, Const(1), self.bits, self.spacing, self.style,
+                            top_registers=self.top)
+        m.d.comb += self.count.eq(count)
+        return m
+
+
+@pytest.mark.parametrize("n,spacing,style,top,levels", [
+    (256, 2, "packed", 4, {2, 4, 5, 6, 7, 8}), (256, 2, "packed", 0, {2, 4, 6, 8}),
+    (100, 2, "tree", 3, {2, 4, 5, 6, 7}), (32, 2, "tree", 2, {2, 4, 5}),
+    (256, 0, "tree", 3, {6, 7, 8}), (256, 0, "packed", 16, {3, 4, 5, 6, 7, 8}),
+    (256, 1, "packed", 3, {2, 3, 4, 5, 6, 7, 8, "out"}), (6, 0, "tree", 5, set())])
+def test_top_registers_follow_the_last_levels(n, spacing, style, top, levels):
+    """The registers stand after every ``spacing``-th level and each of the last ``top``
+    (the first two never): read from the generated RTLIL's register names, and their count
+    is tree_latency's."""
+    tree = _Tree(n, spacing, style, top)
+    text = rtlil.convert(tree, ports=[tree.bits, tree.count])
+    found = set(re.findall(r"pc_q(\d+|out)", text))
+    assert found == {str(level) for level in levels}
+    assert tree_latency(n, spacing, top) == len(levels)

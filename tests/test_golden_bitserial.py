@@ -517,6 +517,7 @@ def test_dpu_beat_rules():
     ({"acc_width": 1}, "acc_width must be between 2 and 64, not 1"),
     ({"acc_width": 65}, "acc_width must be between 2 and 64, not 65"),
     ({"spacing": 17}, "spacing must be between 0 and 16, not 17"),
+    ({"top_registers": 17}, "top_registers must be between 0 and 16, not 17"),
 ])
 def test_dpu_param_rules(kwargs, message):
     with raises(ValueError, message):
@@ -537,6 +538,7 @@ def test_dpu_param_rules(kwargs, message):
     ({"max_k": 4097}, "max_k must be between 1 and 4096, not 4097"),
     ({"max_n": -1}, "max_n must be between 1 and 4096, not -1"),
     ({"spacing": -1}, "spacing must be between 0 and 16, not -1"),
+    ({"top_registers": -1}, "top_registers must be between 0 and 16, not -1"),
     ({"bcast_stages": 0}, "bcast_stages must be between 1 and 4, not 0"),
     ({"bcast_stages": 5}, "bcast_stages must be between 1 and 4, not 5"),
     ({"b_flow": "diagonal"}, "b_flow must be one of"),
