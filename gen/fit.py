@@ -16,6 +16,7 @@ from ..boards.costmodel import FAMILY_BOARD, load_model
 from ..boards.costmodel import estimate as model_estimate
 from ..golden.bitserial import MAX_DPU_BITS, BitSerialParams
 from ..golden.checks import UsageError
+from ..hw.popcount import register_bits, tree_latency
 
 __all__ = ["bram_blocks", "lutram_units", "copy_ffs", "estimate_bitserial", "check_fits_board",
            "fit_bitserial", "default_budget", "DEVICE_SHARE", "DK_CHOICES"]
@@ -143,7 +144,8 @@ def lutram_units(params, family):
 
 
 def copy_ffs(params):
-    """Flip-flops ``bcast_fanout``, ``bcast_stages`` and ``dpu_inputs`` add: the broadcast
+    """Flip-flops ``bcast_fanout``, ``bcast_stages``, ``dpu_inputs`` and ``top_registers``
+    add: the broadcast
     register copies (``ceil(dn / F)`` an A word, ``ceil(dm / F)`` a B word, in place of one
     each), a plane register a bank in place of one, and with a memory a bank the address registers'
     copies (read and write address a bank of A and B; the result write address and enable
@@ -154,8 +156,10 @@ def copy_ffs(params):
     compute stage's ``computing`` and one each of its ``end`` and ``start``; the step flags at
     the broadcast stage in a copy a result memory); with ``bcast_stages`` above 1 the
     registers before the broadcast stage, one a word a stage; with ``dpu_inputs``
-    the DPUs' input registers; and with systolic flows (``a_flow``, ``b_flow``) the rows' and
-    columns' delays (the copies are chained, as many)."""
+    the DPUs' input registers; with systolic flows (``a_flow``, ``b_flow``) the rows' and
+    columns' delays (the copies are chained, as many); with ``top_registers`` each DPU's
+    added popcount registers (:func:`lowbit.hw.popcount.register_bits`) and the cycles they
+    add to its step flags and to the result address and flags."""
     p = params
     la, ra, ca = p.buffer_addr_bits.values()
     # The DPUs' input registers and the broadcast stages beyond the first, and the cycle each
@@ -165,6 +169,14 @@ def copy_ffs(params):
     flags = 6 + shift_w + ca
     inputs = ((2 * p.dm * p.dn * p.dk + flags if p.dpu_inputs else 0)
               + (p.bcast_stages - 1) * ((p.dm + p.dn) * p.dk + flags))
+    # top_registers: the tree's added registers, and a cycle each of each DPU's step flags
+    # (valid, first, negate, shift) and of the result address and flags (valid, last, final).
+    stages = (tree_latency(p.dk, p.spacing, p.top_registers)
+              - tree_latency(p.dk, p.spacing))
+    inputs += (p.dm * p.dn * (register_bits(p.dk, p.spacing, p.popcount, p.top_registers)
+                              - register_bits(p.dk, p.spacing, p.popcount)
+                              + stages * (3 + shift_w))
+               + stages * (3 + ca))
     if not p.bcast_fanout:
         return inputs
     a, b = -(-p.dn // p.bcast_fanout), -(-p.dm // p.bcast_fanout)

@@ -9,8 +9,8 @@ from amaranth.lib.wiring import In, Out
 from ..golden.binary import acc_width, count_width
 from .arith import delay
 
-__all__ = ["popcount", "popcount_tree", "popcount_packed", "tree_latency", "Popcount",
-           "XnorPopcount"]
+__all__ = ["popcount", "popcount_tree", "popcount_packed", "tree_latency", "register_bits",
+           "Popcount", "XnorPopcount"]
 
 
 def _levels(n):
@@ -248,6 +248,44 @@ def popcount_packed(m, ce, bits, spacing, *, top_registers=0, name="pc"):
         count = delay(m, ce, count, 1, name=f"{name}_qout")
         stages += 1
     return count, stages
+
+
+def register_bits(n, spacing, style="tree", top_registers=0):
+    """Flip-flops in the register stages of :func:`popcount` for ``n`` bits, without building
+    it: the width of each registered level's values (and the packed tree's guard bits still
+    to be added), as the builders make them. For the cost model (``lowbit.gen.fit``); checked
+    against the generated design's registers (``tests/test_keep.py``)."""
+    if n <= 1:
+        return 0
+    depth = _levels(n)
+    plan = _plan(n) if style == "packed" else None
+
+    def at(level, tops, guards=0):
+        return (sum(count_width(t) for t in tops) + guards
+                if _registered(level, depth, spacing, top_registers) else 0)
+
+    if plan is None:  # popcount_tree
+        tops = [min(3, n - i) for i in range(0, n, 3)]
+        total, level = at(1, tops), 1
+        while len(tops) > 1:
+            level += 1
+            tops = ([tops[i] + tops[i + 1] for i in range(0, len(tops) - 1, 2)]
+                    + ([tops[-1]] if len(tops) % 2 else []))
+            total += at(level, tops)
+        return total
+    levels, _, sixes, pairs = plan
+    guards = n - 6 * sixes - 2 * pairs
+    total = 0 if spacing == 1 else at(1, [2] * (3 * sixes + pairs), guards)
+    tops = [6] * sixes + [2] * pairs
+    total += at(2, tops, guards)
+    for level, chains in enumerate(levels, start=3):
+        flags = [g for chain in chains for g in chain]
+        guards -= sum(flags)
+        tops = ([tops[2 * j] + tops[2 * j + 1] + g for j, g in enumerate(flags)]
+                + ([tops[-1]] if len(tops) % 2 else []))
+        total += at(level, tops, guards)
+    total += sum(at(level, tops) for level in range(3 + len(levels), depth + 1))
+    return total + (count_width(n) if spacing == 1 else 0)
 
 
 def popcount(m, ce, bits, spacing, style="tree", *, top_registers=0, name="pc"):

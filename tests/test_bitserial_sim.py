@@ -9,7 +9,7 @@ from amaranth.back import rtlil
 from amaranth.hdl import Const, Elaboratable, Module, Signal
 from lowbit.golden.bitserial import DPUParams, P2SParams, dpu_golden
 from lowbit.hw.build import generated
-from lowbit.hw.popcount import popcount, tree_latency
+from lowbit.hw.popcount import popcount, register_bits, tree_latency
 from lowbit.hw.units import get_unit
 from lowbit.sim.bitserial import dpu_beats, p2s_first_plane_latency, p2s_words
 from lowbit.sim.runner import run_unit
@@ -172,8 +172,27 @@ def test_top_registers_follow_the_last_levels(n, spacing, style, top, levels):
     """The registers stand after every ``spacing``-th level and each of the last ``top``
     (the first two never): read from the generated RTLIL's register names, and their count
     is tree_latency's."""
-    tree = _Tree(n, spacing, style, top)
-    text = rtlil.convert(tree, ports=[tree.bits, tree.count])
+    text = _rtlil(n, spacing, style, top)
     found = set(re.findall(r"pc_q(\d+|out)", text))
     assert found == {str(level) for level in levels}
     assert tree_latency(n, spacing, top) == len(levels)
+
+
+def _rtlil(n, spacing, style, top):
+    tree = _Tree(n, spacing, style, top)
+    return rtlil.convert(tree, ports=[tree.bits, tree.count])
+
+
+@pytest.mark.parametrize("style", ["tree", "packed"])
+def test_register_bits_are_the_registers_built(style):
+    """The cost model's count of a popcount's flip-flops (register_bits) is the width of the
+    $dff cells in the generated RTLIL: widths built as the tree (5, 7) and packed ones,
+    shallower packed trees (200), every spacing and top_registers up to the whole tree."""
+    for n in (2, 5, 7, 9, 13, 33, 61, 100, 200, 256):
+        for spacing in (0, 1, 2, 3):
+            for top in (0, 1, 3, 16):
+                text = _rtlil(n, spacing, style, top)
+                dffs = re.findall(r"cell \$dff \S+\n(?:\s+parameter .*\n)*?"
+                                  r"\s+parameter \\WIDTH (\d+)", text)
+                assert register_bits(n, spacing, style, top) == sum(map(int, dffs)), (
+                    n, spacing, top)

@@ -180,6 +180,20 @@ def test_copy_ffs_with_one_row_or_column(tmp_path, dm, dn):
         assert copy_ffs(p) == _register_bits(tmp_path, p) - base, p
 
 
+@pytest.mark.parametrize("style", ["tree", "packed"])
+def test_copy_ffs_counts_top_registers(tmp_path, style):
+    """copy_ffs with top_registers: each DPU's added popcount registers and the cycles they
+    add to its step flags and to the result address and flags, at Dk = 37 (five levels), with
+    copies and B down the columns, and without copies or spacing."""
+    for kw in (dict(bcast_fanout=2, b_flow="systolic"), dict(spacing=0)):
+        params = BitSerialParams(dm=2, dn=3, dk=37, max_m=6, max_k=40, max_n=10,
+                                 popcount=style, **kw)
+        base = _register_bits(tmp_path, params)
+        for top in (1, 3):
+            p = replace(params, top_registers=top)
+            assert copy_ffs(p) - copy_ffs(params) == _register_bits(tmp_path, p) - base, p
+
+
 # (F, the row groups of 5 rows, the column groups of 7 columns): runs as even as possible.
 SYSTOLIC_GROUPS = [(1, [0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5, 6]),
                    (2, [0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2, 3]),
