@@ -143,6 +143,21 @@ def lutram_units(params, family):
     return total
 
 
+def _lutram_read_luts(params):
+    """LUT4s of the read multiplexers of the buffers in LUT RAM on ECP5: a memory deeper than
+    a TRELLIS_DPR16X4 (16 words) is ``ceil(depth / 16)`` units deep, and each bit read goes
+    through a multiplexer of one LUT4 a unit beyond the first, which Yosys counts with the
+    LUT4s. (8 x 256 x 8, ULX3S sizes: its result memories, 1,664 bits of 32 words, moved to
+    block RAM with ``result_ram="block"`` took 1,610 fewer LUT4: 34,566 against 36,176,
+    bench/bitserial-fanout ``8x256x8-planes-packed-fanout2-resblock``.)"""
+    total = 0
+    for depth, widths, enables, block in _buffers(params):
+        for width in widths:
+            if _ecp5_map(depth, width, enables, block)[0] == "lutram":
+                total += width * (-(-depth // 16) - 1)
+    return total
+
+
 def copy_ffs(params):
     """Flip-flops ``bcast_fanout``, ``bcast_stages``, ``dpu_inputs`` and ``top_registers``
     add: the broadcast
@@ -211,6 +226,9 @@ def estimate_bitserial(params, family, model=None):
     _require_model(family)
     est = dict(model_estimate(params, family, model))
     est["ff"] += copy_ffs(params)  # the model is fitted with one register a word
+    if family == "ecp5":  # and with result_ram="auto": LUT RAM's read multiplexers in "lut"
+        auto = dataclasses.replace(params, result_ram="auto")
+        est["lut"] += _lutram_read_luts(params) - _lutram_read_luts(auto)
     lutram = lutram_units(params, family)
     cells = get_board(FAMILY_BOARD[family]).logic_cells(est["lut"], est["ff"], est["carry"],
                                                         lutram)

@@ -295,6 +295,27 @@ def test_ecp5_logic_cells_are_what_nextpnr_used():
         assert design["lut"] < 0.85 * used, label
 
 
+def test_results_in_block_ram_save_the_lut_rams_read_multiplexers():
+    """A run with result_ram="block" against the last run recorded before it with the same
+    parameters and "auto" (the engine of the closest commit): the LUT4s the estimate saves
+    (the LUT RAM's read multiplexers, which the model, fitted with "auto", counts with the
+    LUT4s) within 5% of what Yosys saved."""
+    fields = {f.name for f in dataclasses.fields(BitSerialParams)}
+    runs = [(label, BitSerialParams(**run["params"]), run) for label, run in _recorded_pnr_runs()
+            if "dm" in run.get("params", {}) and set(run["params"]) <= fields]
+    pairs = 0
+    for at, (label, p, run) in enumerate(runs):
+        auto = dataclasses.replace(p, result_ram="auto")
+        twins = [(lb, r) for lb, q, r in runs[:at] if q == auto and p.result_ram == "block"]
+        if twins:
+            twin_label, twin = twins[-1]
+            saved = twin["unit"]["lut"] - run["unit"]["lut"]
+            est = estimate_bitserial(auto, "ecp5")["lut"] - estimate_bitserial(p, "ecp5")["lut"]
+            assert abs(est - saved) <= 0.05 * saved, (label, twin_label, est, saved)
+            pairs += 1
+    assert pairs
+
+
 def test_lutram_units_are_what_yosys_used():
     """The ECP5 buffers Yosys put in LUT RAM (TRELLIS_DPR16X4), exactly, for every recorded
     run; some have none, the 8 x 256 x 8 with a memory a bank has 832 (its result rows)."""
