@@ -690,6 +690,8 @@ class BitSerialParams:
         61,879 (74%), 176 DP16KD against 128; 113.77 MHz on one seed against 135.35 with
         the results in LUT RAM (that array's runs over the commits, one seed each: 97 to
         135 MHz), its critical path in a DPU's popcount as before: bench/bitserial-fanout.)
+        On Gowin the same attribute gives block RAM (SDPX9B) for memories Yosys would put in
+        LUT RAM (RAM16SDP4); the cost model does not cover Gowin.
 
     Signedness of each operand is a run-time choice and costs no parameter.
     Throughput: ``2 dm dk dn`` binary ops per cycle at peak; a run takes :meth:`cycles`.

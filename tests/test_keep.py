@@ -380,6 +380,18 @@ def test_ice40_memory_of_four_words(tmp_path, block):
     assert types["SB_RAM40_4K"] == _ice40_blocks(4, 40, block) == (3 if block else 0), types
 
 
+@pytest.mark.parametrize("block", [False, True])
+@pytest.mark.parametrize("depth,width", [(32, 208), (4, 40)])
+def test_gowin_memory_forced_into_block_ram(tmp_path, depth, width, block):
+    """Gowin (no cost model): a row's results at 8 x 256 x 8 (32 x 208) and a 4-word memory
+    are LUT RAM (RAM16SDP4) without ``ram_style = "block"`` and block RAM (SDPX9B, from
+    Yosys 0.70) with it, none of the other."""
+    buf = _Buffer(depth, width, 1, block=block)
+    modules = _yosys(tmp_path, buf, buf.ports(), ["synth_gowin -top t"], family="gowin")
+    types = collections.Counter(c["type"] for c in modules["t"]["cells"].values())
+    assert bool(types["SDPX9B"]) == block and bool(types["RAM16SDP4"]) != block, types
+
+
 def test_a_converter_built_for_its_ports_leaves_nothing_unused(recwarn):
     """The harnesses build a P2S for its ports alone and discard it (lowbit.hw.ports): its
     state copies must not exist before elaboration, or each would warn as an unused
