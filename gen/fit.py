@@ -129,52 +129,60 @@ def _ecp5_map(depth, width, enables, block=False):
     return choice
 
 
+def _lutram_memories(params):
+    """``(depth, width, units)`` of each buffer memory Yosys puts in LUT RAM on ECP5
+    (:func:`_ecp5_map`)."""
+    for depth, widths, enables, block in _buffers(params):
+        for width in widths:
+            kind, units = _ecp5_map(depth, width, enables, block)
+            if kind == "lutram":
+                yield depth, width, units
+
+
 def lutram_units(params, family):
     """LUT RAM units of the three buffers: TRELLIS_DPR16X4 (16 words x 4 bits) on ECP5, where
     Yosys finds a buffer cheaper in LUT RAM than in block RAM (:func:`_ecp5_map`); none on
     iCE40, which has no LUT RAM."""
     if family != "ecp5":
         return 0
-    total = 0
-    for depth, widths, enables, block in _buffers(params):
-        for width in widths:
-            kind, units = _ecp5_map(depth, width, enables, block)
-            total += units if kind == "lutram" else 0
-    return total
+    return sum(units for _, _, units in _lutram_memories(params))
 
 
 def _lutram_read_luts(params):
     """LUT4s of the read multiplexers of the buffers in LUT RAM on ECP5: a memory deeper than
-    a TRELLIS_DPR16X4 (16 words) is ``ceil(depth / 16)`` units deep, and each bit read goes
-    through a multiplexer of one LUT4 a unit beyond the first, which Yosys counts with the
-    LUT4s. (8 x 256 x 8, ULX3S sizes: its result memories, 1,664 bits of 32 words, moved to
-    block RAM with ``result_ram="block"`` took 1,610 fewer LUT4: 34,566 against 36,176,
-    bench/bitserial-fanout ``8x256x8-planes-packed-fanout2-resblock``.)"""
-    total = 0
-    for depth, widths, enables, block in _buffers(params):
-        for width in widths:
-            if _ecp5_map(depth, width, enables, block)[0] == "lutram":
-                total += width * (-(-depth // 16) - 1)
-    return total
+    a TRELLIS_DPR16X4 is ``ceil(depth / 16)`` units deep, and each bit read goes through a
+    multiplexer of one LUT4 a unit beyond the first, which Yosys counts with the LUT4s.
+    Checked at 32 words (two units) only: the 8 x 256 x 8 with the ULX3S sizes, whose result
+    memories are 1,664 bits of 32 words, took 34,566 LUT4 with ``result_ram="block"``
+    against 36,176 with them in LUT RAM (1,610 fewer; bench/bitserial-fanout runs
+    ``8x256x8-planes-packed-fanout2-resblock`` and ``-readycopy``). Deeper memories need
+    wider multiplexers (PFUMX, L6MUX21), which this does not count."""
+    words = 1 << _ECP5_DPR16X4[0]
+    return sum(width * (-(-depth // words) - 1)
+               for depth, width, _ in _lutram_memories(params))
 
 
 def copy_ffs(params):
-    """Flip-flops ``bcast_fanout``, ``bcast_stages``, ``dpu_inputs`` and ``top_registers``
-    add: the broadcast
-    register copies (``ceil(dn / F)`` an A word, ``ceil(dm / F)`` a B word, in place of one
-    each), a plane register a bank in place of one, and with a memory a bank the address registers'
-    copies (read and write address a bank of A and B; the result write address and enable
-    and the readout's enable a result memory, one for each row of DPUs, or row and column
-    group with ``a_flow="systolic"``; with several
-    result memories, a copy each of the readout's address counter, a stage of its own, with
-    the readout's valid and last flags a register longer to match; two more copies of the
-    compute stage's ``computing`` and one each of its ``end`` and ``start``; the step flags at
-    the broadcast stage in a copy a result memory); with ``bcast_stages`` above 1 the
-    registers before the broadcast stage, one a word a stage; with ``dpu_inputs``
-    the DPUs' input registers; with systolic flows (``a_flow``, ``b_flow``) the rows' and
-    columns' delays (the copies are chained, as many); with ``top_registers`` each DPU's
-    added popcount registers (:func:`lowbit.hw.popcount.register_bits`) and the cycles they
-    add to its step flags and to the result address and flags."""
+    """Flip-flops that ``bcast_fanout``, ``bcast_stages``, ``dpu_inputs``, the systolic flows
+    and ``top_registers`` add to what the cost model is fitted with (one broadcast register a
+    word, none of the others):
+
+    - with ``bcast_fanout``: the broadcast register copies (``ceil(dn / F)`` an A word,
+      ``ceil(dm / F)`` a B word, in place of one each), a plane register a bank in place of
+      one, and with a memory a bank the address registers' copies (read and write address a
+      bank of A and B; the result write address and enable and the readout's enable a result
+      memory, one for each row of DPUs, or row and column group with ``a_flow="systolic"``;
+      with several result memories, a copy each of the readout's address counter, a stage of
+      its own, with the readout's valid and last flags a register longer to match; two more
+      copies of the compute stage's ``computing`` and one each of its ``end`` and ``start``;
+      the step flags at the broadcast stage in a copy a result memory);
+    - with ``bcast_stages`` above 1, the registers before the broadcast stage, one a word a
+      stage; with ``dpu_inputs``, the DPUs' input registers;
+    - with systolic flows (``a_flow``, ``b_flow``), the rows' and columns' delays (the
+      copies are chained, as many);
+    - with ``top_registers``, each DPU's added popcount registers
+      (:func:`lowbit.hw.popcount.register_bits`) and the cycles they add to its step flags
+      and to the result address and flags."""
     p = params
     la, ra, ca = p.buffer_addr_bits.values()
     # The DPUs' input registers and the broadcast stages beyond the first, and the cycle each
@@ -222,7 +230,10 @@ def estimate_bitserial(params, family, model=None):
     predicted for ``family``; ``cells`` is what the LUT budget is checked against, counted as
     nextpnr counts them on the board the model was fitted on
     (:meth:`lowbit.boards.Board.logic_cells`: iCE40 logic cells hold a LUT4 and a flip-flop;
-    ECP5's TRELLIS_COMB are the LUT4s plus the sites carry cells and LUT RAM take)."""
+    ECP5's TRELLIS_COMB are the LUT4s plus the sites carry cells and LUT RAM take). On top of
+    the fitted model: the flip-flops of :func:`copy_ffs`, and on ECP5 with
+    ``result_ram="block"`` the LUT RAM read multiplexers that are gone
+    (:func:`_lutram_read_luts`; the model is fitted with ``"auto"``)."""
     _require_model(family)
     est = dict(model_estimate(params, family, model))
     est["ff"] += copy_ffs(params)  # the model is fitted with one register a word

@@ -142,6 +142,10 @@ MAX_DPU_BITS = 1 << 15
 #: (ECP5-85F: 3.7 Mbit).
 MAX_BUFFER_BITS = 1 << 22
 _MAX_SPACING = 16
+_TOP_REGISTERS_HELP = (
+    f"popcount: a register after each of the last N adder-tree levels as well as every "
+    f"spacing levels (0..{_MAX_SPACING}; top_registers never adds one after levels 1 and 2): "
+    f"few bits, long wires in a large DPU; latency only")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,9 +446,12 @@ class DPUParams:
         only, results are the same.
     top_registers : int
         Register after each of the popcount tree's last ``top_registers`` levels as well
-        (the first two levels never; 0: none beyond ``spacing``): those levels add few bits
-        gathered from across a large DPU, so their wires are long. A few flip-flops and a
-        cycle of latency a level not already registered; results the same.
+        as every ``spacing`` levels (0: none added; it never adds one after levels 1 and 2,
+        whose values are most of the tree's bits): those levels add few bits gathered from
+        across a large DPU, so their wires are long. A cycle of latency and a few flip-flops
+        for each level not already registered; results the same. (A packed tree shallower
+        than the adder tree's depth takes the stages of the levels it lacks on its own
+        adder levels, lowbit.hw.popcount.)
     popcount : str
         The popcount's structure: "tree" (full adders, then an adder tree) or "packed" (pair
         counts, 6:3 counters, several additions in one carry chain: fewer LUT4 and more carry
@@ -461,10 +468,7 @@ class DPUParams:
         "help": f"accumulator bits (2..{MAX_ACC_WIDTH}, two's complement, wraps)"})
     spacing: int = field(default=2, metadata={
         "help": "popcount register spacing (0: none); latency only"})
-    top_registers: int = field(default=0, metadata={
-        "help": f"popcount: a register after each of the last N adder-tree levels too "
-                f"(0..{_MAX_SPACING}; the first two levels never): few bits, long wires in "
-                f"a large DPU; latency only"})
+    top_registers: int = field(default=0, metadata={"help": _TOP_REGISTERS_HELP})
     popcount: str = field(default="tree", metadata={
         "help": "popcount structure: tree (full adders, adder tree) or packed (pair counts, "
                 "packed carry chains: fewer LUT4 on ECP5); results and latency the same"})
@@ -718,10 +722,7 @@ class BitSerialParams:
         "help": f"accumulator bits: 0 = exact worst case, else >= that and <= {MAX_ACC_WIDTH}"})
     spacing: int = field(default=2, metadata={
         "help": "popcount register spacing (0: none); latency only"})
-    top_registers: int = field(default=0, metadata={
-        "help": f"popcount: a register after each of the last N adder-tree levels too "
-                f"(0..{_MAX_SPACING}; the first two levels never): few bits, long wires in "
-                f"a large DPU; latency only"})
+    top_registers: int = field(default=0, metadata={"help": _TOP_REGISTERS_HELP})
     popcount: str = field(default="tree", metadata={
         "help": "each DPU's popcount: tree (full adders, adder tree) or packed (pair counts, "
                 "packed carry chains: fewer LUT4 on ECP5, see bench/popcount-packing)"})

@@ -59,8 +59,8 @@ class DotProductUnit(wiring.Component):
     Parameters
     ----------
     params : lowbit.golden.bitserial.DPUParams
-        ``dk`` operand bits, ``max_shift``, ``acc_width`` and the popcount register
-        ``spacing``.
+        ``dk`` operand bits, ``max_shift``, ``acc_width``, and the popcount's structure
+        (``popcount``) and register stages (``spacing``, ``top_registers``).
 
     Members
     -------
@@ -76,10 +76,10 @@ class DotProductUnit(wiring.Component):
     Latency and throughput
     ----------------------
     One beat per cycle while ``o.ready`` is high. The result of a ``last`` beat is valid
-    :attr:`latency` ``= tree_latency(dk, spacing) + 2`` cycles after the edge that accepts
-    the beat: the popcount tree's register stages, the shifted and conditionally inverted
-    term, then the accumulator. Back-pressure stalls
-    the whole pipeline with one global clock enable (``i.ready = o.ready | ~o.valid``).
+    :attr:`latency` ``= tree_latency(dk, spacing, top_registers) + 2`` cycles after the edge
+    that accepts the beat: the popcount tree's register stages, the shifted and conditionally
+    inverted term, then the accumulator. Back-pressure stalls the whole pipeline with one
+    global clock enable (``i.ready = o.ready | ~o.valid``).
     Peak: ``2 dk`` binary operations (an AND and an add per bit) per cycle.
     """
 

@@ -167,15 +167,33 @@ def _plan(n):
     return min(plans, key=lambda p: (p[1], len(p[0]))) if plans else None
 
 
+def _packed_registered(n, spacing, top_registers):
+    """The levels (popcount_tree's numbering, 1.._levels(n)) after which popcount_packed
+    puts a register stage: of its own adder levels (two, then its chain levels), every
+    ``spacing``-th and the last ``top_registers`` but the first two (:func:`_registered`).
+    Where the packed tree is shallower than popcount_tree's, more stages make the count
+    :func:`tree_latency`'s: without ``top_registers`` on the levels beyond it (pure delays)
+    where ``spacing`` puts them; with it, on its own unregistered adder levels from the top
+    down (above the second), then on the levels beyond it from the last down."""
+    real, depth = 2 + len(_plan(n)[0]), _levels(n)
+    own = {lv for lv in range(1, real + 1) if _registered(lv, real, spacing, top_registers)}
+    beyond = range(depth, real, -1)
+    if top_registers:
+        spare = [lv for lv in range(real, 2, -1) if lv not in own] + list(beyond)
+    else:
+        spare = [lv for lv in beyond if _registered(lv, depth, spacing, 0)]
+    return own | set(spare[:tree_latency(n, spacing, top_registers) - len(own)])
+
+
 def popcount_packed(m, ce, bits, spacing, *, top_registers=0, name="pc"):
     """Number of ones in ``bits`` with pair counts, 6:3 counters and packed carry chains (the
     comment above), ``count_width(len(bits))`` bits wide. A register stage (advancing under
-    ``ce``) follows every ``spacing`` levels, none if ``spacing`` is 0, and each of the last
-    ``top_registers`` levels but the first two, on the level boundaries popcount_tree has,
-    but at spacing 1 the pair counts' stage is on the count instead (a register after the
-    last level). Returns ``(count, stages)``, ``stages == tree_latency(n, spacing,
-    top_registers)``. Widths with no packed plan at popcount_tree's depth (n = 2,
-    3, 4, 5, 7, 10, 11) are built as popcount_tree.
+    ``ce``) follows every ``spacing`` levels, none if ``spacing`` is 0, and each of its last
+    ``top_registers`` adder levels but the first two, on the level boundaries popcount_tree
+    has (:func:`_packed_registered`), but at spacing 1 the pair counts' stage is on the
+    count instead (a register after the last level). Returns ``(count, stages)``,
+    ``stages == tree_latency(n, spacing, top_registers)``. Widths with no packed plan at
+    popcount_tree's depth (n = 2, 3, 4, 5, 7, 10, 11) are built as popcount_tree.
 
     Measured in the 4 x 256 x 4 bit-serial engine on the ECP5-85F (bench/bitserial-fanout,
     runs 4x256x4-planes and -packed): 8920 LUT4 and 1705 CCU2C against the tree's 12298 and
@@ -186,7 +204,7 @@ def popcount_packed(m, ce, bits, spacing, *, top_registers=0, name="pc"):
     if plan is None:  # no packed tree as shallow as popcount_tree's
         return popcount_tree(m, ce, bits, spacing, top_registers=top_registers, name=name)
     levels, _, sixes, pairs = plan
-    depth = _levels(n)
+    depth, registered = _levels(n), _packed_registered(n, spacing, top_registers)
     level, stages, uid = 1, 0, [0]
 
     def fit(value, top):
@@ -200,7 +218,7 @@ def popcount_packed(m, ce, bits, spacing, *, top_registers=0, name="pc"):
         # engine had 77,875 flip-flops with it, 93% of the ECP5-85F's), and a pair count
         # and the 6:3 counter after it are two tree levels. The stage moves to the count (a
         # pure delay after the last level's register: 9 flip-flops a DPU at Dk = 256).
-        if _registered(level, depth, spacing, top_registers) and not (spacing == 1 and level == 1):
+        if level in registered and not (spacing == 1 and level == 1):
             stages += 1
             vals = [(delay(m, ce, v, 1, name=f"{name}_q{level}"), t) for v, t in vals]
             guards = [delay(m, ce, g, 1, name=f"{name}_g{level}") for g in guards]
@@ -238,7 +256,7 @@ def popcount_packed(m, ce, bits, spacing, *, top_registers=0, name="pc"):
             total = fit(Cat(*a) + Cat(*b) + carry, 2 ** (pos + 1) - 1)
             nxt += [(fit(total[p:p + count_width(top)], top), top) for p, top in fields]
         vals, guards = register(nxt + ([vals[-1]] if len(vals) % 2 else []), guards)
-    while level < depth:  # a shallower tree: popcount_tree's registers all the same
+    while level < depth:  # a shallower tree: popcount_tree's stage count all the same
         level += 1
         vals, guards = register(vals, guards)
     assert not guards and len(vals) == 1 and vals[0][1] == n
@@ -254,15 +272,20 @@ def register_bits(n, spacing, style="tree", top_registers=0):
     """Flip-flops in the register stages of :func:`popcount` for ``n`` bits, without building
     it: the width of each registered level's values (and the packed tree's guard bits still
     to be added), as the builders make them. For the cost model (``lowbit.gen.fit``); checked
-    against the generated design's registers (``tests/test_keep.py``)."""
+    against the generated RTLIL's registers (``tests/test_popcount.py``) and the engine's
+    (``tests/test_keep.py``)."""
+    if style not in ("tree", "packed"):
+        raise ValueError(f"style must be 'tree' or 'packed', not {style!r}")
     if n <= 1:
         return 0
     depth = _levels(n)
     plan = _plan(n) if style == "packed" else None
+    registered = (_packed_registered(n, spacing, top_registers) if plan else
+                  {lv for lv in range(1, depth + 1)
+                   if _registered(lv, depth, spacing, top_registers)})
 
     def at(level, tops, guards=0):
-        return (sum(count_width(t) for t in tops) + guards
-                if _registered(level, depth, spacing, top_registers) else 0)
+        return sum(count_width(t) for t in tops) + guards if level in registered else 0
 
     if plan is None:  # popcount_tree
         tops = [min(3, n - i) for i in range(0, n, 3)]

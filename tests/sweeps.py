@@ -112,8 +112,9 @@ SHAPES = {
     "1x7x4": BitSerialParams(dm=1, dn=4, dk=7, max_wa=8, max_wb=8, max_m=9, max_k=100,
                              max_n=9, spacing=0, bcast_stages=3),
     # The packed popcount (pair counts, 6:3 counters, carry chains with guard bits), two
-    # hops of broadcast (copies for pairs of DPUs, then each DPU's input register); its 7
-    # levels registered after 2, 4 and 6 (spacing 2) and after 5 and 7 (top_registers 3).
+    # hops of broadcast (copies for pairs of DPUs, then each DPU's input register); its six
+    # adder levels (the tree's depth is 7) registered after 2, 4 and 6 (spacing 2), 5
+    # (top_registers 3) and 3 (the stage of the seventh level it lacks).
     "2x100x3-packed": BitSerialParams(dm=2, dn=3, dk=100, max_wa=8, max_wb=8, max_m=9,
                                       max_k=100, max_n=9, popcount="packed",
                                       bcast_fanout=2, dpu_inputs=True, top_registers=3),
