@@ -53,10 +53,11 @@ def _rtlil(n, spacing, style, top):
 @pytest.mark.parametrize("style", ["tree", "packed"])
 def test_register_bits_are_the_registers_built(style):
     """The cost model's count of a popcount's flip-flops (register_bits) is the width of the
-    $dff cells in the generated RTLIL: widths built as the tree (5, 7) and packed ones,
-    shallower packed trees (200), every spacing and top_registers up to the whole tree."""
-    for n in (2, 5, 7, 9, 13, 33, 61, 100, 200, 256):
-        for spacing in (0, 1, 2, 3):
+    $dff cells in the generated RTLIL: a width built as the tree (5) and packed ones,
+    shallower packed trees (100, 200), spacing 0 to 2 (1: the packed tree's stage on the
+    count) and top_registers up to the whole tree."""
+    for n in (2, 5, 13, 61, 100, 200, 256):
+        for spacing in (0, 1, 2):
             for top in (0, 1, 3, 16):
                 text = _rtlil(n, spacing, style, top)
                 dffs = re.findall(r"cell \$dff \S+\n(?:\s+parameter .*\n)*?"
