@@ -19,7 +19,6 @@ from cocotb.task import resume
 from cocotb.triggers import Event, FallingEdge, First, RisingEdge, Timer
 
 from ..host.transport import Transport
-from .runner import run_testbench
 
 __all__ = ["CocotbTransport", "uart_levels", "uart_monitor", "until", "run_host", "call",
            "PERIOD_PS"]
@@ -176,6 +175,8 @@ def run_host(gen_dir, manifest, link, script, args, *, divisor=None, jitter=0, s
     spec = {"mode": "host", "script": script, "args": args,
             "divisor": divisor or link.clk_hz / link.baud, "clk_hz": link.clk_hz,
             "baud": link.baud, "jitter": jitter, "seed": seed}
+    from .runner import run_testbench  # host side only: not in the simulation's imports
+
     resp = run_testbench(gen_dir, manifest, spec, sim=sim, seed=seed)
     return resp.get("result"), resp
 
