@@ -225,6 +225,11 @@ CORNERS = [
     ("bitserial", dict(dm=1, dn=1, dk=16, max_wa=16, max_wb=16, max_m=4096, max_k=64,
                        max_n=16, acc_width=64, spacing=16), False),
     ("bitserial", dict(dm=8, dn=8, dk=256), False),
+    # MAX_DPU_BITS (32,768 bits a cycle): twice the BISMO-sized array, once with the options
+    # of the large ECP5 runs (bench/bitserial-fanout) and once with the deepest DPU.
+    ("bitserial", dict(dm=8, dn=16, dk=256, operands="planes", popcount="packed",
+                       bcast_fanout=2, top_registers=4, result_ram="block"), False),
+    ("bitserial", dict(dm=4, dn=8, dk=1024), False),
     ("link", dict(clk_hz=12_000_000, baud=3_000_000, max_payload=5, timeout_bits=10,
                   registers=1), True),
     ("link", dict(max_payload=4096, timeout_bits=1 << 24, registers=128), True),

@@ -24,6 +24,7 @@ def main():
 
     lowbit = checkout / ".venv" / "bin" / "lowbit"
     entries = []
+    load = os.getloadavg()[0]  # other jobs slow the generations: say how busy the machine was
     for unit, overrides, cheap in CORNERS:
         items = [f"{k}={str(v).lower() if isinstance(v, bool) else v}"
                  for k, v in overrides.items()]
@@ -47,6 +48,7 @@ def main():
     results = {"what": "lowbit generate at each unit's parameter corners (issue 15)",
                "command": "python bench/param-corners/run.py", "git": git,
                "machine": f"{os.cpu_count()} cores, one generation at a time",
+               "load_average_at_start": round(load, 2),
                "corners": entries}
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["# Parameter corners: generation time and memory", "",
