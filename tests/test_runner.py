@@ -2,6 +2,7 @@
 simulator, and the OBJCACHE hook that shares one precompiled header between Verilator builds.
 No simulator runs here."""
 
+import os
 import subprocess
 import sys
 
@@ -38,8 +39,33 @@ def _hook(tmp_path):
 
 
 def _run(hook, *args):
-    return subprocess.run([str(hook), *args], capture_output=True, text=True,
-                          check=True).stdout.split()
+    # In the hook's directory: the fake compiler below writes its -o file where it runs.
+    return subprocess.run([str(hook), *args], capture_output=True, text=True, check=True,
+                          cwd=hook.parent).stdout.split()
+
+
+def test_the_objcache_hook_s_path_is_absolute_and_plain(tmp_path, monkeypatch):
+    """make runs the hook from the build directory, in a recipe that takes the path unquoted:
+    a relative cache (LOWBIT_CACHE=.cache) gets an absolute path, a path with a character a
+    shell would read gets no hook (the build as Verilator writes it)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel" / "gen" / "u").mkdir(parents=True)
+    hook = _objcache_hook("rel/gen/u", "k")
+    assert hook.is_absolute() and hook.exists()
+    for name in ("o'neil", "x(1)", "a&b", "a$b", "a b"):
+        (tmp_path / name / "gen" / "u").mkdir(parents=True)
+        assert _objcache_hook(tmp_path / name / "gen" / "u", "k") is None, name
+
+
+def test_make_gets_the_hook_through_makeflags(tmp_path, monkeypatch):
+    from lowbit.sim.runner import _verilator_make_fix
+
+    monkeypatch.setenv("MAKEFLAGS", "-s")
+    with _verilator_make_fix("verilator", tmp_path / "objcache.sh"):
+        flags = os.environ["MAKEFLAGS"].split()
+    assert flags == ["-s", "CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O0",
+                     f"OBJCACHE={tmp_path / 'objcache.sh'}"]
+    assert os.environ["MAKEFLAGS"] == "-s"
 
 
 def test_the_objcache_hook_adds_the_shared_header_to_plain_compiles_only(tmp_path):
@@ -78,6 +104,9 @@ def test_the_objcache_hook_precompiles_with_the_compile_s_own_flags(tmp_path):
     assert [p.name for p in hook.parent.iterdir() if ".gch." in p.name] == []
 
     (hook.parent / "shared.h.gch").unlink()
-    cxx.write_text('#!/bin/sh\nfor a do [ "$a" = -x ] && exit 1; done\nexit 0\n')
+    # A compiler that writes half a header and fails: neither the .gch nor its part stays.
+    cxx.write_text('#!/bin/sh\nfor a do [ "$a" = -x ] && x=1; done\n'
+                   'while [ $# -gt 0 ]; do [ "$1" = -o ] && echo half > "$2"; shift; done\n'
+                   '[ -z "$x" ]\n')
     _run(hook, str(cxx), "-O0", "-c", "b.cpp")
-    assert sorted(p.name for p in hook.parent.iterdir()) == ["objcache.sh", "shared.h"]
+    assert not [p.name for p in hook.parent.iterdir() if ".gch" in p.name]
