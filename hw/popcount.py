@@ -49,6 +49,19 @@ def _partial(m, value, top, name):
     return sig
 
 
+def _bits_signal(m, bits, name):
+    """``bits`` on a signal of its own, unless it is one: the trees take each bit apart, and
+    a bit of an expression (``(a & b)[j]``) is the whole expression, which Amaranth builds
+    again for every bit it is sliced from. For an expression of ``n`` bits that is ``n``
+    operators ``n`` bits wide: generating the 4 x 8 x 1024 bit-serial engine took 11 GB and
+    Yosys then failed; 1 x 1 x 1024 took 25 s to convert to RTLIL."""
+    if isinstance(bits, Signal):
+        return bits
+    sig = Signal(len(bits), name=f"{name}_in")
+    m.d.comb += sig.eq(bits)
+    return sig
+
+
 def popcount_tree(m, ce, bits, spacing, *, top_registers=0, name="pc"):
     """Number of ones in ``bits``: full adders (3 bits -> 2) then a balanced adder tree.
 
@@ -61,6 +74,7 @@ def popcount_tree(m, ce, bits, spacing, *, top_registers=0, name="pc"):
     width = count_width(n)
     if n == 1:
         return bits, 0
+    bits = _bits_signal(m, bits, name)
     levels = _levels(n)
     # (value, largest value it can take)
     parts = [(sum((bits[j] for j in range(i, min(i + 3, n))), Const(0, 1)),
@@ -204,6 +218,7 @@ def popcount_packed(m, ce, bits, spacing, *, top_registers=0, name="pc"):
     if plan is None:  # no packed tree as shallow as popcount_tree's
         return popcount_tree(m, ce, bits, spacing, top_registers=top_registers, name=name)
     levels, _, sixes, pairs = plan
+    bits = _bits_signal(m, bits, name)
     depth, registered = _levels(n), _packed_registered(n, spacing, top_registers)
     level, stages, uid = 1, 0, [0]
 

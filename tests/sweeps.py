@@ -186,7 +186,9 @@ CORNERS = [
     ("bmvu", dict(rows=1024, cols=1024, pe=16, simd=64, thresholds=1), False),
     ("bnn", dict(sizes="1-1-2", pe="1-1", simd="1-1", spacing=0), True),
     ("bnn", dict(sizes="16-16-16-16-16-16-16-16-2", output="scores", spacing=16), True),
-    ("bnn", dict(sizes="4096-1024-10", pe="16-10", simd="64-64"), False),
+    # The network's 4,194,304 weight bits: four layers at the bmvu's 1,048,576 each.
+    ("bnn", dict(sizes="1024-1024-1024-1024-1024", pe="16-16-16-16", simd="64-64-64-64"),
+     False),
     ("winograd1d", dict(data_width=2, weight_width=2, channels=1, pipeline=0), True),
     ("winograd1d", dict(data_width=16, weight_width=16, channels=1024, pipeline=6,
                         filter_transform="onchip"), True),

@@ -64,3 +64,29 @@ def test_register_bits_are_the_registers_built(style):
                                   r"\s+parameter \\WIDTH (\d+)", text)
                 assert register_bits(n, spacing, style, top) == sum(map(int, dffs)), (
                     n, spacing, top)
+
+
+class _OfAnd(Elaboratable):
+    """A popcount of an expression, ``a & b``, as the bit-serial engine's DPUs take it."""
+
+    def __init__(self, n, style):
+        self.n, self.style = n, style
+        self.a, self.b, self.count = Signal(n), Signal(n), Signal(n.bit_length())
+
+    def elaborate(self, platform):
+        m = Module()
+        count, _ = popcount(m, Const(1), self.a & self.b, 0, self.style)
+        m.d.comb += self.count.eq(count)
+        return m
+
+
+@pytest.mark.parametrize("style", ["tree", "packed"])
+def test_an_expression_is_built_once(style):
+    """The trees take ``a & b`` apart bit by bit: the AND is built once, ``n`` bits wide,
+    not once for every bit sliced from it (that was ``n`` ANDs of ``n`` bits, and the 4 x 8 x
+    1024 engine did not generate)."""
+    tree = _OfAnd(64, style)
+    text = rtlil.convert(tree, ports=[tree.a, tree.b, tree.count])
+    widths = re.findall(r"cell \$and \S+\n(?:\s+parameter \S+ \S+\n)*?\s+parameter "
+                        r"\\Y_WIDTH (\d+)", text)
+    assert widths.count("64") == 1, widths
