@@ -135,7 +135,8 @@ MAX_P2S_BITS = 1 << 14
 #: Largest DPU array, Dm x Dn x Dk bits a cycle: twice what the ECP5-85F, the largest
 #: supported device, was found to hold with its result buffer in LUT RAM (8 x 256 x 8, 74% of
 #: its logic cells, bench/bitserial-fanout), so that arrays a little larger can be tried with
-#: ``result_ram="block"``; generation alone takes minutes at this size.
+#: ``result_ram="block"``. Generation at this size takes 27 to 40 s and under 1 GB
+#: (bench/param-corners: 4 x 8 x 1024 and 8 x 16 x 256).
 MAX_DPU_BITS = 1 << 15
 #: Largest operand or result buffer in bits (max_m x max_k x max_wa, max_k x max_n x max_wb,
 #: max_m x max_n x accumulator): 4 Mi, above the block RAM of the largest supported device
