@@ -36,8 +36,7 @@ __all__ = [
 MAX_N = 4096
 #: The bmvu's weight memory (rows x cols bits): 1 Mi, a quarter of the block RAM of the
 #: largest supported device (ECP5-85F: 208 DP16KD, 3.7 Mbit), as the weights are generated
-#: into the Verilog (1 Mi: 3.7 s, bench/param-corners; 4 Mi, 2048 x 2048 with the limit
-#: raised: 19 s and 583 MB to Verilog, 2026-12-07); and its lanes (pe x simd).
+#: into the Verilog (1 Mi: 3.7 s, bench/param-corners); and its lanes (pe x simd).
 MAX_BMVU_BITS = 1 << 20
 MAX_BMVU_LANES = 1 << 14
 POPCOUNT_STYLES = ("tree", "plain", "packed")
