@@ -28,6 +28,7 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
+from ..golden.bitserial import DPU_POPCOUNT_FAMILIES
 from ..golden.checks import UsageError, parse_params
 from ..golden.unitmap import LINK_FILE
 from ..hw.build import atomic_dir, check_output_dir, elaborate, scratch_dir
@@ -95,6 +96,17 @@ def _resolve_params(unit, params):
         return parse_params(unit, params)
     raise TypeError(f"params for unit {unit.name} must be a {unit.params_cls.__name__}, a list "
                     f"of 'key=value' strings or None, not {params!r}")
+
+
+def check_family_cells(params, board):
+    """Refuse parameters whose hardware instantiates cells ``board``'s family does not have
+    (``popcount="chain"``: ECP5's CCU2C; golden.bitserial.DPU_POPCOUNT_FAMILIES)."""
+    popcount = getattr(params, "popcount", None)
+    families = DPU_POPCOUNT_FAMILIES.get(popcount)
+    if families is not None and board.family not in families:
+        raise UsageError(f"popcount={popcount} instantiates {'/'.join(families).upper()} carry "
+                         f"cells; {board.name} is {board.family}: use popcount=packed or tree")
+    return params
 
 
 def _resolve_target(board, target_mhz):
@@ -272,7 +284,7 @@ def netlist_resources(unit_name, params, board_name, *, dsp=True):
     For a unit too big to place, and for fitting cost models."""
     unit = get_unit(unit_name)
     board = get_board(board_name)
-    params = _resolve_params(unit, params)
+    params = check_family_cells(_resolve_params(unit, params), board)
     env = toolchain_env(check_tools(board.family))
     with tempfile.TemporaryDirectory(prefix="lowbit-netlist-") as scratch:
         cells, *_ = _unit_synth(unit, params, board, Path(scratch), env, lambda line: None,
@@ -445,7 +457,7 @@ def synth(unit_name, params, board_name, outdir, *, target_mhz=None, log=None, d
     say = log if log is not None else (lambda line: None)
     unit = get_unit(unit_name)
     board = get_board(board_name)
-    params = _resolve_params(unit, params)
+    params = check_family_cells(_resolve_params(unit, params), board)
     target_mhz = _resolve_target(board, target_mhz)
     if harness not in HARNESSES:
         raise UsageError(f"unknown harness {harness!r}; choose one of: {', '.join(HARNESSES)}")

@@ -263,7 +263,7 @@ def netlist_design(unit_name, params, board_name, *, dsp=None, lut_mapping="area
     The manifest is the RTL's (the netlist keeps the unit's ports) with ``verilog`` naming
     one file that holds the cell models and the netlist, and ``netlist`` saying for which
     board and how many read-data registers moved into block RAMs."""
-    from .flow import _resolve_params, check_lut_mapping
+    from .flow import _resolve_params, check_family_cells, check_lut_mapping
     from .sizes import board_dsp
 
     unit = get_unit(unit_name)
@@ -271,7 +271,7 @@ def netlist_design(unit_name, params, board_name, *, dsp=None, lut_mapping="area
     check_lut_mapping(lut_mapping, board)
     if dsp is None:
         dsp = board_dsp(unit.name, board.name)
-    params = _resolve_params(unit, params)
+    params = check_family_cells(_resolve_params(unit, params), board)
     _, rtl_manifest = generated(unit, params)
     target = cache_root() / "netlist" / _key(unit, params, board, dsp, lut_mapping)
     man_path = target / f"{unit.top}.json"
@@ -306,6 +306,7 @@ def _build(unit, params, board, dsp, rtl_manifest, target, lut_mapping="area"):
                  name="yosys", what=f"writing the netlist of unit {unit.name}")
         man = dict(rtl_manifest)
         man["verilog"] = f"{unit.top}_netlist.v"
+        man.pop("models", None)  # the netlist's text has every cell's model
         outreg = work / "outreg.json"
         man["netlist"] = {"board": board.name, "family": board.family, "cells": cells,
                           "lut_mapping": lut_mapping,

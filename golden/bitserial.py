@@ -107,8 +107,11 @@ MAX_PRECISION = 16
 #: How the engine's input stream carries the operands (BitSerialParams.operands).
 OPERAND_FORMS = ("words", "planes")
 #: How a DPU counts the ones of ``a & b`` (DPUParams.popcount, BitSerialParams.popcount): the
-#: structures of lowbit.hw.popcount, "tree" or "packed"; the latency is the same.
-DPU_POPCOUNTS = ("tree", "packed")
+#: structures of lowbit.hw.popcount, "tree", "packed" or "chain" (ECP5 carry cells, for ECP5
+#: boards only); the latency is the same.
+DPU_POPCOUNTS = ("tree", "packed", "chain")
+#: The DPU popcounts that instantiate a family's own cells, and the families that have them.
+DPU_POPCOUNT_FAMILIES = {"chain": ("ecp5",)}
 #: How an operand word reaches the DPUs of its row (A, BitSerialParams.a_flow) or column (B,
 #: BitSerialParams.b_flow): from a broadcast register (or its copies), or along the row or
 #: column from group to group of DPUs.
@@ -456,7 +459,9 @@ class DPUParams:
     popcount : str
         The popcount's structure: "tree" (full adders, then an adder tree) or "packed" (pair
         counts, 6:3 counters, several additions in one carry chain: fewer LUT4 and more carry
-        cells on ECP5). Area and timing only: results and latency are the same.
+        cells on ECP5) or "chain" (ECP5 only: every level in CCU2C carry cells, the AND
+        inside their LUTs, lowbit.hw.popcount.popcount_chain). Area and timing only: results
+        and latency are the same.
 
     Each cycle: ``acc = (first ? 0 : acc) + (negate ? -1 : +1) * (popcount(a & b) << shift)``;
     the accumulator is output when ``last`` is set.
@@ -471,8 +476,9 @@ class DPUParams:
         "help": "popcount register spacing (0: none); latency only"})
     top_registers: int = field(default=0, metadata={"help": _TOP_REGISTERS_HELP})
     popcount: str = field(default="tree", metadata={
-        "help": "popcount structure: tree (full adders, adder tree) or packed (pair counts, "
-                "packed carry chains: fewer LUT4 on ECP5); results and latency the same"})
+        "help": "popcount structure: tree (full adders, adder tree), packed (pair counts, "
+                "packed carry chains: fewer LUT4 on ECP5) or chain (ECP5 boards only: CCU2C "
+                "carry chains with the AND inside); results and latency the same"})
 
     def __post_init__(self):
         _check_int("dk", self.dk, 1, MAX_DK)
@@ -605,8 +611,8 @@ class BitSerialParams:
         2, the critical path was a level-4 register placed far from the level-5 adder, then
         level 6: bench/bitserial-fanout ``critical-path-8x256x8-fanout2-resblock.txt``.)
     popcount : str
-        Each DPU's popcount structure, "tree" or "packed" (:class:`DPUParams`); area and
-        timing only.
+        Each DPU's popcount structure, "tree", "packed" or "chain" (ECP5 only,
+        :class:`DPUParams`); area and timing only.
     bcast_fanout : int
         The most DPUs one broadcast register drives. 0 (default): one broadcast register a
         word, driving the ``dn`` DPUs of its row (A) or the ``dm`` of its column (B). ``F >=
@@ -725,8 +731,10 @@ class BitSerialParams:
         "help": "popcount register spacing (0: none); latency only"})
     top_registers: int = field(default=0, metadata={"help": _TOP_REGISTERS_HELP})
     popcount: str = field(default="tree", metadata={
-        "help": "each DPU's popcount: tree (full adders, adder tree) or packed (pair counts, "
-                "packed carry chains: fewer LUT4 on ECP5, see bench/popcount-packing)"})
+        "help": "each DPU's popcount: tree (full adders, adder tree), packed (pair counts, "
+                "packed carry chains: fewer LUT4 on ECP5, see bench/popcount-packing) or "
+                "chain (ECP5 boards only: CCU2C carry chains with the AND inside, see "
+                "bench/popcount-chain)"})
     bcast_fanout: int = field(default=0, metadata={
         "help": f"most DPUs one operand broadcast register drives (0: no limit, one "
                 f"register a word; 1..{MAX_ARRAY}: copies kept apart, one a group, and a "

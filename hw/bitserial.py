@@ -114,9 +114,7 @@ class DotProductUnit(wiring.Component):
         m.d.comb += [ce.eq(self.o.ready | ~self.o.valid), self.i.ready.eq(ce)]
 
         pl = self.i.payload
-        anded = Signal(p.dk)
-        m.d.comb += anded.eq(pl.a & pl.b)
-        count, lat = popcount(m, ce, anded, p.spacing, p.popcount,
+        count, lat = popcount(m, ce, pl.a, p.spacing, p.popcount, mask=pl.b,
                               top_registers=p.top_registers)
         # The controls ride along the tree; only valid needs a reset.
         valid = delay(m, ce, self.i.valid, lat, name="valid", reset_less=False)

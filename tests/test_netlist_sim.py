@@ -4,6 +4,7 @@ boards/outreg.py; the ECP5 and Gowin block RAMs and multipliers from boards/mode
 unit's own testbench and golden model, bit for bit."""
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from lowbit.golden.bitserial import MatmulRun, bitserial_runs, value_range
 from lowbit.golden.checks import UsageError
 from lowbit.golden.job import chain
 from lowbit.golden.winograd import Conv2dParams
+from lowbit.hw.build import generated
 from lowbit.hw.units import UNITS, get_unit
 from lowbit.sim.mac import directed_vectors, random_vectors
 from lowbit.sim.runner import design, designs, run_job, run_unit
@@ -298,6 +300,33 @@ def test_bitserial_delay_mapped_netlist(sim, seed):
     assert delay["netlist"]["lut_mapping"] == "delay"
     assert delay["netlist"]["cells"]["LUT4"] > area["netlist"]["cells"]["LUT4"]
     assert delay["netlist"]["outreg"] == area["netlist"]["outreg"]
+
+
+def test_bitserial_chain_popcount_netlist(sim, seed):
+    """``popcount="chain"``: the ECP5 netlist of a small engine (1 x 7 x 4's shape with 21
+    bits a DPU: 6 level-1 fields, three levels) is still the engine, bit for bit, through
+    Yosys's own CCU2C model, and its popcounts are CCU2C cells: the netlist has as many
+    as the generated Verilog instantiates, and no more LUT4s than the packed popcount's."""
+    params = dataclasses.replace(SHAPES["1x7x4"], dk=21, popcount="chain")
+    board = "ulx3s-85f"
+    with designs(netlist_source(board, dsp=True)) as used:
+        _bitserial(sim, seed, params)
+    assert "bitserial" in used
+    gen_dir, man = generated("bitserial", params)
+    instances = len(re.findall(r"^\s*CCU2C\b", (gen_dir / man["verilog"]).read_text(),
+                               flags=re.M))
+    assert instances > 0 and man["models"] == ["lowbit_bitserial_cells.v"]
+    chain = netlist_design("bitserial", params, board, dsp=True)[1]["netlist"]["cells"]
+    packed = netlist_design("bitserial", dataclasses.replace(params, popcount="packed"),
+                            board, dsp=True)[1]["netlist"]["cells"]
+    assert chain["CCU2C"] >= instances and chain["LUT4"] < packed["LUT4"], (chain, packed)
+
+
+def test_chain_popcount_is_for_ecp5_only():
+    params = dataclasses.replace(SHAPES["1x7x4"], popcount="chain")
+    with pytest.raises(UsageError, match="popcount=chain instantiates ECP5 carry cells; "
+                                         "icebreaker is ice40: use popcount=packed or tree"):
+        netlist_design("bitserial", params, "icebreaker")
 
 
 def test_delay_mapping_is_for_ecp5_only():

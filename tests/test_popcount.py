@@ -50,12 +50,13 @@ def _rtlil(n, spacing, style, top):
     return rtlil.convert(tree, ports=[tree.bits, tree.count])
 
 
-@pytest.mark.parametrize("style", ["tree", "packed"])
+@pytest.mark.parametrize("style", ["tree", "packed", "chain"])
 def test_register_bits_are_the_registers_built(style):
     """The cost model's count of a popcount's flip-flops (register_bits) is the width of the
     $dff cells in the generated RTLIL: a width built as the tree (5) and packed ones,
     shallower packed trees (100, 200), spacing 0 to 2 (1: the packed tree's stage on the
-    count) and top_registers up to the whole tree."""
+    count) and top_registers up to the whole tree; the chain's guard products carried
+    through a stage as their two bits."""
     for n in (2, 5, 13, 61, 100, 200, 256):
         for spacing in (0, 1, 2):
             for top in (0, 1, 3, 16):
@@ -90,3 +91,33 @@ def test_an_expression_is_built_once(style):
     widths = re.findall(r"cell \$and \S+\n(?:\s+parameter \S+ \S+\n)*?\s+parameter "
                         r"\\Y_WIDTH (\d+)", text)
     assert widths.count("64") == 1, widths
+
+
+@pytest.mark.parametrize("n,spacing,top,levels", [
+    (256, 2, 0, {2, 4, 6, 8}), (256, 2, 4, {2, 4, 5, 6, 7, 8}), (100, 1, 0, set(range(1, 8))),
+    (13, 0, 2, {3, 4})])
+def test_chain_registers_follow_the_last_levels(n, spacing, top, levels):
+    """popcount="chain": the stages of popcount_packed's rule on the chain tree's own levels
+    (256 bits: 65 level-1 fields, 8 levels, the adder tree's depth; 100: 26 fields, 6 of its
+    own, the seventh's stage on its sixth; 13: 4 fields, 3 of 4), as many as tree_latency."""
+    text = _rtlil(n, spacing, "chain", top)
+    found = set(re.findall(r"pc_q(\d+)", text))
+    assert found == {str(level) for level in levels}
+    assert tree_latency(n, spacing, top) == len(levels)
+
+
+def test_chain_takes_the_and_into_its_cells():
+    """popcount="chain" of ``a & b`` builds no AND: each product is a pair of a CCU2C's
+    inputs, the chains' first and last cells have no carry in or out of their own, and the
+    cells hold 2 products (level 1) or a product (a guard) a position where they can."""
+    m = Module()
+    a, b = Signal(256), Signal(256)
+    popcount(m, Const(1), a, 0, "chain", mask=b)
+    text = rtlil.convert(m, ports=[a, b])
+    assert "$and" not in text
+    cells = re.findall(r"cell \\CCU2C", text)
+    # Positions (half a cell each), a field k + 1 (its guard and k bits): level 1, 65 fields
+    # of 1 + 1; then 32 of 2 + 1, 16 of 3 + 1, 8 of 4 + 1, 4 of 5 + 1, 2 of 6 + 1, 1 of 7 + 1,
+    # and the 65th level-1 count added at the last level, 8 + 1: 385 positions, in chains
+    # of at most 16, each odd one a half cell more (at most 31 chains).
+    assert 385 / 2 <= len(cells) <= (385 + 31) / 2, len(cells)
