@@ -429,6 +429,9 @@ def cmd_generate(args):
     out = args.output or Path("lowbit-out") / unit.name
     man = write_outputs(unit, params, out)
     print(f"wrote {out / man['verilog']} and {out / (unit.top + '.json')}")
+    for name in man.get("models", []):
+        print(f"wrote {out / name}: simulation models of the vendor cells it instantiates "
+              f"(Yosys's; synthesis takes the vendor's own)")
     print(f"  latency {man.get('latency', '-')} cycles; widths {man.get('widths', {})}")
     for port in man["ports"]:
         fields = port.get("fields")

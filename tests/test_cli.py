@@ -60,6 +60,9 @@ def test_generate_writes_verilog_and_manifest(tmp_path, capsys):
     (["synth", "mac", "--target-mhz", "0"], "--target-mhz: must be between 1 and 1000, not 0"),
     (["synth", "mac", "--lut-mapping", "delay"],
      "--lut-mapping delay is for ECP5 boards; icebreaker is ice40 (use the default, area)"),
+    (["synth", "bitserial", "-p", "popcount=chain"],
+     "popcount=chain instantiates ECP5 carry cells; icebreaker is ice40: use popcount=packed "
+     "or tree"),
     (["compare", "lfsr", "--input", "x.npy"],
      "compare is available for: mac, popcount, xnor, bmvu"),
     (["compare", "mac", "--input", "x.npy", "--netlist", "de0-nano"], "unknown board 'de0-nano'"),
