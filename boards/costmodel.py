@@ -8,7 +8,9 @@ the model is linear in features that follow the structure of the hardware:
 - ``tree_bits = Dm Dn Dk`` with ``popcount=tree``, ``packed_bits`` the same with
   ``popcount=packed`` (0 otherwise): the AND gates and popcount trees (about one LUT4 per
   bit), whose cost a bit differs between the two structures (the packed popcount: fewer
-  LUT4, more carry cells);
+  LUT4, more carry cells). ``popcount=chain`` (ECP5 CCU2C chains, no LUT4 at all) is not
+  fitted yet and counts as ``tree``: its LUT4 are predicted high, its carry cells low
+  (bench/popcount-chain has its measured cells);
 - ``dpu_acc = Dm Dn acc``: the shift/negate/accumulate stage and the result multiplexer;
 - ``dpu_tree = Dm Dn ceil(log2(Dk + 1))``: the tree's last levels and the count registers;
 - ``p2s_bits = Dk W``: the converter's word register and plane multiplexer (``Dk`` with

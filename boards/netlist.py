@@ -121,6 +121,24 @@ def _check_models(module, family, models):
             f"a {family} netlist can be simulated when it has none of them")
 
 
+def _fresh_outputs(netlist):
+    """``netlist`` with a net of its own on each cell output left unconnected (``"x"``, the
+    carry outs :mod:`lowbit.boards.carry` frees): Yosys would write them as ``1'hx``, which
+    Verilator refuses as an output tied to a constant."""
+    for module in netlist["modules"].values():
+        bits = [b for cell in module.get("cells", {}).values()
+                for conn in cell["connections"].values() for b in conn if isinstance(b, int)]
+        fresh = max(bits, default=1) + 1
+        for cell in module.get("cells", {}).values():
+            dirs = cell.get("port_directions", {})
+            for port, conn in cell["connections"].items():
+                if dirs.get(port) == "output" and "x" in conn:
+                    cell["connections"][port] = [b if b != "x" else fresh + i
+                                                 for i, b in enumerate(conn)]
+                    fresh += len(conn)
+    return netlist
+
+
 def _check_rams(module):
     """Refuse DP16KD uses :file:`models/dp16kd_sim.v` does not model."""
     for name, cell in module["cells"].items():
@@ -299,8 +317,9 @@ def _build(unit, params, board, dsp, rtl_manifest, target, lut_mapping="area"):
         # Short names (_123_) for every wire and cell but the ports: Yosys's names of a
         # netlist's wires run to 100 characters, and the simulation model's C++ shrinks from
         # 4.6 to 3.2 MB (winograd2d on Gowin), its compile time by a fifth.
+        (work / "unit-sim.json").write_text(json.dumps(_fresh_outputs(netlist)))
         run_tool([env[tool_env_var("yosys")], "-q", "-p",
-                  "read_json unit.json; rename -hide w:* c:*; rename -enumerate; "
+                  "read_json unit-sim.json; rename -hide w:* c:*; rename -enumerate; "
                   "write_verilog -noattr netlist.v"],
                  cwd=work, env=env, console=work / "write.console", check=True,
                  name="yosys", what=f"writing the netlist of unit {unit.name}")

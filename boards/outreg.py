@@ -298,12 +298,16 @@ def _mult_outputs(cells, sinks, conn, clock, enable):
 
 
 def absorb_in_file(path):
-    """:func:`absorb_output_registers` and :func:`absorb_multiplier_registers` on every module
-    of the Yosys JSON netlist at ``path``, rewritten in place. Returns the summed counts:
-    ``{"rams", "ffs"}`` of the block RAMs, ``{"mults", "mult_ffs"}`` of the multipliers."""
+    """:func:`absorb_output_registers`, :func:`absorb_multiplier_registers` and
+    :func:`lowbit.boards.carry.free_chain_ends` on every module of the Yosys JSON netlist at
+    ``path``, rewritten in place. Returns the summed counts: ``{"rams", "ffs"}`` of the block
+    RAMs, ``{"mults", "mult_ffs"}`` of the multipliers, ``{"carry_ins", "carry_outs"}`` of
+    the carry chains' freed ends."""
     path = Path(path)
     netlist = json.loads(path.read_text())
-    total = {"rams": 0, "ffs": 0, "mults": 0, "mult_ffs": 0}
+    from .carry import free_chain_ends
+
+    total = {"rams": 0, "ffs": 0, "mults": 0, "mult_ffs": 0, "carry_ins": 0, "carry_outs": 0}
     for module in netlist.get("modules", {}).values():
         if "cells" not in module or module.get("attributes", {}).get("blackbox"):
             continue
@@ -311,6 +315,8 @@ def absorb_in_file(path):
             total[key] += n
         for key, n in absorb_multiplier_registers(module).items():
             total["mult_" + key if key == "ffs" else key] += n
+        for key, n in free_chain_ends(module).items():
+            total[key] += n
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(netlist))
     tmp.replace(path)

@@ -175,7 +175,8 @@ def test_yosys_ecp5_netlist(tmp_path):
     assert {c["type"] for c in before.values()} == {"DP16KD", "TRELLIS_FF"}
     assert sum(c["type"] == "TRELLIS_FF" for c in before.values()) == 72 + 72
     assert absorb_in_file(tmp_path / "t.json") == {"rams": 2, "ffs": 72, "mults": 0,
-                                                "mult_ffs": 0}
+                                                "mult_ffs": 0, "carry_ins": 0,
+                                                "carry_outs": 0}
     cells = json.loads((tmp_path / "t.json").read_text())["modules"]["t"]["cells"]
     assert sum(c["type"] == "TRELLIS_FF" for c in cells.values()) == 72
     rams = [c for c in cells.values() if c["type"] == "DP16KD"]
