@@ -6,11 +6,10 @@ per DPU plus 120.1 for its result logic. lowbit's targets have LUT4s, so the ter
 the model is linear in features that follow the structure of the hardware:
 
 - ``tree_bits = Dm Dn Dk`` with ``popcount=tree``, ``packed_bits`` the same with
-  ``popcount=packed`` (0 otherwise): the AND gates and popcount trees (about one LUT4 per
-  bit), whose cost a bit differs between the two structures (the packed popcount: fewer
-  LUT4, more carry cells). ``popcount=chain`` (ECP5 CCU2C chains, no LUT4 at all) is not
-  fitted yet and counts as ``tree``: its LUT4 are predicted high, its carry cells low
-  (bench/popcount-chain has its measured cells);
+  ``popcount=packed``, ``chain_bits`` with ``popcount=chain`` (0 otherwise): the AND gates
+  and popcount trees (about one LUT4 per bit), whose cost a bit differs between the
+  structures (the packed popcount: fewer LUT4, more carry cells; the chain: carry cells
+  alone, fitted on ECP5 only, the one family that has it);
 - ``dpu_acc = Dm Dn acc``: the shift/negate/accumulate stage and the result multiplexer;
 - ``dpu_tree = Dm Dn ceil(log2(Dk + 1))``: the tree's last levels and the count registers;
 - ``p2s_bits = Dk W``: the converter's word register and plane multiplexer (``Dk`` with
@@ -43,14 +42,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..golden.bitserial import BitSerialParams
+from ..golden.bitserial import DPU_POPCOUNT_FAMILIES, DPU_POPCOUNTS, BitSerialParams
 
 __all__ = ["FEATURES", "KINDS", "features", "estimate", "load_model", "fit", "FIT_CONFIGS",
-           "CHECK_CONFIGS", "model_errors", "error_table"]
+           "CHECK_CONFIGS", "family_configs", "model_errors", "error_table"]
 
 MODEL_PATH = Path(__file__).with_name("costmodel.json")
 FEATURES = ("const", "tree_bits", "packed_bits", "dpu_acc", "dpu_tree", "p2s_bits", "bank_bits",
-            "shallow_bits", "addr_bits")
+            "shallow_bits", "addr_bits", "chain_bits")
 #: Buffers of this many words or fewer are not block RAM (see ``lowbit.gen.fit.bram_blocks``).
 SHALLOW_WORDS = 4
 FAMILY_BOARD = {"ice40": "icebreaker", "ecp5": "ulx3s-85f"}
@@ -66,13 +65,13 @@ def features(params):
     shallow = sum(words[name] * width for name, width in (
         ("lhs", p.lhs_width), ("rhs", p.rhs_width), ("result", p.result_width))
         if words[name] <= SHALLOW_WORDS)
-    packed = p.popcount == "packed"
-    return np.array([1.0, 0 if packed else dpus * p.dk, dpus * p.dk if packed else 0,
+    bits = {style: dpus * p.dk if p.popcount == style else 0 for style in DPU_POPCOUNTS}
+    return np.array([1.0, bits["tree"], bits["packed"],
                      dpus * p.accumulator_width,
                      dpus * math.ceil(math.log2(p.dk + 1)),
                      p.dk * (max(p.max_wa, p.max_wb) if p.operands == "words" else 1),
                      (p.dm + p.dn) * p.dk, shallow,
-                     sum(p.buffer_addr_bits.values())], dtype=np.float64)
+                     sum(p.buffer_addr_bits.values()), bits["chain"]], dtype=np.float64)
 
 
 def _config(dm, dk, dn, wa=8, wb=8, m=16, k=256, n=16, popcount="tree"):
@@ -96,6 +95,10 @@ FIT_CONFIGS = [
         ((8, 32, 4), {}), ((4, 128, 4), dict(wa=2, wb=2, k=512)),
         ((8, 128, 8), dict(m=64, k=1024, n=64)), ((8, 256, 8), {}))),
 ]
+# The chain popcount (ECP5 only: lowbit.golden.bitserial.DPU_POPCOUNT_FAMILIES).
+FIT_CONFIGS += [_config(*shape, **kw, popcount="chain") for shape, kw in (
+    ((2, 32, 2), {}), ((2, 128, 2), {}), ((4, 64, 4), {}), ((1, 256, 4), {}), ((8, 32, 4), {}),
+    ((4, 128, 4), dict(wa=2, wb=2, k=512)), ((8, 256, 8), {}))]
 #: Held-out configurations the model is checked against (never used in the fit).
 CHECK_CONFIGS = [
     _config(2, 48, 3), _config(3, 64, 2, wa=4, wb=6), _config(4, 96, 4),
@@ -103,7 +106,16 @@ CHECK_CONFIGS = [
     _config(2, 200, 2, m=64, n=64), _config(16, 64, 8), _config(6, 256, 10, m=32, n=32),
     _config(4, 96, 4, popcount="packed"), _config(2, 200, 2, m=64, n=64, popcount="packed"),
     _config(8, 64, 2, popcount="packed"),
+    _config(4, 96, 4, popcount="chain"), _config(2, 200, 2, m=64, n=64, popcount="chain"),
+    _config(8, 64, 2, popcount="chain"),
 ]
+
+
+def family_configs(configs, family):
+    """The configurations ``family`` can build: those whose popcount instantiates cells of
+    other families (``popcount=chain``, ECP5's CCU2C) left out."""
+    return [p for p in configs
+            if family in DPU_POPCOUNT_FAMILIES.get(p.popcount, (family,))]
 
 
 def load_model(path=MODEL_PATH):
@@ -255,8 +267,9 @@ def main(argv=None):
     model = load_model() if MODEL_PATH.exists() else {}
     for family in families:
         recorded = model.get(family, {}).get("runs", []) if args.missing else []
-        runs = (_collect(family, FIT_CONFIGS, "fit", print, recorded)
-                + _collect(family, CHECK_CONFIGS, "check", print, recorded))
+        runs = (_collect(family, family_configs(FIT_CONFIGS, family), "fit", print, recorded)
+                + _collect(family, family_configs(CHECK_CONFIGS, family), "check", print,
+                           recorded))
         coef = fit([r for r in runs if r["set"] == "fit"])
         model[family] = {"board": FAMILY_BOARD[family], "features": list(FEATURES),
                          "coef": coef, "runs": runs}

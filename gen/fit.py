@@ -16,7 +16,7 @@ from ..boards.costmodel import FAMILY_BOARD, load_model
 from ..boards.costmodel import estimate as model_estimate
 from ..golden.bitserial import MAX_DPU_BITS, BitSerialParams
 from ..golden.checks import UsageError
-from ..hw.popcount import register_bits, tree_latency
+from ..hw.popcount import chain_cells, register_bits, tree_latency
 
 __all__ = ["bram_blocks", "lutram_units", "copy_ffs", "estimate_bitserial", "check_fits_board",
            "fit_bitserial", "default_budget", "DEVICE_SHARE", "DK_CHOICES"]
@@ -225,12 +225,23 @@ def _require_model(family):
                          f"to Yosys runs), not {family}; measure with 'lowbit synth' instead")
 
 
+def engine_logic_cells(board, params, lut, ff, carry, lutram):
+    """:meth:`Board.logic_cells` for the bit-serial engine ``params`` from Yosys's counts,
+    with the chain popcount's CCU2C (:func:`lowbit.hw.popcount.chain_cells`) at two logic
+    cells each, no more: lowbit.boards.carry leaves its chains no cells at their ends, and
+    the board's carry share (3 on ECP5) is for Yosys's adders, which have them."""
+    chains = (min(carry, params.dm * params.dn * chain_cells(params.dk))
+              if params.popcount == "chain" else 0)
+    return board.logic_cells(lut, ff, carry - chains, lutram) + 2 * chains
+
+
 def estimate_bitserial(params, family, model=None):
     """``{"lut", "ff", "carry", "lutram", "cells", "bram", "peak_binary_ops_per_cycle"}``
     predicted for ``family``; ``cells`` is what the LUT budget is checked against, counted as
     nextpnr counts them on the board the model was fitted on
     (:meth:`lowbit.boards.Board.logic_cells`: iCE40 logic cells hold a LUT4 and a flip-flop;
-    ECP5's TRELLIS_COMB are the LUT4s plus the sites carry cells and LUT RAM take). On top of
+    ECP5's TRELLIS_COMB are the LUT4s plus the sites carry cells and LUT RAM take, two for
+    each of the chain popcount's CCU2C, :func:`lowbit.hw.popcount.chain_cells`). On top of
     the fitted model: the flip-flops of :func:`copy_ffs`, and on ECP5 with
     ``result_ram="block"`` the LUT RAM read multiplexers that are gone
     (:func:`_lutram_read_luts`; the model is fitted with ``"auto"``)."""
@@ -241,8 +252,8 @@ def estimate_bitserial(params, family, model=None):
         auto = dataclasses.replace(params, result_ram="auto")
         est["lut"] += _lutram_read_luts(params) - _lutram_read_luts(auto)
     lutram = lutram_units(params, family)
-    cells = get_board(FAMILY_BOARD[family]).logic_cells(est["lut"], est["ff"], est["carry"],
-                                                        lutram)
+    cells = engine_logic_cells(get_board(FAMILY_BOARD[family]), params, est["lut"], est["ff"],
+                               est["carry"], lutram)
     return {**est, "lutram": lutram, "cells": cells, "bram": bram_blocks(params, family),
             "peak_binary_ops_per_cycle": params.peak_binary_ops_per_cycle}
 

@@ -12,7 +12,7 @@ from ..golden.binary import acc_width, count_width
 from .arith import delay
 
 __all__ = ["popcount", "popcount_tree", "popcount_packed", "popcount_chain", "tree_latency",
-           "register_bits", "vendor_models",
+           "register_bits", "chain_cells", "vendor_models",
            "Popcount", "XnorPopcount"]
 
 
@@ -365,6 +365,17 @@ def _chain_groups(fields):
         cur.append(idx)
         pos += k + 1
     return chains + [cur]
+
+
+def chain_cells(n):
+    """CCU2C cells in :func:`popcount_chain` for ``n`` bits, without building it: each chain's
+    positions (its first guard, each field's ``k + 1``), its top bit's and one to fill its
+    last cell, two a cell. For the cost model (lowbit.gen.fit: nextpnr places each in two
+    logic cells, no more, lowbit.boards.carry freeing the chain's ends)."""
+    if n <= 1:
+        return 0
+    return sum((2 + sum(fields[i][0] + 1 for i in chain)) // 2
+               for fields in _chain_plan(n) for chain in _chain_groups(fields))
 
 
 def _ccu2c_chain(m, positions, name):

@@ -6,9 +6,23 @@ from pathlib import Path
 
 import pytest
 from lowbit.boards import get_board
-from lowbit.boards.costmodel import CHECK_CONFIGS, FIT_CONFIGS, config_key, load_model, model_errors
+from lowbit.boards.costmodel import (
+    CHECK_CONFIGS,
+    FIT_CONFIGS,
+    config_key,
+    family_configs,
+    load_model,
+    model_errors,
+)
 from lowbit.gen.cli import main
-from lowbit.gen.fit import bram_blocks, estimate_bitserial, explain, fit_bitserial, lutram_units
+from lowbit.gen.fit import (
+    bram_blocks,
+    engine_logic_cells,
+    estimate_bitserial,
+    explain,
+    fit_bitserial,
+    lutram_units,
+)
 from lowbit.golden.bitserial import BitSerialParams
 from lowbit.golden.checks import UsageError
 
@@ -20,9 +34,9 @@ def test_model_within_15_percent_on_held_out_runs(family):
     """At least six recorded Yosys runs per family that the fit never saw."""
     model = load_model()
     runs = [r for r in model[family]["runs"] if r["set"] == "check"]
-    assert len(runs) >= 6 and len(runs) == len(CHECK_CONFIGS)
+    assert len(runs) >= 6 and len(runs) == len(family_configs(CHECK_CONFIGS, family))
     fitted = {config_key(r["params"]) for r in model[family]["runs"] if r["set"] == "fit"}
-    assert len(fitted) == len(FIT_CONFIGS)
+    assert len(fitted) == len(family_configs(FIT_CONFIGS, family))
     assert not fitted & {config_key(r["params"]) for r in runs}
     errors = model_errors(model, family)
     worst = max(errors, key=lambda e: abs(e[4]))
@@ -36,7 +50,8 @@ def test_block_ram_count_is_what_yosys_used(family):
     words in most others) and the DP16KD's 9-bit byte lanes (not in these runs; it gives the
     8 x 256 x 8 bench run's 116 DP16KD, not 114, bench/bitserial-fanout)."""
     runs = load_model()[family]["runs"]
-    assert len(runs) == len(FIT_CONFIGS) + len(CHECK_CONFIGS)
+    assert len(runs) == (len(family_configs(FIT_CONFIGS, family))
+                         + len(family_configs(CHECK_CONFIGS, family)))
     for r in runs:
         p = BitSerialParams(**r["params"])
         assert bram_blocks(p, family) == r["resources"]["bram"], r["params"]
@@ -290,7 +305,11 @@ def test_ecp5_logic_cells_are_what_nextpnr_used():
     for label, run in runs:
         design, used = run["design"], run["utilization"]["TRELLIS_COMB"]["used"]
         lutram = run["unit_cells"].get("TRELLIS_DPR16X4", 0)
-        cells = board.logic_cells(design["lut"], design["ff"], design["carry"], lutram)
+        known = {f.name for f in dataclasses.fields(BitSerialParams)}  # older runs: older keys
+        params = BitSerialParams(**{k: v for k, v in run.get("params", {}).items()
+                                    if k in known})
+        cells = engine_logic_cells(board, params, design["lut"], design["ff"], design["carry"],
+                                   lutram)
         assert abs(cells - used) <= 0.02 * used, (label, cells, used)
         assert design["lut"] < 0.85 * used, label
 
