@@ -231,11 +231,12 @@ def test_estimate_and_fit_cli(tmp_path, capsys):
 
 
 def test_estimate_follows_the_popcount(tmp_path, capsys):
-    """The model is fitted to both popcount structures (a DPU bit's cost for each): at
+    """The model is fitted to the popcount structures (a DPU bit's cost for each): at
     8 x 256 x 8 the packed popcount takes fewer ECP5 LUT4 and more carry cells than the tree,
-    as the recorded Yosys runs of both say."""
+    and the chain fewer LUT4 and more carry cells again, as the recorded Yosys runs say; the
+    chain's carry cells take two logic cells each, so it takes the fewest."""
     reports = {}
-    for popcount in ("tree", "packed"):
+    for popcount in ("tree", "packed", "chain"):
         out_json = tmp_path / f"{popcount}.json"
         assert main(["estimate", "bitserial", "-p", "dm=8", "-p", "dk=256", "-p", "dn=8", "-p",
                      f"popcount={popcount}", "-o", str(out_json)]) == 0
@@ -247,6 +248,11 @@ def test_estimate_follows_the_popcount(tmp_path, capsys):
             if (r["params"]["dm"], r["params"]["dk"], r["params"]["dn"]) == (8, 256, 8)}
     assert runs["packed"]["lut"] < runs["tree"]["lut"]
     assert runs["packed"]["carry"] > runs["tree"]["carry"]
+    assert reports["chain"]["lut"] < 0.5 * reports["packed"]["lut"]
+    assert reports["chain"]["carry"] > 2 * reports["packed"]["carry"]
+    assert runs["chain"]["lut"] < runs["packed"]["lut"]
+    assert runs["chain"]["carry"] > runs["packed"]["carry"]
+    assert reports["chain"]["cells"] < 0.85 * reports["packed"]["cells"]
 
 
 @pytest.mark.parametrize("argv,message", [
