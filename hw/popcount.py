@@ -304,10 +304,11 @@ def popcount_packed(m, ce, bits, spacing, *, top_registers=0, name="pc"):
 # ``k`` add positions (``k``-bit counts, later levels), and its top bit is the next
 # position's S. Level 1 adds two products and a guard product in one CCU2C (0..3); each
 # later field adds two counts and a guard product while there are any. So about one product
-# in four is a guard and ``n`` bits take ``ceil((n + 1) / 4)`` level-1 fields: about 1.7
-# logic cells a bit at n = 256 against the packed tree's 2.9 (pair counts alone take one
-# LUT4 a bit). The tree is never deeper than popcount_tree's, and its register stages are
-# popcount_packed's rule (:func:`_packed_registered`), so the latency is tree_latency's.
+# in four is a guard and ``n`` bits take ``ceil((n + 1) / 4)`` level-1 fields: 1.80 logic
+# cells a bit at n = 256 against the packed tree's 3.04 (bench/popcount-chain; its pair
+# counts alone take one LUT4 a bit). The tree is never deeper than popcount_tree's, and its
+# register stages are popcount_packed's rule (:func:`_packed_registered`), so the latency is
+# tree_latency's.
 # A chain starts with a guard (``p = 0``: its own carry in does not matter), ends with a
 # position for its last field's top bit, and holds at most CHAIN_POSITIONS positions. Yosys's
 # abc9 ties the first carry in to 0 and names the last carry out, and nextpnr-ecp5 would add a
@@ -356,7 +357,8 @@ def _chain_plan(n):
 
 def _chain_groups(fields):
     """A level's fields cut into runs of consecutive ones, each chain at most
-    CHAIN_POSITIONS positions (a field ``k + 1``, and the first guard)."""
+    CHAIN_POSITIONS positions (a field ``k + 1``: its guard and ``k`` bits; and one for the
+    last field's top bit)."""
     chains, cur, pos = [], [], 1
     for idx, (k, _, _) in enumerate(fields):
         if cur and pos + k + 1 > CHAIN_POSITIONS:
@@ -369,8 +371,8 @@ def _chain_groups(fields):
 
 def chain_cells(n):
     """CCU2C cells in :func:`popcount_chain` for ``n`` bits, without building it: each chain's
-    positions (its first guard, each field's ``k + 1``), its top bit's and one to fill its
-    last cell, two a cell. For the cost model (lowbit.gen.fit: nextpnr places each in two
+    positions (each field's ``k + 1``, the last top bit's, one to fill its last cell if need
+    be), two a cell. For the cost model (lowbit.gen.fit: nextpnr places each in two
     logic cells, no more, lowbit.boards.carry freeing the chain's ends)."""
     if n <= 1:
         return 0
