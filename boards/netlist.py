@@ -128,6 +128,9 @@ def _fresh_outputs(netlist):
     for module in netlist["modules"].values():
         bits = [b for cell in module.get("cells", {}).values()
                 for conn in cell["connections"].values() for b in conn if isinstance(b, int)]
+        bits += [b for group in ("ports", "netnames")
+                 for entry in module.get(group, {}).values() for b in entry["bits"]
+                 if isinstance(b, int)]
         fresh = max(bits, default=1) + 1
         for cell in module.get("cells", {}).values():
             dirs = cell.get("port_directions", {})

@@ -429,13 +429,6 @@ def popcount_chain(m, ce, a, b, spacing, *, top_registers=0, name="pc"):
     pairs = [(a[j], b[j]) for j in range(2 * f1)]
     guards = [(a[j], b[j]) for j in range(2 * f1, n)]
     stages, vals = 0, []
-
-    def reg(value, width, tag):
-        q = Signal(width, name=f"{name}_{tag}")
-        with m.If(ce):
-            m.d.sync += q.eq(value)
-        return q
-
     for level, fields in enumerate(levels, start=1):
         nxt = []
         for ci, chain in enumerate(_chain_groups(fields)):
@@ -460,13 +453,15 @@ def popcount_chain(m, ce, a, b, spacing, *, top_registers=0, name="pc"):
         vals = nxt + ([vals[-1]] if level > 1 and len(vals) % 2 else [])
         if level in registered:
             stages += 1
-            vals = [(reg(v, len(v), f"q{level}_{j}"), t) for j, (v, t) in enumerate(vals)]
-            guards = [(reg(ga, 1, f"ga{level}_{j}"), reg(gb, 1, f"gb{level}_{j}"))
+            vals = [(delay(m, ce, v, 1, name=f"{name}_q{level}_{j}"), t)
+                    for j, (v, t) in enumerate(vals)]
+            guards = [(delay(m, ce, ga, 1, name=f"{name}_ga{level}_{j}"),
+                       delay(m, ce, gb, 1, name=f"{name}_gb{level}_{j}"))
                       for j, (ga, gb) in enumerate(guards)]
     for level in range(len(levels) + 1, _levels(n) + 1):  # a shallower tree: pure delays
         if level in registered:
             stages += 1
-            vals = [(reg(vals[0][0], len(vals[0][0]), f"q{level}"), n)]
+            vals = [(delay(m, ce, vals[0][0], 1, name=f"{name}_q{level}"), n)]
     assert not guards and len(vals) == 1 and vals[0][1] == n
     count = Signal(count_width(n), name=f"{name}_count")
     m.d.comb += count.eq(vals[0][0])

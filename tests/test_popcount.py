@@ -8,7 +8,7 @@ import re
 import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import Const, Elaboratable, Module, Signal
-from lowbit.hw.popcount import popcount, register_bits, tree_latency
+from lowbit.hw.popcount import chain_cells, popcount, register_bits, tree_latency
 
 
 class _Tree(Elaboratable):
@@ -122,3 +122,14 @@ def test_chain_takes_the_and_into_its_cells():
     # adds its last field's top bit and fills its last cell: at most 12 positions, 1 of them
     # the top bit (11 for level 1's 5 fields, 12 for 3 fields at level 2, ...).
     assert 385 / 2 < len(cells) <= 385 / 2 * 12 / 10, len(cells)
+
+
+def test_chain_cells_are_the_cells_built():
+    """The cost model's count of the chain popcount's CCU2C (chain_cells) is the number of
+    CCU2C instances the generated RTLIL has, from one field to many chains a level."""
+    for n in (2, 3, 5, 7, 21, 40, 100, 256, 1024):
+        m = Module()
+        a, b = Signal(n), Signal(n)
+        popcount(m, Const(1), a, 2, "chain", mask=b)
+        text = rtlil.convert(m, ports=[a, b])
+        assert chain_cells(n) == len(re.findall(r"cell \\CCU2C", text)), n
