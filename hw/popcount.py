@@ -383,25 +383,24 @@ def chain_cells(n):
 def _ccu2c_chain(m, positions, name):
     """CCU2C cells for ``positions`` (``(init, A, B, C, D)`` each, half a cell), then a
     position with ``p = g = 0`` whose S is the top bit after them (and another to fill the
-    last cell if need be): the S outputs, that top bit last. The first cell has no carry in
-    and the last no carry out (lowbit.boards.carry leaves them unconnected in the netlist:
-    the first position is a guard, whose carry out does not depend on its carry in)."""
+    last cell if need be): the S outputs, that top bit last. The first cell's carry in is 0
+    and the last cell's carry out is read by nothing: lowbit.boards.carry leaves both
+    unconnected in the netlist (the first position is a guard, whose carry out does not
+    depend on its carry in, and its S is not read)."""
     zero, one = Const(0, 1), Const(1, 1)
     end = (0, zero, zero, zero, one)
     positions = list(positions) + [end] * (2 - len(positions) % 2)
-    outs, cin = [], None
+    outs, cin = [], zero
     for i in range(0, len(positions), 2):
         s0, s1 = Signal(name=f"{name}_s{i}"), Signal(name=f"{name}_s{i + 1}")
+        cout = Signal(name=f"{name}_co{i}")
         (i0, a0, b0, c0, d0), (i1, a1, b1, c1, d1) = positions[i], positions[i + 1]
-        ports = {} if cin is None else {"i_CIN": cin}
-        if i + 2 < len(positions):
-            ports["o_COUT"] = Signal(name=f"{name}_co{i}")
         m.submodules[f"{name}_{i // 2}"] = Instance(
             "CCU2C", p_INIT0=Const(i0, 16), p_INIT1=Const(i1, 16), p_INJECT1_0="NO",
             p_INJECT1_1="NO", i_A0=a0, i_B0=b0, i_C0=c0, i_D0=d0, i_A1=a1, i_B1=b1, i_C1=c1,
-            i_D1=d1, o_S0=s0, o_S1=s1, **ports)
+            i_D1=d1, i_CIN=cin, o_S0=s0, o_S1=s1, o_COUT=cout)
         outs += [s0, s1]
-        cin = ports.get("o_COUT")
+        cin = cout
     return outs
 
 

@@ -5,6 +5,8 @@ other warning (latches, multiple drivers, combinational loops, ...) fails the li
 """
 
 import subprocess
+import tempfile
+from pathlib import Path
 
 from .runner import tool_env
 
@@ -22,12 +24,27 @@ WAIVERS = {
 }
 
 
-def lint(verilog_path):
-    """Lint one file; return the list of warning/error lines that are not waived."""
+def lint(verilog_path, models=()):
+    """Lint one file; return the list of warning/error lines that are not waived.
+
+    ``models``: files of the vendor cells the Verilog instantiates (the manifest's ``models``,
+    Yosys's own simulation models): read for the cells' ports, never linted themselves."""
     tool_env()
-    cmd = ["verilator", "--lint-only", "-Wall", *(f"-Wno-{w}" for w in WAIVERS),
-           str(verilog_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    models = [str(m) for m in models]
+    # A Verilator configuration file given before the models turns their warnings off, file
+    # by file (SPECIFYIGN, of their timing blocks, by name: the parser's), the design's stay.
+    config = "".join(f'lint_off -rule SPECIFYIGN -file "*/{Path(m).name}"\n'
+                     f'lint_off -file "*/{Path(m).name}"\n' for m in models)
+    cmd = ["verilator", "--lint-only", "-Wall", *(f"-Wno-{w}" for w in WAIVERS)]
+    with tempfile.TemporaryDirectory() as tmp:
+        if models:
+            vlt = Path(tmp) / "models.vlt"
+            vlt.write_text("`verilator_config\n" + config)
+            cmd += [str(vlt), *models]
+        cmd += [str(verilog_path)]
+        if models:
+            cmd += ["--top-module", Path(verilog_path).stem]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines()
              if ln.startswith(("%Warning", "%Error"))]
     if proc.returncode and not lines:

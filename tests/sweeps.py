@@ -102,10 +102,10 @@ def conv2d_params(cfg, **more):
 
 
 # Array shapes (each one Verilator build), sized so the buffers hold the test matrices.
-#: popcount="chain" (ECP5 CCU2C carry chains; its Verilog simulates with Yosys's models of
-#: the cells, and lints only with them, so it is not in SHAPES, which test_lint lints
-#: alone): 40 bits a DPU (11 level-1 fields, 5 levels), spacing 2, a register after the
-#: last two levels as well, copies of the operands for pairs of DPUs.
+#: popcount="chain" (ECP5 CCU2C carry chains; its Verilog simulates and lints with Yosys's
+#: models of the cells): 40 bits a DPU (11 level-1 fields, 5 levels), spacing 2, a register
+#: after the last two levels as well, copies of the operands for pairs of DPUs. Not in
+#: SHAPES: test_matmul_sim runs it alone, and test_lint lints it beside them.
 CHAIN_SHAPE = BitSerialParams(dm=3, dn=2, dk=40, max_wa=8, max_wb=8, max_m=9, max_k=100,
                               max_n=9, popcount="chain", top_registers=2, bcast_fanout=2)
 
