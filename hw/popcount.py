@@ -310,9 +310,10 @@ def popcount_packed(m, ce, bits, spacing, *, top_registers=0, name="pc"):
 # register stages are popcount_packed's rule (:func:`_packed_registered`), so the latency is
 # tree_latency's.
 # A chain starts with a guard (``p = 0``: its own carry in does not matter), ends with a
-# position for its last field's top bit, and holds at most CHAIN_POSITIONS positions. Yosys's
-# abc9 ties the first carry in to 0 and names the last carry out, and nextpnr-ecp5 would add a
-# CCU2C for each (4 logic cells a chain): lowbit.boards.carry unconnects both in the netlist.
+# position for its last field's top bit, and holds at most CHAIN_POSITIONS positions. Its
+# first carry in is tied to 0 and its last carry out is named, unread (_ccu2c_chain), and
+# nextpnr-ecp5 would add a CCU2C for each (4 logic cells a chain): lowbit.boards.carry
+# unconnects both in the netlist.
 
 #: Longest chain, in positions (half a CCU2C each): nextpnr's timing analysis follows the
 #: carry through every position of a chain (and of the next level's), though a guard's
